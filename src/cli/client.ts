@@ -1,0 +1,39 @@
+/** Talks to a running onair over HTTP, as any other client would. */
+export class OnairClient {
+  readonly base: string;
+  readonly #apiKey: string | undefined;
+
+  constructor(env: Record<string, string | undefined> = process.env) {
+    this.base = (env.ONAIR_URL ?? `http://127.0.0.1:${env.ONAIR_HTTP_PORT ?? 10800}`).replace(/\/$/, '');
+    this.#apiKey = env.ONAIR_API_KEY || undefined;
+  }
+
+  async request(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+    const headers: Record<string, string> = {};
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (this.#apiKey) headers['x-api-key'] = this.#apiKey;
+    let response: Response;
+    try {
+      response = await fetch(`${this.base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    } catch (error) {
+      throw new Error(`cannot reach onair at ${this.base} (${(error as Error & { cause?: Error }).cause?.message ?? (error as Error).message}); is it running? set ONAIR_URL to point elsewhere`);
+    }
+    const text = await response.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch { /* not JSON: keep the text */ }
+    return { status: response.status, body: parsed };
+  }
+}
+
+/** Prints an answer; a problem document becomes one line on stderr and exit code 1. */
+export function print(answer: { status: number; body: unknown }): number {
+  if (answer.status >= 400) {
+    const detail = (answer.body as { detail?: string } | null)?.detail ?? JSON.stringify(answer.body);
+    process.stderr.write(`error ${answer.status}: ${detail}\n`);
+    return 1;
+  }
+  if (answer.body !== null) process.stdout.write(`${JSON.stringify(answer.body, null, 2)}\n`);
+  return 0;
+}

@@ -1,0 +1,55 @@
+import { parseArgs } from 'node:util';
+import { OnairClient, print } from './client.ts';
+
+export const TASKS_USAGE = `onair tasks list                       task ids by status
+onair tasks show ID [STATUS]           a task (with STATUS: that status's details)
+onair tasks add OPERATION [options]    schedule a task
+    --params JSON                      operation parameters (default {})
+    --at DATETIME                      run at an ISO 8601 time (default: now)
+    --cron EXPR [--timezone TZ]        run at every occurrence of a cron expression
+    --after NAME=ID                    depend on task ID, its result handed on as NAME (repeatable)
+onair tasks cancel ID                  cancel a task
+onair tasks clean [--older-than DUR]   remove finished tasks (all, or finished longer ago than an ISO 8601 duration)`;
+
+function condition(values: { at?: string; cron?: string; timezone?: string }) {
+  if (values.at) return { type: 'at', parameters: { datetime: values.at } };
+  if (values.cron) return { type: 'cron', parameters: { expression: values.cron, timezone: values.timezone ?? 'UTC' } };
+  return { type: 'now', parameters: {} };
+}
+
+export async function tasksCommand(args: string[], client = new OnairClient()): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      params: { type: 'string' }, at: { type: 'string' }, cron: { type: 'string' }, timezone: { type: 'string' },
+      after: { type: 'string', multiple: true }, 'older-than': { type: 'string' },
+    },
+  });
+  const [verb, first, second] = positionals;
+  switch (verb) {
+    case 'list':
+      return print(await client.request('GET', '/tasks'));
+    case 'show':
+      if (!first) break;
+      return print(await client.request('GET', second ? `/tasks/${second}/${first}` : `/tasks/${first}`));
+    case 'add': {
+      if (!first) break;
+      const dependencies = Object.fromEntries((values.after ?? []).map((pair) => pair.split('=', 2)));
+      const parameters = values.params ? JSON.parse(values.params) : {};
+      return print(await client.request('POST', '/tasks', {
+        operation: { type: first, parameters }, condition: condition(values), dependencies,
+      }));
+    }
+    case 'cancel':
+      if (!first) break;
+      return print(await client.request('DELETE', `/tasks/${first}`));
+    case 'clean': {
+      const olderThan = values['older-than'];
+      const strategy = olderThan ? { type: 'timedelta', parameters: { delta: olderThan } } : { type: 'all', parameters: {} };
+      return print(await client.request('POST', '/tasks/clean', { strategy }));
+    }
+  }
+  process.stderr.write(`${TASKS_USAGE}\n`);
+  return 2;
+}

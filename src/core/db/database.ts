@@ -1,0 +1,76 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Migrator, type Migration } from 'kysely/migration';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import { openSqlite } from './sqlite.ts';
+import { localNotifier, PostgresNotifier, type Notifier } from './notifier.ts';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+/** The storage every area shares: a Kysely handle, which dialect it speaks, and cross-instance notifications. */
+export interface Database {
+  readonly kysely: Kysely<any>;
+  readonly dialect: Dialect;
+  readonly notifier: Notifier;
+  /** Where the database lives, without credentials, for logs. */
+  readonly description: string;
+  close(): Promise<void>;
+}
+
+export type Migrations = Record<string, Migration>;
+
+const INT8_OID = 20;
+
+function postgresPool(url: string): pg.Pool {
+  return new pg.Pool({
+    connectionString: url,
+    max: 10,
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+    },
+  });
+}
+
+export async function openDatabase(options: { url: string | undefined; dataDir: string; logger: Logger }): Promise<Database> {
+  if (options.url === undefined) {
+    mkdirSync(options.dataDir, { recursive: true });
+    const file = join(options.dataDir, 'onair.sqlite');
+    const kysely = new Kysely<any>({ dialect: new SqliteDialect({ database: openSqlite(file) }) });
+    return {
+      kysely, dialect: 'sqlite', notifier: localNotifier(), description: `sqlite:${file}`,
+      close: () => kysely.destroy(),
+    };
+  }
+  const pool = postgresPool(options.url);
+  pool.on('error', (error) => options.logger.error({ err: error }, 'idle PostgreSQL connection failed'));
+  const kysely = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
+  const notifier = new PostgresNotifier(pool, options.url, options.logger);
+  await notifier.start();
+  const url = new URL(options.url);
+  return {
+    kysely, dialect: 'postgres', notifier, description: `postgres://${url.host}${url.pathname}`,
+    close: async () => {
+      await notifier.stop();
+      await kysely.destroy();
+    },
+  };
+}
+
+/** Applies every area's migrations in name order; names start with a date so areas interleave in history. */
+export async function migrate(db: Database, ...areas: Migrations[]): Promise<void> {
+  const all: Migrations = Object.assign({}, ...areas);
+  const migrator = new Migrator({
+    db: db.kysely,
+    provider: { getMigrations: async () => all },
+    migrationTableName: 'onair_migrations',
+    migrationLockTableName: 'onair_migrations_lock',
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error');
+    throw new Error(`migration ${failed?.migrationName ?? '(unknown)'} failed: ${String(error)}`, { cause: error });
+  }
+}

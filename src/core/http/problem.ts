@@ -1,0 +1,52 @@
+import { Type, type Static } from 'typebox';
+
+/** RFC 9457 problem details, with the fields at fault listed under `errors`. */
+export const Problem = Type.Object({
+  type: Type.String(),
+  title: Type.String(),
+  status: Type.Integer(),
+  detail: Type.String(),
+  errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
+}, { $id: 'Problem', description: 'RFC 9457 problem details' });
+export type Problem = Static<typeof Problem>;
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
+  406: 'Not Acceptable', 409: 'Conflict', 411: 'Length Required', 413: 'Content Too Large', 415: 'Unsupported Media Type',
+  416: 'Range Not Satisfiable', 422: 'Unprocessable Content', 429: 'Too Many Requests', 500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+export function titleOf(status: number): string {
+  return TITLES[status] ?? (status < 500 ? 'Client Error' : 'Server Error');
+}
+
+/** An error a route throws to answer with a problem document. */
+export class HttpError extends Error {
+  readonly status: number;
+  readonly errors: FieldError[] | undefined;
+
+  constructor(status: number, detail: string, errors?: FieldError[]) {
+    super(detail);
+    this.status = status;
+    this.errors = errors;
+  }
+
+  toProblem(): Problem {
+    return problem(this.status, this.message, this.errors);
+  }
+}
+
+export function problem(status: number, detail: string, errors?: FieldError[]): Problem {
+  return { type: 'about:blank', title: titleOf(status), status, detail, ...(errors ? { errors } : {}) };
+}
+
+export const badRequest = (field: string, message: string) =>
+  new HttpError(400, `${field}: ${message}`, [{ field, message }]);
+export const notFound = (detail: string) => new HttpError(404, detail);
+export const conflict = (detail: string) => new HttpError(409, detail);

@@ -1,0 +1,106 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type RawServerDefault } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { TypeBoxValidatorCompiler, registerAjvFormats, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Logger } from 'pino';
+import type { Metrics } from '../metrics.ts';
+import { stateChangeGuard } from './auth.ts';
+import { HttpError, Problem, problem, type FieldError } from './problem.ts';
+
+export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
+
+export interface HttpOptions {
+  logger: Logger;
+  metrics: Metrics;
+  apiKey: string | undefined;
+  bodyLimit: number;
+  version: string;
+}
+
+interface ValidationIssue {
+  instancePath?: string;
+  message?: string;
+  params?: Record<string, unknown>;
+}
+
+function fieldErrors(context: string, issues: ValidationIssue[]): FieldError[] {
+  return issues.map((issue) => {
+    const path = (issue.instancePath ?? '').split('/').filter(Boolean);
+    const params = issue.params ?? {};
+    const named = params.requiredProperties ?? params.missingProperty ?? params.additionalProperties;
+    const extra = Array.isArray(named) ? named.join(',') : typeof named === 'string' ? named : undefined;
+    if (extra !== undefined) path.push(extra);
+    const field = [context, ...path].join('.');
+    const message = params.additionalProperties !== undefined ? 'is not an accepted property' : issue.message ?? 'is invalid';
+    return { field, message };
+  });
+}
+
+function toProblem(error: FastifyError): Problem {
+  if (error instanceof HttpError) return error.toProblem();
+  if (error.validation) {
+    const errors = fieldErrors(error.validationContext ?? 'request', error.validation as ValidationIssue[]);
+    return problem(400, errors.map((e) => `${e.field} ${e.message}`).join('; '), errors);
+  }
+  if (error instanceof SyntaxError || error.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
+    return problem(400, `The body is not valid JSON: ${error.message}`, [{ field: 'body', message: 'is not valid JSON' }]);
+  }
+  const status = error.statusCode ?? 500;
+  if (status >= 400 && status < 500) return problem(status, error.message);
+  return problem(500, 'An unexpected error occurred; it has been logged');
+}
+
+/** The one HTTP server every area registers its routes on, with errors, auth, metrics and OpenAPI set up. */
+export async function createHttpServer(options: HttpOptions): Promise<App> {
+  registerAjvFormats();
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: options.bodyLimit,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { maxParamLength: 500 },
+  }).setValidatorCompiler(TypeBoxValidatorCompiler).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.addSchema(Problem);
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const body = toProblem(error);
+    if (body.status >= 500) request.log.error({ err: error }, 'request failed');
+    return reply.code(body.status).type('application/problem+json').send(body);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).type('application/problem+json').send(problem(404, `No route ${request.method} ${request.url.split('?')[0]}`)));
+
+  app.addHook('onRequest', stateChangeGuard(options.apiKey));
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    options.metrics.httpDuration.observe(
+      { method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    request.log.debug({ method: request.method, url: route, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'onair',
+        version: options.version,
+        description: 'Control plane for live broadcasting: tasks, programme, recordings, gate and more.',
+      },
+      components: { securitySchemes: { apiKey: { type: 'apiKey', name: 'X-API-KEY', in: 'header' } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger({}));
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: '/ping',
+    schema: { tags: ['service'], summary: 'Liveness check', response: { 204: { type: 'null', description: 'Alive' } } },
+    handler: async (_request, reply) => reply.code(204).header('Cache-Control', 'no-store').send(null),
+  });
+  app.get('/metrics', { schema: { tags: ['service'], summary: 'Prometheus metrics' } }, async (_request, reply) =>
+    reply.type(options.metrics.registry.contentType).send(await options.metrics.registry.metrics()));
+  return app;
+}

@@ -1,0 +1,72 @@
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { systemClock, type Clock } from './core/clock.ts';
+import type { Config } from './core/config.ts';
+import { migrate, openDatabase, type Database } from './core/db/database.ts';
+import { EventBus } from './core/events/bus.ts';
+import { registerSse } from './core/events/sse.ts';
+import { createHttpServer, type App } from './core/http/server.ts';
+import { lockDataDir } from './core/lock.ts';
+import { createLogger } from './core/logger.ts';
+import { createMetrics } from './core/metrics.ts';
+import { createTasks, taskMigrations, type Tasks } from './tasks/index.ts';
+
+export const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+
+export interface Onair {
+  app: App;
+  database: Database;
+  bus: EventBus;
+  tasks: Tasks;
+  logger: Logger;
+  /** Starts the areas and listens; answers the base URL. */
+  start(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export interface Overrides {
+  clock?: Clock;
+  logger?: Logger;
+}
+
+/** Wires every area onto the shared core. Nothing runs until `start`. */
+export async function createOnair(config: Config, overrides: Overrides = {}): Promise<Onair> {
+  const clock = overrides.clock ?? systemClock;
+  const logger = overrides.logger ?? createLogger(config.logLevel);
+  const unlock = config.databaseUrl === undefined ? lockDataDir(config.dataDir) : () => {};
+  let database: Database;
+  try {
+    database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, logger });
+    await migrate(database, taskMigrations);
+  } catch (error) {
+    unlock();
+    throw error;
+  }
+  const metrics = createMetrics();
+  const bus = new EventBus({ notifier: database.notifier, origin: crypto.randomUUID(), logger, now: () => clock.now() });
+  const app = await createHttpServer({ logger, metrics, apiKey: config.apiKey, bodyLimit: config.http.bodyLimit, version: VERSION });
+  const tasks = createTasks({ config, database, bus, clock, logger, metrics });
+  registerSse(app, bus);
+  tasks.routes(app);
+
+  let stopped: Promise<void> | undefined;
+  return {
+    app, database, bus, tasks, logger,
+    async start() {
+      await tasks.start();
+      const address = await app.listen({ host: config.http.host, port: config.http.port });
+      logger.info({ address, database: database.description, version: VERSION }, 'onair is on air');
+      return address;
+    },
+    stop() {
+      stopped ??= (async () => {
+        await app.close();
+        await tasks.stop();
+        await database.close();
+        unlock();
+        logger.info('onair stopped');
+      })();
+      return stopped;
+    },
+  };
+}

@@ -1,0 +1,82 @@
+import { Cron } from 'croner';
+import { IANAZone } from 'luxon';
+import { Type, type Static, type TSchema } from 'typebox';
+import { badRequest } from '../core/http/problem.ts';
+import { checkParameters } from './schema-check.ts';
+
+/** A condition decides when a task becomes due; `after` is the earliest time it may be due from. */
+interface Condition<S extends TSchema = TSchema> {
+  parameters: S;
+  dueAt(parameters: Static<S>, after: number): number;
+  /** For recurring conditions: when the next occurrence after this one is due. */
+  next?(parameters: Static<S>, after: number): number;
+}
+
+const NAIVE_OR_OFFSET = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$/;
+
+/** Parses ISO 8601 date-times; one without an offset is UTC, as the seed service takes it. */
+export function parseDateTime(value: string): number | undefined {
+  if (!NAIVE_OR_OFFSET.test(value)) return undefined;
+  const withZone = /(Z|[+-]\d{2}:?\d{2})$/.test(value) ? value : `${value}Z`;
+  const ms = Date.parse(withZone.replace(' ', 'T'));
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+const AtParameters = Type.Object({
+  datetime: Type.String({ description: 'ISO 8601; without an offset it is UTC', examples: ['2026-12-24T18:00:00+01:00'] }),
+}, { additionalProperties: false });
+
+const CronParameters = Type.Object({
+  expression: Type.String({ minLength: 1, maxLength: 200, examples: ['0 20 * * 5'] }),
+  timezone: Type.String({ default: 'UTC', description: 'IANA time zone the expression is read in' }),
+}, { additionalProperties: false });
+
+function cron(parameters: Static<typeof CronParameters>): Cron {
+  if (!IANAZone.isValidZone(parameters.timezone)) {
+    throw badRequest('condition.parameters.timezone', `"${parameters.timezone}" is not an IANA time zone`);
+  }
+  try {
+    return new Cron(parameters.expression, { timezone: parameters.timezone, paused: true });
+  } catch (error) {
+    throw badRequest('condition.parameters.expression', (error as Error).message);
+  }
+}
+
+function nextOccurrence(parameters: Static<typeof CronParameters>, after: number): number {
+  const next = cron(parameters).nextRun(new Date(after));
+  if (next === null) throw badRequest('condition.parameters.expression', 'never occurs');
+  return next.getTime();
+}
+
+const conditions: Record<string, Condition<any>> = {
+  now: { parameters: Type.Object({}, { additionalProperties: false }), dueAt: (_p, after) => after },
+  at: {
+    parameters: AtParameters,
+    dueAt(parameters: Static<typeof AtParameters>) {
+      const at = parseDateTime(parameters.datetime);
+      if (at === undefined) throw badRequest('condition.parameters.datetime', 'must be an ISO 8601 date-time');
+      return at;
+    },
+  } satisfies Condition<typeof AtParameters>,
+  cron: { parameters: CronParameters, dueAt: nextOccurrence, next: nextOccurrence } satisfies Condition<typeof CronParameters>,
+};
+
+export const CONDITION_TYPES = Object.keys(conditions);
+
+function conditionOf(type: string): Condition {
+  const condition = conditions[type];
+  if (!condition) throw badRequest('condition.type', `unknown condition "${type}"; known: ${CONDITION_TYPES.join(', ')}`);
+  return condition;
+}
+
+/** Validates a condition and answers when it is first due. */
+export function firstDue(type: string, parameters: Record<string, unknown>, now: number): number {
+  const condition = conditionOf(type);
+  checkParameters(condition.parameters, parameters, 'condition.parameters');
+  return condition.dueAt(parameters, now);
+}
+
+/** For a recurring condition, when its next occurrence after `after` is due; undefined for one-off ones. */
+export function nextDue(type: string, parameters: Record<string, unknown>, after: number): number | undefined {
+  return conditions[type]?.next?.(parameters, after);
+}

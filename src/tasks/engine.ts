@@ -1,0 +1,296 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Alarm, Clock } from '../core/clock.ts';
+import type { Database } from '../core/db/database.ts';
+import type { EventBus } from '../core/events/bus.ts';
+import { conflict, notFound } from '../core/http/problem.ts';
+import { firstDue, nextDue } from './conditions.ts';
+import type { Status, TaskInput, TaskRecord } from './model.ts';
+import type { Operation, OperationRegistry } from './operations.ts';
+import { TaskStore, type NewTask } from './store.ts';
+
+declare module '../core/events/bus.ts' {
+  interface EventMap {
+    'task-status-changed': { id: string; operation: string; status: Status; error?: string };
+    'task-progress': { id: string; operation: string; progress: Record<string, unknown> };
+  }
+}
+
+export interface EngineOptions {
+  database: Database;
+  bus: EventBus;
+  clock: Clock;
+  logger: Logger;
+  operations: OperationRegistry;
+  leaseMs: number;
+  /** Observes how late each task started after it was due, in milliseconds. */
+  onStarted?: (latenessMs: number) => void;
+}
+
+interface Execution {
+  controller: AbortController;
+  epoch: number;
+  operation: Operation;
+  done: Promise<void>;
+}
+
+function queuedRecord(task: NewTask, now: number): TaskRecord {
+  const { id, operation, condition, dependencies, dueAt } = task;
+  return {
+    task: { id, operation, condition, dependencies }, status: 'queued', dueAt, enqueued: now,
+    dequeued: null, slept: null, started: null, cancelled: null, failed: null, completed: null,
+    error: null, result: null, progress: null, owner: null, epoch: 0,
+  };
+}
+
+const WAKE_CHANNEL = 'onair_tasks_due';
+const CANCEL_CHANNEL = 'onair_tasks_cancel';
+const CLAIM_BATCH = 500;
+
+/**
+ * Runs tasks at their time, once. Each instance arms one alarm for the earliest due task, claims due
+ * tasks under a lease it renews, and is woken by other instances through the database's notifier.
+ */
+export class TaskEngine {
+  readonly id = randomUUID();
+  readonly store: TaskStore;
+  #options: EngineOptions;
+  #running = new Map<string, Execution>();
+  #alarm: Alarm | undefined;
+  #alarmAt = Infinity;
+  #passing = false;
+  #passAgain = false;
+  #sweeper: NodeJS.Timeout | undefined;
+  #stopping = false;
+  #started = false;
+
+  constructor(options: EngineOptions) {
+    this.#options = options;
+    this.store = new TaskStore(options.database);
+    const { notifier } = options.database;
+    notifier.listen(WAKE_CHANNEL, (payload) => this.#wakeAt(Number(payload)));
+    notifier.listen(CANCEL_CHANNEL, (id) => this.#abortLocal(id, 'cancelled'));
+  }
+
+  get #now(): number {
+    return this.#options.clock.now();
+  }
+
+  async start(): Promise<void> {
+    const { database } = this.#options;
+    await this.store.registerEngine(this.id, this.#now);
+    // SQLite is one process at a time (the data dir lock sees to it): whatever ran before was interrupted.
+    if (database.dialect === 'sqlite') await this.store.expireAllLeases();
+    const woken = await this.store.wakeSleeping();
+    if (woken > 0) this.#options.logger.info({ tasks: woken }, 'woke sleeping tasks');
+    this.#started = true;
+    await this.#sweep();
+    const every = Math.max(250, Math.floor(this.#options.leaseMs / 3));
+    this.#sweeper = setInterval(() => void this.#sweep(), every);
+    this.#sweeper.unref();
+  }
+
+  /** Validates and stores a task; it is picked up at once if due. */
+  async submit(input: TaskInput): Promise<TaskRecord> {
+    const now = this.#now;
+    const operation = input.operation;
+    const condition = input.condition ?? { type: 'now', parameters: {} };
+    const dependencies = input.dependencies ?? {};
+    this.#options.operations.validate(operation.type, operation.parameters);
+    const dueAt = firstDue(condition.type, condition.parameters, now);
+    const missing = await this.store.missing([...new Set(Object.values(dependencies))]);
+    if (missing.length > 0) throw notFound(`Dependency ${missing[0]} does not exist`);
+    const task: NewTask = { id: randomUUID(), operation, condition, dependencies, dueAt };
+    await this.store.insert([task], now);
+    this.#announce(task.id, operation.type, 'queued');
+    await this.#afterInsert(dueAt);
+    return queuedRecord(task, now);
+  }
+
+  async #afterInsert(dueAt: number): Promise<void> {
+    this.#wakeAt(dueAt);
+    if (this.#options.database.dialect === 'postgres') await this.#options.database.notifier.notify(WAKE_CHANNEL, String(dueAt));
+  }
+
+  async cancel(id: string): Promise<TaskRecord> {
+    const before = await this.store.cancel(id, this.#now);
+    if (!before) {
+      const current = await this.store.get(id);
+      if (!current) throw notFound(`Task ${id} does not exist`);
+      throw conflict(`Task ${id} has already finished with status ${current.status}`);
+    }
+    this.#announce(id, before.task.operation.type, 'cancelled');
+    if (before.status === 'running' && !this.#abortLocal(id, 'cancelled')) {
+      await this.#options.database.notifier.notify(CANCEL_CHANNEL, id);
+    }
+    await this.#propagateFailure(id, 'cancelled');
+    const record = await this.store.get(id);
+    return record!;
+  }
+
+  #announce(id: string, operation: string, status: Status, error?: string): void {
+    this.#options.bus.publish('task-status-changed', { id, operation, status, ...(error ? { error } : {}) });
+  }
+
+  #abortLocal(id: string, reason: string): boolean {
+    const execution = this.#running.get(id);
+    if (!execution) return false;
+    execution.controller.abort(new Error(reason));
+    return true;
+  }
+
+  async #propagateFailure(id: string, status: Status): Promise<void> {
+    const failed = await this.store.failDependents(id, status, this.#now);
+    for (const dependent of failed) this.#announce(dependent, '', 'failed');
+  }
+
+  #wakeAt(at: number): void {
+    if (!this.#started || this.#stopping || !(at < this.#alarmAt)) return;
+    this.#alarm?.cancel();
+    this.#alarmAt = at;
+    this.#alarm = this.#options.clock.at(at, () => {
+      this.#alarmAt = Infinity;
+      this.#alarm = undefined;
+      void this.#pass();
+    });
+  }
+
+  /** Claims and starts every due task, then arms the alarm for the next one. */
+  async #pass(): Promise<void> {
+    if (this.#passing) {
+      this.#passAgain = true;
+      return;
+    }
+    this.#passing = true;
+    try {
+      do {
+        this.#passAgain = false;
+        if (this.#stopping) return;
+        const now = this.#now;
+        const claimed = await this.store.claim(this.id, now, this.#options.leaseMs, CLAIM_BATCH, (record) => this.#successor(record));
+        for (const { record, epoch } of claimed) this.#execute(record, epoch, false);
+        if (claimed.length === CLAIM_BATCH) this.#passAgain = true;
+        await this.store.dequeue(now);
+        const next = await this.store.nextDue(now);
+        if (next !== undefined) this.#wakeAt(next);
+      } while (this.#passAgain);
+    } catch (err) {
+      this.#options.logger.error({ err }, 'task pass failed; retrying on the next sweep');
+    } finally {
+      this.#passing = false;
+    }
+  }
+
+  #successor(record: TaskRecord): NewTask | undefined {
+    const { condition } = record.task;
+    const dueAt = nextDue(condition.type, condition.parameters, Math.max(record.dueAt, this.#now));
+    if (dueAt === undefined) return undefined;
+    return { id: randomUUID(), operation: record.task.operation, condition, dependencies: record.task.dependencies, dueAt };
+  }
+
+  #execute(record: TaskRecord, epoch: number, resumed: boolean): void {
+    const { task } = record;
+    const operation = this.#options.operations.get(task.operation.type);
+    const controller = new AbortController();
+    if (!resumed) this.#options.onStarted?.(Math.max(0, (record.started ?? this.#now) - record.dueAt));
+    this.#announce(task.id, task.operation.type, 'running');
+    const done = this.#run(record, epoch, resumed, operation, controller.signal).finally(() => this.#running.delete(task.id));
+    if (operation) this.#running.set(task.id, { controller, epoch, operation, done });
+  }
+
+  async #run(record: TaskRecord, epoch: number, resumed: boolean, operation: Operation | undefined, signal: AbortSignal): Promise<void> {
+    const { task } = record;
+    let outcome: { completed: number; result: unknown } | { failed: number; error: string };
+    try {
+      if (!operation) throw new Error(`Operation ${task.operation.type} is not known to this instance.`);
+      const names = Object.entries(task.dependencies);
+      const results = await this.store.results(names.map(([, id]) => id));
+      const result = await operation.run({
+        task, parameters: task.operation.parameters, signal, resumed,
+        dependencies: Object.fromEntries(names.map(([name, id]) => [name, results.get(id) ?? null])),
+        progress: (progress) => this.#progress(task.id, task.operation.type, epoch, progress),
+      });
+      outcome = { completed: this.#now, result };
+    } catch (error) {
+      outcome = { failed: this.#now, error: signal.aborted && this.#stopping
+        ? `Operation ${task.operation.type} was interrupted.`
+        : error instanceof Error ? error.message : String(error) };
+    }
+    if (signal.aborted && this.#stopping && operation?.resumable) return;
+    await this.#finish(record, epoch, outcome);
+  }
+
+  async #finish(record: TaskRecord, epoch: number, outcome: { completed: number; result: unknown } | { failed: number; error: string }): Promise<void> {
+    const { id, operation } = record.task;
+    try {
+      if (!(await this.store.finish(id, this.id, epoch, outcome))) {
+        this.#options.logger.info({ task: id, epoch }, 'late write rejected: the task was cancelled or taken over');
+        return;
+      }
+      if ('completed' in outcome) {
+        this.#announce(id, operation.type, 'completed');
+        void this.#pass();
+      } else {
+        this.#announce(id, operation.type, 'failed', outcome.error);
+        await this.#propagateFailure(id, 'failed');
+      }
+    } catch (err) {
+      this.#options.logger.error({ err, task: id }, 'could not record the end of a task; its lease will expire');
+    }
+  }
+
+  #progress(id: string, operation: string, epoch: number, progress: Record<string, unknown>): void {
+    this.#options.bus.publish('task-progress', { id, operation, progress });
+    this.store.setProgress(id, this.id, epoch, progress).catch((err: unknown) =>
+      this.#options.logger.warn({ err, task: id }, 'could not store progress'));
+  }
+
+  /** Renews leases, takes over expired ones, repairs what a concurrent writer missed, then passes. */
+  async #sweep(): Promise<void> {
+    if (this.#stopping) return;
+    const { leaseMs, logger } = this.#options;
+    try {
+      const now = this.#now;
+      await this.store.heartbeatEngine(this.id, now, now - 3 * leaseMs);
+      const held = new Set(await this.store.renewLeases(this.id, now, leaseMs));
+      for (const [id] of this.#running) if (!held.has(id)) this.#abortLocal(id, 'cancelled');
+      for (const record of await this.store.expired(now)) await this.#takeOver(record);
+      for (const { id, status } of await this.store.blockedByFailure()) await this.#propagateFailure(id, status);
+    } catch (err) {
+      logger.error({ err }, 'task sweep failed');
+    }
+    await this.#pass();
+  }
+
+  async #takeOver(record: TaskRecord): Promise<void> {
+    const epoch = await this.store.takeOver(record, this.id, this.#now, this.#options.leaseMs);
+    if (epoch === undefined) return;
+    const { type } = record.task.operation;
+    const operation = this.#options.operations.get(type);
+    this.#options.logger.info({ task: record.task.id, operation: type, resumable: !!operation?.resumable }, 'took over a task whose lease expired');
+    if (operation?.resumable) this.#execute(record, epoch, true);
+    else await this.#finish(record, epoch, { failed: this.#now, error: `Operation ${type} was interrupted.` });
+  }
+
+  /**
+   * Graceful stop: running operations are aborted (resumable ones are left for the next instance),
+   * and if no other instance is alive, tasks still pending go to sleep until the next start.
+   */
+  async stop(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    clearInterval(this.#sweeper);
+    this.#alarm?.cancel();
+    const executions = [...this.#running.entries()];
+    for (const [, execution] of executions) execution.controller.abort(new Error('onair is stopping'));
+    await Promise.allSettled(executions.map(([, e]) => e.done));
+    const resumable = executions.filter(([, e]) => e.operation.resumable).map(([id]) => id);
+    await this.store.release(this.id, resumable);
+    const now = this.#now;
+    const others = await this.store.unregisterEngine(this.id, now - 3 * this.#options.leaseMs);
+    if (others === 0) {
+      const slept = await this.store.sleepPending(now);
+      this.#options.logger.info({ tasks: slept }, 'pending tasks put to sleep');
+    }
+  }
+}

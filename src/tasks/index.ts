@@ -1,0 +1,71 @@
+import { Gauge, Histogram } from 'prom-client';
+import type { Logger } from 'pino';
+import type { Clock } from '../core/clock.ts';
+import type { Config } from '../core/config.ts';
+import type { Database } from '../core/db/database.ts';
+import type { EventBus } from '../core/events/bus.ts';
+import type { App } from '../core/http/server.ts';
+import type { Metrics } from '../core/metrics.ts';
+import { DailyCleaner } from './cleaner.ts';
+import { TaskEngine } from './engine.ts';
+import { OperationRegistry, delayOperation, testOperation } from './operations.ts';
+import { registerTaskRoutes } from './routes.ts';
+
+export { taskMigrations } from './migrations.ts';
+export type { Operation, OperationContext } from './operations.ts';
+export type { TaskEngine } from './engine.ts';
+
+export interface TasksDeps {
+  config: Config;
+  database: Database;
+  bus: EventBus;
+  clock: Clock;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+/** The tasks area: its engine, operation registry, daily cleaner, routes and metrics. */
+export function createTasks(deps: TasksDeps) {
+  const operations = new OperationRegistry();
+  operations.register(testOperation);
+  operations.register(delayOperation);
+  const lateness = new Histogram({
+    name: 'onair_task_fire_lateness_seconds',
+    help: 'How late tasks started after they were due',
+    buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5],
+    registers: [deps.metrics.registry],
+  });
+  const engine = new TaskEngine({
+    database: deps.database, bus: deps.bus, clock: deps.clock, logger: deps.logger.child({ area: 'tasks' }),
+    operations, leaseMs: deps.config.tasks.leaseMs, onStarted: (ms) => lateness.observe(ms / 1000),
+  });
+  new Gauge({
+    name: 'onair_tasks',
+    help: 'Tasks by status',
+    labelNames: ['status'] as const,
+    registers: [deps.metrics.registry],
+    async collect() {
+      this.reset();
+      for (const { status, count } of await engine.store.countByStatus()) this.set({ status }, count);
+    },
+  });
+  const cleaner = new DailyCleaner({
+    store: engine.store, clock: deps.clock, logger: deps.logger.child({ area: 'tasks' }),
+    retention: deps.config.tasks.cleanRetention, time: deps.config.tasks.cleanTime,
+  });
+  return {
+    engine,
+    operations,
+    routes: (app: App) => registerTaskRoutes(app, engine, deps.clock),
+    async start() {
+      await engine.start();
+      cleaner.start();
+    },
+    async stop() {
+      cleaner.stop();
+      await engine.stop();
+    },
+  };
+}
+
+export type Tasks = ReturnType<typeof createTasks>;

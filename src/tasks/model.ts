@@ -1,0 +1,63 @@
+import { Type, type Static } from 'typebox';
+
+export const STATUSES = ['queued', 'waiting', 'sleeping', 'running', 'cancelled', 'failed', 'completed'] as const;
+export type Status = (typeof STATUSES)[number];
+export const UNFINISHED: readonly Status[] = ['queued', 'waiting', 'sleeping', 'running'];
+export const FINISHED: readonly Status[] = ['cancelled', 'failed', 'completed'];
+
+const Specification = (what: string) => Type.Object({
+  type: Type.String({ minLength: 1, maxLength: 100, description: `The ${what} type` }),
+  parameters: Type.Record(Type.String(), Type.Unknown(), { default: {}, description: `Parameters of the ${what}` }),
+}, { additionalProperties: false });
+
+export const TaskInput = Type.Object({
+  operation: Specification('operation'),
+  condition: Type.Optional(Specification('condition')),
+  dependencies: Type.Optional(Type.Record(Type.String({ minLength: 1, maxLength: 100 }), Type.String({ format: 'uuid' }), {
+    description: 'Tasks that must complete first, by the name their results are handed on under',
+  })),
+}, { additionalProperties: false });
+export type TaskInput = Static<typeof TaskInput>;
+
+export const Task = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  operation: Type.Object({ type: Type.String(), parameters: Type.Record(Type.String(), Type.Unknown()) }),
+  condition: Type.Object({ type: Type.String(), parameters: Type.Record(Type.String(), Type.Unknown()) }),
+  dependencies: Type.Record(Type.String(), Type.String()),
+}, { $id: 'Task' });
+export type Task = Static<typeof Task>;
+
+/** Everything stored about a task: the seed's shapes are views of it. */
+export interface TaskRecord {
+  task: Task;
+  status: Status;
+  dueAt: number;
+  enqueued: number;
+  dequeued: number | null;
+  slept: number | null;
+  started: number | null;
+  cancelled: number | null;
+  failed: number | null;
+  completed: number | null;
+  error: string | null;
+  result: unknown;
+  progress: Record<string, unknown> | null;
+  owner: string | null;
+  epoch: number;
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/** The per-status shape of seed 000: the task and the timestamps of the way it came. */
+export function statusView(record: TaskRecord): { task: Task } & Record<string, unknown> {
+  const base = { task: record.task, enqueued: iso(record.enqueued) };
+  switch (record.status) {
+    case 'queued': return base;
+    case 'waiting': return { ...base, dequeued: iso(record.dequeued) };
+    case 'sleeping': return { ...base, dequeued: iso(record.dequeued), slept: iso(record.slept) };
+    case 'running': return { ...base, dequeued: iso(record.dequeued), started: iso(record.started), progress: record.progress };
+    case 'cancelled': return { ...base, dequeued: iso(record.dequeued), started: iso(record.started), cancelled: iso(record.cancelled) };
+    case 'failed': return { ...base, dequeued: iso(record.dequeued), started: iso(record.started), failed: iso(record.failed), error: record.error };
+    case 'completed': return { ...base, dequeued: iso(record.dequeued), started: iso(record.started), completed: iso(record.completed), result: record.result };
+  }
+}

@@ -1,0 +1,74 @@
+import { Type } from 'typebox';
+import type { App } from '../core/http/server.ts';
+import { notFound } from '../core/http/problem.ts';
+import type { Clock } from '../core/clock.ts';
+import { clean } from './cleaner.ts';
+import type { TaskEngine } from './engine.ts';
+import { STATUSES, Task, TaskInput, statusView, type Status } from './model.ts';
+
+const Id = Type.Object({ id: Type.String({ format: 'uuid', description: 'Task id (UUID)' }) });
+const StatusView = Type.Object({ task: Type.Ref('Task') }, {
+  additionalProperties: true,
+  description: 'The task with the timestamps of its status (enqueued, dequeued, slept, started, cancelled, failed, completed), error and result',
+});
+const Lists = Type.Object(Object.fromEntries(STATUSES.map((s) => [s, Type.Array(Type.String({ format: 'uuid' }))])) as unknown as Record<Status, ReturnType<typeof Type.Array>>);
+const problems = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, Type.Ref('Problem')]));
+
+export function registerTaskRoutes(app: App, engine: TaskEngine, clock: Clock): void {
+  app.addSchema(Task);
+  const tags = ['tasks'];
+
+  app.get('/tasks', {
+    schema: { tags, summary: 'Task ids by status', response: { 200: Lists } },
+  }, async () => engine.store.idsByStatus());
+
+  app.get('/tasks/:id', {
+    schema: {
+      tags, summary: 'A task and its status', params: Id,
+      response: { 200: Type.Object({ task: Type.Ref('Task'), status: Type.String() }), ...problems(400, 404) },
+    },
+  }, async (request) => {
+    const record = await engine.store.get(request.params.id);
+    if (!record) throw notFound(`Task ${request.params.id} does not exist`);
+    return { task: record.task, status: record.status };
+  });
+
+  app.get('/tasks/:status/:id', {
+    schema: {
+      tags, summary: 'A task in a given status, with that status\'s details',
+      params: Type.Object({ status: Type.Union(STATUSES.map((s) => Type.Literal(s))), id: Id.properties.id }),
+      response: { 200: StatusView, ...problems(400, 404) },
+    },
+  }, async (request) => {
+    const { status, id } = request.params;
+    const record = await engine.store.get(id);
+    if (!record || record.status !== status) throw notFound(`Task ${id} is not ${status}`);
+    return statusView(record);
+  });
+
+  app.post('/tasks', {
+    schema: {
+      tags, summary: 'Schedule a task', body: TaskInput,
+      response: { 201: StatusView, ...problems(400, 404) },
+    },
+  }, async (request, reply) => reply.code(201).send(statusView(await engine.submit(request.body))));
+
+  app.delete('/tasks/:id', {
+    schema: { tags, summary: 'Cancel a task', params: Id, response: { 200: StatusView, ...problems(400, 404, 409) } },
+  }, async (request) => statusView(await engine.cancel(request.params.id)));
+
+  app.post('/tasks/clean', {
+    schema: {
+      tags, summary: 'Remove finished tasks',
+      description: 'Strategy `all` removes every finished task; `timedelta` {delta: ISO 8601 duration} those finished longer ago. '
+        + 'A task that an unfinished task depends on is kept.',
+      body: Type.Object({
+        strategy: Type.Object({
+          type: Type.String({ examples: ['all', 'timedelta'] }),
+          parameters: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+        }, { additionalProperties: false }),
+      }, { additionalProperties: false }),
+      response: { 200: Type.Object({ removed: Type.Array(Type.String()) }), ...problems(400) },
+    },
+  }, async (request) => ({ removed: await clean(engine.store, request.body.strategy, clock.now()) }));
+}

@@ -1,0 +1,307 @@
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import type { Database, Dialect } from '../core/db/database.ts';
+import type { TaskRow, TaskTables } from './migrations.ts';
+import { FINISHED, UNFINISHED, type Status, type TaskRecord } from './model.ts';
+
+export interface NewTask {
+  id: string;
+  operation: { type: string; parameters: Record<string, unknown> };
+  condition: { type: string; parameters: Record<string, unknown> };
+  dependencies: Record<string, string>;
+  dueAt: number;
+}
+
+export interface Claimed {
+  record: TaskRecord;
+  epoch: number;
+}
+
+const PENDING: Status[] = ['queued', 'waiting'];
+
+function toRecord(row: Selectable<TaskRow>): TaskRecord {
+  return {
+    task: {
+      id: row.id,
+      operation: { type: row.operation_type, parameters: JSON.parse(row.operation_parameters) },
+      condition: { type: row.condition_type, parameters: JSON.parse(row.condition_parameters) },
+      dependencies: JSON.parse(row.dependencies),
+    },
+    status: row.status as Status,
+    dueAt: Number(row.due_at),
+    enqueued: Number(row.enqueued_at),
+    dequeued: row.dequeued_at === null ? null : Number(row.dequeued_at),
+    slept: row.slept_at === null ? null : Number(row.slept_at),
+    started: row.started_at === null ? null : Number(row.started_at),
+    cancelled: row.cancelled_at === null ? null : Number(row.cancelled_at),
+    failed: row.failed_at === null ? null : Number(row.failed_at),
+    completed: row.completed_at === null ? null : Number(row.completed_at),
+    error: row.error,
+    result: row.result === null ? null : JSON.parse(row.result),
+    progress: row.progress === null ? null : JSON.parse(row.progress),
+    owner: row.owner,
+    epoch: row.epoch,
+  };
+}
+
+function toRow(task: NewTask, now: number): TaskRow {
+  return {
+    id: task.id,
+    operation_type: task.operation.type,
+    operation_parameters: JSON.stringify(task.operation.parameters),
+    condition_type: task.condition.type,
+    condition_parameters: JSON.stringify(task.condition.parameters),
+    dependencies: JSON.stringify(task.dependencies),
+    status: 'queued',
+    due_at: task.dueAt,
+    enqueued_at: now,
+    dequeued_at: null, slept_at: null, started_at: null, cancelled_at: null, failed_at: null, completed_at: null,
+    error: null, result: null, progress: null, owner: null, lease_expires_at: null, epoch: 0,
+  };
+}
+
+type Db = Kysely<TaskTables>;
+
+/** All SQL of the task engine; the same statements serve SQLite and PostgreSQL. */
+export class TaskStore {
+  readonly #db: Db;
+  readonly #dialect: Dialect;
+
+  constructor(database: Database) {
+    this.#db = database.kysely as Db;
+    this.#dialect = database.dialect;
+  }
+
+  async insert(tasks: NewTask[], now: number): Promise<void> {
+    await this.#db.transaction().execute(async (trx) => this.#insert(trx, tasks, now));
+  }
+
+  async #insert(trx: Transaction<TaskTables>, tasks: NewTask[], now: number): Promise<void> {
+    if (tasks.length === 0) return;
+    // Stay under SQLite's limit of bound parameters per statement.
+    for (let i = 0; i < tasks.length; i += 1000) {
+      await trx.insertInto('tasks').values(tasks.slice(i, i + 1000).map((t) => toRow(t, now))).execute();
+    }
+    const links = tasks.flatMap((t) =>
+      Object.entries(t.dependencies).map(([name, dependency]) => ({ task_id: t.id, name, dependency_id: dependency })));
+    for (let i = 0; i < links.length; i += 3000) {
+      await trx.insertInto('task_dependencies').values(links.slice(i, i + 3000)).execute();
+    }
+  }
+
+  async missing(ids: string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const found = await this.#db.selectFrom('tasks').select('id').where('id', 'in', ids).execute();
+    const known = new Set(found.map((r) => r.id));
+    return ids.filter((id) => !known.has(id));
+  }
+
+  async get(id: string): Promise<TaskRecord | undefined> {
+    const row = await this.#db.selectFrom('tasks').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toRecord(row);
+  }
+
+  async idsByStatus(): Promise<Record<Status, string[]>> {
+    const rows = await this.#db.selectFrom('tasks').select(['id', 'status']).orderBy('enqueued_at').orderBy('id').execute();
+    const lists = Object.fromEntries([...UNFINISHED, ...FINISHED].map((s) => [s, [] as string[]])) as Record<Status, string[]>;
+    for (const row of rows) lists[row.status as Status].push(row.id);
+    return lists;
+  }
+
+  async countByStatus(): Promise<Array<{ status: string; count: number }>> {
+    const rows = await this.#db.selectFrom('tasks').select(['status', (eb) => eb.fn.countAll<number>().as('count')])
+      .groupBy('status').execute();
+    return rows.map((r) => ({ status: r.status, count: Number(r.count) }));
+  }
+
+  async results(ids: string[]): Promise<Map<string, unknown>> {
+    if (ids.length === 0) return new Map();
+    const rows = await this.#db.selectFrom('tasks').select(['id', 'result']).where('id', 'in', ids).execute();
+    return new Map(rows.map((r) => [r.id, r.result === null ? null : JSON.parse(r.result)]));
+  }
+
+  /** The earliest time a pending task becomes due after `now`, if any. */
+  async nextDue(now: number): Promise<number | undefined> {
+    const row = await this.#db.selectFrom('tasks').select((eb) => eb.fn.min('due_at').as('due'))
+      .where('status', 'in', PENDING).where('due_at', '>', now).executeTakeFirst();
+    return row?.due == null ? undefined : Number(row.due);
+  }
+
+  /**
+   * Takes up to `limit` due tasks whose dependencies have all completed and makes them running under
+   * `owner` with a fresh lease and fencing epoch. Successors of recurring tasks are inserted in the same
+   * transaction, so each occurrence exists exactly once.
+   */
+  async claim(owner: string, now: number, leaseMs: number, limit: number,
+    successor: (record: TaskRecord) => NewTask | undefined): Promise<Claimed[]> {
+    return this.#db.transaction().execute(async (trx) => {
+      let due = trx.selectFrom('tasks as t').select('t.id')
+        .where('t.status', 'in', PENDING).where('t.due_at', '<=', now)
+        .where(({ not, exists, selectFrom }) => not(exists(
+          selectFrom('task_dependencies as d').innerJoin('tasks as dt', 'dt.id', 'd.dependency_id')
+            .select('d.name').whereRef('d.task_id', '=', 't.id').where('dt.status', '<>', 'completed'))))
+        .orderBy('t.due_at').limit(limit);
+      if (this.#dialect === 'postgres') due = due.forUpdate().skipLocked();
+      const ids = (await due.execute()).map((r) => r.id);
+      if (ids.length === 0) return [];
+      const rows = await trx.updateTable('tasks')
+        .set((eb) => ({
+          status: 'running',
+          dequeued_at: eb.fn.coalesce('dequeued_at', sql.val(now)),
+          started_at: now,
+          owner,
+          lease_expires_at: now + leaseMs,
+          epoch: eb('epoch', '+', 1),
+        }))
+        .where('id', 'in', ids).where('status', 'in', PENDING).returningAll().execute();
+      const records = rows.map(toRecord);
+      const successors = records.map(successor).filter((t): t is NewTask => t !== undefined);
+      await this.#insert(trx, successors, now);
+      return records.map((record) => ({ record, epoch: record.epoch }));
+    });
+  }
+
+  /** Moves accepted tasks that are not due yet, or wait on dependencies, to waiting. */
+  async dequeue(now: number): Promise<void> {
+    await this.#db.updateTable('tasks').set({ status: 'waiting', dequeued_at: now }).where('status', '=', 'queued').execute();
+  }
+
+  /** Writes the end of a run, unless the task is no longer this owner's at this epoch (fencing). */
+  async finish(id: string, owner: string, epoch: number, outcome: { completed: number; result: unknown } | { failed: number; error: string }): Promise<boolean> {
+    const set = 'completed' in outcome
+      ? { status: 'completed', completed_at: outcome.completed, result: JSON.stringify(outcome.result ?? null) }
+      : { status: 'failed', failed_at: outcome.failed, error: outcome.error };
+    const result = await this.#db.updateTable('tasks').set({ ...set, owner: null, lease_expires_at: null })
+      .where('id', '=', id).where('owner', '=', owner).where('epoch', '=', epoch).where('status', '=', 'running')
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  async setProgress(id: string, owner: string, epoch: number, progress: Record<string, unknown>): Promise<void> {
+    await this.#db.updateTable('tasks').set({ progress: JSON.stringify(progress) })
+      .where('id', '=', id).where('owner', '=', owner).where('epoch', '=', epoch).where('status', '=', 'running').execute();
+  }
+
+  /** Cancels an unfinished task; answers what it was before, or undefined if it had finished or is unknown. */
+  async cancel(id: string, now: number): Promise<TaskRecord | undefined> {
+    return this.#db.transaction().execute(async (trx) => {
+      const before = await trx.selectFrom('tasks').selectAll().where('id', '=', id).where('status', 'in', UNFINISHED)
+        .$if(this.#dialect === 'postgres', (q) => q.forUpdate()).executeTakeFirst();
+      if (!before) return undefined;
+      await trx.updateTable('tasks').set({ status: 'cancelled', cancelled_at: now, owner: null, lease_expires_at: null })
+        .where('id', '=', id).execute();
+      return toRecord(before);
+    });
+  }
+
+  /** Fails every unfinished task waiting on `dependency`, and those waiting on them, in turn. */
+  async failDependents(dependency: string, status: Status, now: number): Promise<string[]> {
+    const failed: string[] = [];
+    let frontier = [{ id: dependency, status }];
+    while (frontier.length > 0) {
+      const next: Array<{ id: string; status: Status }> = [];
+      for (const { id, status: depStatus } of frontier) {
+        const rows = await this.#db.updateTable('tasks')
+          .set({ status: 'failed', failed_at: now, error: `Dependency ${id} finished with status ${depStatus}.` })
+          .where('status', 'in', ['queued', 'waiting', 'sleeping'])
+          .where('id', 'in', (eb) => eb.selectFrom('task_dependencies').select('task_id').where('dependency_id', '=', id))
+          .returning('id').execute();
+        for (const row of rows) next.push({ id: row.id, status: 'failed' });
+      }
+      failed.push(...next.map((n) => n.id));
+      frontier = next;
+    }
+    return failed;
+  }
+
+  /** Pending tasks one of whose dependencies ended without completing (missed by a concurrent writer). */
+  async blockedByFailure(): Promise<Array<{ id: string; status: Status }>> {
+    const rows = await this.#db.selectFrom('task_dependencies as d')
+      .innerJoin('tasks as t', 't.id', 'd.task_id').innerJoin('tasks as dt', 'dt.id', 'd.dependency_id')
+      .select(['dt.id as id', 'dt.status as status']).distinct()
+      .where('t.status', 'in', ['queued', 'waiting', 'sleeping']).where('dt.status', 'in', ['failed', 'cancelled']).execute();
+    return rows.map((r) => ({ id: r.id, status: r.status as Status }));
+  }
+
+  async renewLeases(owner: string, now: number, leaseMs: number): Promise<string[]> {
+    const rows = await this.#db.updateTable('tasks').set({ lease_expires_at: now + leaseMs })
+      .where('owner', '=', owner).where('status', '=', 'running').returning('id').execute();
+    return rows.map((r) => r.id);
+  }
+
+  /** Running tasks whose owner stopped renewing its lease. */
+  async expired(now: number): Promise<TaskRecord[]> {
+    const rows = await this.#db.selectFrom('tasks').selectAll()
+      .where('status', '=', 'running').where('lease_expires_at', '<', now).execute();
+    return rows.map(toRecord);
+  }
+
+  /** Takes over a running task whose lease expired, with a new epoch that fences out the former owner. */
+  async takeOver(record: TaskRecord, owner: string, now: number, leaseMs: number): Promise<number | undefined> {
+    const row = await this.#db.updateTable('tasks')
+      .set((eb) => ({ owner, lease_expires_at: now + leaseMs, epoch: eb('epoch', '+', 1) }))
+      .where('id', '=', record.task.id).where('status', '=', 'running').where('epoch', '=', record.epoch)
+      .where('lease_expires_at', '<', now).returning('epoch').executeTakeFirst();
+    return row?.epoch;
+  }
+
+  /** Lets go of this owner's leases at once so that another instance may resume the tasks. */
+  async release(owner: string, ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.#db.updateTable('tasks').set({ lease_expires_at: 0 })
+      .where('owner', '=', owner).where('status', '=', 'running').where('id', 'in', ids).execute();
+  }
+
+  async expireAllLeases(): Promise<void> {
+    await this.#db.updateTable('tasks').set({ lease_expires_at: 0 }).where('status', '=', 'running').execute();
+  }
+
+  async sleepPending(now: number): Promise<number> {
+    const result = await this.#db.updateTable('tasks').set({ status: 'sleeping', slept_at: now })
+      .where('status', 'in', PENDING).executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  async wakeSleeping(): Promise<number> {
+    const result = await this.#db.updateTable('tasks').set({ status: 'queued' }).where('status', '=', 'sleeping').executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  async registerEngine(id: string, now: number): Promise<void> {
+    await this.#db.insertInto('task_engines').values({ id, started_at: now, heartbeat_at: now }).execute();
+  }
+
+  async heartbeatEngine(id: string, now: number, staleBefore: number): Promise<void> {
+    await this.#db.updateTable('task_engines').set({ heartbeat_at: now }).where('id', '=', id).execute();
+    await this.#db.deleteFrom('task_engines').where('heartbeat_at', '<', staleBefore).execute();
+  }
+
+  /** Removes this engine; answers how many other engines are still alive. */
+  async unregisterEngine(id: string, aliveAfter: number): Promise<number> {
+    await this.#db.deleteFrom('task_engines').where('id', '=', id).execute();
+    const row = await this.#db.selectFrom('task_engines').select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('heartbeat_at', '>=', aliveAfter).executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+
+  /**
+   * Deletes finished tasks (finished before `before`, when given), except those an unfinished task
+   * still depends on.
+   */
+  async clean(before: number | undefined): Promise<string[]> {
+    const finishedAt = sql<number>`coalesce(completed_at, failed_at, cancelled_at)`;
+    return this.#db.transaction().execute(async (trx) => {
+      const rows = await trx.selectFrom('tasks as t').select('t.id')
+        .where('t.status', 'in', FINISHED)
+        .$if(before !== undefined, (q) => q.where(finishedAt, '<', before!))
+        .where(({ not, exists, selectFrom }) => not(exists(
+          selectFrom('task_dependencies as d').innerJoin('tasks as w', 'w.id', 'd.task_id')
+            .select('d.name').whereRef('d.dependency_id', '=', 't.id').where('w.status', 'in', UNFINISHED))))
+        .execute();
+      const ids = rows.map((r) => r.id);
+      for (let i = 0; i < ids.length; i += 1000) {
+        await trx.deleteFrom('tasks').where('id', 'in', ids.slice(i, i + 1000)).execute();
+      }
+      return ids;
+    });
+  }
+}

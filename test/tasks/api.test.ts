@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { testDatabases } from '../support/databases.ts';
+import { startOnair, waitFor, type Running } from '../support/onair.ts';
+
+const task = (operation = 'test', parameters: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) => ({
+  operation: { type: operation, parameters },
+  condition: { type: 'now', parameters: {} },
+  dependencies: {},
+  ...extra,
+});
+
+for (const database of testDatabases) {
+  describe(`Tasks API on ${database.name}`, () => {
+    let server: Running;
+    before(async () => {
+      server = await startOnair({ database });
+    });
+    after(() => server.stop());
+
+    const completed = (id: string) => waitFor(async () => {
+      const answer = await server.request('GET', `/tasks/${id}`);
+      return answer.body.status === 'completed' ? answer : undefined;
+    }, `task ${id} to complete`);
+
+    test('GET and HEAD /ping answer 204 with no-store', async () => {
+      for (const method of ['GET', 'HEAD']) {
+        const answer = await server.request(method, '/ping');
+        assert.equal(answer.status, 204);
+        assert.equal(answer.headers.get('cache-control'), 'no-store');
+        assert.equal(answer.body, null);
+      }
+    });
+
+    test('POST /tasks answers 201 with the queued shape, and the task runs', async () => {
+      const answer = await server.request('POST', '/tasks', task('test', { hello: 'world' }));
+      assert.equal(answer.status, 201);
+      assert.match(answer.body.task.id, /^[0-9a-f-]{36}$/);
+      assert.deepEqual(answer.body.task.operation, { type: 'test', parameters: { hello: 'world' } });
+      assert.ok(!Number.isNaN(Date.parse(answer.body.enqueued)));
+      await completed(answer.body.task.id);
+      const done = await server.request('GET', `/tasks/completed/${answer.body.task.id}`);
+      assert.equal(done.status, 200);
+      assert.deepEqual(done.body.result, { parameters: { hello: 'world' }, dependencies: {} });
+      for (const stamp of ['enqueued', 'dequeued', 'started', 'completed']) assert.ok(done.body[stamp], stamp);
+    });
+
+    test('GET /tasks lists ids under every status', async () => {
+      const answer = await server.request('GET', '/tasks');
+      assert.equal(answer.status, 200);
+      assert.deepEqual(Object.keys(answer.body).sort(),
+        ['cancelled', 'completed', 'failed', 'queued', 'running', 'sleeping', 'waiting']);
+    });
+
+    test('GET /tasks/{id}: 400 for a non-UUID, 404 for an unknown one', async () => {
+      const bad = await server.request('GET', '/tasks/not-a-uuid');
+      assert.equal(bad.status, 400);
+      assert.match(bad.body.detail, /params\.id/);
+      const unknown = await server.request('GET', '/tasks/00000000-0000-4000-8000-000000000000');
+      assert.equal(unknown.status, 404);
+      assert.equal(unknown.headers.get('content-type'), 'application/problem+json; charset=utf-8');
+    });
+
+    test('GET /tasks/{status}/{id}: 404 when the task is in another status, 400 for an unknown status', async () => {
+      const created = await server.request('POST', '/tasks', task());
+      await completed(created.body.task.id);
+      assert.equal((await server.request('GET', `/tasks/failed/${created.body.task.id}`)).status, 404);
+      assert.equal((await server.request('GET', `/tasks/bogus/${created.body.task.id}`)).status, 400);
+    });
+
+    test('POST /tasks: 400 naming the field for unknown types and bad parameters', async () => {
+      const cases: Array<[unknown, RegExp]> = [
+        [task('nope'), /operation\.type/],
+        [{ ...task(), condition: { type: 'sometime', parameters: {} } }, /condition\.type/],
+        [{ ...task(), condition: { type: 'at', parameters: { datetime: 'tomorrow' } } }, /condition\.parameters\.datetime/],
+        [{ ...task(), condition: { type: 'cron', parameters: { expression: '* * *', timezone: 'UTC' } } }, /condition\.parameters\.expression/],
+        [{ ...task(), condition: { type: 'cron', parameters: { expression: '0 * * * *', timezone: 'Mars/Olympus' } } }, /condition\.parameters\.timezone/],
+        [task('delay', { milliseconds: 'soon' }), /operation\.parameters\.milliseconds/],
+        [task('delay', {}), /operation\.parameters\.milliseconds/],
+        [{ ...task(), dependencies: { a: 'x' } }, /body\.dependencies/],
+        [{ condition: { type: 'now', parameters: {} } }, /body\.operation/],
+        ['{"operation":', /JSON/],
+      ];
+      for (const [body, field] of cases) {
+        const answer = await server.request('POST', '/tasks', body);
+        assert.equal(answer.status, 400, JSON.stringify(body));
+        assert.match(answer.body.detail, field, JSON.stringify(answer.body));
+      }
+    });
+
+    test('POST /tasks: 404 for an unknown dependency', async () => {
+      const answer = await server.request('POST', '/tasks', task('test', {}, { dependencies: { a: '00000000-0000-4000-8000-000000000001' } }));
+      assert.equal(answer.status, 404);
+      assert.match(answer.body.detail, /00000000-0000-4000-8000-000000000001/);
+    });
+
+    test('DELETE /tasks/{id}: 200 cancelled shape, 409 when finished, 404 when unknown', async () => {
+      const waiting = await server.request('POST', '/tasks', {
+        ...task(), condition: { type: 'at', parameters: { datetime: '2999-01-01T00:00:00' } },
+      });
+      const cancelled = await server.request('DELETE', `/tasks/${waiting.body.task.id}`);
+      assert.equal(cancelled.status, 200);
+      assert.ok(cancelled.body.cancelled);
+      assert.equal((await server.request('GET', `/tasks/${waiting.body.task.id}`)).body.status, 'cancelled');
+      assert.equal((await server.request('DELETE', `/tasks/${waiting.body.task.id}`)).status, 409);
+      assert.equal((await server.request('DELETE', '/tasks/00000000-0000-4000-8000-000000000002')).status, 404);
+    });
+
+    test('POST /tasks/clean: all, timedelta, and 400 for an unknown strategy', async () => {
+      const created = await server.request('POST', '/tasks', task());
+      await completed(created.body.task.id);
+      const young = await server.request('POST', '/tasks/clean', { strategy: { type: 'timedelta', parameters: { delta: 'P1D' } } });
+      assert.equal(young.status, 200);
+      assert.ok(!young.body.removed.includes(created.body.task.id));
+      const all = await server.request('POST', '/tasks/clean', { strategy: { type: 'all', parameters: {} } });
+      assert.ok(all.body.removed.includes(created.body.task.id));
+      assert.equal((await server.request('GET', `/tasks/${created.body.task.id}`)).status, 404);
+      const bad = await server.request('POST', '/tasks/clean', { strategy: { type: 'some', parameters: {} } });
+      assert.equal(bad.status, 400);
+      const badDelta = await server.request('POST', '/tasks/clean', { strategy: { type: 'timedelta', parameters: { delta: 'a week' } } });
+      assert.equal(badDelta.status, 400);
+      assert.match(badDelta.body.detail, /strategy\.parameters\.delta/);
+    });
+
+    test('OpenAPI is served and documents the task routes', async () => {
+      const answer = await server.request('GET', '/openapi.json');
+      assert.equal(answer.status, 200);
+      for (const path of ['/tasks', '/tasks/{id}', '/tasks/{status}/{id}', '/tasks/clean', '/ping', '/sse']) {
+        assert.ok(answer.body.paths[path], path);
+      }
+      assert.equal((await server.request('GET', '/docs/')).status, 200);
+    });
+  });
+}
