@@ -60,6 +60,7 @@ export class TaskEngine {
   #alarmAt = Infinity;
   #passing = false;
   #passAgain = false;
+  #passRequested = false;
   #sweeper: NodeJS.Timeout | undefined;
   #stopping = false;
   #started = false;
@@ -103,12 +104,15 @@ export class TaskEngine {
     const task: NewTask = { id: randomUUID(), operation, condition, dependencies, dueAt };
     await this.store.insert([task], now);
     this.#announce(task.id, operation.type, 'queued');
+    for (const failed of await this.store.unsuccessful(Object.values(dependencies))) {
+      await this.#propagateFailure(failed.id, failed.status);
+    }
     await this.#afterInsert(dueAt);
     return queuedRecord(task, now);
   }
 
   async #afterInsert(dueAt: number): Promise<void> {
-    this.#wakeAt(dueAt);
+    this.#requestPass();
     if (this.#options.database.dialect === 'postgres') await this.#options.database.notifier.notify(WAKE_CHANNEL, String(dueAt));
   }
 
@@ -144,8 +148,20 @@ export class TaskEngine {
     for (const dependent of failed) this.#announce(dependent, '', 'failed');
   }
 
+  /** Runs a pass soon, once for any number of requests made meanwhile. */
+  #requestPass(): void {
+    if (this.#passRequested) return;
+    this.#passRequested = true;
+    setImmediate(() => {
+      this.#passRequested = false;
+      void this.#pass();
+    });
+  }
+
   #wakeAt(at: number): void {
-    if (!this.#started || this.#stopping || !(at < this.#alarmAt)) return;
+    if (!this.#started || this.#stopping) return;
+    if (at <= this.#now) return this.#requestPass();
+    if (!(at < this.#alarmAt)) return;
     this.#alarm?.cancel();
     this.#alarmAt = at;
     this.#alarm = this.#options.clock.at(at, () => {
@@ -229,7 +245,7 @@ export class TaskEngine {
       }
       if ('completed' in outcome) {
         this.#announce(id, operation.type, 'completed');
-        void this.#pass();
+        this.#requestPass();
       } else {
         this.#announce(id, operation.type, 'failed', outcome.error);
         await this.#propagateFailure(id, 'failed');

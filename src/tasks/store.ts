@@ -95,6 +95,14 @@ export class TaskStore {
     return ids.filter((id) => !known.has(id));
   }
 
+  /** Those of `ids` that finished without completing. */
+  async unsuccessful(ids: string[]): Promise<Array<{ id: string; status: Status }>> {
+    if (ids.length === 0) return [];
+    const rows = await this.#db.selectFrom('tasks').select(['id', 'status'])
+      .where('id', 'in', ids).where('status', 'in', ['failed', 'cancelled']).execute();
+    return rows.map((r) => ({ id: r.id, status: r.status as Status }));
+  }
+
   async get(id: string): Promise<TaskRecord | undefined> {
     const row = await this.#db.selectFrom('tasks').selectAll().where('id', '=', id).executeTakeFirst();
     return row && toRecord(row);
