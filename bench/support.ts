@@ -63,7 +63,7 @@ export type Row = Record<string, string | number>;
 export function printTable(title: string, rows: readonly Row[]): void {
   if (rows.length === 0) return;
   const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];
-  const text = (v: string | number | undefined) => (v === undefined ? '' : typeof v === 'number' ? fixed(v) : v);
+  const text = (v: string | number | undefined) => (v === undefined ? '' : typeof v === 'number' ? fixed(v, Number.isInteger(v) ? 0 : 1) : v);
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => text(r[c]).length)));
   const line = (cells: string[], numeric: boolean[]) =>
     cells.map((cell, i) => (numeric[i] ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd();

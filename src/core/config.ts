@@ -13,8 +13,27 @@ export interface Config {
     leaseMs: number;
     cleanRetention: string;
     cleanTime: string;
+    /** For crash tests: registers the `probe` operation, which appends each task id it runs to this file. */
+    probeFile: string | undefined;
   };
   srt: { portStart: number };
+  gate: {
+    /** Host name put into the srt:// URLs handed to sources. */
+    publicHost: string;
+    reservationTtlMs: number;
+    channels: ChannelConfig[];
+  };
+}
+
+export type OutputType = 'icecast' | 'srt' | 'rtmp';
+
+export interface ChannelConfig {
+  name: string;
+  /** UDP port of the channel's SRT listener. */
+  port: number;
+  /** Fixed stream key for static mode (live scheduler); reservations use one-time tokens instead. */
+  key: string | undefined;
+  outputs: Array<{ type: OutputType; url: string }>;
 }
 
 export class ConfigError extends Error {}
@@ -60,12 +79,54 @@ function databaseUrl(env: Env): string | undefined {
   return raw;
 }
 
+const OUTPUT_SCHEMES: Record<OutputType, string> = { icecast: 'icecast:', srt: 'srt:', rtmp: 'rtmp:' };
+
+/** ONAIR_CHANNELS: a JSON array of {name, port?, key?, outputs?: [{type, url}]}; ports default to consecutive ones from the SRT range start. */
+function channels(env: Env, portStart: number): ChannelConfig[] {
+  const raw = read(env, 'ONAIR_CHANNELS');
+  if (raw === undefined) return [{ name: 'main', port: portStart, key: undefined, outputs: [] }];
+  const fail = (message: string): never => {
+    throw new ConfigError(`ONAIR_CHANNELS ${message}`);
+  };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    fail('must be JSON, e.g. [{"name":"main","outputs":[{"type":"icecast","url":"icecast://source:secret@host:8000/main.ogg"}]}]');
+  }
+  if (!Array.isArray(parsed) || parsed.length === 0) fail('must be a non-empty JSON array of channels');
+  const list = (parsed as unknown[]).map((item, index): ChannelConfig => {
+    const at = `[${index}]`;
+    if (typeof item !== 'object' || item === null) return fail(`${at} must be an object`);
+    const { name, port = portStart + index, key, outputs = [] } = item as Record<string, unknown>;
+    if (typeof name !== 'string' || !/^[a-z0-9][a-z0-9_-]{0,63}$/.test(name)) fail(`${at}.name must be lowercase letters, digits, - or _`);
+    if (!Number.isInteger(port) || (port as number) < 1024 || (port as number) > 65535) fail(`${at}.port must be a UDP port from 1024 to 65535`);
+    if (key !== undefined && (typeof key !== 'string' || !/^[\x21-\x7e]{10,79}$/.test(key))) fail(`${at}.key must be 10 to 79 printable characters (an SRT passphrase)`);
+    if (!Array.isArray(outputs)) return fail(`${at}.outputs must be an array`);
+    return {
+      name: name as string, port: port as number, key: key as string | undefined,
+      outputs: outputs.map((output: unknown, o) => {
+        const { type, url } = (output ?? {}) as Record<string, unknown>;
+        if (typeof type !== 'string' || !(type in OUTPUT_SCHEMES)) fail(`${at}.outputs[${o}].type must be icecast, srt or rtmp`);
+        if (typeof url !== 'string' || !url.startsWith(`${OUTPUT_SCHEMES[type as OutputType]}//`)) fail(`${at}.outputs[${o}].url must start with ${OUTPUT_SCHEMES[type as OutputType]}//`);
+        return { type: type as OutputType, url: url as string };
+      }),
+    };
+  });
+  for (const field of ['name', 'port'] as const) {
+    const seen = list.map((c) => c[field]);
+    if (new Set(seen).size !== seen.length) fail(`has two channels with the same ${field}`);
+  }
+  return list;
+}
+
 /** Reads every ONAIR_* setting, applying defaults; a bad value throws a ConfigError naming it. */
 export function loadConfig(env: Env = process.env): Config {
   const apiKey = read(env, 'ONAIR_API_KEY');
   if (apiKey !== undefined && apiKey.length < 16) {
     throw new ConfigError('ONAIR_API_KEY must be at least 16 characters long');
   }
+  const portStart = integer(env, 'ONAIR_SRT_PORT_START', 10300, 1024, 65000);
   return {
     http: {
       host: read(env, 'ONAIR_HTTP_HOST') ?? '127.0.0.1',
@@ -81,7 +142,13 @@ export function loadConfig(env: Env = process.env): Config {
       cleanRetention: matching(env, 'ONAIR_TASKS_CLEAN_RETENTION', 'P30D', /^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$/,
         'an ISO 8601 duration such as P30D'),
       cleanTime: matching(env, 'ONAIR_TASKS_CLEAN_TIME', '03:30', /^([01]\d|2[0-3]):[0-5]\d$/, 'a time of day HH:MM (UTC)'),
+      probeFile: read(env, 'ONAIR_TASKS_PROBE_FILE'),
     },
-    srt: { portStart: integer(env, 'ONAIR_SRT_PORT_START', 10300, 1024, 65000) },
+    srt: { portStart },
+    gate: {
+      publicHost: matching(env, 'ONAIR_SRT_PUBLIC_HOST', '127.0.0.1', /^[A-Za-z0-9.-]+$|^\[[0-9A-Fa-f:]+\]$/, 'a host name or IP address'),
+      reservationTtlMs: integer(env, 'ONAIR_GATE_RESERVATION_TTL', 60, 1, 86_400) * 1000,
+      channels: channels(env, portStart),
+    },
   };
 }

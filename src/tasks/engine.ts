@@ -7,7 +7,8 @@ import { conflict, notFound } from '../core/http/problem.ts';
 import { firstDue, nextDue } from './conditions.ts';
 import type { Status, TaskInput, TaskRecord } from './model.ts';
 import type { Operation, OperationRegistry } from './operations.ts';
-import { TaskStore, type NewTask } from './store.ts';
+import { TaskStore, type Ending, type NewTask, type Outcome } from './store.ts';
+import { TickBatcher } from './batch.ts';
 
 declare module '../core/events/bus.ts' {
   interface EventMap {
@@ -34,10 +35,10 @@ interface Execution {
   done: Promise<void>;
 }
 
-function queuedRecord(task: NewTask, now: number): TaskRecord {
-  const { id, operation, condition, dependencies, dueAt } = task;
+function queuedRecord(task: NewTask): TaskRecord {
+  const { id, operation, condition, dependencies, dueAt, enqueuedAt } = task;
   return {
-    task: { id, operation, condition, dependencies }, status: 'queued', dueAt, enqueued: now,
+    task: { id, operation, condition, dependencies }, status: 'queued', dueAt, enqueued: enqueuedAt,
     dequeued: null, slept: null, started: null, cancelled: null, failed: null, completed: null,
     error: null, result: null, progress: null, owner: null, epoch: 0,
   };
@@ -61,6 +62,10 @@ export class TaskEngine {
   #passing = false;
   #passAgain = false;
   #passRequested = false;
+  /** Set when tasks may have been enqueued since the last pass moved queued ones to waiting. */
+  #enqueued = true;
+  #enqueuer: TickBatcher<NewTask, Array<{ id: string; status: Status }>>;
+  #finisher: TickBatcher<Ending, { written: boolean; hasDependents: boolean }>;
   #sweeper: NodeJS.Timeout | undefined;
   #stopping = false;
   #started = false;
@@ -69,7 +74,12 @@ export class TaskEngine {
     this.#options = options;
     this.store = new TaskStore(options.database);
     const { notifier } = options.database;
-    notifier.listen(WAKE_CHANNEL, (payload) => this.#wakeAt(Number(payload)));
+    notifier.listen(WAKE_CHANNEL, (payload) => {
+      this.#enqueued = true;
+      this.#wakeAt(Number(payload));
+    });
+    this.#enqueuer = new TickBatcher((tasks) => this.store.enqueue(tasks));
+    this.#finisher = new TickBatcher((endings) => this.store.finish(endings));
     notifier.listen(CANCEL_CHANNEL, (id) => this.#abortLocal(id, 'cancelled'));
   }
 
@@ -83,6 +93,7 @@ export class TaskEngine {
     // SQLite is one process at a time (the data dir lock sees to it): whatever ran before was interrupted.
     if (database.dialect === 'sqlite') await this.store.expireAllLeases();
     const woken = await this.store.wakeSleeping();
+    this.#enqueued = true;
     if (woken > 0) this.#options.logger.info({ tasks: woken }, 'woke sleeping tasks');
     this.#started = true;
     await this.#sweep();
@@ -101,19 +112,14 @@ export class TaskEngine {
     const dueAt = firstDue(condition.type, condition.parameters, now);
     const missing = await this.store.missing([...new Set(Object.values(dependencies))]);
     if (missing.length > 0) throw notFound(`Dependency ${missing[0]} does not exist`);
-    const task: NewTask = { id: randomUUID(), operation, condition, dependencies, dueAt };
-    await this.store.insert([task], now);
+    const task: NewTask = { id: randomUUID(), operation, condition, dependencies, dueAt, enqueuedAt: now };
+    const unsuccessful = await this.#enqueuer.add(task);
     this.#announce(task.id, operation.type, 'queued');
-    for (const failed of await this.store.unsuccessful(Object.values(dependencies))) {
-      await this.#propagateFailure(failed.id, failed.status);
-    }
-    await this.#afterInsert(dueAt);
-    return queuedRecord(task, now);
-  }
-
-  async #afterInsert(dueAt: number): Promise<void> {
+    for (const failed of unsuccessful) await this.#propagateFailure(failed.id, failed.status);
+    this.#enqueued = true;
     this.#requestPass();
     if (this.#options.database.dialect === 'postgres') await this.#options.database.notifier.notify(WAKE_CHANNEL, String(dueAt));
+    return queuedRecord(task);
   }
 
   async cancel(id: string): Promise<TaskRecord> {
@@ -186,7 +192,10 @@ export class TaskEngine {
         const claimed = await this.store.claim(this.id, now, this.#options.leaseMs, CLAIM_BATCH, (record) => this.#successor(record));
         for (const { record, epoch } of claimed) this.#execute(record, epoch, false);
         if (claimed.length === CLAIM_BATCH) this.#passAgain = true;
-        await this.store.dequeue(now);
+        if (this.#enqueued) {
+          this.#enqueued = false;
+          await this.store.dequeue(now);
+        }
         const next = await this.store.nextDue(now);
         if (next !== undefined) this.#wakeAt(next);
       } while (this.#passAgain);
@@ -201,7 +210,7 @@ export class TaskEngine {
     const { condition } = record.task;
     const dueAt = nextDue(condition.type, condition.parameters, Math.max(record.dueAt, this.#now));
     if (dueAt === undefined) return undefined;
-    return { id: randomUUID(), operation: record.task.operation, condition, dependencies: record.task.dependencies, dueAt };
+    return { id: randomUUID(), operation: record.task.operation, condition, dependencies: record.task.dependencies, dueAt, enqueuedAt: this.#now };
   }
 
   #execute(record: TaskRecord, epoch: number, resumed: boolean): void {
@@ -216,7 +225,7 @@ export class TaskEngine {
 
   async #run(record: TaskRecord, epoch: number, resumed: boolean, operation: Operation | undefined, signal: AbortSignal): Promise<void> {
     const { task } = record;
-    let outcome: { completed: number; result: unknown } | { failed: number; error: string };
+    let outcome: Outcome;
     try {
       if (!operation) throw new Error(`Operation ${task.operation.type} is not known to this instance.`);
       const names = Object.entries(task.dependencies);
@@ -236,19 +245,20 @@ export class TaskEngine {
     await this.#finish(record, epoch, outcome);
   }
 
-  async #finish(record: TaskRecord, epoch: number, outcome: { completed: number; result: unknown } | { failed: number; error: string }): Promise<void> {
+  async #finish(record: TaskRecord, epoch: number, outcome: Outcome): Promise<void> {
     const { id, operation } = record.task;
     try {
-      if (!(await this.store.finish(id, this.id, epoch, outcome))) {
+      const { written, hasDependents } = await this.#finisher.add({ id, owner: this.id, epoch, outcome });
+      if (!written) {
         this.#options.logger.info({ task: id, epoch }, 'late write rejected: the task was cancelled or taken over');
         return;
       }
       if ('completed' in outcome) {
         this.#announce(id, operation.type, 'completed');
-        this.#requestPass();
+        if (hasDependents) this.#requestPass();
       } else {
         this.#announce(id, operation.type, 'failed', outcome.error);
-        await this.#propagateFailure(id, 'failed');
+        if (hasDependents) await this.#propagateFailure(id, 'failed');
       }
     } catch (err) {
       this.#options.logger.error({ err, task: id }, 'could not record the end of a task; its lease will expire');

@@ -8,7 +8,7 @@ import type { App } from '../core/http/server.ts';
 import type { Metrics } from '../core/metrics.ts';
 import { DailyCleaner } from './cleaner.ts';
 import { TaskEngine } from './engine.ts';
-import { OperationRegistry, delayOperation, testOperation } from './operations.ts';
+import { OperationRegistry, delayOperation, probeOperation, testOperation } from './operations.ts';
 import { registerTaskRoutes } from './routes.ts';
 
 export { taskMigrations } from './migrations.ts';
@@ -29,6 +29,7 @@ export function createTasks(deps: TasksDeps) {
   const operations = new OperationRegistry();
   operations.register(testOperation);
   operations.register(delayOperation);
+  if (deps.config.tasks.probeFile) operations.register(probeOperation(deps.config.tasks.probeFile));
   const lateness = new Histogram({
     name: 'onair_task_fire_lateness_seconds',
     help: 'How late tasks started after they were due',

@@ -27,8 +27,7 @@ export const taskMigrations: Migrations = {
         .addColumn('lease_expires_at', 'bigint')
         .addColumn('epoch', 'integer', (c) => c.notNull().defaultTo(0))
         .execute();
-      await db.schema.createIndex('tasks_pending_due').on('tasks').column('due_at')
-        .where(sql.ref('status'), 'in', ['queued', 'waiting']).execute();
+      await db.schema.createIndex('tasks_status_due').on('tasks').columns(['status', 'due_at']).execute();
       await db.schema.createIndex('tasks_status').on('tasks').columns(['status', 'enqueued_at']).execute();
       await db.schema.createIndex('tasks_running_owner').on('tasks').columns(['owner', 'lease_expires_at'])
         .where(sql.ref('status'), '=', 'running').execute();

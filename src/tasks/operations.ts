@@ -1,3 +1,4 @@
+import { appendFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Type, type Static, type TSchema } from 'typebox';
 import { badRequest } from '../core/http/problem.ts';
@@ -72,3 +73,16 @@ export const delayOperation: Operation<typeof DelayParameters> = {
     return { waited: parameters.milliseconds };
   },
 };
+
+/** Records every run in a file (one line: task id and process id), so that tests can count runs across crashes. */
+export function probeOperation(file: string): Operation<typeof DelayParameters> {
+  return {
+    type: 'probe',
+    summary: 'Testing aid: notes the run in a file, then waits like delay',
+    parameters: DelayParameters,
+    async run(context) {
+      appendFileSync(file, `${context.task.id} ${process.pid}\n`);
+      return delayOperation.run(context);
+    },
+  };
+}

@@ -9,6 +9,16 @@ export interface NewTask {
   condition: { type: string; parameters: Record<string, unknown> };
   dependencies: Record<string, string>;
   dueAt: number;
+  enqueuedAt: number;
+}
+
+export type Outcome = { completed: number; result: unknown } | { failed: number; error: string };
+
+export interface Ending {
+  id: string;
+  owner: string;
+  epoch: number;
+  outcome: Outcome;
 }
 
 export interface Claimed {
@@ -43,7 +53,7 @@ function toRecord(row: Selectable<TaskRow>): TaskRecord {
   };
 }
 
-function toRow(task: NewTask, now: number): TaskRow {
+function toRow(task: NewTask): TaskRow {
   return {
     id: task.id,
     operation_type: task.operation.type,
@@ -53,7 +63,7 @@ function toRow(task: NewTask, now: number): TaskRow {
     dependencies: JSON.stringify(task.dependencies),
     status: 'queued',
     due_at: task.dueAt,
-    enqueued_at: now,
+    enqueued_at: task.enqueuedAt,
     dequeued_at: null, slept_at: null, started_at: null, cancelled_at: null, failed_at: null, completed_at: null,
     error: null, result: null, progress: null, owner: null, lease_expires_at: null, epoch: 0,
   };
@@ -71,15 +81,29 @@ export class TaskStore {
     this.#dialect = database.dialect;
   }
 
-  async insert(tasks: NewTask[], now: number): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => this.#insert(trx, tasks, now));
+  async insert(tasks: NewTask[]): Promise<void> {
+    await this.#db.transaction().execute(async (trx) => this.#insert(trx, tasks));
   }
 
-  async #insert(trx: Transaction<TaskTables>, tasks: NewTask[], now: number): Promise<void> {
+  /** Inserts tasks and answers, per task, those of its dependencies that had already failed or been cancelled. */
+  async enqueue(tasks: NewTask[]): Promise<Array<Array<{ id: string; status: Status }>>> {
+    return this.#db.transaction().execute(async (trx) => {
+      await this.#insert(trx, tasks);
+      const ids = [...new Set(tasks.flatMap((t) => Object.values(t.dependencies)))];
+      if (ids.length === 0) return tasks.map(() => []);
+      const rows = await trx.selectFrom('tasks').select(['id', 'status'])
+        .where('id', 'in', ids).where('status', 'in', ['failed', 'cancelled']).execute();
+      const unsuccessful = new Map(rows.map((r) => [r.id, r.status as Status]));
+      return tasks.map((t) => Object.values(t.dependencies).filter((id) => unsuccessful.has(id))
+        .map((id) => ({ id, status: unsuccessful.get(id)! })));
+    });
+  }
+
+  async #insert(trx: Transaction<TaskTables>, tasks: NewTask[]): Promise<void> {
     if (tasks.length === 0) return;
     // Stay under SQLite's limit of bound parameters per statement.
     for (let i = 0; i < tasks.length; i += 1000) {
-      await trx.insertInto('tasks').values(tasks.slice(i, i + 1000).map((t) => toRow(t, now))).execute();
+      await trx.insertInto('tasks').values(tasks.slice(i, i + 1000).map(toRow)).execute();
     }
     const links = tasks.flatMap((t) =>
       Object.entries(t.dependencies).map(([name, dependency]) => ({ task_id: t.id, name, dependency_id: dependency })));
@@ -93,14 +117,6 @@ export class TaskStore {
     const found = await this.#db.selectFrom('tasks').select('id').where('id', 'in', ids).execute();
     const known = new Set(found.map((r) => r.id));
     return ids.filter((id) => !known.has(id));
-  }
-
-  /** Those of `ids` that finished without completing. */
-  async unsuccessful(ids: string[]): Promise<Array<{ id: string; status: Status }>> {
-    if (ids.length === 0) return [];
-    const rows = await this.#db.selectFrom('tasks').select(['id', 'status'])
-      .where('id', 'in', ids).where('status', 'in', ['failed', 'cancelled']).execute();
-    return rows.map((r) => ({ id: r.id, status: r.status as Status }));
   }
 
   async get(id: string): Promise<TaskRecord | undefined> {
@@ -129,8 +145,11 @@ export class TaskStore {
 
   /** The earliest time a pending task becomes due after `now`, if any. */
   async nextDue(now: number): Promise<number | undefined> {
-    const row = await this.#db.selectFrom('tasks').select((eb) => eb.fn.min('due_at').as('due'))
-      .where('status', 'in', PENDING).where('due_at', '>', now).executeTakeFirst();
+    // One MIN per status: each is a single step down the (status, due_at) index.
+    const earliest = (status: Status) => this.#db.selectFrom('tasks').select((eb) => eb.fn.min('due_at').as('due'))
+      .where('status', '=', status).where('due_at', '>', now);
+    const row = await this.#db.selectFrom(earliest('queued').unionAll(earliest('waiting')).as('m'))
+      .select((eb) => eb.fn.min('m.due').as('due')).executeTakeFirst();
     return row?.due == null ? undefined : Number(row.due);
   }
 
@@ -142,15 +161,6 @@ export class TaskStore {
   async claim(owner: string, now: number, leaseMs: number, limit: number,
     successor: (record: TaskRecord) => NewTask | undefined): Promise<Claimed[]> {
     return this.#db.transaction().execute(async (trx) => {
-      let due = trx.selectFrom('tasks as t').select('t.id')
-        .where('t.status', 'in', PENDING).where('t.due_at', '<=', now)
-        .where(({ not, exists, selectFrom }) => not(exists(
-          selectFrom('task_dependencies as d').innerJoin('tasks as dt', 'dt.id', 'd.dependency_id')
-            .select('d.name').whereRef('d.task_id', '=', 't.id').where('dt.status', '<>', 'completed'))))
-        .orderBy('t.due_at').limit(limit);
-      if (this.#dialect === 'postgres') due = due.forUpdate().skipLocked();
-      const ids = (await due.execute()).map((r) => r.id);
-      if (ids.length === 0) return [];
       const rows = await trx.updateTable('tasks')
         .set((eb) => ({
           status: 'running',
@@ -160,10 +170,19 @@ export class TaskStore {
           lease_expires_at: now + leaseMs,
           epoch: eb('epoch', '+', 1),
         }))
-        .where('id', 'in', ids).where('status', 'in', PENDING).returningAll().execute();
+        .where('id', 'in', () => {
+          const due = trx.selectFrom('tasks as t').select('t.id')
+            .where('t.status', 'in', PENDING).where('t.due_at', '<=', now)
+            .where(({ not, exists, selectFrom }) => not(exists(
+              selectFrom('task_dependencies as d').innerJoin('tasks as dt', 'dt.id', 'd.dependency_id')
+                .select('d.name').whereRef('d.task_id', '=', 't.id').where('dt.status', '<>', 'completed'))))
+            .orderBy('t.due_at').limit(limit);
+          return this.#dialect === 'postgres' ? due.forUpdate().skipLocked() : due;
+        })
+        .where('status', 'in', PENDING).returningAll().execute();
       const records = rows.map(toRecord);
       const successors = records.map(successor).filter((t): t is NewTask => t !== undefined);
-      await this.#insert(trx, successors, now);
+      await this.#insert(trx, successors);
       return records.map((record) => ({ record, epoch: record.epoch }));
     });
   }
@@ -173,15 +192,27 @@ export class TaskStore {
     await this.#db.updateTable('tasks').set({ status: 'waiting', dequeued_at: now }).where('status', '=', 'queued').execute();
   }
 
-  /** Writes the end of a run, unless the task is no longer this owner's at this epoch (fencing). */
-  async finish(id: string, owner: string, epoch: number, outcome: { completed: number; result: unknown } | { failed: number; error: string }): Promise<boolean> {
-    const set = 'completed' in outcome
-      ? { status: 'completed', completed_at: outcome.completed, result: JSON.stringify(outcome.result ?? null) }
-      : { status: 'failed', failed_at: outcome.failed, error: outcome.error };
-    const result = await this.#db.updateTable('tasks').set({ ...set, owner: null, lease_expires_at: null })
-      .where('id', '=', id).where('owner', '=', owner).where('epoch', '=', epoch).where('status', '=', 'running')
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) === 1;
+  /**
+   * Writes the ends of runs, each unless the task is no longer this owner's at this epoch (fencing).
+   * Answers, per ending, whether it was written and whether other tasks depend on the task.
+   */
+  async finish(endings: Ending[]): Promise<Array<{ written: boolean; hasDependents: boolean }>> {
+    return this.#db.transaction().execute(async (trx) => {
+      const answers = [];
+      for (const { id, owner, epoch, outcome } of endings) {
+        const set = 'completed' in outcome
+          ? { status: 'completed', completed_at: outcome.completed, result: JSON.stringify(outcome.result ?? null) }
+          : { status: 'failed', failed_at: outcome.failed, error: outcome.error };
+        const result = await trx.updateTable('tasks').set({ ...set, owner: null, lease_expires_at: null })
+          .where('id', '=', id).where('owner', '=', owner).where('epoch', '=', epoch).where('status', '=', 'running')
+          .executeTakeFirst();
+        const written = Number(result.numUpdatedRows) === 1;
+        const dependent = written && await trx.selectFrom('task_dependencies').select('task_id')
+          .where('dependency_id', '=', id).limit(1).executeTakeFirst();
+        answers.push({ written, hasDependents: !!dependent });
+      }
+      return answers;
+    });
   }
 
   async setProgress(id: string, owner: string, epoch: number, progress: Record<string, unknown>): Promise<void> {

@@ -34,6 +34,7 @@ const HISTORY = 10_000;
  */
 export class EventBus {
   #handlers = new Set<Handler>();
+  /** A ring: event n sits at n % HISTORY. */
   #history: BusEvent[] = [];
   #nextId = 1;
   #outbox: Array<Omit<BusEvent, 'id'>> = [];
@@ -68,14 +69,17 @@ export class EventBus {
 
   /** Events after `id` still held in the history, oldest first. */
   since(id: number): BusEvent[] {
-    const first = this.#history.findIndex((event) => event.id > id);
-    return first === -1 ? [] : this.#history.slice(first);
+    const events: BusEvent[] = [];
+    for (let next = Math.max(id + 1, this.#nextId - HISTORY); next < this.#nextId; next++) {
+      const event = this.#history[next % HISTORY];
+      if (event?.id === next) events.push(event);
+    }
+    return events;
   }
 
   #deliver(event: Omit<BusEvent, 'id'>): BusEvent {
     const full = { id: this.#nextId++, ...event };
-    this.#history.push(full);
-    if (this.#history.length > HISTORY) this.#history.splice(0, this.#history.length - HISTORY);
+    this.#history[full.id % HISTORY] = full;
     for (const handler of this.#handlers) {
       try {
         handler(full);

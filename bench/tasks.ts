@@ -1,0 +1,323 @@
+import { randomUUID } from 'node:crypto';
+import { Logger, makeWorkerUtils, run } from 'graphile-worker';
+import pg from 'pg';
+import { Type } from 'typebox';
+import type { BusEvent } from '../src/core/events/bus.ts';
+import type { NewTask } from '../src/tasks/store.ts';
+import {
+  fixed, inFlight, option, postgresDatabase, preciseNow, printConditions, printTable, quick, ratio, spread,
+  startInProcess, testDatabases, waitFor, type Row, type Running, type Spread,
+} from './support.ts';
+
+/**
+ * Task engine benchmarks: how late `at` tasks fire (beside plain setTimeout timers for the same due
+ * times), and how many no-op tasks per second go through (beside the bare SQL floor and, on
+ * PostgreSQL, graphile-worker). Run: npx node bench/tasks.ts [--quick] [--database=sqlite|postgres]
+ * [--only=throughput,http,lateness,waiting]
+ */
+
+const SUBMIT_WINDOW = 64;
+const HTTP_WINDOW = 32;
+const FIRE_SECONDS = quick ? 2 : 3;
+const RATES = quick ? [100, 500] : [100, 500, 1000];
+const WAITING = quick ? 20_000 : 100_000;
+const THROUGHPUT = { sqlite: quick ? 2_000 : 20_000, postgres: quick ? 1_000 : 8_000 };
+const HTTP_TASKS = quick ? 1_000 : 4_000;
+const PROBE = 'bench-probe';
+const LATENESS_GOAL_P99 = 5;
+const THROUGHPUT_GOAL_SQLITE = 5_000;
+
+type Engine = Running['onair']['tasks']['engine'];
+const engineOf = (running: Running): Engine => running.onair.tasks.engine;
+
+/** A no-op operation that notes when it was invoked, to compare with the `started` the store records. */
+function registerProbe(running: Running): Map<string, number> {
+  const invoked = new Map<string, number>();
+  running.onair.tasks.operations.register({
+    type: PROBE, summary: 'Benchmark probe', parameters: Type.Record(Type.String(), Type.Unknown()),
+    run: async ({ task }) => {
+      invoked.set(task.id, preciseNow());
+      return null;
+    },
+  });
+  return invoked;
+}
+
+/** Due times spread evenly over FIRE_SECONDS at `rate` per second, starting at `first`. */
+function schedule(rate: number, first: number): number[] {
+  return Array.from({ length: rate * FIRE_SECONDS }, (_, i) => first + Math.floor((i * 1000) / rate));
+}
+
+/** Lateness of plain setTimeout timers armed now for the same shape of due times. */
+async function timerLateness(rate: number): Promise<number[]> {
+  const dues = schedule(rate, Date.now() + 300);
+  return Promise.all(dues.map((due) => new Promise<number>((resolve) => {
+    setTimeout(() => resolve(preciseNow() - due), due - Date.now());
+  })));
+}
+
+interface Lateness {
+  started: Spread;
+  invoked: Spread;
+  timers: Spread;
+  overrunMs: number;
+}
+
+async function engineLateness(running: Running, invoked: Map<string, number>, rate: number): Promise<Lateness> {
+  const engine = engineOf(running);
+  const count = rate * FIRE_SECONDS;
+  // Enough lead for every submission to land before the first is due; an overrun is reported.
+  const first = Date.now() + 1500 + count * (running.onair.database.dialect === 'postgres' ? 1.5 : 0.5);
+  const dues = schedule(rate, first);
+  const records = await inFlight(dues, SUBMIT_WINDOW, (due) => engine.submit({
+    operation: { type: PROBE, parameters: {} },
+    condition: { type: 'at', parameters: { datetime: new Date(due).toISOString() } },
+  }));
+  const overrunMs = Math.max(0, Date.now() - first);
+  const ids = records.map((r) => r.task.id);
+  await waitFor(() => ids.every((id) => invoked.has(id)), `${count} probes to run`, 60_000 + FIRE_SECONDS * 1000, 50);
+  const stored = await inFlight(ids, 8, (id) => engine.store.get(id));
+  const started = stored.map((r, i) => (r?.started ?? NaN) - dues[i]!);
+  const late = ids.map((id, i) => invoked.get(id)! - dues[i]!);
+  const timers = await timerLateness(rate);
+  return { started: spread(started), invoked: spread(late), timers: spread(timers), overrunMs };
+}
+
+/** Puts `count` far-future `at` tasks in the table and waits until the engine has moved them to waiting. */
+async function fillWaiting(running: Running, count: number): Promise<void> {
+  const engine = engineOf(running);
+  const base = Date.now() + 86_400_000;
+  for (let i = 0; i < count; i += 5_000) {
+    const batch: NewTask[] = Array.from({ length: Math.min(5_000, count - i) }, (_, j) => {
+      const dueAt = base + (i + j) * 10;
+      return {
+        id: randomUUID(), operation: { type: 'test', parameters: {} },
+        condition: { type: 'at', parameters: { datetime: new Date(dueAt).toISOString() } }, dependencies: {}, dueAt,
+        enqueuedAt: Date.now(),
+      };
+    });
+    await engine.store.insert(batch);
+  }
+  // A due task makes the engine pass, which dequeues the new ones.
+  await engine.submit({ operation: { type: 'test', parameters: {} } });
+  await waitFor(async () => {
+    const counts = await engine.store.countByStatus();
+    return (counts.find((c) => c.status === 'waiting')?.count ?? 0) >= count;
+  }, `${count} tasks to wait`, 120_000, 200);
+}
+
+function latenessRow(database: string, load: string, tasks: number, l: Lateness): Row {
+  return {
+    database, load, tasks,
+    'started p50': l.started.p50, 'p99': l.started.p99, 'max': l.started.max,
+    'invoked p50': l.invoked.p50, 'invoked p99': l.invoked.p99, 'invoked max': l.invoked.max,
+    'setTimeout p50': l.timers.p50, 'setTimeout p99': l.timers.p99, 'setTimeout max': l.timers.max,
+    'p99 vs setTimeout': ratio(l.started.p99, l.timers.p99),
+    [`p99 <= ${LATENESS_GOAL_P99} ms`]: l.started.p99 <= LATENESS_GOAL_P99 ? 'yes' : 'NO',
+    ...(l.overrunMs > 0 ? { note: `submission overran first due time by ${l.overrunMs} ms` } : {}),
+  };
+}
+
+async function cleanAll(running: Running): Promise<void> {
+  const answer = await running.request('POST', '/tasks/clean', { strategy: { type: 'all' } });
+  if (answer.status !== 200) throw new Error(`POST /tasks/clean answered ${answer.status}`);
+}
+
+/** Resolves once `count` tasks of `operation` have completed, counting from now. */
+function completions(running: Running, operation: string, count: number): Promise<void> {
+  return new Promise((resolve) => {
+    let done = 0;
+    const unsubscribe = running.onair.bus.subscribe((event: BusEvent) => {
+      const data = event.data as { operation?: string; status?: string };
+      if (event.type !== 'task-status-changed' || data.status !== 'completed' || data.operation !== operation) return;
+      if (++done === count) {
+        unsubscribe();
+        resolve();
+      }
+    });
+  });
+}
+
+/** No-op tasks submitted through the engine interface: created, run, completed. */
+async function engineThroughput(running: Running, count: number): Promise<{ perSecond: number; submitPerSecond: number }> {
+  const engine = engineOf(running);
+  const allDone = completions(running, 'test', count);
+  const start = performance.now();
+  await inFlight(Array.from({ length: count }), SUBMIT_WINDOW, () => engine.submit({ operation: { type: 'test', parameters: {} } }));
+  const submitted = performance.now();
+  await allDone;
+  const ms = performance.now() - start;
+  return { perSecond: (count * 1000) / ms, submitPerSecond: (count * 1000) / (submitted - start) };
+}
+
+/** The least SQL the same life needs (insert, claim, finish) through the same Kysely handle, no engine. */
+async function sqlFloor(running: Running, count: number): Promise<number> {
+  const engine = engineOf(running);
+  const owner = randomUUID();
+  const start = performance.now();
+  await inFlight(Array.from({ length: count }), SUBMIT_WINDOW, async () => {
+    const id = randomUUID();
+    const now = Date.now();
+    await engine.store.insert([{ id, operation: { type: 'floor', parameters: {} }, condition: { type: 'now', parameters: {} }, dependencies: {}, dueAt: now + 86_400_000, enqueuedAt: now }]);
+    const db = running.onair.database.kysely;
+    await db.updateTable('tasks').set({ status: 'running', started_at: now, owner, epoch: 1 }).where('id', '=', id).execute();
+    await engine.store.finish([{ id, owner, epoch: 1, outcome: { completed: Date.now(), result: null } }]);
+  });
+  return (count * 1000) / (performance.now() - start);
+}
+
+/** POST /tasks from an HTTP client in this process, beside GET /ping at the same concurrency. */
+async function httpThroughput(running: Running, count: number): Promise<{ perSecond: number; postPerSecond: number; pingPerSecond: number }> {
+  const post = async () => {
+    const response = await fetch(`${running.url}/tasks`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ operation: { type: 'test', parameters: {} } }),
+    });
+    await response.arrayBuffer();
+    if (response.status !== 201) throw new Error(`POST /tasks answered ${response.status}`);
+  };
+  const ping = async () => {
+    const response = await fetch(`${running.url}/ping`);
+    await response.arrayBuffer();
+  };
+  const pingStart = performance.now();
+  await inFlight(Array.from({ length: count }), HTTP_WINDOW, ping);
+  const pingPerSecond = (count * 1000) / (performance.now() - pingStart);
+  const allDone = completions(running, 'test', count);
+  const start = performance.now();
+  await inFlight(Array.from({ length: count }), HTTP_WINDOW, post);
+  const posted = performance.now();
+  await allDone;
+  return { perSecond: (count * 1000) / (performance.now() - start), postPerSecond: (count * 1000) / (posted - start), pingPerSecond };
+}
+
+const silent = new Logger(() => () => {});
+
+/** graphile-worker doing the same: add `count` jobs of a no-op task one by one while a worker runs them. */
+async function graphileThroughput(count: number, preset: GraphileConfig.Preset | undefined): Promise<number> {
+  const url = await postgresDatabase.create();
+  const pgPool = new pg.Pool({ connectionString: url, max: 10 });
+  pgPool.on('error', () => {});
+  pgPool.on('connect', (client) => client.on('error', () => {}));
+  try {
+    const utils = await makeWorkerUtils({ pgPool, logger: silent });
+    await utils.migrate();
+    let done = 0;
+    let finished!: () => void;
+    const allDone = new Promise<void>((resolve) => (finished = resolve));
+    const runner = await run({
+      pgPool, concurrency: 10, noHandleSignals: true, pollInterval: 1000, logger: silent,
+      taskList: { noop: async () => {} }, ...(preset ? { preset } : {}),
+    });
+    runner.events.on('job:complete', () => {
+      if (++done === count) finished();
+    });
+    const start = performance.now();
+    await inFlight(Array.from({ length: count }), SUBMIT_WINDOW, () => utils.addJob('noop', {}));
+    await allDone;
+    const perSecond = (count * 1000) / (performance.now() - start);
+    await runner.stop();
+    await utils.release();
+    return perSecond;
+  } finally {
+    await pgPool.end();
+    await postgresDatabase.drop(url);
+  }
+}
+
+const GRAPHILE_BATCHED: GraphileConfig.Preset = { worker: { localQueue: { size: 100 }, completeJobBatchDelay: 0 } };
+
+interface Section {
+  name: string;
+  run(database: 'sqlite' | 'postgres', running: Running, invoked: Map<string, number>): Promise<void>;
+}
+
+const latenessRows: Row[] = [];
+const throughputRows: Row[] = [];
+
+const GRAPHILE_SETTINGS = [
+  ['graphile-worker 0.18 (concurrency 10)', undefined],
+  ['graphile-worker 0.18 (+localQueue 100, batched completion)', GRAPHILE_BATCHED],
+] as const;
+
+const sections: Section[] = [
+  {
+    name: 'throughput',
+    async run(database, running) {
+      const count = THROUGHPUT[database];
+      const floor = await sqlFloor(running, count);
+      const engine = await engineThroughput(running, count);
+      const row = { database, path: 'engine.submit', tasks: count, 'tasks/s': engine.perSecond };
+      throughputRows.push({
+        ...row, 'submit/s': engine.submitPerSecond,
+        baseline: 'SQL floor (insert, claim, finish)', 'baseline/s': floor, ratio: ratio(engine.perSecond, floor),
+        ...(database === 'sqlite' ? { goal: `>= ${THROUGHPUT_GOAL_SQLITE}/s: ${engine.perSecond >= THROUGHPUT_GOAL_SQLITE ? 'yes' : 'NO'}` } : {}),
+      });
+      if (database !== 'postgres') return;
+      for (const [label, preset] of GRAPHILE_SETTINGS) {
+        const graphile = await graphileThroughput(count, preset);
+        throughputRows.push({
+          ...row, baseline: label, 'baseline/s': graphile, ratio: ratio(engine.perSecond, graphile),
+          goal: `ahead: ${engine.perSecond > graphile ? 'yes' : 'NO'}`,
+        });
+      }
+    },
+  },
+  {
+    name: 'http',
+    async run(database, running) {
+      const http = await httpThroughput(running, HTTP_TASKS);
+      throughputRows.push({
+        database, path: 'POST /tasks', tasks: HTTP_TASKS, 'tasks/s': http.perSecond, 'submit/s': http.postPerSecond,
+        baseline: `GET /ping (${HTTP_WINDOW} in flight)`, 'baseline/s': http.pingPerSecond, ratio: ratio(http.perSecond, http.pingPerSecond),
+      });
+    },
+  },
+  {
+    name: 'lateness',
+    async run(database, running, invoked) {
+      for (const rate of RATES) {
+        latenessRows.push(latenessRow(database, `${rate}/s`, rate * FIRE_SECONDS, await engineLateness(running, invoked, rate)));
+      }
+    },
+  },
+  {
+    name: 'waiting',
+    async run(database, running, invoked) {
+      await fillWaiting(running, WAITING);
+      latenessRows.push(latenessRow(database, `500/s + ${WAITING} waiting`, 500 * FIRE_SECONDS, await engineLateness(running, invoked, 500)));
+    },
+  },
+];
+
+/** One onair per database; the sections run in turn on it, each starting from a table without finished tasks. */
+async function benchDatabase(database: 'sqlite' | 'postgres', chosen: Section[]): Promise<void> {
+  const running = await startInProcess(testDatabases.find((d) => d.name === database)!);
+  try {
+    const invoked = registerProbe(running);
+    for (const section of chosen) {
+      process.stdout.write(`${database}: ${section.name}...\n`);
+      await cleanAll(running);
+      await section.run(database, running, invoked);
+    }
+  } finally {
+    await running.stop();
+  }
+}
+
+printConditions('bench/tasks.ts');
+const onlyDatabase = option('database');
+const onlySections = option('only')?.split(',');
+const names = testDatabases.map((d) => d.name).filter((n) => onlyDatabase === undefined || n === onlyDatabase);
+const chosen = sections.filter((s) => onlySections === undefined || onlySections.includes(s.name));
+const began = performance.now();
+for (const name of names) {
+  try {
+    await benchDatabase(name, chosen);
+  } catch (error) {
+    process.exitCode = 1;
+    process.stderr.write(`${name}: benchmark failed: ${(error as Error).stack ?? String(error)}\n`);
+  }
+}
+printTable('Fire lateness of `at` tasks, ms (started - due from the store; invoked = operation called)', latenessRows);
+printTable('Throughput of no-op tasks (created, run, completed), in process', throughputRows);
+process.stdout.write(`\n${fixed((performance.now() - began) / 1000)} s; 2 shared cores: compare the ratios, not the absolute figures.\n`);
