@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
+import { after, describe, test } from 'node:test';
+import { ConfigError, loadConfig } from '../../src/core/config.ts';
+import { postgresAvailable, postgresDatabase, testDatabases } from '../support/databases.ts';
+import { startOnair, waitFor, type Running } from '../support/onair.ts';
+
+describe('configuration', () => {
+  test('defaults', () => {
+    const config = loadConfig({});
+    assert.equal(config.http.port, 10800);
+    assert.equal(config.databaseUrl, undefined);
+    assert.ok(config.dataDir.endsWith('/data'));
+  });
+
+  test('a bad value stops onair with a message naming it', () => {
+    const cases: Array<[Record<string, string>, RegExp]> = [
+      [{ ONAIR_HTTP_PORT: 'eighty' }, /ONAIR_HTTP_PORT/],
+      [{ ONAIR_HTTP_PORT: '70000' }, /ONAIR_HTTP_PORT/],
+      [{ ONAIR_DATABASE_URL: 'mysql://x' }, /ONAIR_DATABASE_URL/],
+      [{ ONAIR_LOG_LEVEL: 'loud' }, /ONAIR_LOG_LEVEL/],
+      [{ ONAIR_API_KEY: 'short' }, /ONAIR_API_KEY/],
+      [{ ONAIR_TASKS_CLEAN_RETENTION: 'a month' }, /ONAIR_TASKS_CLEAN_RETENTION/],
+    ];
+    for (const [env, message] of cases) assert.throws(() => loadConfig(env), (e: Error) => e instanceof ConfigError && message.test(e.message));
+  });
+});
+
+type Frame = { id: string; event: string; data: any };
+
+/**
+ * Reads server-sent events from a path until `count` frames arrived. `connected` settles once the
+ * response headers are in: the server subscribes before it sends them.
+ */
+function subscribe(url: string, count: number, headers: Record<string, string> = {}): { connected: Promise<void>; frames: Promise<Frame[]> } {
+  let connected!: () => void;
+  const ready = new Promise<void>((resolve) => (connected = resolve));
+  const frames = new Promise<Frame[]>((resolve, reject) => {
+    const frames: Frame[] = [];
+    const req = httpRequest(url, { headers }, (res) => {
+      connected();
+      assert.equal(res.headers['content-type'], 'text/event-stream; charset=utf-8');
+      let buffer = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        buffer += chunk;
+        let end: number;
+        while ((end = buffer.indexOf('\n\n')) !== -1) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const fields = Object.fromEntries(block.split('\n').filter((l) => !l.startsWith(':') && l.includes(': '))
+            .map((l) => [l.slice(0, l.indexOf(': ')), l.slice(l.indexOf(': ') + 2)]));
+          if (fields.data) frames.push({ id: fields.id, event: fields.event, data: JSON.parse(fields.data) });
+          if (frames.length === count) {
+            req.destroy();
+            resolve(frames);
+          }
+        }
+      });
+    });
+    req.on('error', (error) => (frames.length === count ? undefined : reject(error)));
+    req.end();
+  });
+  return { connected: ready, frames };
+}
+
+async function readEvents(url: string, count: number, headers: Record<string, string> = {}): Promise<Frame[]> {
+  return subscribe(url, count, headers).frames;
+}
+
+for (const database of testDatabases) {
+  describe(`server-sent events on ${database.name}`, () => {
+    let server: Running;
+    after(() => server.stop());
+
+    test('/sse streams typed events filtered by type, and resumes after Last-Event-ID', async () => {
+      server = await startOnair({ database });
+      const events = subscribe(`${server.url}/sse?types=task-status-changed`, 2);
+      await events.connected;
+      const created = await server.request('POST', '/tasks', { operation: { type: 'test', parameters: {} } });
+      const frames = await events.frames;
+      assert.deepEqual(frames.map((f) => f.data.data.status), ['queued', 'running']);
+      for (const frame of frames) {
+        assert.equal(frame.event, 'task-status-changed');
+        assert.equal(frame.data.type, 'task-status-changed');
+        assert.equal(frame.data.data.id, created.body.task.id);
+        assert.ok(!Number.isNaN(Date.parse(frame.data.createdAt)));
+      }
+      const resumed = await readEvents(`${server.url}/sse?types=task-status-changed`, 1, { 'Last-Event-ID': frames[0]!.id });
+      assert.equal(resumed[0]!.id, frames[1]!.id);
+    });
+  });
+}
+
+describe('events across instances', { skip: !postgresAvailable && 'PostgreSQL not reachable' }, () => {
+  test('an event published on one instance reaches SSE clients of another', async () => {
+    const url = await postgresDatabase.create();
+    const one = await startOnair({ database: postgresDatabase, databaseUrl: url });
+    const two = await startOnair({ database: postgresDatabase, databaseUrl: url });
+    try {
+      const events = subscribe(`${two.url}/sse?types=task-status-changed`, 1);
+      await events.connected;
+      const created = await one.request('POST', '/tasks', { operation: { type: 'test', parameters: {} }, condition: { type: 'at', parameters: { datetime: '2999-01-01T00:00:00Z' } } });
+      const [frame] = await events.frames;
+      assert.equal(frame!.data.data.id, created.body.task.id);
+      assert.equal(frame!.data.data.status, 'queued');
+    } finally {
+      await one.stop();
+      await two.stop();
+      await postgresDatabase.drop(url);
+    }
+  });
+});
+
+describe('security defaults', () => {
+  test('with ONAIR_API_KEY, changes need the key; reading does not', async () => {
+    const key = 'k'.repeat(32);
+    const server = await startOnair({ database: testDatabases[0]!, env: { ONAIR_API_KEY: key } });
+    try {
+      const body = { operation: { type: 'test', parameters: {} } };
+      assert.equal((await server.request('POST', '/tasks', body)).status, 401);
+      assert.equal((await server.request('POST', '/tasks', body, { 'x-api-key': 'wrong' })).status, 401);
+      assert.equal((await server.request('POST', '/tasks', body, { 'x-api-key': key })).status, 201);
+      assert.equal((await server.request('GET', '/tasks')).status, 200);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('/metrics exposes task counts, fire lateness and HTTP latency', async () => {
+    const server = await startOnair({ database: testDatabases[0]!});
+    try {
+      await server.request('POST', '/tasks', { operation: { type: 'test', parameters: {} } });
+      await waitFor(async () => (await server.request('GET', '/tasks')).body.completed.length === 1, 'the task to run');
+      const text = (await server.request('GET', '/metrics')).body as string;
+      assert.match(text, /onair_tasks\{status="completed"\} 1/);
+      assert.match(text, /onair_task_fire_lateness_seconds_count 1/);
+      assert.match(text, /onair_http_request_duration_seconds_bucket\{.*route="\/tasks"/);
+    } finally {
+      await server.stop();
+    }
+  });
+});
