@@ -278,8 +278,10 @@ export class TaskEngine {
     try {
       const now = this.#now;
       await this.store.heartbeatEngine(this.id, now, now - 3 * leaseMs);
+      // Only runs claimed before the renewal can be judged by it; later claims are not in its answer yet.
+      const claimedBefore = [...this.#running.keys()];
       const held = new Set(await this.store.renewLeases(this.id, now, leaseMs));
-      for (const [id] of this.#running) if (!held.has(id)) this.#abortLocal(id, 'cancelled');
+      for (const id of claimedBefore) if (!held.has(id)) this.#abortLocal(id, 'cancelled');
       for (const record of await this.store.expired(now)) await this.#takeOver(record);
       for (const { id, status } of await this.store.blockedByFailure()) await this.#propagateFailure(id, status);
     } catch (err) {

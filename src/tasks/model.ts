@@ -50,11 +50,12 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 
 /** The per-status shape of seed 000: the task and the timestamps of the way it came. */
 export function statusView(record: TaskRecord): { task: Task } & Record<string, unknown> {
-  const base = { task: record.task, enqueued: iso(record.enqueued) };
+  // A task that slept through a stop keeps that moment in every later view.
+  const base = { task: record.task, enqueued: iso(record.enqueued), ...(record.slept === null ? {} : { slept: iso(record.slept) }) };
   switch (record.status) {
     case 'queued': return base;
     case 'waiting': return { ...base, dequeued: iso(record.dequeued) };
-    case 'sleeping': return { ...base, dequeued: iso(record.dequeued), slept: iso(record.slept) };
+    case 'sleeping': return { ...base, dequeued: iso(record.dequeued) };
     case 'running': return { ...base, dequeued: iso(record.dequeued), started: iso(record.started), progress: record.progress };
     case 'cancelled': return { ...base, dequeued: iso(record.dequeued), started: iso(record.started), cancelled: iso(record.cancelled) };
     case 'failed': return { ...base, dequeued: iso(record.dequeued), started: iso(record.started), failed: iso(record.failed), error: record.error };
