@@ -124,6 +124,16 @@ export class TaskStore {
     return row && toRecord(row);
   }
 
+  /** The status of each of `ids` that exists (for areas that keep their own task ids, e.g. automation). */
+  async statuses(ids: string[]): Promise<Map<string, Status>> {
+    const found = new Map<string, Status>();
+    for (let i = 0; i < ids.length; i += 1000) {
+      const rows = await this.#db.selectFrom('tasks').select(['id', 'status']).where('id', 'in', ids.slice(i, i + 1000)).execute();
+      for (const row of rows) found.set(row.id, row.status as Status);
+    }
+    return found;
+  }
+
   async idsByStatus(): Promise<Record<Status, string[]>> {
     const rows = await this.#db.selectFrom('tasks').select(['id', 'status']).orderBy('enqueued_at').orderBy('id').execute();
     const lists = Object.fromEntries([...UNFINISHED, ...FINISHED].map((s) => [s, [] as string[]])) as Record<Status, string[]>;
@@ -177,9 +187,11 @@ export class TaskStore {
               selectFrom('task_dependencies as d').innerJoin('tasks as dt', 'dt.id', 'd.dependency_id')
                 .select('d.name').whereRef('d.task_id', '=', 't.id').where('dt.status', '<>', 'completed'))))
             .orderBy('t.due_at').limit(limit);
+          // The rows come locked (PostgreSQL re-checks them under the lock) or under SQLite's write lock, so the
+          // outer statement needs no status filter of its own, which would make SQLite scan every pending row.
           return this.#dialect === 'postgres' ? due.forUpdate().skipLocked() : due;
         })
-        .where('status', 'in', PENDING).returningAll().execute();
+        .returningAll().execute();
       const records = rows.map(toRecord);
       const successors = records.map(successor).filter((t): t is NewTask => t !== undefined);
       await this.#insert(trx, successors);
