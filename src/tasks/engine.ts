@@ -78,7 +78,7 @@ export class TaskEngine {
       this.#enqueued = true;
       this.#wakeAt(Number(payload));
     });
-    this.#enqueuer = new TickBatcher((tasks) => this.store.enqueue(tasks));
+    this.#enqueuer = new TickBatcher((tasks) => this.#enqueue(tasks));
     this.#finisher = new TickBatcher((endings) => this.store.finish(endings));
     notifier.listen(CANCEL_CHANNEL, (id) => this.#abortLocal(id, 'cancelled'));
   }
@@ -116,10 +116,19 @@ export class TaskEngine {
     const unsuccessful = await this.#enqueuer.add(task);
     this.#announce(task.id, operation.type, 'queued');
     for (const failed of unsuccessful) await this.#propagateFailure(failed.id, failed.status);
+    return queuedRecord(task);
+  }
+
+  /** Stores a batch of new tasks, then wakes this instance and, with one notification, the others. */
+  async #enqueue(tasks: NewTask[]): Promise<Array<Array<{ id: string; status: Status }>>> {
+    const unsuccessful = await this.store.enqueue(tasks);
     this.#enqueued = true;
     this.#requestPass();
-    if (this.#options.database.dialect === 'postgres') await this.#options.database.notifier.notify(WAKE_CHANNEL, String(dueAt));
-    return queuedRecord(task);
+    if (this.#options.database.dialect === 'postgres') {
+      const earliest = Math.min(...tasks.map((t) => t.dueAt));
+      await this.#options.database.notifier.notify(WAKE_CHANNEL, String(earliest));
+    }
+    return unsuccessful;
   }
 
   async cancel(id: string): Promise<TaskRecord> {
