@@ -59,7 +59,8 @@ export class TaskEngine {
   #running = new Map<string, Execution>();
   #alarm: Alarm | undefined;
   #alarmAt = Infinity;
-  #passing = false;
+  /** The pass under way, if any: a stop waits for it so that no claim lands after the stop. */
+  #passing: Promise<void> | undefined;
   #passAgain = false;
   #passRequested = false;
   /** Set when tasks may have been enqueued since the last pass moved queued ones to waiting. */
@@ -187,12 +188,18 @@ export class TaskEngine {
   }
 
   /** Claims and starts every due task, then arms the alarm for the next one. */
-  async #pass(): Promise<void> {
+  #pass(): Promise<void> {
     if (this.#passing) {
       this.#passAgain = true;
-      return;
+      return this.#passing;
     }
-    this.#passing = true;
+    this.#passing = this.#passes().finally(() => {
+      this.#passing = undefined;
+    });
+    return this.#passing;
+  }
+
+  async #passes(): Promise<void> {
     try {
       do {
         this.#passAgain = false;
@@ -210,8 +217,6 @@ export class TaskEngine {
       } while (this.#passAgain);
     } catch (err) {
       this.#options.logger.error({ err }, 'task pass failed; retrying on the next sweep');
-    } finally {
-      this.#passing = false;
     }
   }
 
@@ -318,6 +323,7 @@ export class TaskEngine {
     this.#stopping = true;
     clearInterval(this.#sweeper);
     this.#alarm?.cancel();
+    await this.#passing;
     const executions = [...this.#running.entries()];
     for (const [, execution] of executions) execution.controller.abort(new Error('onair is stopping'));
     await Promise.allSettled(executions.map(([, e]) => e.done));
