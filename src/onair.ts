@@ -10,6 +10,10 @@ import { lockDataDir } from './core/lock.ts';
 import { createLogger } from './core/logger.ts';
 import { createMetrics } from './core/metrics.ts';
 import { createTasks, taskMigrations, type Tasks } from './tasks/index.ts';
+import { createProgramme, programmeMigrations, type ProgrammeArea } from './programme/index.ts';
+import { createRecordings, recordingMigrations, type Recordings } from './recordings/index.ts';
+import { createGate, gateMigrations, type Gate } from './gate/index.ts';
+import { automationMigrations, createAutomation, type Automation } from './automation/index.ts';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 
@@ -18,6 +22,10 @@ export interface Onair {
   database: Database;
   bus: EventBus;
   tasks: Tasks;
+  programme: ProgrammeArea;
+  recordings: Recordings;
+  gate: Gate;
+  automation: Automation;
   logger: Logger;
   /** Starts the areas and listens; answers the base URL. */
   start(): Promise<string>;
@@ -37,7 +45,7 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
   let database: Database;
   try {
     database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, logger });
-    await migrate(database, taskMigrations);
+    await migrate(database, taskMigrations, programmeMigrations, recordingMigrations, gateMigrations, automationMigrations);
   } catch (error) {
     unlock();
     throw error;
@@ -46,14 +54,26 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
   const bus = new EventBus({ notifier: database.notifier, origin: crypto.randomUUID(), logger, now: () => clock.now() });
   const app = await createHttpServer({ logger, metrics, apiKey: config.apiKey, bodyLimit: config.http.bodyLimit, version: VERSION });
   const tasks = createTasks({ config, database, bus, clock, logger, metrics });
+  const programme = createProgramme({ database, bus, clock, logger: logger.child({ area: 'programme' }) });
+  const recordings = createRecordings({ database, bus, clock, logger, dataDir: config.dataDir, programme: programme.reader });
+  const gate = createGate({ config, database, bus, clock, logger, dataDir: config.dataDir, programme: programme.reader, archive: recordings.archive });
+  const automation = createAutomation({ config, database, bus, clock, logger, dataDir: config.dataDir, tasks, programme: programme.reader, archive: recordings.archive, gate });
   registerSse(app, bus);
   tasks.routes(app);
+  programme.routes(app);
+  recordings.routes(app);
+  gate.routes(app);
+  automation.routes(app);
 
   let stopped: Promise<void> | undefined;
   return {
-    app, database, bus, tasks, logger,
+    app, database, bus, tasks, programme, recordings, gate, automation, logger,
     async start() {
       await tasks.start();
+      await programme.start();
+      await recordings.start();
+      await gate.start();
+      await automation.start();
       const address = await app.listen({ host: config.http.host, port: config.http.port });
       logger.info({ address, database: database.description, version: VERSION }, 'onair is on air');
       return address;
@@ -61,6 +81,10 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
     stop() {
       stopped ??= (async () => {
         await app.close();
+        await automation.stop();
+        await gate.stop();
+        await recordings.stop();
+        await programme.stop();
         await tasks.stop();
         await database.close();
         unlock();

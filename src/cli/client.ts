@@ -9,22 +9,29 @@ export class OnairClient {
   }
 
   async request(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
-    const headers: Record<string, string> = {};
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    if (this.#apiKey) headers['x-api-key'] = this.#apiKey;
-    let response: Response;
+    const headers: Record<string, string> = body === undefined ? {} : { 'content-type': 'application/json' };
+    return answer(await this.fetch(method, path, { headers, body: body === undefined ? undefined : JSON.stringify(body) }));
+  }
+
+  /** Sends any body (a file stream, say) with the API key; answers the response unread. */
+  async fetch(method: string, path: string, init: { headers?: Record<string, string>; body?: RequestInit['body']; duplex?: 'half' } = {}): Promise<Response> {
+    const headers = { ...init.headers, ...(this.#apiKey ? { 'x-api-key': this.#apiKey } : {}) };
     try {
-      response = await fetch(`${this.base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      return await fetch(`${this.base}${path}`, { ...init, method, headers } as RequestInit);
     } catch (error) {
       throw new Error(`cannot reach onair at ${this.base} (${(error as Error & { cause?: Error }).cause?.message ?? (error as Error).message}); is it running? set ONAIR_URL to point elsewhere`);
     }
-    const text = await response.text();
-    let parsed: unknown = text;
-    try {
-      parsed = text ? JSON.parse(text) : null;
-    } catch { /* not JSON: keep the text */ }
-    return { status: response.status, body: parsed };
   }
+}
+
+/** Reads a response as JSON when it is JSON. */
+export async function answer(response: Response): Promise<{ status: number; body: unknown }> {
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch { /* not JSON: keep the text */ }
+  return { status: response.status, body: parsed };
 }
 
 /** Prints an answer; a problem document becomes one line on stderr and exit code 1. */

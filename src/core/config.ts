@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { Duration } from 'luxon';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -23,6 +24,8 @@ export interface Config {
     reservationTtlMs: number;
     channels: ChannelConfig[];
   };
+  /** Automated broadcasts; every figure in milliseconds. */
+  automation: { leadMs: number; reserveLeadMs: number; streamLeadMs: number; windowMs: number; intervalMs: number; reserveTimeoutMs: number };
 }
 
 export type OutputType = 'icecast' | 'srt' | 'rtmp';
@@ -68,6 +71,30 @@ function matching(env: Env, name: string, fallback: string, pattern: RegExp, wha
   const raw = read(env, name) ?? fallback;
   if (!pattern.test(raw)) throw new ConfigError(`${name} must be ${what}, got "${raw}"`);
   return raw;
+}
+
+/** An ISO 8601 duration of days and times (P1D, PT15M, PT0.5S), as milliseconds from `min` up. */
+function duration(env: Env, name: string, fallback: string, min: number): number {
+  const raw = read(env, name) ?? fallback;
+  const parsed = /^P(?!$)(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d{1,3})?S)?)?$/.test(raw) ? Duration.fromISO(raw) : undefined;
+  if (!parsed?.isValid || parsed.toMillis() < min) {
+    throw new ConfigError(`${name} must be an ISO 8601 duration of days and times of at least ${min} ms, such as ${fallback}, got "${raw}"`);
+  }
+  return parsed.toMillis();
+}
+
+function automation(env: Env): Config['automation'] {
+  const settings = {
+    leadMs: duration(env, 'ONAIR_AUTOMATION_LEAD', 'PT15M', 0),
+    reserveLeadMs: duration(env, 'ONAIR_AUTOMATION_RESERVE_LEAD', 'PT10S', 0),
+    streamLeadMs: duration(env, 'ONAIR_AUTOMATION_STREAM_LEAD', 'PT1S', 0),
+    windowMs: duration(env, 'ONAIR_AUTOMATION_WINDOW', 'P1D', 60_000),
+    intervalMs: duration(env, 'ONAIR_AUTOMATION_INTERVAL', 'PT1M', 1_000),
+    reserveTimeoutMs: duration(env, 'ONAIR_AUTOMATION_RESERVE_TIMEOUT', 'PT5M', 0),
+  };
+  if (settings.reserveLeadMs > settings.leadMs) throw new ConfigError('ONAIR_AUTOMATION_RESERVE_LEAD must not be longer than ONAIR_AUTOMATION_LEAD');
+  if (settings.streamLeadMs > settings.reserveLeadMs) throw new ConfigError('ONAIR_AUTOMATION_STREAM_LEAD must not be longer than ONAIR_AUTOMATION_RESERVE_LEAD');
+  return settings;
 }
 
 function databaseUrl(env: Env): string | undefined {
@@ -150,5 +177,6 @@ export function loadConfig(env: Env = process.env): Config {
       reservationTtlMs: integer(env, 'ONAIR_GATE_RESERVATION_TTL', 60, 1, 86_400) * 1000,
       channels: channels(env, portStart),
     },
+    automation: automation(env),
   };
 }

@@ -14,6 +14,8 @@ export interface ArchivedFile {
   /** Seconds, from ffprobe. */
   duration: number;
   createdAt: number;
+  /** The instance's start, epoch ms (the programme's `startsAt` when the file was stored); always set by the archive. */
+  startsAt?: number;
 }
 
 export interface Archive {

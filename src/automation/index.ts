@@ -1,0 +1,80 @@
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { Clock } from '../core/clock.ts';
+import type { Config } from '../core/config.ts';
+import type { Database } from '../core/db/database.ts';
+import type { EventBus } from '../core/events/bus.ts';
+import type { App } from '../core/http/server.ts';
+import { ProcessSupervisor } from '../core/processes.ts';
+import type { Gate } from '../gate/index.ts';
+import type { ProgrammeReader } from '../programme/contract.ts';
+import type { Archive } from '../recordings/contract.ts';
+import type { Tasks } from '../tasks/index.ts';
+import type { Status } from '../tasks/model.ts';
+import { registerAutomationRoutes } from './routes.ts';
+import { BroadcastStore, type Broadcast } from './store.ts';
+import { streamOperation } from './stream.ts';
+import { Synchronizer, type SyncReport } from './synchronizer.ts';
+
+export { automationMigrations } from './migrations.ts';
+
+export interface AutomationDeps {
+  config: Config;
+  database: Database;
+  bus: EventBus;
+  clock: Clock;
+  logger: Logger;
+  dataDir: string;
+  tasks: Tasks;
+  programme: ProgrammeReader;
+  archive: Archive;
+  gate: Gate;
+}
+
+export interface AutomationService {
+  broadcasts(): Promise<Array<Omit<Broadcast, 'claimedAt'> & { status: Status | null }>>;
+  sync(): Promise<SyncReport>;
+}
+
+/** Automated broadcasts: the synchronizer keeping stream tasks in line with the programme, and the `stream` operation. */
+export function createAutomation(deps: AutomationDeps) {
+  const logger = deps.logger.child({ area: 'automation' });
+  const settings = deps.config.automation;
+  const root = join(deps.dataDir, 'automation');
+  const supervisor = new ProcessSupervisor({ dir: join(root, 'pids'), logger });
+  let stopping = false;
+  deps.tasks.operations.register(streamOperation({
+    programme: deps.programme, archive: deps.archive, gate: deps.gate, clock: deps.clock, logger, supervisor,
+    workDir: join(root, 'work'), ...settings, stopping: () => stopping,
+  }));
+  const store = new BroadcastStore(deps.database);
+  const synchronizer = new Synchronizer({
+    store, engine: deps.tasks.engine, programme: deps.programme, bus: deps.bus, clock: deps.clock, logger, ...settings,
+  });
+  const service: AutomationService = {
+    async broadcasts() {
+      const held = await store.all();
+      const statuses = await deps.tasks.engine.store.statuses(held.flatMap((b) => (b.task ? [b.task] : [])));
+      return held.map(({ claimedAt: _, ...b }) => ({ ...b, status: (b.task && statuses.get(b.task)) || null }));
+    },
+    sync: () => synchronizer.request(),
+  };
+  return {
+    ...service,
+    synchronizer,
+    routes: (app: App) => registerAutomationRoutes(app, service),
+    /** Kills stream players a killed run left behind (their tasks resume), then starts synchronizing. */
+    async start() {
+      const reaped = supervisor.reapLeftovers();
+      if (reaped.length > 0) logger.warn({ reaped }, 'stopped stream players left by a previous run');
+      synchronizer.start();
+    },
+    /** Stream tasks stop with the task engine (their players with them) and resume at the next start. */
+    async stop() {
+      stopping = true;
+      await synchronizer.stop();
+    },
+  };
+}
+
+export type Automation = ReturnType<typeof createAutomation>;

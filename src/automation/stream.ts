@@ -1,0 +1,228 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Logger } from 'pino';
+import { Type, type Static } from 'typebox';
+import type { Clock } from '../core/clock.ts';
+import { HttpError } from '../core/http/problem.ts';
+import type { ProcessSupervisor, Supervised } from '../core/processes.ts';
+import type { Gate, Reservation } from '../gate/index.ts';
+import type { ProgrammeReader, ScheduledInstance } from '../programme/contract.ts';
+import type { Archive, ArchivedFile } from '../recordings/contract.ts';
+import type { Operation, OperationContext } from '../tasks/index.ts';
+
+const DAY = 86_400_000;
+const REPLAY_LOOKBACK_MS = 60 * DAY;
+/**
+ * How long audio takes from being fed to our ffmpeg to the gate's HTTP output: probing and the SRT handshake,
+ * SRT's default latency (120 ms) and the relay. Measured by test/automation/broadcast.test.ts (about 315 ms
+ * here); the file is fed this much before the instance so that its first audio goes out on time.
+ */
+export const OUTPUT_DELAY_MS = 310;
+
+export const StreamParameters = Type.Object({
+  event: Type.String({ minLength: 1, maxLength: 100, description: 'The event id' }),
+  start: Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}(:\\d{2})?$', description: 'Naive local start of the instance' }),
+  channel: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$', description: 'Gate channel; the first one when omitted' })),
+}, { additionalProperties: false });
+type StreamParameters = Static<typeof StreamParameters>;
+
+export interface StreamDeps {
+  programme: ProgrammeReader;
+  archive: Archive;
+  gate: Pick<Gate, 'reserve' | 'waitUntilFree'> & { service: { defaultChannel: string } };
+  clock: Clock;
+  logger: Logger;
+  supervisor: ProcessSupervisor;
+  /** Where each task copies its recording (a directory per task, removed at the end). */
+  workDir: string;
+  reserveLeadMs: number;
+  streamLeadMs: number;
+  reserveTimeoutMs: number;
+  /** True once onair is stopping: the gate may end the stream before the task is told to stop. */
+  stopping(): boolean;
+}
+
+type Context = OperationContext<StreamParameters>;
+
+/** Resolves at `at` on the clock; rejects at once when `signal` aborts. */
+export function waitUntil(clock: Clock, at: number, signal: AbortSignal): Promise<void> {
+  signal.throwIfAborted();
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      alarm.cancel();
+      reject(signal.reason);
+    };
+    const alarm = clock.at(at, () => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    });
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Runs one step; a failure names it (unless the task was cancelled or stopped). */
+async function step<T>(context: Context, name: string, detail: Record<string, unknown>, work: () => Promise<T>): Promise<T> {
+  context.progress({ step: name, ...detail });
+  try {
+    return await work();
+  } catch (error) {
+    if (context.signal.aborted) throw error;
+    throw new Error(`Step ${name} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+}
+
+async function findInstance(deps: StreamDeps, { event, start }: StreamParameters, now: number): Promise<ScheduledInstance> {
+  const found = await deps.programme.getInstance(event, start);
+  if (!found) {
+    if (!(await deps.programme.getEvent(event))) throw new Error(`event ${event} is no longer in the programme`);
+    throw new Error(`event ${event} has no instance starting at ${start} any more`);
+  }
+  if (found.event.type !== 'prerecorded' && found.event.type !== 'replay') throw new Error(`event ${event} is ${found.event.type}, not automated`);
+  if (now >= found.instance.endsAt) throw new Error(`the instance starting at ${start} has already ended`);
+  return found;
+}
+
+async function findRecording(deps: StreamDeps, { event, instance }: ScheduledInstance, now: number): Promise<ArchivedFile> {
+  if (event.type === 'prerecorded') {
+    const file = await deps.archive.find('prerecordings', event.id, instance.start);
+    if (!file) throw new Error(`no prerecording was uploaded for event ${event.id} at ${instance.start}`);
+    return file;
+  }
+  const lives = await deps.programme.showInstancesBetween(event.showId, now - REPLAY_LOOKBACK_MS, now, ['live']);
+  const events = [...new Set(lives.map((s) => s.event.id))];
+  const file = await deps.archive.latest('recordings', events, now - REPLAY_LOOKBACK_MS, now);
+  if (!file) throw new Error(`show ${event.showId} has no recording of a live instance in the last 60 days`);
+  return file;
+}
+
+async function reserve(deps: StreamDeps, context: Context, channel: string, instance: ScheduledInstance, format: Format): Promise<Reservation> {
+  const { clock, gate } = deps;
+  const deadline = clock.now() + deps.reserveTimeoutMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await gate.reserve(channel, {
+        instance: { event: instance.event.id, start: instance.instance.start }, format, who: `automation task ${context.task.id}`,
+      });
+    } catch (error) {
+      const busy = error instanceof HttpError && (error.status === 409 || error.status === 503);
+      if (!busy) throw error;
+      if (clock.now() >= deadline) throw new Error(`channel ${channel} was still busy after ${deps.reserveTimeoutMs / 1000} s`);
+      context.progress({ step: 'reserve', channel, waiting: 'channel busy', attempt });
+      const waiting = new AbortController();
+      const alarm = clock.at(deadline, () => waiting.abort());
+      const stop = () => waiting.abort();
+      context.signal.addEventListener('abort', stop, { once: true });
+      await gate.waitUntilFree(channel, waiting.signal).catch(() => {});
+      alarm.cancel();
+      context.signal.removeEventListener('abort', stop);
+      context.signal.throwIfAborted();
+    }
+  }
+}
+
+type Format = 'ogg' | 'mpegts';
+
+const formatOf = (file: ArchivedFile): Format => (file.format.split(',').includes('ogg') ? 'ogg' : 'mpegts');
+
+/** ffmpeg arguments: real time (-re), no re-encoding, to the gate's SRT URL; `input` is a file, or stdin (pipe:0). */
+export function playArgs(input: string, format: Format, positionS: number, url: string): string[] {
+  const seek = positionS > 0 ? ['-ss', positionS.toFixed(3)] : [];
+  const output = format === 'ogg' ? ['-f', 'ogg', '-page_duration', '20000', '-flush_packets', '1'] : ['-f', 'mpegts', '-flush_packets', '1'];
+  return [
+    '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error',
+    '-re', ...seek, '-probesize', '32768', '-analyzeduration', '0', '-i', input,
+    '-map', '0', '-c', 'copy', ...output, url,
+  ];
+}
+
+/**
+ * Plays the recording so that its audio at `position` leaves the gate at `at`. On time, ffmpeg is started
+ * early reading standard input, and the file is fed at the precise moment; when late (a resumed task, a
+ * busy channel), it seeks to the position matching the current time.
+ */
+async function play(deps: StreamDeps, context: Context, file: string, format: Format, reservation: Reservation, startsAt: number, durationS: number): Promise<number> {
+  const { clock, supervisor, signal } = { ...deps, signal: context.signal };
+  const feedAt = startsAt - OUTPUT_DELAY_MS;
+  const positionS = Math.max(0, (clock.now() + 50 - feedAt) / 1000);
+  if (positionS >= durationS) return 0;
+  const piped = positionS === 0;
+  const child = supervisor.spawn(`stream-${context.task.id}`, 'ffmpeg', playArgs(piped ? 'pipe:0' : file, format, positionS, reservation.url),
+    [piped ? 'pipe' : 'ignore', 'ignore', 'pipe']);
+  let diagnostics = '';
+  child.child.stderr?.setEncoding('utf8').on('data', (text: string) => {
+    diagnostics = (diagnostics + text).slice(-4000);
+  });
+  // ffmpeg pacing with -re takes its time over SIGTERM: a cancelled broadcast stops at once.
+  const kill = () => child.child.kill('SIGKILL');
+  signal.addEventListener('abort', kill, { once: true });
+  const reporter = setInterval(() => context.progress({
+    step: 'stream', position: Math.round((clock.now() - startsAt) / 1000), duration: durationS,
+  }), 10_000);
+  try {
+    if (piped) await feed(deps.clock, child, file, feedAt, signal);
+    const exit = await child.exited;
+    // The gate stops before the task engine: wait to be stopped too, so that the task resumes after the restart.
+    if (exit.code !== 0 && deps.stopping() && !signal.aborted) await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+    signal.throwIfAborted();
+    if (exit.code !== 0) {
+      const last = diagnostics.replaceAll(reservation.token, '***').trim().split('\n').at(-1);
+      throw new Error(`ffmpeg exited with ${exit.code ?? exit.signal}${last ? `: ${last}` : ''}`);
+    }
+    return durationS - positionS;
+  } finally {
+    clearInterval(reporter);
+    signal.removeEventListener('abort', kill);
+    await child.stop(500);
+  }
+}
+
+async function feed(clock: Clock, child: Supervised, file: string, at: number, signal: AbortSignal): Promise<void> {
+  await waitUntil(clock, at, signal);
+  // ffmpeg may exit early (refused connection): its exit code tells why, not the broken pipe.
+  await pipeline(createReadStream(file), child.child.stdin!, { signal }).catch(() => {});
+}
+
+async function copyRecording(file: ArchivedFile, dir: string, signal: AbortSignal): Promise<string> {
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  const copy = join(dir, `recording.${formatOf(file) === 'ogg' ? 'ogg' : 'bin'}`);
+  await pipeline(createReadStream(file.path), createWriteStream(copy), { signal });
+  return copy;
+}
+
+/** The `stream` operation: plays the recording of an automated instance through the gate at its time. */
+export function streamOperation(deps: StreamDeps): Operation<typeof StreamParameters> {
+  return {
+    type: 'stream',
+    summary: 'Plays the recording of a replay or prerecorded instance through the gate at its start',
+    parameters: StreamParameters,
+    resumable: true,
+    async run(context) {
+      const { clock } = deps;
+      const { parameters, signal } = context;
+      const channel = parameters.channel ?? deps.gate.service.defaultChannel;
+      const dir = join(deps.workDir, context.task.id);
+      try {
+        const found = await step(context, 'programme', { event: parameters.event, start: parameters.start, resumed: context.resumed },
+          () => findInstance(deps, parameters, clock.now()));
+        const { startsAt } = found.instance;
+        const recording = await step(context, 'recording', { type: found.event.type }, () => findRecording(deps, found, clock.now()));
+        const local = await step(context, 'copy', { duration: recording.duration, size: recording.size },
+          () => copyRecording(recording, dir, signal));
+        await step(context, 'wait', { until: new Date(startsAt - deps.reserveLeadMs).toISOString() },
+          () => waitUntil(clock, startsAt - deps.reserveLeadMs, signal));
+        const format = formatOf(recording);
+        const reservation = await step(context, 'reserve', { channel }, () => reserve(deps, context, channel, found, format));
+        await step(context, 'wait', { until: new Date(startsAt - deps.streamLeadMs).toISOString() },
+          () => waitUntil(clock, startsAt - deps.streamLeadMs, signal));
+        const played = await step(context, 'stream', { channel, startsAt: new Date(startsAt).toISOString(), duration: recording.duration },
+          () => play(deps, context, local, format, reservation, startsAt, recording.duration));
+        return { event: found.event.id, start: found.instance.start, channel, recording: { kind: recording.kind, event: recording.event, start: recording.start }, played };
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}

@@ -1,0 +1,174 @@
+import type { Logger } from 'pino';
+import type { Alarm, Clock } from '../core/clock.ts';
+import type { EventBus } from '../core/events/bus.ts';
+import type { ProgrammeReader } from '../programme/contract.ts';
+import type { TaskEngine } from '../tasks/index.ts';
+import { UNFINISHED, type Status } from '../tasks/model.ts';
+import { keyOf, type Broadcast, type BroadcastKey, type BroadcastStore } from './store.ts';
+
+export const AUTOMATED_TYPES = ['replay', 'prerecorded'] as const;
+export const STREAM = 'stream';
+// A claim whose task is still missing after this long belongs to a synchronizer that died midway.
+const STALE_CLAIM_MS = 60_000;
+
+export interface SynchronizerOptions {
+  store: BroadcastStore;
+  engine: TaskEngine;
+  programme: ProgrammeReader;
+  bus: EventBus;
+  clock: Clock;
+  logger: Logger;
+  leadMs: number;
+  windowMs: number;
+  intervalMs: number;
+}
+
+export interface SyncReport {
+  expected: number;
+  created: number;
+  cancelled: number;
+}
+
+/**
+ * Keeps one `stream` task per instance of a replay or prerecorded event starting within the window:
+ * every interval (aligned to it) and at once when the programme changes.
+ */
+export class Synchronizer {
+  readonly #o: SynchronizerOptions;
+  #alarm: Alarm | undefined;
+  #unsubscribe: (() => void) | undefined;
+  #running: Promise<SyncReport> | undefined;
+  #again = false;
+
+  constructor(options: SynchronizerOptions) {
+    this.#o = options;
+  }
+
+  start(): void {
+    this.#unsubscribe = this.#o.bus.subscribe((event) => {
+      if (event.type === 'programme-changed') void this.request();
+    });
+    this.#arm();
+    void this.request();
+  }
+
+  async stop(): Promise<void> {
+    this.#unsubscribe?.();
+    this.#alarm?.cancel();
+    this.#alarm = undefined;
+    await this.#running?.catch(() => {});
+  }
+
+  /** Runs a sync now, or once more after the one under way (requests meanwhile coalesce). */
+  request(): Promise<SyncReport> {
+    if (this.#running) {
+      this.#again = true;
+      return this.#running;
+    }
+    this.#running = (async () => {
+      let report: SyncReport;
+      do {
+        this.#again = false;
+        report = await this.sync().catch((err: unknown) => {
+          this.#o.logger.error({ err }, 'automation sync failed; retrying at the next interval');
+          return { expected: 0, created: 0, cancelled: 0 };
+        });
+      } while (this.#again);
+      return report;
+    })().finally(() => {
+      this.#running = undefined;
+    });
+    return this.#running;
+  }
+
+  #arm(): void {
+    const { clock, intervalMs } = this.#o;
+    const next = (Math.floor(clock.now() / intervalMs) + 1) * intervalMs;
+    this.#alarm = clock.at(next, () => {
+      this.#arm();
+      void this.request();
+    });
+  }
+
+  /** One comparison of the tasks that should exist with those that do; idempotent. */
+  async sync(): Promise<SyncReport> {
+    const { store, engine, programme, clock, windowMs } = this.#o;
+    const now = clock.now();
+    const scheduled = (await programme.instancesBetween(now, now + windowMs, [...AUTOMATED_TYPES]))
+      .filter((s) => s.instance.startsAt > now && s.instance.startsAt < now + windowMs);
+    const expected = new Map(scheduled.map((s) => {
+      const key = { event: s.event.id, start: s.instance.start, startsAt: s.instance.startsAt };
+      return [keyOf(key), key];
+    }));
+    const held = await store.all();
+    const statuses = await engine.store.statuses(held.flatMap((b) => (b.task ? [b.task] : [])));
+    const gone: Broadcast[] = [];
+    const stale: Broadcast[] = [];
+    for (const broadcast of held) {
+      const status = broadcast.task ? statuses.get(broadcast.task) : undefined;
+      const wanted = expected.delete(keyOf(broadcast));
+      if (broadcast.task === null) {
+        if (wanted && broadcast.claimedAt < now - STALE_CLAIM_MS) stale.push(broadcast);
+        else if (!wanted && broadcast.claimedAt < now - STALE_CLAIM_MS) gone.push(broadcast);
+      } else if (status === undefined) {
+        // Its task was removed (cleaned): the key is free again; wanted ones are created anew below.
+        gone.push(broadcast);
+        if (wanted) expected.set(keyOf(broadcast), broadcast);
+      } else if (!wanted && !(await this.#stillScheduled(broadcast, status, now))) {
+        gone.push(broadcast);
+      }
+    }
+    const cancelled = await this.#cancel(gone, statuses);
+    await store.remove(gone);
+    const reclaimed = [];
+    for (const broadcast of stale) if (await store.reclaim(broadcast, now)) reclaimed.push(broadcast);
+    const claimed = [...reclaimed, ...(await store.claim([...expected.values()], now))];
+    const created = await this.#create(claimed, now);
+    if (created > 0 || cancelled > 0) this.#o.logger.info({ expected: scheduled.length, created, cancelled }, 'automated broadcasts synchronized');
+    return { expected: scheduled.length, created, cancelled };
+  }
+
+  /**
+   * A broadcast outside the expected set is kept when its instance still exists at the same moment and
+   * either has started (its task may be on air) or lies beyond the window; finished past ones are let go.
+   */
+  async #stillScheduled(broadcast: Broadcast, status: Status, now: number): Promise<boolean> {
+    const inWindow = broadcast.startsAt > now && broadcast.startsAt < now + this.#o.windowMs;
+    if (inWindow || !UNFINISHED.includes(status)) return false;
+    const found = await this.#o.programme.getInstance(broadcast.event, broadcast.start);
+    return found?.instance.startsAt === broadcast.startsAt && (AUTOMATED_TYPES as readonly string[]).includes(found.event.type);
+  }
+
+  async #cancel(gone: Broadcast[], statuses: Map<string, Status>): Promise<number> {
+    let cancelled = 0;
+    for (const { task } of gone) {
+      const status = task ? statuses.get(task) : undefined;
+      if (!task || !status || !UNFINISHED.includes(status)) continue;
+      try {
+        await this.#o.engine.cancel(task);
+        cancelled++;
+      } catch (err) {
+        // Finished or cancelled meanwhile, perhaps by another instance.
+        this.#o.logger.debug({ err, task }, 'stream task not cancelled');
+      }
+    }
+    return cancelled;
+  }
+
+  async #create(claimed: BroadcastKey[], now: number): Promise<number> {
+    const { engine, store, leadMs } = this.#o;
+    const tasks = await Promise.all(claimed.map(async (key) => {
+      const due = key.startsAt - leadMs;
+      const record = await engine.submit({
+        operation: { type: STREAM, parameters: { event: key.event, start: key.start } },
+        condition: due > now ? { type: 'at', parameters: { datetime: new Date(due).toISOString() } } : { type: 'now', parameters: {} },
+      });
+      return { key, task: record.task.id };
+    }));
+    const lost = new Set((await store.attach(tasks)).map(keyOf));
+    // Another synchronizer let the instance go between our claim and now: the task is not wanted.
+    for (const { key, task } of tasks) if (lost.has(keyOf(key))) await engine.cancel(task).catch(() => {});
+    return tasks.length - lost.size;
+  }
+}
+

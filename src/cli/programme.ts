@@ -1,0 +1,91 @@
+import { parseArgs } from 'node:util';
+import { OnairClient, print } from './client.ts';
+
+export const PROGRAMME_USAGE = `onair programme shows [--limit N] [--offset N]      shows, paged
+onair programme show ID                             a show
+onair programme add-show TITLE [--description TEXT] create a show
+onair programme edit-show ID [--title T] [--description TEXT]
+onair programme delete-show ID                      delete a show (it must have no events)
+onair programme events [--show ID] [--type T]       events, paged (--limit, --offset)
+onair programme event ID                            an event
+onair programme add-event SHOW_ID TYPE START DURATION [--timezone TZ] [--rule RRULE] [--include T] [--exclude T]
+                                                    create an event: TYPE live|replay|prerecorded, START naive local
+                                                    (2026-12-04T20:00:00), DURATION seconds, TZ default UTC;
+                                                    --include/--exclude repeatable local times (RDATE/EXDATE)
+onair programme edit-event ID [--type T] [--start T] [--duration S] [--timezone TZ] [--rule RRULE|--no-rule]
+onair programme delete-event ID                     delete an event
+onair programme schedule [--start T] [--end T] [--show ID] [--type T]
+                                                    instances per event (default: the next 7 days; T in UTC
+                                                    unless it has an offset)
+onair programme instance EVENT_ID START             one instance of an event`;
+
+const query = (values: Record<string, string | undefined>) => {
+  const entries = Object.entries(values).filter((entry): entry is [string, string] => entry[1] !== undefined);
+  return entries.length === 0 ? '' : `?${new URLSearchParams(entries)}`;
+};
+
+/** Epoch ms of an ISO 8601 time; without an offset it is UTC, as the server reads it. */
+const instant = (text: string) => Date.parse(/(Z|[+-]\d\d:?\d\d)$/.test(text) ? text : `${text}Z`);
+
+const integer = (value: string | undefined) => (value === undefined ? undefined : Number(value));
+
+export async function programmeCommand(args: string[], client = new OnairClient()): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      limit: { type: 'string' }, offset: { type: 'string' }, show: { type: 'string' }, type: { type: 'string' },
+      description: { type: 'string' }, title: { type: 'string' }, timezone: { type: 'string' }, rule: { type: 'string' },
+      'no-rule': { type: 'boolean' }, include: { type: 'string', multiple: true }, exclude: { type: 'string', multiple: true },
+      start: { type: 'string' }, end: { type: 'string' }, duration: { type: 'string' },
+    },
+  });
+  const [verb, first, second, third, fourth] = positionals;
+  const paging = { limit: values.limit, offset: values.offset };
+  const recurrence = values.rule ? { rule: values.rule, include: values.include ?? [], exclude: values.exclude ?? [] } : undefined;
+  switch (verb) {
+    case 'shows':
+      return print(await client.request('GET', `/shows${query(paging)}`));
+    case 'show':
+      if (!first) break;
+      return print(await client.request('GET', `/shows/${encodeURIComponent(first)}`));
+    case 'add-show':
+      if (!first) break;
+      return print(await client.request('POST', '/shows', { title: first, description: values.description }));
+    case 'edit-show':
+      if (!first) break;
+      return print(await client.request('PATCH', `/shows/${encodeURIComponent(first)}`, { title: values.title, description: values.description }));
+    case 'delete-show':
+      if (!first) break;
+      return print(await client.request('DELETE', `/shows/${encodeURIComponent(first)}`));
+    case 'events':
+      return print(await client.request('GET', `/events${query({ ...paging, show: values.show, type: values.type })}`));
+    case 'event':
+      if (!first) break;
+      return print(await client.request('GET', `/events/${encodeURIComponent(first)}`));
+    case 'add-event':
+      if (!fourth) break;
+      return print(await client.request('POST', '/events', {
+        showId: first, type: second, start: third, duration: Number(fourth), timezone: values.timezone ?? 'UTC', recurrence,
+      }));
+    case 'edit-event':
+      if (!first) break;
+      return print(await client.request('PATCH', `/events/${encodeURIComponent(first)}`, {
+        type: values.type, start: values.start, duration: integer(values.duration), timezone: values.timezone,
+        recurrence: values['no-rule'] ? null : recurrence,
+      }));
+    case 'delete-event':
+      if (!first) break;
+      return print(await client.request('DELETE', `/events/${encodeURIComponent(first)}`));
+    case 'schedule': {
+      const start = values.start ?? new Date().toISOString();
+      const end = values.end ?? new Date(instant(start) + 7 * 86_400_000).toISOString();
+      return print(await client.request('GET', `/schedule${query({ start, end, ...paging, show: values.show, type: values.type })}`));
+    }
+    case 'instance':
+      if (!second) break;
+      return print(await client.request('GET', `/instances/${encodeURIComponent(first!)}/${encodeURIComponent(second)}`));
+  }
+  process.stderr.write(`${PROGRAMME_USAGE}\n`);
+  return 2;
+}

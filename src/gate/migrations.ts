@@ -1,0 +1,70 @@
+import type { Kysely } from 'kysely';
+import type { Migrations } from '../core/db/database.ts';
+
+export const gateMigrations: Migrations = {
+  '2026-11-25-10-gate-sessions': {
+    async up(db: Kysely<any>) {
+      await db.schema.createTable('gate_sessions')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('channel', 'text', (c) => c.notNull())
+        .addColumn('mode', 'text', (c) => c.notNull())
+        .addColumn('event', 'text')
+        .addColumn('instance_start', 'text')
+        .addColumn('format', 'text', (c) => c.notNull())
+        .addColumn('record', 'integer', (c) => c.notNull())
+        .addColumn('metadata', 'text', (c) => c.notNull())
+        .addColumn('who', 'text', (c) => c.notNull())
+        .addColumn('owner', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('reserved_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint')
+        .addColumn('published_at', 'bigint')
+        .addColumn('ended_at', 'bigint')
+        .addColumn('bytes', 'bigint', (c) => c.notNull().defaultTo(0))
+        .addColumn('duration_ms', 'bigint', (c) => c.notNull().defaultTo(0))
+        .addColumn('codec', 'text')
+        .addColumn('pid', 'integer')
+        .addColumn('exit_code', 'integer')
+        .addColumn('reason', 'text')
+        .execute();
+      await db.schema.createIndex('gate_sessions_channel').on('gate_sessions').columns(['channel', 'reserved_at']).execute();
+      // One row per channel while a session holds it: the primary key is what keeps reservations exclusive,
+      // across concurrent requests and across instances sharing the database.
+      await db.schema.createTable('gate_slots')
+        .addColumn('channel', 'text', (c) => c.primaryKey())
+        .addColumn('session_id', 'text', (c) => c.notNull())
+        .addColumn('owner', 'text', (c) => c.notNull())
+        .addColumn('heartbeat_at', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  },
+};
+
+export interface SessionRow {
+  id: string;
+  channel: string;
+  mode: string;
+  event: string | null;
+  instance_start: string | null;
+  format: string;
+  record: number;
+  metadata: string;
+  who: string;
+  owner: string;
+  state: string;
+  reserved_at: number;
+  expires_at: number | null;
+  published_at: number | null;
+  ended_at: number | null;
+  bytes: number;
+  duration_ms: number;
+  codec: string | null;
+  pid: number | null;
+  exit_code: number | null;
+  reason: string | null;
+}
+
+export interface GateTables {
+  gate_sessions: SessionRow;
+  gate_slots: { channel: string; session_id: string; owner: string; heartbeat_at: number };
+}

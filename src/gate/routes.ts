@@ -1,0 +1,159 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Type } from 'typebox';
+import type { EventBus } from '../core/events/bus.ts';
+import { registerSse } from '../core/events/sse.ts';
+import { notFound } from '../core/http/problem.ts';
+import type { App } from '../core/http/server.ts';
+import type { SessionRow } from './migrations.ts';
+import type { Availability, GateService } from './service.ts';
+
+const Name = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$', description: 'Channel name' });
+const ChannelParams = Type.Object({ channel: Name });
+const InstanceRef = Type.Object({
+  event: Type.String({ minLength: 1, maxLength: 200, description: 'Event id' }),
+  start: Type.String({
+    pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,6})?)?$',
+    description: 'Naive local start of the instance in the event\'s time zone, e.g. 2026-12-04T20:00:00',
+  }),
+}, { additionalProperties: false });
+const ReserveBody = Type.Object({
+  instance: Type.Optional(InstanceRef),
+  event: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Older form: the event, whose instance nearest to now (within an hour) is meant' })),
+  format: Type.Optional(Type.Union([Type.Literal('ogg'), Type.Literal('mpegts')], { description: 'ogg (Opus audio, default) or mpegts (H.264 + AAC)' })),
+  record: Type.Optional(Type.Boolean({ description: 'Record into the archive (live events only)' })),
+  metadata: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }), Type.String({ maxLength: 1000 }),
+    { maxProperties: 32, additionalProperties: false, description: 'Stream tags (e.g. title, artist)' })),
+}, { additionalProperties: false });
+const Stats = Type.Object({
+  bytes: Type.Integer(), bitrate: Type.Integer({ description: 'bits per second' }), duration: Type.Number({ description: 'seconds on air' }),
+  codec: Type.Union([Type.String(), Type.Null()]), listeners: Type.Integer(),
+});
+const Iso = Type.Union([Type.String({ format: 'date-time' }), Type.Null()]);
+const Check = Type.Object({
+  instance: Type.Union([InstanceRef, Type.Null()]),
+  checkedAt: Type.String({ format: 'date-time' }),
+  channel: Type.String(),
+  state: Type.Union([Type.Literal('idle'), Type.Literal('reserved'), Type.Literal('publishing')]),
+  session: Type.Union([Type.String(), Type.Null()]),
+  since: Iso,
+  expiresAt: Iso,
+  stats: Type.Union([Stats, Type.Null()]),
+});
+const Reserved = Type.Object({
+  credentials: Type.Object({ token: Type.String({ description: 'One-time SRT passphrase' }), expiresAt: Type.String({ format: 'date-time' }) }),
+  port: Type.Integer(),
+  url: Type.String({ description: 'srt:// URL with the passphrase, ready for ffmpeg' }),
+});
+const Session = Type.Object({
+  id: Type.String(), channel: Type.String(), mode: Type.String(), instance: Type.Union([InstanceRef, Type.Null()]),
+  format: Type.String(), record: Type.Boolean(), metadata: Type.Record(Type.String(), Type.String()), who: Type.String(),
+  state: Type.String(), reservedAt: Type.String(), expiresAt: Iso, publishedAt: Iso, endedAt: Iso,
+  bytes: Type.Integer(), duration: Type.Number(), codec: Type.Union([Type.String(), Type.Null()]),
+  exitCode: Type.Union([Type.Integer(), Type.Null()]), reason: Type.Union([Type.String(), Type.Null()]),
+});
+const problems = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, Type.Ref('Problem')]));
+const HLS_TYPES: Record<string, string> = { m3u8: 'application/vnd.apple.mpegurl', ts: 'video/mp2t' };
+
+const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
+
+function checkView(a: Availability) {
+  return { ...a, checkedAt: new Date(a.checkedAt).toISOString(), since: iso(a.since), expiresAt: iso(a.expiresAt) };
+}
+
+function sessionView(row: SessionRow) {
+  return {
+    id: row.id, channel: row.channel, mode: row.mode,
+    instance: row.event === null ? null : { event: row.event, start: row.instance_start ?? '' },
+    format: row.format, record: row.record === 1, metadata: JSON.parse(row.metadata), who: row.who, state: row.state,
+    reservedAt: new Date(row.reserved_at).toISOString(), expiresAt: iso(row.expires_at), publishedAt: iso(row.published_at),
+    endedAt: iso(row.ended_at), bytes: row.bytes, duration: row.duration_ms / 1000, codec: row.codec,
+    exitCode: row.exit_code, reason: row.reason,
+  };
+}
+
+/** Seed 002's paths for the default channel, the same under /channels/{channel}/ for every channel. */
+export function registerGateRoutes(app: App, gate: GateService, bus: EventBus): void {
+  const tags = ['gate'];
+  const channelOf = (params: unknown) => (params as { channel?: string }).channel ?? gate.defaultChannel;
+
+  app.addHook('preClose', async () => {
+    for (const channel of gate.channels) gate.live(channel.name)?.broadcast.end();
+  });
+
+  for (const prefix of ['', '/channels/:channel']) {
+    const params = prefix === '' ? {} : { params: ChannelParams };
+    const which = prefix === '' ? 'the default channel' : 'a channel';
+
+    app.get(`${prefix}/check`, {
+      schema: { tags, summary: `Who is on air on ${which}`, ...params, response: { 200: Check, ...problems(400, 404) } },
+    }, async (request, reply) => reply.header('Cache-Control', 'no-store').send(checkView(await gate.availability(channelOf(request.params)))));
+
+    app.post(`${prefix}/reserve`, {
+      schema: {
+        tags, summary: `Reserve ${which} for a live source`,
+        description: 'Answers a one-time token (the SRT passphrase), the port and a ready srt:// URL. The token expires unused at expiresAt.',
+        ...params, body: ReserveBody, response: { 201: Reserved, ...problems(400, 404, 409, 503) },
+      },
+    }, async (request, reply) => {
+      const reservation = await gate.reserve(channelOf(request.params), { ...request.body, who: request.ip });
+      return reply.code(201).header('Cache-Control', 'no-store').send({
+        credentials: { token: reservation.token, expiresAt: new Date(reservation.expiresAt).toISOString() },
+        port: reservation.port, url: reservation.url,
+      });
+    });
+
+    app.get(`${prefix}/listen`, {
+      schema: {
+        tags, summary: `Listen to ${which}`,
+        description: 'The live stream as it arrives: Ogg/Opus for audio sessions (any player or <audio> element), MPEG-TS for mpegts sessions.',
+        ...params, response: { 200: { description: 'audio/ogg or video/mp2t stream' }, ...problems(400, 404) },
+      },
+    }, async (request, reply) => {
+      const name = channelOf(request.params);
+      const live = gate.live(name);
+      if (!live) throw notFound(`Nothing is on air on channel ${name}`);
+      reply.hijack();
+      live.broadcast.add(reply.raw);
+    });
+
+    app.get(`${prefix}/hls/:file`, {
+      schema: {
+        tags, summary: `HLS of ${which} (mpegts sessions)`,
+        params: Type.Object({ ...(prefix === '' ? {} : { channel: Name }), file: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}\\.(m3u8|ts)$' }) }),
+        response: { 200: { description: 'Playlist or segment' }, ...problems(400, 404) },
+      },
+    }, async (request, reply) => {
+      const { file } = request.params as { file: string };
+      const name = channelOf(request.params);
+      gate.channel(name);
+      let body: Buffer;
+      try {
+        body = await readFile(join(gate.hlsDir(name), file));
+      } catch {
+        throw notFound(`No HLS file ${file} on channel ${name}`);
+      }
+      return reply.type(HLS_TYPES[file.split('.').pop() ?? '']).header('Cache-Control', file.endsWith('.m3u8') ? 'no-store' : 'max-age=60')
+        .header('Access-Control-Allow-Origin', '*').send(body);
+    });
+  }
+
+  app.get('/channels', {
+    schema: { tags, summary: 'Channels and who is on air on each', response: { 200: Type.Array(Type.Intersect([Check, Type.Object({ port: Type.Integer() })])) } },
+  }, async () => Promise.all(gate.channels.map(async (c) => ({ ...checkView(await gate.availability(c.name)), port: c.port }))));
+
+  app.get('/channels/:channel/sessions', {
+    schema: {
+      tags, summary: 'Session history of a channel, newest first', params: ChannelParams,
+      querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50 })) }, { additionalProperties: false }),
+      response: { 200: Type.Array(Session), ...problems(400, 404) },
+    },
+  }, async (request) => {
+    gate.channel(request.params.channel);
+    return (await gate.store.history(request.params.channel, request.query.limit ?? 50)).map(sessionView);
+  });
+
+  for (const channel of gate.channels) {
+    registerSse(app, bus, `/channels/${channel.name}/sse`, (event) => (event.data as { channel?: unknown }).channel === channel.name);
+  }
+}

@@ -1,0 +1,162 @@
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import type { ChannelConfig } from '../core/config.ts';
+import type { Exit, ProcessSupervisor, Supervised } from '../core/processes.ts';
+import { Broadcast } from './broadcast.ts';
+import { FORMATS, redact, relayArgs, type Format, type RelayPlan } from './pipeline.ts';
+
+export interface InstanceRef {
+  event: string;
+  start: string;
+}
+
+export type Mode = 'reservation' | 'static';
+export type SessionState = 'reserved' | 'publishing' | 'ended' | 'failed';
+
+export interface SessionStats {
+  bytes: number;
+  /** Bits per second over the time on air. */
+  bitrate: number;
+  /** Seconds on air. */
+  duration: number;
+  codec: string | null;
+  listeners: number;
+}
+
+export interface RunEnd {
+  exit: Exit;
+  published: boolean;
+  /** Last lines ffmpeg wrote, passphrase removed. */
+  diagnostics: string;
+}
+
+const TAIL_LINES = 8;
+const BIND_TIMEOUT_MS = 3000;
+
+/** Whether some socket is bound to this UDP port (IPv4 or IPv6). */
+export function udpPortBound(port: number): boolean {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')} `;
+  for (const table of ['/proc/net/udp', '/proc/net/udp6']) {
+    try {
+      if (readFileSync(table, 'latin1').includes(hex)) return true;
+    } catch { /* no IPv6 */ }
+  }
+  return false;
+}
+
+/**
+ * One source on one channel: runs the relay ffmpeg (again after each disconnect in static mode),
+ * feeds its stdout to the HTTP listeners and keeps the figures of the session.
+ */
+export class LiveSession {
+  readonly id: string;
+  readonly channel: ChannelConfig;
+  readonly mode: Mode;
+  readonly instance: InstanceRef | null;
+  readonly format: Format;
+  readonly record: boolean;
+  readonly metadata: Record<string, string>;
+  readonly reservedAt: number;
+  readonly expiresAt: number | undefined;
+  state: SessionState = 'reserved';
+  since: number;
+  publishedAt: number | undefined;
+  codec: string | null = null;
+  broadcast: Broadcast;
+  process: Supervised | undefined;
+  /** Why onair ended the session itself (expired, stopped, deactivated), if it did. */
+  stopReason: string | undefined;
+  #bytesBefore = 0;
+
+  constructor(fields: Pick<LiveSession, 'id' | 'channel' | 'mode' | 'instance' | 'format' | 'record' | 'metadata' | 'reservedAt' | 'expiresAt'>) {
+    this.id = fields.id;
+    this.channel = fields.channel;
+    this.mode = fields.mode;
+    this.instance = fields.instance;
+    this.format = fields.format;
+    this.record = fields.record;
+    this.metadata = fields.metadata;
+    this.reservedAt = fields.reservedAt;
+    this.expiresAt = fields.expiresAt;
+    this.since = fields.reservedAt;
+    this.broadcast = this.#newBroadcast();
+  }
+
+  get bytes(): number {
+    return this.#bytesBefore + this.broadcast.bytes;
+  }
+
+  stats(now: number): SessionStats {
+    const duration = this.publishedAt === undefined ? 0 : Math.max(0, now - this.publishedAt) / 1000;
+    return {
+      bytes: this.bytes,
+      bitrate: duration > 0 ? Math.round((this.bytes * 8) / duration) : 0,
+      duration: Math.round(duration * 1000) / 1000,
+      codec: this.codec,
+      listeners: this.broadcast.listeners,
+    };
+  }
+
+  /**
+   * Starts ffmpeg and resolves once its SRT port is bound (or rejects if it exits first);
+   * `ended` settles when that ffmpeg is gone.
+   */
+  async run(options: {
+    supervisor: ProcessSupervisor;
+    logger: Logger;
+    plan: RelayPlan;
+    onPublishing: () => void;
+  }): Promise<{ ended: Promise<RunEnd> }> {
+    const { plan } = options;
+    if (udpPortBound(plan.channel.port)) throw new Error(`UDP port ${plan.channel.port} is taken by another program`);
+    if (this.process) {
+      this.#bytesBefore += this.broadcast.bytes;
+      this.broadcast = this.#newBroadcast();
+    }
+    const child = options.supervisor.spawn(`gate-${this.id}`, 'ffmpeg', relayArgs(plan));
+    this.process = child;
+    let published = false;
+    child.child.stdout?.on('data', (chunk: Buffer) => {
+      if (!published) {
+        published = true;
+        options.onPublishing();
+      }
+      this.broadcast.push(chunk);
+    });
+    const tail: string[] = [];
+    let partial = '';
+    child.child.stderr?.setEncoding('utf8').on('data', (text: string) => {
+      const lines = (partial + text).split(/\r|\n/);
+      partial = lines.pop() ?? '';
+      for (const line of lines.filter(Boolean)) {
+        const codec = /Stream #0:\d+.*?: (?:Audio|Video): ([\w-]+)/.exec(line);
+        if (codec && this.codec === null) this.codec = codec[1];
+        tail.push(redact(line, plan.passphrase));
+        if (tail.length > TAIL_LINES) tail.shift();
+      }
+    });
+    const ended = child.exited.then((exit): RunEnd => {
+      this.broadcast.end();
+      return { exit, published, diagnostics: tail.join('\n') };
+    });
+    let exited = false;
+    void ended.then(() => {
+      exited = true;
+    });
+    const deadline = Date.now() + BIND_TIMEOUT_MS;
+    while (!udpPortBound(plan.channel.port)) {
+      if (exited || Date.now() > deadline) {
+        await child.stop(500);
+        const end = await ended;
+        options.logger.warn({ channel: plan.channel.name, diagnostics: end.diagnostics }, 'the SRT listener did not start');
+        throw new Error(`the SRT listener on port ${plan.channel.port} did not start`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 3));
+    }
+    return { ended };
+  }
+
+  #newBroadcast(): Broadcast {
+    return new Broadcast(FORMATS[this.format].contentType, this.format === 'ogg');
+  }
+}

@@ -1,0 +1,169 @@
+import type { Logger } from 'pino';
+import type { Clock } from '../core/clock.ts';
+import type { Database } from '../core/db/database.ts';
+import type { EventBus } from '../core/events/bus.ts';
+import { badRequest, conflict, notFound } from '../core/http/problem.ts';
+import type { EventType, ProgrammeChanged, ProgrammeEvent, ProgrammeReader, ScheduledInstance } from './contract.ts';
+import { parseLocal } from './localtime.ts';
+import { normalizeEvent, type EventInput, type EventPatch, type Show } from './model.ts';
+import { EventSchedule, WindowTooWide } from './recurrence.ts';
+import { RuleError } from './rrule.ts';
+import { ProgrammeStore, type EventFilter, type Page } from './store.ts';
+
+declare module '../core/events/bus.ts' {
+  interface EventMap {
+    'programme-changed': ProgrammeChanged;
+  }
+}
+
+export interface ProgrammeDeps {
+  database: Database;
+  bus: EventBus;
+  clock: Clock;
+  logger: Logger;
+}
+
+export interface Schedule {
+  event: ProgrammeEvent;
+  instances: ScheduledInstance['instance'][];
+}
+
+/** Compiles an event for expansion; a rule that does not parse is the client's mistake. */
+function compile(event: ProgrammeEvent): EventSchedule {
+  try {
+    return new EventSchedule(event);
+  } catch (error) {
+    if (error instanceof RuleError) throw badRequest('recurrence.rule', error.message);
+    throw error;
+  }
+}
+
+/** Shows, events and their instances: the programme's service, behind its routes and its reader. */
+export class Programme implements ProgrammeReader {
+  readonly store: ProgrammeStore;
+  readonly #bus: EventBus;
+  readonly #clock: Clock;
+
+  constructor(deps: ProgrammeDeps) {
+    this.store = new ProgrammeStore(deps.database);
+    this.#bus = deps.bus;
+    this.#clock = deps.clock;
+  }
+
+  async createShow(input: { title: string; description?: string }): Promise<Show> {
+    const show = { id: crypto.randomUUID(), title: input.title, description: input.description ?? '' };
+    await this.store.insertShow(show, this.#clock.now());
+    this.#changed('show', show.id, 'created');
+    return show;
+  }
+
+  async show(id: string): Promise<Show> {
+    const show = await this.store.getShow(id);
+    if (!show) throw notFound(`Show ${id} does not exist`);
+    return show;
+  }
+
+  async updateShow(id: string, patch: { title?: string; description?: string }): Promise<Show> {
+    const show = { ...(await this.show(id)), ...patch };
+    if (!(await this.store.updateShow(show))) throw notFound(`Show ${id} does not exist`);
+    this.#changed('show', id, 'updated');
+    return show;
+  }
+
+  async deleteShow(id: string): Promise<Show> {
+    const show = await this.show(id);
+    const outcome = await this.store.deleteShow(id);
+    if (outcome === 'missing') throw notFound(`Show ${id} does not exist`);
+    if (outcome === 'busy') throw conflict(`Show ${id} still has events; delete its events first`);
+    this.#changed('show', id, 'deleted');
+    return show;
+  }
+
+  async createEvent(input: EventInput): Promise<ProgrammeEvent> {
+    const event = await this.#save(normalizeEvent(crypto.randomUUID(), input), 'create');
+    this.#changed('event', event.id, 'created');
+    return event;
+  }
+
+  async event(id: string): Promise<ProgrammeEvent> {
+    const event = await this.store.getEvent(id);
+    if (!event) throw notFound(`Event ${id} does not exist`);
+    return event;
+  }
+
+  async updateEvent(id: string, patch: EventPatch): Promise<ProgrammeEvent> {
+    const current = await this.event(id);
+    const merged = { ...current, ...patch, recurrence: patch.recurrence === undefined ? current.recurrence : patch.recurrence };
+    const event = await this.#save(normalizeEvent(id, merged), 'update');
+    this.#changed('event', id, 'updated');
+    return event;
+  }
+
+  async deleteEvent(id: string): Promise<ProgrammeEvent> {
+    const event = await this.event(id);
+    if (!(await this.store.deleteEvent(id))) throw notFound(`Event ${id} does not exist`);
+    this.#changed('event', id, 'deleted');
+    return event;
+  }
+
+  async #save(event: ProgrammeEvent, mode: 'create' | 'update'): Promise<ProgrammeEvent> {
+    const bounds = compile(event).bounds();
+    const outcome = await this.store.saveEvent(event, bounds, this.#clock.now(), mode);
+    if (outcome === 'no-show') throw badRequest('showId', `show ${event.showId} does not exist`);
+    if (outcome === 'missing') throw notFound(`Event ${event.id} does not exist`);
+    return event;
+  }
+
+  /**
+   * Per event, its instances overlapping [from, to), events ordered by their first instance there; `count`
+   * is how many events have any.
+   */
+  async schedule(from: number, to: number, filter: EventFilter, page: Page): Promise<{ count: number; schedules: Schedule[] }> {
+    const events = await this.store.eventsWithin(from, to, filter);
+    const schedules: Schedule[] = [];
+    for (const event of events) {
+      const instances = this.#between(event, from, to);
+      if (instances.length > 0) schedules.push({ event, instances });
+    }
+    schedules.sort((a, b) => a.instances[0]!.startsAt - b.instances[0]!.startsAt || (a.event.id < b.event.id ? -1 : 1));
+    return { count: schedules.length, schedules: schedules.slice(page.offset, page.offset + page.limit) };
+  }
+
+  #between(event: ProgrammeEvent, from: number, to: number) {
+    try {
+      return compile(event).between(from, to);
+    } catch (error) {
+      if (error instanceof WindowTooWide) throw badRequest('end', error.message);
+      throw error;
+    }
+  }
+
+  async getEvent(id: string): Promise<ProgrammeEvent | undefined> {
+    return this.store.getEvent(id);
+  }
+
+  async getInstance(eventId: string, start: string): Promise<ScheduledInstance | undefined> {
+    const local = parseLocal(start);
+    const event = local === undefined ? undefined : await this.store.getEvent(eventId);
+    const instance = event && compile(event).find(local!);
+    return instance && { event: event!, instance };
+  }
+
+  instancesBetween(from: number, to: number, types?: EventType[]): Promise<ScheduledInstance[]> {
+    return this.#instances(from, to, { types });
+  }
+
+  showInstancesBetween(showId: string, from: number, to: number, types?: EventType[]): Promise<ScheduledInstance[]> {
+    return this.#instances(from, to, { show: showId, types });
+  }
+
+  async #instances(from: number, to: number, filter: EventFilter): Promise<ScheduledInstance[]> {
+    const events = await this.store.eventsWithin(from, to, filter);
+    return events.flatMap((event) => compile(event).between(from, to).map((instance) => ({ event, instance })))
+      .sort((a, b) => a.instance.startsAt - b.instance.startsAt);
+  }
+
+  #changed(kind: ProgrammeChanged['kind'], id: string, change: ProgrammeChanged['change']): void {
+    this.#bus.publish('programme-changed', { kind, id, change });
+  }
+}

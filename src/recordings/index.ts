@@ -1,0 +1,45 @@
+import type { Logger } from 'pino';
+import type { Clock } from '../core/clock.ts';
+import type { Database } from '../core/db/database.ts';
+import type { EventBus } from '../core/events/bus.ts';
+import type { App } from '../core/http/server.ts';
+import type { ProgrammeReader } from '../programme/contract.ts';
+import type { Archive } from './contract.ts';
+import { ArchiveFiles } from './files.ts';
+import { recordingMigrations } from './migrations.ts';
+import { registerRecordingRoutes } from './routes.ts';
+import { ArchiveService } from './service.ts';
+import { ArchiveStore } from './store.ts';
+
+export { recordingMigrations } from './migrations.ts';
+export type { Archive, ArchiveKind, ArchivedFile } from './contract.ts';
+
+export interface RecordingsDeps {
+  database: Database;
+  bus: EventBus;
+  clock: Clock;
+  logger: Logger;
+  dataDir: string;
+  programme: ProgrammeReader;
+}
+
+/** The recordings archive: recordings of live instances and prerecordings for prerecorded ones, files and metadata. */
+export function createRecordings(deps: RecordingsDeps) {
+  const logger = deps.logger.child({ area: 'recordings' });
+  const store = new ArchiveStore(deps.database);
+  const files = new ArchiveFiles(deps.dataDir);
+  const service = new ArchiveService({ store, files, programme: deps.programme, bus: deps.bus, clock: deps.clock, logger });
+  return {
+    archive: service as Archive,
+    migrations: recordingMigrations,
+    routes: (app: App) => registerRecordingRoutes(app, service),
+    /** Prepares the directory tree and removes what a crash or cut upload left behind; run after migrating. */
+    async start() {
+      const removed = await files.prepare((kind) => store.files(kind));
+      if (removed.length > 0) logger.warn({ removed }, 'removed archive files that no metadata refers to');
+    },
+    async stop() {},
+  };
+}
+
+export type Recordings = ReturnType<typeof createRecordings>;

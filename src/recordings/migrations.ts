@@ -1,0 +1,41 @@
+import type { Kysely } from 'kysely';
+import type { Migrations } from '../core/db/database.ts';
+
+export const recordingMigrations: Migrations = {
+  '2026-11-25-10-recordings': {
+    async up(db: Kysely<any>) {
+      await db.schema.createTable('archive_files')
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('event', 'text', (c) => c.notNull())
+        .addColumn('start', 'text', (c) => c.notNull())
+        .addColumn('starts_at', 'bigint', (c) => c.notNull())
+        .addColumn('file', 'text', (c) => c.notNull())
+        .addColumn('size', 'bigint', (c) => c.notNull())
+        .addColumn('content_type', 'text', (c) => c.notNull())
+        .addColumn('format', 'text', (c) => c.notNull())
+        .addColumn('duration', 'double precision', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('archive_files_pk', ['kind', 'event', 'start'])
+        .execute();
+      await db.schema.createIndex('archive_files_starts_at').on('archive_files').columns(['kind', 'event', 'starts_at']).execute();
+    },
+  },
+};
+
+export interface ArchiveRow {
+  kind: string;
+  event: string;
+  start: string;
+  starts_at: number;
+  /** Name of the file in the kind's directory; unique per stored version, so it doubles as the ETag. */
+  file: string;
+  size: number;
+  content_type: string;
+  format: string;
+  duration: number;
+  created_at: number;
+}
+
+export interface ArchiveTables {
+  archive_files: ArchiveRow;
+}

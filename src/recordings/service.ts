@@ -1,0 +1,207 @@
+import type { FileHandle } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
+import { basename } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Clock } from '../core/clock.ts';
+import type { EventBus } from '../core/events/bus.ts';
+import { badRequest, HttpError, notFound } from '../core/http/problem.ts';
+import type { Instance, ProgrammeReader } from '../programme/contract.ts';
+import type { Archive, ArchiveKind, ArchivedFile } from './contract.ts';
+import type { ArchiveFiles } from './files.ts';
+import type { ArchiveRow } from './migrations.ts';
+import { contentTypeOf, extensionOf, NotMedia, probe, type Probed } from './probe.ts';
+import type { ArchiveStore, StartBounds } from './store.ts';
+
+declare module '../core/events/bus.ts' {
+  interface EventMap {
+    'archive-file-stored': { kind: ArchiveKind; event: string; start: string; size: number; duration: number; replaced: boolean };
+    'archive-file-deleted': { kind: ArchiveKind; event: string; start: string };
+  }
+}
+
+/** A strong entity tag: every stored version of a key has its own file name. */
+export const etagOf = (file: ArchivedFile): string => `"${basename(file.path).split('.')[0]}"`;
+
+/** Which event type each kind belongs to: recordings are made of live instances, prerecordings played out at prerecorded ones. */
+export const EVENT_TYPE_OF = { recordings: 'live', prerecordings: 'prerecorded' } as const;
+
+/** An archived file as the archive itself knows it, the instance's start always set. */
+export type Entry = ArchivedFile & { startsAt: number };
+
+export interface Stored {
+  file: Entry;
+  created: boolean;
+}
+
+export interface Opened {
+  file: Entry;
+  etag: string;
+  handle: FileHandle;
+}
+
+export interface ArchiveServiceOptions {
+  store: ArchiveStore;
+  files: ArchiveFiles;
+  programme: ProgrammeReader;
+  bus: EventBus;
+  clock: Clock;
+  logger: Logger;
+}
+
+/** The archive: files on disk, their metadata in the database, and the checks that keep the two in step. */
+export class ArchiveService implements Archive {
+  readonly #o: ArchiveServiceOptions;
+  readonly #locks = new Map<string, Promise<unknown>>();
+
+  constructor(options: ArchiveServiceOptions) {
+    this.#o = options;
+  }
+
+  get stagingDir(): string {
+    return this.#o.files.staging;
+  }
+
+  /** The programme instance a file is for; 404 when it has none there, 400 when the event is of the wrong type. */
+  async instanceFor(kind: ArchiveKind, event: string, start: string): Promise<Instance> {
+    const scheduled = await this.#o.programme.getInstance(event, start);
+    if (!scheduled) throw notFound(`Event ${event} has no instance starting at ${start}`);
+    const wanted = EVENT_TYPE_OF[kind];
+    if (scheduled.event.type !== wanted) {
+      throw badRequest('event', `is a ${scheduled.event.type} event; ${kind} are kept for ${wanted} events only`);
+    }
+    return scheduled.instance;
+  }
+
+  /** Checks the key first, then streams the body to disk, probes it and publishes it. */
+  async upload(kind: ArchiveKind, event: string, start: string, body: Readable, declared: { type?: string; length?: number }): Promise<Stored> {
+    const instance = await this.instanceFor(kind, event, start);
+    if (declared.length !== undefined && declared.length > await this.#o.files.free()) {
+      throw new HttpError(413, `body: ${declared.length} bytes do not fit in the space left on the archive's disk`);
+    }
+    let received: { temp: string; size: number };
+    try {
+      received = await this.#o.files.receive(body);
+    } catch (error) {
+      this.#o.logger.info({ kind, event, start, err: error }, 'upload cut before its end; nothing kept');
+      throw new HttpError(400, 'body: the upload ended before all of it arrived; nothing was stored');
+    }
+    if (received.size === 0) {
+      await this.#o.files.discard(received.temp);
+      throw badRequest('body', 'is empty; send the audio or video file');
+    }
+    return this.#publish(kind, event, start, instance, received.temp, declared.type);
+  }
+
+  async adopt(kind: ArchiveKind, event: string, start: string, file: string): Promise<ArchivedFile> {
+    const instance = await this.instanceFor(kind, event, start);
+    const { file: archived } = await this.#publish(kind, event, start, instance, file, undefined);
+    return archived;
+  }
+
+  /** Probes `source`, moves it into the archive and records it; the last file to get here wins its key. */
+  async #publish(kind: ArchiveKind, event: string, start: string, instance: Instance, source: string, declared: string | undefined): Promise<Stored> {
+    const own = source.startsWith(this.#o.files.tmp);
+    let probed: Probed;
+    try {
+      probed = await probe(source);
+    } catch (error) {
+      if (own) await this.#o.files.discard(source);
+      if (error instanceof NotMedia) throw badRequest(own ? 'body' : 'file', `is not an audio or video file (ffprobe: ${error.message})`);
+      throw error;
+    }
+    const { size } = await stat(source);
+    const name = await this.#install(kind, source, own, probed.format);
+    const row: ArchiveRow = {
+      kind, event, start, starts_at: instance.startsAt, file: name, size,
+      content_type: contentTypeOf(probed, declared), format: probed.format, duration: probed.duration, created_at: 0,
+    };
+    try {
+      const replaced = await this.#serialized(kind, event, start, async () => {
+        row.created_at = this.#o.clock.now();
+        const previous = await this.#o.store.put(row);
+        if (previous !== undefined) await this.#o.files.discard(this.#o.files.path(kind, previous));
+        return previous !== undefined;
+      });
+      this.#o.bus.publish('archive-file-stored', { kind, event, start, size, duration: probed.duration, replaced });
+      this.#o.logger.info({ kind, event, start, size, format: probed.format, duration: probed.duration, replaced }, 'archive file stored');
+      return { file: this.#toFile(row), created: !replaced };
+    } catch (error) {
+      await this.#o.files.discard(this.#o.files.path(kind, name));
+      throw error;
+    }
+  }
+
+  async #install(kind: ArchiveKind, source: string, own: boolean, format: string): Promise<string> {
+    try {
+      return await this.#o.files.install(kind, source, extensionOf(format));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+      const temp = await this.#o.files.copyIn(source);
+      const name = await this.#o.files.install(kind, temp, extensionOf(format));
+      if (!own) await this.#o.files.discard(source);
+      return name;
+    }
+  }
+
+  /** Runs `work` after every earlier piece of work on the same key. */
+  async #serialized<T>(kind: ArchiveKind, event: string, start: string, work: () => Promise<T>): Promise<T> {
+    const key = JSON.stringify([kind, event, start]);
+    const previous = this.#locks.get(key) ?? Promise.resolve();
+    const current = previous.then(work, work);
+    const settled = current.catch(() => {});
+    this.#locks.set(key, settled);
+    void settled.then(() => {
+      if (this.#locks.get(key) === settled) this.#locks.delete(key);
+    });
+    return current;
+  }
+
+  async find(kind: ArchiveKind, event: string, start: string): Promise<ArchivedFile | undefined> {
+    const row = await this.#o.store.get(kind, event, start);
+    return row && this.#toFile(row);
+  }
+
+  async latest(kind: ArchiveKind, events: string[], after: number, before: number): Promise<ArchivedFile | undefined> {
+    const row = await this.#o.store.latest(kind, events, after, before);
+    return row && this.#toFile(row);
+  }
+
+  async list(kind: ArchiveKind, event: string, bounds: StartBounds, limit: number, offset: number) {
+    const { count, rows } = await this.#o.store.list(kind, event, bounds, limit, offset);
+    return { count, files: rows.map((row) => this.#toFile(row)) };
+  }
+
+  /** Opens the current file of a key; a file replaced between reading its row and opening it is looked up again. */
+  async open(kind: ArchiveKind, event: string, start: string): Promise<Opened> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const row = await this.#o.store.get(kind, event, start);
+      if (!row) break;
+      try {
+        const handle = await open(this.#o.files.path(kind, row.file), 'r');
+        const file = this.#toFile(row);
+        return { file, etag: etagOf(file), handle };
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      }
+    }
+    throw notFound(`No ${kind.slice(0, -1)} for event ${event} at ${start}`);
+  }
+
+  async remove(kind: ArchiveKind, event: string, start: string): Promise<void> {
+    await this.#serialized(kind, event, start, async () => {
+      const file = await this.#o.store.delete(kind, event, start);
+      if (file === undefined) throw notFound(`No ${kind.slice(0, -1)} for event ${event} at ${start}`);
+      await this.#o.files.discard(this.#o.files.path(kind, file));
+      this.#o.bus.publish('archive-file-deleted', { kind, event, start });
+    });
+  }
+
+  #toFile(row: ArchiveRow): Entry {
+    return {
+      kind: row.kind as ArchiveKind, event: row.event, start: row.start, path: this.#o.files.path(row.kind as ArchiveKind, row.file),
+      size: row.size, contentType: row.content_type, format: row.format, duration: row.duration, createdAt: row.created_at,
+      startsAt: row.starts_at,
+    };
+  }
+}
