@@ -207,24 +207,46 @@ export class TaskStore {
   /**
    * Writes the ends of runs, each unless the task is no longer this owner's at this epoch (fencing).
    * Answers, per ending, whether it was written and whether other tasks depend on the task.
+   * A few statements serve the whole batch, whatever its size.
    */
   async finish(endings: Ending[]): Promise<Array<{ written: boolean; hasDependents: boolean }>> {
     return this.#db.transaction().execute(async (trx) => {
-      const answers = [];
-      for (const { id, owner, epoch, outcome } of endings) {
-        const set = 'completed' in outcome
-          ? { status: 'completed', completed_at: outcome.completed, result: JSON.stringify(outcome.result ?? null) }
-          : { status: 'failed', failed_at: outcome.failed, error: outcome.error };
-        const result = await trx.updateTable('tasks').set({ ...set, owner: null, lease_expires_at: null })
-          .where('id', '=', id).where('owner', '=', owner).where('epoch', '=', epoch).where('status', '=', 'running')
-          .executeTakeFirst();
-        const written = Number(result.numUpdatedRows) === 1;
-        const dependent = written && await trx.selectFrom('task_dependencies').select('task_id')
-          .where('dependency_id', '=', id).limit(1).executeTakeFirst();
-        answers.push({ written, hasDependents: !!dependent });
+      const written = new Set<string>();
+      for (let i = 0; i < endings.length; i += 500) {
+        const chunk = endings.slice(i, i + 500);
+        for (const id of await this.#finishAll(trx, chunk.filter((e) => 'completed' in e.outcome), 'completed')) written.add(id);
+        for (const id of await this.#finishAll(trx, chunk.filter((e) => 'failed' in e.outcome), 'failed')) written.add(id);
       }
-      return answers;
+      const ids = [...written];
+      const depended = new Set<string>();
+      for (let i = 0; i < ids.length; i += 1000) {
+        const rows = await trx.selectFrom('task_dependencies').select('dependency_id').distinct()
+          .where('dependency_id', 'in', ids.slice(i, i + 1000)).execute();
+        for (const row of rows) depended.add(row.dependency_id);
+      }
+      return endings.map((e) => ({ written: written.has(e.id), hasDependents: depended.has(e.id) }));
     });
+  }
+
+  async #finishAll(trx: Transaction<TaskTables>, endings: Ending[], status: 'completed' | 'failed'): Promise<string[]> {
+    if (endings.length === 0) return [];
+    const perTask = <T>(type: 'bigint' | 'text', values: unknown[]) => sql<T>`CASE id ${sql.join(
+      endings.map((e, i) => sql`WHEN ${e.id} THEN CAST(${values[i]} AS ${sql.raw(type)})`), sql` `)} END`;
+    const outcomes = endings.map((e) => e.outcome);
+    const set = status === 'completed'
+      ? {
+        completed_at: perTask<number>('bigint', outcomes.map((o) => ('completed' in o ? o.completed : null))),
+        result: perTask<string>('text', outcomes.map((o) => ('completed' in o ? JSON.stringify(o.result ?? null) : null))),
+      }
+      : {
+        failed_at: perTask<number>('bigint', outcomes.map((o) => ('failed' in o ? o.failed : null))),
+        error: perTask<string>('text', outcomes.map((o) => ('failed' in o ? o.error : null))),
+      };
+    const rows = await trx.updateTable('tasks').set({ status, ...set, owner: null, lease_expires_at: null })
+      .where('status', '=', 'running')
+      .where((eb) => eb.or(endings.map((e) => eb.and([eb('id', '=', e.id), eb('owner', '=', e.owner), eb('epoch', '=', e.epoch)]))))
+      .returning('id').execute();
+    return rows.map((r) => r.id);
   }
 
   async setProgress(id: string, owner: string, epoch: number, progress: Record<string, unknown>): Promise<void> {

