@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
+import type { Core } from './core/area.ts';
 import { systemClock, type Clock } from './core/clock.ts';
 import type { Config } from './core/config.ts';
 import { migrate, openDatabase, type Database } from './core/db/database.ts';
@@ -53,11 +54,12 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
   const metrics = createMetrics();
   const bus = new EventBus({ notifier: database.notifier, origin: crypto.randomUUID(), logger, now: () => clock.now() });
   const app = await createHttpServer({ logger, metrics, apiKey: config.apiKey, bodyLimit: config.http.bodyLimit, version: VERSION });
-  const tasks = createTasks({ config, database, bus, clock, logger, metrics });
-  const programme = createProgramme({ database, bus, clock, logger: logger.child({ area: 'programme' }) });
-  const recordings = createRecordings({ database, bus, clock, logger, dataDir: config.dataDir, programme: programme.reader });
-  const gate = createGate({ config, database, bus, clock, logger, dataDir: config.dataDir, programme: programme.reader, archive: recordings.archive });
-  const automation = createAutomation({ config, database, bus, clock, logger, dataDir: config.dataDir, tasks, programme: programme.reader, archive: recordings.archive, gate });
+  const core: Core = { config, database, bus, clock, logger, metrics };
+  const tasks = createTasks(core);
+  const programme = createProgramme({ ...core, logger: logger.child({ area: 'programme' }) });
+  const recordings = createRecordings({ ...core, programme: programme.reader });
+  const gate = createGate({ ...core, programme: programme.reader, archive: recordings.archive });
+  const automation = createAutomation({ ...core, tasks, programme: programme.reader, archive: recordings.archive, gate });
   registerSse(app, bus);
   tasks.routes(app);
   programme.routes(app);
@@ -82,10 +84,11 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
       stopped ??= (async () => {
         await app.close();
         await automation.stop();
+        // Operations (a broadcast on air) stop before the gate they use, so that they can resume after a restart.
+        await tasks.stop();
         await gate.stop();
         await recordings.stop();
         await programme.stop();
-        await tasks.stop();
         await database.close();
         unlock();
         logger.info('onair stopped');

@@ -1,9 +1,4 @@
 import { join } from 'node:path';
-import type { Logger } from 'pino';
-import type { Clock } from '../core/clock.ts';
-import type { Config } from '../core/config.ts';
-import type { Database } from '../core/db/database.ts';
-import type { EventBus } from '../core/events/bus.ts';
 import type { App } from '../core/http/server.ts';
 import { ProcessSupervisor } from '../core/processes.ts';
 import type { Gate } from '../gate/index.ts';
@@ -15,16 +10,11 @@ import { registerAutomationRoutes } from './routes.ts';
 import { BroadcastStore, type Broadcast } from './store.ts';
 import { streamOperation } from './stream.ts';
 import { Synchronizer, type SyncReport } from './synchronizer.ts';
+import type { Core } from '../core/area.ts';
 
 export { automationMigrations } from './migrations.ts';
 
-export interface AutomationDeps {
-  config: Config;
-  database: Database;
-  bus: EventBus;
-  clock: Clock;
-  logger: Logger;
-  dataDir: string;
+export interface AutomationDeps extends Core {
   tasks: Tasks;
   programme: ProgrammeReader;
   archive: Archive;
@@ -40,7 +30,7 @@ export interface AutomationService {
 export function createAutomation(deps: AutomationDeps) {
   const logger = deps.logger.child({ area: 'automation' });
   const settings = deps.config.automation;
-  const root = join(deps.dataDir, 'automation');
+  const root = join(deps.config.dataDir, 'automation');
   const supervisor = new ProcessSupervisor({ dir: join(root, 'pids'), logger });
   let stopping = false;
   deps.tasks.operations.register(streamOperation({

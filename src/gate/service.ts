@@ -2,10 +2,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { Alarm, Clock } from '../core/clock.ts';
-import type { ChannelConfig, Config } from '../core/config.ts';
-import type { Database } from '../core/db/database.ts';
-import type { EventBus } from '../core/events/bus.ts';
+import type { Alarm } from '../core/clock.ts';
+import type { ChannelConfig } from '../core/config.ts';
 import { badRequest, conflict, HttpError, notFound } from '../core/http/problem.ts';
 import { ProcessSupervisor } from '../core/processes.ts';
 import type { ProgrammeEvent, ProgrammeReader } from '../programme/contract.ts';
@@ -13,6 +11,7 @@ import type { Archive } from '../recordings/contract.ts';
 import { FORMATS, skippedOutputs, type Format } from './pipeline.ts';
 import { LiveSession, type InstanceRef, type Mode, type RunEnd, type SessionState, type SessionStats } from './session.ts';
 import { GateStore } from './store.ts';
+import type { Core } from '../core/area.ts';
 
 export interface AvailabilityChanged {
   channel: string;
@@ -76,13 +75,7 @@ export interface Availability {
   stats: SessionStats | null;
 }
 
-export interface GateDeps {
-  config: Config;
-  database: Database;
-  bus: EventBus;
-  clock: Clock;
-  logger: Logger;
-  dataDir: string;
+export interface GateDeps extends Core {
   programme: ProgrammeReader;
   archive: Archive;
 }
@@ -122,7 +115,7 @@ export class GateService {
     this.#logger = deps.logger.child({ area: 'gate' });
     this.channels = deps.config.gate.channels;
     this.store = new GateStore(deps.database);
-    this.#supervisor = new ProcessSupervisor({ dir: join(deps.dataDir, 'gate', 'pids'), logger: this.#logger });
+    this.#supervisor = new ProcessSupervisor({ dir: join(deps.config.dataDir, 'gate', 'pids'), logger: this.#logger });
   }
 
   get defaultChannel(): string {
@@ -249,7 +242,7 @@ export class GateService {
   }
 
   hlsDir(name: string): string {
-    return join(this.#deps.dataDir, 'gate', 'hls', name);
+    return join(this.#deps.config.dataDir, 'gate', 'hls', name);
   }
 
   async #resolve(request: ReserveRequest): Promise<InstanceRef> {

@@ -1,6 +1,4 @@
-import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
-import type { Database } from '../core/db/database.ts';
 import type { EventBus } from '../core/events/bus.ts';
 import { badRequest, conflict, notFound } from '../core/http/problem.ts';
 import type { EventType, ProgrammeChanged, ProgrammeEvent, ProgrammeReader, ScheduledInstance } from './contract.ts';
@@ -9,6 +7,7 @@ import { normalizeEvent, type EventInput, type EventPatch, type Show } from './m
 import { EventSchedule, WindowTooWide } from './recurrence.ts';
 import { RuleError } from './rrule.ts';
 import { ProgrammeStore, type EventFilter, type Page } from './store.ts';
+import type { Core } from '../core/area.ts';
 
 declare module '../core/events/bus.ts' {
   interface EventMap {
@@ -16,12 +15,7 @@ declare module '../core/events/bus.ts' {
   }
 }
 
-export interface ProgrammeDeps {
-  database: Database;
-  bus: EventBus;
-  clock: Clock;
-  logger: Logger;
-}
+export type ProgrammeDeps = Pick<Core, 'database' | 'bus' | 'clock' | 'logger'>;
 
 export interface Schedule {
   event: ProgrammeEvent;

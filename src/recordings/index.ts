@@ -1,7 +1,3 @@
-import type { Logger } from 'pino';
-import type { Clock } from '../core/clock.ts';
-import type { Database } from '../core/db/database.ts';
-import type { EventBus } from '../core/events/bus.ts';
 import type { App } from '../core/http/server.ts';
 import type { ProgrammeReader } from '../programme/contract.ts';
 import type { Archive } from './contract.ts';
@@ -10,16 +6,12 @@ import { recordingMigrations } from './migrations.ts';
 import { registerRecordingRoutes } from './routes.ts';
 import { ArchiveService } from './service.ts';
 import { ArchiveStore } from './store.ts';
+import type { Core } from '../core/area.ts';
 
 export { recordingMigrations } from './migrations.ts';
 export type { Archive, ArchiveKind, ArchivedFile } from './contract.ts';
 
-export interface RecordingsDeps {
-  database: Database;
-  bus: EventBus;
-  clock: Clock;
-  logger: Logger;
-  dataDir: string;
+export interface RecordingsDeps extends Core {
   programme: ProgrammeReader;
 }
 
@@ -27,7 +19,7 @@ export interface RecordingsDeps {
 export function createRecordings(deps: RecordingsDeps) {
   const logger = deps.logger.child({ area: 'recordings' });
   const store = new ArchiveStore(deps.database);
-  const files = new ArchiveFiles(deps.dataDir);
+  const files = new ArchiveFiles(deps.config.dataDir);
   const service = new ArchiveService({ store, files, programme: deps.programme, bus: deps.bus, clock: deps.clock, logger });
   return {
     archive: service as Archive,

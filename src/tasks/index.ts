@@ -1,28 +1,16 @@
 import { Gauge, Histogram } from 'prom-client';
-import type { Logger } from 'pino';
-import type { Clock } from '../core/clock.ts';
-import type { Config } from '../core/config.ts';
-import type { Database } from '../core/db/database.ts';
-import type { EventBus } from '../core/events/bus.ts';
 import type { App } from '../core/http/server.ts';
-import type { Metrics } from '../core/metrics.ts';
 import { DailyCleaner } from './cleaner.ts';
 import { TaskEngine } from './engine.ts';
 import { OperationRegistry, delayOperation, probeOperation, testOperation } from './operations.ts';
 import { registerTaskRoutes } from './routes.ts';
+import type { Core } from '../core/area.ts';
 
 export { taskMigrations } from './migrations.ts';
 export type { Operation, OperationContext } from './operations.ts';
 export type { TaskEngine } from './engine.ts';
 
-export interface TasksDeps {
-  config: Config;
-  database: Database;
-  bus: EventBus;
-  clock: Clock;
-  logger: Logger;
-  metrics: Metrics;
-}
+export type TasksDeps = Core;
 
 /** The tasks area: its engine, operation registry, daily cleaner, routes and metrics. */
 export function createTasks(deps: TasksDeps) {

@@ -228,7 +228,7 @@ export async function startGate(options: {
   const app = await createHttpServer({ logger, metrics: createMetrics(), apiKey: undefined, bodyLimit: config.http.bodyLimit, version: 'test' });
   const programme = options.programme ?? new StandInProgramme();
   const archive = new StandInArchive(dataDir);
-  const gate = createGate({ config, database, bus, clock, logger, dataDir, programme, archive });
+  const gate = createGate({ config, database, bus, clock, logger, metrics: createMetrics(), programme, archive });
   await migrate(database, gate.migrations);
   registerSse(app, bus);
   gate.routes(app);
