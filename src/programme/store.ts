@@ -1,5 +1,5 @@
 import type { Kysely, SelectQueryBuilder } from 'kysely';
-import type { Database, Dialect } from '../core/db/database.ts';
+import { chunks, type Database, type Dialect } from '../core/db/database.ts';
 import type { EventType, ProgrammeEvent } from './contract.ts';
 import type { EventRow, ProgrammeTables, ShowRow } from './migrations.ts';
 import type { Show } from './model.ts';
@@ -61,8 +61,8 @@ export class ProgrammeStore {
 
   async showsById(ids: string[]): Promise<Map<string, Show>> {
     const shows = new Map<string, Show>();
-    for (let i = 0; i < ids.length; i += 1000) {
-      const rows = await this.#db.selectFrom('programme_shows').selectAll().where('id', 'in', ids.slice(i, i + 1000)).execute();
+    for (const run of chunks(ids, 1000)) {
+      const rows = await this.#db.selectFrom('programme_shows').selectAll().where('id', 'in', run).execute();
       for (const row of rows) shows.set(row.id, toShow(row));
     }
     return shows;

@@ -1,5 +1,5 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
-import type { Database, Dialect } from '../core/db/database.ts';
+import { chunks, type Database, type Dialect } from '../core/db/database.ts';
 import type { TaskRow, TaskTables } from './migrations.ts';
 import { FINISHED, UNFINISHED, type Status, type TaskRecord } from './model.ts';
 
@@ -101,15 +101,10 @@ export class TaskStore {
 
   async #insert(trx: Transaction<TaskTables>, tasks: NewTask[]): Promise<void> {
     if (tasks.length === 0) return;
-    // Stay under SQLite's limit of bound parameters per statement.
-    for (let i = 0; i < tasks.length; i += 1000) {
-      await trx.insertInto('tasks').values(tasks.slice(i, i + 1000).map(toRow)).execute();
-    }
+    for (const run of chunks(tasks, 1000)) await trx.insertInto('tasks').values(run.map(toRow)).execute();
     const links = tasks.flatMap((t) =>
       Object.entries(t.dependencies).map(([name, dependency]) => ({ task_id: t.id, name, dependency_id: dependency })));
-    for (let i = 0; i < links.length; i += 3000) {
-      await trx.insertInto('task_dependencies').values(links.slice(i, i + 3000)).execute();
-    }
+    for (const run of chunks(links, 3000)) await trx.insertInto('task_dependencies').values(run).execute();
   }
 
   async missing(ids: string[]): Promise<string[]> {
@@ -127,8 +122,8 @@ export class TaskStore {
   /** The status of each of `ids` that exists (for areas that keep their own task ids, e.g. automation). */
   async statuses(ids: string[]): Promise<Map<string, Status>> {
     const found = new Map<string, Status>();
-    for (let i = 0; i < ids.length; i += 1000) {
-      const rows = await this.#db.selectFrom('tasks').select(['id', 'status']).where('id', 'in', ids.slice(i, i + 1000)).execute();
+    for (const run of chunks(ids, 1000)) {
+      const rows = await this.#db.selectFrom('tasks').select(['id', 'status']).where('id', 'in', run).execute();
       for (const row of rows) found.set(row.id, row.status as Status);
     }
     return found;
@@ -212,16 +207,14 @@ export class TaskStore {
   async finish(endings: Ending[]): Promise<Array<{ written: boolean; hasDependents: boolean }>> {
     return this.#db.transaction().execute(async (trx) => {
       const written = new Set<string>();
-      for (let i = 0; i < endings.length; i += 500) {
-        const chunk = endings.slice(i, i + 500);
+      for (const chunk of chunks(endings, 500)) {
         for (const id of await this.#finishAll(trx, chunk.filter((e) => 'completed' in e.outcome), 'completed')) written.add(id);
         for (const id of await this.#finishAll(trx, chunk.filter((e) => 'failed' in e.outcome), 'failed')) written.add(id);
       }
-      const ids = [...written];
       const depended = new Set<string>();
-      for (let i = 0; i < ids.length; i += 1000) {
+      for (const run of chunks([...written], 1000)) {
         const rows = await trx.selectFrom('task_dependencies').select('dependency_id').distinct()
-          .where('dependency_id', 'in', ids.slice(i, i + 1000)).execute();
+          .where('dependency_id', 'in', run).execute();
         for (const row of rows) depended.add(row.dependency_id);
       }
       return endings.map((e) => ({ written: written.has(e.id), hasDependents: depended.has(e.id) }));
@@ -371,9 +364,7 @@ export class TaskStore {
             .select('d.name').whereRef('d.dependency_id', '=', 't.id').where('w.status', 'in', UNFINISHED))))
         .execute();
       const ids = rows.map((r) => r.id);
-      for (let i = 0; i < ids.length; i += 1000) {
-        await trx.deleteFrom('tasks').where('id', 'in', ids.slice(i, i + 1000)).execute();
-      }
+      for (const run of chunks(ids, 1000)) await trx.deleteFrom('tasks').where('id', 'in', run).execute();
       return ids;
     });
   }

@@ -74,3 +74,10 @@ export async function migrate(db: Database, ...areas: Migrations[]): Promise<voi
     throw new Error(`migration ${failed?.migrationName ?? '(unknown)'} failed: ${String(error)}`, { cause: error });
   }
 }
+
+/** Splits `items` into runs of at most `size`, to stay under the bound-parameter limits of one statement. */
+export function chunks<T>(items: T[], size: number): T[][] {
+  const runs: T[][] = [];
+  for (let i = 0; i < items.length; i += size) runs.push(items.slice(i, i + size));
+  return runs;
+}
