@@ -2,7 +2,7 @@ import { Type } from 'typebox';
 import type { Clock } from '../core/clock.ts';
 import { badRequest, notFound } from '../core/http/problem.ts';
 import type { App } from '../core/http/server.ts';
-import { parseDateTime } from '../tasks/conditions.ts';
+import { parseDateTime } from '../core/time.ts';
 import type { EventType } from './contract.ts';
 import { calendar } from './ical.ts';
 import { DAY } from './localtime.ts';

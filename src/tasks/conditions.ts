@@ -3,6 +3,7 @@ import { IANAZone } from 'luxon';
 import { Type, type Static, type TSchema } from 'typebox';
 import { badRequest } from '../core/http/problem.ts';
 import { checkParameters } from './schema-check.ts';
+import { parseDateTime } from '../core/time.ts';
 
 /** A condition decides when a task becomes due; `after` is the earliest time it may be due from. */
 interface Condition<S extends TSchema = TSchema> {
@@ -10,16 +11,6 @@ interface Condition<S extends TSchema = TSchema> {
   dueAt(parameters: Static<S>, after: number): number;
   /** For recurring conditions: when the next occurrence after this one is due. */
   next?(parameters: Static<S>, after: number): number;
-}
-
-const NAIVE_OR_OFFSET = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$/;
-
-/** Parses ISO 8601 date-times; one without an offset is UTC, as the seed service takes it. */
-export function parseDateTime(value: string): number | undefined {
-  if (!NAIVE_OR_OFFSET.test(value)) return undefined;
-  const withZone = /(Z|[+-]\d{2}:?\d{2})$/.test(value) ? value : `${value}Z`;
-  const ms = Date.parse(withZone.replace(' ', 'T'));
-  return Number.isNaN(ms) ? undefined : ms;
 }
 
 const AtParameters = Type.Object({
