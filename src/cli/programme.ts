@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { OnairClient, print } from './client.ts';
+import { parseDateTime } from '../core/time.ts';
 
 export const PROGRAMME_USAGE = `onair programme shows [--limit N] [--offset N]      shows, paged
 onair programme show ID                             a show
@@ -23,9 +24,6 @@ const query = (values: Record<string, string | undefined>) => {
   const entries = Object.entries(values).filter((entry): entry is [string, string] => entry[1] !== undefined);
   return entries.length === 0 ? '' : `?${new URLSearchParams(entries)}`;
 };
-
-/** Epoch ms of an ISO 8601 time; without an offset it is UTC, as the server reads it. */
-const instant = (text: string) => Date.parse(/(Z|[+-]\d\d:?\d\d)$/.test(text) ? text : `${text}Z`);
 
 const integer = (value: string | undefined) => (value === undefined ? undefined : Number(value));
 
@@ -79,7 +77,9 @@ export async function programmeCommand(args: string[], client = new OnairClient(
       return print(await client.request('DELETE', `/events/${encodeURIComponent(first)}`));
     case 'schedule': {
       const start = values.start ?? new Date().toISOString();
-      const end = values.end ?? new Date(instant(start) + 7 * 86_400_000).toISOString();
+      const from = parseDateTime(start);
+      if (from === undefined) throw new Error(`--start must be an ISO 8601 date-time, got "${start}"`);
+      const end = values.end ?? new Date(from + 7 * 86_400_000).toISOString();
       return print(await client.request('GET', `/schedule${query({ start, end, ...paging, show: values.show, type: values.type })}`));
     }
     case 'instance':
