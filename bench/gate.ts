@@ -1,5 +1,6 @@
 // Gate figures, each beside a baseline from the same run: reserve -> bound SRT port, CPU per relay,
-// delay the relay adds over a direct SRT link, and HTTP listeners served with their lag.
+// delay the relay adds over a direct SRT link, how soon a vanished source frees the channel,
+// and HTTP listeners served with their lag.
 // npx node bench/gate.ts [--quick] [--listeners=1000]
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -79,6 +80,24 @@ async function delayAndCpu(seconds: number) {
   rows.push({ figure: 'source start -> first byte, ms', gate: fixed(relayMs), baseline: fixed(directMs), 'baseline is': 'direct ffmpeg-to-ffmpeg SRT', ratio: ratio(relayMs, directMs), goal: `added <= 50 (added ${fixed(relayMs - directMs)})` });
 }
 
+/** Source killed -> channel free, beside a listener that relies on SRT's own peer idle timeout. */
+async function vanish() {
+  const killAndTime = async (url: string, over: () => Promise<unknown>) => {
+    const source = pushTone(url, { seconds: 30 });
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    source.child.kill('SIGKILL');
+    const start = performance.now();
+    await over();
+    return performance.now() - start;
+  };
+  const gate = await killAndTime((await reserve()).url, idle);
+  const port = await freeUdpPort();
+  const bare = spawn('ffmpeg', ['-nostdin', '-loglevel', 'quiet', '-i', `srt://0.0.0.0:${port}?mode=listener`, '-c', 'copy', '-f', 'ogg', '-'], { stdio: 'ignore' });
+  await waitFor(() => udpPortBound(port), 'bare listener', 5000, 1);
+  const srt = await killAndTime(`srt://127.0.0.1:${port}`, () => new Promise((resolve) => bare.once('exit', resolve)));
+  rows.push({ figure: 'source killed -> channel free, ms', gate: fixed(gate), baseline: fixed(srt), 'baseline is': 'ffmpeg listener, SRT peer idle', ratio: ratio(gate, srt), goal: '< SRT idle (5000)' });
+}
+
 /** Lag of byte offsets at each listener behind the first listener to receive them. */
 async function listeners(count: number, seconds: number) {
   const { url } = await reserve();
@@ -108,6 +127,7 @@ async function listeners(count: number, seconds: number) {
 
 await bindTimes(quick ? 3 : 10);
 await delayAndCpu(quick ? 5 : 10);
+await vanish();
 const many = Number(option('listeners') ?? (quick ? 200 : 1000));
 const few = await listeners(10, 4);
 const lots = await listeners(many, quick ? 4 : 8);

@@ -45,11 +45,20 @@ function pushSlave(output: ChannelConfig['outputs'][number], format: Format): st
   }
 }
 
-/** The SRT URL ffmpeg listens on: the token is the passphrase, so a wrong one is refused in the handshake. */
-export function listenerUrl(plan: RelayPlan): string {
-  const query = new URLSearchParams({ mode: 'listener', passphrase: plan.passphrase, pbkeylen: '32' });
-  if (plan.listenTimeoutUs !== undefined) query.set('listen_timeout', String(plan.listenTimeoutUs));
-  return `srt://0.0.0.0:${plan.channel.port}?${query}`;
+// A source that stops sending for this long has left: ffmpeg ends its read (exit 0) well before SRT's own 5 s peer
+// idle timeout. Senders with Ogg's default 1 s pages send a burst a second, so this leaves them room.
+export const SOURCE_IDLE_US = 3_000_000;
+
+/**
+ * ffmpeg input options of the SRT listener. The passphrase (token or stream key) is an option, not part of the URL:
+ * ffmpeg 5.1 does not URL-decode it, and ffmpeg prints its input URL. A wrong passphrase is refused in the handshake.
+ */
+export function listenerInput(plan: RelayPlan): string[] {
+  const wait = plan.listenTimeoutUs === undefined ? [] : ['-listen_timeout', String(plan.listenTimeoutUs)];
+  return [
+    '-mode', 'listener', '-passphrase', plan.passphrase, '-pbkeylen', '32', ...wait, '-timeout', String(SOURCE_IDLE_US),
+    '-i', `srt://0.0.0.0:${plan.channel.port}`,
+  ];
 }
 
 /** Push outputs a session of this format skips (RTMP cannot carry Ogg/Opus). */
@@ -67,7 +76,8 @@ export function relayArgs(plan: RelayPlan): string[] {
   if (plan.hlsPlaylist) {
     slaves.push(`[f=hls:hls_time=2:hls_list_size=6:hls_flags=delete_segments+omit_endlist:onfail=ignore]${teeEscape(plan.hlsPlaylist)}`);
   }
-  if (plan.recordFile) slaves.push(`[${plan.format === 'ogg' ? 'f=ogg' : 'f=mpegts'}:onfail=ignore]${teeEscape(plan.recordFile)}`);
+  // Flushed packet by packet (Ogg: a page a second), so that a crash of onair loses at most the last second.
+  if (plan.recordFile) slaves.push(`[${plan.format === 'ogg' ? 'f=ogg' : 'f=mpegts'}:flush_packets=1:onfail=ignore]${teeEscape(plan.recordFile)}`);
   for (const output of plan.channel.outputs) {
     const slave = pushSlave(output, plan.format);
     if (slave) slaves.push(slave);
@@ -80,7 +90,7 @@ export function relayArgs(plan: RelayPlan): string[] {
   return [
     '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info',
     '-fflags', 'nobuffer', ...probe,
-    '-i', listenerUrl(plan),
+    ...listenerInput(plan),
     '-map', '0', '-c', 'copy', ...flvTags, ...metadata,
     '-f', 'tee', slaves.join('|'),
   ];

@@ -11,7 +11,7 @@ import type { Availability, GateService } from './service.ts';
 const Name = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$', description: 'Channel name' });
 const ChannelParams = Type.Object({ channel: Name });
 const InstanceRef = Type.Object({
-  event: Type.String({ minLength: 1, maxLength: 200, description: 'Event id' }),
+  event: Type.String({ format: 'uuid', description: 'Event id' }),
   start: Type.String({
     pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,6})?)?$',
     description: 'Naive local start of the instance in the event\'s time zone, e.g. 2026-12-04T20:00:00',
@@ -19,10 +19,10 @@ const InstanceRef = Type.Object({
 }, { additionalProperties: false });
 const ReserveBody = Type.Object({
   instance: Type.Optional(InstanceRef),
-  event: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Older form: the event, whose instance nearest to now (within an hour) is meant' })),
+  event: Type.Optional(Type.String({ format: 'uuid', description: 'Older form: the event, whose instance nearest to now (within an hour) is meant' })),
   format: Type.Optional(Type.Union([Type.Literal('ogg'), Type.Literal('mpegts')], { description: 'ogg (Opus audio, default) or mpegts (H.264 + AAC)' })),
   record: Type.Optional(Type.Boolean({ description: 'Record into the archive (live events only)' })),
-  metadata: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }), Type.String({ maxLength: 1000 }),
+  metadata: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }), Type.String({ maxLength: 1000, pattern: '^[^\\u0000-\\u001f\\u007f]*$', description: 'No control characters' }),
     { maxProperties: 32, additionalProperties: false, description: 'Stream tags (e.g. title, artist)' })),
 }, { additionalProperties: false });
 const Stats = Type.Object({

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Alarm } from '../core/clock.ts';
@@ -134,6 +134,7 @@ export class GateService {
     // SQLite has one onair per data dir, so any slot found at start is from a run that is gone.
     const now = this.#deps.clock.now();
     await this.#sweep(leftovers, this.#deps.database.dialect === 'sqlite' ? Number.MAX_SAFE_INTEGER : now - STALE_MS);
+    await this.#rescueRecordings(leftovers);
     this.#heartbeat = setInterval(() => void this.#beat(), HEARTBEAT_MS);
     this.#heartbeat.unref();
   }
@@ -310,8 +311,32 @@ export class GateService {
     return running;
   }
 
-  #recordFile(session: LiveSession): string | undefined {
+  #recordFile(session: Pick<LiveSession, 'id' | 'record' | 'format'>): string | undefined {
     return session.record ? join(this.#deps.archive.stagingDir, `${session.id}.${FORMATS[session.format].extension}`) : undefined;
+  }
+
+  /** Adopts a staged recording into the archive (when something was on air) and clears staging; answers why it failed. */
+  async #keepRecording(id: string, file: string, instance: InstanceRef | null): Promise<string | undefined> {
+    try {
+      if (instance) await this.#deps.archive.adopt('recordings', instance.event, instance.start, file);
+      return undefined;
+    } catch (err) {
+      this.#logger.error({ err, session: id }, 'the recording could not be archived');
+      return (err as Error).message;
+    } finally {
+      rmSync(file, { force: true });
+    }
+  }
+
+  /** What a killed run recorded is the show up to the crash: it goes to the archive like any recording. */
+  async #rescueRecordings(ids: string[]): Promise<void> {
+    for (const id of ids) {
+      const row = await this.store.get(id);
+      const file = row && this.#recordFile({ id, record: row.record === 1, format: row.format as Format });
+      if (!row || !file || !existsSync(file)) continue;
+      const { event, instance_start: start, published_at: publishedAt } = row;
+      await this.#keepRecording(id, file, publishedAt !== null && event !== null && start !== null ? { event, start } : null);
+    }
   }
 
   async #launch(running: Running): Promise<void> {
@@ -387,16 +412,9 @@ export class GateService {
       reason = lastLine;
     }
     const recordFile = this.#recordFile(session);
-    if (recordFile && session.instance) {
-      if (end.published) {
-        try {
-          await this.#deps.archive.adopt('recordings', session.instance.event, session.instance.start, recordFile);
-        } catch (err) {
-          this.#logger.error({ err, session: session.id }, 'the recording could not be archived');
-          reason += `; recording not archived: ${(err as Error).message}`;
-        }
-      }
-      rmSync(recordFile, { force: true });
+    if (recordFile) {
+      const failure = await this.#keepRecording(session.id, recordFile, end.published ? session.instance : null);
+      if (failure) reason += `; recording not archived: ${failure}`;
     }
     const stats = session.stats(now);
     session.state = state;

@@ -141,3 +141,19 @@ describe('security defaults', () => {
     }
   });
 });
+
+describe('query strings', () => {
+  test('only plain decimal strings become numbers', async () => {
+    const server = await startOnair({ database: testDatabases[0]! });
+    try {
+      for (const limit of ['true', '1e2', '0x10', '1n', ' 5', '']) {
+        const answer = await server.request('GET', `/shows?limit=${encodeURIComponent(limit)}`);
+        assert.equal(answer.status, 400, `limit=${limit}`);
+        assert.match(answer.body.detail, /querystring\.limit/);
+      }
+      assert.equal((await server.request('GET', '/shows?limit=5')).body.limit, 5);
+    } finally {
+      await server.stop();
+    }
+  });
+});

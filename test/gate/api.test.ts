@@ -93,6 +93,9 @@ for (const database of testDatabases) {
         [{ event: event.id, format: 'mp3' }, 'body.format'],
         [{ event: event.id, record: 'yes' }, 'body.record'],
         [{ event: event.id, metadata: { 'bad key': 'x' } }, 'body.metadata'],
+        [{ event: event.id, metadata: { title: 'a\u0000b' } }, 'body.metadata.title'],
+        [{ event: event.id, metadata: { title: 'two\nlines' } }, 'body.metadata.title'],
+        [{ event: `${event.id}\u0000` }, 'body.event'],
         [{ event: event.id, color: 'red' }, 'body.color'],
       ];
       for (const [body, field] of cases) {

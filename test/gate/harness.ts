@@ -135,14 +135,16 @@ export interface Source {
 }
 
 /** A live source: ffmpeg pushing a generated tone over SRT, as a newcomer would from the README. */
-export function pushTone(url: string, options: { seconds: number; frequency?: number; format?: 'ogg' | 'mpegts' }): Source {
+export function pushTone(url: string, options: { seconds: number; frequency?: number; format?: 'ogg' | 'mpegts'; passphrase?: string }): Source {
   const format = options.format ?? 'ogg';
   const input = format === 'ogg'
     ? ['-f', 'lavfi', '-i', `sine=f=${options.frequency ?? 440}:d=${options.seconds}`, '-c:a', 'libopus', '-b:a', '64k',
       '-page_duration', '20000', '-flush_packets', '1', '-f', 'ogg']
     : ['-f', 'lavfi', '-i', `testsrc=size=320x240:rate=25:d=${options.seconds}`, '-f', 'lavfi', '-i', `sine=f=${options.frequency ?? 440}:d=${options.seconds}`,
       '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '25', '-c:a', 'aac', '-f', 'mpegts'];
-  const child = spawn('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'error', '-re', ...input, url], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // A passphrase as an option, as encoders take it: an srt:// URL cannot carry every printable character.
+  const passphrase = options.passphrase === undefined ? [] : ['-passphrase', options.passphrase, '-pbkeylen', '32'];
+  const child = spawn('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'error', '-re', ...input, ...passphrase, url], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (text: string) => {
     stderr += text;

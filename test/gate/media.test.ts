@@ -5,12 +5,10 @@ import { testDatabases } from '../support/databases.ts';
 import { waitFor } from '../support/onair.ts';
 import { analyse, ffmpegChildren, listen, pushTone, startGate, type GateServer } from './harness.ts';
 
-const sqlite = testDatabases[0];
-
-describe('gate media path: SRT ingest with real ffmpeg, HTTP listening, recording', () => {
+for (const database of testDatabases) describe(`gate media path on ${database.name}: SRT ingest with real ffmpeg, HTTP listening, recording`, () => {
   let server: GateServer;
   before(async () => {
-    server = await startGate({ database: sqlite });
+    server = await startGate({ database });
   });
   after(async () => {
     await server.stop();
@@ -83,16 +81,19 @@ describe('gate media path: SRT ingest with real ffmpeg, HTTP listening, recordin
     assert.ok(existsSync(recording.path));
   });
 
-  test('killing the source mid-stream ends the session cleanly and frees the channel', async () => {
+  test('killing the source mid-stream ends the session within the 3 s source idle time, before SRT\'s 5 s peer timeout', async () => {
     const { answer } = await reserve();
     const listener = listen(`${server.url}/listen`);
     const source = pushTone(answer.body.url, { seconds: 30 });
     await listener.firstByte;
     source.child.kill('SIGKILL');
+    const killedAt = Date.now();
     await listener.done;
     await idle();
     const [session] = (await server.request('GET', '/channels/main/sessions')).body;
-    assert.equal(session.state, 'ended', JSON.stringify(session));
+    assert.deepEqual([session.state, session.reason], ['ended', 'source-left'], JSON.stringify(session));
+    const after = Date.parse(session.endedAt) - killedAt;
+    assert.ok(after >= 2500 && after < 4500, `ended ${after} ms after the source was killed`);
     assert.equal(ffmpegChildren().length, 0);
   });
 });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { describe, test } from 'node:test';
 import { testDatabases } from '../support/databases.ts';
 import { startOnair, waitFor } from '../support/onair.ts';
@@ -32,6 +33,26 @@ for (const database of testDatabases) {
         await server.stop();
       }
       assert.deepEqual(ffmpegChildren(), []);
+    });
+
+    test('bad ids, starts and metadata reach neither the programme nor ffmpeg: always a clear 400', async () => {
+      const server = await startOnair({ database, env: { ONAIR_SRT_PORT_START: String(await freeUdpPort()) } });
+      try {
+        const text = fc.string({ unit: 'binary', maxLength: 40 });
+        const body = fc.record({
+          event: fc.oneof(fc.uuid(), text),
+          instance: fc.record({ event: fc.oneof(fc.uuid(), text), start: fc.oneof(fc.constant('2026-13-45T99:99'), text) }),
+          metadata: fc.dictionary(fc.constantFrom('title', 'artist'), text),
+        }, { requiredKeys: [] });
+        await fc.assert(fc.asyncProperty(body, async (value) => {
+          const answer = await server.request('POST', '/reserve', value);
+          assert.equal(answer.status, 400, `${JSON.stringify(value)}: ${answer.status} ${JSON.stringify(answer.body)}`);
+          assert.equal(typeof answer.body.detail, 'string');
+        }), { numRuns: 200 });
+        assert.equal((await server.request('GET', '/check')).body.state, 'idle');
+      } finally {
+        await server.stop();
+      }
     });
   });
 }
