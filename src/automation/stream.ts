@@ -14,13 +14,6 @@ import type { Operation, OperationContext } from '../tasks/index.ts';
 
 const DAY = 86_400_000;
 const REPLAY_LOOKBACK_MS = 60 * DAY;
-/**
- * How long audio takes from being fed to our ffmpeg to the gate's HTTP output: probing and the SRT handshake,
- * SRT's default latency (120 ms) and the relay. Measured by test/automation/broadcast.test.ts (about 315 ms
- * here); the file is fed this much before the instance so that its first audio goes out on time.
- */
-export const OUTPUT_DELAY_MS = 310;
-
 export const StreamParameters = Type.Object({
   event: Type.String({ minLength: 1, maxLength: 100, description: 'The event id' }),
   start: Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}(:\\d{2})?$', description: 'Naive local start of the instance' }),
@@ -40,6 +33,11 @@ export interface StreamDeps {
   reserveLeadMs: number;
   streamLeadMs: number;
   reserveTimeoutMs: number;
+  /**
+   * How long audio takes from being fed to our ffmpeg to the gate's HTTP output (SRT handshake and latency, the
+   * relay): the file is fed this much before the instance so that its first audio goes out on time.
+   */
+  outputDelayMs: number;
   /** True once onair is stopping: the gate may end the stream before the task is told to stop. */
   stopping(): boolean;
 }
@@ -129,11 +127,14 @@ const formatOf = (file: ArchivedFile): Format => (file.format.split(',').include
 /** ffmpeg arguments: real time (-re), no re-encoding, to the gate's SRT URL; `input` is a file, or stdin (pipe:0). */
 export function playArgs(input: string, format: Format, positionS: number, url: string): string[] {
   const seek = positionS > 0 ? ['-ss', positionS.toFixed(3)] : [];
+  // A stream copy seeks to the page (Ogg) or packet before the position: those first packets get negative
+  // timestamps, which the Ogg muxer writes as huge granules the gate's relay cannot read. Start them at zero.
+  const shift = positionS > 0 ? ['-avoid_negative_ts', 'make_zero'] : [];
   const output = format === 'ogg' ? ['-f', 'ogg', '-page_duration', '20000', '-flush_packets', '1'] : ['-f', 'mpegts', '-flush_packets', '1'];
   return [
     '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error',
     '-re', ...seek, '-probesize', '32768', '-analyzeduration', '0', '-i', input,
-    '-map', '0', '-c', 'copy', ...output, url,
+    '-map', '0', '-c', 'copy', ...shift, ...output, url,
   ];
 }
 
@@ -144,7 +145,7 @@ export function playArgs(input: string, format: Format, positionS: number, url: 
  */
 async function play(deps: StreamDeps, context: Context, file: string, format: Format, reservation: Reservation, startsAt: number, durationS: number): Promise<number> {
   const { clock, supervisor, signal } = { ...deps, signal: context.signal };
-  const feedAt = startsAt - OUTPUT_DELAY_MS;
+  const feedAt = startsAt - deps.outputDelayMs;
   const positionS = Math.max(0, (clock.now() + 50 - feedAt) / 1000);
   if (positionS >= durationS) return 0;
   const piped = positionS === 0;

@@ -18,6 +18,8 @@ export interface Config {
     probeFile: string | undefined;
   };
   srt: { portStart: number };
+  /** The recordings archive: an upload that sends nothing for this long is aborted. */
+  recordings: { uploadIdleTimeoutMs: number };
   gate: {
     /** Host name put into the srt:// URLs handed to sources. */
     publicHost: string;
@@ -25,7 +27,11 @@ export interface Config {
     channels: ChannelConfig[];
   };
   /** Automated broadcasts; every figure in milliseconds. */
-  automation: { leadMs: number; reserveLeadMs: number; streamLeadMs: number; windowMs: number; intervalMs: number; reserveTimeoutMs: number };
+  automation: {
+    leadMs: number; reserveLeadMs: number; streamLeadMs: number; windowMs: number; intervalMs: number; reserveTimeoutMs: number;
+    /** How long before the start the recording is fed to the player, to make up for the SRT and relay delay. */
+    outputDelayMs: number;
+  };
 }
 
 export type OutputType = 'icecast' | 'srt' | 'rtmp';
@@ -83,6 +89,12 @@ function duration(env: Env, name: string, fallback: string, min: number): number
   return parsed.toMillis();
 }
 
+/** Whole milliseconds (310) or an ISO 8601 duration (PT0.31S), from `min` up. */
+function millisOrDuration(env: Env, name: string, fallback: string, min: number): number {
+  const raw = read(env, name);
+  return raw !== undefined && /^\d+$/.test(raw) ? integer(env, name, 0, min, 3_600_000) : duration(env, name, fallback, min);
+}
+
 function automation(env: Env): Config['automation'] {
   const settings = {
     leadMs: duration(env, 'ONAIR_AUTOMATION_LEAD', 'PT15M', 0),
@@ -91,9 +103,12 @@ function automation(env: Env): Config['automation'] {
     windowMs: duration(env, 'ONAIR_AUTOMATION_WINDOW', 'P1D', 60_000),
     intervalMs: duration(env, 'ONAIR_AUTOMATION_INTERVAL', 'PT1M', 1_000),
     reserveTimeoutMs: duration(env, 'ONAIR_AUTOMATION_RESERVE_TIMEOUT', 'PT5M', 0),
+    outputDelayMs: millisOrDuration(env, 'ONAIR_AUTOMATION_OUTPUT_DELAY', 'PT0.31S', 0),
   };
   if (settings.reserveLeadMs > settings.leadMs) throw new ConfigError('ONAIR_AUTOMATION_RESERVE_LEAD must not be longer than ONAIR_AUTOMATION_LEAD');
   if (settings.streamLeadMs > settings.reserveLeadMs) throw new ConfigError('ONAIR_AUTOMATION_STREAM_LEAD must not be longer than ONAIR_AUTOMATION_RESERVE_LEAD');
+  // The player starts at the stream lead: it cannot be fed earlier than that.
+  if (settings.outputDelayMs > settings.streamLeadMs) throw new ConfigError('ONAIR_AUTOMATION_OUTPUT_DELAY must not be longer than ONAIR_AUTOMATION_STREAM_LEAD');
   return settings;
 }
 
@@ -172,6 +187,7 @@ export function loadConfig(env: Env = process.env): Config {
       probeFile: read(env, 'ONAIR_TASKS_PROBE_FILE'),
     },
     srt: { portStart },
+    recordings: { uploadIdleTimeoutMs: duration(env, 'ONAIR_UPLOAD_IDLE_TIMEOUT', 'PT1M', 100) },
     gate: {
       publicHost: matching(env, 'ONAIR_SRT_PUBLIC_HOST', '127.0.0.1', /^[A-Za-z0-9.-]+$|^\[[0-9A-Fa-f:]+\]$/, 'a host name or IP address'),
       reservationTtlMs: integer(env, 'ONAIR_GATE_RESERVATION_TTL', 60, 1, 86_400) * 1000,

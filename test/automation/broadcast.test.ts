@@ -1,32 +1,12 @@
 import assert from 'node:assert/strict';
-import { request as httpRequest } from 'node:http';
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { OggPages, granule } from '../../src/gate/broadcast.ts';
 import { analyse, ffmpegChildren, freeUdpPort } from '../gate/harness.ts';
 import { media, upload } from '../recordings/support.ts';
 import { testDatabases } from '../support/databases.ts';
 import { startOnair, tempDir, waitFor } from '../support/onair.ts';
-
-/** Listens to the gate's HTTP output, noting when the first audio page (granule > 0) arrives. */
-function listenTimed(url: string): Promise<{ bytes: Buffer; firstAudioAt: number | undefined }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, (res) => {
-      const chunks: Buffer[] = [];
-      const pages = new OggPages();
-      let firstAudioAt: number | undefined;
-      res.on('data', (chunk: Buffer) => {
-        const at = Date.now();
-        chunks.push(chunk);
-        if (firstAudioAt === undefined && pages.push(chunk).some((page) => granule(page) > 0n)) firstAudioAt = at;
-      });
-      res.on('close', () => resolve({ bytes: Buffer.concat(chunks), firstAudioAt }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+import { listenTimed } from './support.ts';
 
 for (const database of testDatabases) {
   describe(`automated broadcast end to end on ${database.name}`, () => {

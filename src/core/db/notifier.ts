@@ -34,6 +34,7 @@ export class PostgresNotifier implements Notifier {
   #handlers = new Map<string, Array<(payload: string) => void>>();
   #stopped = false;
   #reconnect: NodeJS.Timeout | undefined;
+  #subscribing: Promise<void> = Promise.resolve();
 
   constructor(pool: pg.Pool, url: string, logger: Logger) {
     this.#pool = pool;
@@ -80,9 +81,12 @@ export class PostgresNotifier implements Notifier {
       return;
     }
     this.#handlers.set(channel, [handler]);
-    this.#client?.query(`LISTEN ${pg.escapeIdentifier(channel)}`).catch((err: unknown) => {
-      this.#logger.error({ err, channel }, 'LISTEN failed');
-    });
+    const client = this.#client;
+    if (!client) return;
+    // One query at a time on the LISTEN connection: areas subscribe in quick succession.
+    this.#subscribing = this.#subscribing
+      .then(() => client.query(`LISTEN ${pg.escapeIdentifier(channel)}`))
+      .then(() => undefined, (err: unknown) => this.#logger.error({ err, channel }, 'LISTEN failed'));
   }
 
   async stop(): Promise<void> {
@@ -90,6 +94,7 @@ export class PostgresNotifier implements Notifier {
     clearTimeout(this.#reconnect);
     const client = this.#client;
     this.#client = undefined;
+    await this.#subscribing;
     await client?.end();
   }
 }

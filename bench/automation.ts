@@ -1,0 +1,153 @@
+// Automation figures, each beside a baseline from the same run:
+// - start accuracy: |first audio at a listener of GET /listen - instance start| over automated broadcasts, beside a
+//   direct ffmpeg -re push of the same file through the gate, started at a known time (what a scheduler without
+//   the automation's early start and output delay would get);
+// - sync time with 10,000 instances in the window, beside listing those instances from the programme alone.
+// npx node bench/automation.ts [--quick] [--broadcasts=20] [--instances=10000]
+import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { playArgs } from '../src/automation/stream.ts';
+import { freeUdpPort } from '../test/gate/harness.ts';
+import { media, upload } from '../test/recordings/support.ts';
+import { tempDir } from '../test/support/onair.ts';
+import { listenToNextSession, startIn } from '../test/automation/support.ts';
+import {
+  fixed, inFlight, option, percentile, printConditions, printTable, quick, ratio, spread, startInProcess, testDatabases, timed, type Row, type Running,
+} from './support.ts';
+
+const BROADCASTS = Number(option('broadcasts') ?? (quick ? 5 : 20));
+const INSTANCES = Number(option('instances') ?? 10_000);
+const SPACING_MS = 7_000;
+const rows: Row[] = [];
+
+async function created(server: Running, path: string, body: unknown): Promise<string> {
+  const answer = await server.request('POST', path, body);
+  if (answer.status !== 201) throw new Error(`${path}: ${answer.status} ${JSON.stringify(answer.body)}`);
+  return answer.body.id;
+}
+
+/** Automated broadcasts one after another on the default channel: first audio at the listener minus the planned start. */
+async function automated(server: Running, file: string): Promise<number[]> {
+  const show = await created(server, '/shows', { title: 'Bench tapes' });
+  const first = startIn(10_000);
+  const planned: number[] = [];
+  for (let i = 0; i < BROADCASTS; i++) {
+    const startsAt = first.startsAt + i * SPACING_MS;
+    const start = new Date(startsAt).toISOString().slice(0, 19);
+    const event = await created(server, '/events', { showId: show, type: 'prerecorded', start, duration: 5, timezone: 'UTC' });
+    const stored = await upload(server.url, `/prerecordings/${event}/${start}`, file);
+    if (stored.status !== 201) throw new Error(`upload: ${stored.status} ${JSON.stringify(stored.body)}`);
+    planned.push(startsAt);
+  }
+  const offsets: number[] = [];
+  let session: string | null = null;
+  for (const startsAt of planned) {
+    const next = await listenToNextSession(server.url, server.request, session, SPACING_MS * 2);
+    session = next.session;
+    const { firstAudioAt } = await next.heard;
+    if (firstAudioAt === undefined) throw new Error('a broadcast reached the listener without audio');
+    offsets.push(firstAudioAt - startsAt);
+  }
+  return offsets;
+}
+
+/** The baseline: reserve for a live instance, start ffmpeg -re on the same file at a known time, same listener. */
+async function direct(server: Running, file: string): Promise<number[]> {
+  const show = await created(server, '/shows', { title: 'Bench live' });
+  const { start } = startIn(-60_000);
+  const event = await created(server, '/events', { showId: show, type: 'live', start, duration: 86_400, timezone: 'UTC' });
+  const offsets: number[] = [];
+  let session: string | null = null;
+  for (let i = 0; i < BROADCASTS; i++) {
+    const reserved = await server.request('POST', '/reserve', { instance: { event, start } });
+    if (reserved.status !== 201) throw new Error(`reserve: ${reserved.status} ${JSON.stringify(reserved.body)}`);
+    const next = await listenToNextSession(server.url, server.request, session);
+    session = next.session;
+    const startedAt = Date.now();
+    const player = spawn('ffmpeg', playArgs(file, 'ogg', 0, reserved.body.url), { stdio: 'ignore' });
+    const { firstAudioAt } = await next.heard;
+    await new Promise((resolve) => (player.exitCode === null ? player.once('exit', resolve) : resolve(null)));
+    if (firstAudioAt === undefined) throw new Error('a direct push reached the listener without audio');
+    offsets.push(firstAudioAt - startedAt);
+    await waitIdle(server);
+  }
+  return offsets;
+}
+
+async function waitIdle(server: Running): Promise<void> {
+  for (let i = 0; i < 1000 && (await server.request('GET', '/check')).body.state !== 'idle'; i++) await new Promise((r) => setTimeout(r, 20));
+}
+
+async function accuracy(): Promise<void> {
+  const dir = tempDir('onair-bench-automation-');
+  const server = await startInProcess(testDatabases[0]!, {
+    ONAIR_SRT_PORT_START: String(await freeUdpPort()),
+    ONAIR_AUTOMATION_LEAD: 'PT4S', ONAIR_AUTOMATION_RESERVE_LEAD: 'PT2S', ONAIR_AUTOMATION_STREAM_LEAD: 'PT1S',
+  });
+  try {
+    const file = await media(dir, 'tape.ogg', '-f', 'lavfi', '-i', 'sine=f=440:d=2', '-c:a', 'libopus', '-b:a', '64k');
+    const signed = await automated(server, file);
+    const baseline = await direct(server, file);
+    const [ours, theirs] = [spread(signed.map(Math.abs)), spread(baseline.map(Math.abs))];
+    for (const key of ['p50', 'p99', 'max'] as const) {
+      rows.push({
+        figure: `start accuracy |first audio - start| ${key}, ms (${BROADCASTS} broadcasts)`, measured: fixed(ours[key], 0), baseline: fixed(theirs[key], 0),
+        'baseline is': 'ffmpeg -re started at a known time', ratio: ratio(ours[key], theirs[key]), goal: key === 'p50' ? '<= 100' : '',
+      });
+    }
+    const median = percentile(signed, 50);
+    rows.push({
+      figure: 'signed start offset p50, ms (late > 0)', measured: fixed(median, 0), baseline: fixed(percentile(baseline, 50), 0),
+      'baseline is': 'ffmpeg -re started at a known time', ratio: ratio(median, percentile(baseline, 50)),
+      goal: `tune: ONAIR_AUTOMATION_OUTPUT_DELAY=${Math.max(0, Math.round(server.config.automation.outputDelayMs + median))}`,
+    });
+  } finally {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Events recurring every 10 minutes, 100 instances each, from an hour ahead: INSTANCES instances in the day's window. */
+async function syncTimes(database: (typeof testDatabases)[number]): Promise<void> {
+  const server = await startInProcess(database);
+  try {
+    const { synchronizer } = server.onair.automation;
+    // Measure sync runs alone: no interval alarm, no runs on every programme change while the events are made.
+    await synchronizer.stop();
+    const show = await created(server, '/shows', { title: 'Bench schedule' });
+    const events = Math.ceil(INSTANCES / 100);
+    const first = startIn(3_600_000).startsAt;
+    await inFlight(Array.from({ length: events }, (_, i) => i), 4, (i) => created(server, '/events', {
+      showId: show, type: i % 2 ? 'replay' : 'prerecorded', start: new Date(first + i * 5_000).toISOString().slice(0, 19),
+      duration: 300, timezone: 'UTC', recurrence: { rule: `FREQ=MINUTELY;INTERVAL=10;COUNT=${Math.min(100, INSTANCES - i * 100)}` },
+    }));
+    const initial = await timed(() => synchronizer.sync());
+    if (initial.value.expected !== INSTANCES || initial.value.created !== INSTANCES) throw new Error(`sync: ${JSON.stringify(initial.value)}`);
+    const steady: number[] = [];
+    const listing: number[] = [];
+    const { windowMs } = server.config.automation;
+    for (let i = 0; i < (quick ? 3 : 7); i++) {
+      const now = Date.now();
+      listing.push((await timed(() => server.onair.programme.reader.instancesBetween(now, now + windowMs, ['replay', 'prerecorded']))).ms);
+      const run = await timed(() => synchronizer.sync());
+      if (run.value.created !== 0 || run.value.cancelled !== 0) throw new Error(`steady sync changed tasks: ${JSON.stringify(run.value)}`);
+      steady.push(run.ms);
+    }
+    const list = percentile(listing, 50);
+    rows.push({
+      figure: `sync, ${INSTANCES} instances, nothing to change, p50 ms (${database.name})`, measured: fixed(percentile(steady, 50), 0), baseline: fixed(list, 0),
+      'baseline is': 'listing the instances from the programme', ratio: ratio(percentile(steady, 50), list), goal: '< 500',
+    });
+    rows.push({
+      figure: `first sync, ${INSTANCES} tasks to create, ms (${database.name})`, measured: fixed(initial.ms, 0), baseline: fixed(list, 0),
+      'baseline is': 'listing the instances from the programme', ratio: ratio(initial.ms, list), goal: '',
+    });
+  } finally {
+    await server.stop();
+  }
+}
+
+printConditions('automation');
+await accuracy();
+for (const database of testDatabases) await syncTimes(database);
+printTable('automation', rows);
