@@ -77,7 +77,8 @@ export function relayArgs(plan: RelayPlan): string[] {
     slaves.push(`[f=hls:hls_time=2:hls_list_size=6:hls_flags=delete_segments+omit_endlist:onfail=ignore]${teeEscape(plan.hlsPlaylist)}`);
   }
   // Flushed packet by packet (Ogg: a page a second), so that a crash of onair loses at most the last second.
-  if (plan.recordFile) slaves.push(`[${plan.format === 'ogg' ? 'f=ogg' : 'f=mpegts'}:flush_packets=1:onfail=ignore]${teeEscape(plan.recordFile)}`);
+  // Short Ogg pages in recordings too: a replay that joins late can then start within 20 ms of the right position.
+  if (plan.recordFile) slaves.push(`[${plan.format === 'ogg' ? OGG : 'f=mpegts:flush_packets=1'}:onfail=ignore]${teeEscape(plan.recordFile)}`);
   for (const output of plan.channel.outputs) {
     const slave = pushSlave(output, plan.format);
     if (slave) slaves.push(slave);
