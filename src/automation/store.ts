@@ -1,5 +1,5 @@
-import type { Kysely } from 'kysely';
-import type { Database } from '../core/db/database.ts';
+import { sql, type Kysely } from 'kysely';
+import { chunks, type Database } from '../core/db/database.ts';
 import type { AutomationTables, BroadcastRow } from './migrations.ts';
 
 /** Identity of an automated broadcast: the instance (event, naive local start) at its moment in time. */
@@ -24,12 +24,6 @@ type Db = Kysely<AutomationTables>;
 // Three bound values per key: stay under SQLite's limit of bound parameters per statement.
 const CHUNK = 300;
 
-function chunks<T>(items: T[], size = CHUNK): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
-
 /** All SQL of the automation; the same statements serve SQLite and PostgreSQL. */
 export class BroadcastStore {
   readonly #db: Db;
@@ -49,7 +43,7 @@ export class BroadcastStore {
    */
   async claim(keys: BroadcastKey[], now: number): Promise<BroadcastKey[]> {
     const claimed: BroadcastKey[] = [];
-    for (const part of chunks(keys)) {
+    for (const part of chunks(keys, CHUNK)) {
       const rows = await this.#db.insertInto('automation_broadcasts')
         .values(part.map((k) => ({ event_id: k.event, instance_start: k.start, starts_at: k.startsAt, task_id: null, claimed_at: now })))
         .onConflict((oc) => oc.doNothing())
@@ -69,13 +63,18 @@ export class BroadcastStore {
   /** Records the tasks created for claimed keys; answers the keys whose row was removed meanwhile. */
   async attach(tasks: Array<{ key: BroadcastKey; task: string }>): Promise<BroadcastKey[]> {
     return this.#db.transaction().execute(async (trx) => {
-      const lost: BroadcastKey[] = [];
-      for (const { key, task } of tasks) {
-        const result = await this.#where(trx.updateTable('automation_broadcasts').set({ task_id: task }), key)
-          .where('task_id', 'is', null).executeTakeFirst();
-        if (Number(result.numUpdatedRows) !== 1) lost.push(key);
+      const attached = new Set<string>();
+      // A few hundred rows a statement: one CASE arm and one key test per row.
+      for (const part of chunks(tasks, 200)) {
+        const matches = ({ key }: { key: BroadcastKey }) =>
+          sql`(event_id = ${key.event} AND instance_start = ${key.start} AND starts_at = ${key.startsAt})`;
+        const taskId = sql<string>`CASE ${sql.join(part.map((t) => sql`WHEN ${matches(t)} THEN ${t.task}`), sql` `)} END`;
+        const rows = await trx.updateTable('automation_broadcasts').set({ task_id: taskId })
+          .where('task_id', 'is', null).where(sql<boolean>`(${sql.join(part.map(matches), sql` OR `)})`)
+          .returning('task_id').execute();
+        for (const row of rows) attached.add(row.task_id!);
       }
-      return lost;
+      return tasks.filter((t) => !attached.has(t.task)).map((t) => t.key);
     });
   }
 
