@@ -1,19 +1,27 @@
-import { execFile } from 'node:child_process';
-import { readFileSync, rmSync, statSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { createReadStream, createWriteStream, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { tempDir } from '../test/support/onair.ts';
-import { printConditions, printTable, quick, ratio, requestJson, startChild, testDatabases, timed, type ChildOnair } from './support.ts';
+import { option, percentile, printConditions, printTable, quick, ratio, requestJson, startChild, testDatabases, timed, type ChildOnair } from './support.ts';
 
 /**
  * Archive throughput: uploading and downloading one large WAV file (1 GiB; 256 MiB with --quick) through the
- * HTTP API, each beside `cp` of the same file, and the server's peak memory growth while doing so.
- * Run: npx node bench/recordings.ts [--quick]
+ * HTTP API, beside baselines measured in the same run on the same file: `cat file > /dev/null`, `cp`, `cp` then
+ * `sync` of the copy (an upload is fsynced), and a bare node:http server streaming the file over loopback to and
+ * from curl (a transport baseline; it lets 64 MiB of dead buffers pile up, which the archive does not). Every figure is the median of several runs (--runs=N, 5 by default, 3 with
+ * --quick); before each run the dirty pages of earlier runs are flushed (`sync`) and the source file is read once,
+ * so that every side starts from the same warm page cache and none pays for another's writeback.
+ * Then the server's memory: VmRSS and VmHWM of the onair child process around its first large upload.
+ * Run: npx node bench/recordings.ts [--quick] [--runs=N]
  */
 
 const run = promisify(execFile);
 const BYTES_PER_SECOND = 48_000 * 2 * 2;
 const SIZE = (quick ? 256 : 1024) * 1024 * 1024;
+const RUNS = Number(option('runs') ?? (quick ? 3 : 5));
 const GOAL_RATIO = 2;
 const GOAL_MEMORY_MIB = 50;
 const MiB = 1024 * 1024;
@@ -32,43 +40,129 @@ async function liveInstance(server: ChildOnair): Promise<string> {
   return `/recordings/${event.body.id}/2026-12-04T20:00:00`;
 }
 
-const curl = (out: string, ...args: string[]) => run('curl', ['-sS', '-o', out, '-w', '%{http_code}', ...args]);
+/** curl, answering the status code; fails on anything but `expected`. */
+async function curl(expected: string, out: string, ...args: string[]): Promise<void> {
+  const { stdout } = await run('curl', ['-sS', '-o', out, '-w', '%{http_code}', ...args]);
+  if (stdout !== expected) throw new Error(`curl ${args.join(' ')} answered ${stdout}, not ${expected}`);
+}
+
+/** Like `cat file > /dev/null`: reads the whole file, output discarded. */
+function cat(file: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    spawn('cat', [file], { stdio: 'ignore' }).on('error', reject)
+      .on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`cat exited with ${code}`))));
+  });
+}
+
+/** The transport floor: node:http alone, serving GET of `file` (1 MiB reads) and taking PUT to `target`, fsynced. */
+async function bareServer(file: string, target: string): Promise<{ url: string; server: Server }> {
+  const size = statSync(file).size;
+  const server = createServer((request, response) => {
+    const done = (error?: unknown) => (error ? response.destroy() : response.end());
+    if (request.method === 'PUT') {
+      pipeline(request, createWriteStream(target, { flush: true })).then(() => done(), done);
+    } else {
+      response.writeHead(200, { 'content-length': size, 'content-type': 'audio/wav' });
+      pipeline(createReadStream(file, { highWaterMark: MiB }), response).catch(done);
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/`, server };
+}
+
+interface Measured {
+  median: number;
+  min: number;
+  max: number;
+}
+
+/** Runs `work` RUNS times, each after `settle` and before `after` (neither timed); answers the median and the spread. */
+async function measure(settle: () => Promise<void>, work: () => Promise<unknown>, after: () => void = () => {}): Promise<Measured> {
+  const times: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    await settle();
+    times.push((await timed(work)).ms);
+    after();
+  }
+  return { median: percentile(times, 50), min: Math.min(...times), max: Math.max(...times) };
+}
 
 printConditions('recordings');
 const dir = tempDir('onair-bench-recordings-');
+const source = join(dir, 'programme.wav');
+await run('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', `sine=f=440:r=48000:d=${Math.ceil(SIZE / BYTES_PER_SECOND)}`,
+  '-ac', '2', '-c:a', 'pcm_s16le', source]);
+const bare = await bareServer(source, join(dir, 'bare-upload.wav'));
 const server = await startChild(testDatabases[0]);
 try {
-  const source = join(dir, 'programme.wav');
-  await run('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', `sine=f=440:r=48000:d=${Math.ceil(SIZE / BYTES_PER_SECOND)}`,
-    '-ac', '2', '-c:a', 'pcm_s16le', source]);
+  const copy = join(dir, 'copy.wav');
   const size = statSync(source).size;
+  const settle = async () => {
+    await run('sync');
+    await cat(source);
+  };
+  const drop = (file: string) => () => rmSync(file, { force: true });
   const path = await liveInstance(server);
   const pid = server.child.pid!;
-  const rssStarted = status(pid, 'VmRSS');
-  await curl('/dev/null', '-T', source, '-H', 'content-type: audio/wav', `${server.url}${path}`);
-  const rssBefore = status(pid, 'VmRSS');
-  const hwmBefore = status(pid, 'VmHWM');
 
-  const cp = await timed(() => run('cp', [source, join(dir, 'copy.wav')]));
-  const upload = await timed(() => curl('/dev/null', '-T', source, '-H', 'content-type: audio/wav', `${server.url}${path}`));
-  rmSync(join(dir, 'copy.wav'));
-  const cpBack = await timed(() => run('cp', [source, join(dir, 'copy.wav')]));
-  const download = await timed(() => curl(join(dir, 'download.wav'), `${server.url}${path}`));
-  const hwmAfter = status(pid, 'VmHWM');
-  if (upload.value.stdout !== '200' || download.value.stdout !== '200') throw new Error(`unexpected answers ${upload.value.stdout} ${download.value.stdout}`);
-  if (statSync(join(dir, 'download.wav')).size !== size) throw new Error('the download is not the whole file');
+  // Memory first, on a fresh server: what its first large upload costs.
+  await settle();
+  const rssStarted = status(pid, 'VmRSS');
+  const hwmStarted = status(pid, 'VmHWM');
+  // From here VmHWM is the peak since now (Linux: "5" to clear_refs resets the high-water mark), not that of start-up.
+  writeFileSync(`/proc/${pid}/clear_refs`, '5');
+  await curl('201', '/dev/null', '-T', source, '-H', 'content-type: audio/wav', `${server.url}${path}`);
+  const rssFirst = status(pid, 'VmRSS');
+  const hwmFirst = status(pid, 'VmHWM');
+
+  const baselines = {
+    cat: await measure(settle, () => cat(source)),
+    cp: await measure(settle, () => run('cp', [source, copy]), drop(copy)),
+    cpSync: await measure(settle, async () => {
+      await run('cp', [source, copy]);
+      await run('sync', [copy]);
+    }, drop(copy)),
+    bareUpload: await measure(settle, () => curl('200', '/dev/null', '-T', source, bare.url), drop(join(dir, 'bare-upload.wav'))),
+    bareDownload: await measure(settle, () => curl('200', '/dev/null', bare.url)),
+    bareDownloadFile: await measure(settle, () => curl('200', copy, bare.url), drop(copy)),
+  };
+  const upload = await measure(settle, () => curl('200', '/dev/null', '-T', source, '-H', 'content-type: audio/wav', `${server.url}${path}`));
+  const download = await measure(settle, () => curl('200', '/dev/null', `${server.url}${path}`));
+  const downloadFile = await measure(settle, async () => {
+    await curl('200', copy, `${server.url}${path}`);
+    if (statSync(copy).size !== size) throw new Error('the download is not the whole file');
+  }, drop(copy));
+  const hwmEnd = status(pid, 'VmHWM');
 
   const mibPerSecond = (ms: number) => size / MiB / (ms / 1000);
-  printTable(`${(size / MiB).toFixed(0)} MiB WAV through the archive (goal: within ${GOAL_RATIO}x of cp)`, [
-    { what: 'upload (PUT, streamed, fsync, ffprobe)', ms: upload.ms, 'MiB/s': mibPerSecond(upload.ms), 'cp ms': cp.ms, 'cp MiB/s': mibPerSecond(cp.ms), ratio: ratio(upload.ms, cp.ms) },
-    { what: 'download (GET)', ms: download.ms, 'MiB/s': mibPerSecond(download.ms), 'cp ms': cpBack.ms, 'cp MiB/s': mibPerSecond(cpBack.ms), ratio: ratio(download.ms, cpBack.ms) },
+  const row = (what: string, m: Measured, vsFloor?: Measured) => ({
+    what, 'median ms': m.median, 'min ms': m.min, 'max ms': m.max, 'MiB/s': mibPerSecond(m.median),
+    'vs cp': ratio(m.median, baselines.cp.median), 'vs cp+sync': ratio(m.median, baselines.cpSync.median),
+    'vs bare': vsFloor ? ratio(m.median, vsFloor.median) : '',
+  });
+  const title = `${(size / MiB).toFixed(0)} MiB WAV, median of ${RUNS}, each run from a warm page cache with earlier writes synced`;
+  printTable(`${title}: baselines`, [
+    row('cat file > /dev/null', baselines.cat),
+    row('cp file copy', baselines.cp),
+    row('cp file copy; sync copy', baselines.cpSync),
+    row('bare node:http PUT <- curl -T (fsync)', baselines.bareUpload),
+    row('bare node:http GET -> curl > /dev/null', baselines.bareDownload),
+    row('bare node:http GET -> curl -o file', baselines.bareDownloadFile),
   ]);
-  const growth = (hwmAfter - hwmBefore) / MiB;
-  printTable(`server memory (goal: peak growth < ${GOAL_MEMORY_MIB} MiB)`, [
-    { 'RSS at start MiB': rssStarted / MiB, 'RSS after warm-up MiB': rssBefore / MiB, 'peak before MiB': hwmBefore / MiB, 'peak after MiB': hwmAfter / MiB, 'peak growth MiB': growth,
-      'file MiB': size / MiB, 'growth / file': ratio(growth, size / MiB, 0) },
+  printTable(`${title}: the archive (goal: within ${GOAL_RATIO}x of cp)`, [
+    row('upload: PUT (streamed, fsync, ffprobe)', upload, baselines.bareUpload),
+    row('download: GET -> curl > /dev/null', download, baselines.bareDownload),
+    row('download: GET -> curl -o file', downloadFile, baselines.bareDownloadFile),
+  ]);
+  const first = (hwmFirst - rssStarted) / MiB;
+  const all = (hwmEnd - rssStarted) / MiB;
+  printTable(`server memory, onair child process (goal: growth < ${GOAL_MEMORY_MIB} MiB)`, [
+    { 'RSS idle MiB': rssStarted / MiB, 'peak of start-up MiB': hwmStarted / MiB, 'RSS after 1st upload MiB': rssFirst / MiB,
+      'peak after 1st upload MiB': hwmFirst / MiB, 'peak at end MiB': hwmEnd / MiB,
+      'growth 1st upload MiB': first, 'growth whole run MiB': all, 'file MiB': size / MiB },
   ]);
 } finally {
+  bare.server.close();
   await server.stop();
   rmSync(dir, { recursive: true, force: true });
 }

@@ -1,7 +1,7 @@
 import type { App } from '../core/http/server.ts';
 import type { ProgrammeReader } from '../programme/contract.ts';
 import type { Archive } from './contract.ts';
-import { ArchiveFiles } from './files.ts';
+import { ArchiveFiles, STAGING_MAX_AGE_MS } from './files.ts';
 import { recordingMigrations } from './migrations.ts';
 import { registerRecordingRoutes } from './routes.ts';
 import { ArchiveService } from './service.ts';
@@ -20,15 +20,17 @@ export function createRecordings(deps: RecordingsDeps) {
   const logger = deps.logger.child({ area: 'recordings' });
   const store = new ArchiveStore(deps.database);
   const files = new ArchiveFiles(deps.config.dataDir);
-  const service = new ArchiveService({ store, files, programme: deps.programme, bus: deps.bus, clock: deps.clock, logger });
+  const service = new ArchiveService({
+    store, files, programme: deps.programme, bus: deps.bus, clock: deps.clock, logger, uploadIdleTimeoutMs: deps.config.recordings.uploadIdleTimeoutMs,
+  });
   return {
     archive: service as Archive,
     migrations: recordingMigrations,
     routes: (app: App) => registerRecordingRoutes(app, service),
     /** Prepares the directory tree and removes what a crash or cut upload left behind; run after migrating. */
     async start() {
-      const removed = await files.prepare((kind) => store.files(kind));
-      if (removed.length > 0) logger.warn({ removed }, 'removed archive files that no metadata refers to');
+      const removed = await files.prepare((kind) => store.files(kind), deps.clock.now() - STAGING_MAX_AGE_MS);
+      if (removed.length > 0) logger.warn({ removed }, 'removed leftover archive files: temporary, unreferenced or stale staged ones');
     },
     async stop() {},
   };

@@ -82,8 +82,9 @@ function kindRoutes(app: App, service: ArchiveService, kind: ArchiveKind): void 
       tags, summary: `Store the ${one} of an instance`, params: Key, consumes: MEDIA_TYPES,
       description: `Streams the body (any audio or video file, any size) to disk, checks it with ffprobe and makes it visible `
         + `at once when complete. The instance must exist in the programme and be of a ${EVENT_TYPE_OF[kind]} event. `
-        + '201 when created, 200 when it replaced the previous file.',
-      response: { 200: Type.Ref('ArchivedFile'), 201: Type.Ref('ArchivedFile'), ...problems(400, 404, 413) },
+        + '201 when created, 200 when it replaced the previous file. An upload that sends nothing for ONAIR_UPLOAD_IDLE_TIMEOUT '
+        + '(default one minute) is given up: 408, nothing stored.',
+      response: { 200: Type.Ref('ArchivedFile'), 201: Type.Ref('ArchivedFile'), ...problems(400, 404, 408, 413) },
     },
   }, async (request, reply) => {
     const { event, start } = request.params;
@@ -107,7 +108,8 @@ function kindRoutes(app: App, service: ArchiveService, kind: ArchiveKind): void 
     handler: async (request, reply) => {
       const { event, start } = request.params;
       checkStart(start);
-      const { file, etag, handle } = await service.open(kind, event, start);
+      const opened = await service.open(kind, event, start);
+      const { file, etag, handle } = opened;
       reply.header('etag', etag).header('last-modified', new Date(file.createdAt).toUTCString())
         .header('accept-ranges', 'bytes').header('cache-control', 'no-cache');
       const range = ifRangeHolds(request.headers['if-range'] as string | undefined, etag, file.createdAt) ? parseRange(request.headers.range, file.size) : undefined;
@@ -121,7 +123,7 @@ function kindRoutes(app: App, service: ArchiveService, kind: ArchiveKind): void 
       reply.type(file.contentType).header('content-length', String(end - first + 1));
       if (range) reply.code(206).header('content-range', `bytes ${first}-${end}/${file.size}`);
       if (request.method === 'HEAD') return reply.send();
-      return reply.send(handle.createReadStream({ start: first, end, highWaterMark: 1024 * 1024 }));
+      return reply.send(service.read(opened, first, end));
     },
   });
 

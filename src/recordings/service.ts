@@ -8,7 +8,7 @@ import type { EventBus } from '../core/events/bus.ts';
 import { badRequest, HttpError, notFound } from '../core/http/problem.ts';
 import type { Instance, ProgrammeReader } from '../programme/contract.ts';
 import type { Archive, ArchiveKind, ArchivedFile } from './contract.ts';
-import type { ArchiveFiles } from './files.ts';
+import { UploadStalled, type ArchiveFiles } from './files.ts';
 import type { ArchiveRow } from './migrations.ts';
 import { contentTypeOf, extensionOf, NotMedia, probe, type Probed } from './probe.ts';
 import type { ArchiveStore, StartBounds } from './store.ts';
@@ -47,6 +47,8 @@ export interface ArchiveServiceOptions {
   bus: EventBus;
   clock: Clock;
   logger: Logger;
+  /** An upload that sends nothing for this long is given up. */
+  uploadIdleTimeoutMs: number;
 }
 
 /** The archive: files on disk, their metadata in the database, and the checks that keep the two in step. */
@@ -81,9 +83,10 @@ export class ArchiveService implements Archive {
     }
     let received: { temp: string; size: number };
     try {
-      received = await this.#o.files.receive(body);
+      received = await this.#o.files.receive(body, this.#o.uploadIdleTimeoutMs);
     } catch (error) {
-      this.#o.logger.info({ kind, event, start, err: error }, 'upload cut before its end; nothing kept');
+      this.#o.logger.info({ kind, event, start, err: error }, 'upload cut or stalled before its end; nothing kept');
+      if (error instanceof UploadStalled) throw new HttpError(408, `body: ${error.message}; the upload was given up and nothing was stored`);
       throw new HttpError(400, 'body: the upload ended before all of it arrived; nothing was stored');
     }
     if (received.size === 0) {
@@ -186,6 +189,11 @@ export class ArchiveService implements Archive {
       }
     }
     throw notFound(`No ${kind.slice(0, -1)} for event ${event} at ${start}`);
+  }
+
+  /** Streams bytes `start` to `end` (inclusive) of an opened file, closing it at the end. */
+  read(opened: Opened, start: number, end: number): Readable {
+    return this.#o.files.read(opened.handle, start, end);
   }
 
   async remove(kind: ArchiveKind, event: string, start: string): Promise<void> {

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
+import { readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { ManualClock } from '../../src/core/clock.ts';
 import { testDatabases } from '../support/databases.ts';
 import { tempDir, waitFor } from '../support/onair.ts';
 import { archiveFiles, media, startArchive, upload, type ArchiveServer } from './support.ts';
@@ -292,6 +293,56 @@ for (const database of testDatabases) {
   });
 }
 
+/** A PUT that declares `declared` bytes and sends `parts` one every `everyMs`, then keeps the connection open; answers the response and its body. */
+function putSlowly(url: string, path: string, declared: number, parts: Buffer[], everyMs: number): Promise<{ response: IncomingMessage; body: string }> {
+  const { port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, method: 'PUT', path, headers: { 'content-type': 'audio/ogg', 'content-length': String(declared) } });
+    req.on('error', reject).on('response', (response) => {
+      let body = '';
+      response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk)).on('end', () => resolve({ response, body }));
+    });
+    const send = (index: number) => {
+      if (index < parts.length) req.write(parts[index], () => setTimeout(() => send(index + 1), everyMs));
+    };
+    send(0);
+  });
+}
+
+for (const database of testDatabases) {
+  describe(`Recordings archive upload idle timeout on ${database.name}`, () => {
+    let server: ArchiveServer;
+    before(async () => {
+      server = await startArchive(database, { env: { ONAIR_UPLOAD_IDLE_TIMEOUT: 'PT0.5S' } });
+    });
+    after(() => server.stop());
+
+    test('a stalled upload is given up: 408, no temporary file, nothing stored', { timeout: 30_000 }, async () => {
+      const key = await server.event('live', '2026-12-04T20:00:00');
+      const bytes = readFileSync(ogg);
+      const before = server.files();
+      const started = Date.now();
+      const { response, body } = await putSlowly(server.url, `/recordings/${key.event}/${key.start}`, bytes.length * 2, [bytes], 0);
+      assert.equal(response.statusCode, 408, body);
+      assert.ok(Date.now() - started >= 450, 'not before the idle timeout');
+      assert.match(JSON.parse(body).detail, /nothing arrived for 500 ms/);
+      await waitFor(() => server.files().every((f) => !f.startsWith('tmp/')), 'the temporary file to go');
+      assert.deepEqual(server.files(), before);
+      assert.equal((await fetch(`${server.url}/recordings/${key.event}/${key.start}`)).status, 404);
+      assert.equal((await server.request('GET', '/ping')).status, 204);
+    });
+
+    test('a slow upload that keeps sending is not cut', async () => {
+      const key = await server.event('live', '2026-12-05T20:00:00');
+      const bytes = readFileSync(ogg);
+      const parts = [0, 1, 2, 3, 4].map((i) => bytes.subarray(Math.floor((i * bytes.length) / 5), Math.floor(((i + 1) * bytes.length) / 5)));
+      const { response, body } = await putSlowly(server.url, `/recordings/${key.event}/${key.start}`, bytes.length, parts, 250);
+      assert.equal(response.statusCode, 201, body);
+      assert.deepEqual(Buffer.from(await (await fetch(`${server.url}/recordings/${key.event}/${key.start}`)).arrayBuffer()), bytes);
+    });
+  });
+}
+
 describe('Recordings archive start-up', () => {
   test('removes temporary files and files no row refers to, keeps the archive', async () => {
     const database = testDatabases[0];
@@ -310,6 +361,29 @@ describe('Recordings archive start-up', () => {
       assert.equal(kept.length, 1);
     } finally {
       await second.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  test('removes staged files untouched for more than a day, keeps younger ones (recordings under way)', async () => {
+    const database = testDatabases[0];
+    const dataDir = tempDir('onair-recordings-staging-');
+    const databaseUrl = await database.create();
+    const now = Date.parse('2030-06-01T12:00:00Z');
+    const hour = 60 * 60 * 1000;
+    const first = await startArchive(database, { dataDir, databaseUrl });
+    const staging = first.recordings.archive.stagingDir;
+    await first.stop();
+    for (const [name, age] of [['stale.ogg', 25], ['recording.ogg', 23], ['fresh.ts', 0]] as const) {
+      writeFileSync(join(staging, name), 'staged');
+      utimesSync(join(staging, name), new Date(now - age * hour), new Date(now - age * hour));
+    }
+    const second = await startArchive(database, { dataDir, databaseUrl, clock: new ManualClock(now) });
+    try {
+      assert.deepEqual(readdirSync(staging).sort(), ['fresh.ts', 'recording.ogg']);
+    } finally {
+      await second.stop();
+      await database.drop(databaseUrl);
       rmSync(dataDir, { recursive: true, force: true });
     }
   });

@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { openAsBlob, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import type { Clock } from '../../src/core/clock.ts';
 import type { EventType } from '../../src/programme/contract.ts';
 import type { Recordings } from '../../src/recordings/index.ts';
 import type { TestDatabase } from '../support/databases.ts';
@@ -27,8 +28,9 @@ export interface ArchiveServer extends Running {
 }
 
 /** A whole onair (real programme, real database) for archive tests; `dataDir` and `databaseUrl` to restart on the same state. */
-export async function startArchive(database: TestDatabase, options: { dataDir?: string; databaseUrl?: string } = {}): Promise<ArchiveServer> {
-  const running = await startOnair({ database, databaseUrl: options.databaseUrl, env: options.dataDir ? { ONAIR_DATA_DIR: options.dataDir } : {} });
+export async function startArchive(database: TestDatabase, options: { dataDir?: string; databaseUrl?: string; env?: Record<string, string>; clock?: Clock } = {}): Promise<ArchiveServer> {
+  const env = { ...options.env, ...(options.dataDir ? { ONAIR_DATA_DIR: options.dataDir } : {}) };
+  const running = await startOnair({ database, databaseUrl: options.databaseUrl, env, clock: options.clock });
   const dataDir = running.config.dataDir;
   return {
     ...running, dataDir, recordings: running.onair.recordings,
