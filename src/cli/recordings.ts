@@ -1,4 +1,5 @@
-import { createWriteStream, openAsBlob } from 'node:fs';
+import { constants, createWriteStream, openAsBlob } from 'node:fs';
+import { access } from 'node:fs/promises';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadable } from 'node:stream/web';
@@ -17,6 +18,10 @@ onair recordings|prerecordings delete EVENT START
 const TYPES: Record<string, string> = { ogg: 'audio/ogg', opus: 'audio/ogg', mp3: 'audio/mpeg', wav: 'audio/wav', flac: 'audio/flac', mp4: 'video/mp4', m4a: 'audio/mp4', mkv: 'video/x-matroska', webm: 'video/webm', ts: 'video/mp2t' };
 
 async function upload(client: OnairClient, path: string, file: string, type: string | undefined): Promise<number> {
+  // openAsBlob defers opening the file: check now, so that a missing file is named before anything is sent.
+  await access(file, constants.R_OK).catch((error: NodeJS.ErrnoException) => {
+    throw new Error(`cannot read ${file}: ${error.code === 'ENOENT' ? 'no such file' : error.message}`);
+  });
   const blob = await openAsBlob(file);
   const headers = { 'content-type': type ?? TYPES[file.split('.').at(-1)!.toLowerCase()] ?? 'application/octet-stream' };
   return print(await answer(await client.fetch('PUT', path, { headers, body: blob })));

@@ -20,25 +20,41 @@ export interface HttpOptions {
 }
 
 interface ValidationIssue {
+  keyword?: string;
   instancePath?: string;
   message?: string;
   params?: Record<string, unknown>;
 }
 
+function fieldOf(context: string, issue: ValidationIssue): string {
+  const path = (issue.instancePath ?? '').split('/').filter(Boolean);
+  const params = issue.params ?? {};
+  const named = params.requiredProperties ?? params.missingProperty ?? params.additionalProperties;
+  const extra = Array.isArray(named) ? named.join(',') : typeof named === 'string' ? named : undefined;
+  if (extra !== undefined) path.push(extra);
+  return [context, ...path].join('.');
+}
+
+/**
+ * One message per field. A choice between constants (a union of literals) reads "must be one of a, b, c"
+ * rather than one "must be equal to constant" per choice.
+ */
 function fieldErrors(context: string, issues: ValidationIssue[]): FieldError[] {
-  return issues.map((issue) => {
-    const path = (issue.instancePath ?? '').split('/').filter(Boolean);
-    const params = issue.params ?? {};
-    const named = params.requiredProperties ?? params.missingProperty ?? params.additionalProperties;
-    const extra = Array.isArray(named) ? named.join(',') : typeof named === 'string' ? named : undefined;
-    if (extra !== undefined) path.push(extra);
-    const field = [context, ...path].join('.');
-    const message = params.additionalProperties !== undefined ? 'is not an accepted property' : issue.message ?? 'is invalid';
+  const byField = new Map<string, ValidationIssue[]>();
+  for (const issue of issues) {
+    const field = fieldOf(context, issue);
+    byField.set(field, [...(byField.get(field) ?? []), issue]);
+  }
+  return [...byField].map(([field, found]) => {
+    const allowed = found.map((i) => i.params?.allowedValue).filter((v) => v !== undefined);
+    if (allowed.length > 0) return { field, message: `must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}` };
+    const [first] = found.filter((i) => i.keyword !== 'anyOf').concat(found);
+    const message = first!.params?.additionalProperties !== undefined ? 'is not an accepted property' : first!.message ?? 'is invalid';
     return { field, message };
   });
 }
 
-function toProblem(error: FastifyError): Problem {
+function toProblem(error: FastifyError, contentType: string | undefined): Problem {
   if (error instanceof HttpError) return error.toProblem();
   if (error.validation) {
     const errors = fieldErrors(error.validationContext ?? 'request', error.validation as ValidationIssue[]);
@@ -46,6 +62,10 @@ function toProblem(error: FastifyError): Problem {
   }
   if (error instanceof SyntaxError || error.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
     return problem(400, `The body is not valid JSON: ${error.message}`, [{ field: 'body', message: 'is not valid JSON' }]);
+  }
+  if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    const given = contentType === undefined ? 'no Content-Type' : `Content-Type ${JSON.stringify(contentType)}`;
+    return problem(415, `${given} is not accepted here: send JSON with Content-Type: application/json`);
   }
   const status = error.statusCode ?? 500;
   if (status >= 400 && status < 500) return problem(status, error.message);
@@ -66,7 +86,7 @@ export async function createHttpServer(options: HttpOptions): Promise<App> {
 
   app.addSchema(Problem);
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const body = toProblem(error);
+    const body = toProblem(error, request.headers['content-type']);
     if (body.status >= 500) request.log.error({ err: error }, 'request failed');
     return reply.code(body.status).type('application/problem+json').send(body);
   });
