@@ -130,13 +130,15 @@ export class Synchronizer {
 
   /**
    * A broadcast outside the expected set is kept when its instance still exists at the same moment and
-   * either has started (its task may be on air) or lies beyond the window; finished past ones are let go.
+   * has started or lies beyond the window: an unfinished one may be on air, and a finished one stays listed
+   * until its instance ends. Then it is let go.
    */
   async #stillScheduled(broadcast: Broadcast, status: Status, now: number): Promise<boolean> {
     const inWindow = broadcast.startsAt > now && broadcast.startsAt < now + this.#o.windowMs;
-    if (inWindow || !UNFINISHED.includes(status)) return false;
+    if (inWindow) return false;
     const found = await this.#o.programme.getInstance(broadcast.event, broadcast.start);
-    return found?.instance.startsAt === broadcast.startsAt && (AUTOMATED_TYPES as readonly string[]).includes(found.event.type);
+    const same = found?.instance.startsAt === broadcast.startsAt && (AUTOMATED_TYPES as readonly string[]).includes(found.event.type);
+    return same && (UNFINISHED.includes(status) || found.instance.endsAt > now);
   }
 
   async #cancel(gone: Broadcast[], statuses: Map<string, Status>): Promise<number> {

@@ -140,3 +140,34 @@ describe('automation on two onair instances sharing PostgreSQL', { skip: !postgr
     }
   });
 });
+
+for (const database of testDatabases) {
+  describe(`finished broadcasts on ${database.name}`, () => {
+    const clock = new ManualClock(Date.parse('2027-05-10T12:00:00Z'));
+    let server: Running;
+    before(async () => {
+      server = await startOnair({ database, clock });
+    });
+    after(() => server.stop());
+
+    test('a broadcast cancelled by hand stays listed, and is not recreated, until its instance ends', async () => {
+      // 16:00 CEST is 14:00Z; the instance lasts an hour.
+      const event = await makeEvent(server, 'prerecorded', '2027-05-10T16:00:00');
+      await server.request('POST', '/automation/sync');
+      const today = async () => (await broadcasts(server)).find((b) => b.event === event && b.start === '2027-05-10T16:00:00');
+      const listed = await today();
+      assert.ok(listed?.task, JSON.stringify(listed));
+      assert.equal((await server.request('DELETE', `/tasks/${listed.task}`)).status, 200);
+
+      clock.set(Date.parse('2027-05-10T14:30:00Z'));
+      await server.request('POST', '/automation/sync');
+      assert.equal((await today())?.status, 'cancelled', 'listed while its instance runs');
+      const mine = (await streamTasks(server)).filter((t) => t.event === event && t.start === '2027-05-10T16:00:00');
+      assert.equal(mine.length, 1, 'not recreated');
+
+      clock.set(Date.parse('2027-05-10T15:00:01Z'));
+      await server.request('POST', '/automation/sync');
+      assert.equal(await today(), undefined, 'let go once the instance ended');
+    });
+  });
+}
