@@ -64,15 +64,16 @@ export class BroadcastStore {
   async attach(tasks: Array<{ key: BroadcastKey; task: string }>): Promise<BroadcastKey[]> {
     return this.#db.transaction().execute(async (trx) => {
       const attached = new Set<string>();
-      // A few hundred rows a statement: one CASE arm and one key test per row.
-      for (const part of chunks(tasks, 200)) {
-        const matches = ({ key }: { key: BroadcastKey }) =>
-          sql`(event_id = ${key.event} AND instance_start = ${key.start} AND starts_at = ${key.startsAt})`;
-        const taskId = sql<string>`CASE ${sql.join(part.map((t) => sql`WHEN ${matches(t)} THEN ${t.task}`), sql` `)} END`;
-        const rows = await trx.updateTable('automation_broadcasts').set({ task_id: taskId })
-          .where('task_id', 'is', null).where(sql<boolean>`(${sql.join(part.map(matches), sql` OR `)})`)
-          .returning('task_id').execute();
-        for (const row of rows) attached.add(row.task_id!);
+      // One statement per few hundred rows, joining the new ids in as a table of values (SQLite and PostgreSQL alike).
+      for (const part of chunks(tasks, 500)) {
+        const values = sql.join(part.map(({ key, task }) => sql`(${key.event}, ${key.start}, CAST(${key.startsAt} AS bigint), ${task})`));
+        const { rows } = await sql<{ task_id: string }>`
+          WITH v(event_id, instance_start, starts_at, task) AS (VALUES ${values})
+          UPDATE automation_broadcasts SET task_id = v.task FROM v
+          WHERE automation_broadcasts.event_id = v.event_id AND automation_broadcasts.instance_start = v.instance_start
+            AND automation_broadcasts.starts_at = v.starts_at AND automation_broadcasts.task_id IS NULL
+          RETURNING automation_broadcasts.task_id`.execute(trx);
+        for (const row of rows) attached.add(row.task_id);
       }
       return tasks.filter((t) => !attached.has(t.task)).map((t) => t.key);
     });
