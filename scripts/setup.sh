@@ -17,14 +17,20 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 # PostgreSQL for the scale-out tests: a local server on 127.0.0.1:5432 with trust auth and a database "test".
-if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+can_connect() { psql -h 127.0.0.1 -p 5432 -U postgres -d postgres -tAc 'SELECT 1' >/dev/null 2>&1; }
+if ! can_connect; then
   version=$(ls /etc/postgresql | sort -V | tail -n 1)
   hba=/etc/postgresql/$version/main/pg_hba.conf
   if ! grep -q '^host all all 127.0.0.1/32 trust' "$hba"; then
     as_root sed -i '1i host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust' "$hba"
   fi
-  as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
-  for _ in $(seq 1 50); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.2; done
+  if pg_isready -q -h 127.0.0.1 -p 5432; then
+    as_root pg_ctlcluster --skip-systemctl-redirect "$version" main reload
+  else
+    as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start
+  fi
+  for _ in $(seq 1 50); do can_connect && break; sleep 0.2; done
+  can_connect || { echo "setup: PostgreSQL does not accept connections on 127.0.0.1:5432" >&2; exit 1; }
 fi
 psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'test'" | grep -q 1 \
   || psql -h 127.0.0.1 -U postgres -c 'CREATE DATABASE test' >/dev/null
