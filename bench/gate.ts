@@ -135,4 +135,3 @@ rows.push({ figure: `listeners served to the end (of ${many})`, gate: lots.compl
 rows.push({ figure: 'listener delivery lag p99, ms', gate: fixed(lots.p99), baseline: fixed(few.p99), 'baseline is': '10 listeners', ratio: ratio(lots.p99, few.p99), goal: '< 500' });
 printTable('gate', rows);
 await server.stop();
-process.exit(0);
