@@ -115,14 +115,14 @@ export class TaskEngine {
     if (missing.length > 0) throw notFound(`Dependency ${missing[0]} does not exist`);
     const task: NewTask = { id: randomUUID(), operation, condition, dependencies, dueAt, enqueuedAt: now };
     const unsuccessful = await this.#enqueuer.add(task);
-    this.#announce(task.id, operation.type, 'queued');
     for (const failed of unsuccessful) await this.#propagateFailure(failed.id, failed.status);
     return queuedRecord(task);
   }
 
-  /** Stores a batch of new tasks, then wakes this instance and, with one notification, the others. */
+  /** Stores a batch of new tasks, announces them, then wakes this instance and, with one notification, the others. */
   async #enqueue(tasks: NewTask[]): Promise<Array<Array<{ id: string; status: Status }>>> {
     const unsuccessful = await this.store.enqueue(tasks);
+    for (const task of tasks) this.#announce(task.id, task.operation.type, 'queued');
     this.#enqueued = true;
     this.#requestPass();
     if (this.#options.database.dialect === 'postgres') {
