@@ -44,8 +44,8 @@ export function createAutomation(deps: AutomationDeps) {
   const service: AutomationService = {
     async broadcasts() {
       const held = await store.all();
-      const statuses = await deps.tasks.engine.store.statuses(held.flatMap((b) => (b.task ? [b.task] : [])));
-      return held.map(({ claimedAt: _, ...b }) => ({ ...b, status: (b.task && statuses.get(b.task)) || null }));
+      const statuses = await deps.tasks.engine.store.statuses(held.map((b) => b.task));
+      return held.map(({ claimedAt: _, ...b }) => ({ ...b, status: statuses.get(b.task) ?? null }));
     },
     sync: () => synchronizer.request(),
   };

@@ -16,6 +16,12 @@ export const automationMigrations: Migrations = {
       await db.schema.createIndex('automation_broadcasts_starts_at').on('automation_broadcasts').column('starts_at').execute();
     },
   },
+  '2026-11-25-11-automation-task-chosen-at-claim': {
+    async up(db: Kysely<any>) {
+      // Task ids are now chosen with the claim; a claim left without one is let go, and the next sync claims it anew.
+      await db.deleteFrom('automation_broadcasts').where('task_id', 'is', null).execute();
+    },
+  },
 };
 
 export interface BroadcastRow {
@@ -23,8 +29,8 @@ export interface BroadcastRow {
   /** Naive local start, as in the programme. */
   instance_start: string;
   starts_at: number;
-  /** Null while the synchronizer that claimed the row has not created the task yet. */
-  task_id: string | null;
+  /** Chosen with the claim; the task itself is created right after. */
+  task_id: string;
   claimed_at: number;
 }
 

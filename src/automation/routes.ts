@@ -8,8 +8,8 @@ const BroadcastView = Type.Object({
   event: Type.String({ description: 'Event id' }),
   start: Type.String({ description: 'Naive local start of the instance' }),
   startsAt: Type.String({ format: 'date-time', description: 'The instance start, ISO 8601 (UTC)' }),
-  task: Type.Union([Type.String({ format: 'uuid' }), Type.Null()], { description: 'The stream task; null while it is being created' }),
-  status: Type.Union([Type.String(), Type.Null()], { description: 'The task status; null if unknown (being created, or cleaned)' }),
+  task: Type.String({ format: 'uuid', description: 'The stream task' }),
+  status: Type.Union([Type.String(), Type.Null()], { description: 'The task status; null while the task does not exist (being created, or cleaned)' }),
 }, { $id: 'AutomatedBroadcast' });
 
 const Report = Type.Object({

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Alarm, Clock } from '../core/clock.ts';
 import type { EventBus } from '../core/events/bus.ts';
@@ -8,7 +9,7 @@ import { keyOf, type Broadcast, type BroadcastKey, type BroadcastStore } from '.
 
 export const AUTOMATED_TYPES = ['replay', 'prerecorded'] as const;
 export const STREAM = 'stream';
-// A claim whose task is still missing after this long belongs to a synchronizer that died midway.
+// A claim whose task is still missing after this long belongs to a synchronizer that died midway (or was cleaned).
 const STALE_CLAIM_MS = 60_000;
 
 export interface SynchronizerOptions {
@@ -101,17 +102,14 @@ export class Synchronizer {
       return [keyOf(key), key];
     }));
     const held = await store.all();
-    const statuses = await engine.store.statuses(held.flatMap((b) => (b.task ? [b.task] : [])));
+    const statuses = await engine.store.statuses(held.map((b) => b.task));
     const gone: Broadcast[] = [];
-    const stale: Broadcast[] = [];
     for (const broadcast of held) {
-      const status = broadcast.task ? statuses.get(broadcast.task) : undefined;
+      const status = statuses.get(broadcast.task);
       const wanted = expected.delete(keyOf(broadcast));
-      if (broadcast.task === null) {
-        if (wanted && broadcast.claimedAt < now - STALE_CLAIM_MS) stale.push(broadcast);
-        else if (!wanted && broadcast.claimedAt < now - STALE_CLAIM_MS) gone.push(broadcast);
-      } else if (status === undefined) {
-        // Its task was removed (cleaned): the key is free again; wanted ones are created anew below.
+      if (status === undefined) {
+        // No task: its synchronizer is creating it, died first, or the task was cleaned since. Once stale, the key is free again.
+        if (broadcast.claimedAt >= now - STALE_CLAIM_MS) continue;
         gone.push(broadcast);
         if (wanted) expected.set(keyOf(broadcast), broadcast);
       } else if (!wanted && !(await this.#stillScheduled(broadcast, status, now))) {
@@ -120,10 +118,7 @@ export class Synchronizer {
     }
     const cancelled = await this.#cancel(gone, statuses);
     await store.remove(gone);
-    const reclaimed = [];
-    for (const broadcast of stale) if (await store.reclaim(broadcast, now)) reclaimed.push(broadcast);
-    const claimed = [...reclaimed, ...(await store.claim([...expected.values()], now))];
-    const created = await this.#create(claimed, now);
+    const created = await this.#create([...expected.values()], now);
     if (created > 0 || cancelled > 0) this.#o.logger.info({ expected: scheduled.length, created, cancelled }, 'automated broadcasts synchronized');
     return { expected: scheduled.length, created, cancelled };
   }
@@ -144,8 +139,8 @@ export class Synchronizer {
   async #cancel(gone: Broadcast[], statuses: Map<string, Status>): Promise<number> {
     let cancelled = 0;
     for (const { task } of gone) {
-      const status = task ? statuses.get(task) : undefined;
-      if (!task || !status || !UNFINISHED.includes(status)) continue;
+      const status = statuses.get(task);
+      if (!status || !UNFINISHED.includes(status)) continue;
       try {
         await this.#o.engine.cancel(task);
         cancelled++;
@@ -157,20 +152,17 @@ export class Synchronizer {
     return cancelled;
   }
 
-  async #create(claimed: BroadcastKey[], now: number): Promise<number> {
+  /** Claims the instances with task ids chosen beforehand, then creates the tasks of the claims it won. */
+  async #create(keys: BroadcastKey[], now: number): Promise<number> {
     const { engine, store, leadMs } = this.#o;
-    const tasks = await Promise.all(claimed.map(async (key) => {
+    const claimed = await store.claim(keys.map((key) => ({ key, task: randomUUID() })), now);
+    await Promise.all(claimed.map(({ key, task }) => {
       const due = key.startsAt - leadMs;
-      const record = await engine.submit({
+      return engine.submit({
         operation: { type: STREAM, parameters: { event: key.event, start: key.start } },
         condition: due > now ? { type: 'at', parameters: { datetime: new Date(due).toISOString() } } : { type: 'now', parameters: {} },
-      });
-      return { key, task: record.task.id };
+      }, task);
     }));
-    const lost = new Set((await store.attach(tasks)).map(keyOf));
-    // Another synchronizer let the instance go between our claim and now: the task is not wanted.
-    for (const { key, task } of tasks) if (lost.has(keyOf(key))) await engine.cancel(task).catch(() => {});
-    return tasks.length - lost.size;
+    return claimed.length;
   }
 }
-

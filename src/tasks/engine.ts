@@ -103,8 +103,8 @@ export class TaskEngine {
     this.#sweeper.unref();
   }
 
-  /** Validates and stores a task; it is picked up at once if due. */
-  async submit(input: TaskInput): Promise<TaskRecord> {
+  /** Validates and stores a task; it is picked up at once if due. An area may choose the id beforehand. */
+  async submit(input: TaskInput, id: string = randomUUID()): Promise<TaskRecord> {
     const now = this.#now;
     const operation = input.operation;
     const condition = input.condition ?? { type: 'now', parameters: {} };
@@ -113,7 +113,7 @@ export class TaskEngine {
     const dueAt = firstDue(condition.type, condition.parameters, now);
     const missing = await this.store.missing([...new Set(Object.values(dependencies))]);
     if (missing.length > 0) throw notFound(`Dependency ${missing[0]} does not exist`);
-    const task: NewTask = { id: randomUUID(), operation, condition, dependencies, dueAt, enqueuedAt: now };
+    const task: NewTask = { id, operation, condition, dependencies, dueAt, enqueuedAt: now };
     const unsuccessful = await this.#enqueuer.add(task);
     for (const failed of unsuccessful) await this.#propagateFailure(failed.id, failed.status);
     return queuedRecord(task);

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Generated, type Kysely } from 'kysely';
 import type { Migrations } from '../core/db/database.ts';
 
 export const taskMigrations: Migrations = {
@@ -68,7 +68,7 @@ export interface TaskRow {
   progress: string | null;
   owner: string | null;
   lease_expires_at: number | null;
-  epoch: number;
+  epoch: Generated<number>;
 }
 
 export interface TaskTables {

@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { sql, type Insertable, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { chunks, type Database, type Dialect } from '../core/db/database.ts';
 import type { TaskRow, TaskTables } from './migrations.ts';
 import { FINISHED, UNFINISHED, type Status, type TaskRecord } from './model.ts';
@@ -53,7 +53,8 @@ function toRecord(row: Selectable<TaskRow>): TaskRecord {
   };
 }
 
-function toRow(task: NewTask): TaskRow {
+/** Only what a new task has: the other columns keep their defaults (null, epoch 0), and big batches bind fewer values. */
+function toRow(task: NewTask): Insertable<TaskRow> {
   return {
     id: task.id,
     operation_type: task.operation.type,
@@ -64,8 +65,6 @@ function toRow(task: NewTask): TaskRow {
     status: 'queued',
     due_at: task.dueAt,
     enqueued_at: task.enqueuedAt,
-    dequeued_at: null, slept_at: null, started_at: null, cancelled_at: null, failed_at: null, completed_at: null,
-    error: null, result: null, progress: null, owner: null, lease_expires_at: null, epoch: 0,
   };
 }
 
@@ -101,7 +100,7 @@ export class TaskStore {
 
   async #insert(trx: Transaction<TaskTables>, tasks: NewTask[]): Promise<void> {
     if (tasks.length === 0) return;
-    for (const run of chunks(tasks, 1000)) await trx.insertInto('tasks').values(run.map(toRow)).execute();
+    for (const run of chunks(tasks, 3000)) await trx.insertInto('tasks').values(run.map(toRow)).execute();
     const links = tasks.flatMap((t) =>
       Object.entries(t.dependencies).map(([name, dependency]) => ({ task_id: t.id, name, dependency_id: dependency })));
     for (const run of chunks(links, 3000)) await trx.insertInto('task_dependencies').values(run).execute();

@@ -96,6 +96,30 @@ for (const database of testDatabases) {
       assert.equal(tasks.filter((t) => t.start === '2027-03-28T20:00:00').length, 1);
     });
 
+    test('a claim whose task never appeared is left alone for a minute, then claimed anew', async () => {
+      const { onair } = server;
+      await onair.automation.synchronizer.stop();
+      try {
+        const event = await makeEvent(server, 'prerecorded', '2027-03-27T23:40:00');
+        // A synchronizer that claimed the instance and died before creating its task.
+        const found = await onair.programme.reader.getInstance(event, '2027-03-28T23:40:00');
+        const key = { event, start: found!.instance.start, startsAt: found!.instance.startsAt };
+        const orphan = crypto.randomUUID();
+        assert.equal((await new BroadcastStore(onair.database).claim([{ key, task: orphan }], clock.now())).length, 1);
+        const fresh = await onair.automation.synchronizer.sync();
+        assert.equal(fresh.created, 0, 'a fresh claim belongs to its claimer');
+        clock.set(clock.now() + 61_000);
+        const stale = await onair.automation.synchronizer.sync();
+        assert.equal(stale.created, 1);
+        const mine = (await streamTasks(server)).filter((t) => t.event === event && t.start === '2027-03-28T23:40:00');
+        assert.equal(mine.length, 1);
+        assert.notEqual(mine[0]!.id, orphan);
+        assert.equal((await broadcasts(server)).find((b) => b.event === event && b.start === '2027-03-28T23:40:00')?.task, mine[0]!.id);
+      } finally {
+        onair.automation.synchronizer.start();
+      }
+    });
+
     test('two synchronizers at once create each task once', async () => {
       const events = await Promise.all(Array.from({ length: 5 }, (_, i) => makeEvent(server, 'replay', `2027-03-27T1${i + 5}:10:00`)));
       const { onair } = server;
