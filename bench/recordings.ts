@@ -11,10 +11,12 @@ import { option, percentile, printConditions, printTable, quick, ratio, requestJ
  * Archive throughput: uploading and downloading one large WAV file (1 GiB; 256 MiB with --quick) through the
  * HTTP API, beside baselines measured in the same run on the same file: `cat file > /dev/null`, `cp`, `cp` then
  * `sync` of the copy (an upload is fsynced), and a bare node:http server streaming the file over loopback to and
- * from curl (a transport baseline; it lets 64 MiB of dead buffers pile up, which the archive does not). Every figure is the median of several runs (--runs=N, 5 by default, 3 with
+ * from curl (a transport baseline). Every figure is the median of several runs (--runs=N, 5 by default, 3 with
  * --quick); before each run the dirty pages of earlier runs are flushed (`sync`) and the source file is read once,
  * so that every side starts from the same warm page cache and none pays for another's writeback.
- * Then the server's memory: VmRSS and VmHWM of the onair child process around its first large upload.
+ * Then the server's memory: VmRSS and VmHWM of the onair child process around its first large upload. Node reads a
+ * socket into a fresh buffer per chunk, and V8 frees dead ones only when their total nears its external-memory
+ * threshold (64 MiB): the growth is about that, whatever the file size.
  * Run: npx node bench/recordings.ts [--quick] [--runs=N]
  */
 
