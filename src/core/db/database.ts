@@ -1,9 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect, sql, SqliteDialect } from 'kysely';
 import { Migrator, type Migration } from 'kysely/migration';
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { startCheckpointer } from './checkpointer.ts';
 import { openSqlite } from './sqlite.ts';
 import { localNotifier, PostgresNotifier, type Notifier } from './notifier.ts';
 
@@ -22,6 +23,8 @@ export interface Database {
 export type Migrations = Record<string, Migration>;
 
 const INT8_OID = 20;
+// Often enough that the WAL stays small, rarely enough that an idle database costs nothing worth measuring.
+const CHECKPOINT_INTERVAL_MS = 1000;
 
 function postgresPool(url: string): pg.Pool {
   return new pg.Pool({
@@ -39,9 +42,16 @@ export async function openDatabase(options: { url: string | undefined; dataDir: 
     mkdirSync(options.dataDir, { recursive: true });
     const file = join(options.dataDir, 'onair.sqlite');
     const kysely = new Kysely<any>({ dialect: new SqliteDialect({ database: openSqlite(file) }) });
+    const checkpointer = startCheckpointer(file, {
+      intervalMs: CHECKPOINT_INTERVAL_MS, logger: options.logger,
+      fallBack: () => void sql`PRAGMA wal_autocheckpoint = 1000`.execute(kysely).catch(() => {}),
+    });
     return {
       kysely, dialect: 'sqlite', notifier: localNotifier(), description: `sqlite:${file}`,
-      close: () => kysely.destroy(),
+      close: async () => {
+        await checkpointer.stop();
+        await kysely.destroy();
+      },
     };
   }
   const pool = postgresPool(options.url);

@@ -11,6 +11,9 @@ export function openSqlite(path: string): SqliteDatabase {
   db.exec('PRAGMA busy_timeout = 10000');
   db.exec('PRAGMA foreign_keys = ON');
   db.exec('PRAGMA cache_size = -65536');
+  // Checkpoints run on a thread of their own (checkpointer.ts); a WAL reset keeps at most 64 MiB of file.
+  db.exec('PRAGMA wal_autocheckpoint = 0');
+  db.exec('PRAGMA journal_size_limit = 67108864');
   const cache = new Map<string, SqliteStatement>();
   const wrap = (statement: StatementSync): SqliteStatement => {
     const args = (parameters: ReadonlyArray<unknown>) => parameters as SQLInputValue[];

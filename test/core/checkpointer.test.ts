@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { sql } from 'kysely';
+import { pino } from 'pino';
+import { startCheckpointer } from '../../src/core/db/checkpointer.ts';
+import { openDatabase } from '../../src/core/db/database.ts';
+import { tempDir, waitFor } from '../support/onair.ts';
+
+const logger = pino({ level: 'silent' });
+
+test('SQLite writes land in the WAL and a worker thread checkpoints them into the database file', async () => {
+  const dataDir = tempDir();
+  const database = await openDatabase({ url: undefined, dataDir, logger });
+  try {
+    const { kysely } = database;
+    const setting = await sql<{ wal_autocheckpoint: number }>`PRAGMA wal_autocheckpoint`.execute(kysely);
+    assert.equal(setting.rows[0]!.wal_autocheckpoint, 0, 'the serving connection does not checkpoint');
+    await sql`CREATE TABLE filler (data TEXT NOT NULL)`.execute(kysely);
+    const file = join(dataDir, 'onair.sqlite');
+    const before = statSync(file).size;
+    // About 4 MiB, far more than the database file held before.
+    await kysely.transaction().execute(async (trx) => {
+      for (let i = 0; i < 64; i++) await sql`INSERT INTO filler (data) VALUES (${'x'.repeat(64 * 1024)})`.execute(trx);
+    });
+    await waitFor(() => statSync(file).size > before + 4 * 1024 * 1024, 'the checkpoint to copy the WAL into the database file');
+  } finally {
+    await database.close();
+  }
+});
+
+test('when the checkpoint thread fails, checkpoints go back to the serving connection', async () => {
+  let fellBack = false;
+  const checkpointer = startCheckpointer(join(tempDir(), 'missing', 'onair.sqlite'), {
+    intervalMs: 10, logger, fallBack: () => { fellBack = true; },
+  });
+  await waitFor(() => fellBack, 'the fallback');
+  await checkpointer.stop();
+});
