@@ -30,10 +30,31 @@ test('SQLite writes land in the WAL and a worker thread checkpoints them into th
   }
 });
 
+test('under steady writes the WAL stays bounded: the checkpoint thread makes it start over', async () => {
+  const dataDir = tempDir();
+  const database = await openDatabase({ url: undefined, dataDir, logger });
+  try {
+    const { kysely } = database;
+    await sql`CREATE TABLE filler (data TEXT NOT NULL)`.execute(kysely);
+    const wal = join(dataDir, 'onair.sqlite-wal');
+    let largest = 0;
+    // 96 MiB in 64 KiB transactions, one every 4 ms (16 MiB/s, six checkpoint intervals), all of which the WAL would
+    // keep if nothing ever finished a checkpoint between two writes.
+    for (let written = 0; written < 96 * 1024 * 1024; written += 64 * 1024) {
+      await sql`INSERT INTO filler (data) VALUES (${'x'.repeat(64 * 1024)})`.execute(kysely);
+      largest = Math.max(largest, statSync(wal).size);
+      await new Promise((resolve) => setTimeout(resolve, 4));
+    }
+    assert.ok(largest < 48 * 1024 * 1024, `the WAL reached ${(largest / 1048576).toFixed(1)} MiB`);
+  } finally {
+    await database.close();
+  }
+});
+
 test('when the checkpoint thread fails, checkpoints go back to the serving connection', async () => {
   let fellBack = false;
   const checkpointer = startCheckpointer(join(tempDir(), 'missing', 'onair.sqlite'), {
-    intervalMs: 10, logger, fallBack: () => { fellBack = true; },
+    intervalMs: 10, restartFrames: 4096, logger, fallBack: () => { fellBack = true; },
   });
   await waitFor(() => fellBack, 'the fallback');
   await checkpointer.stop();

@@ -5,13 +5,23 @@ export interface Checkpointer {
   stop(): Promise<void>;
 }
 
+export interface CheckpointerOptions {
+  intervalMs: number;
+  /** WAL frames (4 KiB pages) past which a checkpoint briefly holds writers back so that the WAL starts over. */
+  restartFrames: number;
+  logger: Logger;
+  /** Turns automatic checkpoints of the serving connection back on, should the thread fail. */
+  fallBack: () => void;
+}
+
 /**
  * Checkpoints a SQLite database in WAL mode from a worker thread, every `intervalMs`. The serving connection turns
  * its own automatic checkpoints off; should the worker fail, `fallBack` turns them on again so the WAL cannot grow
  * without end.
  */
-export function startCheckpointer(file: string, options: { intervalMs: number; logger: Logger; fallBack: () => void }): Checkpointer {
-  const worker = new Worker(new URL('./checkpoint-worker.ts', import.meta.url), { workerData: { file, intervalMs: options.intervalMs } });
+export function startCheckpointer(file: string, options: CheckpointerOptions): Checkpointer {
+  const { intervalMs, restartFrames } = options;
+  const worker = new Worker(new URL('./checkpoint-worker.ts', import.meta.url), { workerData: { file, intervalMs, restartFrames } });
   worker.unref();
   let stopping = false;
   let failed = false;

@@ -25,6 +25,8 @@ export type Migrations = Record<string, Migration>;
 const INT8_OID = 20;
 // Often enough that the WAL stays small, rarely enough that an idle database costs nothing worth measuring.
 const CHECKPOINT_INTERVAL_MS = 1000;
+// 16 MiB of WAL: only writes too steady for a passive checkpoint ever to finish make it that long.
+const RESTART_FRAMES = 4096;
 
 function postgresPool(url: string): pg.Pool {
   return new pg.Pool({
@@ -43,7 +45,7 @@ export async function openDatabase(options: { url: string | undefined; dataDir: 
     const file = join(options.dataDir, 'onair.sqlite');
     const kysely = new Kysely<any>({ dialect: new SqliteDialect({ database: openSqlite(file) }) });
     const checkpointer = startCheckpointer(file, {
-      intervalMs: CHECKPOINT_INTERVAL_MS, logger: options.logger,
+      intervalMs: CHECKPOINT_INTERVAL_MS, restartFrames: RESTART_FRAMES, logger: options.logger,
       fallBack: () => void sql`PRAGMA wal_autocheckpoint = 1000`.execute(kysely).catch(() => {}),
     });
     return {
