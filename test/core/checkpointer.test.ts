@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { statSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { test } from 'node:test';
 import { sql } from 'kysely';
 import { pino } from 'pino';
@@ -58,4 +61,17 @@ test('when the checkpoint thread fails, checkpoints go back to the serving conne
   });
   await waitFor(() => fellBack, 'the fallback');
   await checkpointer.stop();
+});
+
+test('closing a SQLite database waits for the checkpoint thread without letting the process end first', async () => {
+  const script = join(tempDir(), 'close.mjs');
+  const database = pathToFileURL(join(import.meta.dirname, '../../src/core/db/database.ts')).href;
+  writeFileSync(script, `import { pino } from '${import.meta.resolve('pino')}';
+import { openDatabase } from '${database}';
+const database = await openDatabase({ url: undefined, dataDir: process.argv[2], logger: pino({ level: 'silent' }) });
+await database.close();
+console.log('closed');
+`);
+  const { stdout } = await promisify(execFile)(process.execPath, [script, tempDir()]);
+  assert.equal(stdout.trim(), 'closed');
 });

@@ -40,6 +40,8 @@ export function startCheckpointer(file: string, options: CheckpointerOptions): C
   return {
     async stop() {
       stopping = true;
+      // Unreferenced, the thread would let the process end before its own exit is awaited.
+      worker.ref();
       worker.postMessage('stop');
       await exited;
     },
