@@ -7,6 +7,7 @@ import { notFound } from '../core/http/problem.ts';
 import type { App } from '../core/http/server.ts';
 import type { SessionRow } from './migrations.ts';
 import type { Availability, GateService } from './service.ts';
+import type { Attempt } from './session.ts';
 
 const Name = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$', description: 'Channel name' });
 const ChannelParams = Type.Object({ channel: Name });
@@ -51,6 +52,8 @@ const Session = Type.Object({
   state: Type.String(), reservedAt: Type.String(), expiresAt: Iso, publishedAt: Iso, endedAt: Iso,
   bytes: Type.Integer(), duration: Type.Number(), codec: Type.Union([Type.String(), Type.Null()]),
   exitCode: Type.Union([Type.Integer(), Type.Null()]), reason: Type.Union([Type.String(), Type.Null()]),
+  attempts: Type.Array(Type.Object({ at: Type.String({ format: 'date-time' }), error: Type.String() }),
+    { description: 'Failed attempts of sources to connect (refused or broken handshakes); the session went on listening after each' }),
 });
 const problems = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, Type.Ref('Problem')]));
 const HLS_TYPES: Record<string, string> = { m3u8: 'application/vnd.apple.mpegurl', ts: 'video/mp2t' };
@@ -69,6 +72,7 @@ function sessionView(row: SessionRow) {
     reservedAt: new Date(row.reserved_at).toISOString(), expiresAt: iso(row.expires_at), publishedAt: iso(row.published_at),
     endedAt: iso(row.ended_at), bytes: row.bytes, duration: row.duration_ms / 1000, codec: row.codec,
     exitCode: row.exit_code, reason: row.reason,
+    attempts: (JSON.parse(row.attempts) as Attempt[]).map((a) => ({ at: new Date(a.at).toISOString(), error: a.error })),
   };
 }
 

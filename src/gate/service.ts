@@ -86,7 +86,8 @@ const HEARTBEAT_MS = 5_000;
 const STALE_MS = 30_000;
 // ffmpeg's own listen timeout backs up onair's expiry alarm, a little later.
 const LISTEN_GRACE_MS = 1_000;
-const STATIC_RETRY_MS = 1_000;
+// Between two runs of a channel's relay: the listener is back well within an SRT caller's 3 s connection timeout.
+const RELISTEN_DELAY_MS = 500;
 
 interface Running {
   session: LiveSession;
@@ -96,6 +97,11 @@ interface Running {
   finished: () => void;
   /** The last write about the session, so that closing it lands after. */
   write: Promise<void>;
+}
+
+/** What a run's end says about itself: ffmpeg's last line (passphrase removed), or its exit. */
+function lastLine(end: RunEnd): string {
+  return end.diagnostics.split('\n').at(-1) || `ffmpeg exited with ${end.exit.code ?? end.exit.signal}`;
 }
 
 /** Channels, their reservations and sessions, and the ffmpeg relays behind them. */
@@ -286,7 +292,7 @@ export class GateService {
       instance_start: session.instance?.start ?? null, format: session.format, record: session.record ? 1 : 0,
       metadata: JSON.stringify(session.metadata), who, owner: this.#owner, state: 'reserved',
       reserved_at: session.reservedAt, expires_at: session.expiresAt ?? null, published_at: null, ended_at: null,
-      bytes: 0, duration_ms: 0, codec: null, pid: null, exit_code: null, reason: null,
+      bytes: 0, duration_ms: 0, codec: null, pid: null, exit_code: null, reason: null, attempts: '[]',
     }, this.#deps.clock.now());
     if (!claimed) throw this.#busy(session.channel.name);
     let finished = () => {};
@@ -376,17 +382,21 @@ export class GateService {
     await running.write;
   }
 
-  /** One ffmpeg run is over: a static channel waits for its encoder again, anything else ends. */
+  /**
+   * One ffmpeg run is over. The channel listens again when the session goes on: static mode always, a reservation
+   * whose source failed to connect until it expires (the right source may still come). Anything else ends.
+   */
   async #ran(running: Running, end: RunEnd): Promise<void> {
     const { session } = running;
-    if (session.mode === 'static' && session.stopReason === undefined && !this.#stopping) {
+    if (!end.published) await this.#attemptFailed(running, end);
+    if (this.#goesOn(session, end)) {
       session.state = 'reserved';
       session.since = this.#deps.clock.now();
-      this.#publish('stream-reserved', session, { exitCode: end.exit.code, reason: end.published ? 'source-left' : end.diagnostics });
-      await new Promise((resolve) => setTimeout(resolve, STATIC_RETRY_MS));
-      if (session.stopReason === undefined && !this.#stopping) {
+      await new Promise((resolve) => setTimeout(resolve, RELISTEN_DELAY_MS));
+      if (this.#goesOn(session, end)) {
         try {
           await this.#launch(running);
+          this.#publish('stream-reserved', session, { exitCode: end.exit.code, reason: end.published ? 'source-left' : lastLine(end) });
           return;
         } catch (error) {
           end = { ...end, diagnostics: (error as Error).message };
@@ -396,12 +406,27 @@ export class GateService {
     await this.#finish(running, end);
   }
 
+  #goesOn(session: LiveSession, end: RunEnd): boolean {
+    if (session.stopReason !== undefined || this.#stopping) return false;
+    return session.mode === 'static' || (!end.published && session.expiresAt !== undefined && this.#deps.clock.now() < session.expiresAt);
+  }
+
+  /** A run that ended before anything was on air is a failed attempt to connect: logged and kept with the session. */
+  async #attemptFailed(running: Running, end: RunEnd): Promise<void> {
+    const { session } = running;
+    if (session.stopReason !== undefined || this.#stopping) return;
+    const attempt = { at: this.#deps.clock.now(), error: lastLine(end) };
+    session.attempts.push(attempt);
+    this.#logger.warn({ channel: session.channel.name, session: session.id, exitCode: end.exit.code, error: attempt.error },
+      'a source failed to connect');
+    await this.store.update(session.id, { attempts: JSON.stringify(session.attempts) });
+  }
+
   async #finish(running: Running, end: RunEnd): Promise<void> {
     const { session } = running;
     running.alarm?.cancel();
     await running.write.catch(() => {});
     const now = this.#deps.clock.now();
-    const lastLine = end.diagnostics.split('\n').at(-1) || `ffmpeg exited with ${end.exit.code ?? end.exit.signal}`;
     let state: SessionState = 'ended';
     let reason: string;
     if (session.stopReason !== undefined) reason = session.stopReason;
@@ -409,7 +434,7 @@ export class GateService {
     else if (!end.published && session.expiresAt !== undefined && now >= session.expiresAt - LISTEN_GRACE_MS) reason = 'expired';
     else {
       state = 'failed';
-      reason = lastLine;
+      reason = lastLine(end);
     }
     const recordFile = this.#recordFile(session);
     if (recordFile) {

@@ -23,6 +23,13 @@ export interface SessionStats {
   listeners: number;
 }
 
+/** A run of the relay that ended before its source was on air: a refused or broken connection. */
+export interface Attempt {
+  at: number;
+  /** ffmpeg's last line, passphrase removed. */
+  error: string;
+}
+
 export interface RunEnd {
   exit: Exit;
   published: boolean;
@@ -66,6 +73,7 @@ export class LiveSession {
   process: Supervised | undefined;
   /** Why onair ended the session itself (expired, stopped, deactivated), if it did. */
   stopReason: string | undefined;
+  readonly attempts: Attempt[] = [];
   #bytesBefore = 0;
 
   constructor(fields: Pick<LiveSession, 'id' | 'channel' | 'mode' | 'instance' | 'format' | 'record' | 'metadata' | 'reservedAt' | 'expiresAt'>) {

@@ -202,6 +202,8 @@ export interface GateServer {
   dataDir: string;
   port: number;
   events: BusEvent[];
+  /** Every line onair logged (debug and up), to check that no secret is in them. */
+  logs: string[];
   request(method: string, path: string, body?: unknown): Promise<Answer>;
   /** Stops the server; `keep` leaves the data dir and database for a restart. */
   stop(keep?: boolean): Promise<void>;
@@ -223,7 +225,8 @@ export async function startGate(options: {
     ONAIR_HTTP_PORT: '0', ONAIR_DATA_DIR: dataDir, ONAIR_SRT_PORT_START: String(port),
     ...(databaseUrl ? { ONAIR_DATABASE_URL: databaseUrl } : {}), ...options.env,
   });
-  const logger = pino({ level: process.env.ONAIR_TEST_LOG_LEVEL ?? 'silent' });
+  const logs: string[] = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => logs.push(line) });
   const clock = options.clock ?? systemClock;
   const database = await openDatabase({ url: config.databaseUrl, dataDir, logger });
   const bus = new EventBus({ notifier: database.notifier, origin: crypto.randomUUID(), logger, now: () => clock.now() });
@@ -239,7 +242,7 @@ export async function startGate(options: {
   await gate.start();
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   return {
-    url, gate, app, bus, database, programme, archive, dataDir, port, events,
+    url, gate, app, bus, database, programme, archive, dataDir, port, events, logs,
     request: (method, path, body) => requestJson(url, method, path, body),
     async stop(keep = false) {
       await app.close();

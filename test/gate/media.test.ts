@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, readdirSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { testDatabases } from '../support/databases.ts';
@@ -67,6 +69,31 @@ for (const database of testDatabases) describe(`gate media path on ${database.na
     const right = pushTone(answer.body.url, { seconds: 1 });
     assert.equal(await right.exited, 0, right.stderr());
     await idle();
+  });
+
+  test('a source that fails to go on air does not burn the reservation: the right source still connects, the attempt is kept', async () => {
+    const { answer } = await reserve();
+    const { token } = answer.body.credentials;
+    const id = (await server.request('GET', '/check')).body.session;
+    // A misconfigured encoder: it passes the handshake, then sends raw PCM, which the relay cannot read.
+    const misconfigured = spawn('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'quiet', '-re', '-f', 'lavfi', '-i', 'sine=d=2', '-f', 's16le', answer.body.url]);
+    await once(misconfigured, 'exit');
+    const listening = await waitFor(() => server.events.find((e) => e.type === 'stream-reserved'
+      && (e.data as { session: string; reason?: string }).session === id && (e.data as { reason?: string }).reason), 'the failed attempt to be announced');
+    assert.match((listening.data as { reason: string }).reason, /error/i);
+    assert.equal((await server.request('GET', '/check')).body.state, 'reserved');
+    const right = pushTone(answer.body.url, { seconds: 2 });
+    assert.equal(await right.exited, 0, right.stderr());
+    await idle();
+    const [session] = (await server.request('GET', '/channels/main/sessions')).body;
+    assert.equal(session.id, id);
+    assert.deepEqual([session.state, session.reason], ['ended', 'source-left'], JSON.stringify(session));
+    assert.ok(session.duration > 1.5, `on air ${session.duration} s`);
+    assert.equal(session.attempts.length, 1, JSON.stringify(session.attempts));
+    assert.match(session.attempts[0].error, /error/i);
+    assert.ok(Date.parse(session.attempts[0].at) <= Date.parse(session.publishedAt));
+    assert.ok(server.logs.some((line) => line.includes('failed to connect') && line.includes(id)), 'the attempt is logged');
+    for (const text of [JSON.stringify(server.events), server.logs.join('\n'), JSON.stringify(session)]) assert.ok(!text.includes(token), 'no passphrase');
   });
 
   test('record: true puts a recording of the pushed length into the archive', async () => {
