@@ -9,7 +9,8 @@ import { ProcessSupervisor } from '../core/processes.ts';
 import type { ProgrammeEvent, ProgrammeReader } from '../programme/contract.ts';
 import type { Archive } from '../recordings/contract.ts';
 import { FORMATS, skippedOutputs, type Format } from './pipeline.ts';
-import { LiveSession, type InstanceRef, type Mode, type RunEnd, type SessionState, type SessionStats } from './session.ts';
+import { Counter } from 'prom-client';
+import { LiveSession, type InstanceRef, type Mode, type OutputState, type RunEnd, type SessionState, type SessionStats } from './session.ts';
 import { GateStore } from './store.ts';
 import type { Core } from '../core/area.ts';
 
@@ -32,9 +33,18 @@ export interface StreamStatus {
   reason?: string;
 }
 
+export interface OutputFailed {
+  channel: string;
+  session: string;
+  /** Its place in the channel's configured outputs. */
+  index: number;
+  output: OutputState;
+}
+
 declare module '../core/events/bus.ts' {
   interface EventMap {
     'availability-changed': AvailabilityChanged;
+    'stream-output-failed': OutputFailed;
     'stream-reserved': StreamStatus;
     'stream-publishing': StreamStatus;
     'stream-ended': StreamStatus;
@@ -113,6 +123,7 @@ export class GateService {
   readonly #supervisor: ProcessSupervisor;
   readonly #owner = randomUUID();
   readonly #running = new Map<string, Running>();
+  readonly #outputFailures: Counter<'channel' | 'type' | 'output'>;
   #heartbeat: NodeJS.Timeout | undefined;
   #stopping = false;
 
@@ -122,6 +133,12 @@ export class GateService {
     this.channels = deps.config.gate.channels;
     this.store = new GateStore(deps.database);
     this.#supervisor = new ProcessSupervisor({ dir: join(deps.config.dataDir, 'gate', 'pids'), logger: this.#logger });
+    this.#outputFailures = new Counter({
+      name: 'onair_gate_output_failures_total',
+      help: 'Push outputs (Icecast, SRT, RTMP) that could not connect or dropped, by channel, type and URL (without credentials)',
+      labelNames: ['channel', 'type', 'output'] as const,
+      registers: [deps.metrics.registry],
+    });
   }
 
   get defaultChannel(): string {
@@ -216,7 +233,7 @@ export class GateService {
       since: row.published_at ?? row.reserved_at, expiresAt: row.state === 'publishing' ? null : row.expires_at,
       stats: {
         bytes: row.bytes, bitrate: duration > 0 ? Math.round((row.bytes * 8) / duration) : 0,
-        duration: Math.max(0, duration), codec: row.codec, listeners: 0,
+        duration: Math.max(0, duration), codec: row.codec, listeners: 0, outputs: JSON.parse(row.outputs) as OutputState[],
       },
     };
   }
@@ -293,6 +310,7 @@ export class GateService {
       metadata: JSON.stringify(session.metadata), who, owner: this.#owner, state: 'reserved',
       reserved_at: session.reservedAt, expires_at: session.expiresAt ?? null, published_at: null, ended_at: null,
       bytes: 0, duration_ms: 0, codec: null, pid: null, exit_code: null, reason: null, attempts: '[]',
+      outputs: JSON.stringify(session.outputs),
     }, this.#deps.clock.now());
     if (!claimed) throw this.#busy(session.channel.name);
     let finished = () => {};
@@ -366,6 +384,7 @@ export class GateService {
         recordFile, hlsPlaylist, metadata: session.metadata,
       },
       onPublishing: () => void this.#publishing(running),
+      onOutputFailed: (index) => void this.#outputFailed(running, index),
     });
     await this.store.update(session.id, { pid: session.process?.pid ?? null });
     void ended.then((end) => this.#ran(running, end)).catch((err: unknown) =>
@@ -378,7 +397,21 @@ export class GateService {
     session.state = 'publishing';
     session.since = session.publishedAt = this.#deps.clock.now();
     this.#publish('stream-publishing', session);
-    running.write = this.store.update(session.id, { state: 'publishing', published_at: session.publishedAt, codec: session.codec });
+    running.write = this.store.update(session.id, {
+      state: 'publishing', published_at: session.publishedAt, codec: session.codec, outputs: JSON.stringify(session.outputs),
+    });
+    await running.write;
+  }
+
+  /** ffmpeg dropped a push output (could not connect, or the connection broke): the broadcast goes on without it. */
+  async #outputFailed(running: Running, index: number): Promise<void> {
+    const { session } = running;
+    const output = { ...session.outputs[index]! };
+    this.#logger.warn({ channel: session.channel.name, session: session.id, output: output.url, error: output.error }, 'a push output failed; the broadcast goes on without it');
+    this.#outputFailures.inc({ channel: session.channel.name, type: output.type, output: output.url });
+    this.#deps.bus.publish('stream-output-failed', { channel: session.channel.name, session: session.id, index, output });
+    const previous = running.write;
+    running.write = previous.catch(() => {}).then(() => this.store.update(session.id, { outputs: JSON.stringify(session.outputs) }));
     await running.write;
   }
 
@@ -445,7 +478,7 @@ export class GateService {
     session.state = state;
     await this.store.release(session.id, {
       state, ended_at: now, bytes: stats.bytes, duration_ms: Math.round(stats.duration * 1000), codec: session.codec,
-      exit_code: end.exit.code, reason,
+      exit_code: end.exit.code, reason, outputs: JSON.stringify(session.outputs),
     });
     this.#running.delete(session.channel.name);
     this.#logger.info({ channel: session.channel.name, session: session.id, state, reason, exitCode: end.exit.code }, 'session over');
