@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { copyFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { freeUdpPort, pushTone } from '../gate/harness.ts';
 import { media, upload } from '../recordings/support.ts';
@@ -64,6 +65,41 @@ for (const database of testDatabases) {
         assert.ok(Math.abs(seconds(samples) - 3) < 0.3, `heard ${seconds(samples)} s of the 3 s recording`);
         assert.ok(Math.abs(toneOf(samples) - 660) < 10, `heard ${toneOf(samples)} Hz, the latest recording is 660 Hz`);
         assert.equal(outcome.body.result.recording.start.slice(0, 10), new Date(Date.now() - day).toISOString().slice(0, 10));
+      } finally {
+        await server.stop();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    test('a replay of a live instance recorded in parts (the source dropped and came back) plays every part, in order', async () => {
+      const dir = tempDir('onair-automation-');
+      const server = await startOnair({ database, env: { ONAIR_SRT_PORT_START: String(await freeUdpPort()), ...LEADS } });
+      try {
+        const show = await created(server.request, '/shows', { title: 'Call-in' });
+        const start = new Date(Math.floor(Date.now() / 1000) * 1000 - 86_400_000).toISOString().slice(0, 19);
+        const live = await created(server.request, '/events', { showId: show, type: 'live', start, duration: 3600, timezone: 'UTC' });
+        const { archive } = server.onair.recordings;
+        for (const hz of [440, 660]) {
+          const take = await media(dir, `take-${hz}.ogg`, '-f', 'lavfi', '-i', `sine=f=${hz}:d=2`, '-c:a', 'libopus', '-b:a', '64k', '-page_duration', '20000');
+          const staged = join(archive.stagingDir, `take-${hz}.ogg`);
+          copyFileSync(take, staged);
+          await archive.adopt('recordings', live, start, staged);
+        }
+        const { startsAt, start: replayStart } = startIn(6_000);
+        const replay = await created(server.request, '/events', { showId: show, type: 'replay', start: replayStart, duration: 60, timezone: 'UTC' });
+        const task = await streamTask(server.request, replay);
+        const { heard } = await listenToNextSession(server.url, server.request);
+        const outcome = await finished(server.request, task, 20_000);
+        assert.equal(outcome.status, 'completed', JSON.stringify(outcome.body));
+        assert.deepEqual(outcome.body.result.recording.parts, [1, 2]);
+        const { bytes, firstAudioAt } = await heard;
+        assert.ok(firstAudioAt, 'audio reached the listener');
+        process.stdout.write(`# replay in parts: first audio ${firstAudioAt - startsAt} ms after the start\n`);
+        const samples = await decode(bytes);
+        assert.ok(Math.abs(seconds(samples) - 4) < 0.3, `heard ${seconds(samples)} s of two 2 s parts`);
+        const rate = samples.length / seconds(samples);
+        assert.ok(Math.abs(toneOf(samples.subarray(0, 1.8 * rate)) - 440) < 10, 'part 1 first');
+        assert.ok(Math.abs(toneOf(samples.subarray(2.2 * rate)) - 660) < 10, 'part 2 after it');
       } finally {
         await server.stop();
         rmSync(dir, { recursive: true, force: true });

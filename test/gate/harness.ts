@@ -83,19 +83,21 @@ export class StandInArchive implements Archive {
   }
 
   async find(kind: ArchiveKind, event: string, start: string) {
-    return this.adopted.find((f) => f.kind === kind && f.event === event && f.start === start);
+    return this.adopted.filter((f) => f.kind === kind && f.event === event && f.start === start);
   }
 
   async latest() {
-    return this.adopted.at(-1);
+    const last = this.adopted.at(-1);
+    return last ? this.find(last.kind, last.event, last.start) : [];
   }
 
   async adopt(kind: ArchiveKind, event: string, start: string, file: string): Promise<ArchivedFile> {
-    const path = join(this.dir, `${event}-${start.replaceAll(':', '')}.${file.split('.').pop()}`);
+    const part = (await this.find(kind, event, start)).length + 1;
+    const path = join(this.dir, `${event}-${start.replaceAll(':', '')}-${part}.${file.split('.').pop()}`);
     renameSync(file, path);
     const probe = await ffprobe(path);
     const archived: ArchivedFile = {
-      kind, event, start, path, size: statSync(path).size, contentType: 'audio/ogg', format: probe.format,
+      kind, event, start, part, path, size: statSync(path).size, contentType: 'audio/ogg', format: probe.format,
       duration: probe.duration, createdAt: Date.now(),
     };
     this.adopted.push(archived);

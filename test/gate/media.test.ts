@@ -101,7 +101,7 @@ for (const database of testDatabases) describe(`gate media path on ${database.na
     const source = pushTone(answer.body.url, { seconds: 3, frequency: 660 });
     assert.equal(await source.exited, 0, source.stderr());
     await idle();
-    const recording = await server.archive.find('recordings', event.id, event.start);
+    const [recording] = await server.archive.find('recordings', event.id, event.start);
     assert.ok(recording, 'adopted into the archive');
     assert.ok(Math.abs(recording.duration - 3) <= 0.5, `recorded ${recording.duration} s`);
     assert.deepEqual(readdirSync(server.archive.stagingDir), [], 'nothing left in staging');
