@@ -8,8 +8,9 @@ import type { Clock } from '../core/clock.ts';
 import { HttpError } from '../core/http/problem.ts';
 import type { ProcessSupervisor, Supervised } from '../core/processes.ts';
 import type { Gate, Reservation } from '../gate/index.ts';
-import type { ProgrammeReader, ScheduledInstance } from '../programme/contract.ts';
-import type { Archive, ArchivedFile } from '../recordings/contract.ts';
+import type { EventBus } from '../core/events/bus.ts';
+import type { ProgrammeEvent, ProgrammeReader, ScheduledInstance } from '../programme/contract.ts';
+import type { Archive, ArchiveKind, ArchivedFile } from '../recordings/contract.ts';
 import type { Operation, OperationContext } from '../tasks/index.ts';
 
 const DAY = 86_400_000;
@@ -24,6 +25,8 @@ type StreamParameters = Static<typeof StreamParameters>;
 export interface StreamDeps {
   programme: ProgrammeReader;
   archive: Archive;
+  /** The archive's `archive-file-stored` events wake a task waiting for its recording. */
+  bus: EventBus;
   gate: Pick<Gate, 'reserve' | 'waitUntilFree'> & { service: { defaultChannel: string } };
   clock: Clock;
   logger: Logger;
@@ -82,18 +85,59 @@ async function findInstance(deps: StreamDeps, { event, start }: StreamParameters
   return found;
 }
 
+const kindOf = (event: ProgrammeEvent): ArchiveKind => (event.type === 'prerecorded' ? 'prerecordings' : 'recordings');
+
 /** The recording to play, in parts: the instance's prerecording, or the recording of the show's latest live instance. */
 async function findRecording(deps: StreamDeps, { event, instance }: ScheduledInstance, now: number): Promise<ArchivedFile[]> {
-  if (event.type === 'prerecorded') {
-    const parts = await deps.archive.find('prerecordings', event.id, instance.start);
-    if (parts.length === 0) throw new Error(`no prerecording was uploaded for event ${event.id} at ${instance.start}`);
-    return parts;
-  }
+  if (event.type === 'prerecorded') return deps.archive.find('prerecordings', event.id, instance.start);
   const lives = await deps.programme.showInstancesBetween(event.showId, now - REPLAY_LOOKBACK_MS, now, ['live']);
   const events = [...new Set(lives.map((s) => s.event.id))];
-  const parts = await deps.archive.latest('recordings', events, now - REPLAY_LOOKBACK_MS, now);
-  if (parts.length === 0) throw new Error(`show ${event.showId} has no recording of a live instance in the last 60 days`);
-  return parts;
+  return deps.archive.latest('recordings', events, now - REPLAY_LOOKBACK_MS, now);
+}
+
+function noRecording({ event, instance }: ScheduledInstance): string {
+  return event.type === 'prerecorded'
+    ? `no prerecording was uploaded for event ${event.id} at ${instance.start}`
+    : `show ${event.showId} has no recording of a live instance in the last 60 days`;
+}
+
+/**
+ * The recording, waited for until `deadline` when it is not there yet (an instance created late, a file uploaded
+ * late): every file the archive stores wakes the search, on this instance or another.
+ */
+async function awaitRecording(deps: StreamDeps, context: Context, found: ScheduledInstance, deadline: number): Promise<ArchivedFile[]> {
+  for (;;) {
+    context.signal.throwIfAborted();
+    const stored = nextStored(deps, kindOf(found.event), deadline, context.signal);
+    try {
+      const parts = await findRecording(deps, found, deps.clock.now());
+      if (parts.length > 0) return parts;
+      if (deps.clock.now() >= deadline) throw new Error(`${noRecording(found)} by ${new Date(deadline).toISOString()} (the reserve lead)`);
+      context.progress({ step: 'recording', type: found.event.type, waiting: 'recording', until: new Date(deadline).toISOString() });
+      await stored.arrived;
+    } finally {
+      stored.cancel();
+    }
+  }
+}
+
+/** Settles on the archive's next `archive-file-stored` of `kind` or at `deadline`; rejects when `signal` aborts. */
+function nextStored(deps: StreamDeps, kind: ArchiveKind, deadline: number, signal: AbortSignal): { arrived: Promise<void>; cancel(): void } {
+  let cancel = () => {};
+  const arrived = new Promise<void>((resolve, reject) => {
+    const alarm = deps.clock.at(deadline, () => resolve());
+    const unsubscribe = deps.bus.subscribe((event) => {
+      if (event.type === 'archive-file-stored' && (event.data as { kind?: string }).kind === kind) resolve();
+    });
+    const aborted = () => reject(signal.reason);
+    signal.addEventListener('abort', aborted, { once: true });
+    cancel = () => {
+      alarm.cancel();
+      unsubscribe();
+      signal.removeEventListener('abort', aborted);
+    };
+  });
+  return { arrived, cancel: () => cancel() };
 }
 
 async function reserve(deps: StreamDeps, context: Context, channel: string, instance: ScheduledInstance, format: Format): Promise<Reservation> {
@@ -257,7 +301,8 @@ export function streamOperation(deps: StreamDeps): Operation<typeof StreamParame
         const found = await step(context, 'programme', { event: parameters.event, start: parameters.start, resumed: context.resumed },
           () => findInstance(deps, parameters, clock.now()));
         const { startsAt } = found.instance;
-        const parts = await step(context, 'recording', { type: found.event.type }, () => findRecording(deps, found, clock.now()));
+        const parts = await step(context, 'recording', { type: found.event.type },
+          () => awaitRecording(deps, context, found, startsAt - deps.reserveLeadMs));
         const recording = await step(context, 'copy', { parts: parts.length, duration: sum(parts, 'duration'), size: sum(parts, 'size') },
           () => copyRecording(deps, context, parts, dir));
         await step(context, 'wait', { until: new Date(startsAt - deps.reserveLeadMs).toISOString() },
