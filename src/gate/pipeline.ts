@@ -97,14 +97,16 @@ export function teeSlaves(plan: RelayPlan): Slave[] {
  * and fan them out with the tee muxer (`teeSlaves`).
  */
 export function relayArgs(plan: RelayPlan): string[] {
-  // Ogg/Opus is known from its first page; MPEG-TS needs some video to learn the picture size.
+  // Ogg/Opus is known from its first page; MPEG-TS needs some video to learn the picture size. No `-fflags nobuffer`:
+  // it drops the packets read while probing, so every recording (and listener) lost the source's first packet (Ogg:
+  // 20 ms, the recording starting at pts 648 instead of -312; MPEG-TS: up to the 1 s analysed).
   const probe = plan.format === 'ogg' ? ['-probesize', '4096', '-analyzeduration', '0'] : ['-probesize', '1000000', '-analyzeduration', '1000000'];
   const metadata = Object.entries(plan.metadata).flatMap(([key, value]) => ['-metadata', `${key}=${value}`]);
   // tee hands the MPEG-TS stream tags to every slave and FLV refuses them: give FLV's own (7 H.264, 10 AAC).
   const flvTags = plan.format === 'mpegts' && plan.channel.outputs.some((o) => o.type === 'rtmp') ? ['-tag:v', '7', '-tag:a', '10'] : [];
   return [
     '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info',
-    '-fflags', 'nobuffer', ...probe,
+    ...probe,
     ...listenerInput(plan),
     '-map', '0', '-c', 'copy', ...flvTags, ...metadata,
     '-f', 'tee', teeSlaves(plan).map((slave) => slave.spec).join('|'),

@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readdirSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
 import { testDatabases } from '../support/databases.ts';
 import { waitFor } from '../support/onair.ts';
 import { analyse, ffmpegChildren, listen, pushTone, startGate, type GateServer } from './harness.ts';
+
+const run = promisify(execFile);
 
 for (const database of testDatabases) describe(`gate media path on ${database.name}: SRT ingest with real ffmpeg, HTTP listening, recording`, () => {
   let server: GateServer;
@@ -104,6 +107,11 @@ for (const database of testDatabases) describe(`gate media path on ${database.na
     const [recording] = await server.archive.find('recordings', event.id, event.start);
     assert.ok(recording, 'adopted into the archive');
     assert.ok(Math.abs(recording.duration - 3) <= 0.5, `recorded ${recording.duration} s`);
+    // It starts with the source's first packet (libopus's pre-skip frame at -312), at 0 like any upload: nothing of
+    // the start was dropped while the relay probed its input.
+    const { stdout } = await run('ffprobe', ['-v', 'error', '-show_entries', 'format=start_time:packet=pts', '-read_intervals', '%+#1', '-of', 'json', recording.path]);
+    const probed = JSON.parse(stdout) as { format: { start_time: string }; packets: Array<{ pts: number }> };
+    assert.deepEqual([probed.packets[0]?.pts, Number(probed.format.start_time)], [-312, 0]);
     assert.deepEqual(readdirSync(server.archive.stagingDir), [], 'nothing left in staging');
     assert.ok(existsSync(recording.path));
   });
