@@ -9,6 +9,7 @@ import { registerSse } from './core/events/sse.ts';
 import { createHttpServer, type App } from './core/http/server.ts';
 import { lockDataDir } from './core/lock.ts';
 import { createLogger } from './core/logger.ts';
+import { nodeIdentity } from './core/node.ts';
 import { createMetrics } from './core/metrics.ts';
 import { createTasks, taskMigrations, type Tasks } from './tasks/index.ts';
 import { createProgramme, programmeMigrations, type ProgrammeArea } from './programme/index.ts';
@@ -42,7 +43,9 @@ export interface Overrides {
 export async function createOnair(config: Config, overrides: Overrides = {}): Promise<Onair> {
   const clock = overrides.clock ?? systemClock;
   const logger = overrides.logger ?? createLogger(config.logLevel);
-  const unlock = config.databaseUrl === undefined ? lockDataDir(config.dataDir) : () => {};
+  // On PostgreSQL too: the node id kept in the data dir must belong to one process at a time.
+  const unlock = lockDataDir(config.dataDir);
+  const node = nodeIdentity(config);
   let database: Database;
   try {
     database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, logger });
@@ -52,9 +55,9 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
     throw error;
   }
   const metrics = createMetrics();
-  const bus = new EventBus({ notifier: database.notifier, origin: crypto.randomUUID(), logger, now: () => clock.now() });
+  const bus = new EventBus({ notifier: database.notifier, origin: node.id, logger, now: () => clock.now() });
   const app = await createHttpServer({ logger, metrics, apiKey: config.apiKey, bodyLimit: config.http.bodyLimit, version: VERSION });
-  const core: Core = { config, database, bus, clock, logger, metrics };
+  const core: Core = { config, database, bus, clock, logger, metrics, node };
   const tasks = createTasks(core);
   const programme = createProgramme({ ...core, logger: logger.child({ area: 'programme' }) });
   const recordings = createRecordings({ ...core, programme: programme.reader });
@@ -71,11 +74,13 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
   return {
     app, database, bus, tasks, programme, recordings, gate, automation, logger,
     async start() {
-      await tasks.start();
       await programme.start();
       await recordings.start();
+      // The gate frees what a crashed run left (its relays, its channels) before the task engine resumes the
+      // operations that use them, so that a broadcast interrupted by kill -9 gets its channel back at once.
       await gate.start();
       await automation.start();
+      await tasks.start();
       const address = await app.listen({ host: config.http.host, port: config.http.port });
       logger.info({ address, database: database.description, version: VERSION }, 'onair is on air');
       return address;

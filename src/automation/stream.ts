@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import { Type, type Static } from 'typebox';
@@ -248,18 +249,28 @@ function mainFormat(parts: ArchivedFile[]): Format {
   return seconds('ogg') >= seconds('mpegts') ? 'ogg' : 'mpegts';
 }
 
+/**
+ * Copies the recording into the task's own directory, under a name that identifies the stored files it was made of
+ * (each stored version has a unique name), and only once complete: a run resumed after a crash finds the copy the
+ * interrupted run made and plays it at once, unless the recording changed meanwhile.
+ */
 async function copyRecording(deps: StreamDeps, context: Context, parts: ArchivedFile[], dir: string): Promise<Playable> {
-  await rm(dir, { recursive: true, force: true });
-  await mkdir(dir, { recursive: true });
   const format = mainFormat(parts);
   const played = parts.filter((p) => formatOf(p) === format);
-  const path = join(dir, `recording.${format === 'ogg' ? 'ogg' : 'bin'}`);
-  if (played.length === 1) await pipeline(createReadStream(played[0]!.path), createWriteStream(path), { signal: context.signal });
-  else await joinParts(deps, context, played, format, path);
-  return {
-    path, format, duration: played.reduce((sum, p) => sum + p.duration, 0),
+  const made = createHash('sha256').update(played.map((p) => basename(p.path)).join('\n')).digest('hex').slice(0, 16);
+  const path = join(dir, `recording-${made}.${format === 'ogg' ? 'ogg' : 'bin'}`);
+  const playable = {
+    path, format, duration: played.reduce((total, p) => total + p.duration, 0),
     parts: played.map((p) => p.part), skipped: parts.filter((p) => !played.includes(p)).map((p) => p.part),
   };
+  if (await stat(path).then(() => true, () => false)) return playable;
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  const partial = `${path}.partial`;
+  if (played.length === 1) await pipeline(createReadStream(played[0]!.path), createWriteStream(partial), { signal: context.signal });
+  else await joinParts(deps, context, played, format, partial);
+  await rename(partial, path);
+  return playable;
 }
 
 /** Joins parts of one format into `path` with ffmpeg's concat demuxer (no re-encoding, timestamps made continuous). */

@@ -4,6 +4,7 @@ import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
 import type { EventBus } from './events/bus.ts';
 import type { Metrics } from './metrics.ts';
+import type { NodeIdentity } from './node.ts';
 
 /** What the core hands every area: each area's own dependencies add the interfaces of the areas it uses. */
 export interface Core {
@@ -13,4 +14,5 @@ export interface Core {
   clock: Clock;
   logger: Logger;
   metrics: Metrics;
+  node: NodeIdentity;
 }

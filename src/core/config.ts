@@ -3,9 +3,16 @@ import { Duration } from 'luxon';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
+export type NodeRole = 'origin' | 'edge';
+
+/** What a node id may be: it names the node in logs, tables and the directory. */
+export const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
 export interface Config {
   http: { host: string; port: number; bodyLimit: number };
   dataDir: string;
+  /** This instance among several; the id defaults to one kept in the data dir (core/node.ts). */
+  node: { id: string | undefined; region: string; roles: NodeRole[] };
   /** Unset: SQLite file in the data dir. */
   databaseUrl: string | undefined;
   apiKey: string | undefined;
@@ -112,6 +119,19 @@ function automation(env: Env): Config['automation'] {
   return settings;
 }
 
+function node(env: Env): Config['node'] {
+  const id = read(env, 'ONAIR_NODE_ID');
+  if (id !== undefined && !NODE_ID.test(id)) {
+    throw new ConfigError(`ONAIR_NODE_ID must be 1 to 64 letters, digits, ., _ or - (starting with a letter or digit), got "${id}"`);
+  }
+  const region = matching(env, 'ONAIR_REGION', 'local', /^[a-z0-9][a-z0-9-]{0,63}$/, 'lowercase letters, digits and - (such as eu-central)');
+  const roles = (read(env, 'ONAIR_NODE_ROLES') ?? 'origin,edge').split(',').map((role) => role.trim());
+  if (roles.length === 0 || roles.some((role) => role !== 'origin' && role !== 'edge')) {
+    throw new ConfigError(`ONAIR_NODE_ROLES must be origin, edge or both (origin,edge), got "${read(env, 'ONAIR_NODE_ROLES')}"`);
+  }
+  return { id, region, roles: [...new Set(roles)] as NodeRole[] };
+}
+
 function databaseUrl(env: Env): string | undefined {
   const raw = read(env, 'ONAIR_DATABASE_URL');
   if (raw === undefined) return undefined;
@@ -176,6 +196,7 @@ export function loadConfig(env: Env = process.env): Config {
       bodyLimit: integer(env, 'ONAIR_HTTP_BODY_LIMIT', 1024 * 1024, 1024, 1024 * 1024 * 1024),
     },
     dataDir: resolve(read(env, 'ONAIR_DATA_DIR') ?? './data'),
+    node: node(env),
     databaseUrl: databaseUrl(env),
     apiKey,
     logLevel: oneOf(env, 'ONAIR_LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),

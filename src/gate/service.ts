@@ -121,7 +121,6 @@ export class GateService {
   readonly #deps: GateDeps;
   readonly #logger: Logger;
   readonly #supervisor: ProcessSupervisor;
-  readonly #owner = randomUUID();
   readonly #running = new Map<string, Running>();
   readonly #outputFailures: Counter<'channel' | 'type' | 'output'>;
   #heartbeat: NodeJS.Timeout | undefined;
@@ -151,12 +150,15 @@ export class GateService {
     return channel;
   }
 
-  /** Kills relays a killed run left behind and frees the channels nobody holds any more. */
+  /**
+   * Kills relays a killed run left behind and frees the channels nobody holds any more: those of this node's previous
+   * run (the data-dir lock proves it is gone), and on SQLite, where one onair has the database, every one.
+   */
   async start(): Promise<void> {
     const leftovers = this.#supervisor.reapLeftovers().map((name) => name.replace(/^gate-/, ''));
-    // SQLite has one onair per data dir, so any slot found at start is from a run that is gone.
     const now = this.#deps.clock.now();
-    await this.#sweep(leftovers, this.#deps.database.dialect === 'sqlite' ? Number.MAX_SAFE_INTEGER : now - STALE_MS);
+    const staleBefore = this.#deps.database.dialect === 'sqlite' ? Number.MAX_SAFE_INTEGER : now - STALE_MS;
+    await this.#sweep({ sessions: leftovers, owner: this.#deps.node.id, staleBefore });
     await this.#rescueRecordings(leftovers);
     this.#heartbeat = setInterval(() => void this.#beat(), HEARTBEAT_MS);
     this.#heartbeat.unref();
@@ -307,7 +309,7 @@ export class GateService {
     const claimed = await this.store.claim({
       id: session.id, channel: session.channel.name, mode: session.mode, event: session.instance?.event ?? null,
       instance_start: session.instance?.start ?? null, format: session.format, record: session.record ? 1 : 0,
-      metadata: JSON.stringify(session.metadata), who, owner: this.#owner, state: 'reserved',
+      metadata: JSON.stringify(session.metadata), who, owner: this.#deps.node.id, state: 'reserved',
       reserved_at: session.reservedAt, expires_at: session.expiresAt ?? null, published_at: null, ended_at: null,
       bytes: 0, duration_ms: 0, codec: null, pid: null, exit_code: null, reason: null, attempts: '[]',
       outputs: JSON.stringify(session.outputs),
@@ -508,9 +510,9 @@ export class GateService {
     });
   }
 
-  async #sweep(ids: string[], staleBefore: number): Promise<void> {
+  async #sweep(gone: Parameters<GateStore['sweep']>[0]): Promise<void> {
     const now = this.#deps.clock.now();
-    const freed = await this.store.sweep(ids, staleBefore, { state: 'failed', ended_at: now, reason: 'owner-lost' });
+    const freed = await this.store.sweep(gone, { state: 'failed', ended_at: now, reason: 'owner-lost' });
     for (const channel of freed) {
       this.#logger.warn({ channel }, 'freed a channel held by a session nobody looks after');
       this.#availabilityChanged(channel, null);
@@ -520,12 +522,12 @@ export class GateService {
   async #beat(): Promise<void> {
     try {
       const now = this.#deps.clock.now();
-      await this.store.heartbeat(this.#owner, now);
+      await this.store.heartbeat(this.#deps.node.id, now);
       for (const { session } of this.#running.values()) {
         const stats = session.stats(now);
         await this.store.update(session.id, { bytes: stats.bytes, duration_ms: Math.round(stats.duration * 1000) });
       }
-      await this.#sweep([], now - STALE_MS);
+      await this.#sweep({ sessions: [], staleBefore: now - STALE_MS });
     } catch (err) {
       this.#logger.warn({ err }, 'gate heartbeat failed');
     }

@@ -44,15 +44,17 @@ export class GateStore {
   }
 
   /**
-   * Frees the slots of sessions nobody looks after any more (listed ids, or heartbeats older than `staleBefore`)
-   * and closes those sessions; answers the channels freed.
+   * Frees the slots of sessions nobody looks after any more (those of listed sessions, of a given owner, or whose
+   * heartbeat is older than `staleBefore`) and closes those sessions; answers the channels freed.
    */
-  async sweep(ids: string[], staleBefore: number, patch: SessionPatch): Promise<string[]> {
+  async sweep(gone: { sessions: string[]; owner?: string; staleBefore: number }, patch: SessionPatch): Promise<string[]> {
     return this.#db.transaction().execute(async (trx) => {
-      let query = trx.deleteFrom('gate_slots').where('heartbeat_at', '<', staleBefore);
-      if (ids.length > 0) query = trx.deleteFrom('gate_slots').where((eb) => eb.or([eb('heartbeat_at', '<', staleBefore), eb('session_id', 'in', ids)]));
-      const freed = await query.returning(['channel', 'session_id']).execute();
-      const open = [...ids, ...freed.map((f) => f.session_id)];
+      const freed = await trx.deleteFrom('gate_slots').where((eb) => eb.or([
+        eb('heartbeat_at', '<', gone.staleBefore),
+        ...(gone.sessions.length > 0 ? [eb('session_id', 'in', gone.sessions)] : []),
+        ...(gone.owner !== undefined ? [eb('owner', '=', gone.owner)] : []),
+      ])).returning(['channel', 'session_id']).execute();
+      const open = [...gone.sessions, ...freed.map((f) => f.session_id)];
       if (open.length > 0) {
         await trx.updateTable('gate_sessions').set(patch).where('id', 'in', open).where('ended_at', 'is', null).execute();
       }

@@ -23,6 +23,8 @@ export interface EngineOptions {
   clock: Clock;
   logger: Logger;
   operations: OperationRegistry;
+  /** The node id: the owner of this engine's leases, the same across restarts of the node. */
+  owner: string;
   leaseMs: number;
   /** Observes how late each task started after it was due, in milliseconds. */
   onStarted?: (latenessMs: number) => void;
@@ -53,7 +55,7 @@ const CLAIM_BATCH = 500;
  * tasks under a lease it renews, and is woken by other instances through the database's notifier.
  */
 export class TaskEngine {
-  readonly id = randomUUID();
+  readonly id: string;
   readonly store: TaskStore;
   #options: EngineOptions;
   #running = new Map<string, Execution>();
@@ -73,6 +75,7 @@ export class TaskEngine {
 
   constructor(options: EngineOptions) {
     this.#options = options;
+    this.id = options.owner;
     this.store = new TaskStore(options.database);
     const { notifier } = options.database;
     notifier.listen(WAKE_CHANNEL, (payload) => {
@@ -91,8 +94,9 @@ export class TaskEngine {
   async start(): Promise<void> {
     const { database } = this.#options;
     await this.store.registerEngine(this.id, this.#now);
-    // SQLite is one process at a time (the data dir lock sees to it): whatever ran before was interrupted.
-    if (database.dialect === 'sqlite') await this.store.expireAllLeases();
+    // What this node's previous run held was interrupted (the data-dir lock proves that run is gone): its tasks are
+    // taken over at once instead of when their leases expire. On SQLite, one process at a time, that is every lease.
+    await this.store.expireLeases(database.dialect === 'sqlite' ? undefined : this.id);
     const woken = await this.store.wakeSleeping();
     this.#enqueued = true;
     if (woken > 0) this.#options.logger.info({ tasks: woken }, 'woke sleeping tasks');
@@ -203,7 +207,8 @@ export class TaskEngine {
     try {
       do {
         this.#passAgain = false;
-        if (this.#stopping) return;
+        // Tasks may be submitted before the start (other areas start first); they are claimed once it has run.
+        if (this.#stopping || !this.#started) return;
         const now = this.#now;
         const claimed = await this.store.claim(this.id, now, this.#options.leaseMs, CLAIM_BATCH, (record) => this.#successor(record));
         for (const { record, epoch } of claimed) this.#execute(record, epoch, false);
@@ -292,9 +297,10 @@ export class TaskEngine {
     try {
       const now = this.#now;
       await this.store.heartbeatEngine(this.id, now, now - 3 * leaseMs);
+      // Only the runs of this process are renewed: a task this node's previous run held is not (it was interrupted).
       // Only runs claimed before the renewal can be judged by it; later claims are not in its answer yet.
       const claimedBefore = [...this.#running.keys()];
-      const held = new Set(await this.store.renewLeases(this.id, now, leaseMs));
+      const held = new Set(await this.store.renewLeases(this.id, claimedBefore, now, leaseMs));
       for (const id of claimedBefore) if (!held.has(id)) this.#abortLocal(id, 'cancelled');
       for (const record of await this.store.expired(now)) await this.#takeOver(record);
       for (const { id, status } of await this.store.blockedByFailure()) await this.#propagateFailure(id, status);

@@ -26,7 +26,7 @@ export function createTasks(deps: TasksDeps) {
   });
   const engine = new TaskEngine({
     database: deps.database, bus: deps.bus, clock: deps.clock, logger: deps.logger.child({ area: 'tasks' }),
-    operations, leaseMs: deps.config.tasks.leaseMs, onStarted: (ms) => lateness.observe(ms / 1000),
+    operations, owner: deps.node.id, leaseMs: deps.config.tasks.leaseMs, onStarted: (ms) => lateness.observe(ms / 1000),
   });
   new Gauge({
     name: 'onair_tasks',

@@ -287,10 +287,15 @@ export class TaskStore {
     return rows.map((r) => ({ id: r.id, status: r.status as Status }));
   }
 
-  async renewLeases(owner: string, now: number, leaseMs: number): Promise<string[]> {
-    const rows = await this.#db.updateTable('tasks').set({ lease_expires_at: now + leaseMs })
-      .where('owner', '=', owner).where('status', '=', 'running').returning('id').execute();
-    return rows.map((r) => r.id);
+  /** Renews the leases of `ids` still running under `owner`; answers those renewed. */
+  async renewLeases(owner: string, ids: string[], now: number, leaseMs: number): Promise<string[]> {
+    const renewed: string[] = [];
+    for (const run of chunks(ids, 1000)) {
+      const rows = await this.#db.updateTable('tasks').set({ lease_expires_at: now + leaseMs })
+        .where('owner', '=', owner).where('status', '=', 'running').where('id', 'in', run).returning('id').execute();
+      renewed.push(...rows.map((r) => r.id));
+    }
+    return renewed;
   }
 
   /** Running tasks whose owner stopped renewing its lease. */
@@ -316,8 +321,10 @@ export class TaskStore {
       .where('owner', '=', owner).where('status', '=', 'running').where('id', 'in', ids).execute();
   }
 
-  async expireAllLeases(): Promise<void> {
-    await this.#db.updateTable('tasks').set({ lease_expires_at: 0 }).where('status', '=', 'running').execute();
+  /** Expires the leases of running tasks, those of one owner when given. */
+  async expireLeases(owner: string | undefined): Promise<void> {
+    await this.#db.updateTable('tasks').set({ lease_expires_at: 0 }).where('status', '=', 'running')
+      .$if(owner !== undefined, (q) => q.where('owner', '=', owner!)).execute();
   }
 
   async sleepPending(now: number): Promise<number> {
@@ -332,7 +339,8 @@ export class TaskStore {
   }
 
   async registerEngine(id: string, now: number): Promise<void> {
-    await this.#db.insertInto('task_engines').values({ id, started_at: now, heartbeat_at: now }).execute();
+    await this.#db.insertInto('task_engines').values({ id, started_at: now, heartbeat_at: now })
+      .onConflict((oc) => oc.column('id').doUpdateSet({ started_at: now, heartbeat_at: now })).execute();
   }
 
   async heartbeatEngine(id: string, now: number, staleBefore: number): Promise<void> {

@@ -198,8 +198,8 @@ for (const database of testDatabases) {
       const databaseUrl = await database.create();
       const srtPort = String(await freeUdpPort());
       const env = {
-        ONAIR_DATA_DIR: dataDir, ...(databaseUrl ? { ONAIR_DATABASE_URL: databaseUrl } : {}), ONAIR_SRT_PORT_START: srtPort,
-        ONAIR_TASKS_LEASE_MS: '1000', ...LEADS,
+        // The default lease (10 s): a node restarted on its data dir takes its tasks back without waiting for it.
+        ONAIR_DATA_DIR: dataDir, ...(databaseUrl ? { ONAIR_DATABASE_URL: databaseUrl } : {}), ONAIR_SRT_PORT_START: srtPort, ...LEADS,
       };
       let server = await spawnOnair(env);
       try {
@@ -217,6 +217,7 @@ for (const database of testDatabases) {
         assert.ok(first.firstAudioAt, 'the broadcast was on air before the crash');
 
         server = await spawnOnair(env);
+        const answeredAt = Date.now();
         const { heard } = await listenToNextSession(server.url, server.request, before.session);
         const outcome = await finished(server.request, task, 20_000);
         assert.equal(outcome.status, 'completed', JSON.stringify(outcome.body));
@@ -225,8 +226,10 @@ for (const database of testDatabases) {
         const samples = await decode(bytes);
         const position = positionOf(samples);
         const lag = lagOf(firstAudioAt, startsAt, position);
-        process.stdout.write(`# kill -9: back on air ${firstAudioAt - crashedAt} ms after the crash, at ${position.toFixed(2)} s of the recording, `
+        process.stdout.write(`# kill -9: back on air ${firstAudioAt - answeredAt} ms after the restarted onair answered /ping (`
+          + `${firstAudioAt - crashedAt} ms after the crash), at ${position.toFixed(2)} s of the recording, `
           + `${lag.toFixed(2)} s behind the clock; heard ${seconds(samples).toFixed(2)} s\n`);
+        assert.ok(firstAudioAt - answeredAt < 2000, `back on air ${firstAudioAt - answeredAt} ms after the restart answered`);
         assert.ok(position >= 4, `resumed at ${position} s, before the crash at about 4 s`);
         assert.ok(lag > -0.5 && lag < 1.6, `resumed ${lag} s behind the clock`);
         assert.ok(Math.abs(seconds(samples) - (14 - position)) < 0.5, `heard ${seconds(samples)} s from ${position} s of a 14 s recording`);

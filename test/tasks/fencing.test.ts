@@ -47,7 +47,8 @@ for (const database of testDatabases) {
       const id = randomUUID();
       await store.insert([{ id, operation: { type: 'test', parameters: {} }, condition: { type: 'now', parameters: {} }, dependencies: {}, dueAt: now, enqueuedAt: now }]);
       await store.claim('owner', now, 1000, 10, () => undefined);
-      assert.deepEqual(await store.renewLeases('owner', now + 900, 1000), [id]);
+      assert.deepEqual(await store.renewLeases('owner', [id], now + 900, 1000), [id]);
+      assert.deepEqual(await store.renewLeases('owner', [], now + 950, 1000), [], 'only the runs named are renewed');
       assert.ok(!(await store.expired(now + 1500)).some((r) => r.task.id === id));
       assert.ok((await store.expired(now + 2000)).some((r) => r.task.id === id));
     });
