@@ -161,7 +161,7 @@ export class TaskEngine {
 
   async #propagateFailure(id: string, status: Status): Promise<void> {
     const failed = await this.store.failDependents(id, status, this.#now);
-    for (const dependent of failed) this.#announce(dependent, '', 'failed');
+    for (const dependent of failed) this.#announce(dependent.id, dependent.operation, 'failed', dependent.error);
   }
 
   /** Runs a pass soon, once for any number of requests made meanwhile. */
