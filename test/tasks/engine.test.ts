@@ -83,6 +83,24 @@ for (const database of testDatabases) {
       assert.deepEqual(await failedOf(waiting), { id: waiting, operation: 'delay', status: 'failed', error: `Dependency ${later} finished with status cancelled.` });
     });
 
+    test('a submit with an id that exists is a conflict of its own: the others of its tick are stored', async () => {
+      server = await startOnair({ database });
+      const { engine } = server.onair.tasks;
+      const input = { operation: { type: 'test', parameters: {} } };
+      const existing = (await engine.submit(input)).task.id;
+      const fresh = crypto.randomUUID();
+      const answers = await Promise.allSettled([
+        engine.submit(input), engine.submit(input, existing), engine.submit(input), engine.submit(input, fresh), engine.submit(input, fresh),
+      ]);
+      assert.deepEqual(answers.map((a) => a.status), ['fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'rejected']);
+      for (const index of [1, 4]) {
+        const { reason } = answers[index] as PromiseRejectedResult;
+        assert.equal(reason.status, 409, String(reason));
+        assert.match(reason.message, /already exists/);
+      }
+      for (const answer of answers.filter((a) => a.status === 'fulfilled')) await until(answer.value.task.id, 'completed');
+    });
+
     test('cancelling a running task aborts its work at once', async () => {
       server = await startOnair({ database });
       let aborted = false;
