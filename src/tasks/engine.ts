@@ -106,11 +106,13 @@ export class TaskEngine {
   /** Validates and stores a task; it is picked up at once if due. An area may choose the id beforehand. */
   async submit(input: TaskInput, id: string = randomUUID()): Promise<TaskRecord> {
     const now = this.#now;
-    const operation = input.operation;
-    const condition = input.condition ?? { type: 'now', parameters: {} };
+    const { type, parameters } = input.operation;
+    const operation = { type, parameters: this.#options.operations.validate(type, parameters) };
+    const given = input.condition ?? { type: 'now', parameters: {} };
+    const first = firstDue(given.type, given.parameters, now);
+    const condition = { type: given.type, parameters: first.parameters };
+    const { dueAt } = first;
     const dependencies = input.dependencies ?? {};
-    this.#options.operations.validate(operation.type, operation.parameters);
-    const dueAt = firstDue(condition.type, condition.parameters, now);
     const missing = await this.store.missing([...new Set(Object.values(dependencies))]);
     if (missing.length > 0) throw notFound(`Dependency ${missing[0]} does not exist`);
     const task: NewTask = { id, operation, condition, dependencies, dueAt, enqueuedAt: now };

@@ -1,17 +1,23 @@
 import type { TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
+import { Value } from 'typebox/value';
 import { badRequest } from '../core/http/problem.ts';
+import { withDefaults } from '../core/http/validation.ts';
 
 const compiled = new WeakMap<TSchema, ReturnType<typeof Compile>>();
 
-/** Checks `value` against `schema`, answering 400 naming the first field at fault under `field`. */
-export function checkParameters(schema: TSchema, value: unknown, field: string): void {
+/**
+ * Checks `given` against `schema` once the schema's defaults are applied (to a copy), answering 400 naming the
+ * first field at fault under `field`; answers the parameters with their defaults.
+ */
+export function checkParameters(schema: TSchema, given: Record<string, unknown>, field: string): Record<string, unknown> {
   let validator = compiled.get(schema);
   if (!validator) {
     validator = Compile(schema);
     compiled.set(schema, validator);
   }
-  if (validator.Check(value)) return;
+  const value = withDefaults(schema, Value.Clone(given)) as Record<string, unknown>;
+  if (validator.Check(value)) return value;
   const [first] = validator.Errors(value);
   const params = (first?.params ?? {}) as Record<string, unknown>;
   const missing = params.requiredProperties;
