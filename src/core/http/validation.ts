@@ -4,6 +4,35 @@ import { Compile } from 'typebox/compile';
 import { Value } from 'typebox/value';
 
 const DECIMAL = /^-?\d+(\.\d+)?$/;
+/** How deep objects and arrays may nest in a request: far more than any route needs, little enough to be safe to walk. */
+export const MAX_DEPTH = 32;
+
+function pointer(path: string[]): string {
+  return path.map((key) => `/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`).join('');
+}
+
+function refusal(path: string[], keyword: string, message: string): FastifySchemaValidationError {
+  return { keyword, instancePath: pointer(path), schemaPath: '#', params: {}, message };
+}
+
+/**
+ * The first thing no route accepts: U+0000 in a string or a property name (PostgreSQL cannot store it, so SQLite must
+ * not either), or nesting deeper than MAX_DEPTH. Walked with a stack of its own, so that any depth is safe.
+ */
+function unacceptable(value: unknown): FastifySchemaValidationError | undefined {
+  const stack: Array<{ value: unknown; path: string[] }> = [{ value, path: [] }];
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const { value, path } = next;
+    if (typeof value === 'string' && value.includes('\0')) return refusal(path, 'nul', 'must not contain the character U+0000');
+    if (typeof value !== 'object' || value === null) continue;
+    if (path.length >= MAX_DEPTH) return refusal(path, 'depth', `is nested more than ${MAX_DEPTH} levels deep`);
+    for (const [key, item] of Object.entries(value)) {
+      if (key.includes('\0')) return refusal([...path, key], 'nul', 'must not contain the character U+0000 in its name');
+      stack.push({ value: item, path: [...path, key] });
+    }
+  }
+  return undefined;
+}
 
 function isNumeric(schema: TSchema): boolean {
   const { type } = schema as { type?: unknown };
@@ -31,13 +60,16 @@ export function withDefaults(schema: TSchema, value: unknown): unknown {
 }
 
 /**
- * TypeBox validation, after the schema's defaults are applied. Strings from the URL are converted to the schema's types, but only plain decimal
+ * TypeBox validation, after the checks every route shares (no U+0000, bounded nesting) and with the schema's
+ * defaults applied. Strings from the URL are converted to the schema's types, but only plain decimal
  * strings become numbers: `limit=true`, `1e2` or `0x10` are refused rather than read as 1, 100 or 16.
  */
 export const validatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, httpPart }) => {
   const validator = Compile(schema);
   const numeric = httpPart === 'body' ? [] : numericProperties(schema);
   return (value: any) => {
+    const refused = unacceptable(value);
+    if (refused) return { error: [refused] };
     for (const name of numeric) {
       const raw = value?.[name];
       const texts = Array.isArray(raw) ? raw : [raw];
