@@ -20,7 +20,7 @@ const ListQuery = Type.Object({
   after: Type.Optional(Type.String({ pattern: BOUND, description: 'Only instances starting at or after this: naive local time, or ISO 8601 with an offset' })),
   before: Type.Optional(Type.String({ pattern: BOUND, description: 'Only instances starting before this: naive local time, or ISO 8601 with an offset' })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50 })),
-  offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+  offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000_000, default: 0 })),
 }, { additionalProperties: false });
 
 const FileView = Type.Object({

@@ -3,7 +3,6 @@ import type { TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { Value } from 'typebox/value';
 
-const DECIMAL = /^-?\d+(\.\d+)?$/;
 /** How deep objects and arrays may nest in a request: far more than any route needs, little enough to be safe to walk. */
 export const MAX_DEPTH = 32;
 
@@ -34,17 +33,25 @@ function unacceptable(value: unknown): FastifySchemaValidationError | undefined 
   return undefined;
 }
 
-function isNumeric(schema: TSchema): boolean {
-  const { type } = schema as { type?: unknown };
-  return type === 'integer' || type === 'number';
+interface Numeral {
+  spelling: RegExp;
+  message: string;
 }
 
-/** Top-level properties of a query or path schema that hold numbers (alone, or as a list). */
-function numericProperties(schema: TSchema): string[] {
+/** How a number must be written in a URL: `limit=1.5` is refused, not read as 1. */
+const NUMERALS: Record<string, Numeral> = {
+  integer: { spelling: /^-?\d+$/, message: 'must be a whole number' },
+  number: { spelling: /^-?\d+(\.\d+)?$/, message: 'must be a decimal number' },
+};
+
+/** Top-level properties of a query or path schema that hold numbers (alone, or as a list), with the spelling each needs. */
+function numericProperties(schema: TSchema): Array<[string, Numeral]> {
   const properties = (schema as { properties?: Record<string, TSchema> }).properties ?? {};
-  return Object.entries(properties)
-    .filter(([, property]) => isNumeric(property) || isNumeric((property as { items?: TSchema }).items ?? {}))
-    .map(([name]) => name);
+  const numeral = (property: TSchema | undefined) => NUMERALS[String((property as { type?: unknown } | undefined)?.type)];
+  return Object.entries(properties).flatMap(([name, property]) => {
+    const found = numeral(property) ?? numeral((property as { items?: TSchema }).items);
+    return found ? [[name, found] as [string, Numeral]] : [];
+  });
 }
 
 /**
@@ -62,7 +69,7 @@ export function withDefaults(schema: TSchema, value: unknown): unknown {
 /**
  * TypeBox validation, after the checks every route shares (no U+0000, bounded nesting) and with the schema's
  * defaults applied. Strings from the URL are converted to the schema's types, but only plain decimal
- * strings become numbers: `limit=true`, `1e2` or `0x10` are refused rather than read as 1, 100 or 16.
+ * numerals become numbers: `limit=true`, `1e2`, `0x10` or `1.5` are refused rather than read as 1, 100, 16 or 1.
  */
 export const validatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, httpPart }) => {
   const validator = Compile(schema);
@@ -70,15 +77,10 @@ export const validatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, http
   return (value: any) => {
     const refused = unacceptable(value);
     if (refused) return { error: [refused] };
-    for (const name of numeric) {
+    for (const [name, { spelling, message }] of numeric) {
       const raw = value?.[name];
       const texts = Array.isArray(raw) ? raw : [raw];
-      if (texts.some((text) => typeof text === 'string' && !DECIMAL.test(text))) {
-        const error: FastifySchemaValidationError = {
-          keyword: 'type', instancePath: `/${name}`, schemaPath: `#/properties/${name}`, params: {}, message: 'must be a decimal number',
-        };
-        return { error: [error] };
-      }
+      if (texts.some((text) => typeof text === 'string' && !spelling.test(text))) return { error: [refusal([name], 'type', message)] };
     }
     const converted = withDefaults(schema, httpPart === 'body' ? value : Value.Convert(schema, value));
     if (validator.Check(converted)) return { value: converted };
