@@ -4,7 +4,13 @@ import { Duration } from 'luxon';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
 export interface Config {
-  http: { host: string; port: number; bodyLimit: number };
+  http: {
+    host: string;
+    port: number;
+    bodyLimit: number;
+    /** How many server-sent event streams may be open at once. */
+    sseMaxClients: number;
+  };
   dataDir: string;
   /** Unset: SQLite file in the data dir. */
   databaseUrl: string | undefined;
@@ -174,6 +180,7 @@ export function loadConfig(env: Env = process.env): Config {
       host: read(env, 'ONAIR_HTTP_HOST') ?? '127.0.0.1',
       port: integer(env, 'ONAIR_HTTP_PORT', 10800, 0, 65535),
       bodyLimit: integer(env, 'ONAIR_HTTP_BODY_LIMIT', 1024 * 1024, 1024, 1024 * 1024 * 1024),
+      sseMaxClients: integer(env, 'ONAIR_SSE_MAX_CLIENTS', 500, 1, 100_000),
     },
     dataDir: resolve(read(env, 'ONAIR_DATA_DIR') ?? './data'),
     databaseUrl: databaseUrl(env),

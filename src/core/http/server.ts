@@ -5,6 +5,8 @@ import swaggerUi from '@fastify/swagger-ui';
 import { registerAjvFormats, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { validatorCompiler } from './validation.ts';
 import type { Logger } from 'pino';
+import type { Config } from '../config.ts';
+import { serveEventStreams } from '../events/sse.ts';
 import type { Metrics } from '../metrics.ts';
 import { stateChangeGuard } from './auth.ts';
 import { HttpError, Problem, problem, type FieldError } from './problem.ts';
@@ -15,7 +17,7 @@ export interface HttpOptions {
   logger: Logger;
   metrics: Metrics;
   apiKey: string | undefined;
-  bodyLimit: number;
+  http: Config['http'];
   version: string;
 }
 
@@ -78,7 +80,7 @@ export async function createHttpServer(options: HttpOptions): Promise<App> {
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: options.bodyLimit,
+    bodyLimit: options.http.bodyLimit,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { maxParamLength: 500 },
@@ -93,6 +95,7 @@ export async function createHttpServer(options: HttpOptions): Promise<App> {
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).type('application/problem+json').send(problem(404, `No route ${request.method} ${request.url.split('?')[0]}`)));
 
+  serveEventStreams(app, { maxClients: options.http.sseMaxClients, metrics: options.metrics });
   app.addHook('onRequest', stateChangeGuard(options.apiKey));
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
