@@ -8,6 +8,8 @@ export interface Config {
     host: string;
     port: number;
     bodyLimit: number;
+    /** How long a client may take to send a whole request (the archive's uploads have their own, longer one). */
+    requestTimeoutMs: number;
     /** How many server-sent event streams may be open at once. */
     sseMaxClients: number;
   };
@@ -24,8 +26,8 @@ export interface Config {
     probeFile: string | undefined;
   };
   srt: { portStart: number };
-  /** The recordings archive: an upload that sends nothing for this long is aborted. */
-  recordings: { uploadIdleTimeoutMs: number };
+  /** The recordings archive: an upload that sends nothing for `uploadIdleTimeoutMs`, or is not whole after `uploadTimeoutMs`, is given up. */
+  recordings: { uploadIdleTimeoutMs: number; uploadTimeoutMs: number };
   gate: {
     /** Host name put into the srt:// URLs handed to sources. */
     publicHost: string;
@@ -118,6 +120,15 @@ function automation(env: Env): Config['automation'] {
   return settings;
 }
 
+function recordings(env: Env): Config['recordings'] {
+  const settings = {
+    uploadIdleTimeoutMs: duration(env, 'ONAIR_UPLOAD_IDLE_TIMEOUT', 'PT1M', 100),
+    uploadTimeoutMs: duration(env, 'ONAIR_UPLOAD_TIMEOUT', 'PT4H', 1000),
+  };
+  if (settings.uploadIdleTimeoutMs > settings.uploadTimeoutMs) throw new ConfigError('ONAIR_UPLOAD_IDLE_TIMEOUT must not be longer than ONAIR_UPLOAD_TIMEOUT');
+  return settings;
+}
+
 function databaseUrl(env: Env): string | undefined {
   const raw = read(env, 'ONAIR_DATABASE_URL');
   if (raw === undefined) return undefined;
@@ -180,6 +191,7 @@ export function loadConfig(env: Env = process.env): Config {
       host: read(env, 'ONAIR_HTTP_HOST') ?? '127.0.0.1',
       port: integer(env, 'ONAIR_HTTP_PORT', 10800, 0, 65535),
       bodyLimit: integer(env, 'ONAIR_HTTP_BODY_LIMIT', 1024 * 1024, 1024, 1024 * 1024 * 1024),
+      requestTimeoutMs: duration(env, 'ONAIR_HTTP_REQUEST_TIMEOUT', 'PT30S', 1000),
       sseMaxClients: integer(env, 'ONAIR_SSE_MAX_CLIENTS', 500, 1, 100_000),
     },
     dataDir: resolve(read(env, 'ONAIR_DATA_DIR') ?? './data'),
@@ -194,7 +206,7 @@ export function loadConfig(env: Env = process.env): Config {
       probeFile: read(env, 'ONAIR_TASKS_PROBE_FILE'),
     },
     srt: { portStart },
-    recordings: { uploadIdleTimeoutMs: duration(env, 'ONAIR_UPLOAD_IDLE_TIMEOUT', 'PT1M', 100) },
+    recordings: recordings(env),
     gate: {
       publicHost: matching(env, 'ONAIR_SRT_PUBLIC_HOST', '127.0.0.1', /^[A-Za-z0-9.-]+$|^\[[0-9A-Fa-f:]+\]$/, 'a host name or IP address'),
       reservationTtlMs: integer(env, 'ONAIR_GATE_RESERVATION_TTL', 60, 1, 86_400) * 1000,

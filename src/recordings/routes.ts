@@ -71,19 +71,20 @@ function contentLength(header: string | undefined): number | undefined {
   return header !== undefined && /^\d+$/.test(header) ? Number(header) : undefined;
 }
 
-function kindRoutes(app: App, service: ArchiveService, kind: ArchiveKind): void {
+function kindRoutes(app: App, service: ArchiveService, kind: ArchiveKind, uploadTimeoutMs: number): void {
   const tags = ['recordings'];
   const one = kind.slice(0, -1);
   const base = `/${kind}`;
 
   app.put(`${base}/:event/:start`, {
     bodyLimit: Number.MAX_SAFE_INTEGER,
+    config: { requestTimeoutMs: uploadTimeoutMs },
     schema: {
       tags, summary: `Store the ${one} of an instance`, params: Key, consumes: MEDIA_TYPES,
       description: `Streams the body (any audio or video file, any size) to disk, checks it with ffprobe and makes it visible `
         + `at once when complete. The instance must exist in the programme and be of a ${EVENT_TYPE_OF[kind]} event. `
         + '201 when created, 200 when it replaced the previous file. An upload that sends nothing for ONAIR_UPLOAD_IDLE_TIMEOUT '
-        + '(default one minute) is given up: 408, nothing stored.',
+        + '(default one minute), or is not whole after ONAIR_UPLOAD_TIMEOUT (default four hours), is given up: 408, nothing stored.',
       response: { 200: Type.Ref('ArchivedFile'), 201: Type.Ref('ArchivedFile'), ...problems(400, 404, 408, 413) },
     },
   }, async (request, reply) => {
@@ -158,7 +159,7 @@ function kindRoutes(app: App, service: ArchiveService, kind: ArchiveKind): void 
 }
 
 /** The archive's routes, in their own scope: there every body is handed over as an untouched stream. */
-export function registerRecordingRoutes(app: App, service: ArchiveService): void {
+export function registerRecordingRoutes(app: App, service: ArchiveService, uploadTimeoutMs: number): void {
   app.addSchema(FileView);
   app.register(async (scope: App) => {
     scope.removeAllContentTypeParsers();
@@ -167,10 +168,6 @@ export function registerRecordingRoutes(app: App, service: ArchiveService): void
       if (!/^[\w.+-]+\/[\w.+-]+\s*(;|$)/.test(request.headers['content-type'] ?? '')) request.headers['content-type'] = 'application/octet-stream';
     });
     scope.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
-    // An answer given before the body was read (404, 400) closes the connection instead of reading an unwanted upload.
-    scope.addHook('onSend', async (request, reply) => {
-      if (!request.raw.complete) reply.header('connection', 'close');
-    });
-    for (const kind of KINDS) kindRoutes(scope, service, kind);
+    for (const kind of KINDS) kindRoutes(scope, service, kind, uploadTimeoutMs);
   });
 }

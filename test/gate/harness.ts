@@ -227,7 +227,7 @@ export async function startGate(options: {
   const clock = options.clock ?? systemClock;
   const database = await openDatabase({ url: config.databaseUrl, dataDir, logger });
   const bus = new EventBus({ notifier: database.notifier, origin: crypto.randomUUID(), logger, now: () => clock.now() });
-  const app = await createHttpServer({ logger, metrics: createMetrics(), apiKey: undefined, http: config.http, version: 'test' });
+  const app = await createHttpServer({ clock, logger, metrics: createMetrics(), apiKey: undefined, http: config.http, version: 'test' });
   const programme = options.programme ?? new StandInProgramme();
   const archive = new StandInArchive(dataDir);
   const gate = createGate({ config, database, bus, clock, logger, metrics: createMetrics(), programme, archive });

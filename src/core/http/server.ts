@@ -5,15 +5,18 @@ import swaggerUi from '@fastify/swagger-ui';
 import { registerAjvFormats, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { validatorCompiler } from './validation.ts';
 import type { Logger } from 'pino';
+import type { Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
 import { serveEventStreams } from '../events/sse.ts';
 import type { Metrics } from '../metrics.ts';
 import { stateChangeGuard } from './auth.ts';
+import { closeUnread, requestDeadline } from './deadline.ts';
 import { HttpError, Problem, problem, type FieldError } from './problem.ts';
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
 
 export interface HttpOptions {
+  clock: Clock;
   logger: Logger;
   metrics: Metrics;
   apiKey: string | undefined;
@@ -97,6 +100,8 @@ export async function createHttpServer(options: HttpOptions): Promise<App> {
 
   serveEventStreams(app, { maxClients: options.http.sseMaxClients, metrics: options.metrics });
   app.addHook('onRequest', stateChangeGuard(options.apiKey));
+  app.addHook('preParsing', requestDeadline(options.clock, options.http.requestTimeoutMs));
+  app.addHook('onSend', closeUnread);
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     options.metrics.httpDuration.observe(
