@@ -101,7 +101,7 @@ function kindRoutes(app: App, service: ArchiveService, kind: ArchiveKind, upload
     method: ['GET', 'HEAD'],
     url: `${base}/:event/:start`,
     schema: {
-      tags, summary: `Download the ${one} of an instance`, params: Key,
+      tags, summary: `Download the ${one} of an instance`, params: Key, produces: MEDIA_TYPES,
       description: 'Answers the file with ETag, Last-Modified and Accept-Ranges; a single Range (also suffix and open-ended) '
         + 'answers 206, an unsatisfiable one 416; several ranges are answered with the whole file. If-None-Match answers 304, If-Range is honoured.',
       response: { 200: Binary, 206: Binary, 304: Type.Null({ description: 'Not modified' }), 416: Type.Ref('Problem'), ...problems(400, 404) },

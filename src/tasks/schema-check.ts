@@ -2,7 +2,7 @@ import type { TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { Value } from 'typebox/value';
 import { badRequest } from '../core/http/problem.ts';
-import { withDefaults } from '../core/http/validation.ts';
+import { describeIssue, withDefaults } from '../core/http/validation.ts';
 
 const compiled = new WeakMap<TSchema, ReturnType<typeof Compile>>();
 /** Parameters are stored, shown and handed to operations whole: they are configuration, not data. */
@@ -22,12 +22,6 @@ export function checkParameters(schema: TSchema, given: Record<string, unknown>,
   if (bytes > MAX_BYTES) throw badRequest(field, `are ${bytes} bytes of JSON; at most ${MAX_BYTES} are accepted`);
   const value = withDefaults(schema, Value.Clone(given)) as Record<string, unknown>;
   if (validator.Check(value)) return value;
-  const [first] = validator.Errors(value);
-  const params = (first?.params ?? {}) as Record<string, unknown>;
-  const missing = params.requiredProperties;
-  const path = (first?.instancePath ?? '').split('/').filter(Boolean);
-  if (Array.isArray(missing)) path.push(missing.join(','));
-  const additional = params.additionalProperties;
-  if (Array.isArray(additional)) path.push(additional.join(','));
-  throw badRequest([field, ...path].join('.'), Array.isArray(additional) ? 'is not an accepted parameter' : first?.message ?? 'is invalid');
+  const [first] = validator.Errors(value).map(describeIssue).filter((described) => described !== undefined);
+  throw badRequest([field, ...(first?.path ?? [])].join('.'), first?.message ?? 'is invalid');
 }

@@ -125,6 +125,8 @@ export function registerSse(app: App, bus: EventBus, path = '/sse', only?: (even
       summary: 'Server-sent events of the whole system',
       description: 'A client that falls too far behind is dropped (it resumes with Last-Event-ID); past ONAIR_SSE_MAX_CLIENTS '
         + 'open streams, new ones are refused with 503.',
+      produces: ['text/event-stream'],
+      response: { 200: { type: 'string', description: 'The events, as they happen' } },
       querystring: Type.Object({
         types: Type.Optional(Type.String({ description: 'Comma-separated event types to receive; all when absent' })),
       }),

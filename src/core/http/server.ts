@@ -3,7 +3,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { registerAjvFormats, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { validatorCompiler } from './validation.ts';
+import { describeIssue, refuseUnknownQuery, validatorCompiler, type ValidationIssue } from './validation.ts';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
@@ -11,7 +11,8 @@ import { serveEventStreams } from '../events/sse.ts';
 import type { Metrics } from '../metrics.ts';
 import { stateChangeGuard } from './auth.ts';
 import { closeUnread, requestDeadline } from './deadline.ts';
-import { HttpError, Problem, problem, type FieldError } from './problem.ts';
+import { documentRoute } from './openapi.ts';
+import { clientError, HttpError, Problem, problem, type FieldError } from './problem.ts';
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
 
@@ -24,38 +25,23 @@ export interface HttpOptions {
   version: string;
 }
 
-interface ValidationIssue {
-  keyword?: string;
-  instancePath?: string;
-  message?: string;
-  params?: Record<string, unknown>;
-}
-
-function fieldOf(context: string, issue: ValidationIssue): string {
-  const path = (issue.instancePath ?? '').split('/').filter(Boolean);
-  const params = issue.params ?? {};
-  const named = params.requiredProperties ?? params.missingProperty ?? params.additionalProperties;
-  const extra = Array.isArray(named) ? named.join(',') : typeof named === 'string' ? named : undefined;
-  if (extra !== undefined) path.push(extra);
-  return [context, ...path].join('.');
-}
-
 /**
  * One message per field. A choice between constants (a union of literals) reads "must be one of a, b, c"
  * rather than one "must be equal to constant" per choice.
  */
 function fieldErrors(context: string, issues: ValidationIssue[]): FieldError[] {
-  const byField = new Map<string, ValidationIssue[]>();
+  const byField = new Map<string, Array<ValidationIssue & { message: string }>>();
   for (const issue of issues) {
-    const field = fieldOf(context, issue);
-    byField.set(field, [...(byField.get(field) ?? []), issue]);
+    const described = describeIssue(issue);
+    if (!described) continue;
+    const field = [context, ...described.path].join('.');
+    byField.set(field, [...(byField.get(field) ?? []), { ...issue, message: described.message }]);
   }
   return [...byField].map(([field, found]) => {
     const allowed = found.map((i) => i.params?.allowedValue).filter((v) => v !== undefined);
     if (allowed.length > 0) return { field, message: `must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}` };
     const [first] = found.filter((i) => i.keyword !== 'anyOf').concat(found);
-    const message = first!.params?.additionalProperties !== undefined ? 'is not an accepted property' : first!.message ?? 'is invalid';
-    return { field, message };
+    return { field, message: first!.message };
   });
 }
 
@@ -86,9 +72,13 @@ export async function createHttpServer(options: HttpOptions): Promise<App> {
     bodyLimit: options.http.bodyLimit,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    clientErrorHandler: clientError,
     routerOptions: { maxParamLength: 500 },
   }).setValidatorCompiler(validatorCompiler).withTypeProvider<TypeBoxTypeProvider>();
 
+  app.addHook('onRoute', refuseUnknownQuery);
+  // Every body but the archive's uploads is JSON: a text/plain one is a 415 like any other, not a string to refuse.
+  app.removeContentTypeParser('text/plain');
   app.addSchema(Problem);
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const body = toProblem(error, request.headers['content-type']);
@@ -117,8 +107,18 @@ export async function createHttpServer(options: HttpOptions): Promise<App> {
         version: options.version,
         description: 'Control plane for live broadcasting: tasks, programme, recordings, gate and more.',
       },
-      components: { securitySchemes: { apiKey: { type: 'apiKey', name: 'X-API-KEY', in: 'header' } } },
+      components: {
+        securitySchemes: {
+          apiKey: {
+            type: 'apiKey', name: 'X-API-KEY', in: 'header',
+            description: 'Needed by requests that change state when ONAIR_API_KEY is set; without it, such requests are accepted from this machine only',
+          },
+        },
+      },
     },
+    transform: documentRoute,
+    // Shared schemas keep their names (Problem, Task, ...) in components.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
@@ -129,7 +129,9 @@ export async function createHttpServer(options: HttpOptions): Promise<App> {
     schema: { tags: ['service'], summary: 'Liveness check', response: { 204: { type: 'null', description: 'Alive' } } },
     handler: async (_request, reply) => reply.code(204).header('Cache-Control', 'no-store').send(null),
   });
-  app.get('/metrics', { schema: { tags: ['service'], summary: 'Prometheus metrics' } }, async (_request, reply) =>
+  app.get('/metrics', {
+    schema: { tags: ['service'], summary: 'Prometheus metrics', produces: ['text/plain'], response: { 200: { type: 'string', description: 'Prometheus text format' } } },
+  }, async (_request, reply) =>
     reply.type(options.metrics.registry.contentType).send(await options.metrics.registry.metrics()));
   return app;
 }

@@ -1,10 +1,32 @@
-import type { FastifySchemaCompiler, FastifySchemaValidationError } from 'fastify';
-import type { TSchema } from 'typebox';
+import type { FastifySchemaCompiler, FastifySchemaValidationError, RouteOptions } from 'fastify';
+import { Type, type TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { Value } from 'typebox/value';
 
 /** How deep objects and arrays may nest in a request: far more than any route needs, little enough to be safe to walk. */
 export const MAX_DEPTH = 32;
+
+export interface ValidationIssue {
+  keyword?: string;
+  instancePath?: string;
+  schemaPath?: string;
+  message?: string;
+  params?: Record<string, unknown>;
+}
+
+/**
+ * Where a validation issue lies (the path down to the field, a missing property's name included) and what to say of
+ * it. TypeBox reports an unknown property twice, once on its own ("schema is false") and once in a list on its parent:
+ * the first is kept, reading "is not an accepted property", and the list is dropped.
+ */
+export function describeIssue(issue: ValidationIssue): { path: string[]; message: string } | undefined {
+  if (issue.keyword === 'additionalProperties') return undefined;
+  const path = (issue.instancePath ?? '').split('/').filter(Boolean).map((key) => key.replaceAll('~1', '/').replaceAll('~0', '~'));
+  const missing = issue.params?.requiredProperties ?? issue.params?.missingProperty;
+  if (Array.isArray(missing) || typeof missing === 'string') path.push([missing].flat().join(','));
+  const unknown = issue.keyword === 'boolean' && (issue.schemaPath ?? '').endsWith('/additionalProperties');
+  return { path, message: unknown ? 'is not an accepted property' : issue.message ?? 'is invalid' };
+}
 
 function pointer(path: string[]): string {
   return path.map((key) => `/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`).join('');
@@ -87,3 +109,19 @@ export const validatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, http
     return { error: validator.Errors(converted) as unknown as FastifySchemaValidationError[] };
   };
 };
+
+/**
+ * An onRoute hook: every documented route refuses query parameters it does not know (400 naming them), whether or not
+ * it declares any.
+ */
+export function refuseUnknownQuery(route: RouteOptions): void {
+  const schema = (route.schema ?? {}) as { hide?: boolean; querystring?: TSchema };
+  if (schema.hide) return;
+  route.schema = { ...schema, querystring: closed(schema.querystring ?? Type.Object({})) };
+}
+
+/** A copy of an object schema that accepts no other property; TypeBox's hidden properties are copied with the rest. */
+function closed(schema: TSchema): TSchema {
+  const descriptors = Object.getOwnPropertyDescriptors(schema);
+  return Object.defineProperties({}, { ...descriptors, additionalProperties: { value: false, enumerable: true, writable: true, configurable: true } });
+}
