@@ -39,12 +39,12 @@ function frame(event: BusEvent): string {
 /** Every open event stream of the server: at most `maxClients` at once, counted, dropped and closed together. */
 export class EventStreams {
   readonly #open = new Set<ServerResponse>();
-  readonly #maxClients: number;
+  readonly maxClients: number;
   readonly #dropped: Counter;
   readonly #refused: Counter;
 
   constructor(options: { maxClients: number; metrics: Metrics }) {
-    this.#maxClients = options.maxClients;
+    this.maxClients = options.maxClients;
     const registers = [options.metrics.registry];
     const open = this.#open;
     new Gauge({ name: 'onair_sse_clients', help: 'Open server-sent event streams', registers, collect() { this.set(open.size); } });
@@ -52,14 +52,15 @@ export class EventStreams {
     this.#refused = new Counter({ name: 'onair_sse_clients_refused_total', help: 'Event streams refused because ONAIR_SSE_MAX_CLIENTS were open', registers });
   }
 
-  /** Takes a new stream in, or answers 503 when the limit is reached. */
-  admit(res: ServerResponse): void {
-    if (this.#open.size >= this.#maxClients) {
+  /** Takes a new stream in; answers false (and counts the refusal) when `maxClients` are open. */
+  admit(res: ServerResponse): boolean {
+    if (this.#open.size >= this.maxClients) {
       this.#refused.inc();
-      throw new HttpError(503, `${this.#maxClients} event streams are open, the most ONAIR_SSE_MAX_CLIENTS allows; try again later`);
+      return false;
     }
     this.#open.add(res);
     res.on('close', () => this.#open.delete(res));
+    return true;
   }
 
   /** Writes to a stream, unless its client is too far behind: then the stream is dropped. Answers whether it was written. */
@@ -137,11 +138,9 @@ export function registerSse(app: App, bus: EventBus, path = '/sse', only?: (even
     const wanted = (event: BusEvent) =>
       (types === undefined || types.length === 0 || types.includes(event.type)) && (only?.(event) ?? true);
     const res = reply.raw;
-    try {
-      app.eventStreams.admit(res);
-    } catch (error) {
+    if (!app.eventStreams.admit(res)) {
       reply.header('retry-after', String(RETRY_AFTER_S));
-      throw error;
+      throw new HttpError(503, `${app.eventStreams.maxClients} event streams are open, the most ONAIR_SSE_MAX_CLIENTS allows; try again later`);
     }
     reply.hijack();
     res.writeHead(200, {

@@ -17,7 +17,7 @@ function arriving(raw: IncomingMessage): boolean {
   return !raw.complete && (headers['transfer-encoding'] !== undefined || Number(headers['content-length'] ?? 0) > 0);
 }
 
-function seconds(ms: number): string {
+function spoken(ms: number): string {
   return ms % 3_600_000 === 0 ? `${ms / 3_600_000} h` : `${ms / 1000} s`;
 }
 
@@ -36,7 +36,7 @@ export function requestDeadline(clock: Clock, defaultMs: number) {
     body.on('error', () => {});
     const alarm = clock.at(clock.now() + ms, () => {
       payload.unpipe(body).pause();
-      body.destroy(new HttpError(408, `body: the request did not arrive whole within ${seconds(ms)}; it was given up`));
+      body.destroy(new HttpError(408, `body: the request did not arrive whole within ${spoken(ms)}; it was given up`));
     });
     finished(payload, (error) => {
       alarm.cancel();
