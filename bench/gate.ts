@@ -53,7 +53,7 @@ function firstByteAfter(start: number, url: string): Promise<number> {
 async function delayAndCpu(seconds: number) {
   // Direct: ffmpeg source -> ffmpeg SRT listener, first byte on its stdout.
   const port = await freeUdpPort();
-  const direct = spawn('ffmpeg', ['-nostdin', '-loglevel', 'quiet', '-probesize', '4096', '-analyzeduration', '0', '-fflags', 'nobuffer',
+  const direct = spawn('ffmpeg', ['-nostdin', '-loglevel', 'quiet', '-probesize', '4096', '-analyzeduration', '0',
     '-i', `srt://0.0.0.0:${port}?mode=listener`, '-c', 'copy', '-f', 'ogg', '-page_duration', '20000', '-flush_packets', '1', 'pipe:1'], { stdio: ['ignore', 'pipe', 'ignore'] });
   await waitFor(() => udpPortBound(port), 'direct listener', 5000, 1);
   let start = performance.now();

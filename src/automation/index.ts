@@ -22,7 +22,7 @@ export interface AutomationDeps extends Core {
 }
 
 export interface AutomationService {
-  broadcasts(): Promise<Array<Omit<Broadcast, 'claimedAt'> & { status: Status | null }>>;
+  broadcasts(): Promise<Array<Omit<Broadcast, 'claimedAt' | 'taskCreated'> & { status: Status | null }>>;
   sync(): Promise<SyncReport>;
 }
 
@@ -34,7 +34,7 @@ export function createAutomation(deps: AutomationDeps) {
   const supervisor = new ProcessSupervisor({ dir: join(root, 'pids'), logger });
   let stopping = false;
   deps.tasks.operations.register(streamOperation({
-    programme: deps.programme, archive: deps.archive, gate: deps.gate, clock: deps.clock, logger, supervisor,
+    programme: deps.programme, archive: deps.archive, bus: deps.bus, gate: deps.gate, clock: deps.clock, logger, supervisor,
     workDir: join(root, 'work'), ...settings, stopping: () => stopping,
   }));
   const store = new BroadcastStore(deps.database);
@@ -45,7 +45,7 @@ export function createAutomation(deps: AutomationDeps) {
     async broadcasts() {
       const held = await store.all();
       const statuses = await deps.tasks.engine.store.statuses(held.map((b) => b.task));
-      return held.map(({ claimedAt: _, ...b }) => ({ ...b, status: statuses.get(b.task) ?? null }));
+      return held.map(({ claimedAt: _, taskCreated: __, ...b }) => ({ ...b, status: statuses.get(b.task) ?? null }));
     },
     sync: () => synchronizer.request(),
   };

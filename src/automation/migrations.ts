@@ -22,6 +22,12 @@ export const automationMigrations: Migrations = {
       await db.deleteFrom('automation_broadcasts').where('task_id', 'is', null).execute();
     },
   },
+  '2026-12-01-10-automation-task-created': {
+    async up(db: Kysely<any>) {
+      // Set once the claim's task was seen to exist: a task missing after that was removed, and the key is free at once.
+      await db.schema.alterTable('automation_broadcasts').addColumn('task_created', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+    },
+  },
 };
 
 export interface BroadcastRow {
@@ -32,6 +38,8 @@ export interface BroadcastRow {
   /** Chosen with the claim; the task itself is created right after. */
   task_id: string;
   claimed_at: number;
+  /** 1 once the task was seen to exist. */
+  task_created: number;
 }
 
 export interface AutomationTables {

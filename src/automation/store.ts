@@ -18,16 +18,19 @@ export interface PlannedBroadcast {
 export interface Broadcast extends BroadcastKey {
   task: string;
   claimedAt: number;
+  /** Its task was seen to exist: if it is missing now, it was removed (not still being created). */
+  taskCreated: boolean;
 }
 
 export const keyOf = (k: BroadcastKey): string => `${k.event}\u0000${k.start}\u0000${k.startsAt}`;
 
 const toBroadcast = (row: BroadcastRow): Broadcast => ({
   event: row.event_id, start: row.instance_start, startsAt: Number(row.starts_at), task: row.task_id, claimedAt: Number(row.claimed_at),
+  taskCreated: Number(row.task_created) === 1,
 });
 
 type Db = Kysely<AutomationTables>;
-// Five bound values per row: stay well under SQLite's limit of bound parameters per statement.
+// Six bound values per row: stay well under SQLite's limit of bound parameters per statement.
 const CHUNK = 1000;
 
 /** All SQL of the automation; the same statements serve SQLite and PostgreSQL. */
@@ -51,12 +54,19 @@ export class BroadcastStore {
     const claimed = new Set<string>();
     for (const part of chunks(planned, CHUNK)) {
       const rows = await this.#db.insertInto('automation_broadcasts')
-        .values(part.map(({ key, task }) => ({ event_id: key.event, instance_start: key.start, starts_at: key.startsAt, task_id: task, claimed_at: now })))
+        .values(part.map(({ key, task }) => ({ event_id: key.event, instance_start: key.start, starts_at: key.startsAt, task_id: task, claimed_at: now, task_created: 0 })))
         .onConflict((oc) => oc.doNothing())
         .returning('task_id').execute();
       for (const row of rows) claimed.add(row.task_id);
     }
     return planned.filter((p) => claimed.has(p.task));
+  }
+
+  /** Notes that the tasks of these claims exist. */
+  async markCreated(tasks: string[]): Promise<void> {
+    for (const part of chunks(tasks, CHUNK)) {
+      await this.#db.updateTable('automation_broadcasts').set({ task_created: 1 }).where('task_id', 'in', part).execute();
+    }
   }
 
   /** Lets broadcasts go; a row claimed anew since (another task id) stays. */

@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
@@ -8,8 +8,9 @@ import type { Clock } from '../core/clock.ts';
 import { HttpError } from '../core/http/problem.ts';
 import type { ProcessSupervisor, Supervised } from '../core/processes.ts';
 import type { Gate, Reservation } from '../gate/index.ts';
-import type { ProgrammeReader, ScheduledInstance } from '../programme/contract.ts';
-import type { Archive, ArchivedFile } from '../recordings/contract.ts';
+import type { EventBus } from '../core/events/bus.ts';
+import type { ProgrammeEvent, ProgrammeReader, ScheduledInstance } from '../programme/contract.ts';
+import type { Archive, ArchiveKind, ArchivedFile } from '../recordings/contract.ts';
 import type { Operation, OperationContext } from '../tasks/index.ts';
 
 const DAY = 86_400_000;
@@ -24,6 +25,8 @@ type StreamParameters = Static<typeof StreamParameters>;
 export interface StreamDeps {
   programme: ProgrammeReader;
   archive: Archive;
+  /** The archive's `archive-file-stored` events wake a task waiting for its recording. */
+  bus: EventBus;
   gate: Pick<Gate, 'reserve' | 'waitUntilFree'> & { service: { defaultChannel: string } };
   clock: Clock;
   logger: Logger;
@@ -82,17 +85,59 @@ async function findInstance(deps: StreamDeps, { event, start }: StreamParameters
   return found;
 }
 
-async function findRecording(deps: StreamDeps, { event, instance }: ScheduledInstance, now: number): Promise<ArchivedFile> {
-  if (event.type === 'prerecorded') {
-    const file = await deps.archive.find('prerecordings', event.id, instance.start);
-    if (!file) throw new Error(`no prerecording was uploaded for event ${event.id} at ${instance.start}`);
-    return file;
-  }
+const kindOf = (event: ProgrammeEvent): ArchiveKind => (event.type === 'prerecorded' ? 'prerecordings' : 'recordings');
+
+/** The recording to play, in parts: the instance's prerecording, or the recording of the show's latest live instance. */
+async function findRecording(deps: StreamDeps, { event, instance }: ScheduledInstance, now: number): Promise<ArchivedFile[]> {
+  if (event.type === 'prerecorded') return deps.archive.find('prerecordings', event.id, instance.start);
   const lives = await deps.programme.showInstancesBetween(event.showId, now - REPLAY_LOOKBACK_MS, now, ['live']);
   const events = [...new Set(lives.map((s) => s.event.id))];
-  const file = await deps.archive.latest('recordings', events, now - REPLAY_LOOKBACK_MS, now);
-  if (!file) throw new Error(`show ${event.showId} has no recording of a live instance in the last 60 days`);
-  return file;
+  return deps.archive.latest('recordings', events, now - REPLAY_LOOKBACK_MS, now);
+}
+
+function noRecording({ event, instance }: ScheduledInstance): string {
+  return event.type === 'prerecorded'
+    ? `no prerecording was uploaded for event ${event.id} at ${instance.start}`
+    : `show ${event.showId} has no recording of a live instance in the last 60 days`;
+}
+
+/**
+ * The recording, waited for until `deadline` when it is not there yet (an instance created late, a file uploaded
+ * late): every file the archive stores wakes the search, on this instance or another.
+ */
+async function awaitRecording(deps: StreamDeps, context: Context, found: ScheduledInstance, deadline: number): Promise<ArchivedFile[]> {
+  for (;;) {
+    context.signal.throwIfAborted();
+    const stored = nextStored(deps, kindOf(found.event), deadline, context.signal);
+    try {
+      const parts = await findRecording(deps, found, deps.clock.now());
+      if (parts.length > 0) return parts;
+      if (deps.clock.now() >= deadline) throw new Error(`${noRecording(found)} by ${new Date(deadline).toISOString()} (the reserve lead)`);
+      context.progress({ step: 'recording', type: found.event.type, waiting: 'recording', until: new Date(deadline).toISOString() });
+      await stored.arrived;
+    } finally {
+      stored.cancel();
+    }
+  }
+}
+
+/** Settles on the archive's next `archive-file-stored` of `kind` or at `deadline`; rejects when `signal` aborts. */
+function nextStored(deps: StreamDeps, kind: ArchiveKind, deadline: number, signal: AbortSignal): { arrived: Promise<void>; cancel(): void } {
+  let cancel = () => {};
+  const arrived = new Promise<void>((resolve, reject) => {
+    const alarm = deps.clock.at(deadline, () => resolve());
+    const unsubscribe = deps.bus.subscribe((event) => {
+      if (event.type === 'archive-file-stored' && (event.data as { kind?: string }).kind === kind) resolve();
+    });
+    const aborted = () => reject(signal.reason);
+    signal.addEventListener('abort', aborted, { once: true });
+    cancel = () => {
+      alarm.cancel();
+      unsubscribe();
+      signal.removeEventListener('abort', aborted);
+    };
+  });
+  return { arrived, cancel: () => cancel() };
 }
 
 async function reserve(deps: StreamDeps, context: Context, channel: string, instance: ScheduledInstance, format: Format): Promise<Reservation> {
@@ -121,6 +166,8 @@ async function reserve(deps: StreamDeps, context: Context, channel: string, inst
 }
 
 type Format = 'ogg' | 'mpegts';
+
+const sum = (parts: ArchivedFile[], field: 'duration' | 'size') => parts.reduce((total, p) => total + p[field], 0);
 
 const formatOf = (file: ArchivedFile): Format => (file.format.split(',').includes('ogg') ? 'ogg' : 'mpegts');
 
@@ -185,12 +232,57 @@ async function feed(clock: Clock, child: Supervised, file: string, at: number, s
   await pipeline(createReadStream(file), child.child.stdin!, { signal }).catch(() => {});
 }
 
-async function copyRecording(file: ArchivedFile, dir: string, signal: AbortSignal): Promise<string> {
+/** What the player plays: a copy of the recording, its parts of one format joined in order. */
+interface Playable {
+  path: string;
+  format: Format;
+  duration: number;
+  /** The parts played, and those left out because they are of another format. */
+  parts: number[];
+  skipped: number[];
+}
+
+/** The format most of the recording is in (by duration): the gate relays one format per session. */
+function mainFormat(parts: ArchivedFile[]): Format {
+  const seconds = (format: Format) => parts.filter((p) => formatOf(p) === format).reduce((sum, p) => sum + p.duration, 0);
+  return seconds('ogg') >= seconds('mpegts') ? 'ogg' : 'mpegts';
+}
+
+async function copyRecording(deps: StreamDeps, context: Context, parts: ArchivedFile[], dir: string): Promise<Playable> {
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
-  const copy = join(dir, `recording.${formatOf(file) === 'ogg' ? 'ogg' : 'bin'}`);
-  await pipeline(createReadStream(file.path), createWriteStream(copy), { signal });
-  return copy;
+  const format = mainFormat(parts);
+  const played = parts.filter((p) => formatOf(p) === format);
+  const path = join(dir, `recording.${format === 'ogg' ? 'ogg' : 'bin'}`);
+  if (played.length === 1) await pipeline(createReadStream(played[0]!.path), createWriteStream(path), { signal: context.signal });
+  else await joinParts(deps, context, played, format, path);
+  return {
+    path, format, duration: played.reduce((sum, p) => sum + p.duration, 0),
+    parts: played.map((p) => p.part), skipped: parts.filter((p) => !played.includes(p)).map((p) => p.part),
+  };
+}
+
+/** Joins parts of one format into `path` with ffmpeg's concat demuxer (no re-encoding, timestamps made continuous). */
+async function joinParts(deps: StreamDeps, context: Context, parts: ArchivedFile[], format: Format, path: string): Promise<void> {
+  const list = `${path}.parts`;
+  await writeFile(list, parts.map((p) => `file '${p.path.replaceAll("'", "'\\''")}'\n`).join(''));
+  const output = format === 'ogg' ? ['-f', 'ogg', '-page_duration', '20000'] : ['-f', 'mpegts'];
+  const child = deps.supervisor.spawn(`join-${context.task.id}`, 'ffmpeg', [
+    '-hide_banner', '-nostdin', '-loglevel', 'error', '-f', 'concat', '-safe', '0', '-i', list, '-map', '0', '-c', 'copy', ...output, path,
+  ], ['ignore', 'ignore', 'pipe']);
+  let diagnostics = '';
+  child.child.stderr?.setEncoding('utf8').on('data', (text: string) => {
+    diagnostics = (diagnostics + text).slice(-2000);
+  });
+  const kill = () => child.child.kill('SIGKILL');
+  context.signal.addEventListener('abort', kill, { once: true });
+  try {
+    const exit = await child.exited;
+    context.signal.throwIfAborted();
+    if (exit.code !== 0) throw new Error(`joining parts ${parts.map((p) => p.part).join(', ')} failed: ${diagnostics.trim().split('\n').at(-1) ?? exit.code}`);
+  } finally {
+    context.signal.removeEventListener('abort', kill);
+  }
 }
 
 /** The `stream` operation: plays the recording of an automated instance through the gate at its time. */
@@ -209,18 +301,22 @@ export function streamOperation(deps: StreamDeps): Operation<typeof StreamParame
         const found = await step(context, 'programme', { event: parameters.event, start: parameters.start, resumed: context.resumed },
           () => findInstance(deps, parameters, clock.now()));
         const { startsAt } = found.instance;
-        const recording = await step(context, 'recording', { type: found.event.type }, () => findRecording(deps, found, clock.now()));
-        const local = await step(context, 'copy', { duration: recording.duration, size: recording.size },
-          () => copyRecording(recording, dir, signal));
+        const parts = await step(context, 'recording', { type: found.event.type },
+          () => awaitRecording(deps, context, found, startsAt - deps.reserveLeadMs));
+        const recording = await step(context, 'copy', { parts: parts.length, duration: sum(parts, 'duration'), size: sum(parts, 'size') },
+          () => copyRecording(deps, context, parts, dir));
         await step(context, 'wait', { until: new Date(startsAt - deps.reserveLeadMs).toISOString() },
           () => waitUntil(clock, startsAt - deps.reserveLeadMs, signal));
-        const format = formatOf(recording);
-        const reservation = await step(context, 'reserve', { channel }, () => reserve(deps, context, channel, found, format));
+        const reservation = await step(context, 'reserve', { channel }, () => reserve(deps, context, channel, found, recording.format));
         await step(context, 'wait', { until: new Date(startsAt - deps.streamLeadMs).toISOString() },
           () => waitUntil(clock, startsAt - deps.streamLeadMs, signal));
         const played = await step(context, 'stream', { channel, startsAt: new Date(startsAt).toISOString(), duration: recording.duration },
-          () => play(deps, context, local, format, reservation, startsAt, recording.duration));
-        return { event: found.event.id, start: found.instance.start, channel, recording: { kind: recording.kind, event: recording.event, start: recording.start }, played };
+          () => play(deps, context, recording.path, recording.format, reservation, startsAt, recording.duration));
+        const { kind, event, start } = parts[0]!;
+        return {
+          event: found.event.id, start: found.instance.start, channel,
+          recording: { kind, event, start, parts: recording.parts, ...(recording.skipped.length > 0 ? { skipped: recording.skipped } : {}) }, played,
+        };
       } finally {
         await rm(dir, { recursive: true, force: true });
       }

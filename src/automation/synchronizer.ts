@@ -9,7 +9,7 @@ import { keyOf, type Broadcast, type BroadcastKey, type BroadcastStore } from '.
 
 export const AUTOMATED_TYPES = ['replay', 'prerecorded'] as const;
 export const STREAM = 'stream';
-// A claim whose task is still missing after this long belongs to a synchronizer that died midway (or was cleaned).
+// A claim whose task never appeared after this long belongs to a synchronizer that died midway.
 const STALE_CLAIM_MS = 60_000;
 
 export interface SynchronizerOptions {
@@ -47,7 +47,8 @@ export class Synchronizer {
 
   start(): void {
     this.#unsubscribe = this.#o.bus.subscribe((event) => {
-      if (event.type === 'programme-changed') void this.request();
+      // A removed stream task frees its instance: it is scheduled again at once.
+      if (event.type === 'programme-changed' || event.type === 'tasks-cleaned') void this.request();
     });
     this.#arm();
     void this.request();
@@ -104,18 +105,21 @@ export class Synchronizer {
     const held = await store.all();
     const statuses = await engine.store.statuses(held.map((b) => b.task));
     const gone: Broadcast[] = [];
+    const seen: string[] = [];
     for (const broadcast of held) {
       const status = statuses.get(broadcast.task);
       const wanted = expected.delete(keyOf(broadcast));
       if (status === undefined) {
-        // No task: its synchronizer is creating it, died first, or the task was cleaned since. Once stale, the key is free again.
-        if (broadcast.claimedAt >= now - STALE_CLAIM_MS) continue;
+        // No task: removed (it had been seen), or its synchronizer is creating it or died first (free once stale).
+        if (!broadcast.taskCreated && broadcast.claimedAt >= now - STALE_CLAIM_MS) continue;
         gone.push(broadcast);
         if (wanted) expected.set(keyOf(broadcast), broadcast);
-      } else if (!wanted && !(await this.#stillScheduled(broadcast, status, now))) {
-        gone.push(broadcast);
+        continue;
       }
+      if (!broadcast.taskCreated) seen.push(broadcast.task);
+      if (!wanted && !(await this.#stillScheduled(broadcast, status, now))) gone.push(broadcast);
     }
+    await store.markCreated(seen);
     const cancelled = await this.#cancel(gone, statuses);
     await store.remove(gone);
     const created = await this.#create([...expected.values()], now);
@@ -163,6 +167,7 @@ export class Synchronizer {
         condition: due > now ? { type: 'at', parameters: { datetime: new Date(due).toISOString() } } : { type: 'now', parameters: {} },
       }, task);
     }));
+    await store.markCreated(claimed.map((c) => c.task));
     return claimed.length;
   }
 }

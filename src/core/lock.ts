@@ -1,40 +1,50 @@
-import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+import { DatabaseSync } from 'node:sqlite';
 
 /**
- * Makes one onair process the only user of a data directory (SQLite has no leases across processes).
- * A lock left by a killed process is taken over.
+ * Makes one onair process the only user of a data directory (SQLite has no leases across processes). The lock is
+ * an exclusive SQLite lock on `onair.lock`, a POSIX record lock underneath: the kernel drops it the moment its holder
+ * exits, however it exits, so a restart right after kill -9 or a power loss never finds a stale lock, and no pid is
+ * trusted. `onair.pid` beside it only names the holder in the message.
  */
 export function lockDataDir(dataDir: string): () => void {
   mkdirSync(dataDir, { recursive: true });
-  const path = join(dataDir, 'onair.pid');
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(path, 'wx');
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      return () => {
-        try {
-          unlinkSync(path);
-        } catch { /* already gone */ }
-      };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const pid = Number(readFileSync(path, 'utf8'));
-      if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
-        throw new Error(`another onair (pid ${pid}) is using ${dataDir}; stop it, or give this one its own ONAIR_DATA_DIR`);
-      }
-      unlinkSync(path);
+  const pidFile = join(dataDir, 'onair.pid');
+  const lock = new DatabaseSync(join(dataDir, 'onair.lock'), { timeout: 0 });
+  lock.exec('PRAGMA locking_mode = EXCLUSIVE');
+  // A holder killed a moment ago lets go once its last thread has exited: give it a little time.
+  for (const deadline = Date.now() + EXIT_GRACE_MS; !tryLock(lock);) {
+    if (Date.now() > deadline) {
+      lock.close();
+      throw new Error(`another onair${holder(pidFile)} is using ${dataDir}; stop it, or give this one its own ONAIR_DATA_DIR`);
     }
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
   }
-  throw new Error(`could not lock ${dataDir}`);
+  writeFileSync(pidFile, String(process.pid));
+  return () => {
+    rmSync(pidFile, { force: true });
+    lock.close();
+  };
+}
+
+const EXIT_GRACE_MS = 500;
+
+function tryLock(lock: DatabaseSync): boolean {
+  try {
+    lock.exec('BEGIN EXCLUSIVE');
+    return true;
+  } catch (error) {
+    if (/locked|busy/i.test((error as Error).message)) return false;
+    throw error;
+  }
+}
+
+function holder(pidFile: string): string {
+  try {
+    const pid = readFileSync(pidFile, 'utf8').trim();
+    return /^\d+$/.test(pid) ? ` (pid ${pid})` : '';
+  } catch {
+    return '';
+  }
 }

@@ -38,6 +38,18 @@ export const gateMigrations: Migrations = {
         .execute();
     },
   },
+  '2026-12-01-10-gate-session-attempts': {
+    async up(db: Kysely<any>) {
+      // Failed connection attempts of a session's sources (JSON list of {at, error}).
+      await db.schema.alterTable('gate_sessions').addColumn('attempts', 'text', (c) => c.notNull().defaultTo('[]')).execute();
+    },
+  },
+  '2026-12-01-11-gate-session-outputs': {
+    async up(db: Kysely<any>) {
+      // The session's push outputs and how they fared (JSON list of {type, url without credentials, state, error}).
+      await db.schema.alterTable('gate_sessions').addColumn('outputs', 'text', (c) => c.notNull().defaultTo('[]')).execute();
+    },
+  },
 };
 
 export interface SessionRow {
@@ -62,6 +74,10 @@ export interface SessionRow {
   pid: number | null;
   exit_code: number | null;
   reason: string | null;
+  /** JSON list of the session's failed connection attempts, {at (epoch ms), error}. */
+  attempts: string;
+  /** JSON list of the session's push outputs (OutputState: URL without credentials). */
+  outputs: string;
 }
 
 export interface GateTables {

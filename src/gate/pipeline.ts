@@ -66,38 +66,88 @@ export function skippedOutputs(channel: ChannelConfig, format: Format): ChannelC
   return channel.outputs.filter((output) => pushSlave(output, format) === undefined);
 }
 
+/** One slave of the tee muxer; `output` is the index of the channel's push output it feeds, if it is one. */
+export interface Slave {
+  spec: string;
+  output?: number;
+}
+
 /**
- * ffmpeg arguments for one session: listen for the source over SRT, copy its streams without re-encoding
- * and fan them out with the tee muxer: stdout (onair's HTTP listeners), HLS, the recording and push outputs.
+ * The tee muxer's slaves of a session, in ffmpeg's order (its "Slave muxer #N" messages count from 0 in this list):
+ * stdout (onair's HTTP listeners), HLS, the recording and push outputs.
  */
-export function relayArgs(plan: RelayPlan): string[] {
+export function teeSlaves(plan: RelayPlan): Slave[] {
   const own = plan.format === 'ogg' ? OGG : MPEGTS;
-  const slaves = [`[${own}]pipe\\:1`];
+  const slaves: Slave[] = [{ spec: `[${own}]pipe\\:1` }];
   if (plan.hlsPlaylist) {
-    slaves.push(`[f=hls:hls_time=2:hls_list_size=6:hls_flags=delete_segments+omit_endlist:onfail=ignore]${teeEscape(plan.hlsPlaylist)}`);
+    slaves.push({ spec: `[f=hls:hls_time=2:hls_list_size=6:hls_flags=delete_segments+omit_endlist:onfail=ignore]${teeEscape(plan.hlsPlaylist)}` });
   }
   // Flushed packet by packet (Ogg: a page a second), so that a crash of onair loses at most the last second.
   // Short Ogg pages in recordings too: a replay that joins late can then start within 20 ms of the right position.
-  if (plan.recordFile) slaves.push(`[${plan.format === 'ogg' ? OGG : 'f=mpegts:flush_packets=1'}:onfail=ignore]${teeEscape(plan.recordFile)}`);
-  for (const output of plan.channel.outputs) {
-    const slave = pushSlave(output, plan.format);
-    if (slave) slaves.push(slave);
-  }
-  // Ogg/Opus is known from its first page; MPEG-TS needs some video to learn the picture size.
+  if (plan.recordFile) slaves.push({ spec: `[${plan.format === 'ogg' ? OGG : 'f=mpegts:flush_packets=1'}:onfail=ignore]${teeEscape(plan.recordFile)}` });
+  plan.channel.outputs.forEach((output, index) => {
+    const spec = pushSlave(output, plan.format);
+    if (spec) slaves.push({ spec, output: index });
+  });
+  return slaves;
+}
+
+/**
+ * ffmpeg arguments for one session: listen for the source over SRT, copy its streams without re-encoding
+ * and fan them out with the tee muxer (`teeSlaves`).
+ */
+export function relayArgs(plan: RelayPlan): string[] {
+  // Ogg/Opus is known from its first page; MPEG-TS needs some video to learn the picture size. No `-fflags nobuffer`:
+  // it drops the packets read while probing, so every recording (and listener) lost the source's first packet (Ogg:
+  // 20 ms, the recording starting at pts 648 instead of -312; MPEG-TS: up to the 1 s analysed).
   const probe = plan.format === 'ogg' ? ['-probesize', '4096', '-analyzeduration', '0'] : ['-probesize', '1000000', '-analyzeduration', '1000000'];
   const metadata = Object.entries(plan.metadata).flatMap(([key, value]) => ['-metadata', `${key}=${value}`]);
   // tee hands the MPEG-TS stream tags to every slave and FLV refuses them: give FLV's own (7 H.264, 10 AAC).
   const flvTags = plan.format === 'mpegts' && plan.channel.outputs.some((o) => o.type === 'rtmp') ? ['-tag:v', '7', '-tag:a', '10'] : [];
   return [
     '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info',
-    '-fflags', 'nobuffer', ...probe,
+    ...probe,
     ...listenerInput(plan),
     '-map', '0', '-c', 'copy', ...flvTags, ...metadata,
-    '-f', 'tee', slaves.join('|'),
+    '-f', 'tee', teeSlaves(plan).map((slave) => slave.spec).join('|'),
   ];
 }
 
-/** Removes the passphrase from ffmpeg output before it is kept or logged. */
-export function redact(text: string, passphrase: string): string {
-  return text.replaceAll(passphrase, '***').replace(/passphrase=[^&\s:]*/g, 'passphrase=***');
+/** ffmpeg's report of a tee slave it dropped (onfail=ignore): the slave's number and the error. */
+export function failedSlave(line: string): { slave: number; error: string } | undefined {
+  const found = /Slave muxer #(\d+) failed: (.*?), continuing with/.exec(line);
+  return found ? { slave: Number(found[1]), error: found[2] } : undefined;
+}
+
+type Output = ChannelConfig['outputs'][number];
+
+/** The credentials in an output URL: Icecast's password, an SRT passphrase or stream id, an RTMP stream key (its last path segment). */
+function secretsOf(output: Output): string[] {
+  const url = new URL(output.url);
+  const secrets = [url.password, url.searchParams.get('passphrase') ?? '', url.searchParams.get('streamid') ?? ''];
+  if (output.type === 'rtmp') secrets.push(url.pathname.split('/').at(-1) ?? '');
+  return secrets.filter((secret) => secret.length > 0).flatMap((secret) => [secret, decodeURIComponent(secret)]);
+}
+
+/** An output's URL as it may be shown, logged and stored: no user or password, its other credentials replaced by ***. */
+export function publicUrl(output: Output): string {
+  const url = new URL(output.url);
+  url.username = '';
+  url.password = '';
+  for (const name of ['passphrase', 'streamid']) if (url.searchParams.has(name)) url.searchParams.set(name, '***');
+  if (output.type === 'rtmp') url.pathname = url.pathname.replace(/[^/]+$/, '***');
+  return url.toString().replaceAll('%2A%2A%2A', '***');
+}
+
+/**
+ * Removes the passphrase and every output credential from ffmpeg output before it is kept or logged: output URLs
+ * (as given and as escaped for tee) become their public form, and any credential left anywhere becomes ***.
+ */
+export function redactor(plan: Pick<RelayPlan, 'passphrase' | 'channel'>): (text: string) => string {
+  const urls = plan.channel.outputs.flatMap((output) => [output.url, teeEscape(output.url)].map((url) => [url, publicUrl(output)] as const));
+  const secrets = [plan.passphrase, ...plan.channel.outputs.flatMap(secretsOf)].flatMap((secret) => [secret, teeEscape(secret)]);
+  return (text) => {
+    const shown = urls.reduce((line, [url, shownUrl]) => line.replaceAll(url, shownUrl), text);
+    return secrets.reduce((line, secret) => line.replaceAll(secret, '***'), shown).replace(/passphrase=[^&\s:]*/g, 'passphrase=***');
+  };
 }

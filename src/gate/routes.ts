@@ -7,6 +7,7 @@ import { notFound } from '../core/http/problem.ts';
 import type { App } from '../core/http/server.ts';
 import type { SessionRow } from './migrations.ts';
 import type { Availability, GateService } from './service.ts';
+import type { Attempt } from './session.ts';
 
 const Name = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$', description: 'Channel name' });
 const ChannelParams = Type.Object({ channel: Name });
@@ -25,9 +26,17 @@ const ReserveBody = Type.Object({
   metadata: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }), Type.String({ maxLength: 1000, pattern: '^[^\\u0000-\\u001f\\u007f]*$', description: 'No control characters' }),
     { maxProperties: 32, additionalProperties: false, description: 'Stream tags (e.g. title, artist)' })),
 }, { additionalProperties: false });
+const Outputs = Type.Array(Type.Object({
+  type: Type.String({ description: 'icecast, srt or rtmp' }),
+  url: Type.String({ description: 'The configured URL without its credentials' }),
+  state: Type.Union([Type.Literal('waiting'), Type.Literal('connected'), Type.Literal('failed'), Type.Literal('skipped')], {
+    description: 'waiting until the session is on air, then connected; failed once ffmpeg dropped it (could not connect, or the connection broke); skipped when the format cannot go there',
+  }),
+  error: Type.Union([Type.String(), Type.Null()]),
+}), { description: 'The channel\'s push outputs and how they fare' });
 const Stats = Type.Object({
   bytes: Type.Integer(), bitrate: Type.Integer({ description: 'bits per second' }), duration: Type.Number({ description: 'seconds on air' }),
-  codec: Type.Union([Type.String(), Type.Null()]), listeners: Type.Integer(),
+  codec: Type.Union([Type.String(), Type.Null()]), listeners: Type.Integer(), outputs: Outputs,
 });
 const Iso = Type.Union([Type.String({ format: 'date-time' }), Type.Null()]);
 const Check = Type.Object({
@@ -51,6 +60,9 @@ const Session = Type.Object({
   state: Type.String(), reservedAt: Type.String(), expiresAt: Iso, publishedAt: Iso, endedAt: Iso,
   bytes: Type.Integer(), duration: Type.Number(), codec: Type.Union([Type.String(), Type.Null()]),
   exitCode: Type.Union([Type.Integer(), Type.Null()]), reason: Type.Union([Type.String(), Type.Null()]),
+  attempts: Type.Array(Type.Object({ at: Type.String({ format: 'date-time' }), error: Type.String() }),
+    { description: 'Failed attempts of sources to connect (refused or broken handshakes); the session went on listening after each' }),
+  outputs: Outputs,
 });
 const problems = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, Type.Ref('Problem')]));
 const HLS_TYPES: Record<string, string> = { m3u8: 'application/vnd.apple.mpegurl', ts: 'video/mp2t' };
@@ -69,6 +81,8 @@ function sessionView(row: SessionRow) {
     reservedAt: new Date(row.reserved_at).toISOString(), expiresAt: iso(row.expires_at), publishedAt: iso(row.published_at),
     endedAt: iso(row.ended_at), bytes: row.bytes, duration: row.duration_ms / 1000, codec: row.codec,
     exitCode: row.exit_code, reason: row.reason,
+    attempts: (JSON.parse(row.attempts) as Attempt[]).map((a) => ({ at: new Date(a.at).toISOString(), error: a.error })),
+    outputs: JSON.parse(row.outputs),
   };
 }
 

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { Counter } from 'prom-client';
 import type { Alarm } from '../core/clock.ts';
 import type { ChannelConfig } from '../core/config.ts';
 import { badRequest, conflict, HttpError, notFound } from '../core/http/problem.ts';
@@ -9,7 +10,7 @@ import { ProcessSupervisor } from '../core/processes.ts';
 import type { ProgrammeEvent, ProgrammeReader } from '../programme/contract.ts';
 import type { Archive } from '../recordings/contract.ts';
 import { FORMATS, skippedOutputs, type Format } from './pipeline.ts';
-import { LiveSession, type InstanceRef, type Mode, type RunEnd, type SessionState, type SessionStats } from './session.ts';
+import { LiveSession, type InstanceRef, type Mode, type OutputState, type RunEnd, type SessionState, type SessionStats } from './session.ts';
 import { GateStore } from './store.ts';
 import type { Core } from '../core/area.ts';
 
@@ -32,9 +33,18 @@ export interface StreamStatus {
   reason?: string;
 }
 
+export interface OutputFailed {
+  channel: string;
+  session: string;
+  /** Its place in the channel's configured outputs. */
+  index: number;
+  output: OutputState;
+}
+
 declare module '../core/events/bus.ts' {
   interface EventMap {
     'availability-changed': AvailabilityChanged;
+    'stream-output-failed': OutputFailed;
     'stream-reserved': StreamStatus;
     'stream-publishing': StreamStatus;
     'stream-ended': StreamStatus;
@@ -86,7 +96,8 @@ const HEARTBEAT_MS = 5_000;
 const STALE_MS = 30_000;
 // ffmpeg's own listen timeout backs up onair's expiry alarm, a little later.
 const LISTEN_GRACE_MS = 1_000;
-const STATIC_RETRY_MS = 1_000;
+// Between two runs of a channel's relay: the listener is back well within an SRT caller's 3 s connection timeout.
+const RELISTEN_DELAY_MS = 500;
 
 interface Running {
   session: LiveSession;
@@ -98,6 +109,11 @@ interface Running {
   write: Promise<void>;
 }
 
+/** What a run's end says about itself: ffmpeg's last line (passphrase removed), or its exit. */
+function lastLine(end: RunEnd): string {
+  return end.diagnostics.split('\n').at(-1) || `ffmpeg exited with ${end.exit.code ?? end.exit.signal}`;
+}
+
 /** Channels, their reservations and sessions, and the ffmpeg relays behind them. */
 export class GateService {
   readonly channels: ChannelConfig[];
@@ -107,6 +123,7 @@ export class GateService {
   readonly #supervisor: ProcessSupervisor;
   readonly #owner = randomUUID();
   readonly #running = new Map<string, Running>();
+  readonly #outputFailures: Counter<'channel' | 'type' | 'output'>;
   #heartbeat: NodeJS.Timeout | undefined;
   #stopping = false;
 
@@ -116,6 +133,12 @@ export class GateService {
     this.channels = deps.config.gate.channels;
     this.store = new GateStore(deps.database);
     this.#supervisor = new ProcessSupervisor({ dir: join(deps.config.dataDir, 'gate', 'pids'), logger: this.#logger });
+    this.#outputFailures = new Counter({
+      name: 'onair_gate_output_failures_total',
+      help: 'Push outputs (Icecast, SRT, RTMP) that could not connect or dropped, by channel, type and URL (without credentials)',
+      labelNames: ['channel', 'type', 'output'] as const,
+      registers: [deps.metrics.registry],
+    });
   }
 
   get defaultChannel(): string {
@@ -210,7 +233,7 @@ export class GateService {
       since: row.published_at ?? row.reserved_at, expiresAt: row.state === 'publishing' ? null : row.expires_at,
       stats: {
         bytes: row.bytes, bitrate: duration > 0 ? Math.round((row.bytes * 8) / duration) : 0,
-        duration: Math.max(0, duration), codec: row.codec, listeners: 0,
+        duration: Math.max(0, duration), codec: row.codec, listeners: 0, outputs: JSON.parse(row.outputs) as OutputState[],
       },
     };
   }
@@ -286,7 +309,8 @@ export class GateService {
       instance_start: session.instance?.start ?? null, format: session.format, record: session.record ? 1 : 0,
       metadata: JSON.stringify(session.metadata), who, owner: this.#owner, state: 'reserved',
       reserved_at: session.reservedAt, expires_at: session.expiresAt ?? null, published_at: null, ended_at: null,
-      bytes: 0, duration_ms: 0, codec: null, pid: null, exit_code: null, reason: null,
+      bytes: 0, duration_ms: 0, codec: null, pid: null, exit_code: null, reason: null, attempts: '[]',
+      outputs: JSON.stringify(session.outputs),
     }, this.#deps.clock.now());
     if (!claimed) throw this.#busy(session.channel.name);
     let finished = () => {};
@@ -360,6 +384,7 @@ export class GateService {
         recordFile, hlsPlaylist, metadata: session.metadata,
       },
       onPublishing: () => void this.#publishing(running),
+      onOutputFailed: (index) => void this.#outputFailed(running, index),
     });
     await this.store.update(session.id, { pid: session.process?.pid ?? null });
     void ended.then((end) => this.#ran(running, end)).catch((err: unknown) =>
@@ -372,21 +397,39 @@ export class GateService {
     session.state = 'publishing';
     session.since = session.publishedAt = this.#deps.clock.now();
     this.#publish('stream-publishing', session);
-    running.write = this.store.update(session.id, { state: 'publishing', published_at: session.publishedAt, codec: session.codec });
+    running.write = this.store.update(session.id, {
+      state: 'publishing', published_at: session.publishedAt, codec: session.codec, outputs: JSON.stringify(session.outputs),
+    });
     await running.write;
   }
 
-  /** One ffmpeg run is over: a static channel waits for its encoder again, anything else ends. */
+  /** ffmpeg dropped a push output (could not connect, or the connection broke): the broadcast goes on without it. */
+  async #outputFailed(running: Running, index: number): Promise<void> {
+    const { session } = running;
+    const output = { ...session.outputs[index]! };
+    this.#logger.warn({ channel: session.channel.name, session: session.id, output: output.url, error: output.error }, 'a push output failed; the broadcast goes on without it');
+    this.#outputFailures.inc({ channel: session.channel.name, type: output.type, output: output.url });
+    this.#deps.bus.publish('stream-output-failed', { channel: session.channel.name, session: session.id, index, output });
+    const previous = running.write;
+    running.write = previous.catch(() => {}).then(() => this.store.update(session.id, { outputs: JSON.stringify(session.outputs) }));
+    await running.write;
+  }
+
+  /**
+   * One ffmpeg run is over. The channel listens again when the session goes on: static mode always, a reservation
+   * whose source failed to connect until it expires (the right source may still come). Anything else ends.
+   */
   async #ran(running: Running, end: RunEnd): Promise<void> {
     const { session } = running;
-    if (session.mode === 'static' && session.stopReason === undefined && !this.#stopping) {
+    if (!end.published) await this.#attemptFailed(running, end);
+    if (this.#goesOn(session, end)) {
       session.state = 'reserved';
       session.since = this.#deps.clock.now();
-      this.#publish('stream-reserved', session, { exitCode: end.exit.code, reason: end.published ? 'source-left' : end.diagnostics });
-      await new Promise((resolve) => setTimeout(resolve, STATIC_RETRY_MS));
-      if (session.stopReason === undefined && !this.#stopping) {
+      await new Promise((resolve) => setTimeout(resolve, RELISTEN_DELAY_MS));
+      if (this.#goesOn(session, end)) {
         try {
           await this.#launch(running);
+          this.#publish('stream-reserved', session, { exitCode: end.exit.code, reason: end.published ? 'source-left' : lastLine(end) });
           return;
         } catch (error) {
           end = { ...end, diagnostics: (error as Error).message };
@@ -396,12 +439,27 @@ export class GateService {
     await this.#finish(running, end);
   }
 
+  #goesOn(session: LiveSession, end: RunEnd): boolean {
+    if (session.stopReason !== undefined || this.#stopping) return false;
+    return session.mode === 'static' || (!end.published && session.expiresAt !== undefined && this.#deps.clock.now() < session.expiresAt);
+  }
+
+  /** A run that ended before anything was on air is a failed attempt to connect: logged and kept with the session. */
+  async #attemptFailed(running: Running, end: RunEnd): Promise<void> {
+    const { session } = running;
+    if (session.stopReason !== undefined || this.#stopping) return;
+    const attempt = { at: this.#deps.clock.now(), error: lastLine(end) };
+    session.attempts.push(attempt);
+    this.#logger.warn({ channel: session.channel.name, session: session.id, exitCode: end.exit.code, error: attempt.error },
+      'a source failed to connect');
+    await this.store.update(session.id, { attempts: JSON.stringify(session.attempts) });
+  }
+
   async #finish(running: Running, end: RunEnd): Promise<void> {
     const { session } = running;
     running.alarm?.cancel();
     await running.write.catch(() => {});
     const now = this.#deps.clock.now();
-    const lastLine = end.diagnostics.split('\n').at(-1) || `ffmpeg exited with ${end.exit.code ?? end.exit.signal}`;
     let state: SessionState = 'ended';
     let reason: string;
     if (session.stopReason !== undefined) reason = session.stopReason;
@@ -409,7 +467,7 @@ export class GateService {
     else if (!end.published && session.expiresAt !== undefined && now >= session.expiresAt - LISTEN_GRACE_MS) reason = 'expired';
     else {
       state = 'failed';
-      reason = lastLine;
+      reason = lastLine(end);
     }
     const recordFile = this.#recordFile(session);
     if (recordFile) {
@@ -420,7 +478,7 @@ export class GateService {
     session.state = state;
     await this.store.release(session.id, {
       state, ended_at: now, bytes: stats.bytes, duration_ms: Math.round(stats.duration * 1000), codec: session.codec,
-      exit_code: end.exit.code, reason,
+      exit_code: end.exit.code, reason, outputs: JSON.stringify(session.outputs),
     });
     this.#running.delete(session.channel.name);
     this.#logger.info({ channel: session.channel.name, session: session.id, state, reason, exitCode: end.exit.code }, 'session over');

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import type { ChannelConfig } from '../core/config.ts';
+import type { ChannelConfig, OutputType } from '../core/config.ts';
 import type { Exit, ProcessSupervisor, Supervised } from '../core/processes.ts';
 import { Broadcast } from './broadcast.ts';
-import { FORMATS, redact, relayArgs, type Format, type RelayPlan } from './pipeline.ts';
+import { failedSlave, FORMATS, publicUrl, redactor, relayArgs, skippedOutputs, teeSlaves, type Format, type RelayPlan } from './pipeline.ts';
 
 export interface InstanceRef {
   event: string;
@@ -13,6 +13,18 @@ export interface InstanceRef {
 export type Mode = 'reservation' | 'static';
 export type SessionState = 'reserved' | 'publishing' | 'ended' | 'failed';
 
+/**
+ * A push output of a session: `waiting` until the session is on air, then `connected`, or `failed` once ffmpeg dropped
+ * it (it is not retried during that run); `skipped` when the session's format cannot go there.
+ */
+export interface OutputState {
+  type: OutputType;
+  /** Without credentials. */
+  url: string;
+  state: 'waiting' | 'connected' | 'failed' | 'skipped';
+  error: string | null;
+}
+
 export interface SessionStats {
   bytes: number;
   /** Bits per second over the time on air. */
@@ -21,6 +33,14 @@ export interface SessionStats {
   duration: number;
   codec: string | null;
   listeners: number;
+  outputs: OutputState[];
+}
+
+/** A run of the relay that ended before its source was on air: a refused or broken connection. */
+export interface Attempt {
+  at: number;
+  /** ffmpeg's last line, passphrase removed. */
+  error: string;
 }
 
 export interface RunEnd {
@@ -66,6 +86,8 @@ export class LiveSession {
   process: Supervised | undefined;
   /** Why onair ended the session itself (expired, stopped, deactivated), if it did. */
   stopReason: string | undefined;
+  readonly attempts: Attempt[] = [];
+  readonly outputs: OutputState[];
   #bytesBefore = 0;
 
   constructor(fields: Pick<LiveSession, 'id' | 'channel' | 'mode' | 'instance' | 'format' | 'record' | 'metadata' | 'reservedAt' | 'expiresAt'>) {
@@ -80,6 +102,11 @@ export class LiveSession {
     this.expiresAt = fields.expiresAt;
     this.since = fields.reservedAt;
     this.broadcast = this.#newBroadcast();
+    const skipped = skippedOutputs(this.channel, this.format);
+    this.outputs = this.channel.outputs.map((output) => ({
+      type: output.type, url: publicUrl(output), state: skipped.includes(output) ? 'skipped' : 'waiting',
+      error: skipped.includes(output) ? `a ${this.format} session cannot go to ${output.type}` : null,
+    }));
   }
 
   get bytes(): number {
@@ -94,6 +121,7 @@ export class LiveSession {
       duration: Math.round(duration * 1000) / 1000,
       codec: this.codec,
       listeners: this.broadcast.listeners,
+      outputs: this.outputs.map((output) => ({ ...output })),
     };
   }
 
@@ -106,6 +134,8 @@ export class LiveSession {
     logger: Logger;
     plan: RelayPlan;
     onPublishing: () => void;
+    /** ffmpeg dropped the push output at this index of `outputs`. */
+    onOutputFailed: (index: number) => void;
   }): Promise<{ ended: Promise<RunEnd> }> {
     const { plan } = options;
     if (udpPortBound(plan.channel.port)) throw new Error(`UDP port ${plan.channel.port} is taken by another program`);
@@ -113,17 +143,21 @@ export class LiveSession {
       this.#bytesBefore += this.broadcast.bytes;
       this.broadcast = this.#newBroadcast();
     }
+    for (const output of this.outputs.filter((o) => o.state !== 'skipped')) Object.assign(output, { state: 'waiting', error: null });
     const child = options.supervisor.spawn(`gate-${this.id}`, 'ffmpeg', relayArgs(plan));
     this.process = child;
     let published = false;
     child.child.stdout?.on('data', (chunk: Buffer) => {
       if (!published) {
         published = true;
+        for (const output of this.outputs.filter((o) => o.state === 'waiting')) output.state = 'connected';
         options.onPublishing();
       }
       this.broadcast.push(chunk);
     });
     const tail: string[] = [];
+    const slaves = teeSlaves(plan);
+    const redact = redactor(plan);
     let partial = '';
     child.child.stderr?.setEncoding('utf8').on('data', (text: string) => {
       const lines = (partial + text).split(/\r|\n/);
@@ -131,8 +165,15 @@ export class LiveSession {
       for (const line of lines.filter(Boolean)) {
         const codec = /Stream #0:\d+.*?: (?:Audio|Video): ([\w-]+)/.exec(line);
         if (codec && this.codec === null) this.codec = codec[1];
-        tail.push(redact(line, plan.passphrase));
+        const shown = redact(line);
+        tail.push(shown);
         if (tail.length > TAIL_LINES) tail.shift();
+        const failed = failedSlave(shown);
+        const index = failed && slaves[failed.slave]?.output;
+        if (failed && index !== undefined) {
+          Object.assign(this.outputs[index]!, { state: 'failed', error: failed.error });
+          options.onOutputFailed(index);
+        }
       }
     });
     const ended = child.exited.then((exit): RunEnd => {

@@ -1,3 +1,4 @@
+import { cooperate } from '../core/cooperate.ts';
 import type { Schedule } from './service.ts';
 import type { Show } from './model.ts';
 
@@ -15,6 +16,7 @@ export function escapeText(text: string): string {
 
 /** Folds a content line so that no line exceeds 75 octets, never splitting a UTF-8 character. */
 export function fold(line: string): string {
+  if (line.length <= 75 && Buffer.byteLength(line) <= 75) return line;
   const parts: string[] = [];
   let current = '';
   let octets = 0;
@@ -32,16 +34,20 @@ export function fold(line: string): string {
   return parts.join('\r\n');
 }
 
-export function calendar(schedules: Schedule[], shows: Map<string, Show>, now: number): string {
-  const lines = [
+const CHUNK = 64 * 1024;
+
+/** The calendar, in chunks of about 64 KiB, letting the event loop breathe between them. */
+export async function* calendar(schedules: Schedule[], shows: Map<string, Show>, now: number): AsyncGenerator<string> {
+  const breathe = cooperate();
+  let chunk = [
     'BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//onair//programme//EN', 'CALSCALE:GREGORIAN', 'METHOD:PUBLISH',
     'X-WR-CALNAME:onair programme', 'REFRESH-INTERVAL;VALUE=DURATION:PT1H', 'X-PUBLISHED-TTL:PT1H',
-  ];
+  ].map((line) => `${line}\r\n`).join('');
   for (const { event, instances } of schedules) {
     const show = shows.get(event.showId);
     const summary = `${show?.title ?? 'Show'} (${event.type})`;
     for (const instance of instances) {
-      lines.push(
+      chunk += [
         'BEGIN:VEVENT',
         `UID:${event.id}-${instance.start.replace(/[-:]/g, '')}@onair`,
         `DTSTAMP:${utc(now)}`,
@@ -51,9 +57,12 @@ export function calendar(schedules: Schedule[], shows: Map<string, Show>, now: n
         ...(show?.description ? [`DESCRIPTION:${escapeText(show.description)}`] : []),
         `CATEGORIES:${event.type.toUpperCase()}`,
         'END:VEVENT',
-      );
+      ].map((line) => `${fold(line)}\r\n`).join('');
+      if (chunk.length < CHUNK) continue;
+      yield chunk;
+      chunk = '';
+      await breathe();
     }
   }
-  lines.push('END:VCALENDAR');
-  return `${lines.map(fold).join('\r\n')}\r\n`;
+  yield `${chunk}END:VCALENDAR\r\n`;
 }

@@ -24,14 +24,45 @@ export function parseLocal(text: string): LocalMs | undefined {
   return exact ? local : undefined;
 }
 
-export function formatLocal(local: LocalMs): string {
-  return new Date(local).toISOString().slice(0, 19);
+/** The calendar date of a day number (days since 1970-01-01), by Howard Hinnant's civil_from_days. */
+export function civil(dayNumber: number): { year: number; month: number; day: number } {
+  const z = dayNumber + 719_468;
+  const era = Math.floor(z / 146_097);
+  const dayOfEra = z - era * 146_097;
+  const yearOfEra = Math.floor((dayOfEra - Math.floor(dayOfEra / 1460) + Math.floor(dayOfEra / 36_524) - Math.floor(dayOfEra / 146_096)) / 365);
+  const dayOfYear = dayOfEra - (365 * yearOfEra + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100));
+  const shifted = Math.floor((5 * dayOfYear + 2) / 153);
+  const month = shifted < 10 ? shifted + 3 : shifted - 9;
+  return { year: yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day: dayOfYear - Math.floor((153 * shifted + 2) / 5) + 1 };
 }
 
-/** UTC offsets of one zone, memoised per hour: schedules ask about the same hours again and again. */
+const TWO_DIGITS = Array.from({ length: 60 }, (_, n) => String(n).padStart(2, '0'));
+
+/** "2026-12-04T20:00:00" for years 1000 to 9999, without going through Date (schedules format many of them). */
+export function formatLocal(local: LocalMs): string {
+  const dayNumber = Math.floor(local / DAY);
+  const { year, month, day } = civil(dayNumber);
+  const seconds = Math.floor((local - dayNumber * DAY) / SECOND);
+  const [hh, mm, ss] = [Math.floor(seconds / 3600), Math.floor(seconds / 60) % 60, seconds % 60];
+  return `${year}-${TWO_DIGITS[month]}-${TWO_DIGITS[day]}T${TWO_DIGITS[hh]}:${TWO_DIGITS[mm]}:${TWO_DIGITS[ss]}`;
+}
+
+/** The offsets in force from each instant on (ascending), over one UTC year. */
+interface YearOffsets {
+  from: number[];
+  offset: number[];
+}
+
+// Zones keep an offset for at least a day: a year's days, sampled at midnight UTC, show every change.
+const MAX_TABLES = 20_000;
+
+/**
+ * UTC offsets of one zone, as a table of its changes per year, built from luxon's zone data on first use and then
+ * read by binary search: schedules ask about the same years again and again, and luxon's lookups are slow.
+ */
 class ZoneOffsets {
   readonly #zone: IANAZone;
-  readonly #hours = new Map<number, number>();
+  readonly #years = new Map<number, YearOffsets>();
 
   constructor(name: string) {
     this.#zone = IANAZone.create(name);
@@ -39,16 +70,45 @@ class ZoneOffsets {
 
   /** The offset (ms) in force at `epoch`. */
   at(epoch: number): number {
-    const hour = Math.floor(epoch / HOUR);
-    let offset = this.#hours.get(hour);
-    if (offset === undefined) {
-      const first = this.#zone.offset(hour * HOUR);
-      // Zones change offset at most once an hour: when the hour's ends agree, the whole hour has that offset.
-      offset = first === this.#zone.offset(hour * HOUR + HOUR - 1) ? first * 60_000 : Number.NaN;
-      if (this.#hours.size > 500_000) this.#hours.clear();
-      this.#hours.set(hour, offset);
+    const { from, offset } = this.#year(new Date(epoch).getUTCFullYear());
+    let low = 0;
+    let high = from.length - 1;
+    while (low < high) {
+      const middle = (low + high + 1) >> 1;
+      if (from[middle]! <= epoch) low = middle;
+      else high = middle - 1;
     }
-    return Number.isNaN(offset) ? this.#zone.offset(epoch) * 60_000 : offset;
+    return offset[low]!;
+  }
+
+  #year(year: number): YearOffsets {
+    let table = this.#years.get(year);
+    if (table) return table;
+    const offsetAt = (epoch: number) => this.#zone.offset(epoch) * 60_000;
+    const start = Date.UTC(year, 0, 1);
+    const last = Date.UTC(year + 1, 0, 1) - 1;
+    table = { from: [start], offset: [offsetAt(start)] };
+    for (let before = start; before < last;) {
+      const sample = Math.min(before + DAY, last);
+      if (offsetAt(sample) !== table.offset.at(-1)) {
+        // The change lies in (before, sample]: halve the interval down to the millisecond.
+        let low = before;
+        let high = sample;
+        while (high - low > 1) {
+          const middle = Math.floor((low + high) / 2);
+          if (offsetAt(middle) === table.offset.at(-1)) low = middle;
+          else high = middle;
+        }
+        table.from.push(high);
+        table.offset.push(offsetAt(high));
+        before = high;
+      } else {
+        before = sample;
+      }
+    }
+    if (this.#years.size >= MAX_TABLES) this.#years.clear();
+    this.#years.set(year, table);
+    return table;
   }
 }
 

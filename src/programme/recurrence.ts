@@ -1,11 +1,26 @@
 import type { Instance, ProgrammeEvent } from './contract.ts';
 import { DAY, HOUR, formatLocal, parseLocal, toEpoch, toLocal, type LocalMs } from './localtime.ts';
 import { Expansion, isFinite, parseRule, type Rule } from './rrule.ts';
+import { ExpansionLimit, PAUSE, Work } from './work.ts';
 
-/** How many instances one event may yield for one window; more means the window is too wide to answer. */
-export const MAX_INSTANCES = 10_000;
+/**
+ * What expanding one event may cost (about 30 ms at most on the project's machines), and what one request may cost
+ * over all its events. More instances than this in one window means the window is too wide to answer.
+ */
+export const EVENT_LIMITS = { steps: 200_000, instances: 10_000 };
+export const REQUEST_LIMITS = { steps: 1_000_000, instances: 25_000 };
 
-export class WindowTooWide extends Error {}
+/** Says in a person's words which limit an expansion reached. */
+export function limitMessage(error: ExpansionLimit, eventId: string): string {
+  if (error.scope === 'request') {
+    return error.limit === 'instances'
+      ? `this window holds more than ${REQUEST_LIMITS.instances} instances; ask for a narrower one`
+      : 'this window takes too much work to expand; ask for a narrower one';
+  }
+  return error.limit === 'instances'
+    ? `event ${eventId} has more than ${EVENT_LIMITS.instances} instances in this window; ask for a narrower one`
+    : `expanding event ${eventId} over this window takes too much work; ask for a narrower one`;
+}
 
 /** Local times lie within -12 h .. +14 h of their instant, and a spring-forward gap moves them by up to 2 h. */
 const ZONE_MARGIN = DAY + 4 * HOUR;
@@ -40,32 +55,34 @@ export class EventSchedule {
   }
 
   /** Instances overlapping [from, to) (epoch ms), those already running at `from` included; by start. */
-  between(from: number, to: number): Instance[] {
-    const first = from - this.#durationMs - ZONE_MARGIN;
-    const last = to + ZONE_MARGIN;
+  async between(from: number, to: number, work?: Work): Promise<Instance[]> {
+    const shared = this.#share(work);
     const starts = new Set<number>();
-    const add = (candidate: LocalMs) => {
-      if (candidate < first || candidate > last) return;
-      const epoch = toEpoch(candidate, this.event.timezone);
-      if (epoch >= to || epoch + this.#durationMs <= from || this.#excluded.has(epoch)) return;
-      starts.add(epoch);
-      if (starts.size > MAX_INSTANCES) {
-        throw new WindowTooWide(`event ${this.event.id} has more than ${MAX_INSTANCES} instances in this window; ask for a narrower one`);
-      }
-    };
-    for (const occurrence of this.#occurrences(first, last)) add(occurrence);
-    for (const extra of this.#include) add(extra);
-    return [...starts].sort((a, b) => a - b).map((epoch) => this.#instance(epoch));
+    await this.#collect(from, to, shared, starts);
+    return this.#instances(starts, shared);
+  }
+
+  /** As `between`, but when a limit is reached it answers the instances found so far and the limit (`cut`). */
+  async betweenAtMost(from: number, to: number, work?: Work): Promise<{ instances: Instance[]; cut?: ExpansionLimit }> {
+    const shared = this.#share(work);
+    const starts = new Set<number>();
+    try {
+      await this.#collect(from, to, shared, starts);
+      return { instances: await this.#instances(starts, shared) };
+    } catch (error) {
+      if (!(error instanceof ExpansionLimit)) throw error;
+      return { instances: await this.#instances(starts, shared), cut: error };
+    }
   }
 
   /** The instance starting at a local time, if there is one (a nonexistent time matches its shifted instance). */
-  find(start: LocalMs): Instance | undefined {
+  async find(start: LocalMs): Promise<Instance | undefined> {
     const epoch = toEpoch(start, this.event.timezone);
-    return this.between(epoch, epoch + 1).find((instance) => instance.startsAt === epoch);
+    return (await this.between(epoch, epoch + 1)).find((instance) => instance.startsAt === epoch);
   }
 
   /** The first start and the last end (null when endless), epoch ms, so that storage can skip events outside a window. */
-  bounds(): { firstStart: number; lastEnd: number | null } {
+  async bounds(): Promise<{ firstStart: number; lastEnd: number | null }> {
     const zone = this.event.timezone;
     const starts = [this.#start, ...this.#include].map((candidate) => toEpoch(candidate, zone));
     const rule = this.#rule;
@@ -73,13 +90,47 @@ export class EventSchedule {
     if (rule?.until) starts.push('utc' in rule.until ? rule.until.utc : toEpoch(rule.until.local, zone));
     else if (rule) {
       let last = this.#start;
-      for (const occurrence of this.#occurrences(this.#start, Number.POSITIVE_INFINITY)) last = occurrence;
+      const work = new Work(EVENT_LIMITS, 'event');
+      for (const occurrence of this.#occurrences(this.#start, Number.POSITIVE_INFINITY, work)) {
+        if (occurrence === PAUSE) await work.breathe();
+        else last = occurrence;
+      }
       starts.push(toEpoch(last, zone));
     }
     return { firstStart: Math.min(...starts), lastEnd: Math.max(...starts) + this.#durationMs };
   }
 
-  *#occurrences(from: LocalMs, to: LocalMs): Generator<LocalMs> {
+  #share(work: Work | undefined): Work {
+    return work ? work.share(EVENT_LIMITS) : new Work(EVENT_LIMITS, 'event');
+  }
+
+  async #collect(from: number, to: number, work: Work, starts: Set<number>): Promise<void> {
+    const first = from - this.#durationMs - ZONE_MARGIN;
+    const last = to + ZONE_MARGIN;
+    const add = (candidate: LocalMs) => {
+      if (candidate < first || candidate > last) return;
+      const epoch = toEpoch(candidate, this.event.timezone);
+      if (epoch >= to || epoch + this.#durationMs <= from || this.#excluded.has(epoch) || starts.has(epoch)) return;
+      work.instance();
+      starts.add(epoch);
+    };
+    for (const occurrence of this.#occurrences(first, last, work)) {
+      if (occurrence === PAUSE) await work.breathe();
+      else add(occurrence);
+    }
+    for (const extra of this.#include) add(extra);
+  }
+
+  async #instances(starts: Set<number>, work: Work): Promise<Instance[]> {
+    const instances: Instance[] = [];
+    for (const epoch of [...starts].sort((a, b) => a - b)) {
+      if (instances.length % 1024 === 1023) await work.breathe();
+      instances.push(this.#instance(epoch));
+    }
+    return instances;
+  }
+
+  *#occurrences(from: LocalMs, to: LocalMs, work: Work): Generator<LocalMs | typeof PAUSE> {
     if (!this.#expansion) {
       yield this.#start;
       return;
@@ -89,7 +140,7 @@ export class EventSchedule {
     const beyond = until === undefined ? () => false
       : 'utc' in until ? (candidate: LocalMs) => toEpoch(candidate, zone) > until.utc
         : (candidate: LocalMs) => candidate > until.local;
-    yield* this.#expansion.occurrences(from, to, beyond);
+    yield* this.#expansion.occurrences(from, to, beyond, work);
   }
 
   #instance(startsAt: number): Instance {

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { Type } from 'typebox';
 import type { Clock } from '../core/clock.ts';
 import { badRequest, notFound } from '../core/http/problem.ts';
@@ -151,10 +152,10 @@ export function registerProgrammeRoutes(app: App, programme: Programme, clock: C
     const now = clock.now();
     const { from, to } = window(request.query.start, request.query.end, { from: now - FEED_BEHIND, to: now + FEED_AHEAD });
     const filter = { show: request.query.show, types: types(request.query.type) };
-    const { schedules } = await programme.schedule(from, to, filter, { limit: Number.MAX_SAFE_INTEGER, offset: 0 });
+    const schedules = await programme.feed(from, to, filter);
     const shows = await programme.store.showsById([...new Set(schedules.map((s) => s.event.showId))]);
     return reply.type('text/calendar; charset=utf-8').header('content-disposition', 'inline; filename="onair.ics"')
-      .send(calendar(schedules, shows, now));
+      .send(Readable.from(calendar(schedules, shows, now)));
   });
 
   app.get('/instances/:eventId/:start', {

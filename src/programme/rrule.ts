@@ -1,4 +1,5 @@
-import { DAY, HOUR, SECOND, type LocalMs } from './localtime.ts';
+import { civil, DAY, HOUR, SECOND, type LocalMs } from './localtime.ts';
+import { PAUSE, type Work } from './work.ts';
 
 /**
  * RFC 5545 recurrence rules (RRULE), parsed and expanded over naive local time. Expansion walks the rule's
@@ -45,7 +46,7 @@ const MAX_COUNT = 100_000;
 
 function integers(name: string, value: string, min: number, max: number, signed: boolean): number[] {
   const list = value.split(',').map((item) => {
-    const n = /^[+-]?\d{1,4}$/.test(item) ? Number(item) : Number.NaN;
+    const n = /^[+-]?\d{1,6}$/.test(item) ? Number(item) : Number.NaN;
     const ok = Number.isInteger(n) && (signed ? n !== 0 && Math.abs(n) >= min && Math.abs(n) <= max : n >= min && n <= max);
     if (!ok) throw new RuleError(`${name} value "${item}" must be ${signed ? `±${min}..${max}` : `${min}..${max}`}`);
     return n;
@@ -153,8 +154,7 @@ interface DayFacts {
 }
 
 function facts(number: number): DayFacts {
-  const date = new Date(number * DAY);
-  return { number, year: date.getUTCFullYear(), month: date.getUTCMonth() + 1, day: date.getUTCDate(), weekday: weekdayOf(number) };
+  return { number, ...civil(number), weekday: weekdayOf(number) };
 }
 
 const inList = (list: number[], value: number, length: number) => list.includes(value) || list.includes(value - length - 1);
@@ -172,6 +172,7 @@ export class Expansion {
   /** Offsets into a day (ms) of the times each day yields, for FREQ=DAILY and coarser. */
   readonly #times: number[];
   readonly #weekOne = new Map<number, number>();
+  #lastDay: { number: number; skip: LocalMs | undefined } | undefined;
   /** Weeks are numbered from the first WKST on or after 1970-01-01, so that week k starts on day 7k + shift. */
   readonly #weekShift: number;
 
@@ -206,9 +207,10 @@ export class Expansion {
 
   /**
    * Occurrences in ascending order: DTSTART first (it always counts, as RFC 5545 says), then the rule's, up to
-   * COUNT or UNTIL, and none after `stop`. `from` lets a rule without COUNT skip the periods before it.
+   * COUNT or UNTIL, and none after `stop`. `from` lets a rule without COUNT skip the periods before it. Every so
+   * many steps it yields PAUSE, so that its consumer can let the event loop breathe.
    */
-  *occurrences(from: LocalMs, stop: LocalMs, beyondUntil: (local: LocalMs) => boolean): Generator<LocalMs> {
+  *occurrences(from: LocalMs, stop: LocalMs, beyondUntil: (local: LocalMs) => boolean, work: Work): Generator<LocalMs | typeof PAUSE> {
     const rule = this.#rule;
     let period = this.#periodOf(this.#start);
     const target = this.#periodOf(from);
@@ -217,16 +219,18 @@ export class Expansion {
     if (jump === 0) {
       yield this.#start;
       emitted = 1;
+      if (emitted === rule.count) return;
     }
     period += jump * rule.interval;
     const last = Math.min(stop, LAST_LOCAL);
     while (this.#periodStart(period) <= last) {
+      if (work.step()) yield PAUSE;
       const skipTo = this.#skip(period);
       if (skipTo !== undefined) {
         period += Math.max(1, Math.ceil((this.#periodOf(skipTo) - period) / rule.interval)) * rule.interval;
         continue;
       }
-      for (const candidate of this.#setPositions(this.#candidates(period))) {
+      for (const candidate of this.#setPositions(this.#candidates(period, work))) {
         if (candidate <= this.#start) continue;
         if (candidate > last || beyondUntil(candidate)) return;
         yield candidate;
@@ -255,24 +259,33 @@ export class Expansion {
     return period * UNIT_MS[freq]!;
   }
 
-  /** For sub-daily rules: where the next period that can match begins, when this one's day, hour or minute cannot. */
+  /** For daily and finer rules: where the next period that can match begins, when this one's month, day, hour or minute cannot. */
   #skip(period: number): LocalMs | undefined {
     const freq = this.#rule.freq;
-    if (freq <= DAILY) return undefined;
+    if (freq < DAILY) return undefined;
     const at = this.#periodStart(period);
-    const day = Math.floor(at / DAY);
-    if (!this.#dayMatches(facts(day))) return (day + 1) * DAY;
-    if (freq === HOURLY) return undefined;
+    const skipDay = this.#daySkip(Math.floor(at / DAY));
+    if (skipDay !== undefined || freq <= HOURLY) return skipDay;
     const hour = Math.floor(at / HOUR);
     if (this.#byHour && !this.#byHour.includes(hour % 24)) return (hour + 1) * HOUR;
-    if (freq === MINUTELY) return undefined;
     const minute = Math.floor(at / MINUTE);
     if (this.#byMinute && !this.#byMinute.includes(minute % 60)) return (minute + 1) * MINUTE;
     return undefined;
   }
 
+  /** Where to go when no period of this day can match (its month, or for sub-daily rules the day itself); the last day is remembered. */
+  #daySkip(number: number): LocalMs | undefined {
+    if (this.#lastDay?.number === number) return this.#lastDay.skip;
+    const day = facts(number);
+    let skip: LocalMs | undefined;
+    if (this.#byMonth && !this.#byMonth.includes(day.month)) skip = Date.UTC(day.year, day.month, 1);
+    else if (this.#rule.freq > DAILY && !this.#dayMatches(day)) skip = (number + 1) * DAY;
+    this.#lastDay = { number, skip };
+    return skip;
+  }
+
   /** Every candidate time of one period, ascending, before BYSETPOS. */
-  #candidates(period: number): LocalMs[] {
+  #candidates(period: number, work: Work): LocalMs[] {
     const freq = this.#rule.freq;
     const at = this.#periodStart(period);
     if (freq === HOURLY) {
@@ -285,7 +298,9 @@ export class Expansion {
       return !this.#bySecond || this.#bySecond.includes(new Date(at).getUTCSeconds()) ? [at] : [];
     }
     const found: LocalMs[] = [];
-    for (const day of this.#days(period)) {
+    const days = this.#days(period);
+    work.step(days.length);
+    for (const day of days) {
       if (!this.#dayMatches(day)) continue;
       for (const time of this.#times) found.push(day.number * DAY + time);
     }

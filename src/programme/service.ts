@@ -1,11 +1,13 @@
+import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
 import type { EventBus } from '../core/events/bus.ts';
 import { badRequest, conflict, notFound } from '../core/http/problem.ts';
-import type { EventType, ProgrammeChanged, ProgrammeEvent, ProgrammeReader, ScheduledInstance } from './contract.ts';
+import type { EventType, Instance, ProgrammeChanged, ProgrammeEvent, ProgrammeReader, ScheduledInstance } from './contract.ts';
 import { parseLocal } from './localtime.ts';
 import { normalizeEvent, type EventInput, type EventPatch, type Show } from './model.ts';
-import { EventSchedule, WindowTooWide } from './recurrence.ts';
+import { EVENT_LIMITS, EventSchedule, limitMessage, REQUEST_LIMITS } from './recurrence.ts';
 import { RuleError } from './rrule.ts';
+import { ExpansionLimit, Work } from './work.ts';
 import { ProgrammeStore, type EventFilter, type Page } from './store.ts';
 import type { Core } from '../core/area.ts';
 
@@ -20,6 +22,17 @@ export type ProgrammeDeps = Pick<Core, 'database' | 'bus' | 'clock' | 'logger'>;
 export interface Schedule {
   event: ProgrammeEvent;
   instances: ScheduledInstance['instance'][];
+}
+
+/** The event's first start and last end; a rule that does not parse, or costs too much to reach its COUNT, is the client's mistake. */
+async function boundsOf(event: ProgrammeEvent) {
+  try {
+    return await compile(event).bounds();
+  } catch (error) {
+    if (!(error instanceof ExpansionLimit)) throw error;
+    throw badRequest('recurrence.rule', `reaching its COUNT takes more than ${EVENT_LIMITS.steps} steps of expansion: `
+      + 'the rule hardly ever occurs; give it an UNTIL or a rule that occurs more often');
+  }
 }
 
 /** Compiles an event for expansion; a rule that does not parse is the client's mistake. */
@@ -37,11 +50,13 @@ export class Programme implements ProgrammeReader {
   readonly store: ProgrammeStore;
   readonly #bus: EventBus;
   readonly #clock: Clock;
+  readonly #logger: Logger;
 
   constructor(deps: ProgrammeDeps) {
     this.store = new ProgrammeStore(deps.database);
     this.#bus = deps.bus;
     this.#clock = deps.clock;
+    this.#logger = deps.logger;
   }
 
   async createShow(input: { title: string; description?: string }): Promise<Show> {
@@ -101,7 +116,7 @@ export class Programme implements ProgrammeReader {
   }
 
   async #save(event: ProgrammeEvent, mode: 'create' | 'update'): Promise<ProgrammeEvent> {
-    const bounds = compile(event).bounds();
+    const bounds = await boundsOf(event);
     const outcome = await this.store.saveEvent(event, bounds, this.#clock.now(), mode);
     if (outcome === 'no-show') throw badRequest('showId', `show ${event.showId} does not exist`);
     if (outcome === 'missing') throw notFound(`Event ${event.id} does not exist`);
@@ -110,26 +125,48 @@ export class Programme implements ProgrammeReader {
 
   /**
    * Per event, its instances overlapping [from, to), events ordered by their first instance there; `count`
-   * is how many events have any.
+   * is how many events have any. The whole window is bounded in work: past a limit the answer is a 400 naming `end`.
    */
   async schedule(from: number, to: number, filter: EventFilter, page: Page): Promise<{ count: number; schedules: Schedule[] }> {
-    const events = await this.store.eventsWithin(from, to, filter);
-    const schedules: Schedule[] = [];
-    for (const event of events) {
-      const instances = this.#between(event, from, to);
-      if (instances.length > 0) schedules.push({ event, instances });
-    }
-    schedules.sort((a, b) => a.instances[0]!.startsAt - b.instances[0]!.startsAt || (a.event.id < b.event.id ? -1 : 1));
+    const work = new Work(REQUEST_LIMITS);
+    const schedules = await this.#expand(from, to, filter, work, async (event) => {
+      try {
+        return await compile(event).between(from, to, work);
+      } catch (error) {
+        if (error instanceof ExpansionLimit) throw badRequest('end', limitMessage(error, event.id));
+        throw error;
+      }
+    });
     return { count: schedules.length, schedules: schedules.slice(page.offset, page.offset + page.limit) };
   }
 
-  #between(event: ProgrammeEvent, from: number, to: number) {
-    try {
-      return compile(event).between(from, to);
-    } catch (error) {
-      if (error instanceof WindowTooWide) throw badRequest('end', error.message);
-      throw error;
+  /**
+   * The schedule for a calendar feed, which must never fail as a whole: an event with too many instances keeps
+   * those found first, and once the request's work is spent the feed ends there (both logged).
+   */
+  async feed(from: number, to: number, filter: EventFilter): Promise<Schedule[]> {
+    const work = new Work(REQUEST_LIMITS);
+    let spent = false;
+    return this.#expand(from, to, filter, work, async (event) => {
+      if (spent) return [];
+      const { instances, cut } = await compile(event).betweenAtMost(from, to, work);
+      if (cut) {
+        spent = cut.scope === 'request';
+        this.#logger.warn({ event: event.id, instances: instances.length, reason: limitMessage(cut, event.id) }, 'calendar feed cut short');
+      }
+      return instances;
+    });
+  }
+
+  async #expand(from: number, to: number, filter: EventFilter, work: Work, expand: (event: ProgrammeEvent) => Promise<Instance[]>): Promise<Schedule[]> {
+    const events = await this.store.eventsWithin(from, to, filter);
+    const schedules: Schedule[] = [];
+    for (const event of events) {
+      await work.breathe();
+      const instances = await expand(event);
+      if (instances.length > 0) schedules.push({ event, instances });
     }
+    return schedules.sort((a, b) => a.instances[0]!.startsAt - b.instances[0]!.startsAt || (a.event.id < b.event.id ? -1 : 1));
   }
 
   async getEvent(id: string): Promise<ProgrammeEvent | undefined> {
@@ -139,7 +176,7 @@ export class Programme implements ProgrammeReader {
   async getInstance(eventId: string, start: string): Promise<ScheduledInstance | undefined> {
     const local = parseLocal(start);
     const event = local === undefined ? undefined : await this.store.getEvent(eventId);
-    const instance = event && compile(event).find(local!);
+    const instance = event && await compile(event).find(local!);
     return instance && { event: event!, instance };
   }
 
@@ -151,9 +188,19 @@ export class Programme implements ProgrammeReader {
     return this.#instances(from, to, { show: showId, types });
   }
 
+  /** For other areas: an event that cannot be expanded over the window is left out and logged, the others answered. */
   async #instances(from: number, to: number, filter: EventFilter): Promise<ScheduledInstance[]> {
-    const events = await this.store.eventsWithin(from, to, filter);
-    return events.flatMap((event) => compile(event).between(from, to).map((instance) => ({ event, instance })))
+    const work = new Work({ steps: Number.POSITIVE_INFINITY, instances: Number.POSITIVE_INFINITY });
+    const schedules = await this.#expand(from, to, filter, work, async (event) => {
+      try {
+        return await compile(event).between(from, to, work);
+      } catch (error) {
+        if (!(error instanceof ExpansionLimit)) throw error;
+        this.#logger.warn({ event: event.id, reason: limitMessage(error, event.id) }, 'event left out of the instances asked for');
+        return [];
+      }
+    });
+    return schedules.flatMap(({ event, instances }) => instances.map((instance) => ({ event, instance })))
       .sort((a, b) => a.instance.startsAt - b.instance.startsAt);
   }
 

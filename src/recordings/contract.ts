@@ -7,6 +7,8 @@ export interface ArchivedFile {
   event: string;
   /** Naive local start of the instance, as in the programme. */
   start: string;
+  /** Its number among the files of the instance, from 1 in the order they were stored: each gate session adds one. */
+  part: number;
   path: string;
   size: number;
   contentType: string;
@@ -18,13 +20,15 @@ export interface ArchivedFile {
   startsAt?: number;
 }
 
+/** The archive keeps, per instance, one file or several parts (a live show recorded over several sessions). */
 export interface Archive {
-  find(kind: ArchiveKind, event: string, start: string): Promise<ArchivedFile | undefined>;
-  /** Newest first; `event` ids to search in, `after`/`before` bound the instance start (epoch ms). */
-  latest(kind: ArchiveKind, events: string[], after: number, before: number): Promise<ArchivedFile | undefined>;
+  /** The parts of an instance's file, in order; empty when it has none. */
+  find(kind: ArchiveKind, event: string, start: string): Promise<ArchivedFile[]>;
+  /** The parts of the newest instance among `event` ids whose start (epoch ms) lies in [after, before); empty when none. */
+  latest(kind: ArchiveKind, events: string[], after: number, before: number): Promise<ArchivedFile[]>;
   /**
    * Moves a finished file (on the same file system, e.g. under the data dir) into the archive atomically,
-   * probing it first. Replaces an existing file for the same key.
+   * probing it first, as the next part of the instance: nothing stored before is replaced.
    */
   adopt(kind: ArchiveKind, event: string, start: string, file: string): Promise<ArchivedFile>;
   /** A directory under the data dir where producers write files before `adopt`. */

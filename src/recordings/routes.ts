@@ -16,6 +16,9 @@ const Key = Type.Object({
   event: EventParam,
   start: Type.String({ pattern: NAIVE, description: 'Naive local start of the instance, as in the programme ("2026-12-04T20:00:00")' }),
 });
+const PartQuery = (what: string) => Type.Object({
+  part: Type.Optional(Type.Integer({ minimum: 1, description: `The part, by its number in the listing; without it, ${what}` })),
+}, { additionalProperties: false });
 const ListQuery = Type.Object({
   after: Type.Optional(Type.String({ pattern: BOUND, description: 'Only instances starting at or after this: naive local time, or ISO 8601 with an offset' })),
   before: Type.Optional(Type.String({ pattern: BOUND, description: 'Only instances starting before this: naive local time, or ISO 8601 with an offset' })),
@@ -26,6 +29,7 @@ const ListQuery = Type.Object({
 const FileView = Type.Object({
   event: Type.String(),
   start: Type.String({ description: 'Naive local start of the instance' }),
+  part: Type.Integer({ minimum: 1, description: 'Its number among the files of the instance (from 1, in the order stored): every gate session recording the instance adds one' }),
   startsAt: Type.String({ format: 'date-time', description: 'The instance start, ISO 8601 (UTC)' }),
   size: Type.Integer({ description: 'Bytes' }),
   contentType: Type.String(),
@@ -42,7 +46,7 @@ const MEDIA_TYPES = ['audio/*', 'video/*', 'application/octet-stream'];
 
 function view(file: Entry): FileView {
   return {
-    event: file.event, start: file.start, startsAt: new Date(file.startsAt).toISOString(), size: file.size,
+    event: file.event, start: file.start, part: file.part, startsAt: new Date(file.startsAt).toISOString(), size: file.size,
     contentType: file.contentType, format: file.format, duration: file.duration,
     createdAt: new Date(file.createdAt).toISOString(), etag: etagOf(file),
   };
@@ -83,7 +87,8 @@ function kindRoutes(app: App, service: ArchiveService, kind: ArchiveKind, upload
       tags, summary: `Store the ${one} of an instance`, params: Key, consumes: MEDIA_TYPES,
       description: `Streams the body (any audio or video file, any size) to disk, checks it with ffprobe and makes it visible `
         + `at once when complete. The instance must exist in the programme and be of a ${EVENT_TYPE_OF[kind]} event. `
-        + '201 when created, 200 when it replaced the previous file. An upload that sends nothing for ONAIR_UPLOAD_IDLE_TIMEOUT '
+        + '201 when created, 200 when it replaced what was stored: an upload replaces every part of the instance (a recording the '
+        + 'gate made over several sessions included) with this one file, part 1. An upload that sends nothing for ONAIR_UPLOAD_IDLE_TIMEOUT '
         + '(default one minute), or is not whole after ONAIR_UPLOAD_TIMEOUT (default four hours), is given up: 408, nothing stored.',
       response: { 200: Type.Ref('ArchivedFile'), 201: Type.Ref('ArchivedFile'), ...problems(400, 404, 408, 413) },
     },
@@ -101,15 +106,15 @@ function kindRoutes(app: App, service: ArchiveService, kind: ArchiveKind, upload
     method: ['GET', 'HEAD'],
     url: `${base}/:event/:start`,
     schema: {
-      tags, summary: `Download the ${one} of an instance`, params: Key, produces: MEDIA_TYPES,
-      description: 'Answers the file with ETag, Last-Modified and Accept-Ranges; a single Range (also suffix and open-ended) '
+      tags, summary: `Download the ${one} of an instance`, params: Key, querystring: PartQuery('the first part'), produces: MEDIA_TYPES,
+      description: 'Answers the file (or the part asked for: a live instance recorded over several sessions has one part per session) with ETag, Last-Modified and Accept-Ranges; a single Range (also suffix and open-ended) '
         + 'answers 206, an unsatisfiable one 416; several ranges are answered with the whole file. If-None-Match answers 304, If-Range is honoured.',
       response: { 200: Binary, 206: Binary, 304: Type.Null({ description: 'Not modified' }), 416: Type.Ref('Problem'), ...problems(400, 404) },
     },
     handler: async (request, reply) => {
       const { event, start } = request.params;
       checkStart(start);
-      const opened = await service.open(kind, event, start);
+      const opened = await service.open(kind, event, start, request.query.part);
       const { file, etag, handle } = opened;
       reply.header('etag', etag).header('last-modified', new Date(file.createdAt).toUTCString())
         .header('accept-ranges', 'bytes').header('cache-control', 'no-cache');
@@ -130,20 +135,20 @@ function kindRoutes(app: App, service: ArchiveService, kind: ArchiveKind, upload
 
   app.delete(`${base}/:event/:start`, {
     schema: {
-      tags, summary: `Delete the ${one} of an instance`, params: Key,
+      tags, summary: `Delete the ${one} of an instance`, params: Key, querystring: PartQuery('every part'),
       response: { 204: Type.Null({ description: 'Deleted' }), ...problems(400, 404) },
     },
   }, async (request, reply) => {
     const { event, start } = request.params;
     checkStart(start);
-    await service.remove(kind, event, start);
+    await service.remove(kind, event, start, request.query.part);
     return reply.code(204).send(null);
   });
 
   app.get(`${base}/:event`, {
     schema: {
       tags, summary: `List the ${kind} of an event`, params: Type.Object({ event: EventParam }), querystring: ListQuery,
-      description: 'Ordered by instance start; `after` is inclusive, `before` exclusive. A naive bound compares with the '
+      description: 'Ordered by instance start, then part (each part of an instance is listed with its number); `after` is inclusive, `before` exclusive. A naive bound compares with the '
         + 'naive local start, one with an offset with the instant. An event without any answers an empty list.',
       response: {
         200: Type.Object({ count: Type.Integer(), limit: Type.Integer(), offset: Type.Integer(), [kind]: Type.Array(Type.Ref('ArchivedFile')) }),

@@ -15,8 +15,9 @@ import type { ArchiveStore, StartBounds } from './store.ts';
 
 declare module '../core/events/bus.ts' {
   interface EventMap {
-    'archive-file-stored': { kind: ArchiveKind; event: string; start: string; size: number; duration: number; replaced: boolean };
-    'archive-file-deleted': { kind: ArchiveKind; event: string; start: string };
+    'archive-file-stored': { kind: ArchiveKind; event: string; start: string; part: number; size: number; duration: number; replaced: boolean };
+    /** `part` absent: every part of the instance was deleted. */
+    'archive-file-deleted': { kind: ArchiveKind; event: string; start: string; part?: number };
   }
 }
 
@@ -94,17 +95,21 @@ export class ArchiveService implements Archive {
       await this.#o.files.discard(received.temp);
       throw badRequest('body', 'is empty; send the audio or video file');
     }
-    return this.#publish(kind, event, start, instance, received.temp, declared.type);
+    return this.#publish(kind, event, start, instance, received.temp, { declared: declared.type, replace: true });
   }
 
   async adopt(kind: ArchiveKind, event: string, start: string, file: string): Promise<ArchivedFile> {
     const instance = await this.instanceFor(kind, event, start);
-    const { file: archived } = await this.#publish(kind, event, start, instance, file, undefined);
+    const { file: archived } = await this.#publish(kind, event, start, instance, file, { declared: undefined, replace: false });
     return archived;
   }
 
-  /** Probes `source`, moves it into the archive and records it; the last file to get here wins its key. */
-  async #publish(kind: ArchiveKind, event: string, start: string, instance: Instance, source: string, declared: string | undefined): Promise<Stored> {
+  /**
+   * Probes `source`, moves it into the archive and records it: as the only file of its key (an upload: the last one to
+   * get here wins), or as its next part (a file adopted from a producer).
+   */
+  async #publish(kind: ArchiveKind, event: string, start: string, instance: Instance, source: string,
+    how: { declared: string | undefined; replace: boolean }): Promise<Stored> {
     const own = source.startsWith(this.#o.files.tmp);
     let probed: Probed;
     try {
@@ -117,18 +122,23 @@ export class ArchiveService implements Archive {
     const { size } = await stat(source);
     const name = await this.#install(kind, source, own, probed.format);
     const row: ArchiveRow = {
-      kind, event, start, starts_at: instance.startsAt, file: name, size,
-      content_type: contentTypeOf(probed, declared), format: probed.format, duration: probed.duration, created_at: 0,
+      kind, event, start, part: 1, starts_at: instance.startsAt, file: name, size,
+      content_type: contentTypeOf(probed, how.declared), format: probed.format, duration: probed.duration, created_at: 0,
     };
     try {
       const replaced = await this.#serialized(kind, event, start, async () => {
         row.created_at = this.#o.clock.now();
+        if (!how.replace) {
+          row.part = await this.#o.store.add(row);
+          return false;
+        }
         const previous = await this.#o.store.put(row);
-        if (previous !== undefined) await this.#o.files.discard(this.#o.files.path(kind, previous));
-        return previous !== undefined;
+        for (const file of previous) await this.#o.files.discard(this.#o.files.path(kind, file));
+        return previous.length > 0;
       });
-      this.#o.bus.publish('archive-file-stored', { kind, event, start, size, duration: probed.duration, replaced });
-      this.#o.logger.info({ kind, event, start, size, format: probed.format, duration: probed.duration, replaced }, 'archive file stored');
+      const { part } = row;
+      this.#o.bus.publish('archive-file-stored', { kind, event, start, part, size, duration: probed.duration, replaced });
+      this.#o.logger.info({ kind, event, start, part, size, format: probed.format, duration: probed.duration, replaced }, 'archive file stored');
       return { file: this.#toFile(row), created: !replaced };
     } catch (error) {
       await this.#o.files.discard(this.#o.files.path(kind, name));
@@ -161,14 +171,12 @@ export class ArchiveService implements Archive {
     return current;
   }
 
-  async find(kind: ArchiveKind, event: string, start: string): Promise<ArchivedFile | undefined> {
-    const row = await this.#o.store.get(kind, event, start);
-    return row && this.#toFile(row);
+  async find(kind: ArchiveKind, event: string, start: string): Promise<ArchivedFile[]> {
+    return (await this.#o.store.parts(kind, event, start)).map((row) => this.#toFile(row));
   }
 
-  async latest(kind: ArchiveKind, events: string[], after: number, before: number): Promise<ArchivedFile | undefined> {
-    const row = await this.#o.store.latest(kind, events, after, before);
-    return row && this.#toFile(row);
+  async latest(kind: ArchiveKind, events: string[], after: number, before: number): Promise<ArchivedFile[]> {
+    return (await this.#o.store.latest(kind, events, after, before)).map((row) => this.#toFile(row));
   }
 
   async list(kind: ArchiveKind, event: string, bounds: StartBounds, limit: number, offset: number) {
@@ -176,10 +184,13 @@ export class ArchiveService implements Archive {
     return { count, files: rows.map((row) => this.#toFile(row)) };
   }
 
-  /** Opens the current file of a key; a file replaced between reading its row and opening it is looked up again. */
-  async open(kind: ArchiveKind, event: string, start: string): Promise<Opened> {
+  /**
+   * Opens part `part` of a key (its first part by default); a file replaced between reading its row and opening it
+   * is looked up again.
+   */
+  async open(kind: ArchiveKind, event: string, start: string, part?: number): Promise<Opened> {
     for (let attempt = 0; attempt < 5; attempt++) {
-      const row = await this.#o.store.get(kind, event, start);
+      const row = await this.#o.store.get(kind, event, start, part);
       if (!row) break;
       try {
         const handle = await open(this.#o.files.path(kind, row.file), 'r');
@@ -189,7 +200,7 @@ export class ArchiveService implements Archive {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
       }
     }
-    throw notFound(`No ${kind.slice(0, -1)} for event ${event} at ${start}`);
+    throw this.#missing(kind, event, start, part);
   }
 
   /** Streams bytes `start` to `end` (inclusive) of an opened file, closing it at the end. */
@@ -197,18 +208,23 @@ export class ArchiveService implements Archive {
     return this.#o.files.read(opened.handle, start, end);
   }
 
-  async remove(kind: ArchiveKind, event: string, start: string): Promise<void> {
+  /** Removes part `part` of a key, or every part. */
+  async remove(kind: ArchiveKind, event: string, start: string, part?: number): Promise<void> {
     await this.#serialized(kind, event, start, async () => {
-      const file = await this.#o.store.delete(kind, event, start);
-      if (file === undefined) throw notFound(`No ${kind.slice(0, -1)} for event ${event} at ${start}`);
-      await this.#o.files.discard(this.#o.files.path(kind, file));
-      this.#o.bus.publish('archive-file-deleted', { kind, event, start });
+      const files = await this.#o.store.delete(kind, event, start, part);
+      if (files.length === 0) throw this.#missing(kind, event, start, part);
+      for (const file of files) await this.#o.files.discard(this.#o.files.path(kind, file));
+      this.#o.bus.publish('archive-file-deleted', { kind, event, start, ...(part === undefined ? {} : { part }) });
     });
+  }
+
+  #missing(kind: ArchiveKind, event: string, start: string, part: number | undefined): HttpError {
+    return notFound(`No ${kind.slice(0, -1)}${part === undefined ? '' : ` part ${part}`} for event ${event} at ${start}`);
   }
 
   #toFile(row: ArchiveRow): Entry {
     return {
-      kind: row.kind as ArchiveKind, event: row.event, start: row.start, path: this.#o.files.path(row.kind as ArchiveKind, row.file),
+      kind: row.kind as ArchiveKind, event: row.event, start: row.start, part: row.part, path: this.#o.files.path(row.kind as ArchiveKind, row.file),
       size: row.size, contentType: row.content_type, format: row.format, duration: row.duration, createdAt: row.created_at,
       startsAt: row.starts_at,
     };

@@ -23,33 +23,47 @@ export class ArchiveStore {
     this.#db = database.kysely as Db;
   }
 
-  async get(kind: ArchiveKind, event: string, start: string): Promise<ArchiveRow | undefined> {
-    const row = await this.#db.selectFrom('archive_files').selectAll()
-      .where('kind', '=', kind).where('event', '=', event).where('start', '=', start).executeTakeFirst();
+  /** Part `part` of a key, or its first part when `part` is not given. */
+  async get(kind: ArchiveKind, event: string, start: string, part?: number): Promise<ArchiveRow | undefined> {
+    const row = await this.#key(kind, event, start).$if(part !== undefined, (q) => q.where('part', '=', part!))
+      .orderBy('part').limit(1).executeTakeFirst();
     return row && normalized(row);
   }
 
-  /** Stores the row for its key and answers the file it replaced, if any. */
-  async put(row: ArchiveRow): Promise<string | undefined> {
+  /** Every part of a key, in order. */
+  async parts(kind: ArchiveKind, event: string, start: string): Promise<ArchiveRow[]> {
+    return (await this.#key(kind, event, start).orderBy('part').execute()).map(normalized);
+  }
+
+  /** Makes `row` the only file of its key (as part 1) and answers the files it replaced. */
+  async put(row: Omit<ArchiveRow, 'part'>): Promise<string[]> {
     return this.#db.transaction().execute(async (trx) => {
-      const previous = await trx.selectFrom('archive_files').select('file')
-        .where('kind', '=', row.kind).where('event', '=', row.event).where('start', '=', row.start).executeTakeFirst();
-      await trx.insertInto('archive_files').values(row)
-        .onConflict((oc) => oc.columns(['kind', 'event', 'start']).doUpdateSet({
-          starts_at: row.starts_at, file: row.file, size: row.size, content_type: row.content_type,
-          format: row.format, duration: row.duration, created_at: row.created_at,
-        }))
-        .execute();
-      return previous?.file;
+      const previous = await trx.deleteFrom('archive_files')
+        .where('kind', '=', row.kind).where('event', '=', row.event).where('start', '=', row.start).returning('file').execute();
+      await trx.insertInto('archive_files').values({ ...row, part: 1 }).execute();
+      return previous.map((p) => p.file);
     });
   }
 
-  /** Removes the row and answers its file, if there was one. */
-  async delete(kind: ArchiveKind, event: string, start: string): Promise<string | undefined> {
-    const row = await this.#db.deleteFrom('archive_files')
+  /** Adds `row` as the next part of its key and answers its number; a part taken meanwhile (another instance) moves it on. */
+  async add(row: Omit<ArchiveRow, 'part'>): Promise<number> {
+    for (;;) {
+      const last = await this.#db.selectFrom('archive_files').select((eb) => eb.fn.max('part').as('last'))
+        .where('kind', '=', row.kind).where('event', '=', row.event).where('start', '=', row.start).executeTakeFirst();
+      const part = Number(last?.last ?? 0) + 1;
+      const inserted = await this.#db.insertInto('archive_files').values({ ...row, part })
+        .onConflict((oc) => oc.doNothing()).executeTakeFirst();
+      if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1) return part;
+    }
+  }
+
+  /** Removes part `part` of a key, or every part; answers the files removed. */
+  async delete(kind: ArchiveKind, event: string, start: string, part?: number): Promise<string[]> {
+    const rows = await this.#db.deleteFrom('archive_files')
       .where('kind', '=', kind).where('event', '=', event).where('start', '=', start)
-      .returning('file').executeTakeFirst();
-    return row?.file;
+      .$if(part !== undefined, (q) => q.where('part', '=', part!))
+      .returning('file').execute();
+    return rows.map((r) => r.file);
   }
 
   async list(kind: ArchiveKind, event: string, bounds: StartBounds, limit: number, offset: number): Promise<{ count: number; rows: ArchiveRow[] }> {
@@ -62,18 +76,22 @@ export class ArchiveStore {
     const { count } = await scoped(this.#db.selectFrom('archive_files'))
       .select((eb) => eb.fn.countAll<number>().as('count')).executeTakeFirstOrThrow();
     const rows = await scoped(this.#db.selectFrom('archive_files')).selectAll()
-      .orderBy('starts_at').orderBy('start').limit(limit).offset(offset).execute();
+      .orderBy('starts_at').orderBy('start').orderBy('part').limit(limit).offset(offset).execute();
     return { count: Number(count), rows: rows.map(normalized) };
   }
 
-  /** The row with the newest instance start in [after, before) among `events`. */
-  async latest(kind: ArchiveKind, events: string[], after: number, before: number): Promise<ArchiveRow | undefined> {
-    if (events.length === 0) return undefined;
-    const row = await this.#db.selectFrom('archive_files').selectAll()
+  /** The parts of the key with the newest instance start in [after, before) among `events`. */
+  async latest(kind: ArchiveKind, events: string[], after: number, before: number): Promise<ArchiveRow[]> {
+    if (events.length === 0) return [];
+    const newest = await this.#db.selectFrom('archive_files').select(['event', 'start'])
       .where('kind', '=', kind).where('event', 'in', events)
       .where('starts_at', '>=', after).where('starts_at', '<', before)
       .orderBy('starts_at', 'desc').orderBy('created_at', 'desc').limit(1).executeTakeFirst();
-    return row && normalized(row);
+    return newest ? this.parts(kind, newest.event, newest.start) : [];
+  }
+
+  #key(kind: ArchiveKind, event: string, start: string) {
+    return this.#db.selectFrom('archive_files').selectAll().where('kind', '=', kind).where('event', '=', event).where('start', '=', start);
   }
 
   /** Every file name the archive refers to for `kind`. */

@@ -1,8 +1,16 @@
 import { Duration } from 'luxon';
 import type { Logger } from 'pino';
 import type { Alarm, Clock } from '../core/clock.ts';
+import type { EventBus } from '../core/events/bus.ts';
 import { badRequest } from '../core/http/problem.ts';
 import type { TaskStore } from './store.ts';
+
+declare module '../core/events/bus.ts' {
+  interface EventMap {
+    /** Finished tasks were removed (how many): whoever keeps task ids (the automation) looks again. */
+    'tasks-cleaned': { removed: number };
+  }
+}
 
 export type CleanStrategy =
   | { type: 'all'; parameters?: Record<string, unknown> }
@@ -16,21 +24,27 @@ export function durationMs(delta: unknown, field: string): number {
 }
 
 /** Removes finished tasks by a strategy: `all`, or `timedelta` (finished longer ago than `delta`). */
-export async function clean(store: TaskStore, strategy: { type: string; parameters?: Record<string, unknown> }, now: number): Promise<string[]> {
+export async function clean(store: TaskStore, bus: EventBus, strategy: { type: string; parameters?: Record<string, unknown> }, now: number): Promise<string[]> {
+  let removed: string[];
   switch (strategy.type) {
     case 'all':
-      return store.clean(undefined);
+      removed = await store.clean(undefined);
+      break;
     case 'timedelta':
-      return store.clean(now - durationMs(strategy.parameters?.delta, 'strategy.parameters.delta'));
+      removed = await store.clean(now - durationMs(strategy.parameters?.delta, 'strategy.parameters.delta'));
+      break;
     default:
       throw badRequest('strategy.type', `unknown strategy "${strategy.type}"; known: all, timedelta`);
   }
+  if (removed.length > 0) bus.publish('tasks-cleaned', { removed: removed.length });
+  return removed;
 }
 
 const DAY_MS = 24 * 3600 * 1000;
 
 export interface CleanerOptions {
   store: TaskStore;
+  bus: EventBus;
   clock: Clock;
   logger: Logger;
   /** ISO 8601 duration: finished tasks older than this are removed. */
@@ -58,9 +72,9 @@ export class DailyCleaner {
   }
 
   async run(): Promise<void> {
-    const { store, clock, logger, retention } = this.#options;
+    const { store, bus, clock, logger, retention } = this.#options;
     try {
-      const removed = await clean(store, { type: 'timedelta', parameters: { delta: retention } }, clock.now());
+      const removed = await clean(store, bus, { type: 'timedelta', parameters: { delta: retention } }, clock.now());
       logger.info({ removed: removed.length, retention }, 'daily task clean');
     } catch (err) {
       logger.error({ err }, 'daily task clean failed; it runs again tomorrow');

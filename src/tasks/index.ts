@@ -39,13 +39,13 @@ export function createTasks(deps: TasksDeps) {
     },
   });
   const cleaner = new DailyCleaner({
-    store: engine.store, clock: deps.clock, logger: deps.logger.child({ area: 'tasks' }),
+    store: engine.store, bus: deps.bus, clock: deps.clock, logger: deps.logger.child({ area: 'tasks' }),
     retention: deps.config.tasks.cleanRetention, time: deps.config.tasks.cleanTime,
   });
   return {
     engine,
     operations,
-    routes: (app: App) => registerTaskRoutes(app, engine, deps.clock),
+    routes: (app: App) => registerTaskRoutes(app, engine, deps.clock, deps.bus),
     async start() {
       await engine.start();
       cleaner.start();

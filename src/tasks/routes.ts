@@ -2,6 +2,7 @@ import { Type } from 'typebox';
 import type { App } from '../core/http/server.ts';
 import { notFound } from '../core/http/problem.ts';
 import type { Clock } from '../core/clock.ts';
+import type { EventBus } from '../core/events/bus.ts';
 import { clean } from './cleaner.ts';
 import type { TaskEngine } from './engine.ts';
 import { STATUSES, Task, TaskInput, statusView, type Status } from './model.ts';
@@ -14,7 +15,7 @@ const StatusView = Type.Object({ task: Type.Ref('Task') }, {
 const Lists = Type.Object(Object.fromEntries(STATUSES.map((s) => [s, Type.Array(Type.String({ format: 'uuid' }))])) as unknown as Record<Status, ReturnType<typeof Type.Array>>);
 const problems = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, Type.Ref('Problem')]));
 
-export function registerTaskRoutes(app: App, engine: TaskEngine, clock: Clock): void {
+export function registerTaskRoutes(app: App, engine: TaskEngine, clock: Clock, bus: EventBus): void {
   app.addSchema(Task);
   const tags = ['tasks'];
 
@@ -70,5 +71,5 @@ export function registerTaskRoutes(app: App, engine: TaskEngine, clock: Clock): 
       }, { additionalProperties: false }),
       response: { 200: Type.Object({ removed: Type.Array(Type.String()) }), ...problems(400) },
     },
-  }, async (request) => ({ removed: await clean(engine.store, request.body.strategy, clock.now()) }));
+  }, async (request) => ({ removed: await clean(engine.store, bus, request.body.strategy, clock.now()) }));
 }

@@ -54,6 +54,72 @@ for (const database of testDatabases) {
       assert.deepEqual(ffmpegChildren(), []);
     });
 
+    test('a prerecorded instance created less than the lead before air waits for its prerecording, uploaded late, and plays on time', async () => {
+      const dir = tempDir('onair-automation-');
+      const server = await startOnair({
+        database,
+        env: {
+          ONAIR_SRT_PORT_START: String(await freeUdpPort()),
+          ONAIR_AUTOMATION_LEAD: 'PT15M', ONAIR_AUTOMATION_RESERVE_LEAD: 'PT3S', ONAIR_AUTOMATION_STREAM_LEAD: 'PT1S',
+        },
+      });
+      try {
+        const file = await media(dir, 'late.ogg', '-f', 'lavfi', '-i', 'sine=f=550:d=2', '-c:a', 'libopus', '-b:a', '64k');
+        const startsAt = Math.ceil((Date.now() + 8_000) / 1000) * 1000;
+        const start = new Date(startsAt).toISOString().slice(0, 19);
+        const show = await server.request('POST', '/shows', { title: 'Late tape' });
+        const event = await server.request('POST', '/events', { showId: show.body.id, type: 'prerecorded', start, duration: 60, timezone: 'UTC' });
+        const broadcast = await waitFor(async () => (await server.request('GET', '/automation/broadcasts')).body.broadcasts
+          .find((b: { event: string; task: string | null }) => b.event === event.body.id && b.task), 'the stream task', 5_000);
+        const waiting = await waitFor(async () => {
+          const running = (await server.request('GET', `/tasks/running/${broadcast.task}`)).body;
+          return running?.progress?.waiting === 'recording' ? running.progress : undefined;
+        }, 'the task to wait for its recording', 5_000, 20);
+        assert.equal(waiting.step, 'recording');
+        assert.equal(waiting.until, new Date(startsAt - 3_000).toISOString());
+        const uploaded = await upload(server.url, `/prerecordings/${event.body.id}/${start}`, file);
+        assert.equal(uploaded.status, 201, JSON.stringify(uploaded.body));
+        await waitFor(async () => (await server.request('GET', '/check')).body.state === 'reserved', 'the reservation', 10_000, 20);
+        const heard = listenTimed(`${server.url}/listen`);
+        const done = await waitFor(async () => {
+          const answer = await server.request('GET', `/tasks/${broadcast.task}`);
+          return ['completed', 'failed', 'cancelled'].includes(answer.body.status) ? answer.body : undefined;
+        }, 'the stream task to finish', 20_000, 50);
+        assert.equal(done.status, 'completed', JSON.stringify((await server.request('GET', `/tasks/${done.status}/${broadcast.task}`)).body));
+        const { bytes, firstAudioAt } = await heard;
+        assert.ok(firstAudioAt, 'audio reached the listener');
+        process.stdout.write(`# late upload: first audio ${firstAudioAt - startsAt} ms after the instance start\n`);
+        assert.ok(Math.abs((await analyse(bytes)).frequency - 550) < 10);
+      } finally {
+        await server.stop();
+        rmSync(dir, { recursive: true, force: true });
+      }
+      assert.deepEqual(ffmpegChildren(), []);
+    });
+
+    test('without a prerecording, the task fails at the reserve lead, naming what is missing', async () => {
+      const server = await startOnair({
+        database,
+        env: {
+          ONAIR_SRT_PORT_START: String(await freeUdpPort()),
+          ONAIR_AUTOMATION_LEAD: 'PT15M', ONAIR_AUTOMATION_RESERVE_LEAD: 'PT3S', ONAIR_AUTOMATION_STREAM_LEAD: 'PT1S',
+        },
+      });
+      try {
+        const startsAt = Math.ceil((Date.now() + 5_000) / 1000) * 1000;
+        const start = new Date(startsAt).toISOString().slice(0, 19);
+        const show = await server.request('POST', '/shows', { title: 'Missing tape' });
+        const event = await server.request('POST', '/events', { showId: show.body.id, type: 'prerecorded', start, duration: 60, timezone: 'UTC' });
+        const broadcast = await waitFor(async () => (await server.request('GET', '/automation/broadcasts')).body.broadcasts
+          .find((b: { event: string; task: string | null }) => b.event === event.body.id && b.task), 'the stream task', 5_000);
+        const failed = await waitFor(async () => (await server.request('GET', `/tasks/failed/${broadcast.task}`)).body?.error, 'the task to fail', 10_000, 20);
+        assert.ok(Date.now() >= startsAt - 3_000, 'not before the reserve lead');
+        assert.match(failed, /Step recording failed: no prerecording was uploaded .* \(the reserve lead\)/);
+      } finally {
+        await server.stop();
+      }
+    });
+
     test('cancelling a stream task on air stops its ffmpeg at once and removes its files', async () => {
       const dir = tempDir('onair-automation-');
       const server = await startOnair({

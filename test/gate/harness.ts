@@ -83,19 +83,21 @@ export class StandInArchive implements Archive {
   }
 
   async find(kind: ArchiveKind, event: string, start: string) {
-    return this.adopted.find((f) => f.kind === kind && f.event === event && f.start === start);
+    return this.adopted.filter((f) => f.kind === kind && f.event === event && f.start === start);
   }
 
   async latest() {
-    return this.adopted.at(-1);
+    const last = this.adopted.at(-1);
+    return last ? this.find(last.kind, last.event, last.start) : [];
   }
 
   async adopt(kind: ArchiveKind, event: string, start: string, file: string): Promise<ArchivedFile> {
-    const path = join(this.dir, `${event}-${start.replaceAll(':', '')}.${file.split('.').pop()}`);
+    const part = (await this.find(kind, event, start)).length + 1;
+    const path = join(this.dir, `${event}-${start.replaceAll(':', '')}-${part}.${file.split('.').pop()}`);
     renameSync(file, path);
     const probe = await ffprobe(path);
     const archived: ArchivedFile = {
-      kind, event, start, path, size: statSync(path).size, contentType: 'audio/ogg', format: probe.format,
+      kind, event, start, part, path, size: statSync(path).size, contentType: 'audio/ogg', format: probe.format,
       duration: probe.duration, createdAt: Date.now(),
     };
     this.adopted.push(archived);
@@ -202,6 +204,8 @@ export interface GateServer {
   dataDir: string;
   port: number;
   events: BusEvent[];
+  /** Every line onair logged (debug and up), to check that no secret is in them. */
+  logs: string[];
   request(method: string, path: string, body?: unknown): Promise<Answer>;
   /** Stops the server; `keep` leaves the data dir and database for a restart. */
   stop(keep?: boolean): Promise<void>;
@@ -223,14 +227,16 @@ export async function startGate(options: {
     ONAIR_HTTP_PORT: '0', ONAIR_DATA_DIR: dataDir, ONAIR_SRT_PORT_START: String(port),
     ...(databaseUrl ? { ONAIR_DATABASE_URL: databaseUrl } : {}), ...options.env,
   });
-  const logger = pino({ level: process.env.ONAIR_TEST_LOG_LEVEL ?? 'silent' });
+  const logs: string[] = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => logs.push(line) });
   const clock = options.clock ?? systemClock;
   const database = await openDatabase({ url: config.databaseUrl, dataDir, logger });
   const bus = new EventBus({ notifier: database.notifier, origin: crypto.randomUUID(), logger, now: () => clock.now() });
-  const app = await createHttpServer({ clock, logger, metrics: createMetrics(), apiKey: undefined, http: config.http, version: 'test' });
+  const metrics = createMetrics();
+  const app = await createHttpServer({ clock, logger, metrics, apiKey: undefined, http: config.http, version: 'test' });
   const programme = options.programme ?? new StandInProgramme();
   const archive = new StandInArchive(dataDir);
-  const gate = createGate({ config, database, bus, clock, logger, metrics: createMetrics(), programme, archive });
+  const gate = createGate({ config, database, bus, clock, logger, metrics, programme, archive });
   await migrate(database, gate.migrations);
   registerSse(app, bus);
   gate.routes(app);
@@ -239,7 +245,7 @@ export async function startGate(options: {
   await gate.start();
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   return {
-    url, gate, app, bus, database, programme, archive, dataDir, port, events,
+    url, gate, app, bus, database, programme, archive, dataDir, port, events, logs,
     request: (method, path, body) => requestJson(url, method, path, body),
     async stop(keep = false) {
       await app.close();

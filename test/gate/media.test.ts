@@ -1,9 +1,14 @@
 import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, readdirSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
 import { testDatabases } from '../support/databases.ts';
 import { waitFor } from '../support/onair.ts';
 import { analyse, ffmpegChildren, listen, pushTone, startGate, type GateServer } from './harness.ts';
+
+const run = promisify(execFile);
 
 for (const database of testDatabases) describe(`gate media path on ${database.name}: SRT ingest with real ffmpeg, HTTP listening, recording`, () => {
   let server: GateServer;
@@ -69,14 +74,44 @@ for (const database of testDatabases) describe(`gate media path on ${database.na
     await idle();
   });
 
+  test('a source that fails to go on air does not burn the reservation: the right source still connects, the attempt is kept', async () => {
+    const { answer } = await reserve();
+    const { token } = answer.body.credentials;
+    const id = (await server.request('GET', '/check')).body.session;
+    // A misconfigured encoder: it passes the handshake, then sends raw PCM, which the relay cannot read.
+    const misconfigured = spawn('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'quiet', '-re', '-f', 'lavfi', '-i', 'sine=d=2', '-f', 's16le', answer.body.url]);
+    await once(misconfigured, 'exit');
+    const listening = await waitFor(() => server.events.find((e) => e.type === 'stream-reserved'
+      && (e.data as { session: string; reason?: string }).session === id && (e.data as { reason?: string }).reason), 'the failed attempt to be announced');
+    assert.match((listening.data as { reason: string }).reason, /error/i);
+    assert.equal((await server.request('GET', '/check')).body.state, 'reserved');
+    const right = pushTone(answer.body.url, { seconds: 2 });
+    assert.equal(await right.exited, 0, right.stderr());
+    await idle();
+    const [session] = (await server.request('GET', '/channels/main/sessions')).body;
+    assert.equal(session.id, id);
+    assert.deepEqual([session.state, session.reason], ['ended', 'source-left'], JSON.stringify(session));
+    assert.ok(session.duration > 1.5, `on air ${session.duration} s`);
+    assert.equal(session.attempts.length, 1, JSON.stringify(session.attempts));
+    assert.match(session.attempts[0].error, /error/i);
+    assert.ok(Date.parse(session.attempts[0].at) <= Date.parse(session.publishedAt));
+    assert.ok(server.logs.some((line) => line.includes('failed to connect') && line.includes(id)), 'the attempt is logged');
+    for (const text of [JSON.stringify(server.events), server.logs.join('\n'), JSON.stringify(session)]) assert.ok(!text.includes(token), 'no passphrase');
+  });
+
   test('record: true puts a recording of the pushed length into the archive', async () => {
     const { event, answer } = await reserve({ record: true });
     const source = pushTone(answer.body.url, { seconds: 3, frequency: 660 });
     assert.equal(await source.exited, 0, source.stderr());
     await idle();
-    const recording = await server.archive.find('recordings', event.id, event.start);
+    const [recording] = await server.archive.find('recordings', event.id, event.start);
     assert.ok(recording, 'adopted into the archive');
     assert.ok(Math.abs(recording.duration - 3) <= 0.5, `recorded ${recording.duration} s`);
+    // It starts with the source's first packet (libopus's pre-skip frame at -312), at 0 like any upload: nothing of
+    // the start was dropped while the relay probed its input.
+    const { stdout } = await run('ffprobe', ['-v', 'error', '-show_entries', 'format=start_time:packet=pts', '-read_intervals', '%+#1', '-of', 'json', recording.path]);
+    const probed = JSON.parse(stdout) as { format: { start_time: string }; packets: Array<{ pts: number }> };
+    assert.deepEqual([probed.packets[0]?.pts, Number(probed.format.start_time)], [-312, 0]);
     assert.deepEqual(readdirSync(server.archive.stagingDir), [], 'nothing left in staging');
     assert.ok(existsSync(recording.path));
   });

@@ -22,10 +22,30 @@ for (const database of testDatabases) {
         assert.equal(await source.exited, 0, source.stderr());
         const heard = await analyse((await listener.done).bytes);
         assert.ok(Math.abs(heard.seconds - 3) < 0.3 && Math.abs(heard.frequency - 440) < 10, JSON.stringify(heard));
-        await waitFor(async () => (await server.request('GET', '/check')).body.state === 'idle', 'the session to end', 15_000);
-        const recording = await server.onair.recordings.archive.find('recordings', event.body.id, start);
-        assert.ok(recording, 'the recording is in the archive');
-        assert.ok(Math.abs(recording.duration - 3) <= 0.5, `recorded ${recording.duration} s`);
+        const idle = () => waitFor(async () => (await server.request('GET', '/check')).body.state === 'idle', 'the session to end', 15_000);
+        await idle();
+        // The encoder drops and comes back, now sending MPEG-TS: a second session of the same instance, a second part.
+        const again = await server.request('POST', '/reserve', { event: event.body.id, record: true, format: 'mpegts' });
+        assert.equal(again.status, 201, JSON.stringify(again.body));
+        const back = pushTone(again.body.url, { seconds: 2, format: 'mpegts' });
+        assert.equal(await back.exited, 0, back.stderr());
+        await idle();
+        const listed = (await server.request('GET', `/recordings/${event.body.id}`)).body;
+        assert.deepEqual(listed.recordings.map((r: { start: string; part: number; format: string }) => [r.start, r.part, r.format]),
+          [[start, 1, 'ogg'], [start, 2, 'mpegts']], 'nothing recorded is lost');
+        const [first, second] = listed.recordings;
+        assert.ok(Math.abs(first.duration - 3) <= 0.5, `part 1: ${first.duration} s`);
+        // All of it: the relay keeps what it read while probing (MPEG-TS: up to a second).
+        assert.ok(Math.abs(second.duration - 2) <= 0.3, `part 2: ${second.duration} s`);
+        const download = async (query: string) => {
+          const answer = await fetch(`${server.url}/recordings/${event.body.id}/${start}${query}`);
+          return { type: answer.headers.get('content-type'), heard: await analyse(Buffer.from(await answer.arrayBuffer())) };
+        };
+        const one = await download('');
+        assert.equal(one.type, 'audio/ogg');
+        assert.ok(Math.abs(one.heard.frequency - 440) < 10, 'part 1 by default');
+        assert.equal((await download('?part=2')).type, 'video/mp2t');
+        assert.deepEqual((await server.onair.recordings.archive.find('recordings', event.body.id, start)).map((f) => f.part), [1, 2]);
         const prerecorded = await server.request('POST', '/events', { showId: show.body.id, type: 'prerecorded', start, duration: 600, timezone: 'UTC' });
         const refused = await server.request('POST', '/reserve', { instance: { event: prerecorded.body.id, start }, record: true });
         assert.equal(refused.status, 400);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { testDatabases } from '../support/databases.ts';
 import { tempDir, waitFor } from '../support/onair.ts';
-import { analyse, ffmpegChildren, ffprobe, freeUdpPort, listen, pushTone, startGate } from './harness.ts';
+import { analyse, ffmpegChildren, ffprobe, freeUdpPort, listen, pushTone, startGate, type GateServer } from './harness.ts';
 
 const sqlite = testDatabases[0];
 const icecastInstalled = existsSync('/usr/bin/icecast2');
@@ -34,20 +34,38 @@ const answers = async (url: string) => {
   }
 };
 
+/** A real Icecast server on a free port of loopback; source password source-secret. */
+async function startIcecast(dir: string): Promise<{ icecast: ChildProcess; icePort: number }> {
+  chmodSync(dir, 0o777);
+  const icePort = await freeTcpPort();
+  writeFileSync(join(dir, 'icecast.xml'), `<icecast>
+    <limits><sources>4</sources></limits>
+    <authentication><source-password>source-secret</source-password><admin-password>admin-secret</admin-password></authentication>
+    <listen-socket><port>${icePort}</port><bind-address>127.0.0.1</bind-address></listen-socket>
+    <paths><logdir>${dir}</logdir><webroot>/usr/share/icecast2/web</webroot><adminroot>/usr/share/icecast2/admin</adminroot></paths>
+    <logging><accesslog>-</accesslog><errorlog>-</errorlog><loglevel>1</loglevel></logging>
+    <security><chroot>0</chroot><changeowner><user>nobody</user><group>nogroup</group></changeowner></security>
+  </icecast>`);
+  const icecast = await daemon('icecast2', ['-c', join(dir, 'icecast.xml')], () => answers(`http://127.0.0.1:${icePort}/status-json.xsl`));
+  return { icecast, icePort };
+}
+
+/** The push outputs of the channel's latest session, as GET /channels/main/sessions shows them. */
+async function sessionOutputs(server: GateServer) {
+  const [session] = (await server.request('GET', '/channels/main/sessions')).body;
+  return session.outputs as Array<{ type: string; url: string; state: string; error: string | null }>;
+}
+
+/** The failures of push outputs counted in /metrics, by URL. */
+async function failuresCounted(server: GateServer): Promise<Record<string, number>> {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  return Object.fromEntries([...text.matchAll(/^onair_gate_output_failures_total\{.*output="([^"]+)".*\} (\d+)$/gm)].map((m) => [m[1], Number(m[2])]));
+}
+
 describe('gate push outputs', () => {
   test('Ogg session: Icecast and SRT caller outputs get the stream; a dead output and RTMP (no Opus in FLV) do not end it', { skip: !icecastInstalled && 'icecast2 is not installed (npm run setup)' }, async () => {
     const dir = tempDir('onair-icecast-');
-    chmodSync(dir, 0o777);
-    const icePort = await freeTcpPort();
-    writeFileSync(join(dir, 'icecast.xml'), `<icecast>
-      <limits><sources>4</sources></limits>
-      <authentication><source-password>source-secret</source-password><admin-password>admin-secret</admin-password></authentication>
-      <listen-socket><port>${icePort}</port><bind-address>127.0.0.1</bind-address></listen-socket>
-      <paths><logdir>${dir}</logdir><webroot>/usr/share/icecast2/web</webroot><adminroot>/usr/share/icecast2/admin</adminroot></paths>
-      <logging><accesslog>-</accesslog><errorlog>-</errorlog><loglevel>1</loglevel></logging>
-      <security><chroot>0</chroot><changeowner><user>nobody</user><group>nogroup</group></changeowner></security>
-    </icecast>`);
-    const icecast = await daemon('icecast2', ['-c', join(dir, 'icecast.xml')], () => answers(`http://127.0.0.1:${icePort}/status-json.xsl`));
+    const { icecast, icePort } = await startIcecast(dir);
     const srtPort = await freeUdpPort();
     const receiver = spawn('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'error', '-i', `srt://127.0.0.1:${srtPort}?mode=listener&listen_timeout=20000000`,
       '-c', 'copy', '-f', 'ogg', join(dir, 'srt.ogg')], { stdio: 'ignore' });
@@ -86,8 +104,58 @@ describe('gate push outputs', () => {
       assert.ok(srt.duration > 3, `SRT caller output got ${srt.duration} s`);
       const [session] = (await server.request('GET', '/channels/main/sessions')).body;
       assert.equal(session.reason, 'source-left');
+      // The dead output is kept with the session, logged, announced and counted; no credential anywhere.
+      const dead = `icecast://127.0.0.1:${deadPort}/dead.ogg`;
+      assert.deepEqual(session.outputs.map((o: { url: string; state: string }) => [o.url, o.state]), [
+        [dead, 'failed'], [`icecast://127.0.0.1:${icePort}/main.ogg`, 'connected'], [`srt://127.0.0.1:${srtPort}?connect_timeout=2000`, 'connected'],
+        ['rtmp://127.0.0.1:1/live/***', 'skipped'],
+      ]);
+      assert.match(session.outputs[0].error, /refused/i);
+      const failed = server.events.filter((e) => e.type === 'stream-output-failed');
+      assert.deepEqual(failed.map((e) => [(e.data as { index: number }).index, (e.data as { output: { url: string } }).output.url]), [[0, dead]]);
+      assert.ok(server.logs.some((line) => line.includes('a push output failed') && line.includes(dead)));
+      assert.deepEqual(await failuresCounted(server), { [dead]: 1 });
+      for (const text of [JSON.stringify(server.events), server.logs.join('\n'), JSON.stringify(session)]) {
+        assert.ok(!text.includes('source-secret') && !text.includes('/live/none'), 'no output credential');
+      }
     } finally {
       receiver.kill('SIGKILL');
+      await server.stop();
+      icecast.kill('SIGKILL');
+    }
+    assert.deepEqual(ffmpegChildren(), []);
+  });
+
+  test('an output that drops on air (Icecast killed) is reported while the broadcast goes on', { skip: !icecastInstalled && 'icecast2 is not installed (npm run setup)' }, async () => {
+    const dir = tempDir('onair-icecast-');
+    const { icecast, icePort } = await startIcecast(dir);
+    const mount = `icecast://127.0.0.1:${icePort}/main.ogg`;
+    const server = await startGate({
+      database: sqlite,
+      env: { ONAIR_CHANNELS: JSON.stringify([{ name: 'main', outputs: [{ type: 'icecast', url: `icecast://source:source-secret@127.0.0.1:${icePort}/main.ogg` }] }]) },
+    });
+    try {
+      const event = server.programme.add('live', Date.now());
+      const reserved = await server.request('POST', '/reserve', { event: event.id });
+      const source = pushTone(reserved.body.url, { seconds: 8, frequency: 550 });
+      await waitFor(() => answers(`http://127.0.0.1:${icePort}/main.ogg`), 'the Icecast mount', 10_000, 20);
+      const onAir = (await server.request('GET', '/check')).body;
+      assert.deepEqual(onAir.stats.outputs, [{ type: 'icecast', url: mount, state: 'connected', error: null }]);
+      icecast.kill('SIGKILL');
+      const failed = await waitFor(() => server.events.find((e) => e.type === 'stream-output-failed'), 'the dropped output to be announced', 10_000, 20);
+      assert.equal((failed.data as { output: { url: string } }).output.url, mount);
+      const check = (await server.request('GET', '/check')).body;
+      assert.equal(check.state, 'publishing', 'the broadcast goes on');
+      assert.equal(check.stats.outputs[0].state, 'failed');
+      assert.equal(await source.exited, 0, source.stderr());
+      await waitFor(async () => (await server.request('GET', '/check')).body.state === 'idle', 'the session to end');
+      const [output] = await sessionOutputs(server);
+      assert.equal(output.state, 'failed');
+      assert.ok(output.error, 'the error is kept');
+      assert.equal((await server.request('GET', '/channels/main/sessions')).body[0].reason, 'source-left');
+      assert.deepEqual(await failuresCounted(server), { [mount]: 1 });
+      assert.ok(!server.logs.join('\n').includes('source-secret'));
+    } finally {
       await server.stop();
       icecast.kill('SIGKILL');
     }

@@ -187,7 +187,7 @@ for (const database of testDatabases) {
       assert.equal((await fetch(`${server.url}${path(key)}`, { method: 'HEAD' })).status, 404);
       assert.equal((await server.request('DELETE', path(key))).status, 404);
       assert.ok(!server.files().some((f) => f.startsWith('recordings/') && f.includes(key.event)));
-      assert.equal(await server.recordings.archive.find('recordings', key.event, key.start), undefined);
+      assert.deepEqual(await server.recordings.archive.find('recordings', key.event, key.start), []);
     });
 
     test('the list pages by instance start with after (inclusive), before (exclusive), limit and offset', async () => {
@@ -201,7 +201,7 @@ for (const database of testDatabases) {
       assert.equal(all.body.offset, 0);
       assert.deepEqual(all.body.recordings.map((r: { start: string }) => r.start), starts);
       assert.deepEqual(Object.keys(all.body.recordings[0]).sort(),
-        ['contentType', 'createdAt', 'duration', 'etag', 'event', 'format', 'size', 'start', 'startsAt']);
+        ['contentType', 'createdAt', 'duration', 'etag', 'event', 'format', 'part', 'size', 'start', 'startsAt']);
       const page = await server.request('GET', `/recordings/${key.event}?limit=2&offset=1`);
       assert.equal(page.body.count, 4);
       assert.deepEqual(page.body.recordings.map((r: { start: string }) => r.start), starts.slice(1, 3));
@@ -236,7 +236,7 @@ for (const database of testDatabases) {
       await waitFor(() => server.files().every((f) => !f.startsWith('tmp/')), 'the temporary file to go');
       assert.deepEqual(server.files(), before);
       assert.equal((await fetch(`${server.url}${path(key)}`)).status, 404);
-      assert.equal(await server.recordings.archive.find('recordings', key.event, key.start), undefined);
+      assert.deepEqual(await server.recordings.archive.find('recordings', key.event, key.start), []);
     });
 
     test('concurrent PUTs of one key: the last complete one wins whole', async () => {
@@ -245,7 +245,9 @@ for (const database of testDatabases) {
       assert.deepEqual(answers.map((a) => a.status).sort(), [200, 200, 201]);
       const got = await fetch(`${server.url}${path(key)}`);
       const body = Buffer.from(await got.arrayBuffer());
-      const stored = await server.recordings.archive.find('recordings', key.event, key.start);
+      const parts = await server.recordings.archive.find('recordings', key.event, key.start);
+      assert.equal(parts.length, 1, 'an upload replaces whatever the key held');
+      const [stored] = parts;
       const expected = stored!.format === 'ogg' ? readFileSync(ogg) : readFileSync(mp4);
       assert.deepEqual(body, expected);
       assert.equal(got.headers.get('content-length'), String(expected.length));
@@ -253,34 +255,85 @@ for (const database of testDatabases) {
       assert.equal(server.files().filter((f) => f.startsWith('tmp/')).length, 0);
     });
 
-    test('the archive interface: adopt moves a staged file in, find and latest look it up', async () => {
+    test('the archive interface: adopt moves a staged file in as the next part, find and latest answer the parts in order', async () => {
       const { archive } = server.recordings;
       const first = await live('2026-11-01T20:00:00', { recurrence: { rule: 'FREQ=WEEKLY;COUNT=2' } });
       const other = await live('2026-11-05T20:00:00');
       const staged = join(archive.stagingDir, 'take.ogg');
-      writeFileSync(staged, readFileSync(ogg));
+      const stage = (from: string) => writeFileSync(staged, readFileSync(from));
+      stage(ogg);
       const adopted = await archive.adopt('recordings', first.event, first.start, staged);
       assert.equal(adopted.format, 'ogg');
+      assert.equal(adopted.part, 1);
       assert.equal(adopted.startsAt, Date.parse('2026-11-01T20:00:00Z'));
       assert.deepEqual(readFileSync(adopted.path), readFileSync(ogg));
       assert.throws(() => readFileSync(staged), /ENOENT/);
-      writeFileSync(staged, readFileSync(ogg));
+      // The same instance again (a source that came back): a second part, the first one kept.
+      stage(mp4);
+      const again = await archive.adopt('recordings', first.event, first.start, staged);
+      assert.equal(again.part, 2);
+      assert.deepEqual((await archive.find('recordings', first.event, first.start)).map((f) => [f.part, f.path]), [[1, adopted.path], [2, again.path]]);
+      assert.deepEqual(readFileSync(adopted.path), readFileSync(ogg));
+      stage(ogg);
       await archive.adopt('recordings', first.event, '2026-11-08T20:00:00', staged);
-      writeFileSync(staged, readFileSync(ogg));
+      stage(ogg);
       await archive.adopt('recordings', other.event, other.start, staged);
-      const found = await archive.find('recordings', first.event, first.start);
-      assert.equal(found?.path, adopted.path);
       const events = [first.event, other.event];
       const t = (s: string) => Date.parse(`${s}Z`);
-      assert.equal((await archive.latest('recordings', events, t('2026-10-01T00:00:00'), t('2026-12-01T00:00:00')))?.start, '2026-11-08T20:00:00');
-      assert.equal((await archive.latest('recordings', events, t('2026-10-01T00:00:00'), t('2026-11-08T20:00:00')))?.event, other.event);
-      assert.equal((await archive.latest('recordings', [first.event], t('2026-11-02T00:00:00'), t('2026-11-08T20:00:00'))), undefined);
-      assert.equal((await archive.latest('prerecordings', events, 0, t('2030-01-01T00:00:00'))), undefined);
-      assert.equal((await archive.latest('recordings', [], 0, t('2030-01-01T00:00:00'))), undefined);
+      const keys = (files: Array<{ event: string; start: string; part: number }>) => files.map((f) => [f.event, f.start, f.part]);
+      assert.deepEqual(keys(await archive.latest('recordings', events, t('2026-10-01T00:00:00'), t('2026-12-01T00:00:00'))), [[first.event, '2026-11-08T20:00:00', 1]]);
+      assert.deepEqual(keys(await archive.latest('recordings', events, t('2026-10-01T00:00:00'), t('2026-11-08T20:00:00'))), [[other.event, other.start, 1]]);
+      assert.deepEqual(keys(await archive.latest('recordings', [first.event], t('2026-10-01T00:00:00'), t('2026-11-02T00:00:00'))), [[first.event, first.start, 1], [first.event, first.start, 2]]);
+      assert.deepEqual(await archive.latest('recordings', [first.event], t('2026-11-02T00:00:00'), t('2026-11-08T20:00:00')), []);
+      assert.deepEqual(await archive.latest('prerecordings', events, 0, t('2030-01-01T00:00:00')), []);
+      assert.deepEqual(await archive.latest('recordings', [], 0, t('2030-01-01T00:00:00')), []);
       writeFileSync(staged, 'not media');
       await assert.rejects(archive.adopt('recordings', other.event, other.start, staged), /not an audio or video file/);
       await assert.rejects(archive.adopt('recordings', other.event, '2026-11-06T20:00:00', staged), /no instance/);
       assert.equal(readFileSync(staged, 'utf8'), 'not media', 'a rejected file stays with its producer');
+    });
+
+    test('an instance in parts: listed with their numbers, each downloadable (?part=N, the first by default), deleted one by one or all; a PUT replaces them all', async () => {
+      const { archive } = server.recordings;
+      const key = await live('2026-11-20T20:00:00');
+      const onDisk = () => server.files().filter((f) => f.startsWith('recordings/')).length;
+      const before = onDisk();
+      const staged = join(archive.stagingDir, 'part.bin');
+      for (const file of [ogg, mp4, ogg]) {
+        writeFileSync(staged, readFileSync(file));
+        await archive.adopt('recordings', key.event, key.start, staged);
+      }
+      const listed = (await server.request('GET', `/recordings/${key.event}`)).body;
+      assert.equal(listed.count, 3);
+      assert.deepEqual(listed.recordings.map((r: { start: string; part: number; format: string }) => [r.start, r.part, r.format.split(',')[0]]),
+        [[key.start, 1, 'ogg'], [key.start, 2, 'mov'], [key.start, 3, 'ogg']]);
+      const body = async (query = '') => {
+        const answer = await fetch(`${server.url}${path(key)}${query}`);
+        return { status: answer.status, bytes: Buffer.from(await answer.arrayBuffer()), etag: answer.headers.get('etag') };
+      };
+      assert.deepEqual((await body()).bytes, readFileSync(ogg), 'part 1 by default, as a seed client expects');
+      assert.deepEqual((await body('?part=2')).bytes, readFileSync(mp4));
+      assert.equal((await body('?part=2')).etag, listed.recordings[1].etag);
+      const ranged = await fetch(`${server.url}${path(key)}?part=2`, { headers: { range: 'bytes=0-9' } });
+      assert.equal(ranged.status, 206);
+      assert.deepEqual(Buffer.from(await ranged.arrayBuffer()), readFileSync(mp4).subarray(0, 10));
+      assert.equal((await body('?part=4')).status, 404);
+      const bad = await server.request('GET', `${path(key)}?part=0`);
+      assert.equal(bad.status, 400);
+      assert.match(bad.body.detail, /querystring\.part/);
+      assert.equal(onDisk() - before, 3);
+      assert.equal((await server.request('DELETE', `${path(key)}?part=1`)).status, 204);
+      assert.equal(onDisk() - before, 2);
+      assert.deepEqual((await archive.find('recordings', key.event, key.start)).map((f) => f.part), [2, 3]);
+      assert.deepEqual((await body()).bytes, readFileSync(mp4), 'the first part left is the default');
+      const replaced = await upload(server.url, path(key), ogg);
+      assert.equal(replaced.status, 200);
+      assert.equal(replaced.body.part, 1);
+      assert.deepEqual((await archive.find('recordings', key.event, key.start)).map((f) => f.part), [1]);
+      assert.equal(onDisk() - before, 1, 'the files of the parts it replaced are gone');
+      assert.equal((await server.request('DELETE', path(key))).status, 204);
+      assert.deepEqual(await archive.find('recordings', key.event, key.start), []);
+      assert.equal(onDisk(), before);
     });
 
     test('OpenAPI documents every archive route', async () => {

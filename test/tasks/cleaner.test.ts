@@ -27,7 +27,7 @@ for (const database of testDatabases) {
       }) as TaskStore;
       const errors: string[] = [];
       const logger = pino({ level: 'error' }, { write: (line: string) => errors.push(JSON.parse(line).msg) });
-      const cleaner = new DailyCleaner({ store: flaky, clock, logger, retention: 'P1D', time: '03:30' });
+      const cleaner = new DailyCleaner({ store: flaky, bus: server.onair.bus, clock, logger, retention: 'P1D', time: '03:30' });
       const created = await server.request('POST', '/tasks', { operation: { type: 'test', parameters: {} } });
       const id = created.body.task.id as string;
       await waitFor(async () => (await store.get(id))?.status === 'completed', 'the task to complete');
