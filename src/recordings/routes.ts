@@ -17,7 +17,7 @@ const Key = Type.Object({
   start: Type.String({ pattern: NAIVE, description: 'Naive local start of the instance, as in the programme ("2026-12-04T20:00:00")' }),
 });
 const PartQuery = (what: string) => Type.Object({
-  part: Type.Optional(Type.Integer({ minimum: 1, description: `The part, by its number in the listing; without it, ${what}` })),
+  part: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, description: `The part, by its number in the listing; without it, ${what}` })),
 }, { additionalProperties: false });
 const ListQuery = Type.Object({
   after: Type.Optional(Type.String({ pattern: BOUND, description: 'Only instances starting at or after this: naive local time, or ISO 8601 with an offset' })),
