@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
-import { setImmediate as turn } from 'node:timers/promises';
 import { Counter, Gauge } from 'prom-client';
 import { Type } from 'typebox';
+import { cooperate } from '../cooperate.ts';
 import { HttpError } from '../http/problem.ts';
 import type { App } from '../http/server.ts';
 import type { Metrics } from '../metrics.ts';
@@ -10,7 +10,7 @@ import type { BusEvent, EventBus } from './bus.ts';
 const HEARTBEAT_MS = 15_000;
 /** A client with this much written to it and not yet taken is dropped, as /listen does; it resumes with Last-Event-ID. */
 const MAX_BEHIND = 256 * 1024;
-/** Events replayed per turn of the event loop (in one write), so that a long replay never holds the loop up. */
+/** Events replayed in one write; a replay shares the event loop with everything else (cooperate.ts) between writes. */
 const REPLAY_CHUNK = 100;
 const RETRY_AFTER_S = 10;
 
@@ -89,7 +89,8 @@ export function serveEventStreams(app: App, options: { maxClients: number; metri
 
 /**
  * One client's stream. Live events are written as they come; a replay after `Last-Event-ID` walks the bus's
- * history a chunk per turn of the event loop, and live events wait in that history until the replay reaches them.
+ * history a chunk at a time, taking turns on the event loop, and live events wait in that history until the replay
+ * reaches them.
  */
 async function stream(streams: EventStreams, res: ServerResponse, bus: EventBus, wanted: (event: BusEvent) => boolean, lastId: number | undefined): Promise<void> {
   let replaying = lastId !== undefined;
@@ -102,16 +103,15 @@ async function stream(streams: EventStreams, res: ServerResponse, bus: EventBus,
     unsubscribe();
   });
   streams.write(res, 'retry: 2000\n\n');
+  const turn = cooperate();
   let after = lastId ?? 0;
   while (replaying && !ended(res)) {
+    await turn();
     const events = bus.since(after, REPLAY_CHUNK);
     const text = events.filter(wanted).map(frame).join('');
     if (text !== '' && !streams.write(res, text)) return;
     if (events.length === 0) replaying = false;
-    else {
-      after = events.at(-1)!.id;
-      await turn();
-    }
+    else after = events.at(-1)!.id;
   }
 }
 
