@@ -4,7 +4,7 @@ import { Compile } from 'typebox/compile';
 import { Value } from 'typebox/value';
 
 /** How deep objects and arrays may nest in a request: far more than any route needs, little enough to be safe to walk. */
-export const MAX_DEPTH = 32;
+const MAX_DEPTH = 32;
 
 export interface ValidationIssue {
   keyword?: string;
