@@ -56,7 +56,7 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
   }
   const metrics = createMetrics();
   const bus = new EventBus({ notifier: database.notifier, origin: node.id, logger, now: () => clock.now() });
-  const app = await createHttpServer({ logger, metrics, apiKey: config.apiKey, bodyLimit: config.http.bodyLimit, version: VERSION });
+  const app = await createHttpServer({ clock, logger, metrics, apiKey: config.apiKey, http: config.http, version: VERSION });
   const core: Core = { config, database, bus, clock, logger, metrics, node };
   const tasks = createTasks(core);
   const programme = createProgramme({ ...core, logger: logger.child({ area: 'programme' }) });

@@ -9,7 +9,15 @@ export type NodeRole = 'origin' | 'edge';
 export const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export interface Config {
-  http: { host: string; port: number; bodyLimit: number };
+  http: {
+    host: string;
+    port: number;
+    bodyLimit: number;
+    /** How long a client may take to send a whole request (the archive's uploads have their own, longer one). */
+    requestTimeoutMs: number;
+    /** How many server-sent event streams may be open at once. */
+    sseMaxClients: number;
+  };
   dataDir: string;
   /** This instance among several; the id defaults to one kept in the data dir (core/node.ts). */
   node: { id: string | undefined; region: string; roles: NodeRole[] };
@@ -25,8 +33,8 @@ export interface Config {
     probeFile: string | undefined;
   };
   srt: { portStart: number };
-  /** The recordings archive: an upload that sends nothing for this long is aborted. */
-  recordings: { uploadIdleTimeoutMs: number };
+  /** The recordings archive: an upload that sends nothing for `uploadIdleTimeoutMs`, or is not whole after `uploadTimeoutMs`, is given up. */
+  recordings: { uploadIdleTimeoutMs: number; uploadTimeoutMs: number };
   gate: {
     /** Host name put into the srt:// URLs handed to sources. */
     publicHost: string;
@@ -132,6 +140,15 @@ function node(env: Env): Config['node'] {
   return { id, region, roles: [...new Set(roles)] as NodeRole[] };
 }
 
+function recordings(env: Env): Config['recordings'] {
+  const settings = {
+    uploadIdleTimeoutMs: duration(env, 'ONAIR_UPLOAD_IDLE_TIMEOUT', 'PT1M', 100),
+    uploadTimeoutMs: duration(env, 'ONAIR_UPLOAD_TIMEOUT', 'PT4H', 1000),
+  };
+  if (settings.uploadIdleTimeoutMs > settings.uploadTimeoutMs) throw new ConfigError('ONAIR_UPLOAD_IDLE_TIMEOUT must not be longer than ONAIR_UPLOAD_TIMEOUT');
+  return settings;
+}
+
 function databaseUrl(env: Env): string | undefined {
   const raw = read(env, 'ONAIR_DATABASE_URL');
   if (raw === undefined) return undefined;
@@ -194,6 +211,8 @@ export function loadConfig(env: Env = process.env): Config {
       host: read(env, 'ONAIR_HTTP_HOST') ?? '127.0.0.1',
       port: integer(env, 'ONAIR_HTTP_PORT', 10800, 0, 65535),
       bodyLimit: integer(env, 'ONAIR_HTTP_BODY_LIMIT', 1024 * 1024, 1024, 1024 * 1024 * 1024),
+      requestTimeoutMs: duration(env, 'ONAIR_HTTP_REQUEST_TIMEOUT', 'PT30S', 1000),
+      sseMaxClients: integer(env, 'ONAIR_SSE_MAX_CLIENTS', 500, 1, 100_000),
     },
     dataDir: resolve(read(env, 'ONAIR_DATA_DIR') ?? './data'),
     node: node(env),
@@ -208,7 +227,7 @@ export function loadConfig(env: Env = process.env): Config {
       probeFile: read(env, 'ONAIR_TASKS_PROBE_FILE'),
     },
     srt: { portStart },
-    recordings: { uploadIdleTimeoutMs: duration(env, 'ONAIR_UPLOAD_IDLE_TIMEOUT', 'PT1M', 100) },
+    recordings: recordings(env),
     gate: {
       publicHost: matching(env, 'ONAIR_SRT_PUBLIC_HOST', '127.0.0.1', /^[A-Za-z0-9.-]+$|^\[[0-9A-Fa-f:]+\]$/, 'a host name or IP address'),
       reservationTtlMs: integer(env, 'ONAIR_GATE_RESERVATION_TTL', 60, 1, 86_400) * 1000,

@@ -121,7 +121,7 @@ export function registerGateRoutes(app: App, gate: GateService, bus: EventBus): 
       schema: {
         tags, summary: `Listen to ${which}`,
         description: 'The live stream as it arrives: Ogg/Opus for audio sessions (any player or <audio> element), MPEG-TS for mpegts sessions.',
-        ...params, response: { 200: { description: 'audio/ogg or video/mp2t stream' }, ...problems(400, 404) },
+        ...params, produces: ['audio/ogg', 'video/mp2t'], response: { 200: { description: 'audio/ogg or video/mp2t stream' }, ...problems(400, 404) },
       },
     }, async (request, reply) => {
       const name = channelOf(request.params);
@@ -135,7 +135,7 @@ export function registerGateRoutes(app: App, gate: GateService, bus: EventBus): 
       schema: {
         tags, summary: `HLS of ${which} (mpegts sessions)`,
         params: Type.Object({ ...(prefix === '' ? {} : { channel: Name }), file: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}\\.(m3u8|ts)$' }) }),
-        response: { 200: { description: 'Playlist or segment' }, ...problems(400, 404) },
+        produces: Object.values(HLS_TYPES), response: { 200: { description: 'Playlist or segment' }, ...problems(400, 404) },
       },
     }, async (request, reply) => {
       const { file } = request.params as { file: string };

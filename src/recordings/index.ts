@@ -26,7 +26,7 @@ export function createRecordings(deps: RecordingsDeps) {
   return {
     archive: service as Archive,
     migrations: recordingMigrations,
-    routes: (app: App) => registerRecordingRoutes(app, service),
+    routes: (app: App) => registerRecordingRoutes(app, service, deps.config.recordings.uploadTimeoutMs),
     /** Prepares the directory tree and removes what a crash or cut upload left behind; run after migrating. */
     async start() {
       const removed = await files.prepare((kind) => store.files(kind), deps.clock.now() - STAGING_MAX_AGE_MS);

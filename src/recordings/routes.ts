@@ -17,13 +17,13 @@ const Key = Type.Object({
   start: Type.String({ pattern: NAIVE, description: 'Naive local start of the instance, as in the programme ("2026-12-04T20:00:00")' }),
 });
 const PartQuery = (what: string) => Type.Object({
-  part: Type.Optional(Type.Integer({ minimum: 1, description: `The part, by its number in the listing; without it, ${what}` })),
+  part: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, description: `The part, by its number in the listing; without it, ${what}` })),
 }, { additionalProperties: false });
 const ListQuery = Type.Object({
   after: Type.Optional(Type.String({ pattern: BOUND, description: 'Only instances starting at or after this: naive local time, or ISO 8601 with an offset' })),
   before: Type.Optional(Type.String({ pattern: BOUND, description: 'Only instances starting before this: naive local time, or ISO 8601 with an offset' })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50 })),
-  offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+  offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000_000, default: 0 })),
 }, { additionalProperties: false });
 
 const FileView = Type.Object({
@@ -75,20 +75,21 @@ function contentLength(header: string | undefined): number | undefined {
   return header !== undefined && /^\d+$/.test(header) ? Number(header) : undefined;
 }
 
-function kindRoutes(app: App, service: ArchiveService, kind: ArchiveKind): void {
+function kindRoutes(app: App, service: ArchiveService, kind: ArchiveKind, uploadTimeoutMs: number): void {
   const tags = ['recordings'];
   const one = kind.slice(0, -1);
   const base = `/${kind}`;
 
   app.put(`${base}/:event/:start`, {
     bodyLimit: Number.MAX_SAFE_INTEGER,
+    config: { requestTimeoutMs: uploadTimeoutMs },
     schema: {
       tags, summary: `Store the ${one} of an instance`, params: Key, consumes: MEDIA_TYPES,
       description: `Streams the body (any audio or video file, any size) to disk, checks it with ffprobe and makes it visible `
         + `at once when complete. The instance must exist in the programme and be of a ${EVENT_TYPE_OF[kind]} event. `
         + '201 when created, 200 when it replaced what was stored: an upload replaces every part of the instance (a recording the '
         + 'gate made over several sessions included) with this one file, part 1. An upload that sends nothing for ONAIR_UPLOAD_IDLE_TIMEOUT '
-        + '(default one minute) is given up: 408, nothing stored.',
+        + '(default one minute), or is not whole after ONAIR_UPLOAD_TIMEOUT (default four hours), is given up: 408, nothing stored.',
       response: { 200: Type.Ref('ArchivedFile'), 201: Type.Ref('ArchivedFile'), ...problems(400, 404, 408, 413) },
     },
   }, async (request, reply) => {
@@ -105,7 +106,7 @@ function kindRoutes(app: App, service: ArchiveService, kind: ArchiveKind): void 
     method: ['GET', 'HEAD'],
     url: `${base}/:event/:start`,
     schema: {
-      tags, summary: `Download the ${one} of an instance`, params: Key, querystring: PartQuery('the first part'),
+      tags, summary: `Download the ${one} of an instance`, params: Key, querystring: PartQuery('the first part'), produces: MEDIA_TYPES,
       description: 'Answers the file (or the part asked for: a live instance recorded over several sessions has one part per session) with ETag, Last-Modified and Accept-Ranges; a single Range (also suffix and open-ended) '
         + 'answers 206, an unsatisfiable one 416; several ranges are answered with the whole file. If-None-Match answers 304, If-Range is honoured.',
       response: { 200: Binary, 206: Binary, 304: Type.Null({ description: 'Not modified' }), 416: Type.Ref('Problem'), ...problems(400, 404) },
@@ -163,7 +164,7 @@ function kindRoutes(app: App, service: ArchiveService, kind: ArchiveKind): void 
 }
 
 /** The archive's routes, in their own scope: there every body is handed over as an untouched stream. */
-export function registerRecordingRoutes(app: App, service: ArchiveService): void {
+export function registerRecordingRoutes(app: App, service: ArchiveService, uploadTimeoutMs: number): void {
   app.addSchema(FileView);
   app.register(async (scope: App) => {
     scope.removeAllContentTypeParsers();
@@ -172,10 +173,6 @@ export function registerRecordingRoutes(app: App, service: ArchiveService): void
       if (!/^[\w.+-]+\/[\w.+-]+\s*(;|$)/.test(request.headers['content-type'] ?? '')) request.headers['content-type'] = 'application/octet-stream';
     });
     scope.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
-    // An answer given before the body was read (404, 400) closes the connection instead of reading an unwanted upload.
-    scope.addHook('onSend', async (request, reply) => {
-      if (!request.raw.complete) reply.header('connection', 'close');
-    });
-    for (const kind of KINDS) kindRoutes(scope, service, kind);
+    for (const kind of KINDS) kindRoutes(scope, service, kind, uploadTimeoutMs);
   });
 }

@@ -88,6 +88,7 @@ export class ArchiveService implements Archive {
     } catch (error) {
       this.#o.logger.info({ kind, event, start, err: error }, 'upload cut or stalled before its end; nothing kept');
       if (error instanceof UploadStalled) throw new HttpError(408, `body: ${error.message}; the upload was given up and nothing was stored`);
+      if (error instanceof HttpError) throw error;
       throw new HttpError(400, 'body: the upload ended before all of it arrived; nothing was stored');
     }
     if (received.size === 0) {

@@ -60,11 +60,11 @@ function conditionOf(type: string): Condition {
   return condition;
 }
 
-/** Validates a condition and answers when it is first due. */
-export function firstDue(type: string, parameters: Record<string, unknown>, now: number): number {
+/** Validates a condition (400 naming the field); answers its parameters with their defaults and when it is first due. */
+export function firstDue(type: string, given: Record<string, unknown>, now: number): { parameters: Record<string, unknown>; dueAt: number } {
   const condition = conditionOf(type);
-  checkParameters(condition.parameters, parameters, 'condition.parameters');
-  return condition.dueAt(parameters, now);
+  const parameters = checkParameters(condition.parameters, given, 'condition.parameters');
+  return { parameters, dueAt: condition.dueAt(parameters, now) };
 }
 
 /** For a recurring condition, when its next occurrence after `after` is due; undefined for one-off ones. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Alarm, Clock } from '../core/clock.ts';
-import type { Database } from '../core/db/database.ts';
+import { isUniqueViolation, type Database } from '../core/db/database.ts';
 import type { EventBus } from '../core/events/bus.ts';
 import { conflict, notFound } from '../core/http/problem.ts';
 import { firstDue, nextDue } from './conditions.ts';
@@ -110,20 +110,28 @@ export class TaskEngine {
   /** Validates and stores a task; it is picked up at once if due. An area may choose the id beforehand. */
   async submit(input: TaskInput, id: string = randomUUID()): Promise<TaskRecord> {
     const now = this.#now;
-    const operation = input.operation;
-    const condition = input.condition ?? { type: 'now', parameters: {} };
+    const { type, parameters } = input.operation;
+    const operation = { type, parameters: this.#options.operations.validate(type, parameters) };
+    const given = input.condition ?? { type: 'now', parameters: {} };
+    const first = firstDue(given.type, given.parameters, now);
+    const condition = { type: given.type, parameters: first.parameters };
+    const { dueAt } = first;
     const dependencies = input.dependencies ?? {};
-    this.#options.operations.validate(operation.type, operation.parameters);
-    const dueAt = firstDue(condition.type, condition.parameters, now);
     const missing = await this.store.missing([...new Set(Object.values(dependencies))]);
     if (missing.length > 0) throw notFound(`Dependency ${missing[0]} does not exist`);
     const task: NewTask = { id, operation, condition, dependencies, dueAt, enqueuedAt: now };
-    const unsuccessful = await this.#enqueuer.add(task);
+    const unsuccessful = await this.#enqueuer.add(task).catch((error: unknown) => {
+      throw isUniqueViolation(error) ? conflict(`Task ${id} already exists`) : error;
+    });
     for (const failed of unsuccessful) await this.#propagateFailure(failed.id, failed.status);
     return queuedRecord(task);
   }
 
-  /** Stores a batch of new tasks, announces them, then wakes this instance and, with one notification, the others. */
+  /**
+   * Stores a batch of new tasks, announces them, then wakes this instance and, with one notification, the others.
+   * It fails only if nothing was stored (the batcher then writes the tasks again in smaller batches): a lost
+   * notification is logged, and the other instances' sweeps find the tasks.
+   */
   async #enqueue(tasks: NewTask[]): Promise<Array<Array<{ id: string; status: Status }>>> {
     const unsuccessful = await this.store.enqueue(tasks);
     for (const task of tasks) this.#announce(task.id, task.operation.type, 'queued');
@@ -131,7 +139,8 @@ export class TaskEngine {
     this.#requestPass();
     if (this.#options.database.dialect === 'postgres') {
       const earliest = Math.min(...tasks.map((t) => t.dueAt));
-      await this.#options.database.notifier.notify(WAKE_CHANNEL, String(earliest));
+      await this.#options.database.notifier.notify(WAKE_CHANNEL, String(earliest)).catch((err: unknown) =>
+        this.#options.logger.warn({ err }, 'could not wake the other instances; their sweeps will find the new tasks'));
     }
     return unsuccessful;
   }
@@ -165,7 +174,7 @@ export class TaskEngine {
 
   async #propagateFailure(id: string, status: Status): Promise<void> {
     const failed = await this.store.failDependents(id, status, this.#now);
-    for (const dependent of failed) this.#announce(dependent, '', 'failed');
+    for (const dependent of failed) this.#announce(dependent.id, dependent.operation, 'failed', dependent.error);
   }
 
   /** Runs a pass soon, once for any number of requests made meanwhile. */

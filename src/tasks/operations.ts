@@ -44,12 +44,11 @@ export class OperationRegistry {
     return [...this.#operations.keys()];
   }
 
-  /** Validates an operation specification (400 naming the field) and returns its operation. */
-  validate(type: string, parameters: Record<string, unknown>): Operation {
+  /** Validates an operation specification (400 naming the field); answers its parameters with their defaults. */
+  validate(type: string, parameters: Record<string, unknown>): Record<string, unknown> {
     const operation = this.get(type);
     if (!operation) throw badRequest('operation.type', `unknown operation "${type}"; known: ${this.types().join(', ')}`);
-    checkParameters(operation.parameters, parameters, 'operation.parameters');
-    return operation;
+    return checkParameters(operation.parameters, parameters, 'operation.parameters');
   }
 }
 

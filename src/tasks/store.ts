@@ -21,6 +21,13 @@ export interface Ending {
   outcome: Outcome;
 }
 
+/** A task failed because a task it depends on did not complete. */
+export interface FailedDependent {
+  id: string;
+  operation: string;
+  error: string;
+}
+
 export interface Claimed {
   record: TaskRecord;
   epoch: number;
@@ -258,22 +265,22 @@ export class TaskStore {
     });
   }
 
-  /** Fails every unfinished task waiting on `dependency`, and those waiting on them, in turn. */
-  async failDependents(dependency: string, status: Status, now: number): Promise<string[]> {
-    const failed: string[] = [];
-    let frontier = [{ id: dependency, status }];
+  /** Fails every unfinished task waiting on `dependency`, and those waiting on them, in turn; answers what each became. */
+  async failDependents(dependency: string, status: Status, now: number): Promise<FailedDependent[]> {
+    const failed: FailedDependent[] = [];
+    let frontier: Array<{ id: string; status: Status }> = [{ id: dependency, status }];
     while (frontier.length > 0) {
-      const next: Array<{ id: string; status: Status }> = [];
+      const next: FailedDependent[] = [];
       for (const { id, status: depStatus } of frontier) {
         const rows = await this.#db.updateTable('tasks')
           .set({ status: 'failed', failed_at: now, error: `Dependency ${id} finished with status ${depStatus}.` })
           .where('status', 'in', ['queued', 'waiting', 'sleeping'])
           .where('id', 'in', (eb) => eb.selectFrom('task_dependencies').select('task_id').where('dependency_id', '=', id))
-          .returning('id').execute();
-        for (const row of rows) next.push({ id: row.id, status: 'failed' });
+          .returning(['id', 'operation_type', 'error']).execute();
+        for (const row of rows) next.push({ id: row.id, operation: row.operation_type, error: row.error! });
       }
-      failed.push(...next.map((n) => n.id));
-      frontier = next;
+      failed.push(...next);
+      frontier = next.map((n) => ({ id: n.id, status: 'failed' }));
     }
     return failed;
   }

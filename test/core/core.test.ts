@@ -11,6 +11,9 @@ describe('configuration', () => {
     assert.equal(config.http.port, 10800);
     assert.equal(config.databaseUrl, undefined);
     assert.ok(config.dataDir.endsWith('/data'));
+    assert.equal(config.http.requestTimeoutMs, 30_000);
+    assert.equal(config.http.sseMaxClients, 500);
+    assert.equal(config.recordings.uploadTimeoutMs, 4 * 3_600_000);
   });
 
   test('a bad value stops onair with a message naming it', () => {
@@ -21,6 +24,10 @@ describe('configuration', () => {
       [{ ONAIR_LOG_LEVEL: 'loud' }, /ONAIR_LOG_LEVEL/],
       [{ ONAIR_API_KEY: 'short' }, /ONAIR_API_KEY/],
       [{ ONAIR_TASKS_CLEAN_RETENTION: 'a month' }, /ONAIR_TASKS_CLEAN_RETENTION/],
+      [{ ONAIR_SSE_MAX_CLIENTS: '0' }, /ONAIR_SSE_MAX_CLIENTS/],
+      [{ ONAIR_HTTP_REQUEST_TIMEOUT: '30' }, /ONAIR_HTTP_REQUEST_TIMEOUT/],
+      [{ ONAIR_HTTP_REQUEST_TIMEOUT: 'PT0.5S' }, /ONAIR_HTTP_REQUEST_TIMEOUT/],
+      [{ ONAIR_UPLOAD_TIMEOUT: 'PT30S', ONAIR_UPLOAD_IDLE_TIMEOUT: 'PT1M' }, /ONAIR_UPLOAD_IDLE_TIMEOUT must not be longer than ONAIR_UPLOAD_TIMEOUT/],
     ];
     for (const [env, message] of cases) assert.throws(() => loadConfig(env), (e: Error) => e instanceof ConfigError && message.test(e.message));
   });

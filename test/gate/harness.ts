@@ -235,7 +235,7 @@ export async function startGate(options: {
   const node = nodeIdentity(config);
   const bus = new EventBus({ notifier: database.notifier, origin: node.id, logger, now: () => clock.now() });
   const metrics = createMetrics();
-  const app = await createHttpServer({ logger, metrics, apiKey: undefined, bodyLimit: config.http.bodyLimit, version: 'test' });
+  const app = await createHttpServer({ clock, logger, metrics, apiKey: undefined, http: config.http, version: 'test' });
   const programme = options.programme ?? new StandInProgramme();
   const archive = new StandInArchive(dataDir);
   const gate = createGate({ config, database, bus, clock, logger, metrics, node, programme, archive });

@@ -88,6 +88,17 @@ for (const database of testDatabases) {
       }
     });
 
+    test('POST /tasks applies the defaults the schema documents', async () => {
+      const cron = await server.request('POST', '/tasks', { operation: { type: 'test', parameters: {} }, condition: { type: 'cron', parameters: { expression: '0 3 * * *' } } });
+      assert.equal(cron.status, 201, JSON.stringify(cron.body));
+      assert.deepEqual(cron.body.task.condition.parameters, { expression: '0 3 * * *', timezone: 'UTC' });
+      assert.deepEqual((await server.request('GET', `/tasks/${cron.body.task.id}`)).body.task.condition.parameters, { expression: '0 3 * * *', timezone: 'UTC' });
+      await server.request('DELETE', `/tasks/${cron.body.task.id}`);
+      const bare = await server.request('POST', '/tasks', { operation: { type: 'test' } });
+      assert.equal(bare.status, 201, JSON.stringify(bare.body));
+      assert.deepEqual(bare.body.task.operation, { type: 'test', parameters: {} });
+    });
+
     test('POST /tasks: 404 for an unknown dependency', async () => {
       const answer = await server.request('POST', '/tasks', task('test', {}, { dependencies: { a: '00000000-0000-4000-8000-000000000001' } }));
       assert.equal(answer.status, 404);

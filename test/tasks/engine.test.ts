@@ -61,6 +61,46 @@ for (const database of testDatabases) {
       await until(afterTheFact, 'failed');
     });
 
+    test('dependents failed by propagation are announced with their operation and error', async () => {
+      server = await startOnair({ database });
+      server.onair.tasks.operations.register({
+        type: 'explode', summary: 'fails', parameters: Type.Object({}), run: async () => { throw new Error('boom'); },
+      });
+      const announced: Array<{ id: string; operation: string; status: string; error?: string }> = [];
+      server.onair.bus.subscribe((event) => {
+        if (event.type === 'task-status-changed') announced.push(event.data as (typeof announced)[number]);
+      });
+      const failedOf = (id: string) => waitFor(() => announced.find((e) => e.id === id && e.status === 'failed'), `task ${id} announced failed`);
+      const failing = await post({ operation: { type: 'explode', parameters: {} }, condition: now, dependencies: {} });
+      const child = await post({ operation: { type: 'delay', parameters: { milliseconds: 1 } }, condition: now, dependencies: { x: failing } });
+      const grandchild = await post({ operation: { type: 'test', parameters: {} }, condition: now, dependencies: { y: child } });
+      assert.deepEqual(await failedOf(child), { id: child, operation: 'delay', status: 'failed', error: `Dependency ${failing} finished with status failed.` });
+      assert.deepEqual(await failedOf(grandchild), { id: grandchild, operation: 'test', status: 'failed', error: `Dependency ${child} finished with status failed.` });
+
+      const later = await post({ operation: { type: 'test', parameters: {} }, condition: { type: 'at', parameters: { datetime: '2999-01-01T00:00:00Z' } }, dependencies: {} });
+      const waiting = await post({ operation: { type: 'delay', parameters: { milliseconds: 1 } }, condition: now, dependencies: { later } });
+      await server.request('DELETE', `/tasks/${later}`);
+      assert.deepEqual(await failedOf(waiting), { id: waiting, operation: 'delay', status: 'failed', error: `Dependency ${later} finished with status cancelled.` });
+    });
+
+    test('a submit with an id that exists is a conflict of its own: the others of its tick are stored', async () => {
+      server = await startOnair({ database });
+      const { engine } = server.onair.tasks;
+      const input = { operation: { type: 'test', parameters: {} } };
+      const existing = (await engine.submit(input)).task.id;
+      const fresh = crypto.randomUUID();
+      const answers = await Promise.allSettled([
+        engine.submit(input), engine.submit(input, existing), engine.submit(input), engine.submit(input, fresh), engine.submit(input, fresh),
+      ]);
+      assert.deepEqual(answers.map((a) => a.status), ['fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'rejected']);
+      for (const index of [1, 4]) {
+        const { reason } = answers[index] as PromiseRejectedResult;
+        assert.equal(reason.status, 409, String(reason));
+        assert.match(reason.message, /already exists/);
+      }
+      for (const answer of answers.filter((a) => a.status === 'fulfilled')) await until(answer.value.task.id, 'completed');
+    });
+
     test('cancelling a running task aborts its work at once', async () => {
       server = await startOnair({ database });
       let aborted = false;

@@ -87,6 +87,12 @@ export async function migrate(db: Database, ...areas: Migrations[]): Promise<voi
   }
 }
 
+/** Whether a statement failed because a row with the same key exists (SQLite's primary key or unique constraint, PostgreSQL's 23505). */
+export function isUniqueViolation(error: unknown): boolean {
+  const { code, errcode } = (error ?? {}) as { code?: unknown; errcode?: unknown };
+  return code === '23505' || (code === 'ERR_SQLITE_ERROR' && (errcode === 1555 || errcode === 2067));
+}
+
 /** Splits `items` into runs of at most `size`, to stay under the bound-parameter limits of one statement. */
 export function chunks<T>(items: T[], size: number): T[][] {
   const runs: T[][] = [];

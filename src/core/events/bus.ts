@@ -67,10 +67,10 @@ export class EventBus {
     return () => this.#handlers.delete(handler);
   }
 
-  /** Events after `id` still held in the history, oldest first. */
-  since(id: number): BusEvent[] {
+  /** At most `limit` events after `id` still held in the history, oldest first. */
+  since(id: number, limit: number): BusEvent[] {
     const events: BusEvent[] = [];
-    for (let next = Math.max(id + 1, this.#nextId - HISTORY); next < this.#nextId; next++) {
+    for (let next = Math.max(id + 1, this.#nextId - HISTORY); next < this.#nextId && events.length < limit; next++) {
       const event = this.#history[next % HISTORY];
       if (event?.id === next) events.push(event);
     }

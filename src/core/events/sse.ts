@@ -1,13 +1,118 @@
 import type { ServerResponse } from 'node:http';
+import { Counter, Gauge } from 'prom-client';
 import { Type } from 'typebox';
+import { cooperate } from '../cooperate.ts';
+import { HttpError } from '../http/problem.ts';
 import type { App } from '../http/server.ts';
+import type { Metrics } from '../metrics.ts';
 import type { BusEvent, EventBus } from './bus.ts';
 
 const HEARTBEAT_MS = 15_000;
+/** A client with this much written to it and not yet taken is dropped, as /listen does; it resumes with Last-Event-ID. */
+const MAX_BEHIND = 256 * 1024;
+/** Events replayed in one write; a replay shares the event loop with everything else (cooperate.ts) between writes. */
+const REPLAY_CHUNK = 100;
+const RETRY_AFTER_S = 10;
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    eventStreams: EventStreams;
+  }
+}
+
+const frames = new WeakMap<BusEvent, string>();
+
+/** Dropped, gone, or ended by a stop: nothing more may be written. */
+const ended = (res: ServerResponse) => res.destroyed || res.writableEnded;
+
+/** The frame of an event, made once however many clients receive it. */
 function frame(event: BusEvent): string {
-  const data = JSON.stringify({ type: event.type, createdAt: event.createdAt, data: event.data });
-  return `id: ${event.id}\nevent: ${event.type}\ndata: ${data}\n\n`;
+  let text = frames.get(event);
+  if (text === undefined) {
+    const data = JSON.stringify({ type: event.type, createdAt: event.createdAt, data: event.data });
+    text = `id: ${event.id}\nevent: ${event.type}\ndata: ${data}\n\n`;
+    frames.set(event, text);
+  }
+  return text;
+}
+
+/** Every open event stream of the server: at most `maxClients` at once, counted, dropped and closed together. */
+export class EventStreams {
+  readonly #open = new Set<ServerResponse>();
+  readonly maxClients: number;
+  readonly #dropped: Counter;
+  readonly #refused: Counter;
+
+  constructor(options: { maxClients: number; metrics: Metrics }) {
+    this.maxClients = options.maxClients;
+    const registers = [options.metrics.registry];
+    const open = this.#open;
+    new Gauge({ name: 'onair_sse_clients', help: 'Open server-sent event streams', registers, collect() { this.set(open.size); } });
+    this.#dropped = new Counter({ name: 'onair_sse_clients_dropped_total', help: 'Event streams dropped because their client fell too far behind', registers });
+    this.#refused = new Counter({ name: 'onair_sse_clients_refused_total', help: 'Event streams refused because ONAIR_SSE_MAX_CLIENTS were open', registers });
+  }
+
+  /** Takes a new stream in; answers false (and counts the refusal) when `maxClients` are open. */
+  admit(res: ServerResponse): boolean {
+    if (this.#open.size >= this.maxClients) {
+      this.#refused.inc();
+      return false;
+    }
+    this.#open.add(res);
+    res.on('close', () => this.#open.delete(res));
+    return true;
+  }
+
+  /** Writes to a stream, unless its client is too far behind: then the stream is dropped. Answers whether it was written. */
+  write(res: ServerResponse, text: string): boolean {
+    if (ended(res)) return false;
+    if (res.writableLength > MAX_BEHIND) {
+      this.#dropped.inc();
+      res.destroy();
+      return false;
+    }
+    res.write(text);
+    return true;
+  }
+
+  closeAll(): void {
+    for (const res of this.#open) res.end();
+  }
+}
+
+/** Serves event streams on `app`: every registerSse path shares these limits. */
+export function serveEventStreams(app: App, options: { maxClients: number; metrics: Metrics }): void {
+  const streams = new EventStreams(options);
+  app.decorate('eventStreams', streams);
+  app.addHook('preClose', async () => streams.closeAll());
+}
+
+/**
+ * One client's stream. Live events are written as they come; a replay after `Last-Event-ID` walks the bus's
+ * history a chunk at a time, taking turns on the event loop, and live events wait in that history until the replay
+ * reaches them.
+ */
+async function stream(streams: EventStreams, res: ServerResponse, bus: EventBus, wanted: (event: BusEvent) => boolean, lastId: number | undefined): Promise<void> {
+  let replaying = lastId !== undefined;
+  const unsubscribe = bus.subscribe((event) => {
+    if (!replaying && wanted(event)) streams.write(res, frame(event));
+  });
+  const heartbeat = setInterval(() => streams.write(res, ': heartbeat\n\n'), HEARTBEAT_MS);
+  res.on('close', () => {
+    clearInterval(heartbeat);
+    unsubscribe();
+  });
+  streams.write(res, 'retry: 2000\n\n');
+  const turn = cooperate();
+  let after = lastId ?? 0;
+  while (replaying && !ended(res)) {
+    await turn();
+    const events = bus.since(after, REPLAY_CHUNK);
+    const text = events.filter(wanted).map(frame).join('');
+    if (text !== '' && !streams.write(res, text)) return;
+    if (events.length === 0) replaying = false;
+    else after = events.at(-1)!.id;
+  }
 }
 
 /**
@@ -15,14 +120,14 @@ function frame(event: BusEvent): string {
  * what the client missed while it was away, as far back as the bus remembers.
  */
 export function registerSse(app: App, bus: EventBus, path = '/sse', only?: (event: BusEvent) => boolean): void {
-  const open = new Set<ServerResponse>();
-  app.addHook('preClose', async () => {
-    for (const res of open) res.end();
-  });
   app.get(path, {
     schema: {
       tags: ['events'],
       summary: 'Server-sent events of the whole system',
+      description: 'A client that falls too far behind is dropped (it resumes with Last-Event-ID); past ONAIR_SSE_MAX_CLIENTS '
+        + 'open streams, new ones are refused with 503.',
+      produces: ['text/event-stream'],
+      response: { 200: { type: 'string', description: 'The events, as they happen' } },
       querystring: Type.Object({
         types: Type.Optional(Type.String({ description: 'Comma-separated event types to receive; all when absent' })),
       }),
@@ -32,28 +137,19 @@ export function registerSse(app: App, bus: EventBus, path = '/sse', only?: (even
     const types = request.query.types?.split(',').map((t) => t.trim()).filter(Boolean);
     const wanted = (event: BusEvent) =>
       (types === undefined || types.length === 0 || types.includes(event.type)) && (only?.(event) ?? true);
-    reply.hijack();
     const res = reply.raw;
+    if (!app.eventStreams.admit(res)) {
+      reply.header('retry-after', String(RETRY_AFTER_S));
+      throw new HttpError(503, `${app.eventStreams.maxClients} event streams are open, the most ONAIR_SSE_MAX_CLIENTS allows; try again later`);
+    }
+    reply.hijack();
     res.writeHead(200, {
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-store',
       Connection: 'keep-alive',
       'X-Accel-Buffering': 'no',
     });
-    res.write('retry: 2000\n\n');
     const lastId = request.headers['last-event-id'];
-    if (lastId !== undefined) {
-      for (const event of bus.since(Number(lastId))) if (wanted(event)) res.write(frame(event));
-    }
-    const unsubscribe = bus.subscribe((event) => {
-      if (wanted(event)) res.write(frame(event));
-    });
-    const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), HEARTBEAT_MS);
-    open.add(res);
-    res.on('close', () => {
-      clearInterval(heartbeat);
-      unsubscribe();
-      open.delete(res);
-    });
+    void stream(app.eventStreams, res, bus, wanted, lastId === undefined ? undefined : Number(lastId));
   });
 }

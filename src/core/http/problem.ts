@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import { Type, type Static } from 'typebox';
 
 /** RFC 9457 problem details, with the fields at fault listed under `errors`. */
@@ -17,9 +18,9 @@ export interface FieldError {
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
-  406: 'Not Acceptable', 409: 'Conflict', 411: 'Length Required', 413: 'Content Too Large', 415: 'Unsupported Media Type',
-  416: 'Range Not Satisfiable', 422: 'Unprocessable Content', 429: 'Too Many Requests', 500: 'Internal Server Error',
-  503: 'Service Unavailable',
+  406: 'Not Acceptable', 408: 'Request Timeout', 409: 'Conflict', 411: 'Length Required', 413: 'Content Too Large',
+  415: 'Unsupported Media Type', 416: 'Range Not Satisfiable', 422: 'Unprocessable Content', 429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large', 500: 'Internal Server Error', 503: 'Service Unavailable',
 };
 
 export function titleOf(status: number): string {
@@ -50,3 +51,21 @@ export const badRequest = (field: string, message: string) =>
   new HttpError(400, `${field}: ${message}`, [{ field, message }]);
 export const notFound = (detail: string) => new HttpError(404, detail);
 export const conflict = (detail: string) => new HttpError(409, detail);
+
+const CLIENT_ERRORS: Record<string, [number, string]> = {
+  HPE_HEADER_OVERFLOW: [431, 'The request headers are larger than the 16 KiB accepted'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'The request headers did not arrive in time'],
+};
+
+/**
+ * Fastify's clientErrorHandler: what Node's HTTP parser refuses before any route, answered as a problem document
+ * (without the document when the request, as far as it was read, is a HEAD).
+ */
+export function clientError(error: Error & { code?: string; rawPacket?: unknown }, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) return;
+  const [status, detail] = CLIENT_ERRORS[error.code ?? ''] ?? [400, 'The request is not valid HTTP'];
+  const body = JSON.stringify(problem(status, detail));
+  const head = Buffer.isBuffer(error.rawPacket) && error.rawPacket.subarray(0, 5).toString('latin1') === 'HEAD ';
+  socket.end(`HTTP/1.1 ${status} ${titleOf(status)}\r\nContent-Type: application/problem+json; charset=utf-8\r\n`
+    + `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${head ? '' : body}`);
+}

@@ -3,36 +3,26 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { registerAjvFormats, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { validatorCompiler } from './validation.ts';
+import { describeIssue, refuseUnknownQuery, validatorCompiler, type ValidationIssue } from './validation.ts';
 import type { Logger } from 'pino';
+import type { Clock } from '../clock.ts';
+import type { Config } from '../config.ts';
+import { serveEventStreams } from '../events/sse.ts';
 import type { Metrics } from '../metrics.ts';
 import { stateChangeGuard } from './auth.ts';
-import { HttpError, Problem, problem, type FieldError } from './problem.ts';
+import { closeUnread, requestDeadline } from './deadline.ts';
+import { documentRoute } from './openapi.ts';
+import { clientError, HttpError, Problem, problem, type FieldError } from './problem.ts';
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
 
 export interface HttpOptions {
+  clock: Clock;
   logger: Logger;
   metrics: Metrics;
   apiKey: string | undefined;
-  bodyLimit: number;
+  http: Config['http'];
   version: string;
-}
-
-interface ValidationIssue {
-  keyword?: string;
-  instancePath?: string;
-  message?: string;
-  params?: Record<string, unknown>;
-}
-
-function fieldOf(context: string, issue: ValidationIssue): string {
-  const path = (issue.instancePath ?? '').split('/').filter(Boolean);
-  const params = issue.params ?? {};
-  const named = params.requiredProperties ?? params.missingProperty ?? params.additionalProperties;
-  const extra = Array.isArray(named) ? named.join(',') : typeof named === 'string' ? named : undefined;
-  if (extra !== undefined) path.push(extra);
-  return [context, ...path].join('.');
 }
 
 /**
@@ -40,17 +30,18 @@ function fieldOf(context: string, issue: ValidationIssue): string {
  * rather than one "must be equal to constant" per choice.
  */
 function fieldErrors(context: string, issues: ValidationIssue[]): FieldError[] {
-  const byField = new Map<string, ValidationIssue[]>();
+  const byField = new Map<string, Array<ValidationIssue & { message: string }>>();
   for (const issue of issues) {
-    const field = fieldOf(context, issue);
-    byField.set(field, [...(byField.get(field) ?? []), issue]);
+    const described = describeIssue(issue);
+    if (!described) continue;
+    const field = [context, ...described.path].join('.');
+    byField.set(field, [...(byField.get(field) ?? []), { ...issue, message: described.message }]);
   }
   return [...byField].map(([field, found]) => {
     const allowed = found.map((i) => i.params?.allowedValue).filter((v) => v !== undefined);
     if (allowed.length > 0) return { field, message: `must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}` };
     const [first] = found.filter((i) => i.keyword !== 'anyOf').concat(found);
-    const message = first!.params?.additionalProperties !== undefined ? 'is not an accepted property' : first!.message ?? 'is invalid';
-    return { field, message };
+    return { field, message: first!.message };
   });
 }
 
@@ -78,12 +69,16 @@ export async function createHttpServer(options: HttpOptions): Promise<App> {
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: options.bodyLimit,
+    bodyLimit: options.http.bodyLimit,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    clientErrorHandler: clientError,
     routerOptions: { maxParamLength: 500 },
   }).setValidatorCompiler(validatorCompiler).withTypeProvider<TypeBoxTypeProvider>();
 
+  app.addHook('onRoute', refuseUnknownQuery);
+  // Every body but the archive's uploads is JSON: a text/plain one is a 415 like any other, not a string to refuse.
+  app.removeContentTypeParser('text/plain');
   app.addSchema(Problem);
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const body = toProblem(error, request.headers['content-type']);
@@ -93,7 +88,10 @@ export async function createHttpServer(options: HttpOptions): Promise<App> {
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).type('application/problem+json').send(problem(404, `No route ${request.method} ${request.url.split('?')[0]}`)));
 
+  serveEventStreams(app, { maxClients: options.http.sseMaxClients, metrics: options.metrics });
   app.addHook('onRequest', stateChangeGuard(options.apiKey));
+  app.addHook('preParsing', requestDeadline(options.clock, options.http.requestTimeoutMs));
+  app.addHook('onSend', closeUnread);
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     options.metrics.httpDuration.observe(
@@ -109,8 +107,18 @@ export async function createHttpServer(options: HttpOptions): Promise<App> {
         version: options.version,
         description: 'Control plane for live broadcasting: tasks, programme, recordings, gate and more.',
       },
-      components: { securitySchemes: { apiKey: { type: 'apiKey', name: 'X-API-KEY', in: 'header' } } },
+      components: {
+        securitySchemes: {
+          apiKey: {
+            type: 'apiKey', name: 'X-API-KEY', in: 'header',
+            description: 'Needed by requests that change state when ONAIR_API_KEY is set; without it, such requests are accepted from this machine only',
+          },
+        },
+      },
     },
+    transform: documentRoute,
+    // Shared schemas keep their names (Problem, Task, ...) in components.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
@@ -121,7 +129,9 @@ export async function createHttpServer(options: HttpOptions): Promise<App> {
     schema: { tags: ['service'], summary: 'Liveness check', response: { 204: { type: 'null', description: 'Alive' } } },
     handler: async (_request, reply) => reply.code(204).header('Cache-Control', 'no-store').send(null),
   });
-  app.get('/metrics', { schema: { tags: ['service'], summary: 'Prometheus metrics' } }, async (_request, reply) =>
+  app.get('/metrics', {
+    schema: { tags: ['service'], summary: 'Prometheus metrics', produces: ['text/plain'], response: { 200: { type: 'string', description: 'Prometheus text format' } } },
+  }, async (_request, reply) =>
     reply.type(options.metrics.registry.contentType).send(await options.metrics.registry.metrics()));
   return app;
 }

@@ -1,43 +1,127 @@
-import type { FastifySchemaCompiler, FastifySchemaValidationError } from 'fastify';
-import type { TSchema } from 'typebox';
+import type { FastifySchemaCompiler, FastifySchemaValidationError, RouteOptions } from 'fastify';
+import { Type, type TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { Value } from 'typebox/value';
 
-const DECIMAL = /^-?\d+(\.\d+)?$/;
+/** How deep objects and arrays may nest in a request: far more than any route needs, little enough to be safe to walk. */
+const MAX_DEPTH = 32;
 
-function isNumeric(schema: TSchema): boolean {
-  const { type } = schema as { type?: unknown };
-  return type === 'integer' || type === 'number';
-}
-
-/** Top-level properties of a query or path schema that hold numbers (alone, or as a list). */
-function numericProperties(schema: TSchema): string[] {
-  const properties = (schema as { properties?: Record<string, TSchema> }).properties ?? {};
-  return Object.entries(properties)
-    .filter(([, property]) => isNumeric(property) || isNumeric((property as { items?: TSchema }).items ?? {}))
-    .map(([name]) => name);
+export interface ValidationIssue {
+  keyword?: string;
+  instancePath?: string;
+  schemaPath?: string;
+  message?: string;
+  params?: Record<string, unknown>;
 }
 
 /**
- * TypeBox validation. Strings from the URL are converted to the schema's types, but only plain decimal
- * strings become numbers: `limit=true`, `1e2` or `0x10` are refused rather than read as 1, 100 or 16.
+ * Where a validation issue lies (the path down to the field, a missing property's name included) and what to say of
+ * it. TypeBox reports an unknown property twice, once on its own ("schema is false") and once in a list on its parent:
+ * the first is kept, reading "is not an accepted property", and the list is dropped.
+ */
+export function describeIssue(issue: ValidationIssue): { path: string[]; message: string } | undefined {
+  if (issue.keyword === 'additionalProperties') return undefined;
+  const path = (issue.instancePath ?? '').split('/').filter(Boolean).map((key) => key.replaceAll('~1', '/').replaceAll('~0', '~'));
+  const missing = issue.params?.requiredProperties ?? issue.params?.missingProperty;
+  if (Array.isArray(missing) || typeof missing === 'string') path.push([missing].flat().join(','));
+  const unknown = issue.keyword === 'boolean' && (issue.schemaPath ?? '').endsWith('/additionalProperties');
+  return { path, message: unknown ? 'is not an accepted property' : issue.message ?? 'is invalid' };
+}
+
+function pointer(path: string[]): string {
+  return path.map((key) => `/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`).join('');
+}
+
+function refusal(path: string[], keyword: string, message: string): FastifySchemaValidationError {
+  return { keyword, instancePath: pointer(path), schemaPath: '#', params: {}, message };
+}
+
+/**
+ * The first thing no route accepts: U+0000 in a string or a property name (PostgreSQL cannot store it, so SQLite must
+ * not either), or nesting deeper than MAX_DEPTH. Walked with a stack of its own, so that any depth is safe.
+ */
+function unacceptable(value: unknown): FastifySchemaValidationError | undefined {
+  const stack: Array<{ value: unknown; path: string[] }> = [{ value, path: [] }];
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const { value, path } = next;
+    if (typeof value === 'string' && value.includes('\0')) return refusal(path, 'nul', 'must not contain the character U+0000');
+    if (typeof value !== 'object' || value === null) continue;
+    if (path.length >= MAX_DEPTH) return refusal(path, 'depth', `is nested more than ${MAX_DEPTH} levels deep`);
+    for (const [key, item] of Object.entries(value)) {
+      if (key.includes('\0')) return refusal([...path, key], 'nul', 'must not contain the character U+0000 in its name');
+      stack.push({ value: item, path: [...path, key] });
+    }
+  }
+  return undefined;
+}
+
+interface Numeral {
+  spelling: RegExp;
+  message: string;
+}
+
+/** How a number must be written in a URL: `limit=1.5` is refused, not read as 1. */
+const NUMERALS: Record<string, Numeral> = {
+  integer: { spelling: /^-?\d+$/, message: 'must be a whole number' },
+  number: { spelling: /^-?\d+(\.\d+)?$/, message: 'must be a decimal number' },
+};
+
+/** Top-level properties of a query or path schema that hold numbers (alone, or as a list), with the spelling each needs. */
+function numericProperties(schema: TSchema): Array<[string, Numeral]> {
+  const properties = (schema as { properties?: Record<string, TSchema> }).properties ?? {};
+  const numeral = (property: TSchema | undefined) => NUMERALS[String((property as { type?: unknown } | undefined)?.type)];
+  return Object.entries(properties).flatMap(([name, property]) => {
+    const found = numeral(property) ?? numeral((property as { items?: TSchema }).items);
+    return found ? [[name, found] as [string, Numeral]] : [];
+  });
+}
+
+/**
+ * `value` with the schema's defaults filled in (objects are changed in place). TypeBox 1.4 throws on a record
+ * with `additionalProperties: false` holding a key outside its pattern: such a value is checked as it came, and refused.
+ */
+export function withDefaults(schema: TSchema, value: unknown): unknown {
+  try {
+    return Value.Default(schema, value);
+  } catch {
+    return value;
+  }
+}
+
+/**
+ * TypeBox validation, after the checks every route shares (no U+0000, bounded nesting) and with the schema's
+ * defaults applied. Strings from the URL are converted to the schema's types, but only plain decimal
+ * numerals become numbers: `limit=true`, `1e2`, `0x10` or `1.5` are refused rather than read as 1, 100, 16 or 1.
  */
 export const validatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, httpPart }) => {
   const validator = Compile(schema);
   const numeric = httpPart === 'body' ? [] : numericProperties(schema);
   return (value: any) => {
-    for (const name of numeric) {
+    const refused = unacceptable(value);
+    if (refused) return { error: [refused] };
+    for (const [name, { spelling, message }] of numeric) {
       const raw = value?.[name];
       const texts = Array.isArray(raw) ? raw : [raw];
-      if (texts.some((text) => typeof text === 'string' && !DECIMAL.test(text))) {
-        const error: FastifySchemaValidationError = {
-          keyword: 'type', instancePath: `/${name}`, schemaPath: `#/properties/${name}`, params: {}, message: 'must be a decimal number',
-        };
-        return { error: [error] };
-      }
+      if (texts.some((text) => typeof text === 'string' && !spelling.test(text))) return { error: [refusal([name], 'type', message)] };
     }
-    const converted = httpPart === 'body' ? value : Value.Convert(schema, value);
+    const converted = withDefaults(schema, httpPart === 'body' ? value : Value.Convert(schema, value));
     if (validator.Check(converted)) return { value: converted };
     return { error: validator.Errors(converted) as unknown as FastifySchemaValidationError[] };
   };
 };
+
+/**
+ * An onRoute hook: every documented route refuses query parameters it does not know (400 naming them), whether or not
+ * it declares any.
+ */
+export function refuseUnknownQuery(route: RouteOptions): void {
+  const schema = (route.schema ?? {}) as { hide?: boolean; querystring?: TSchema };
+  if (schema.hide) return;
+  route.schema = { ...schema, querystring: closed(schema.querystring ?? Type.Object({})) };
+}
+
+/** A copy of an object schema that accepts no other property; TypeBox's hidden properties are copied with the rest. */
+function closed(schema: TSchema): TSchema {
+  const descriptors = Object.getOwnPropertyDescriptors(schema);
+  return Object.defineProperties({}, { ...descriptors, additionalProperties: { value: false, enumerable: true, writable: true, configurable: true } });
+}

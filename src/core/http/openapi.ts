@@ -1,0 +1,75 @@
+import type { FastifySchema } from 'fastify';
+import { SAFE_METHODS } from './auth.ts';
+import { titleOf } from './problem.ts';
+
+/**
+ * What the OpenAPI document says of every route, beside the route's own schema: the answers the core gives on any
+ * route (problem documents, served as application/problem+json), the API key on routes that change state, a success
+ * answer for a route that names only what it produces, and the key pattern of records.
+ */
+
+interface RouteSchema {
+  hide?: boolean;
+  consumes?: readonly string[];
+  produces?: readonly string[];
+  body?: unknown;
+  response?: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+const ANY_ROUTE: Record<string, string> = {
+  400: 'The request is not valid (a parameter, an unknown query parameter, the HTTP itself): the problem names what is wrong',
+  431: 'The request headers are too large',
+  503: 'onair is stopping',
+};
+const CHANGING_ROUTE: Record<string, string> = {
+  401: 'ONAIR_API_KEY is set and the request has no valid X-API-KEY header',
+  403: 'ONAIR_API_KEY is not set and the request does not come from this machine',
+  408: 'The body did not arrive whole in time (ONAIR_HTTP_REQUEST_TIMEOUT)',
+  413: 'The body is larger than accepted (ONAIR_HTTP_BODY_LIMIT)',
+  415: 'The body is not JSON',
+};
+
+function problemAnswer(description: string) {
+  return { description, content: { 'application/problem+json': { schema: { $ref: 'Problem' } } } };
+}
+
+const isProblem = (answer: unknown) => (answer as { $ref?: unknown } | undefined)?.$ref === 'Problem';
+
+/** @fastify/swagger turns patternProperties into additionalProperties, dropping the key pattern: propertyNames keeps it. */
+function withKeyPatterns(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(withKeyPatterns);
+  if (typeof schema !== 'object' || schema === null) return schema;
+  const copy = Object.fromEntries(Object.entries(schema).map(([key, value]) => [key, withKeyPatterns(value)]));
+  const patterns = Object.keys((copy.patternProperties ?? {}) as object);
+  return patterns.length === 1 ? { ...copy, propertyNames: { pattern: patterns[0] } } : copy;
+}
+
+/** The answers a route documents: its own (problems as application/problem+json) and those of the core. */
+function answers(schema: RouteSchema, changes: boolean): Record<string, unknown> {
+  const own = Object.entries(schema.response ?? {}).map(([code, answer]) =>
+    [code, isProblem(answer) ? problemAnswer(titleOf(Number(code))) : answer]);
+  // A route that takes any body (an upload naming the media types it consumes) never answers 415.
+  const core = Object.entries({ ...ANY_ROUTE, ...(changes ? CHANGING_ROUTE : {}) })
+    .filter(([code]) => !(code === '415' && schema.consumes !== undefined))
+    .map(([code, description]) => [code, problemAnswer(description)]);
+  const documented = Object.fromEntries([...core, ...own]);
+  const succeeds = Object.keys(documented).some((code) => code.startsWith('2'));
+  return succeeds || schema.produces === undefined ? documented : { 200: { description: 'OK', type: 'string' }, ...documented };
+}
+
+/** The `transform` of @fastify/swagger: documents what every route shares; the route's validation is untouched. */
+export function documentRoute({ schema: given, url, route }: { schema: FastifySchema; url: string; route: { method: string | string[] } }) {
+  const schema = given as RouteSchema | undefined;
+  if (schema === undefined || schema.hide) return { schema: given, url };
+  const changes = [route.method].flat().some((method) => !SAFE_METHODS.has(method));
+  return {
+    url,
+    schema: {
+      ...schema,
+      response: answers(schema, changes),
+      ...(schema.body === undefined ? {} : { body: withKeyPatterns(schema.body) }),
+      ...(changes ? { security: [{ apiKey: [] }] } : {}),
+    },
+  };
+}

@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import { after, afterEach, describe, test } from 'node:test';
+import { testDatabases } from '../support/databases.ts';
+import { startOnair, waitFor, type Running } from '../support/onair.ts';
+
+/** An SSE client that sends its request and never reads: what the server writes piles up in front of it. */
+async function stalledClient(url: string, path: string, headers: Record<string, string> = {}): Promise<Socket> {
+  const { hostname, port } = new URL(url);
+  const socket = connect(Number(port), hostname);
+  await once(socket, 'connect');
+  socket.pause();
+  const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  socket.write(`GET ${path} HTTP/1.1\r\nHost: ${hostname}\r\n${lines}\r\n`);
+  return socket;
+}
+
+/** Reads frames of `path` until `count` arrived. */
+async function readFrames(url: string, path: string, count: number, headers: Record<string, string> = {}, onOpen = () => {}): Promise<Array<{ id: number; data: any }>> {
+  const response = await fetch(`${url}${path}`, { headers });
+  assert.equal(response.status, 200);
+  onOpen();
+  const frames: Array<{ id: number; data: any }> = [];
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for await (const chunk of response.body!) {
+    buffer += decoder.decode(chunk, { stream: true });
+    let end: number;
+    while ((end = buffer.indexOf('\n\n')) !== -1) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const id = /^id: (\d+)$/m.exec(block)?.[1];
+      const data = /^data: (.*)$/m.exec(block)?.[1];
+      if (id !== undefined && data !== undefined) frames.push({ id: Number(id), data: JSON.parse(data).data });
+      // Leaving the loop cancels the stream.
+      if (frames.length === count) return frames;
+    }
+  }
+  throw new Error(`the stream ended after ${frames.length} of ${count} frames`);
+}
+
+const database = testDatabases[0]!;
+
+describe('server-sent events under pressure', () => {
+  let server: Running | undefined;
+  const sockets: Socket[] = [];
+  afterEach(async () => {
+    for (const socket of sockets.splice(0)) socket.destroy();
+    await server?.stop();
+    server = undefined;
+  });
+  after(() => server?.stop());
+
+  const metric = async (name: string) => {
+    const text = (await server!.request('GET', '/metrics')).body as string;
+    return Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1]);
+  };
+  /** Publishes events of `bytes` each, a hundred per turn of the event loop, until `done` holds. */
+  const publishUntil = async (bytes: number, done: () => Promise<boolean>, what: string) => {
+    const pad = 'x'.repeat(bytes);
+    await waitFor(async () => {
+      for (let i = 0; i < 100; i++) server!.onair.bus.publish('sse-test' as never, { pad } as never);
+      return done();
+    }, what, 30_000, 1);
+  };
+  const closed = async (socket: Socket) => {
+    socket.resume();
+    if (!socket.destroyed) await once(socket, 'close');
+  };
+
+  test('a client that stops reading is dropped once far behind, and the drop is counted', async () => {
+    server = await startOnair({ database });
+    const socket = await stalledClient(server.url, '/sse');
+    sockets.push(socket);
+    await waitFor(async () => (await metric('onair_sse_clients')) === 1, 'the client to be connected');
+    await publishUntil(4096, async () => (await metric('onair_sse_clients_dropped_total')) === 1, 'the stalled client to be dropped');
+    await closed(socket);
+    assert.equal(await metric('onair_sse_clients'), 0);
+  });
+
+  test('a client replaying more history than it reads is dropped, and the server keeps serving', async () => {
+    server = await startOnair({ database });
+    const pad = 'x'.repeat(2048);
+    for (let i = 0; i < 10_000; i++) server.onair.bus.publish('sse-test' as never, { pad } as never);
+    const socket = await stalledClient(server.url, '/sse', { 'Last-Event-ID': '0' });
+    sockets.push(socket);
+    await waitFor(async () => (await metric('onair_sse_clients_dropped_total')) === 1, 'the replaying client to be dropped');
+    await closed(socket);
+    assert.equal((await server.request('GET', '/ping')).status, 204);
+  });
+
+  test('a replay comes in order, followed by the events published meanwhile, none lost or repeated', async () => {
+    server = await startOnair({ database });
+    const bus = server.onair.bus;
+    const first = bus.publish('sse-test' as never, { n: 0 } as never).id;
+    for (let n = 1; n < 1000; n++) bus.publish('sse-test' as never, { n } as never);
+    const frames = await readFrames(server.url, '/sse?types=sse-test', 1010, { 'Last-Event-ID': String(first - 1) }, () => {
+      for (let n = 1000; n < 1010; n++) bus.publish('sse-test' as never, { n } as never);
+    });
+    assert.deepEqual(frames.map((f) => f.data.n), Array.from({ length: 1010 }, (_, n) => n));
+    assert.deepEqual(frames.map((f) => f.id), Array.from({ length: 1010 }, (_, n) => first + n));
+  });
+
+  test('past ONAIR_SSE_MAX_CLIENTS streams (over every SSE path), a 503 problem; refusals are counted', async () => {
+    server = await startOnair({ database, env: { ONAIR_SSE_MAX_CLIENTS: '2' } });
+    for (const path of ['/sse', '/channels/main/sse']) sockets.push(await stalledClient(server.url, path));
+    await waitFor(async () => (await metric('onair_sse_clients')) === 2, 'two clients to be connected');
+    const refused = await server.request('GET', '/sse');
+    assert.equal(refused.status, 503);
+    assert.equal(refused.headers.get('content-type'), 'application/problem+json; charset=utf-8');
+    assert.ok(Number(refused.headers.get('retry-after')) > 0);
+    assert.match(refused.body.detail, /ONAIR_SSE_MAX_CLIENTS/);
+    assert.equal(await metric('onair_sse_clients_refused_total'), 1);
+    sockets.shift()!.destroy();
+    await waitFor(async () => (await metric('onair_sse_clients')) === 1, 'the closed client to be gone');
+    const frames = readFrames(server.url, '/sse?types=sse-test', 1, {}, () => server!.onair.bus.publish('sse-test' as never, { n: 1 } as never));
+    assert.equal((await frames)[0]!.data.n, 1);
+  });
+});
