@@ -12,7 +12,7 @@ import { media, upload } from '../test/recordings/support.ts';
 import { tempDir } from '../test/support/onair.ts';
 import { listenToNextSession, startIn } from '../test/automation/support.ts';
 import {
-  fixed, inFlight, option, percentile, printConditions, printTable, quick, ratio, spread, startInProcess, testDatabases, timed, type Row, type Running,
+  fixed, inFlight, option, percentile, printConditions, printTable, quick, ratio, startInProcess, testDatabases, timed, type Row, type Running,
 } from './support.ts';
 
 const BROADCASTS = Number(option('broadcasts') ?? (quick ? 5 : 20));
@@ -26,8 +26,15 @@ async function created(server: Running, path: string, body: unknown): Promise<st
   return answer.body.id;
 }
 
+interface Offsets {
+  /** First audio at the listener minus the planned (or known) start, ms, per broadcast that was heard. */
+  heard: number[];
+  /** Broadcasts that reached the listener without audio, or not at all, with what happened. */
+  failed: string[];
+}
+
 /** Automated broadcasts one after another on the default channel: first audio at the listener minus the planned start. */
-async function automated(server: Running, file: string): Promise<number[]> {
+async function automated(server: Running, file: string): Promise<Offsets> {
   const show = await created(server, '/shows', { title: 'Bench tapes' });
   const first = startIn(10_000);
   const planned: number[] = [];
@@ -39,24 +46,28 @@ async function automated(server: Running, file: string): Promise<number[]> {
     if (stored.status !== 201) throw new Error(`upload: ${stored.status} ${JSON.stringify(stored.body)}`);
     planned.push(startsAt);
   }
-  const offsets: number[] = [];
+  const offsets: Offsets = { heard: [], failed: [] };
   let session: string | null = null;
   for (const startsAt of planned) {
-    const next = await listenToNextSession(server.url, server.request, session, SPACING_MS * 2);
-    session = next.session;
-    const { firstAudioAt } = await next.heard;
-    if (firstAudioAt === undefined) throw new Error('a broadcast reached the listener without audio');
-    offsets.push(firstAudioAt - startsAt);
+    try {
+      const next = await listenToNextSession(server.url, server.request, session, Math.max(SPACING_MS * 2, startsAt - Date.now() + SPACING_MS));
+      session = next.session;
+      const { firstAudioAt } = await next.heard;
+      if (firstAudioAt === undefined) offsets.failed.push(`${new Date(startsAt).toISOString()}: reached the listener without audio`);
+      else offsets.heard.push(firstAudioAt - startsAt);
+    } catch (error) {
+      offsets.failed.push(`${new Date(startsAt).toISOString()}: ${(error as Error).message}`);
+    }
   }
   return offsets;
 }
 
 /** The baseline: reserve for a live instance, start ffmpeg -re on the same file at a known time, same listener. */
-async function direct(server: Running, file: string): Promise<number[]> {
+async function direct(server: Running, file: string): Promise<Offsets> {
   const show = await created(server, '/shows', { title: 'Bench live' });
   const { start } = startIn(-60_000);
   const event = await created(server, '/events', { showId: show, type: 'live', start, duration: 86_400, timezone: 'UTC' });
-  const offsets: number[] = [];
+  const offsets: Offsets = { heard: [], failed: [] };
   let session: string | null = null;
   for (let i = 0; i < BROADCASTS; i++) {
     const reserved = await server.request('POST', '/reserve', { instance: { event, start } });
@@ -67,8 +78,8 @@ async function direct(server: Running, file: string): Promise<number[]> {
     const player = spawn('ffmpeg', playArgs(file, 'ogg', 0, reserved.body.url), { stdio: 'ignore' });
     const { firstAudioAt } = await next.heard;
     await new Promise((resolve) => (player.exitCode === null ? player.once('exit', resolve) : resolve(null)));
-    if (firstAudioAt === undefined) throw new Error('a direct push reached the listener without audio');
-    offsets.push(firstAudioAt - startedAt);
+    if (firstAudioAt === undefined) offsets.failed.push(`push ${i + 1}: reached the listener without audio`);
+    else offsets.heard.push(firstAudioAt - startedAt);
     await waitIdle(server);
   }
   return offsets;
@@ -80,7 +91,7 @@ async function waitIdle(server: Running): Promise<void> {
 
 async function accuracy(): Promise<void> {
   const dir = tempDir('onair-bench-automation-');
-  const server = await startInProcess(testDatabases[0]!, {
+  const server = await startInProcess(testDatabases.find((d) => d.name === (option('database') ?? 'sqlite'))!, {
     ONAIR_SRT_PORT_START: String(await freeUdpPort()),
     ONAIR_AUTOMATION_LEAD: 'PT4S', ONAIR_AUTOMATION_RESERVE_LEAD: 'PT2S', ONAIR_AUTOMATION_STREAM_LEAD: 'PT1S',
   });
@@ -88,17 +99,27 @@ async function accuracy(): Promise<void> {
     const file = await media(dir, 'tape.ogg', '-f', 'lavfi', '-i', 'sine=f=440:d=2', '-c:a', 'libopus', '-b:a', '64k');
     const signed = await automated(server, file);
     const baseline = await direct(server, file);
-    const [ours, theirs] = [spread(signed.map(Math.abs)), spread(baseline.map(Math.abs))];
-    for (const key of ['p50', 'p99', 'max'] as const) {
+    const summary = (values: number[]) => ({ min: Math.min(...values), p50: percentile(values, 50), max: Math.max(...values) });
+    const [ours, theirs] = [summary(signed.heard.map(Math.abs)), summary(baseline.heard.map(Math.abs))];
+    const heard = `${signed.heard.length} of ${BROADCASTS} broadcasts`;
+    for (const key of ['min', 'p50', 'max'] as const) {
       rows.push({
-        figure: `start accuracy |first audio - start| ${key}, ms (${BROADCASTS} broadcasts)`, measured: fixed(ours[key], 0), baseline: fixed(theirs[key], 0),
-        'baseline is': 'ffmpeg -re started at a known time', ratio: ratio(ours[key], theirs[key]), goal: key === 'p50' ? '<= 100' : '',
+        figure: `start accuracy |first audio - start| ${key}, ms (${heard})`, measured: fixed(ours[key], 0), baseline: fixed(theirs[key], 0),
+        'baseline is': 'ffmpeg -re started at a known time', ratio: ratio(ours[key], theirs[key]),
+        // The goal holds for every broadcast: the maximum is what is judged.
+        goal: key === 'max' ? `every one <= 100: ${ours.max <= 100 && signed.failed.length === 0 ? 'yes' : 'NO'}` : '',
       });
     }
-    const median = percentile(signed, 50);
     rows.push({
-      figure: 'signed start offset p50, ms (late > 0)', measured: fixed(median, 0), baseline: fixed(percentile(baseline, 50), 0),
-      'baseline is': 'ffmpeg -re started at a known time', ratio: ratio(median, percentile(baseline, 50)),
+      figure: 'broadcasts that reached the listener without audio', measured: signed.failed.length, baseline: baseline.failed.length,
+      'baseline is': 'ffmpeg -re started at a known time', ratio: '', goal: `0: ${signed.failed.length === 0 ? 'yes' : 'NO'}`,
+    });
+    for (const failure of [...signed.failed, ...baseline.failed]) process.stdout.write(`# failed: ${failure}\n`);
+    process.stdout.write(`# automated start offsets, ms: ${signed.heard.map((ms) => ms.toFixed(0)).join(' ')}\n`);
+    const median = percentile(signed.heard, 50);
+    rows.push({
+      figure: 'signed start offset p50, ms (late > 0)', measured: fixed(median, 0), baseline: fixed(percentile(baseline.heard, 50), 0),
+      'baseline is': 'ffmpeg -re started at a known time', ratio: ratio(median, percentile(baseline.heard, 50)),
       goal: `tune: ONAIR_AUTOMATION_OUTPUT_DELAY=${Math.max(0, Math.round(server.config.automation.outputDelayMs + median))}`,
     });
   } finally {
@@ -148,6 +169,7 @@ async function syncTimes(database: (typeof testDatabases)[number]): Promise<void
 }
 
 printConditions('automation');
-await accuracy();
-for (const database of testDatabases) await syncTimes(database);
+const only = option('only');
+if (only !== 'sync') await accuracy();
+if (only !== 'accuracy') for (const database of testDatabases) await syncTimes(database);
 printTable('automation', rows);

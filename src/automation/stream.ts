@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
@@ -197,6 +197,7 @@ async function play(deps: StreamDeps, context: Context, file: string, format: Fo
   const positionS = Math.max(0, (clock.now() + 50 - feedAt) / 1000);
   if (positionS >= durationS) return 0;
   const piped = positionS === 0;
+  if (!piped) deps.logger.warn({ task: context.task.id, lateMs: Math.round(clock.now() - feedAt), position: positionS }, 'broadcast starts late: it joins the recording where the clock is');
   const child = supervisor.spawn(`stream-${context.task.id}`, 'ffmpeg', playArgs(piped ? 'pipe:0' : file, format, positionS, reservation.url),
     [piped ? 'pipe' : 'ignore', 'ignore', 'pipe']);
   let diagnostics = '';
@@ -227,10 +228,22 @@ async function play(deps: StreamDeps, context: Context, file: string, format: Fo
   }
 }
 
+/** How much of the recording is read before the feed time, so that the feed itself waits on no disk or thread pool. */
+const FIRST_READ = 256 * 1024;
+
 async function feed(clock: Clock, child: Supervised, file: string, at: number, signal: AbortSignal): Promise<void> {
-  await waitUntil(clock, at, signal);
-  // ffmpeg may exit early (refused connection): its exit code tells why, not the broken pipe.
-  await pipeline(createReadStream(file), child.child.stdin!, { signal }).catch(() => {});
+  const handle = await open(file, 'r');
+  try {
+    const { bytesRead, buffer } = await handle.read(Buffer.alloc(FIRST_READ), 0, FIRST_READ, 0);
+    await waitUntil(clock, at, signal);
+    const stdin = child.child.stdin!;
+    // ffmpeg may exit early (refused connection): its exit code tells why, not the broken pipe.
+    stdin.on('error', () => {});
+    stdin.write(buffer.subarray(0, bytesRead));
+    await pipeline(handle.createReadStream({ start: bytesRead, autoClose: false }), stdin, { signal }).catch(() => {});
+  } finally {
+    await handle.close();
+  }
 }
 
 /** What the player plays: a copy of the recording, its parts of one format joined in order. */
