@@ -4,42 +4,52 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { analyse, ffmpegChildren, freeUdpPort } from '../gate/harness.ts';
 import { media, upload } from '../recordings/support.ts';
-import { testDatabases } from '../support/databases.ts';
-import { startOnair, tempDir, waitFor } from '../support/onair.ts';
-import { listenTimed } from './support.ts';
+import { testDatabases, type TestDatabase } from '../support/databases.ts';
+import { startOnair, tempDir, waitFor, type Running } from '../support/onair.ts';
+import { created, finished, listenTimed, streamTask } from './support.ts';
+
+/** onair with the automation's leads cut short for a test (the reserve and stream leads are 3 s and 1 s). */
+async function automatedOnair(database: TestDatabase, lead: string, reserveLead = 'PT3S'): Promise<Running> {
+  return startOnair({
+    database,
+    env: {
+      ONAIR_SRT_PORT_START: String(await freeUdpPort()),
+      ONAIR_AUTOMATION_LEAD: lead, ONAIR_AUTOMATION_RESERVE_LEAD: reserveLead, ONAIR_AUTOMATION_STREAM_LEAD: 'PT1S',
+    },
+  });
+}
+
+/** A prerecorded event of a new show, starting at a whole second about `inMs` from now. */
+async function prerecorded(server: Running, title: string, inMs: number, duration = 60) {
+  const startsAt = Math.ceil((Date.now() + inMs) / 1000) * 1000;
+  const start = new Date(startsAt).toISOString().slice(0, 19);
+  const show = await created(server.request, '/shows', { title });
+  const event = await created(server.request, '/events', { showId: show, type: 'prerecorded', start, duration, timezone: 'UTC' });
+  return { event, start, startsAt };
+}
+
+/** Listens to the channel's next session, waits for the task to complete and answers what the listener heard. */
+async function heardUntilDone(server: Running, task: string) {
+  await waitFor(async () => (await server.request('GET', '/check')).body.state === 'reserved', 'the reservation', 10_000, 20);
+  const heard = listenTimed(`${server.url}/listen`);
+  const outcome = await finished(server.request, task, 20_000);
+  assert.equal(outcome.status, 'completed', JSON.stringify(outcome.body));
+  const { bytes, firstAudioAt } = await heard;
+  assert.ok(firstAudioAt, 'audio reached the listener');
+  return { bytes, firstAudioAt };
+}
 
 for (const database of testDatabases) {
   describe(`automated broadcast end to end on ${database.name}`, () => {
     test('a prerecorded instance is played through the gate at its start and heard in full', async () => {
       const dir = tempDir('onair-automation-');
-      const server = await startOnair({
-        database,
-        env: {
-          ONAIR_SRT_PORT_START: String(await freeUdpPort()),
-          ONAIR_AUTOMATION_LEAD: 'PT5S', ONAIR_AUTOMATION_RESERVE_LEAD: 'PT3S', ONAIR_AUTOMATION_STREAM_LEAD: 'PT1S',
-        },
-      });
+      const server = await automatedOnair(database, 'PT5S');
       try {
         const file = await media(dir, 'show.ogg', '-f', 'lavfi', '-i', 'sine=f=440:d=3', '-c:a', 'libopus', '-b:a', '64k');
-        const startsAt = Math.ceil((Date.now() + 8_000) / 1000) * 1000;
-        const start = new Date(startsAt).toISOString().slice(0, 19);
-        const show = await server.request('POST', '/shows', { title: 'Automated' });
-        const event = await server.request('POST', '/events', { showId: show.body.id, type: 'prerecorded', start, duration: 60, timezone: 'UTC' });
-        assert.equal(event.status, 201, JSON.stringify(event.body));
-        const uploaded = await upload(server.url, `/prerecordings/${event.body.id}/${start}`, file);
+        const { event, start, startsAt } = await prerecorded(server, 'Automated', 8_000);
+        const uploaded = await upload(server.url, `/prerecordings/${event}/${start}`, file);
         assert.ok(uploaded.status < 300, JSON.stringify(uploaded.body));
-        const broadcast = await waitFor(async () => (await server.request('GET', '/automation/broadcasts')).body.broadcasts
-          .find((b: { event: string; task: string | null }) => b.event === event.body.id && b.task), 'the stream task', 5_000);
-        await waitFor(async () => (await server.request('GET', '/check')).body.state === 'reserved', 'the reservation', 10_000, 20);
-        const heard = listenTimed(`${server.url}/listen`);
-        const done = await waitFor(async () => {
-          const answer = await server.request('GET', `/tasks/${broadcast.task}`);
-          return ['completed', 'failed', 'cancelled'].includes(answer.body.status) ? answer.body : undefined;
-        }, 'the stream task to finish', 20_000, 50);
-        const finished = await server.request('GET', `/tasks/${done.status}/${broadcast.task}`);
-        assert.equal(done.status, 'completed', JSON.stringify(finished.body));
-        const { bytes, firstAudioAt } = await heard;
-        assert.ok(firstAudioAt, 'audio reached the listener');
+        const { bytes, firstAudioAt } = await heardUntilDone(server, await streamTask(server.request, event));
         const accuracy = firstAudioAt - startsAt;
         process.stdout.write(`# start accuracy: first audio left the gate ${accuracy} ms after the instance start\n`);
         const audio = await analyse(bytes);
@@ -56,38 +66,20 @@ for (const database of testDatabases) {
 
     test('a prerecorded instance created less than the lead before air waits for its prerecording, uploaded late, and plays on time', async () => {
       const dir = tempDir('onair-automation-');
-      const server = await startOnair({
-        database,
-        env: {
-          ONAIR_SRT_PORT_START: String(await freeUdpPort()),
-          ONAIR_AUTOMATION_LEAD: 'PT15M', ONAIR_AUTOMATION_RESERVE_LEAD: 'PT3S', ONAIR_AUTOMATION_STREAM_LEAD: 'PT1S',
-        },
-      });
+      const server = await automatedOnair(database, 'PT15M');
       try {
         const file = await media(dir, 'late.ogg', '-f', 'lavfi', '-i', 'sine=f=550:d=2', '-c:a', 'libopus', '-b:a', '64k');
-        const startsAt = Math.ceil((Date.now() + 8_000) / 1000) * 1000;
-        const start = new Date(startsAt).toISOString().slice(0, 19);
-        const show = await server.request('POST', '/shows', { title: 'Late tape' });
-        const event = await server.request('POST', '/events', { showId: show.body.id, type: 'prerecorded', start, duration: 60, timezone: 'UTC' });
-        const broadcast = await waitFor(async () => (await server.request('GET', '/automation/broadcasts')).body.broadcasts
-          .find((b: { event: string; task: string | null }) => b.event === event.body.id && b.task), 'the stream task', 5_000);
+        const { event, start, startsAt } = await prerecorded(server, 'Late tape', 8_000);
+        const task = await streamTask(server.request, event);
         const waiting = await waitFor(async () => {
-          const running = (await server.request('GET', `/tasks/running/${broadcast.task}`)).body;
+          const running = (await server.request('GET', `/tasks/running/${task}`)).body;
           return running?.progress?.waiting === 'recording' ? running.progress : undefined;
-        }, 'the task to wait for its recording', 5_000, 20);
+        }, 'the task to wait for its recording', 10_000, 20);
         assert.equal(waiting.step, 'recording');
         assert.equal(waiting.until, new Date(startsAt - 3_000).toISOString());
-        const uploaded = await upload(server.url, `/prerecordings/${event.body.id}/${start}`, file);
+        const uploaded = await upload(server.url, `/prerecordings/${event}/${start}`, file);
         assert.equal(uploaded.status, 201, JSON.stringify(uploaded.body));
-        await waitFor(async () => (await server.request('GET', '/check')).body.state === 'reserved', 'the reservation', 10_000, 20);
-        const heard = listenTimed(`${server.url}/listen`);
-        const done = await waitFor(async () => {
-          const answer = await server.request('GET', `/tasks/${broadcast.task}`);
-          return ['completed', 'failed', 'cancelled'].includes(answer.body.status) ? answer.body : undefined;
-        }, 'the stream task to finish', 20_000, 50);
-        assert.equal(done.status, 'completed', JSON.stringify((await server.request('GET', `/tasks/${done.status}/${broadcast.task}`)).body));
-        const { bytes, firstAudioAt } = await heard;
-        assert.ok(firstAudioAt, 'audio reached the listener');
+        const { bytes, firstAudioAt } = await heardUntilDone(server, task);
         process.stdout.write(`# late upload: first audio ${firstAudioAt - startsAt} ms after the instance start\n`);
         assert.ok(Math.abs((await analyse(bytes)).frequency - 550) < 10);
       } finally {
@@ -98,21 +90,11 @@ for (const database of testDatabases) {
     });
 
     test('without a prerecording, the task fails at the reserve lead, naming what is missing', async () => {
-      const server = await startOnair({
-        database,
-        env: {
-          ONAIR_SRT_PORT_START: String(await freeUdpPort()),
-          ONAIR_AUTOMATION_LEAD: 'PT15M', ONAIR_AUTOMATION_RESERVE_LEAD: 'PT3S', ONAIR_AUTOMATION_STREAM_LEAD: 'PT1S',
-        },
-      });
+      const server = await automatedOnair(database, 'PT15M');
       try {
-        const startsAt = Math.ceil((Date.now() + 5_000) / 1000) * 1000;
-        const start = new Date(startsAt).toISOString().slice(0, 19);
-        const show = await server.request('POST', '/shows', { title: 'Missing tape' });
-        const event = await server.request('POST', '/events', { showId: show.body.id, type: 'prerecorded', start, duration: 60, timezone: 'UTC' });
-        const broadcast = await waitFor(async () => (await server.request('GET', '/automation/broadcasts')).body.broadcasts
-          .find((b: { event: string; task: string | null }) => b.event === event.body.id && b.task), 'the stream task', 5_000);
-        const failed = await waitFor(async () => (await server.request('GET', `/tasks/failed/${broadcast.task}`)).body?.error, 'the task to fail', 10_000, 20);
+        const { event, startsAt } = await prerecorded(server, 'Missing tape', 5_000);
+        const task = await streamTask(server.request, event);
+        const failed = await waitFor(async () => (await server.request('GET', `/tasks/failed/${task}`)).body?.error, 'the task to fail', 10_000, 20);
         assert.ok(Date.now() >= startsAt - 3_000, 'not before the reserve lead');
         assert.match(failed, /Step recording failed: no prerecording was uploaded .* \(the reserve lead\)/);
       } finally {
@@ -122,29 +104,19 @@ for (const database of testDatabases) {
 
     test('cancelling a stream task on air stops its ffmpeg at once and removes its files', async () => {
       const dir = tempDir('onair-automation-');
-      const server = await startOnair({
-        database,
-        env: {
-          ONAIR_SRT_PORT_START: String(await freeUdpPort()),
-          ONAIR_AUTOMATION_LEAD: 'PT3S', ONAIR_AUTOMATION_RESERVE_LEAD: 'PT2S', ONAIR_AUTOMATION_STREAM_LEAD: 'PT1S',
-        },
-      });
+      const server = await automatedOnair(database, 'PT3S', 'PT2S');
       try {
         const file = await media(dir, 'long.ogg', '-f', 'lavfi', '-i', 'sine=f=440:d=60', '-c:a', 'libopus', '-b:a', '32k');
-        const startsAt = Math.ceil((Date.now() + 5_000) / 1000) * 1000;
-        const start = new Date(startsAt).toISOString().slice(0, 19);
-        const show = await server.request('POST', '/shows', { title: 'Cancelled' });
-        const event = await server.request('POST', '/events', { showId: show.body.id, type: 'prerecorded', start, duration: 120, timezone: 'UTC' });
-        assert.equal((await upload(server.url, `/prerecordings/${event.body.id}/${start}`, file)).status < 300, true);
-        const broadcast = await waitFor(async () => (await server.request('GET', '/automation/broadcasts')).body.broadcasts
-          .find((b: { event: string; task: string | null }) => b.event === event.body.id && b.task), 'the stream task', 5_000);
+        const { event, start } = await prerecorded(server, 'Cancelled', 5_000, 120);
+        assert.equal((await upload(server.url, `/prerecordings/${event}/${start}`, file)).status < 300, true);
+        const task = await streamTask(server.request, event);
         await waitFor(async () => (await server.request('GET', '/check')).body.state === 'publishing', 'the broadcast to go out', 15_000, 20);
-        const running = await server.request('GET', `/tasks/running/${broadcast.task}`);
+        const running = await server.request('GET', `/tasks/running/${task}`);
         assert.equal(running.body.progress.step, 'stream', JSON.stringify(running.body));
         const players = () => ffmpegChildren().filter((pid) => server.onair.gate.service.live('main')?.process?.pid !== pid);
         assert.equal(players().length, 1, 'one player besides the relay');
         const cancelledAt = Date.now();
-        assert.equal((await server.request('DELETE', `/tasks/${broadcast.task}`)).status, 200);
+        assert.equal((await server.request('DELETE', `/tasks/${task}`)).status, 200);
         await waitFor(() => players().length === 0, 'the player to be gone', 2_000, 5);
         process.stdout.write(`# cancel: player gone ${Date.now() - cancelledAt} ms after DELETE\n`);
         await waitFor(async () => (await server.request('GET', '/check')).body.state === 'idle', 'the channel to be free', 10_000);

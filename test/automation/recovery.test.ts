@@ -7,32 +7,23 @@ import { describe, test } from 'node:test';
 import { freeUdpPort, pushTone } from '../gate/harness.ts';
 import { media, upload } from '../recordings/support.ts';
 import { testDatabases } from '../support/databases.ts';
-import { startOnair, tempDir, waitFor, type Answer } from '../support/onair.ts';
+import { startOnair, tempDir, waitFor, type Running } from '../support/onair.ts';
 import { spawnOnair } from '../support/process.ts';
-import { decode, ffmpegWith, listenToNextSession, positionOf, seconds, startIn, steppedTone, toneOf } from './support.ts';
-
-type Request = (method: string, path: string, body?: unknown) => Promise<Answer>;
+import { created, decode, ffmpegWith, finished, listenToNextSession, positionOf, seconds, startIn, steppedTone, streamTask, toneOf } from './support.ts';
 
 const LEADS = { ONAIR_AUTOMATION_LEAD: 'PT4S', ONAIR_AUTOMATION_RESERVE_LEAD: 'PT2S', ONAIR_AUTOMATION_STREAM_LEAD: 'PT1S' };
 
-async function created(request: Request, path: string, body: unknown): Promise<string> {
-  const answer = await request('POST', path, body);
-  assert.equal(answer.status, 201, JSON.stringify(answer.body));
-  return answer.body.id;
-}
-
-async function streamTask(request: Request, event: string): Promise<string> {
-  const broadcast = await waitFor(async () => (await request('GET', '/automation/broadcasts')).body.broadcasts
-    .find((b: { event: string; task: string | null }) => b.event === event && b.task), 'the stream task', 10_000, 20);
-  return broadcast.task;
-}
-
-async function finished(request: Request, task: string, timeoutMs: number): Promise<{ status: string; body: any }> {
-  const done = await waitFor(async () => {
-    const answer = await request('GET', `/tasks/${task}`);
-    return ['completed', 'failed', 'cancelled'].includes(answer.body.status) ? answer.body.status as string : undefined;
-  }, 'the stream task to finish', timeoutMs, 50);
-  return { status: done, body: (await request('GET', `/tasks/${done}/${task}`)).body };
+/** A replay of `show` six seconds from now, played to its end and heard by a listener from its first audio. */
+async function replayed(server: Running, show: string) {
+  const { startsAt, start } = startIn(6_000);
+  const replay = await created(server.request, '/events', { showId: show, type: 'replay', start, duration: 60, timezone: 'UTC' });
+  const task = await streamTask(server.request, replay);
+  const { heard } = await listenToNextSession(server.url, server.request);
+  const outcome = await finished(server.request, task, 20_000);
+  assert.equal(outcome.status, 'completed', JSON.stringify(outcome.body));
+  const { bytes, firstAudioAt } = await heard;
+  assert.ok(firstAudioAt, 'audio reached the listener');
+  return { outcome, samples: await decode(bytes), offset: firstAudioAt - startsAt };
 }
 
 /** How far the audio heard lags the clock (s): when its first audio arrived past the start, minus its position in the recording. */
@@ -54,16 +45,8 @@ for (const database of testDatabases) {
           const stored = await upload(server.url, `/recordings/${live}/${start}`, file);
           assert.equal(stored.status, 201, JSON.stringify(stored.body));
         }
-        const { startsAt, start } = startIn(6_000);
-        const replay = await created(server.request, '/events', { showId: show, type: 'replay', start, duration: 60, timezone: 'UTC' });
-        const task = await streamTask(server.request, replay);
-        const { heard } = await listenToNextSession(server.url, server.request);
-        const outcome = await finished(server.request, task, 20_000);
-        assert.equal(outcome.status, 'completed', JSON.stringify(outcome.body));
-        const { bytes, firstAudioAt } = await heard;
-        assert.ok(firstAudioAt, 'audio reached the listener');
-        process.stdout.write(`# replay: first audio ${firstAudioAt - startsAt} ms after the start\n`);
-        const samples = await decode(bytes);
+        const { outcome, samples, offset } = await replayed(server, show);
+        process.stdout.write(`# replay: first audio ${offset} ms after the start\n`);
         assert.ok(Math.abs(seconds(samples) - 3) < 0.3, `heard ${seconds(samples)} s of the 3 s recording`);
         assert.ok(Math.abs(toneOf(samples) - 660) < 10, `heard ${toneOf(samples)} Hz, the latest recording is 660 Hz`);
         assert.equal(outcome.body.result.recording.start.slice(0, 10), new Date(Date.now() - day).toISOString().slice(0, 10));
@@ -88,17 +71,8 @@ for (const database of testDatabases) {
           '-page_duration', '20000', '-flush_packets', '1', '-f', 'ogg', reserved.body.url]);
         assert.equal((await once(source, 'exit'))[0], 0);
         await waitFor(async () => (await server.request('GET', `/recordings/${live}`)).body.count === 1, 'the recording', 10_000);
-        const { startsAt, start: replayStart } = startIn(6_000);
-        const replay = await created(server.request, '/events', { showId: show, type: 'replay', start: replayStart, duration: 60, timezone: 'UTC' });
-        const task = await streamTask(server.request, replay);
-        const { heard } = await listenToNextSession(server.url, server.request);
-        const outcome = await finished(server.request, task, 20_000);
-        assert.equal(outcome.status, 'completed', JSON.stringify(outcome.body));
-        const { bytes, firstAudioAt } = await heard;
-        assert.ok(firstAudioAt, 'audio reached the listener');
-        const samples = await decode(bytes);
+        const { samples, offset } = await replayed(server, show);
         const position = positionOf(samples);
-        const offset = firstAudioAt - startsAt;
         process.stdout.write(`# replay of a gate recording: first audio ${offset} ms after the start, at ${position.toFixed(3)} s of the show\n`);
         assert.ok(Math.abs(position) < 0.05, `the replay starts ${position} s into the show`);
         // The target is +-100 ms, as for uploads; a shared two-core machine gets a wider margin here, the figure is printed above.
@@ -123,17 +97,9 @@ for (const database of testDatabases) {
           copyFileSync(take, staged);
           await archive.adopt('recordings', live, start, staged);
         }
-        const { startsAt, start: replayStart } = startIn(6_000);
-        const replay = await created(server.request, '/events', { showId: show, type: 'replay', start: replayStart, duration: 60, timezone: 'UTC' });
-        const task = await streamTask(server.request, replay);
-        const { heard } = await listenToNextSession(server.url, server.request);
-        const outcome = await finished(server.request, task, 20_000);
-        assert.equal(outcome.status, 'completed', JSON.stringify(outcome.body));
+        const { outcome, samples, offset } = await replayed(server, show);
         assert.deepEqual(outcome.body.result.recording.parts, [1, 2]);
-        const { bytes, firstAudioAt } = await heard;
-        assert.ok(firstAudioAt, 'audio reached the listener');
-        process.stdout.write(`# replay in parts: first audio ${firstAudioAt - startsAt} ms after the start\n`);
-        const samples = await decode(bytes);
+        process.stdout.write(`# replay in parts: first audio ${offset} ms after the start\n`);
         assert.ok(Math.abs(seconds(samples) - 4) < 0.3, `heard ${seconds(samples)} s of two 2 s parts`);
         const rate = samples.length / seconds(samples);
         assert.ok(Math.abs(toneOf(samples.subarray(0, 1.8 * rate)) - 440) < 10, 'part 1 first');

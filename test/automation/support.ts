@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
@@ -38,6 +39,29 @@ export function listenTimed(url: string): Promise<Heard> {
 }
 
 type Request = (method: string, path: string, body?: unknown) => Promise<Answer>;
+
+/** POSTs and answers the id of what was created (201). */
+export async function created(request: Request, path: string, body: unknown): Promise<string> {
+  const answer = await request('POST', path, body);
+  assert.equal(answer.status, 201, JSON.stringify(answer.body));
+  return answer.body.id;
+}
+
+/** The id of the stream task the automation made for `event`, once it exists. */
+export async function streamTask(request: Request, event: string): Promise<string> {
+  const broadcast = await waitFor(async () => (await request('GET', '/automation/broadcasts')).body.broadcasts
+    .find((b: { event: string; task: string | null }) => b.event === event && b.task), 'the stream task', 10_000, 20);
+  return broadcast.task;
+}
+
+/** Waits for a task to finish; answers its status and the view of that status. */
+export async function finished(request: Request, task: string, timeoutMs: number): Promise<{ status: string; body: any }> {
+  const done = await waitFor(async () => {
+    const answer = await request('GET', `/tasks/${task}`);
+    return ['completed', 'failed', 'cancelled'].includes(answer.body.status) ? answer.body.status as string : undefined;
+  }, 'the stream task to finish', timeoutMs, 50);
+  return { status: done, body: (await request('GET', `/tasks/${done}/${task}`)).body };
+}
 
 /**
  * Waits for the channel to be reserved by a session other than `previous` and listens to it at once, so that
