@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import { Type, type Static } from 'typebox';
 import type { Clock } from '../core/clock.ts';
-import { HttpError } from '../core/http/problem.ts';
+import { ChannelBusy } from '../core/errors.ts';
 import type { ProcessSupervisor, Supervised } from '../core/processes.ts';
 import type { Gate, Reservation } from '../gate/index.ts';
 import type { EventBus } from '../core/events/bus.ts';
@@ -150,8 +150,7 @@ async function reserve(deps: StreamDeps, context: Context, channel: string, inst
         instance: { event: instance.event.id, start: instance.instance.start }, format, who: `automation task ${context.task.id}`,
       });
     } catch (error) {
-      const busy = error instanceof HttpError && (error.status === 409 || error.status === 503);
-      if (!busy) throw error;
+      if (!(error instanceof ChannelBusy)) throw error;
       if (clock.now() >= deadline) throw new Error(`channel ${channel} was still busy after ${deps.reserveTimeoutMs / 1000} s`);
       context.progress({ step: 'reserve', channel, waiting: 'channel busy', attempt });
       const waiting = new AbortController();

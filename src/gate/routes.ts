@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Type } from 'typebox';
 import type { EventBus } from '../core/events/bus.ts';
 import { registerSse } from '../core/events/sse.ts';
-import { notFound } from '../core/http/problem.ts';
+import { notFound } from '../core/errors.ts';
 import type { App } from '../core/http/server.ts';
 import type { SessionRow } from './migrations.ts';
 import type { Availability, GateService } from './service.ts';

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { Counter } from 'prom-client';
 import type { Alarm } from '../core/clock.ts';
 import type { ChannelConfig } from '../core/config.ts';
-import { badRequest, conflict, HttpError, notFound } from '../core/http/problem.ts';
+import { ChannelBusy, conflict, invalid, notFound } from '../core/errors.ts';
 import { ProcessSupervisor } from '../core/processes.ts';
 import type { ProgrammeEvent, ProgrammeReader } from '../programme/contract.ts';
 import type { Archive } from '../recordings/contract.ts';
@@ -197,7 +197,7 @@ export class GateService {
   /** Static mode: opens the channel to its encoder (fixed stream key) until `deactivate`, reconnects included. */
   async activate(name: string, options: { instance?: InstanceRef; who?: string } = {}): Promise<Availability> {
     const channel = this.channel(name);
-    if (channel.key === undefined) throw badRequest('channel', `${name} has no stream key for static mode`);
+    if (channel.key === undefined) throw invalid('channel', `${name} has no stream key for static mode`);
     if (this.#running.has(name)) throw this.#busy(name);
     const session = new LiveSession({
       id: randomUUID(), channel, mode: 'static', instance: options.instance ?? null, format: 'ogg',
@@ -276,32 +276,32 @@ export class GateService {
     let event: ProgrammeEvent | undefined;
     let start: string;
     if (request.instance) {
-      if (request.event !== undefined) throw badRequest('body.event', 'give either instance or event, not both');
+      if (request.event !== undefined) throw invalid('body.event', 'give either instance or event, not both');
       const found = await programme.getInstance(request.instance.event, request.instance.start);
       if (!found) {
-        if (!(await programme.getEvent(request.instance.event))) throw badRequest('body.instance.event', `unknown event ${request.instance.event}`);
-        throw badRequest('body.instance.start', `event ${request.instance.event} has no instance starting at ${request.instance.start}`);
+        if (!(await programme.getEvent(request.instance.event))) throw invalid('body.instance.event', `unknown event ${request.instance.event}`);
+        throw invalid('body.instance.start', `event ${request.instance.event} has no instance starting at ${request.instance.start}`);
       }
       event = found.event;
       start = found.instance.start;
     } else {
-      if (request.event === undefined) throw badRequest('body.instance', 'is required (or the older form, event)');
+      if (request.event === undefined) throw invalid('body.instance', 'is required (or the older form, event)');
       event = await programme.getEvent(request.event);
-      if (!event) throw badRequest('body.event', `unknown event ${request.event}`);
+      if (!event) throw invalid('body.event', `unknown event ${request.event}`);
       const now = clock.now();
       const candidates = (await programme.instancesBetween(now - HOUR, now + HOUR)).filter((s) => s.event.id === request.event);
       const nearest = candidates.sort((a, b) => Math.abs(a.instance.startsAt - now) - Math.abs(b.instance.startsAt - now))[0];
-      if (!nearest) throw badRequest('body.event', `event ${request.event} has no instance within an hour of now`);
+      if (!nearest) throw invalid('body.event', `event ${request.event} has no instance within an hour of now`);
       start = nearest.instance.start;
     }
     if (request.record && event.type !== 'live') {
-      throw badRequest('body.record', `only live events are recorded; event ${event.id} is ${event.type}`);
+      throw invalid('body.record', `only live events are recorded; event ${event.id} is ${event.type}`);
     }
     return { event: event.id, start };
   }
 
-  #busy(name: string): HttpError {
-    return conflict(`Channel ${name} is already reserved or live`);
+  #busy(name: string): ChannelBusy {
+    return new ChannelBusy(name);
   }
 
   /** Claims the channel's slot, starts the relay and announces the reservation. */
@@ -330,7 +330,7 @@ export class GateService {
       this.#running.delete(session.channel.name);
       await this.store.release(session.id, { state: 'failed', ended_at: this.#deps.clock.now(), reason: (error as Error).message });
       finished();
-      throw new HttpError(503, `${(error as Error).message}; try again shortly`);
+      throw new ChannelBusy(session.channel.name, `${(error as Error).message}; try again shortly`, 'unavailable');
     }
     this.#publish('stream-reserved', session);
     this.#availabilityChanged(session.channel.name, session.instance);

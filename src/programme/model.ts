@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { badRequest } from '../core/http/problem.ts';
+import { invalid } from '../core/errors.ts';
 import type { ProgrammeEvent } from './contract.ts';
 import { formatLocal, isZone, parseLocal } from './localtime.ts';
 
@@ -60,7 +60,7 @@ export const Event = Type.Object({
 
 function local(field: string, text: string): string {
   const parsed = parseLocal(text);
-  if (parsed === undefined) throw badRequest(field, `"${text}" is not a naive local date-time like 2026-12-04T20:00:00`);
+  if (parsed === undefined) throw invalid(field, `"${text}" is not a naive local date-time like 2026-12-04T20:00:00`);
   return formatLocal(parsed);
 }
 
@@ -70,7 +70,7 @@ function locals(field: string, texts: string[] | undefined): string[] {
 
 /** An event from input: times in one spelling, the zone known. The rule is checked where it is expanded. */
 export function normalizeEvent(id: string, input: EventInput): ProgrammeEvent {
-  if (!isZone(input.timezone)) throw badRequest('timezone', `"${input.timezone}" is not an IANA time zone`);
+  if (!isZone(input.timezone)) throw invalid('timezone', `"${input.timezone}" is not an IANA time zone`);
   const recurrence = input.recurrence
     ? { rule: input.recurrence.rule.trim(), include: locals('recurrence.include', input.recurrence.include), exclude: locals('recurrence.exclude', input.recurrence.exclude) }
     : null;

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { Type } from 'typebox';
 import type { Clock } from '../core/clock.ts';
-import { badRequest, notFound } from '../core/http/problem.ts';
+import { invalid, notFound } from '../core/errors.ts';
 import type { App } from '../core/http/server.ts';
 import { parseDateTime } from '../core/time.ts';
 import type { EventType } from './contract.ts';
@@ -38,7 +38,7 @@ function types(value: string | string[] | undefined): EventType[] | undefined {
   if (value === undefined) return undefined;
   const names = [value].flat().flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
   for (const name of names) {
-    if (!(EVENT_TYPES as readonly string[]).includes(name)) throw badRequest('type', `"${name}" is not one of ${EVENT_TYPES.join(', ')}`);
+    if (!(EVENT_TYPES as readonly string[]).includes(name)) throw invalid('type', `"${name}" is not one of ${EVENT_TYPES.join(', ')}`);
   }
   return names.length === 0 ? undefined : names as EventType[];
 }
@@ -46,14 +46,14 @@ function types(value: string | string[] | undefined): EventType[] | undefined {
 function instantOf(field: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   const parsed = parseDateTime(value);
-  if (parsed === undefined) throw badRequest(field, `"${value}" is not an ISO 8601 date-time`);
+  if (parsed === undefined) throw invalid(field, `"${value}" is not an ISO 8601 date-time`);
   return parsed;
 }
 
 function window(start: string | undefined, end: string | undefined, fallback: { from: number; to: number }) {
   const from = instantOf('start', start, fallback.from);
   const to = instantOf('end', end, fallback.to);
-  if (to <= from) throw badRequest('end', 'must be after start');
+  if (to <= from) throw invalid('end', 'must be after start');
   return { from, to };
 }
 

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
 import type { EventBus } from '../core/events/bus.ts';
-import { badRequest, conflict, notFound } from '../core/http/problem.ts';
+import { conflict, invalid, notFound } from '../core/errors.ts';
 import type { EventType, Instance, ProgrammeChanged, ProgrammeEvent, ProgrammeReader, ScheduledInstance } from './contract.ts';
 import { parseLocal } from './localtime.ts';
 import { normalizeEvent, type EventInput, type EventPatch, type Show } from './model.ts';
@@ -30,7 +30,7 @@ async function boundsOf(event: ProgrammeEvent) {
     return await compile(event).bounds();
   } catch (error) {
     if (!(error instanceof ExpansionLimit)) throw error;
-    throw badRequest('recurrence.rule', `reaching its COUNT takes more than ${EVENT_LIMITS.steps} steps of expansion: `
+    throw invalid('recurrence.rule', `reaching its COUNT takes more than ${EVENT_LIMITS.steps} steps of expansion: `
       + 'the rule hardly ever occurs; give it an UNTIL or a rule that occurs more often');
   }
 }
@@ -40,7 +40,7 @@ function compile(event: ProgrammeEvent): EventSchedule {
   try {
     return new EventSchedule(event);
   } catch (error) {
-    if (error instanceof RuleError) throw badRequest('recurrence.rule', error.message);
+    if (error instanceof RuleError) throw invalid('recurrence.rule', error.message);
     throw error;
   }
 }
@@ -118,7 +118,7 @@ export class Programme implements ProgrammeReader {
   async #save(event: ProgrammeEvent, mode: 'create' | 'update'): Promise<ProgrammeEvent> {
     const bounds = await boundsOf(event);
     const outcome = await this.store.saveEvent(event, bounds, this.#clock.now(), mode);
-    if (outcome === 'no-show') throw badRequest('showId', `show ${event.showId} does not exist`);
+    if (outcome === 'no-show') throw invalid('showId', `show ${event.showId} does not exist`);
     if (outcome === 'missing') throw notFound(`Event ${event.id} does not exist`);
     return event;
   }
@@ -133,7 +133,7 @@ export class Programme implements ProgrammeReader {
       try {
         return await compile(event).between(from, to, work);
       } catch (error) {
-        if (error instanceof ExpansionLimit) throw badRequest('end', limitMessage(error, event.id));
+        if (error instanceof ExpansionLimit) throw invalid('end', limitMessage(error, event.id));
         throw error;
       }
     });

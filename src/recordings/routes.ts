@@ -1,7 +1,8 @@
 import { Readable } from 'node:stream';
 import { Type, type Static } from 'typebox';
 import type { App } from '../core/http/server.ts';
-import { badRequest, problem } from '../core/http/problem.ts';
+import { invalid } from '../core/errors.ts';
+import { problem } from '../core/http/problem.ts';
 import type { ArchiveKind } from './contract.ts';
 import { KINDS } from './files.ts';
 import { ifRangeHolds, noneMatchHits, parseRange } from './range.ts';
@@ -60,14 +61,14 @@ function real(value: string): boolean {
 }
 
 function checkStart(start: string): void {
-  if (!real(start)) throw badRequest('params.start', 'is not a real date-time');
+  if (!real(start)) throw invalid('params.start', 'is not a real date-time');
 }
 
 function bound(value: string | undefined, field: string): StartBounds['after'] {
   if (value === undefined) return undefined;
   const withOffset = /(Z|[+-]\d{2}:\d{2})$/.test(value);
   const at = Date.parse(value);
-  if (!real(value) || (withOffset && Number.isNaN(at))) throw badRequest(field, 'is not a real date-time');
+  if (!real(value) || (withOffset && Number.isNaN(at))) throw invalid(field, 'is not a real date-time');
   return withOffset ? { at } : { naive: value };
 }
 

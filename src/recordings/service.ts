@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
 import type { EventBus } from '../core/events/bus.ts';
-import { badRequest, HttpError, notFound } from '../core/http/problem.ts';
+import { DomainError, invalid, notFound, TimedOut, TooLarge } from '../core/errors.ts';
 import type { Instance, ProgrammeReader } from '../programme/contract.ts';
 import type { Archive, ArchiveKind, ArchivedFile } from './contract.ts';
 import { UploadStalled, type ArchiveFiles } from './files.ts';
@@ -71,7 +71,7 @@ export class ArchiveService implements Archive {
     if (!scheduled) throw notFound(`Event ${event} has no instance starting at ${start}`);
     const wanted = EVENT_TYPE_OF[kind];
     if (scheduled.event.type !== wanted) {
-      throw badRequest('event', `is a ${scheduled.event.type} event; ${kind} are kept for ${wanted} events only`);
+      throw invalid('event', `is a ${scheduled.event.type} event; ${kind} are kept for ${wanted} events only`);
     }
     return scheduled.instance;
   }
@@ -80,20 +80,20 @@ export class ArchiveService implements Archive {
   async upload(kind: ArchiveKind, event: string, start: string, body: Readable, declared: { type?: string; length?: number }): Promise<Stored> {
     const instance = await this.instanceFor(kind, event, start);
     if (declared.length !== undefined && declared.length > await this.#o.files.free()) {
-      throw new HttpError(413, `body: ${declared.length} bytes do not fit in the space left on the archive's disk`);
+      throw new TooLarge(`body: ${declared.length} bytes do not fit in the space left on the archive's disk`);
     }
     let received: { temp: string; size: number };
     try {
       received = await this.#o.files.receive(body, this.#o.uploadIdleTimeoutMs);
     } catch (error) {
       this.#o.logger.info({ kind, event, start, err: error }, 'upload cut or stalled before its end; nothing kept');
-      if (error instanceof UploadStalled) throw new HttpError(408, `body: ${error.message}; the upload was given up and nothing was stored`);
-      if (error instanceof HttpError) throw error;
-      throw new HttpError(400, 'body: the upload ended before all of it arrived; nothing was stored');
+      if (error instanceof UploadStalled) throw new TimedOut(`body: ${error.message}; the upload was given up and nothing was stored`);
+      if (error instanceof DomainError) throw error;
+      throw invalid('body', 'the upload ended before all of it arrived; nothing was stored');
     }
     if (received.size === 0) {
       await this.#o.files.discard(received.temp);
-      throw badRequest('body', 'is empty; send the audio or video file');
+      throw invalid('body', 'is empty; send the audio or video file');
     }
     return this.#publish(kind, event, start, instance, received.temp, { declared: declared.type, replace: true });
   }
@@ -116,7 +116,7 @@ export class ArchiveService implements Archive {
       probed = await probe(source);
     } catch (error) {
       if (own) await this.#o.files.discard(source);
-      if (error instanceof NotMedia) throw badRequest(own ? 'body' : 'file', `is not an audio or video file (ffprobe: ${error.message})`);
+      if (error instanceof NotMedia) throw invalid(own ? 'body' : 'file', `is not an audio or video file (ffprobe: ${error.message})`);
       throw error;
     }
     const { size } = await stat(source);
@@ -218,7 +218,7 @@ export class ArchiveService implements Archive {
     });
   }
 
-  #missing(kind: ArchiveKind, event: string, start: string, part: number | undefined): HttpError {
+  #missing(kind: ArchiveKind, event: string, start: string, part: number | undefined): DomainError {
     return notFound(`No ${kind.slice(0, -1)}${part === undefined ? '' : ` part ${part}`} for event ${event} at ${start}`);
   }
 

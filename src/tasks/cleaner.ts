@@ -2,7 +2,7 @@ import { Duration } from 'luxon';
 import type { Logger } from 'pino';
 import type { Alarm, Clock } from '../core/clock.ts';
 import type { EventBus } from '../core/events/bus.ts';
-import { badRequest } from '../core/http/problem.ts';
+import { invalid } from '../core/errors.ts';
 import type { TaskStore } from './store.ts';
 
 declare module '../core/events/bus.ts' {
@@ -19,7 +19,7 @@ export type CleanStrategy =
 /** Parses an ISO 8601 duration such as P7D or PT12H into milliseconds. */
 export function durationMs(delta: unknown, field: string): number {
   const duration = typeof delta === 'string' ? Duration.fromISO(delta) : undefined;
-  if (!duration?.isValid || duration.toMillis() < 0) throw badRequest(field, 'must be an ISO 8601 duration such as P7D or PT12H');
+  if (!duration?.isValid || duration.toMillis() < 0) throw invalid(field, 'must be an ISO 8601 duration such as P7D or PT12H');
   return duration.toMillis();
 }
 
@@ -34,7 +34,7 @@ export async function clean(store: TaskStore, bus: EventBus, strategy: { type: s
       removed = await store.clean(now - durationMs(strategy.parameters?.delta, 'strategy.parameters.delta'));
       break;
     default:
-      throw badRequest('strategy.type', `unknown strategy "${strategy.type}"; known: all, timedelta`);
+      throw invalid('strategy.type', `unknown strategy "${strategy.type}"; known: all, timedelta`);
   }
   if (removed.length > 0) bus.publish('tasks-cleaned', { removed: removed.length });
   return removed;

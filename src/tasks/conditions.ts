@@ -1,7 +1,7 @@
 import { Cron } from 'croner';
 import { IANAZone } from 'luxon';
 import { Type, type Static, type TSchema } from 'typebox';
-import { badRequest } from '../core/http/problem.ts';
+import { invalid } from '../core/errors.ts';
 import { checkParameters } from './schema-check.ts';
 import { parseDateTime } from '../core/time.ts';
 
@@ -24,18 +24,18 @@ const CronParameters = Type.Object({
 
 function cron(parameters: Static<typeof CronParameters>): Cron {
   if (!IANAZone.isValidZone(parameters.timezone)) {
-    throw badRequest('condition.parameters.timezone', `"${parameters.timezone}" is not an IANA time zone`);
+    throw invalid('condition.parameters.timezone', `"${parameters.timezone}" is not an IANA time zone`);
   }
   try {
     return new Cron(parameters.expression, { timezone: parameters.timezone, paused: true });
   } catch (error) {
-    throw badRequest('condition.parameters.expression', (error as Error).message);
+    throw invalid('condition.parameters.expression', (error as Error).message);
   }
 }
 
 function nextOccurrence(parameters: Static<typeof CronParameters>, after: number): number {
   const next = cron(parameters).nextRun(new Date(after));
-  if (next === null) throw badRequest('condition.parameters.expression', 'never occurs');
+  if (next === null) throw invalid('condition.parameters.expression', 'never occurs');
   return next.getTime();
 }
 
@@ -45,7 +45,7 @@ const conditions: Record<string, Condition<any>> = {
     parameters: AtParameters,
     dueAt(parameters: Static<typeof AtParameters>) {
       const at = parseDateTime(parameters.datetime);
-      if (at === undefined) throw badRequest('condition.parameters.datetime', 'must be an ISO 8601 date-time');
+      if (at === undefined) throw invalid('condition.parameters.datetime', 'must be an ISO 8601 date-time');
       return at;
     },
   } satisfies Condition<typeof AtParameters>,
@@ -56,7 +56,7 @@ export const CONDITION_TYPES = Object.keys(conditions);
 
 function conditionOf(type: string): Condition {
   const condition = conditions[type];
-  if (!condition) throw badRequest('condition.type', `unknown condition "${type}"; known: ${CONDITION_TYPES.join(', ')}`);
+  if (!condition) throw invalid('condition.type', `unknown condition "${type}"; known: ${CONDITION_TYPES.join(', ')}`);
   return condition;
 }
 

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Alarm, Clock } from '../core/clock.ts';
 import { isUniqueViolation, type Database } from '../core/db/database.ts';
 import type { EventBus } from '../core/events/bus.ts';
-import { conflict, notFound } from '../core/http/problem.ts';
+import { conflict, notFound, UnknownDependency } from '../core/errors.ts';
 import { firstDue, nextDue } from './conditions.ts';
 import type { Status, TaskInput, TaskRecord } from './model.ts';
 import type { Operation, OperationRegistry } from './operations.ts';
@@ -118,7 +118,7 @@ export class TaskEngine {
     const { dueAt } = first;
     const dependencies = input.dependencies ?? {};
     const missing = await this.store.missing([...new Set(Object.values(dependencies))]);
-    if (missing.length > 0) throw notFound(`Dependency ${missing[0]} does not exist`);
+    if (missing.length > 0) throw new UnknownDependency(missing[0]!);
     const task: NewTask = { id, operation, condition, dependencies, dueAt, enqueuedAt: now };
     const unsuccessful = await this.#enqueuer.add(task).catch((error: unknown) => {
       throw isUniqueViolation(error) ? conflict(`Task ${id} already exists`) : error;

@@ -1,7 +1,7 @@
 import { appendFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Type, type Static, type TSchema } from 'typebox';
-import { badRequest } from '../core/http/problem.ts';
+import { invalid } from '../core/errors.ts';
 import { checkParameters } from './schema-check.ts';
 import type { Task } from './model.ts';
 
@@ -47,7 +47,7 @@ export class OperationRegistry {
   /** Validates an operation specification (400 naming the field); answers its parameters with their defaults. */
   validate(type: string, parameters: Record<string, unknown>): Record<string, unknown> {
     const operation = this.get(type);
-    if (!operation) throw badRequest('operation.type', `unknown operation "${type}"; known: ${this.types().join(', ')}`);
+    if (!operation) throw invalid('operation.type', `unknown operation "${type}"; known: ${this.types().join(', ')}`);
     return checkParameters(operation.parameters, parameters, 'operation.parameters');
   }
 }

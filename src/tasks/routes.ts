@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import type { App } from '../core/http/server.ts';
-import { notFound } from '../core/http/problem.ts';
+import { notFound } from '../core/errors.ts';
 import type { Clock } from '../core/clock.ts';
 import type { EventBus } from '../core/events/bus.ts';
 import { clean } from './cleaner.ts';

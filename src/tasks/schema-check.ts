@@ -1,7 +1,7 @@
 import type { TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { Value } from 'typebox/value';
-import { badRequest } from '../core/http/problem.ts';
+import { invalid } from '../core/errors.ts';
 import { describeIssue, withDefaults } from '../core/http/validation.ts';
 
 /** Parameters are stored, shown and handed to operations whole: they are configuration, not data. */
@@ -32,9 +32,9 @@ function checkerOf(schema: TSchema): Checker {
 export function checkParameters(schema: TSchema, given: Record<string, unknown>, field: string): Record<string, unknown> {
   const { validator, defaults } = checkerOf(schema);
   const bytes = Buffer.byteLength(JSON.stringify(given));
-  if (bytes > MAX_BYTES) throw badRequest(field, `are ${bytes} bytes of JSON; at most ${MAX_BYTES} are accepted`);
+  if (bytes > MAX_BYTES) throw invalid(field, `are ${bytes} bytes of JSON; at most ${MAX_BYTES} are accepted`);
   const value = defaults ? withDefaults(schema, Value.Clone(given)) as Record<string, unknown> : given;
   if (validator.Check(value)) return value;
   const [first] = validator.Errors(value).map(describeIssue).filter((described) => described !== undefined);
-  throw badRequest([field, ...(first?.path ?? [])].join('.'), first?.message ?? 'is invalid');
+  throw invalid([field, ...(first?.path ?? [])].join('.'), first?.message ?? 'is invalid');
 }

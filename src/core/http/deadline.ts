@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { finished, PassThrough, type Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../clock.ts';
-import { HttpError } from './problem.ts';
+import { TimedOut } from '../errors.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -36,7 +36,7 @@ export function requestDeadline(clock: Clock, defaultMs: number) {
     body.on('error', () => {});
     const alarm = clock.at(clock.now() + ms, () => {
       payload.unpipe(body).pause();
-      body.destroy(new HttpError(408, `body: the request did not arrive whole within ${spoken(ms)}; it was given up`));
+      body.destroy(new TimedOut(`body: the request did not arrive whole within ${spoken(ms)}; it was given up`));
     });
     finished(payload, (error) => {
       alarm.cancel();

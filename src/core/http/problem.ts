@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { Type, type Static } from 'typebox';
+import type { DomainError, DomainErrorKind, FieldError } from '../errors.ts';
 
 /** RFC 9457 problem details, with the fields at fault listed under `errors`. */
 export const Problem = Type.Object({
@@ -11,10 +12,6 @@ export const Problem = Type.Object({
 }, { $id: 'Problem', description: 'RFC 9457 problem details' });
 export type Problem = Static<typeof Problem>;
 
-export interface FieldError {
-  field: string;
-  message: string;
-}
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
@@ -47,10 +44,14 @@ export function problem(status: number, detail: string, errors?: FieldError[]): 
   return { type: 'about:blank', title: titleOf(status), status, detail, ...(errors ? { errors } : {}) };
 }
 
-export const badRequest = (field: string, message: string) =>
-  new HttpError(400, `${field}: ${message}`, [{ field, message }]);
-export const notFound = (detail: string) => new HttpError(404, detail);
-export const conflict = (detail: string) => new HttpError(409, detail);
+/** The one place where what an area refuses becomes an HTTP status. */
+const STATUS_OF: Record<DomainErrorKind, number> = {
+  invalid: 400, 'not-found': 404, conflict: 409, busy: 409, unavailable: 503, 'too-large': 413, 'timed-out': 408,
+};
+
+export function domainProblem(error: DomainError): Problem {
+  return problem(STATUS_OF[error.kind], error.message, error.errors);
+}
 
 const CLIENT_ERRORS: Record<string, [number, string]> = {
   HPE_HEADER_OVERFLOW: [431, 'The request headers are larger than the 16 KiB accepted'],

@@ -12,7 +12,8 @@ import type { Metrics } from '../metrics.ts';
 import { stateChangeGuard } from './auth.ts';
 import { closeUnread, requestDeadline } from './deadline.ts';
 import { documentRoute } from './openapi.ts';
-import { clientError, HttpError, Problem, problem, type FieldError } from './problem.ts';
+import { DomainError, type FieldError } from '../errors.ts';
+import { clientError, domainProblem, HttpError, Problem, problem } from './problem.ts';
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
 
@@ -47,6 +48,7 @@ function fieldErrors(context: string, issues: ValidationIssue[]): FieldError[] {
 
 function toProblem(error: FastifyError, contentType: string | undefined): Problem {
   if (error instanceof HttpError) return error.toProblem();
+  if (error instanceof DomainError) return domainProblem(error);
   if (error.validation) {
     const errors = fieldErrors(error.validationContext ?? 'request', error.validation as ValidationIssue[]);
     return problem(400, errors.map((e) => `${e.field} ${e.message}`).join('; '), errors);
