@@ -95,7 +95,7 @@ for (const database of testDatabases) {
       assert.deepEqual(answers.map((a) => a.status), ['fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'rejected']);
       for (const index of [1, 4]) {
         const { reason } = answers[index] as PromiseRejectedResult;
-        assert.equal(reason.status, 409, String(reason));
+        assert.equal(reason.kind, 'conflict', String(reason));
         assert.match(reason.message, /already exists/);
       }
       for (const answer of answers.filter((a) => a.status === 'fulfilled')) await until(answer.value.task.id, 'completed');
