@@ -161,7 +161,7 @@ async function sqlFloor(running: Running, count: number): Promise<number> {
     await engine.store.insert([{ id, operation: { type: 'floor', parameters: {} }, condition: { type: 'now', parameters: {} }, dependencies: {}, dueAt: now + 86_400_000, enqueuedAt: now }]);
     const db = running.onair.database.kysely;
     await db.updateTable('tasks').set({ status: 'running', started_at: now, owner, epoch: 1 }).where('id', '=', id).execute();
-    await engine.store.finish([{ id, owner, epoch: 1, outcome: { completed: Date.now(), result: null } }]);
+    await engine.store.finish([{ id, operation: 'floor', owner, epoch: 1, outcome: { completed: Date.now(), result: null } }], async () => {});
   });
   return (count * 1000) / (performance.now() - start);
 }

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { Counter } from 'prom-client';
 import type { Alarm } from '../core/clock.ts';
 import type { ChannelConfig } from '../core/config.ts';
+import { together, type Announce } from '../core/events/bus.ts';
 import { ChannelBusy, conflict, invalid, notFound } from '../core/errors.ts';
 import { ProcessSupervisor } from '../core/processes.ts';
 import type { ProgrammeEvent, ProgrammeReader } from '../programme/contract.ts';
@@ -332,8 +333,7 @@ export class GateService {
       finished();
       throw new ChannelBusy(session.channel.name, `${(error as Error).message}; try again shortly`, 'unavailable');
     }
-    this.#publish('stream-reserved', session);
-    this.#availabilityChanged(session.channel.name, session.instance);
+    await this.#announce(together(this.#streamEvent('stream-reserved', session), this.#availabilityChanged([session.channel.name], session.instance)));
     return running;
   }
 
@@ -398,10 +398,9 @@ export class GateService {
     running.alarm?.cancel();
     session.state = 'publishing';
     session.since = session.publishedAt = this.#deps.clock.now();
-    this.#publish('stream-publishing', session);
     running.write = this.store.update(session.id, {
       state: 'publishing', published_at: session.publishedAt, codec: session.codec, outputs: JSON.stringify(session.outputs),
-    });
+    }, this.#streamEvent('stream-publishing', session));
     await running.write;
   }
 
@@ -411,9 +410,11 @@ export class GateService {
     const output = { ...session.outputs[index]! };
     this.#logger.warn({ channel: session.channel.name, session: session.id, output: output.url, error: output.error }, 'a push output failed; the broadcast goes on without it');
     this.#outputFailures.inc({ channel: session.channel.name, type: output.type, output: output.url });
-    this.#deps.bus.publish('stream-output-failed', { channel: session.channel.name, session: session.id, index, output });
+    const failed: OutputFailed = { channel: session.channel.name, session: session.id, index, output };
+    const outputs = JSON.stringify(session.outputs);
     const previous = running.write;
-    running.write = previous.catch(() => {}).then(() => this.store.update(session.id, { outputs: JSON.stringify(session.outputs) }));
+    running.write = previous.catch(() => {}).then(() =>
+      this.store.update(session.id, { outputs }, (trx) => this.#deps.bus.record(trx, 'stream-output-failed', failed)));
     await running.write;
   }
 
@@ -431,7 +432,7 @@ export class GateService {
       if (this.#goesOn(session, end)) {
         try {
           await this.#launch(running);
-          this.#publish('stream-reserved', session, { exitCode: end.exit.code, reason: end.published ? 'source-left' : lastLine(end) });
+          await this.#announce(this.#streamEvent('stream-reserved', session, { exitCode: end.exit.code, reason: end.published ? 'source-left' : lastLine(end) }));
           return;
         } catch (error) {
           end = { ...end, diagnostics: (error as Error).message };
@@ -478,14 +479,13 @@ export class GateService {
     }
     const stats = session.stats(now);
     session.state = state;
+    const over = this.#streamEvent(state === 'failed' ? 'stream-failed' : 'stream-ended', session, { exitCode: end.exit.code, reason });
     await this.store.release(session.id, {
       state, ended_at: now, bytes: stats.bytes, duration_ms: Math.round(stats.duration * 1000), codec: session.codec,
       exit_code: end.exit.code, reason, outputs: JSON.stringify(session.outputs),
-    });
+    }, together(over, this.#availabilityChanged([session.channel.name], null)));
     this.#running.delete(session.channel.name);
     this.#logger.info({ channel: session.channel.name, session: session.id, state, reason, exitCode: end.exit.code }, 'session over');
-    this.#publish(state === 'failed' ? 'stream-failed' : 'stream-ended', session, { exitCode: end.exit.code, reason });
-    this.#availabilityChanged(session.channel.name, null);
     running.finished();
   }
 
@@ -496,27 +496,35 @@ export class GateService {
     await running.done;
   }
 
-  #publish(type: 'stream-reserved' | 'stream-publishing' | 'stream-ended' | 'stream-failed', session: LiveSession, extra: { exitCode?: number | null; reason?: string } = {}): void {
-    this.#deps.bus.publish(type, {
+  /** The session as it is now, announced as `type` by the transaction it is given. */
+  #streamEvent(type: 'stream-reserved' | 'stream-publishing' | 'stream-ended' | 'stream-failed', session: LiveSession, extra: { exitCode?: number | null; reason?: string } = {}): Announce {
+    const status: StreamStatus = {
       channel: session.channel.name, session: session.id, mode: session.mode, state: session.state,
       instance: session.instance, format: session.format, record: session.record, metadata: session.metadata,
       stats: session.stats(this.#deps.clock.now()), ...extra,
-    });
+    };
+    return (trx) => this.#deps.bus.record(trx, type, status);
   }
 
-  #availabilityChanged(channel: string, instance: InstanceRef | null): void {
-    this.#deps.bus.publish('availability-changed', {
-      channel, availability: { instance, checkedAt: new Date(this.#deps.clock.now()).toISOString() },
-    });
+  #availabilityChanged(channels: string[], instance: InstanceRef | null): Announce {
+    const checkedAt = new Date(this.#deps.clock.now()).toISOString();
+    return (trx) => this.#deps.bus.record(trx, 'availability-changed', ...channels.map((channel) => ({ channel, availability: { instance, checkedAt } })));
+  }
+
+  /** Records events of what happened outside the database (a relay listens), in a transaction of their own. */
+  async #announce(announce: Announce): Promise<void> {
+    try {
+      await this.#deps.database.kysely.transaction().execute((trx) => announce(trx));
+    } catch (err) {
+      this.#logger.error({ err }, 'could not record the gate\'s events');
+    }
   }
 
   async #sweep(gone: Parameters<GateStore['sweep']>[0]): Promise<void> {
     const now = this.#deps.clock.now();
-    const freed = await this.store.sweep(gone, { state: 'failed', ended_at: now, reason: 'owner-lost' });
-    for (const channel of freed) {
-      this.#logger.warn({ channel }, 'freed a channel held by a session nobody looks after');
-      this.#availabilityChanged(channel, null);
-    }
+    const freed = await this.store.sweep(gone, { state: 'failed', ended_at: now, reason: 'owner-lost' }, (trx, channels) =>
+      this.#availabilityChanged(channels, null)(trx));
+    for (const channel of freed) this.#logger.warn({ channel }, 'freed a channel held by a session nobody looks after');
   }
 
   async #beat(): Promise<void> {

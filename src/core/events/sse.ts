@@ -25,12 +25,12 @@ const frames = new WeakMap<BusEvent, string>();
 /** Dropped, gone, or ended by a stop: nothing more may be written. */
 const ended = (res: ServerResponse) => res.destroyed || res.writableEnded;
 
-/** The frame of an event, made once however many clients receive it. */
+/** The frame of an event, made once however many clients receive it; a lossy event has no id, so it never moves a client's Last-Event-ID. */
 function frame(event: BusEvent): string {
   let text = frames.get(event);
   if (text === undefined) {
-    const data = JSON.stringify({ type: event.type, createdAt: event.createdAt, data: event.data });
-    text = `id: ${event.id}\nevent: ${event.type}\ndata: ${data}\n\n`;
+    const data = JSON.stringify({ type: event.type, createdAt: event.createdAt, origin: event.origin, data: event.data });
+    text = `${event.id === undefined ? '' : `id: ${event.id}\n`}event: ${event.type}\ndata: ${data}\n\n`;
     frames.set(event, text);
   }
   return text;
@@ -88,14 +88,16 @@ export function serveEventStreams(app: App, options: { maxClients: number; metri
 }
 
 /**
- * One client's stream. Live events are written as they come; a replay after `Last-Event-ID` walks the bus's
- * history a chunk at a time, taking turns on the event loop, and live events wait in that history until the replay
- * reaches them.
+ * One client's stream. Live events are written as they come; a replay after `Last-Event-ID` reads the outbox a chunk
+ * at a time, taking turns on the event loop, up to what the bus has delivered, and live events wait in the outbox
+ * until the replay reaches them. Events the client has (it may resume here ahead of this instance) are not sent again.
  */
 async function stream(streams: EventStreams, res: ServerResponse, bus: EventBus, wanted: (event: BusEvent) => boolean, lastId: number | undefined): Promise<void> {
   let replaying = lastId !== undefined;
+  let after = lastId ?? 0;
   const unsubscribe = bus.subscribe((event) => {
-    if (!replaying && wanted(event)) streams.write(res, frame(event));
+    if (replaying || !wanted(event) || (event.id !== undefined && event.id <= after)) return;
+    streams.write(res, frame(event));
   });
   const heartbeat = setInterval(() => streams.write(res, ': heartbeat\n\n'), HEARTBEAT_MS);
   res.on('close', () => {
@@ -104,34 +106,37 @@ async function stream(streams: EventStreams, res: ServerResponse, bus: EventBus,
   });
   streams.write(res, 'retry: 2000\n\n');
   const turn = cooperate();
-  let after = lastId ?? 0;
   while (replaying && !ended(res)) {
     await turn();
-    const events = bus.since(after, REPLAY_CHUNK);
+    const { events, through } = await bus.since(after, REPLAY_CHUNK);
     const text = events.filter(wanted).map(frame).join('');
     if (text !== '' && !streams.write(res, text)) return;
-    if (events.length === 0) replaying = false;
-    else after = events.at(-1)!.id;
+    after = Math.max(after, through);
+    if (after >= bus.delivered) replaying = false;
   }
 }
 
 /**
- * Streams bus events as server-sent events. `types` filters by type; `Last-Event-ID` replays
- * what the client missed while it was away, as far back as the bus remembers.
+ * Streams bus events as server-sent events. `types` filters by type; `Last-Event-ID` replays the durable events the
+ * client missed while it was away, from any instance, as far back as the outbox keeps them (ONAIR_EVENTS_RETENTION).
  */
 export function registerSse(app: App, bus: EventBus, path = '/sse', only?: (event: BusEvent) => boolean): void {
   app.get(path, {
     schema: {
       tags: ['events'],
       summary: 'Server-sent events of the whole system',
-      description: 'A client that falls too far behind is dropped (it resumes with Last-Event-ID); past ONAIR_SSE_MAX_CLIENTS '
-        + 'open streams, new ones are refused with 503.',
+      description: 'Events that record a change carry an id, global and increasing, the same on every instance: with '
+        + 'Last-Event-ID a client first gets every such event after that id (as far back as ONAIR_EVENTS_RETENTION keeps them), '
+        + 'then live ones. Lossy events (task-progress) come without an id. A client that falls too far behind is dropped '
+        + '(it resumes with Last-Event-ID); past ONAIR_SSE_MAX_CLIENTS open streams, new ones are refused with 503.',
       produces: ['text/event-stream'],
       response: { 200: { type: 'string', description: 'The events, as they happen' } },
       querystring: Type.Object({
         types: Type.Optional(Type.String({ description: 'Comma-separated event types to receive; all when absent' })),
       }),
-      headers: Type.Object({ 'last-event-id': Type.Optional(Type.String({ pattern: '^\\d+$' })) }),
+      headers: Type.Object({
+        'last-event-id': Type.Optional(Type.String({ pattern: '^\\d{1,18}$', description: 'The id of the last event received' })),
+      }),
     },
   }, (request, reply) => {
     const types = request.query.types?.split(',').map((t) => t.trim()).filter(Boolean);
@@ -150,6 +155,9 @@ export function registerSse(app: App, bus: EventBus, path = '/sse', only?: (even
       'X-Accel-Buffering': 'no',
     });
     const lastId = request.headers['last-event-id'];
-    void stream(app.eventStreams, res, bus, wanted, lastId === undefined ? undefined : Number(lastId));
+    stream(app.eventStreams, res, bus, wanted, lastId === undefined ? undefined : Number(lastId)).catch((err: unknown) => {
+      request.log.warn({ err }, 'event stream replay failed; the client resumes with Last-Event-ID');
+      res.destroy();
+    });
   });
 }
