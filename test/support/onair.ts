@@ -41,14 +41,18 @@ export async function requestJson(base: string, method: string, path: string, bo
   return { status: response.status, headers: response.headers, body: parsed };
 }
 
-/** Starts a whole onair in this process on a free port, with its own data dir and database. */
+/**
+ * Starts a whole onair in this process on a free port, with its own data dir and database; a data dir or database
+ * given is the caller's, kept when it stops (to start again on them).
+ */
 export async function startOnair(options: {
   database: TestDatabase;
   clock?: Clock;
   env?: Record<string, string>;
   databaseUrl?: string;
+  dataDir?: string;
 }): Promise<Running> {
-  const dataDir = tempDir();
+  const dataDir = options.dataDir ?? tempDir();
   const databaseUrl = options.databaseUrl ?? (await options.database.create());
   const config = loadConfig({
     ONAIR_HTTP_PORT: '0', ONAIR_DATA_DIR: dataDir, ONAIR_LOG_LEVEL: 'silent',
@@ -64,7 +68,7 @@ export async function startOnair(options: {
     async stop() {
       await onair.stop();
       if (!options.databaseUrl) await options.database.drop(databaseUrl);
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
