@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { CompiledQuery, sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import { cooperate } from '../cooperate.ts';
 import { chunks, type Database } from '../db/database.ts';
@@ -47,13 +47,16 @@ interface Envelope {
   events: Array<Pick<BusEvent, 'type' | 'createdAt' | 'data'>>;
 }
 
-/** NOTIFY: the outbox has new events (payload: the origin). */
+/** NOTIFY: the outbox has new events from the instance named in the payload. */
 const WAKE_CHANNEL = 'onair_events';
 /** NOTIFY: lossy events, as they are (payload: an Envelope). */
 const LOSSY_CHANNEL = 'onair_events_lossy';
 // PostgreSQL's NOTIFY payload limit is 8000 bytes.
 const MAX_PAYLOAD = 7900;
-/** Taken by every transaction that writes to the outbox, just before it does, and held until it commits. */
+/**
+ * PostgreSQL advisory lock: every transaction that writes to the outbox holds it shared from just before its insert
+ * until its commit; a reader takes it exclusively for a moment to learn up to which id every event is settled.
+ */
 const ORDER_LOCK = 0x6f6e6169;
 const READ_BATCH = 1000;
 const WRITE_BATCH = 1000;
@@ -64,8 +67,14 @@ const POLL_MS = 1000;
 /**
  * Delivers events in-process and to the other instances sharing the database. Durable events are written to the
  * outbox (`onair_events`) in the transaction of their change; every instance, the writer included, delivers them by
- * reading the outbox after a wake-up, so that all deliver the same events in the same order, each once. Lossy events
- * are delivered at once and shared by one NOTIFY per tick.
+ * reading the outbox after a wake-up (its own write, or a NOTIFY from the instance that wrote), so that all deliver the
+ * same events in the same order, each once. Lossy events are delivered at once and shared by one NOTIFY per tick.
+ *
+ * A sequence hands out ids at insert, not at commit, so on PostgreSQL a reader could see id 11 committed before id
+ * 10 and skip 10 for good. Readers therefore read only up to the settled id: the highest id once every writer that
+ * holds the order lock (shared, from just before its insert to its commit) is done, which taking the lock exclusively
+ * for a moment waits for. Writers never wait for each other, only for that moment. SQLite has one connection: a read
+ * runs between transactions, and everything it sees is settled.
  */
 export class EventBus {
   #handlers = new Set<Handler>();
@@ -83,6 +92,7 @@ export class EventBus {
   #poll: NodeJS.Timeout | undefined;
   /** Transactions that hold the order lock already. */
   #ordered = new WeakSet<Transaction<any>>();
+  #inserts = new Map<number, string>();
   #lossy: Envelope['events'] = [];
   #sharing = false;
 
@@ -93,7 +103,9 @@ export class EventBus {
     this.#origin = options.origin;
     this.#logger = options.logger;
     this.#now = options.now ?? Date.now;
-    this.#notifier.listen(WAKE_CHANNEL, () => this.#wake());
+    this.#notifier.listen(WAKE_CHANNEL, (origin) => {
+      if (origin !== this.#origin) this.#wake();
+    });
     this.#notifier.listen(LOSSY_CHANNEL, (payload) => this.#receive(payload));
   }
 
@@ -108,8 +120,7 @@ export class EventBus {
 
   /** Delivers from the end of the outbox on: what was recorded before is there for `since`. */
   async start(): Promise<void> {
-    const row = await this.#db.selectFrom('onair_events').select((eb) => eb.fn.max('id').as('last')).executeTakeFirst();
-    this.#delivered = Number(row?.last ?? 0);
+    this.#delivered = await this.#settled();
     this.#started = true;
     this.#poll = setInterval(() => this.#wake(), POLL_MS);
     this.#poll.unref();
@@ -123,26 +134,25 @@ export class EventBus {
 
   /**
    * Writes events of one type to the outbox in `trx`, the transaction of the change they record; they are delivered
-   * once it commits. On PostgreSQL it takes the order lock until the commit, so that ids become visible in increasing
-   * order (a sequence hands out ids at insert, not at commit): make it the last statement of the transaction. Given
-   * the database rather than a transaction, it writes in a transaction of its own.
+   * once it commits. On PostgreSQL it holds the order lock until the commit: make it the last statement of the
+   * transaction, so that readers wait for no more than the commit. Given the database rather than a transaction, it
+   * writes in a transaction of its own.
    */
   async record<K extends EventType>(trx: Kysely<any>, type: K, ...data: Array<EventMap[K]>): Promise<void> {
     if (data.length === 0) return;
     if (!trx.isTransaction) return trx.transaction().execute((own) => this.record(own, type, ...data));
     const db = trx as Transaction<EventTables>;
     if (this.#postgres && !this.#ordered.has(db)) {
-      // The notification goes out at the commit, to every instance listening, this one included.
-      await sql`SELECT pg_advisory_xact_lock(${ORDER_LOCK}), pg_notify(${WAKE_CHANNEL}, ${this.#origin})`.execute(db);
+      await sql`SELECT pg_advisory_xact_lock_shared(${ORDER_LOCK})`.execute(db);
       this.#ordered.add(db);
     }
     const createdAt = this.#now();
     for (const run of chunks(data, WRITE_BATCH)) {
-      await db.insertInto('onair_events')
-        .values(run.map((d) => ({ type, origin: this.#origin, created_at: createdAt, data: JSON.stringify(d) }))).execute();
+      await db.executeQuery(CompiledQuery.raw(this.#insert(run.length), [...run.map((d) => JSON.stringify(d)), type, this.#origin, createdAt]));
     }
-    // SQLite has one connection: a read asked for now waits for this transaction to end, so it sees the commit.
-    if (!this.#postgres) this.#wake();
+    // The read this asks for waits for the transaction to end: SQLite's one connection is the transaction's until
+    // then, and PostgreSQL's order lock is held shared by it.
+    this.#wake();
   }
 
   /** Delivers a lossy event here at once, and to the other instances with the next notification. */
@@ -186,10 +196,33 @@ export class EventBus {
     }
   }
 
+  /**
+   * The insert of `count` events of one type, as SQL: what they share is bound once, each adds only its data (the
+   * events of a batch of tasks cost one short statement). Rows go in VALUES order, so ids follow the order given.
+   */
+  #insert(count: number): string {
+    let text = this.#inserts.get(count);
+    if (text === undefined) {
+      const at = (n: number) => (this.#postgres ? `$${n}` : '?');
+      const rows = Array.from({ length: count }, (_, i) => `(${at(i + 1)})`).join(', ');
+      text = `WITH v (d) AS (VALUES ${rows}) INSERT INTO onair_events (type, origin, created_at, data) `
+        + `SELECT ${at(count + 1)}, ${at(count + 2)}, CAST(${at(count + 3)} AS bigint), d FROM v`;
+      this.#inserts.set(count, text);
+    }
+    return text;
+  }
+
   async #read(after: number, through: number, limit: number): Promise<BusEvent[]> {
-    const rows = await this.#db.selectFrom('onair_events').selectAll().where('id', '>', after)
-      .$if(Number.isFinite(through), (q) => q.where('id', '<=', through)).orderBy('id').limit(limit).execute();
+    const rows = await this.#db.selectFrom('onair_events').selectAll().where('id', '>', after).where('id', '<=', through)
+      .orderBy('id').limit(limit).execute();
     return rows.map(toEvent);
+  }
+
+  /** The highest id at or below which every event is committed or will never be. */
+  async #settled(): Promise<number> {
+    const barrier = this.#postgres ? sql`pg_advisory_xact_lock(${ORDER_LOCK}), ` : sql``;
+    const { rows } = await sql<{ last: number | null }>`SELECT ${barrier}(SELECT max(id) FROM onair_events) AS last`.execute(this.#db);
+    return Number(rows[0]?.last ?? 0);
   }
 
   /** Reads what the outbox has after the last event delivered, soon, once for any number of wakes meanwhile. */
@@ -207,18 +240,26 @@ export class EventBus {
     try {
       while (this.#readAgain && this.#started) {
         this.#readAgain = false;
-        const events = await this.#read(this.#delivered, Infinity, READ_BATCH);
+        const events = await this.#read(this.#delivered, await this.#settled(), READ_BATCH);
         for (const event of events) {
           await turn();
           this.#delivered = event.id!;
           this.#deliver(event);
         }
         if (events.length === READ_BATCH) this.#readAgain = true;
+        if (events.some((e) => e.origin === this.#origin)) this.#tellOthers();
       }
     } catch (err) {
       this.#readAgain = false;
       this.#logger.warn({ err }, 'could not read new events; trying again shortly');
     }
+  }
+
+  /** Wakes the other instances: events written here are settled. */
+  #tellOthers(): void {
+    if (!this.#postgres) return;
+    this.#notifier.notify(WAKE_CHANNEL, this.#origin).catch((err: unknown) =>
+      this.#logger.warn({ err }, 'could not wake the other instances; they read the new events within a second'));
   }
 
   #deliver(event: BusEvent): void {
@@ -273,9 +314,11 @@ export class EventBus {
   }
 }
 
+/** The events of one record share their time: its text is made once for them. */
+let lastTime = { ms: NaN, text: '' };
+
 function toEvent(row: Selectable<EventRow>): BusEvent {
-  return {
-    id: Number(row.id), type: row.type, origin: row.origin, createdAt: new Date(Number(row.created_at)).toISOString(),
-    data: JSON.parse(row.data),
-  };
+  const ms = Number(row.created_at);
+  if (ms !== lastTime.ms) lastTime = { ms, text: new Date(ms).toISOString() };
+  return { id: Number(row.id), type: row.type, origin: row.origin, createdAt: lastTime.text, data: JSON.parse(row.data) };
 }
