@@ -414,7 +414,7 @@ export class GateService {
     const outputs = JSON.stringify(session.outputs);
     const previous = running.write;
     running.write = previous.catch(() => {}).then(() =>
-      this.store.update(session.id, { outputs }, (trx) => this.#deps.bus.record(trx, 'stream-output-failed', failed)));
+      this.store.update(session.id, { outputs }, (trx) => this.#deps.bus.record(trx, 'stream-output-failed', [failed])));
     await running.write;
   }
 
@@ -503,12 +503,12 @@ export class GateService {
       instance: session.instance, format: session.format, record: session.record, metadata: session.metadata,
       stats: session.stats(this.#deps.clock.now()), ...extra,
     };
-    return (trx) => this.#deps.bus.record(trx, type, status);
+    return (trx) => this.#deps.bus.record(trx, type, [status]);
   }
 
   #availabilityChanged(channels: string[], instance: InstanceRef | null): Announce {
     const checkedAt = new Date(this.#deps.clock.now()).toISOString();
-    return (trx) => this.#deps.bus.record(trx, 'availability-changed', ...channels.map((channel) => ({ channel, availability: { instance, checkedAt } })));
+    return (trx) => this.#deps.bus.record(trx, 'availability-changed', channels.map((channel) => ({ channel, availability: { instance, checkedAt } })));
   }
 
   /** Records events of what happened outside the database (a relay listens), in a transaction of their own. */

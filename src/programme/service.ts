@@ -199,6 +199,6 @@ export class Programme implements ProgrammeReader {
 
   /** Announces a change in the transaction that makes it. */
   #changed(kind: ProgrammeChanged['kind'], id: string, change: ProgrammeChanged['change']): Announce {
-    return (trx) => this.#bus.record(trx, 'programme-changed', { kind, id, change });
+    return (trx) => this.#bus.record(trx, 'programme-changed', [{ kind, id, change }]);
   }
 }

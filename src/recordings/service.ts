@@ -127,7 +127,7 @@ export class ArchiveService implements Archive {
       content_type: contentTypeOf(probed, how.declared), format: probed.format, duration: probed.duration, created_at: 0,
     };
     const stored = (trx: Transaction<any>, part: number, replaced: boolean) =>
-      this.#o.bus.record(trx, 'archive-file-stored', { kind, event, start, part, size, duration: probed.duration, replaced });
+      this.#o.bus.record(trx, 'archive-file-stored', [{ kind, event, start, part, size, duration: probed.duration, replaced }]);
     try {
       const replaced = await this.#serialized(kind, event, start, async () => {
         row.created_at = this.#o.clock.now();
@@ -214,7 +214,7 @@ export class ArchiveService implements Archive {
   async remove(kind: ArchiveKind, event: string, start: string, part?: number): Promise<void> {
     await this.#serialized(kind, event, start, async () => {
       const files = await this.#o.store.delete(kind, event, start, part, (trx) =>
-        this.#o.bus.record(trx, 'archive-file-deleted', { kind, event, start, ...(part === undefined ? {} : { part }) }));
+        this.#o.bus.record(trx, 'archive-file-deleted', [{ kind, event, start, ...(part === undefined ? {} : { part }) }]));
       if (files.length === 0) throw this.#missing(kind, event, start, part);
       for (const file of files) await this.#o.files.discard(this.#o.files.path(kind, file));
     });

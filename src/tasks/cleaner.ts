@@ -37,7 +37,7 @@ export async function clean(store: TaskStore, bus: EventBus, strategy: { type: s
       throw invalid('strategy.type', `unknown strategy "${strategy.type}"; known: all, timedelta`);
   }
   return store.clean(before, async (trx, removed) => {
-    if (removed.length > 0) await bus.record(trx, 'tasks-cleaned', { removed: removed.length });
+    if (removed.length > 0) await bus.record(trx, 'tasks-cleaned', [{ removed: removed.length }]);
   });
 }
 

@@ -173,7 +173,7 @@ export class TaskEngine {
 
   /** Records status changes in the transaction that makes them. */
   #announce(trx: Transaction<any>, changes: StatusChanged[]): Promise<void> {
-    return this.#options.bus.record(trx, 'task-status-changed', ...changes);
+    return this.#options.bus.record(trx, 'task-status-changed', changes);
   }
 
   #announceRunning(trx: Transaction<any>, records: TaskRecord[]): Promise<void> {

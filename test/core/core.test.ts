@@ -14,6 +14,8 @@ describe('configuration', () => {
     assert.equal(config.http.requestTimeoutMs, 30_000);
     assert.equal(config.http.sseMaxClients, 500);
     assert.equal(config.recordings.uploadTimeoutMs, 4 * 3_600_000);
+    assert.equal(config.events.retentionMs, 7 * 86_400_000);
+    assert.equal(loadConfig({ ONAIR_EVENTS_RETENTION: 'PT36H' }).events.retentionMs, 36 * 3_600_000);
   });
 
   test('a bad value stops onair with a message naming it', () => {
@@ -28,6 +30,8 @@ describe('configuration', () => {
       [{ ONAIR_HTTP_REQUEST_TIMEOUT: '30' }, /ONAIR_HTTP_REQUEST_TIMEOUT/],
       [{ ONAIR_HTTP_REQUEST_TIMEOUT: 'PT0.5S' }, /ONAIR_HTTP_REQUEST_TIMEOUT/],
       [{ ONAIR_UPLOAD_TIMEOUT: 'PT30S', ONAIR_UPLOAD_IDLE_TIMEOUT: 'PT1M' }, /ONAIR_UPLOAD_IDLE_TIMEOUT must not be longer than ONAIR_UPLOAD_TIMEOUT/],
+      [{ ONAIR_EVENTS_RETENTION: 'a week' }, /ONAIR_EVENTS_RETENTION/],
+      [{ ONAIR_EVENTS_RETENTION: 'PT10M' }, /ONAIR_EVENTS_RETENTION/],
     ];
     for (const [env, message] of cases) assert.throws(() => loadConfig(env), (e: Error) => e instanceof ConfigError && message.test(e.message));
   });

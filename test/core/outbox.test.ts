@@ -60,7 +60,7 @@ function follow(base: string, path: string, lastId?: number): Follower {
 
 const lastIdOf = (frames: Frame[]) => frames.findLast((f) => f.id !== undefined)!.id!;
 const record = (server: Running, data: unknown[]) =>
-  server.onair.bus.record(server.onair.database.kysely, 'outbox-test' as never, ...(data as never[]));
+  server.onair.bus.record(server.onair.database.kysely, 'outbox-test' as never, data as never[]);
 
 interface OutboxRow {
   id: number;
@@ -275,7 +275,7 @@ describe('the outbox shared by two instances on one PostgreSQL database', { skip
       await Promise.all(Array.from({ length: WRITERS }, async (_, w) => {
         for (let i = 0; i < EACH; i++) {
           await writer.onair.database.kysely.transaction().execute(async (trx) => {
-            await writer.onair.bus.record(trx, 'outbox-test' as never, { w, i } as never);
+            await writer.onair.bus.record(trx, 'outbox-test' as never, [{ w, i }] as never[]);
             // The transaction stays open a while after its insert: without the order lock, later ids commit first.
             await new Promise((resolve) => setTimeout(resolve, (w * 7 + i * 3) % 11));
           });

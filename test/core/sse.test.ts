@@ -57,7 +57,7 @@ describe('server-sent events under pressure', () => {
     return Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1]);
   };
   /** Records test events (a type of their own) in one transaction. */
-  const record = (data: unknown[]) => server!.onair.bus.record(server!.onair.database.kysely, 'sse-test' as never, ...(data as never[]));
+  const record = (data: unknown[]) => server!.onair.bus.record(server!.onair.database.kysely, 'sse-test' as never, data as never[]);
   /** Records events of `bytes` each, a hundred at a time, until `done` holds. */
   const recordUntil = async (bytes: number, done: () => Promise<boolean>, what: string) => {
     const pad = 'x'.repeat(bytes);

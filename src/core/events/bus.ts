@@ -138,9 +138,9 @@ export class EventBus {
    * transaction, so that readers wait for no more than the commit. Given the database rather than a transaction, it
    * writes in a transaction of its own.
    */
-  async record<K extends EventType>(trx: Kysely<any>, type: K, ...data: Array<EventMap[K]>): Promise<void> {
+  async record<K extends EventType>(trx: Kysely<any>, type: K, data: ReadonlyArray<EventMap[K]>): Promise<void> {
     if (data.length === 0) return;
-    if (!trx.isTransaction) return trx.transaction().execute((own) => this.record(own, type, ...data));
+    if (!trx.isTransaction) return trx.transaction().execute((own) => this.record(own, type, data));
     const db = trx as Transaction<EventTables>;
     if (this.#postgres && !this.#ordered.has(db)) {
       await sql`SELECT pg_advisory_xact_lock_shared(${ORDER_LOCK})`.execute(db);
