@@ -102,6 +102,15 @@ describe('server-sent events under pressure', () => {
     assert.ok(frames.every((f, i) => i === 0 || f.id > frames[i - 1]!.id), 'ids increase');
   });
 
+  test('a client that reads is never dropped by a long replay: the replay goes at its pace', async () => {
+    server = await startOnair({ database });
+    const pad = 'x'.repeat(2048);
+    for (let i = 0; i < 5; i++) await record(Array.from({ length: 1000 }, (_, n) => ({ n: i * 1000 + n, pad })));
+    const frames = await readFrames(server.url, '/sse?types=sse-test', 5000, { 'Last-Event-ID': '0' });
+    assert.deepEqual(frames.map((f) => f.data.n), Array.from({ length: 5000 }, (_, n) => n));
+    assert.equal(await metric('onair_sse_clients_dropped_total'), 0);
+  });
+
   test('a lossy event comes without an id, so that it never moves Last-Event-ID; every event names its origin', async () => {
     server = await startOnair({ database });
     const response = await fetch(`${server.url}/sse?types=sse-test,sse-lossy`);

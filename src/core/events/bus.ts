@@ -63,6 +63,8 @@ const WRITE_BATCH = 1000;
 const CLEAN_BATCH = 5000;
 /** A wake lost (the LISTEN connection dropped) is made up this soon. */
 const POLL_MS = 1000;
+/** Recent events kept in memory, so that a client resuming after a short absence costs no database read. */
+const RECENT = 10_000;
 
 /**
  * Delivers events in-process and to the other instances sharing the database. Durable events are written to the
@@ -86,6 +88,9 @@ export class EventBus {
   #now: () => number;
   /** The id of the last durable event delivered here. */
   #delivered = 0;
+  /** The last events delivered here, in order: every one with an id above `#recentAfter`. */
+  #recent: BusEvent[] = [];
+  #recentAfter = 0;
   #started = false;
   #reading: Promise<void> | undefined;
   #readAgain = false;
@@ -120,7 +125,7 @@ export class EventBus {
 
   /** Delivers from the end of the outbox on: what was recorded before is there for `since`. */
   async start(): Promise<void> {
-    this.#delivered = await this.#settled();
+    this.#delivered = this.#recentAfter = await this.#settled();
     this.#started = true;
     this.#poll = setInterval(() => this.#wake(), POLL_MS);
     this.#poll.unref();
@@ -173,26 +178,55 @@ export class EventBus {
 
   /**
    * At most `limit` durable events after `after` that were delivered here already, oldest first, as far back as the
-   * outbox keeps them; `through` is the id they account for up to (past the last one when there are gaps).
+   * outbox keeps them (the recent ones from memory); `through` is the id they account for up to (past the last one
+   * when there are gaps).
    */
   async since(after: number, limit: number): Promise<{ events: BusEvent[]; through: number }> {
     const bound = this.#delivered;
     if (after >= bound) return { events: [], through: after };
-    const events = await this.#read(after, bound, limit);
+    const events = after >= this.#recentAfter ? this.#recentSince(after, limit) : await this.#read(after, bound, limit);
     return { events, through: events.length === limit ? events.at(-1)!.id! : bound };
   }
 
-  /** Removes the events created before `before`, a batch at a time; answers how many. */
+  /** Where the recent events after `id` begin. */
+  #recentIndex(id: number): number {
+    let low = 0;
+    let high = this.#recent.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (this.#recent[middle]!.id! <= id) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  }
+
+  #recentSince(after: number, limit: number): BusEvent[] {
+    const from = this.#recentIndex(after);
+    return this.#recent.slice(from, from + limit);
+  }
+
+  #remember(event: BusEvent): void {
+    this.#recent.push(event);
+    if (this.#recent.length >= 2 * RECENT) this.#forgetThrough(this.#recent[RECENT - 1]!.id!);
+  }
+
+  /** Forgets the recent events up to `id`: a replay from before it reads the outbox. */
+  #forgetThrough(id: number): void {
+    this.#recent.splice(0, this.#recentIndex(id));
+    this.#recentAfter = Math.max(this.#recentAfter, id);
+  }
+
+  /** Removes the events created before `before`, a batch at a time, from the outbox and from memory; answers how many. */
   async clean(before: number): Promise<number> {
     const turn = cooperate();
     let removed = 0;
     for (;;) {
       await turn();
-      const result = await this.#db.deleteFrom('onair_events').where('id', 'in', (eb) =>
-        eb.selectFrom('onair_events').select('id').where('created_at', '<', before).limit(CLEAN_BATCH)).executeTakeFirst();
-      const count = Number(result.numDeletedRows);
-      removed += count;
-      if (count < CLEAN_BATCH) return removed;
+      const ids = await this.#db.deleteFrom('onair_events').where('id', 'in', (eb) =>
+        eb.selectFrom('onair_events').select('id').where('created_at', '<', before).limit(CLEAN_BATCH)).returning('id').execute();
+      removed += ids.length;
+      this.#forgetThrough(ids.reduce((last, { id }) => Math.max(last, Number(id)), 0));
+      if (ids.length < CLEAN_BATCH) return removed;
     }
   }
 
@@ -218,11 +252,19 @@ export class EventBus {
     return rows.map(toEvent);
   }
 
-  /** The highest id at or below which every event is committed or will never be. */
+  /**
+   * The highest id at or below which every event is committed or will never be. On PostgreSQL it is read under the
+   * order lock, in a statement of its own: its snapshot then holds every writer that finished while the lock was
+   * awaited (one statement would see them only as they were when it began, and their events would wait for a later wake).
+   */
   async #settled(): Promise<number> {
-    const barrier = this.#postgres ? sql`pg_advisory_xact_lock(${ORDER_LOCK}), ` : sql``;
-    const { rows } = await sql<{ last: number | null }>`SELECT ${barrier}(SELECT max(id) FROM onair_events) AS last`.execute(this.#db);
-    return Number(rows[0]?.last ?? 0);
+    const last = async (db: Kysely<EventTables>) =>
+      Number((await db.selectFrom('onair_events').select((eb) => eb.fn.max('id').as('last')).executeTakeFirst())?.last ?? 0);
+    if (!this.#postgres) return last(this.#db);
+    return this.#db.transaction().execute(async (trx) => {
+      await sql`SELECT pg_advisory_xact_lock(${ORDER_LOCK})`.execute(trx);
+      return last(trx);
+    });
   }
 
   /** Reads what the outbox has after the last event delivered, soon, once for any number of wakes meanwhile. */
@@ -244,6 +286,7 @@ export class EventBus {
         for (const event of events) {
           await turn();
           this.#delivered = event.id!;
+          this.#remember(event);
           this.#deliver(event);
         }
         if (events.length === READ_BATCH) this.#readAgain = true;

@@ -12,6 +12,8 @@ const HEARTBEAT_MS = 15_000;
 const MAX_BEHIND = 256 * 1024;
 /** Events replayed in one write; a replay shares the event loop with everything else (cooperate.ts) between writes. */
 const REPLAY_CHUNK = 100;
+/** A replay waits for its client to take half of MAX_BEHIND before it writes more; a client that takes nothing this long is dropped. */
+const REPLAY_STALL_MS = 2000;
 const RETRY_AFTER_S = 10;
 
 declare module 'fastify' {
@@ -67,12 +69,39 @@ export class EventStreams {
   write(res: ServerResponse, text: string): boolean {
     if (ended(res)) return false;
     if (res.writableLength > MAX_BEHIND) {
-      this.#dropped.inc();
-      res.destroy();
+      this.#drop(res);
       return false;
     }
     res.write(text);
     return true;
+  }
+
+  /**
+   * Resolves once a replay may write on: at once while its client has less than half of MAX_BEHIND to take, otherwise
+   * when it has taken what was written. Answers false, the stream dropped, if the client takes nothing for REPLAY_STALL_MS.
+   */
+  async room(res: ServerResponse): Promise<boolean> {
+    if (res.writableLength <= MAX_BEHIND / 2) return !ended(res);
+    const drained = await new Promise<boolean>((resolve) => {
+      const done = (taken: boolean) => {
+        clearTimeout(timer);
+        res.off('drain', onDrain);
+        res.off('close', onClose);
+        resolve(taken);
+      };
+      const onDrain = () => done(true);
+      const onClose = () => done(false);
+      const timer = setTimeout(() => done(false), REPLAY_STALL_MS);
+      res.on('drain', onDrain);
+      res.on('close', onClose);
+    });
+    if (!drained && !ended(res)) this.#drop(res);
+    return drained;
+  }
+
+  #drop(res: ServerResponse): void {
+    this.#dropped.inc();
+    res.destroy();
   }
 
   closeAll(): void {
@@ -89,8 +118,9 @@ export function serveEventStreams(app: App, options: { maxClients: number; metri
 
 /**
  * One client's stream. Live events are written as they come; a replay after `Last-Event-ID` reads the outbox a chunk
- * at a time, taking turns on the event loop, up to what the bus has delivered, and live events wait in the outbox
- * until the replay reaches them. Events the client has (it may resume here ahead of this instance) are not sent again.
+ * at a time, taking turns on the event loop and at the pace its client reads, up to what the bus has delivered, and
+ * live events wait in the outbox until the replay reaches them. Events the client has (it may resume here ahead of
+ * this instance) are not sent again.
  */
 async function stream(streams: EventStreams, res: ServerResponse, bus: EventBus, wanted: (event: BusEvent) => boolean, lastId: number | undefined): Promise<void> {
   let replaying = lastId !== undefined;
@@ -110,7 +140,7 @@ async function stream(streams: EventStreams, res: ServerResponse, bus: EventBus,
     await turn();
     const { events, through } = await bus.since(after, REPLAY_CHUNK);
     const text = events.filter(wanted).map(frame).join('');
-    if (text !== '' && !streams.write(res, text)) return;
+    if (text !== '' && !(streams.write(res, text) && (await streams.room(res)))) return;
     after = Math.max(after, through);
     if (after >= bus.delivered) replaying = false;
   }
