@@ -188,6 +188,20 @@ export class EventBus {
     return { events, through: events.length === limit ? events.at(-1)!.id! : bound };
   }
 
+  /** Removes the events created before `before`, a batch at a time, from the outbox and from memory; answers how many. */
+  async clean(before: number): Promise<number> {
+    const turn = cooperate();
+    let removed = 0;
+    for (;;) {
+      await turn();
+      const ids = await this.#db.deleteFrom('onair_events').where('id', 'in', (eb) =>
+        eb.selectFrom('onair_events').select('id').where('created_at', '<', before).limit(CLEAN_BATCH)).returning('id').execute();
+      removed += ids.length;
+      this.#forgetThrough(ids.reduce((last, { id }) => Math.max(last, Number(id)), 0));
+      if (ids.length < CLEAN_BATCH) return removed;
+    }
+  }
+
   /** Where the recent events after `id` begin. */
   #recentIndex(id: number): number {
     let low = 0;
@@ -214,20 +228,6 @@ export class EventBus {
   #forgetThrough(id: number): void {
     this.#recent.splice(0, this.#recentIndex(id));
     this.#recentAfter = Math.max(this.#recentAfter, id);
-  }
-
-  /** Removes the events created before `before`, a batch at a time, from the outbox and from memory; answers how many. */
-  async clean(before: number): Promise<number> {
-    const turn = cooperate();
-    let removed = 0;
-    for (;;) {
-      await turn();
-      const ids = await this.#db.deleteFrom('onair_events').where('id', 'in', (eb) =>
-        eb.selectFrom('onair_events').select('id').where('created_at', '<', before).limit(CLEAN_BATCH)).returning('id').execute();
-      removed += ids.length;
-      this.#forgetThrough(ids.reduce((last, { id }) => Math.max(last, Number(id)), 0));
-      if (ids.length < CLEAN_BATCH) return removed;
-    }
   }
 
   /**
