@@ -276,7 +276,9 @@ export class EventBus {
     try {
       while (this.#readAgain && this.#started) {
         this.#readAgain = false;
-        const events = await this.#read(this.#delivered, await this.#settled(), READ_BATCH);
+        // On SQLite whatever a read sees is settled.
+        const through = this.#postgres ? await this.#settled() : Number.MAX_SAFE_INTEGER;
+        const events = await this.#read(this.#delivered, through, READ_BATCH);
         for (const event of events) {
           await turn();
           this.#delivered = event.id!;
