@@ -13,7 +13,7 @@ import {
  * Task engine benchmarks: how late `at` tasks fire (beside plain setTimeout timers for the same due
  * times), and how many no-op tasks per second go through (beside the bare SQL floor and, on
  * PostgreSQL, graphile-worker). Run: npx node bench/tasks.ts [--quick] [--database=sqlite|postgres]
- * [--only=throughput,http,lateness,waiting]
+ * [--only=throughput,http,lateness,waiting,lists]
  */
 
 const SUBMIT_WINDOW = 64;
@@ -23,6 +23,8 @@ const RATES = quick ? [100, 500] : [100, 500, 1000];
 const WAITING = quick ? 20_000 : 100_000;
 const THROUGHPUT = { sqlite: quick ? 2_000 : 20_000, postgres: quick ? 1_000 : 8_000 };
 const HTTP_TASKS = quick ? 1_000 : 4_000;
+const LISTED = quick ? 10_000 : 50_000;
+const LIST_REQUESTS = quick ? 10 : 30;
 const PROBE = 'bench-probe';
 const LATENESS_GOAL_P99 = 5;
 const THROUGHPUT_GOAL_SQLITE = 5_000;
@@ -116,6 +118,42 @@ function latenessRow(database: string, load: string, tasks: number, l: Lateness)
     [`p99 <= ${LATENESS_GOAL_P99} ms`]: l.started.p99 <= LATENESS_GOAL_P99 ? 'yes' : 'NO',
     ...(l.overrunMs > 0 ? { note: `submission overran first due time by ${l.overrunMs} ms` } : {}),
   };
+}
+
+/** Milliseconds of each of `count` requests in turn, and the slowest /ping sent every 5 ms meanwhile. */
+async function listTimes(running: Running, path: string, count: number): Promise<{ each: Spread; ping: number }> {
+  let pinging = true;
+  let ping = 0;
+  const pinger = (async () => {
+    while (pinging) {
+      const start = performance.now();
+      await (await fetch(`${running.url}/ping`)).arrayBuffer();
+      ping = Math.max(ping, performance.now() - start);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  })();
+  const each: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const start = performance.now();
+    const response = await fetch(`${running.url}${path}`);
+    if (response.status !== 200) throw new Error(`GET ${path} answered ${response.status}`);
+    await response.arrayBuffer();
+    each.push(performance.now() - start);
+  }
+  pinging = false;
+  await pinger;
+  return { each: spread(each), ping };
+}
+
+/** The least the whole list costs: the same ids read with one statement through the same Kysely handle. */
+async function listFloor(running: Running, count: number): Promise<Spread> {
+  const each: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const start = performance.now();
+    await running.onair.database.kysely.selectFrom('tasks').select(['id', 'status']).execute();
+    each.push(performance.now() - start);
+  }
+  return spread(each);
 }
 
 async function cleanAll(running: Running): Promise<void> {
@@ -232,6 +270,8 @@ interface Section {
 }
 
 const latenessRows: Row[] = [];
+const listRows: Row[] = [];
+const PING_GOAL_MS = 50;
 const throughputRows: Row[] = [];
 
 const GRAPHILE_SETTINGS = [
@@ -287,6 +327,27 @@ const sections: Section[] = [
       latenessRows.push(latenessRow(database, `500/s + ${WAITING} waiting`, 500 * FIRE_SECONDS, await engineLateness(running, invoked, 500)));
     },
   },
+  {
+    name: 'lists',
+    async run(database) {
+      // Its own onair: the other sections leave waiting tasks behind that would change the size of the list.
+      const running = await startInProcess(testDatabases.find((d) => d.name === database)!);
+      try {
+        await fillWaiting(running, LISTED);
+        const floor = await listFloor(running, LIST_REQUESTS);
+        for (const path of ['/tasks', '/tasks?status=waiting&limit=100']) {
+          const { each, ping } = await listTimes(running, path, LIST_REQUESTS);
+          listRows.push({
+            database, path, tasks: LISTED, requests: LIST_REQUESTS, 'ms p50': each.p50, 'ms max': each.max,
+            baseline: 'SELECT id, status of every task', 'baseline ms p50': floor.p50, ratio: ratio(each.p50, floor.p50),
+            'slowest /ping ms': ping, [`/ping <= ${PING_GOAL_MS} ms`]: ping <= PING_GOAL_MS ? 'yes' : 'NO',
+          });
+        }
+      } finally {
+        await running.stop();
+      }
+    },
+  },
 ];
 
 /** One onair per database; the sections run in turn on it, each starting from a table without finished tasks. */
@@ -320,4 +381,5 @@ for (const name of names) {
 }
 printTable('Fire lateness of `at` tasks, ms (started - due from the store; invoked = operation called)', latenessRows);
 printTable('Throughput of no-op tasks (created, run, completed), in process', throughputRows);
+printTable('GET /tasks over a long history: each request in turn, /ping every 5 ms meanwhile', listRows);
 process.stdout.write(`\n${fixed((performance.now() - began) / 1000)} s; 2 shared cores: compare the ratios, not the absolute figures.\n`);

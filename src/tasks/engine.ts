@@ -38,9 +38,9 @@ interface Execution {
 }
 
 function queuedRecord(task: NewTask): TaskRecord {
-  const { id, operation, condition, dependencies, dueAt, enqueuedAt } = task;
+  const { id, operation, condition, dependencies, node, dueAt, enqueuedAt } = task;
   return {
-    task: { id, operation, condition, dependencies }, status: 'queued', dueAt, enqueued: enqueuedAt,
+    task: { id, operation, condition, dependencies, ...(node === undefined ? {} : { node }) }, status: 'queued', dueAt, enqueued: enqueuedAt,
     dequeued: null, slept: null, started: null, cancelled: null, failed: null, completed: null,
     error: null, result: null, progress: null, owner: null, epoch: 0,
   };
@@ -119,7 +119,7 @@ export class TaskEngine {
     const dependencies = input.dependencies ?? {};
     const missing = await this.store.missing([...new Set(Object.values(dependencies))]);
     if (missing.length > 0) throw new UnknownDependency(missing[0]!);
-    const task: NewTask = { id, operation, condition, dependencies, dueAt, enqueuedAt: now };
+    const task: NewTask = { id, operation, condition, dependencies, ...(input.node === undefined ? {} : { node: input.node }), dueAt, enqueuedAt: now };
     const unsuccessful = await this.#enqueuer.add(task).catch((error: unknown) => {
       throw isUniqueViolation(error) ? conflict(`Task ${id} already exists`) : error;
     });
@@ -226,7 +226,7 @@ export class TaskEngine {
           this.#enqueued = false;
           await this.store.dequeue(now);
         }
-        const next = await this.store.nextDue(now);
+        const next = await this.store.nextDue(this.id, now);
         if (next !== undefined) this.#wakeAt(next);
       } while (this.#passAgain);
     } catch (err) {
@@ -238,7 +238,8 @@ export class TaskEngine {
     const { condition } = record.task;
     const dueAt = nextDue(condition.type, condition.parameters, Math.max(record.dueAt, this.#now));
     if (dueAt === undefined) return undefined;
-    return { id: randomUUID(), operation: record.task.operation, condition, dependencies: record.task.dependencies, dueAt, enqueuedAt: this.#now };
+    const { operation, dependencies, node } = record.task;
+    return { id: randomUUID(), operation, condition, dependencies, ...(node === undefined ? {} : { node }), dueAt, enqueuedAt: this.#now };
   }
 
   #execute(record: TaskRecord, epoch: number, resumed: boolean): void {
@@ -311,7 +312,7 @@ export class TaskEngine {
       const claimedBefore = [...this.#running.keys()];
       const held = new Set(await this.store.renewLeases(this.id, claimedBefore, now, leaseMs));
       for (const id of claimedBefore) if (!held.has(id)) this.#abortLocal(id, 'cancelled');
-      for (const record of await this.store.expired(now)) await this.#takeOver(record);
+      for (const record of await this.store.expired(this.id, now)) await this.#takeOver(record);
       for (const { id, status } of await this.store.blockedByFailure()) await this.#propagateFailure(id, status);
     } catch (err) {
       logger.error({ err }, 'task sweep failed');

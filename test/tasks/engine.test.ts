@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { Type } from 'typebox';
 import { ManualClock } from '../../src/core/clock.ts';
+import { Conflict } from '../../src/core/errors.ts';
 import { testDatabases } from '../support/databases.ts';
 import { startOnair, waitFor, type Running } from '../support/onair.ts';
 
@@ -95,7 +96,7 @@ for (const database of testDatabases) {
       assert.deepEqual(answers.map((a) => a.status), ['fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'rejected']);
       for (const index of [1, 4]) {
         const { reason } = answers[index] as PromiseRejectedResult;
-        assert.equal(reason.status, 409, String(reason));
+        assert.ok(reason instanceof Conflict, String(reason));
         assert.match(reason.message, /already exists/);
       }
       for (const answer of answers.filter((a) => a.status === 'fulfilled')) await until(answer.value.task.id, 'completed');
