@@ -32,7 +32,7 @@ const THROUGHPUT_GOAL_SQLITE = 5_000;
 type Engine = Running['onair']['tasks']['engine'];
 const engineOf = (running: Running): Engine => running.onair.tasks.engine;
 
-/** A no-op operation that notes when it was invoked, to compare with the `started` the store records. */
+/** A no-op operation that notes when it was invoked: lateness is measured there, where a broadcast would start. */
 function registerProbe(running: Running): Map<string, number> {
   const invoked = new Map<string, number>();
   running.onair.tasks.operations.register({
@@ -50,16 +50,14 @@ function schedule(rate: number, first: number): number[] {
   return Array.from({ length: rate * FIRE_SECONDS }, (_, i) => first + Math.floor((i * 1000) / rate));
 }
 
-/** Lateness of plain setTimeout timers armed now for the same shape of due times. */
-async function timerLateness(rate: number): Promise<number[]> {
-  const dues = schedule(rate, Date.now() + 300);
+/** Lateness of plain setTimeout timers for the same due times, armed now: measured alongside, in the same conditions. */
+function timerLateness(dues: readonly number[]): Promise<number[]> {
   return Promise.all(dues.map((due) => new Promise<number>((resolve) => {
     setTimeout(() => resolve(preciseNow() - due), due - Date.now());
   })));
 }
 
 interface Lateness {
-  started: Spread;
   invoked: Spread;
   timers: Spread;
   overrunMs: number;
@@ -76,13 +74,11 @@ async function engineLateness(running: Running, invoked: Map<string, number>, ra
     condition: { type: 'at', parameters: { datetime: new Date(due).toISOString() } },
   }));
   const overrunMs = Math.max(0, Date.now() - first);
+  const timers = timerLateness(dues);
   const ids = records.map((r) => r.task.id);
   await waitFor(() => ids.every((id) => invoked.has(id)), `${count} probes to run`, 60_000 + FIRE_SECONDS * 1000, 50);
-  const stored = await inFlight(ids, 8, (id) => engine.store.get(id));
-  const started = stored.map((r, i) => (r?.started ?? NaN) - dues[i]!);
   const late = ids.map((id, i) => invoked.get(id)! - dues[i]!);
-  const timers = await timerLateness(rate);
-  return { started: spread(started), invoked: spread(late), timers: spread(timers), overrunMs };
+  return { invoked: spread(late), timers: spread(await timers), overrunMs };
 }
 
 /** Puts `count` far-future `at` tasks in the table and waits until the engine has moved them to waiting. */
@@ -109,14 +105,18 @@ async function fillWaiting(running: Running, count: number): Promise<void> {
 }
 
 function latenessRow(database: string, load: string, tasks: number, l: Lateness): Row {
+  const notes = [
+    ...(l.overrunMs > 0 ? [`submission overran first due time by ${l.overrunMs} ms`] : []),
+    // A baseline that is itself late says the machine was busy: the ratio still compares, the goal cannot be judged.
+    ...(l.timers.p99 > LATENESS_GOAL_P99 ? [`setTimeout itself p99 ${fixed(l.timers.p99)} ms: machine busy, goal not judged`] : []),
+  ];
+  const verdict = l.timers.p99 > LATENESS_GOAL_P99 ? 'n/a' : l.invoked.p99 <= LATENESS_GOAL_P99 ? 'yes' : 'NO';
   return {
     database, load, tasks,
-    'started p50': l.started.p50, 'p99': l.started.p99, 'max': l.started.max,
-    'invoked p50': l.invoked.p50, 'invoked p99': l.invoked.p99, 'invoked max': l.invoked.max,
+    'p50': l.invoked.p50, 'p99': l.invoked.p99, 'max': l.invoked.max,
     'setTimeout p50': l.timers.p50, 'setTimeout p99': l.timers.p99, 'setTimeout max': l.timers.max,
-    'p99 vs setTimeout': ratio(l.started.p99, l.timers.p99),
-    [`p99 <= ${LATENESS_GOAL_P99} ms`]: l.started.p99 <= LATENESS_GOAL_P99 ? 'yes' : 'NO',
-    ...(l.overrunMs > 0 ? { note: `submission overran first due time by ${l.overrunMs} ms` } : {}),
+    'p99 vs setTimeout': ratio(l.invoked.p99, l.timers.p99), [`p99 <= ${LATENESS_GOAL_P99} ms`]: verdict,
+    ...(notes.length > 0 ? { note: notes.join('; ') } : {}),
   };
 }
 
@@ -379,7 +379,7 @@ for (const name of names) {
     process.stderr.write(`${name}: benchmark failed: ${(error as Error).stack ?? String(error)}\n`);
   }
 }
-printTable('Fire lateness of `at` tasks, ms (started - due from the store; invoked = operation called)', latenessRows);
+printTable('Fire lateness of `at` tasks, ms: when the operation was called, minus its due time', latenessRows);
 printTable('Throughput of no-op tasks (created, run, completed), in process', throughputRows);
 printTable('GET /tasks over a long history: each request in turn, /ping every 5 ms meanwhile', listRows);
 process.stdout.write(`\n${fixed((performance.now() - began) / 1000)} s; 2 shared cores: compare the ratios, not the absolute figures.\n`);

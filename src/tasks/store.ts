@@ -189,25 +189,25 @@ export class TaskStore {
   }
 
   /**
-   * Takes up to `limit` due tasks whose dependencies have all completed and makes them running under
-   * `owner` with a fresh lease and fencing epoch. Successors of recurring tasks are inserted in the same
-   * transaction, so each occurrence exists exactly once.
+   * Takes up to `limit` tasks due by `horizon` whose dependencies have all completed and makes them running under
+   * `owner` with a fresh lease and fencing epoch; one due later than `now` starts at its due time (its `started_at`).
+   * Successors of recurring tasks are inserted in the same transaction, so each occurrence exists exactly once.
    */
-  async claim(owner: string, now: number, leaseMs: number, limit: number,
+  async claim(owner: string, now: number, horizon: number, leaseMs: number, limit: number,
     successor: (record: TaskRecord) => NewTask | undefined): Promise<Claimed[]> {
     return this.#db.transaction().execute(async (trx) => {
       const rows = await trx.updateTable('tasks')
         .set((eb) => ({
           status: 'running',
           dequeued_at: eb.fn.coalesce('dequeued_at', sql.val(now)),
-          started_at: now,
+          started_at: sql<number>`CASE WHEN due_at > ${now} THEN due_at ELSE ${now} END`,
           owner,
           lease_expires_at: now + leaseMs,
           epoch: eb('epoch', '+', 1),
         }))
         .where('id', 'in', () => {
           const due = trx.selectFrom('tasks as t').select('t.id')
-            .where('t.status', 'in', PENDING).where('t.due_at', '<=', now).where(runnableBy(owner, 't.node'))
+            .where('t.status', 'in', PENDING).where('t.due_at', '<=', horizon).where(runnableBy(owner, 't.node'))
             .where(({ not, exists, selectFrom }) => not(exists(
               selectFrom('task_dependencies as d').innerJoin('tasks as dt', 'dt.id', 'd.dependency_id')
                 .select('d.name').whereRef('d.task_id', '=', 't.id').where('dt.status', '<>', 'completed'))))
@@ -222,6 +222,12 @@ export class TaskStore {
       await this.#insert(trx, successors);
       return records.map((record) => ({ record, epoch: record.epoch }));
     });
+  }
+
+  /** Gives back a task claimed ahead of its time that did not start (its owner is stopping): it waits again. */
+  async unclaim(id: string, owner: string, epoch: number): Promise<void> {
+    await this.#db.updateTable('tasks').set({ status: 'waiting', owner: null, lease_expires_at: null, started_at: null })
+      .where('id', '=', id).where('owner', '=', owner).where('epoch', '=', epoch).where('status', '=', 'running').execute();
   }
 
   /** Moves accepted tasks that are not due yet, or wait on dependencies, to waiting. */

@@ -22,7 +22,7 @@ for (const database of testDatabases) {
       const now = clock.now() + TEN_YEARS;
       const id = randomUUID();
       await store.insert([{ id, operation: { type: 'test', parameters: {} }, condition: { type: 'now', parameters: {} }, dependencies: {}, dueAt: now, enqueuedAt: now }]);
-      const [claimed] = await store.claim('former', now, 1000, 10, () => undefined);
+      const [claimed] = await store.claim('former', now, now, 1000, 10, () => undefined);
       assert.equal(claimed!.record.task.id, id);
       assert.equal(claimed!.epoch, 1);
 
@@ -46,7 +46,7 @@ for (const database of testDatabases) {
       const now = clock.now() + TEN_YEARS;
       const id = randomUUID();
       await store.insert([{ id, operation: { type: 'test', parameters: {} }, condition: { type: 'now', parameters: {} }, dependencies: {}, dueAt: now, enqueuedAt: now }]);
-      await store.claim('owner', now, 1000, 10, () => undefined);
+      await store.claim('owner', now, now, 1000, 10, () => undefined);
       assert.deepEqual(await store.renewLeases('owner', [id], now + 900, 1000), [id]);
       assert.deepEqual(await store.renewLeases('owner', [], now + 950, 1000), [], 'only the runs named are renewed');
       assert.ok(!(await store.expired('successor', now + 1500)).some((r) => r.task.id === id));
