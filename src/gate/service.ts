@@ -37,6 +37,9 @@ const DEACTIVATE = 'onair_gate_deactivate';
 const REMOTE_DEACTIVATE_MS = 5_000;
 const STATES: Availability['state'][] = ['reserved', 'publishing', 'disconnected'];
 
+/** A session's state as its channel's availability shows it: one that is closing still holds the channel. */
+const heldState = (state: string): Availability['state'] => STATES.find((s) => s === state) ?? 'reserved';
+
 interface Running {
   session: LiveSession;
   passphrase: string;
@@ -167,21 +170,15 @@ export class GateService implements Gate {
   async activate(name: string, request: ActivateRequest = {}): Promise<Availability> {
     const channel = await this.registry.get(name);
     if (channel.key === undefined) throw invalid('channel', `${name} has no stream key for static mode`);
-    const { maxWaitMs, reconnectWindowMs } = request;
-    for (const [field, value] of Object.entries({ maxWaitMs, reconnectWindowMs })) {
-      if (value !== undefined && !(Number.isSafeInteger(value) && value >= 0)) throw invalid(field, 'must be a whole number of milliseconds');
-    }
-    let instance: InstanceRef | null = null;
-    if (request.instance) instance = this.#recordable(await this.#find(request.instance, 'instance'), request.record, 'record');
-    else if (request.record) throw invalid('record', 'needs the instance to record (of a live event)');
+    const instance = await this.#activation(request);
     if (this.#running.has(name)) throw new ChannelBusy(name);
     const now = this.#deps.clock.now();
-    const expiresAt = maxWaitMs === undefined ? undefined : now + maxWaitMs;
+    const expiresAt = request.maxWaitMs === undefined ? undefined : now + request.maxWaitMs;
     const session = new LiveSession({
       id: randomUUID(), channel, mode: 'static', instance, format: request.format ?? 'ogg',
       record: request.record ?? false, metadata: request.metadata ?? {}, reservedAt: now, expiresAt,
     });
-    const running = await this.#open(session, channel, channel.key, request.who ?? 'api', reconnectWindowMs);
+    const running = await this.#open(session, channel, channel.key, request.who ?? 'api', request.reconnectWindowMs);
     if (expiresAt !== undefined) this.#arm(running, expiresAt, 'max-wait');
     return this.availability(name);
   }
@@ -251,14 +248,14 @@ export class GateService implements Gate {
     const checkedAt = this.#deps.clock.now();
     const local = this.#running.get(name)?.session;
     if (local) {
-      const state = local.state as Availability['state'];
+      const state = heldState(local.state);
       return {
         channel: name, instance: local.instance, checkedAt, state, session: local.id, since: local.since,
         expiresAt: state === 'publishing' ? null : local.expiresAt ?? null, stats: local.stats(checkedAt),
       };
     }
     if (!held) return { channel: name, instance: null, checkedAt, state: 'idle', session: null, since: null, expiresAt: null, stats: null };
-    const state = STATES.find((s) => s === held.state) ?? 'reserved';
+    const state = heldState(held.state);
     const duration = held.published_at === null ? 0 : (checkedAt - held.published_at) / 1000;
     return {
       channel: name,
@@ -290,6 +287,17 @@ export class GateService implements Gate {
     const nearest = candidates.sort((a, b) => Math.abs(a.instance.startsAt - now) - Math.abs(b.instance.startsAt - now))[0];
     if (!nearest) throw invalid('body.event', `event ${request.event} has no instance within an hour of now`);
     return this.#recordable(nearest, request.record, 'body.record');
+  }
+
+  /** Checks an activation's limits; answers the instance it belongs to. */
+  async #activation(request: ActivateRequest): Promise<InstanceRef | null> {
+    const { maxWaitMs, reconnectWindowMs } = request;
+    for (const [field, value] of Object.entries({ maxWaitMs, reconnectWindowMs })) {
+      if (value !== undefined && !(Number.isSafeInteger(value) && value >= 0)) throw invalid(field, 'must be a whole number of milliseconds');
+    }
+    if (request.instance) return this.#recordable(await this.#find(request.instance, 'instance'), request.record, 'record');
+    if (request.record) throw invalid('record', 'needs the instance to record (of a live event)');
+    return null;
   }
 
   /** The programme's instance `ref` names; `field` is where the caller gave it. */
@@ -468,7 +476,8 @@ export class GateService implements Gate {
           if (!end.published) this.#publish('stream-reserved', session, { exitCode: end.exit.code, reason: lastLine(end) });
           return;
         } catch (error) {
-          end = { ...end, diagnostics: (error as Error).message };
+          // The channel could not listen again: the session fails with that.
+          end = { ...end, published: false, diagnostics: (error as Error).message };
         }
       }
     }
