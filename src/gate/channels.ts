@@ -63,8 +63,16 @@ export class ChannelRegistry {
     return definitionOf(row);
   }
 
+  /** Configured channels first; a run-time one whose name ONAIR_CHANNELS has taken since is hidden by it. */
   async all(): Promise<Definition[]> {
-    return [...this.configured, ...(await this.#store.channels()).map(definitionOf)];
+    const made = (await this.#store.channels()).filter((row) => !this.configured.some((channel) => channel.name === row.name));
+    return [...this.configured, ...made.map(definitionOf)];
+  }
+
+  /** Run-time channels whose name or port ONAIR_CHANNELS has taken since they were made. */
+  async shadowed(): Promise<string[]> {
+    const rows = await this.#store.channels();
+    return rows.filter((row) => this.configured.some((channel) => channel.name === row.name || channel.port === row.port)).map((row) => row.name);
   }
 
   /** Takes the port asked for, or the lowest one of the range that no channel has and nothing on this machine is bound to. */

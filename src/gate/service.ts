@@ -135,6 +135,8 @@ export class GateService implements Gate {
     const staleBefore = this.#deps.database.dialect === 'sqlite' ? Number.MAX_SAFE_INTEGER : now - STALE_MS;
     await this.#sweep({ sessions: leftovers, owner: this.#deps.node.id, staleBefore });
     await this.#rescueRecordings(leftovers);
+    const shadowed = await this.registry.shadowed();
+    if (shadowed.length > 0) this.#logger.warn({ channels: shadowed }, 'ONAIR_CHANNELS now has the name or port of channels made at run time: remove or move them');
     this.#heartbeat = setInterval(() => void this.#beat(), HEARTBEAT_MS);
     this.#heartbeat.unref();
   }

@@ -150,6 +150,23 @@ for (const database of testDatabases) {
       }
     });
 
+    test('a channel of ONAIR_CHANNELS given the name of one made at run time hides it, with a warning at start', async () => {
+      const url = await database.create();
+      const first = await startGate({ database, databaseUrl: url });
+      assert.equal((await first.request('POST', '/channels', { name: 'later' })).status, 201);
+      await first.stop(true);
+      const channels = JSON.stringify([{ name: 'main' }, { name: 'later' }]);
+      const again = await startGate({ database, databaseUrl: url, dataDir: first.dataDir, env: { ONAIR_CHANNELS: channels, ONAIR_SRT_PORT_START: String(first.port) } });
+      try {
+        const listed = (await again.request('GET', '/channels')).body as Array<{ channel: string; configured: boolean }>;
+        assert.deepEqual(listed.map((c) => [c.channel, c.configured]), [['main', true], ['later', true]]);
+        assert.ok(again.logs.some((line) => line.includes('"channels":["later"]') && line.includes('ONAIR_CHANNELS now has')), 'warned');
+      } finally {
+        await again.stop();
+        await database.drop(url);
+      }
+    });
+
     test('when every port of the range is taken, a new channel is a 409 naming port', async () => {
       const start = await freeUdpPort();
       const small = await startGate({ database, env: { ONAIR_API_KEY: KEY, ONAIR_SRT_PORT_START: String(start), ONAIR_SRT_PORT_END: String(start + 2) } });
