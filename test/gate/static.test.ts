@@ -64,7 +64,7 @@ describe('static mode: timing on the injected clock, formats, recording, deactiv
   });
 
   test('the encoder drops: the same session goes on if it is back within the reconnect window, else the activation ends (reconnect-window)', async () => {
-    const { clock, server, until, encoder, events } = await staticChannel();
+    const { clock, server, ingest, until, encoder, events } = await staticChannel();
     try {
       const { session } = await server.gate.activate('job', { reconnectWindowMs: 30_000 });
       assert.equal((await server.gate.availability('job')).expiresAt, null, 'no maximum wait given: none');
@@ -96,6 +96,7 @@ describe('static mode: timing on the injected clock, formats, recording, deactiv
       ]);
       const [row] = (await server.request('GET', '/channels/job/sessions')).body;
       assert.deepEqual([row.id, row.mode, row.state, row.reason], [session, 'static', 'ended', 'reconnect-window']);
+      assert.ok(!JSON.stringify([server.logs, server.events, row]).includes(ingest.streamKey), 'the key is in no log line, event or session');
     } finally {
       await done(server);
     }
