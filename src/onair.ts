@@ -62,7 +62,7 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
   const programme = createProgramme({ ...core, logger: logger.child({ area: 'programme' }) });
   const recordings = createRecordings({ ...core, programme: programme.reader });
   const gate = createGate({ ...core, programme: programme.reader, archive: recordings.archive });
-  const automation = createAutomation({ ...core, tasks, programme: programme.reader, archive: recordings.archive, gate: gate.gate });
+  const automation = createAutomation({ ...core, tasks: tasks.service, programme: programme.reader, archive: recordings.archive, gate: gate.gate });
   registerSse(app, bus);
   tasks.routes(app);
   programme.routes(app);

@@ -12,7 +12,7 @@ import type { Gate, Reservation } from '../gate/contract.ts';
 import type { EventBus } from '../core/events/bus.ts';
 import type { ProgrammeEvent, ProgrammeReader, ScheduledInstance } from '../programme/contract.ts';
 import type { Archive, ArchiveKind, ArchivedFile } from '../recordings/contract.ts';
-import type { Operation, OperationContext } from '../tasks/index.ts';
+import type { Operation, OperationContext } from '../tasks/contract.ts';
 
 const DAY = 86_400_000;
 const REPLAY_LOOKBACK_MS = 60 * DAY;

@@ -3,8 +3,7 @@ import type { Logger } from 'pino';
 import type { Alarm, Clock } from '../core/clock.ts';
 import type { EventBus } from '../core/events/bus.ts';
 import type { ProgrammeReader } from '../programme/contract.ts';
-import type { TaskEngine } from '../tasks/index.ts';
-import { UNFINISHED, type Status } from '../tasks/model.ts';
+import { UNFINISHED, type Status, type TaskService } from '../tasks/contract.ts';
 import { keyOf, type Broadcast, type BroadcastKey, type BroadcastStore } from './store.ts';
 
 export const AUTOMATED_TYPES = ['replay', 'prerecorded'] as const;
@@ -14,7 +13,7 @@ const STALE_CLAIM_MS = 60_000;
 
 export interface SynchronizerOptions {
   store: BroadcastStore;
-  engine: TaskEngine;
+  tasks: TaskService;
   programme: ProgrammeReader;
   bus: EventBus;
   clock: Clock;
@@ -94,7 +93,7 @@ export class Synchronizer {
 
   /** One comparison of the tasks that should exist with those that do; idempotent. */
   async sync(): Promise<SyncReport> {
-    const { store, engine, programme, clock, windowMs } = this.#o;
+    const { store, tasks, programme, clock, windowMs } = this.#o;
     const now = clock.now();
     const scheduled = (await programme.instancesBetween(now, now + windowMs, [...AUTOMATED_TYPES]))
       .filter((s) => s.instance.startsAt > now && s.instance.startsAt < now + windowMs);
@@ -103,7 +102,7 @@ export class Synchronizer {
       return [keyOf(key), key];
     }));
     const held = await store.all();
-    const statuses = await engine.store.statuses(held.map((b) => b.task));
+    const statuses = await tasks.statuses(held.map((b) => b.task));
     const gone: Broadcast[] = [];
     const seen: string[] = [];
     for (const broadcast of held) {
@@ -146,7 +145,7 @@ export class Synchronizer {
       const status = statuses.get(task);
       if (!status || !UNFINISHED.includes(status)) continue;
       try {
-        await this.#o.engine.cancel(task);
+        await this.#o.tasks.cancel(task);
         cancelled++;
       } catch (err) {
         // Finished or cancelled meanwhile, perhaps by another instance.
@@ -158,11 +157,11 @@ export class Synchronizer {
 
   /** Claims the instances with task ids chosen beforehand, then creates the tasks of the claims it won. */
   async #create(keys: BroadcastKey[], now: number): Promise<number> {
-    const { engine, store, leadMs } = this.#o;
+    const { tasks, store, leadMs } = this.#o;
     const claimed = await store.claim(keys.map((key) => ({ key, task: randomUUID() })), now);
     await Promise.all(claimed.map(({ key, task }) => {
       const due = key.startsAt - leadMs;
-      return engine.submit({
+      return tasks.submit({
         operation: { type: STREAM, parameters: { event: key.event, start: key.start } },
         condition: due > now ? { type: 'at', parameters: { datetime: new Date(due).toISOString() } } : { type: 'now', parameters: {} },
       }, task);

@@ -64,6 +64,13 @@ export class ChannelBusy extends DomainError {
   }
 }
 
+/** The area cannot do this now (a shared resource is not as it must be); the detail says why and what to do. */
+export class Unavailable extends DomainError {
+  constructor(detail: string) {
+    super('unavailable', detail);
+  }
+}
+
 export class TooLarge extends DomainError {
   constructor(detail: string) {
     super('too-large', detail);

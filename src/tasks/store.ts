@@ -1,4 +1,4 @@
-import { sql, type Insertable, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { sql, type ExpressionBuilder, type Insertable, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { chunks, type Database, type Dialect } from '../core/db/database.ts';
 import type { TaskRow, TaskTables } from './migrations.ts';
 import { FINISHED, UNFINISHED, type Status, type TaskRecord } from './model.ts';
@@ -8,6 +8,7 @@ export interface NewTask {
   operation: { type: string; parameters: Record<string, unknown> };
   condition: { type: string; parameters: Record<string, unknown> };
   dependencies: Record<string, string>;
+  node?: string;
   dueAt: number;
   enqueuedAt: number;
 }
@@ -28,6 +29,16 @@ export interface FailedDependent {
   error: string;
 }
 
+/** Where a list stopped: the enqueue time and id of the last task it gave. */
+export interface ListPosition {
+  enqueued: number;
+  id: string;
+}
+
+export interface Listed extends ListPosition {
+  status: Status;
+}
+
 export interface Claimed {
   record: TaskRecord;
   epoch: number;
@@ -42,6 +53,7 @@ function toRecord(row: Selectable<TaskRow>): TaskRecord {
       operation: { type: row.operation_type, parameters: JSON.parse(row.operation_parameters) },
       condition: { type: row.condition_type, parameters: JSON.parse(row.condition_parameters) },
       dependencies: JSON.parse(row.dependencies),
+      ...(row.node === null ? {} : { node: row.node }),
     },
     status: row.status as Status,
     dueAt: Number(row.due_at),
@@ -70,12 +82,18 @@ function toRow(task: NewTask): Insertable<TaskRow> {
     condition_parameters: JSON.stringify(task.condition.parameters),
     dependencies: JSON.stringify(task.dependencies),
     status: 'queued',
+    ...(task.node === undefined ? {} : { node: task.node }),
     due_at: task.dueAt,
     enqueued_at: task.enqueuedAt,
   };
 }
 
 type Db = Kysely<TaskTables>;
+
+/** Tasks pinned to no node, or to `node`. */
+function runnableBy(node: string, column: 'node' | 't.node' = 'node') {
+  return (eb: ExpressionBuilder<any, any>) => eb.or([eb(column, 'is', null), eb(column, '=', node)]);
+}
 
 /** All SQL of the task engine; the same statements serve SQLite and PostgreSQL. */
 export class TaskStore {
@@ -135,11 +153,17 @@ export class TaskStore {
     return found;
   }
 
-  async idsByStatus(): Promise<Record<Status, string[]>> {
-    const rows = await this.#db.selectFrom('tasks').select(['id', 'status']).orderBy('enqueued_at').orderBy('id').execute();
-    const lists = Object.fromEntries([...UNFINISHED, ...FINISHED].map((s) => [s, [] as string[]])) as Record<Status, string[]>;
-    for (const row of rows) lists[row.status as Status].push(row.id);
-    return lists;
+  /**
+   * Up to `limit` tasks of `statuses` enqueued after `after`, in enqueue order (ties by id): one walk of the
+   * (status, enqueued_at, id) index per status, each reading no more than it may answer.
+   */
+  async listed(statuses: readonly Status[], limit: number, after?: ListPosition): Promise<Listed[]> {
+    const pages = await Promise.all(statuses.map((status) => this.#db.selectFrom('tasks')
+      .select(['id', 'status', 'enqueued_at']).where('status', '=', status)
+      .$if(after !== undefined, (q) => q.where((eb) => eb(eb.refTuple('enqueued_at', 'id'), '>', eb.tuple(after!.enqueued, after!.id))))
+      .orderBy('enqueued_at').orderBy('id').limit(limit).execute()));
+    return pages.flat().map((r) => ({ id: r.id, status: r.status as Status, enqueued: Number(r.enqueued_at) }))
+      .sort((a, b) => a.enqueued - b.enqueued || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).slice(0, limit);
   }
 
   async countByStatus(): Promise<Array<{ status: string; count: number }>> {
@@ -154,36 +178,36 @@ export class TaskStore {
     return new Map(rows.map((r) => [r.id, r.result === null ? null : JSON.parse(r.result)]));
   }
 
-  /** The earliest time a pending task becomes due after `now`, if any. */
-  async nextDue(now: number): Promise<number | undefined> {
-    // One MIN per status: each is a single step down the (status, due_at) index.
+  /** The earliest time a pending task that `node` may run becomes due after `now`, if any. */
+  async nextDue(node: string, now: number): Promise<number | undefined> {
+    // One MIN per status: each is a walk down the (status, due_at) index, past tasks pinned to other nodes.
     const earliest = (status: Status) => this.#db.selectFrom('tasks').select((eb) => eb.fn.min('due_at').as('due'))
-      .where('status', '=', status).where('due_at', '>', now);
+      .where('status', '=', status).where('due_at', '>', now).where(runnableBy(node));
     const row = await this.#db.selectFrom(earliest('queued').unionAll(earliest('waiting')).as('m'))
       .select((eb) => eb.fn.min('m.due').as('due')).executeTakeFirst();
     return row?.due == null ? undefined : Number(row.due);
   }
 
   /**
-   * Takes up to `limit` due tasks whose dependencies have all completed and makes them running under
-   * `owner` with a fresh lease and fencing epoch. Successors of recurring tasks are inserted in the same
-   * transaction, so each occurrence exists exactly once.
+   * Takes up to `limit` tasks due by `horizon` whose dependencies have all completed and makes them running under
+   * `owner` with a fresh lease and fencing epoch; one due later than `now` starts at its due time (its `started_at`).
+   * Successors of recurring tasks are inserted in the same transaction, so each occurrence exists exactly once.
    */
-  async claim(owner: string, now: number, leaseMs: number, limit: number,
+  async claim(owner: string, now: number, horizon: number, leaseMs: number, limit: number,
     successor: (record: TaskRecord) => NewTask | undefined): Promise<Claimed[]> {
     return this.#db.transaction().execute(async (trx) => {
       const rows = await trx.updateTable('tasks')
         .set((eb) => ({
           status: 'running',
           dequeued_at: eb.fn.coalesce('dequeued_at', sql.val(now)),
-          started_at: now,
+          started_at: sql<number>`CASE WHEN due_at > ${now} THEN due_at ELSE ${now} END`,
           owner,
           lease_expires_at: now + leaseMs,
           epoch: eb('epoch', '+', 1),
         }))
         .where('id', 'in', () => {
           const due = trx.selectFrom('tasks as t').select('t.id')
-            .where('t.status', 'in', PENDING).where('t.due_at', '<=', now)
+            .where('t.status', 'in', PENDING).where('t.due_at', '<=', horizon).where(runnableBy(owner, 't.node'))
             .where(({ not, exists, selectFrom }) => not(exists(
               selectFrom('task_dependencies as d').innerJoin('tasks as dt', 'dt.id', 'd.dependency_id')
                 .select('d.name').whereRef('d.task_id', '=', 't.id').where('dt.status', '<>', 'completed'))))
@@ -198,6 +222,12 @@ export class TaskStore {
       await this.#insert(trx, successors);
       return records.map((record) => ({ record, epoch: record.epoch }));
     });
+  }
+
+  /** Gives back a task claimed ahead of its time that did not start (its owner is stopping): it waits again. */
+  async unclaim(id: string, owner: string, epoch: number): Promise<void> {
+    await this.#db.updateTable('tasks').set({ status: 'waiting', owner: null, lease_expires_at: null, started_at: null })
+      .where('id', '=', id).where('owner', '=', owner).where('epoch', '=', epoch).where('status', '=', 'running').execute();
   }
 
   /** Moves accepted tasks that are not due yet, or wait on dependencies, to waiting. */
@@ -305,10 +335,10 @@ export class TaskStore {
     return renewed;
   }
 
-  /** Running tasks whose owner stopped renewing its lease. */
-  async expired(now: number): Promise<TaskRecord[]> {
+  /** Running tasks that `node` may run whose owner stopped renewing its lease. */
+  async expired(node: string, now: number): Promise<TaskRecord[]> {
     const rows = await this.#db.selectFrom('tasks').selectAll()
-      .where('status', '=', 'running').where('lease_expires_at', '<', now).execute();
+      .where('status', '=', 'running').where('lease_expires_at', '<', now).where(runnableBy(node)).execute();
     return rows.map(toRecord);
   }
 
