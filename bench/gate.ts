@@ -29,8 +29,8 @@ async function bindTimes(n: number) {
     let start = performance.now();
     await reserve();
     gate.push(performance.now() - start);
-    await server.gate.service.stop().catch(() => {});
-    await server.gate.start();
+    await server.area.service.stop().catch(() => {});
+    await server.area.start();
     const port = await freeUdpPort();
     start = performance.now();
     const child = spawn('ffmpeg', ['-nostdin', '-loglevel', 'quiet', '-i', `srt://0.0.0.0:${port}?mode=listener&listen_timeout=5000000`, '-f', 'null', '-'], { stdio: 'ignore' });

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { App } from '../core/http/server.ts';
 import { ProcessSupervisor } from '../core/processes.ts';
-import type { Gate } from '../gate/index.ts';
+import type { Gate } from '../gate/contract.ts';
 import type { ProgrammeReader } from '../programme/contract.ts';
 import type { Archive } from '../recordings/contract.ts';
 import type { Status, TaskService } from '../tasks/contract.ts';

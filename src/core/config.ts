@@ -32,7 +32,8 @@ export interface Config {
     /** For crash tests: registers the `probe` operation, which appends each task id it runs to this file. */
     probeFile: string | undefined;
   };
-  srt: { portStart: number };
+  /** The UDP ports of SRT listeners: configured channels default to the first ones, run-time channels take free ones. */
+  srt: { portStart: number; portEnd: number };
   /** The recordings archive: an upload that sends nothing for `uploadIdleTimeoutMs`, or is not whole after `uploadTimeoutMs`, is given up. */
   recordings: {
     uploadIdleTimeoutMs: number; uploadTimeoutMs: number;
@@ -211,6 +212,7 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('ONAIR_API_KEY must be at least 16 characters long');
   }
   const portStart = integer(env, 'ONAIR_SRT_PORT_START', 10300, 1024, 65000);
+  const portEnd = integer(env, 'ONAIR_SRT_PORT_END', portStart + 99, portStart, 65535);
   const dataDir = resolve(read(env, 'ONAIR_DATA_DIR') ?? './data');
   return {
     http: {
@@ -232,7 +234,7 @@ export function loadConfig(env: Env = process.env): Config {
       cleanTime: matching(env, 'ONAIR_TASKS_CLEAN_TIME', '03:30', /^([01]\d|2[0-3]):[0-5]\d$/, 'a time of day HH:MM (UTC)'),
       probeFile: read(env, 'ONAIR_TASKS_PROBE_FILE'),
     },
-    srt: { portStart },
+    srt: { portStart, portEnd },
     recordings: recordings(env, dataDir),
     gate: {
       publicHost: matching(env, 'ONAIR_SRT_PUBLIC_HOST', '127.0.0.1', /^[A-Za-z0-9.-]+$|^\[[0-9A-Fa-f:]+\]$/, 'a host name or IP address'),

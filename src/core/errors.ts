@@ -48,8 +48,9 @@ export class UnknownDependency extends NotFound {
 
 /** The change contradicts what is stored (an id taken, a task already finished, a show that still has events). */
 export class Conflict extends DomainError {
-  constructor(detail: string) {
-    super('conflict', detail);
+  /** `errors` names the fields whose values collide (a port another channel has). */
+  constructor(detail: string, errors?: FieldError[]) {
+    super('conflict', detail, errors);
   }
 }
 

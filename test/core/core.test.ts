@@ -14,6 +14,8 @@ describe('configuration', () => {
     assert.equal(config.http.requestTimeoutMs, 30_000);
     assert.equal(config.http.sseMaxClients, 500);
     assert.equal(config.recordings.uploadTimeoutMs, 4 * 3_600_000);
+    assert.deepEqual(config.srt, { portStart: 10300, portEnd: 10399 });
+    assert.deepEqual(loadConfig({ ONAIR_SRT_PORT_START: '20000' }).srt, { portStart: 20000, portEnd: 20099 });
   });
 
   test('a bad value stops onair with a message naming it', () => {
@@ -28,6 +30,7 @@ describe('configuration', () => {
       [{ ONAIR_HTTP_REQUEST_TIMEOUT: '30' }, /ONAIR_HTTP_REQUEST_TIMEOUT/],
       [{ ONAIR_HTTP_REQUEST_TIMEOUT: 'PT0.5S' }, /ONAIR_HTTP_REQUEST_TIMEOUT/],
       [{ ONAIR_UPLOAD_TIMEOUT: 'PT30S', ONAIR_UPLOAD_IDLE_TIMEOUT: 'PT1M' }, /ONAIR_UPLOAD_IDLE_TIMEOUT must not be longer than ONAIR_UPLOAD_TIMEOUT/],
+      [{ ONAIR_SRT_PORT_START: '20000', ONAIR_SRT_PORT_END: '19999' }, /ONAIR_SRT_PORT_END must be a whole number from 20000 to 65535/],
     ];
     for (const [env, message] of cases) assert.throws(() => loadConfig(env), (e: Error) => e instanceof ConfigError && message.test(e.message));
   });
