@@ -64,11 +64,8 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
   const gate = createGate({ ...core, programme: programme.reader, archive: recordings.archive });
   const automation = createAutomation({ ...core, tasks: tasks.service, programme: programme.reader, archive: recordings.archive, gate: gate.gate });
   registerSse(app, bus);
-  tasks.routes(app);
-  programme.routes(app);
-  recordings.routes(app);
-  await app.register(gate.routes);
-  automation.routes(app);
+  // Each area is a plugin with a scope of its own, so that it may set its own hooks (auth, error shape) for its routes.
+  for (const area of [tasks, programme, recordings, gate, automation]) await app.register(area.routes);
 
   let stopped: Promise<void> | undefined;
   return {

@@ -51,7 +51,8 @@ export function createAutomation(deps: AutomationDeps) {
   return {
     ...service,
     synchronizer,
-    routes: (app: App) => registerAutomationRoutes(app, service),
+    /** The automation's routes as a Fastify plugin, in a scope of their own: `await app.register(automation.routes)`. */
+    routes: async (app: App) => registerAutomationRoutes(app, service),
     /** Kills stream players a killed run left behind (their tasks resume), then starts synchronizing. */
     async start() {
       const reaped = supervisor.reapLeftovers();

@@ -29,7 +29,8 @@ export function createRecordings(deps: RecordingsDeps) {
   return {
     archive: service as Archive,
     migrations: recordingMigrations,
-    routes: (app: App) => registerRecordingRoutes(app, service, deps.config.recordings.uploadTimeoutMs),
+    /** The archive's routes as a Fastify plugin, in a scope of their own. */
+    routes: async (app: App) => registerRecordingRoutes(app, service, deps.config.recordings.uploadTimeoutMs),
     /** Prepares the directory tree and removes what a crash or cut upload left behind; run after migrating. */
     async start() {
       await sharing.start();

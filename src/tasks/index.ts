@@ -54,7 +54,8 @@ export function createTasks(deps: TasksDeps) {
     engine,
     operations,
     service,
-    routes: (app: App) => registerTaskRoutes(app, engine, deps.clock, deps.bus),
+    /** The Tasks API as a Fastify plugin, in a scope of their own. */
+    routes: async (app: App) => registerTaskRoutes(app, engine, deps.clock, deps.bus),
     async start() {
       await engine.start();
       cleaner.start();
