@@ -1,5 +1,5 @@
 import { sql, type ExpressionBuilder, type Insertable, type Kysely, type Selectable, type Transaction } from 'kysely';
-import { chunks, type Database, type Dialect } from '../core/db/database.ts';
+import { chunks, textArray, type Database, type Dialect } from '../core/db/database.ts';
 import type { TaskRow, TaskTables } from './migrations.ts';
 import { FINISHED, UNFINISHED, type Status, type TaskRecord } from './model.ts';
 
@@ -152,7 +152,7 @@ export class TaskStore {
     const postgres = this.#dialect === 'postgres';
     for (const run of chunks(ids, postgres ? 10_000 : 1000)) {
       const rows = await this.#db.selectFrom('tasks').select(['id', 'status'])
-        .where(postgres ? sql<boolean>`id = any(${run}::text[])` : (eb) => eb('id', 'in', run)).execute();
+        .where(postgres ? sql<boolean>`id = any(${textArray(run)}::text[])` : (eb) => eb('id', 'in', run)).execute();
       for (const row of rows) found.set(row.id, row.status as Status);
     }
     return found;

@@ -160,10 +160,13 @@ for (const database of testDatabases) {
       const { engine, service } = server.onair.tasks;
       const dueAt = Date.now() + 86_400_000;
       const condition = { type: 'at', parameters: { datetime: new Date(dueAt).toISOString() } };
-      const stored = Array.from({ length: 12_000 }, () => ({
-        id: randomUUID(), operation: { type: 'test', parameters: {} }, condition, dependencies: {}, dueAt, enqueuedAt: Date.now(),
-      }));
-      await engine.store.insert(stored);
+      const task = (id: string) => ({ id, operation: { type: 'test', parameters: {} }, condition, dependencies: {}, dueAt, enqueuedAt: Date.now() });
+      const stored = Array.from({ length: 12_000 }, () => task(randomUUID()));
+      // Ids that an array literal must quote, with and without characters that JSON would escape.
+      const quoted = ['with "quote"', 'back\\slash', 'comma,in', '{brace}', 'NULL', ' spaced ', ''];
+      const odd = [...quoted, 'tab\there', 'pair \u{1F600}'];
+      await engine.store.insert([...stored, ...odd.map(task)]);
+      for (const ids of [quoted, odd]) assert.deepEqual([...(await service.statuses(ids)).keys()].sort(), [...ids].sort());
       const cancelled = (await service.submit({ operation: { type: 'test', parameters: {} }, condition })).task.id;
       await service.cancel(cancelled);
       const unknown = Array.from({ length: 500 }, () => randomUUID());
