@@ -4,7 +4,7 @@ import type { Alarm, Clock } from '../core/clock.ts';
 import type { EventBus } from '../core/events/bus.ts';
 import type { ProgrammeReader } from '../programme/contract.ts';
 import { UNFINISHED, type Status, type TaskService } from '../tasks/contract.ts';
-import { keyOf, type Broadcast, type BroadcastKey, type BroadcastStore } from './store.ts';
+import { BroadcastKeys, type Broadcast, type BroadcastKey, type BroadcastStore } from './store.ts';
 
 export const AUTOMATED_TYPES = ['replay', 'prerecorded'] as const;
 export const STREAM = 'stream';
@@ -93,26 +93,23 @@ export class Synchronizer {
 
   /** One comparison of the tasks that should exist with those that do; idempotent. */
   async sync(): Promise<SyncReport> {
-    const { store, tasks, programme, clock, windowMs } = this.#o;
+    const { store, programme, clock, windowMs } = this.#o;
     const now = clock.now();
-    const scheduled = (await programme.instancesBetween(now, now + windowMs, [...AUTOMATED_TYPES]))
-      .filter((s) => s.instance.startsAt > now && s.instance.startsAt < now + windowMs);
-    const expected = new Map(scheduled.map((s) => {
-      const key = { event: s.event.id, start: s.instance.start, startsAt: s.instance.startsAt };
-      return [keyOf(key), key];
-    }));
-    const held = await store.all();
-    const statuses = await tasks.statuses(held.map((b) => b.task));
+    // The programme expands its rules on this thread while the database reads the broadcasts held and their tasks.
+    const [listed, { held, statuses }] = await Promise.all([programme.instancesBetween(now, now + windowMs, [...AUTOMATED_TYPES]), this.#held()]);
+    const scheduled = listed.filter((s) => s.instance.startsAt > now && s.instance.startsAt < now + windowMs);
+    const expected = new BroadcastKeys();
+    for (const { event, instance } of scheduled) expected.add({ event: event.id, start: instance.start, startsAt: instance.startsAt });
     const gone: Broadcast[] = [];
     const seen: string[] = [];
     for (const broadcast of held) {
       const status = statuses.get(broadcast.task);
-      const wanted = expected.delete(keyOf(broadcast));
+      const wanted = expected.delete(broadcast);
       if (status === undefined) {
         // No task: removed (it had been seen), or its synchronizer is creating it or died first (free once stale).
         if (!broadcast.taskCreated && broadcast.claimedAt >= now - STALE_CLAIM_MS) continue;
         gone.push(broadcast);
-        if (wanted) expected.set(keyOf(broadcast), broadcast);
+        if (wanted) expected.add(broadcast);
         continue;
       }
       if (!broadcast.taskCreated) seen.push(broadcast.task);
@@ -121,9 +118,14 @@ export class Synchronizer {
     await store.markCreated(seen);
     const cancelled = await this.#cancel(gone, statuses);
     await store.remove(gone);
-    const created = await this.#create([...expected.values()], now);
+    const created = await this.#create(expected.values(), now);
     if (created > 0 || cancelled > 0) this.#o.logger.info({ expected: scheduled.length, created, cancelled }, 'automated broadcasts synchronized');
     return { expected: scheduled.length, created, cancelled };
+  }
+
+  async #held(): Promise<{ held: Broadcast[]; statuses: Map<string, Status> }> {
+    const held = await this.#o.store.held();
+    return { held, statuses: await this.#o.tasks.statuses(held.map((b) => b.task)) };
   }
 
   /**

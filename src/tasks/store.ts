@@ -1,5 +1,5 @@
 import { sql, type ExpressionBuilder, type Insertable, type Kysely, type Selectable, type Transaction } from 'kysely';
-import { chunks, type Database, type Dialect } from '../core/db/database.ts';
+import { chunks, textArray, type Database, type Dialect } from '../core/db/database.ts';
 import type { TaskRow, TaskTables } from './migrations.ts';
 import { FINISHED, UNFINISHED, type Status, type TaskRecord } from './model.ts';
 
@@ -143,11 +143,16 @@ export class TaskStore {
     return row && toRecord(row);
   }
 
-  /** The status of each of `ids` that exists (for areas that keep their own task ids, e.g. automation). */
+  /**
+   * The status of each of `ids` that exists (for areas that keep their own task ids, e.g. automation). PostgreSQL takes
+   * the ids as one array parameter: planning an IN list of 1000 parameters cost 15 ms a statement at 30,000 ids.
+   */
   async statuses(ids: string[]): Promise<Map<string, Status>> {
     const found = new Map<string, Status>();
-    for (const run of chunks(ids, 1000)) {
-      const rows = await this.#db.selectFrom('tasks').select(['id', 'status']).where('id', 'in', run).execute();
+    const postgres = this.#dialect === 'postgres';
+    for (const run of chunks(ids, postgres ? 10_000 : 1000)) {
+      const rows = await this.#db.selectFrom('tasks').select(['id', 'status'])
+        .where(postgres ? sql<boolean>`id = any(${textArray(run)}::text[])` : (eb) => eb('id', 'in', run)).execute();
       for (const row of rows) found.set(row.id, row.status as Status);
     }
     return found;

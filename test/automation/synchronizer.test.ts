@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { ManualClock } from '../../src/core/clock.ts';
-import { BroadcastStore } from '../../src/automation/store.ts';
+import { BroadcastKeys, BroadcastStore } from '../../src/automation/store.ts';
 import { Synchronizer } from '../../src/automation/synchronizer.ts';
 import { STATUSES } from '../../src/tasks/model.ts';
 import { postgresAvailable, postgresDatabase, testDatabases } from '../support/databases.ts';
@@ -33,6 +33,22 @@ async function streamTasks(server: Running) {
 
 const broadcasts = async (server: Running) => (await server.request('GET', '/automation/broadcasts')).body.broadcasts as
   Array<{ event: string; start: string; startsAt: string; task: string; status: string }>;
+
+test('broadcast keys: a key is its event, local start and moment together', () => {
+  const keys = new BroadcastKeys();
+  const at = Date.parse('2027-03-28T01:30:00Z');
+  // Warsaw's 02:30 does not exist on the spring change and moves to 03:30: two local starts, one moment.
+  const [gap, after, other] = [{ event: 'a', start: '2027-03-28T02:30:00', startsAt: at }, { event: 'a', start: '2027-03-28T03:30:00', startsAt: at },
+    { event: 'b', start: '2027-03-28T03:30:00', startsAt: at }];
+  for (const key of [gap, after, other, { ...gap }]) keys.add(key);
+  assert.deepEqual(keys.values(), [gap, after, other]);
+  assert.equal(keys.delete({ ...after, startsAt: at + 1 }), false);
+  assert.equal(keys.delete({ ...after }), true);
+  assert.equal(keys.delete(after), false);
+  assert.deepEqual(keys.values(), [gap, other]);
+  assert.ok(keys.delete(gap) && keys.delete(other));
+  assert.deepEqual(keys.values(), []);
+});
 
 for (const database of testDatabases) {
   describe(`automation synchronizer on ${database.name}`, () => {
