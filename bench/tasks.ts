@@ -188,7 +188,9 @@ async function sqlFloor(running: Running, count: number): Promise<number> {
   const insert = perTurn((tasks: NewTask[]) => store.insert(tasks));
   const claim = perTurn((ids: string[]) => db.updateTable('tasks').set({ status: 'running', started_at: Date.now(), owner, epoch: 1 })
     .where('id', 'in', ids).execute());
-  const end = perTurn((ids: string[]) => store.finish(ids.map((id) => ({ id, owner, epoch: 1, outcome: { completed: Date.now(), result: null } }))));
+  // The engine records each end in the outbox with it: so does the floor.
+  const end = perTurn((ids: string[]) => store.finish(ids.map((id) => ({ id, operation: 'floor', owner, epoch: 1, outcome: { completed: Date.now(), result: null } })),
+    (trx, written) => running.onair.bus.record(trx, 'task-status-changed', written.map(({ id }) => ({ id, operation: 'floor', status: 'completed' as const })))));
   const start = performance.now();
   await inFlight(Array.from({ length: count }), SUBMIT_WINDOW, async () => {
     const id = randomUUID();

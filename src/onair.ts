@@ -5,6 +5,8 @@ import { systemClock, type Clock } from './core/clock.ts';
 import type { Config } from './core/config.ts';
 import { migrate, openDatabase, type Database } from './core/db/database.ts';
 import { EventBus } from './core/events/bus.ts';
+import { eventMigrations } from './core/events/migrations.ts';
+import { keepEvents } from './core/events/retention.ts';
 import { registerSse } from './core/events/sse.ts';
 import { createHttpServer, type App } from './core/http/server.ts';
 import { lockDataDir } from './core/lock.ts';
@@ -49,13 +51,13 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
   let database: Database;
   try {
     database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, logger });
-    await migrate(database, taskMigrations, programmeMigrations, recordingMigrations, gateMigrations, automationMigrations);
+    await migrate(database, eventMigrations, taskMigrations, programmeMigrations, recordingMigrations, gateMigrations, automationMigrations);
   } catch (error) {
     unlock();
     throw error;
   }
   const metrics = createMetrics();
-  const bus = new EventBus({ notifier: database.notifier, origin: node.id, logger, now: () => clock.now() });
+  const bus = new EventBus({ database, origin: node.id, logger, now: () => clock.now() });
   const app = await createHttpServer({ clock, logger, metrics, apiKey: config.apiKey, http: config.http, version: VERSION });
   const core: Core = { config, database, bus, clock, logger, metrics, node };
   const tasks = createTasks(core);
@@ -67,10 +69,13 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
   // Each area is a plugin with a scope of its own, so that it may set its own hooks (auth, error shape) for its routes.
   for (const area of [tasks, programme, recordings, gate, automation]) await app.register(area.routes);
 
+  let retention: { stop(): void } | undefined;
   let stopped: Promise<void> | undefined;
   return {
     app, database, bus, tasks, programme, recordings, gate, automation, logger,
     async start() {
+      await bus.start();
+      retention = keepEvents({ bus, clock, logger, retentionMs: config.events.retentionMs, time: config.tasks.cleanTime });
       await programme.start();
       await recordings.start();
       // The gate frees what a crashed run left (its relays, its channels) before the task engine resumes the
@@ -91,6 +96,8 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
         await gate.stop();
         await recordings.stop();
         await programme.stop();
+        retention?.stop();
+        await bus.stop();
         await database.close();
         unlock();
         logger.info('onair stopped');

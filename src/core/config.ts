@@ -25,6 +25,8 @@ export interface Config {
   databaseUrl: string | undefined;
   apiKey: string | undefined;
   logLevel: LogLevel;
+  /** The outbox of durable events: the daily clean removes those older than `retentionMs`. */
+  events: { retentionMs: number };
   tasks: {
     leaseMs: number;
     cleanRetention: string;
@@ -227,6 +229,7 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl: databaseUrl(env),
     apiKey,
     logLevel: oneOf(env, 'ONAIR_LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    events: { retentionMs: duration(env, 'ONAIR_EVENTS_RETENTION', 'P7D', 3_600_000) },
     tasks: {
       leaseMs: integer(env, 'ONAIR_TASKS_LEASE_MS', 10_000, 1_000, 3_600_000),
       cleanRetention: matching(env, 'ONAIR_TASKS_CLEAN_RETENTION', 'P30D', /^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$/,

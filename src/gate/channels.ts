@@ -3,6 +3,7 @@ import type { Clock } from '../core/clock.ts';
 import type { ChannelConfig, Config } from '../core/config.ts';
 import { isUniqueViolation } from '../core/db/database.ts';
 import { ChannelBusy, Conflict, invalid, notFound } from '../core/errors.ts';
+import type { Database } from '../core/db/database.ts';
 import type { EventBus } from '../core/events/bus.ts';
 import type { ChannelChange, ChannelInfo, ChannelRequest, Ingest } from './contract.ts';
 import type { ChannelRow } from './migrations.ts';
@@ -47,7 +48,10 @@ export class ChannelRegistry {
   readonly #bus: EventBus;
   readonly #range: Config['srt'];
 
-  constructor(deps: { config: Config; store: GateStore; clock: Clock; bus: EventBus }) {
+  readonly #database: Database;
+
+  constructor(deps: { config: Config; store: GateStore; clock: Clock; bus: EventBus; database: Database }) {
+    this.#database = deps.database;
     this.configured = deps.config.gate.channels.map((channel) => ({ ...channel, configured: true }));
     this.#store = deps.store;
     this.#clock = deps.clock;
@@ -150,7 +154,8 @@ export class ChannelRegistry {
   }
 
   #announce(type: 'channel-created' | 'channel-changed' | 'channel-removed', channel: Definition): Definition {
-    this.#bus.publish(type, { channel: channel.name, ...infoOf(channel) });
+    // Recorded once the change is: a failure to record loses the event, not the change.
+    this.#bus.record(this.#database.kysely, type, [{ channel: channel.name, ...infoOf(channel) }]).catch(() => {});
     return channel;
   }
 }

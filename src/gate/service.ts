@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { Counter } from 'prom-client';
 import type { Alarm } from '../core/clock.ts';
+import { together, type Announce } from '../core/events/bus.ts';
 import { ChannelBusy, Conflict, conflict, invalid, TimedOut } from '../core/errors.ts';
 import { ProcessSupervisor } from '../core/processes.ts';
 import type { ProgrammeReader, ScheduledInstance } from '../programme/contract.ts';
@@ -11,7 +12,7 @@ import type { Archive } from '../recordings/contract.ts';
 import { ChannelRegistry, infoOf, ingestOf, type Definition } from './channels.ts';
 import type {
   ActivateRequest, Availability, AvailabilityChanged, ChannelChange, ChannelInfo, ChannelRequest, ChannelWithIngest, Format, Gate,
-  Ingest, InstanceRef, OutputState, Reservation, ReserveRequest, SessionState, StopReason,
+  Ingest, InstanceRef, OutputState, Reservation, ReserveRequest, SessionState, StopReason, StreamStatus,
 } from './contract.ts';
 import type { SessionRow } from './migrations.ts';
 import { FORMATS, skippedOutputs } from './pipeline.ts';
@@ -76,7 +77,7 @@ export class GateService implements Gate {
     this.#deps = deps;
     this.#logger = deps.logger.child({ area: 'gate' });
     this.store = new GateStore(deps.database);
-    this.registry = new ChannelRegistry({ config: deps.config, store: this.store, clock: deps.clock, bus: deps.bus });
+    this.registry = new ChannelRegistry({ config: deps.config, store: this.store, clock: deps.clock, bus: deps.bus, database: deps.database });
     this.#supervisor = new ProcessSupervisor({ dir: join(deps.config.dataDir, 'gate', 'pids'), logger: this.#logger });
     this.#outputFailures = new Counter({
       name: 'onair_gate_output_failures_total',
@@ -355,8 +356,7 @@ export class GateService implements Gate {
       finished();
       throw new ChannelBusy(session.channel.name, `${(error as Error).message}; try again shortly`, 'unavailable');
     }
-    this.#publish('stream-reserved', session);
-    this.#availabilityChanged(session.channel.name, session.instance);
+    await this.#announce(together(this.#streamEvent('stream-reserved', session), this.#availabilityChanged([session.channel.name], session.instance)));
     return running;
   }
 
@@ -456,7 +456,8 @@ export class GateService implements Gate {
     const output = { ...session.outputs[index]! };
     this.#logger.warn({ channel: session.channel.name, session: session.id, output: output.url, error: output.error }, 'a push output failed; the broadcast goes on without it');
     this.#outputFailures.inc({ channel: session.channel.name, type: output.type, output: output.url });
-    this.#deps.bus.publish('stream-output-failed', { channel: session.channel.name, session: session.id, index, output });
+    const failed = { channel: session.channel.name, session: session.id, index, output };
+    void this.#announce((trx) => this.#deps.bus.record(trx, 'stream-output-failed', [failed]));
     await this.#write(running, { outputs: JSON.stringify(session.outputs) });
   }
 
@@ -524,14 +525,13 @@ export class GateService implements Gate {
     }
     const stats = session.stats(now);
     session.state = state;
+    const over = this.#streamEvent(state === 'failed' ? 'stream-failed' : 'stream-ended', session, { exitCode: end.exit.code, reason });
     await this.store.release(session.id, {
       state, ended_at: now, bytes: stats.bytes, duration_ms: Math.round(stats.duration * 1000), codec: session.codec,
       exit_code: end.exit.code, reason, outputs: JSON.stringify(session.outputs),
-    });
+    }, together(over, this.#availabilityChanged([session.channel.name], null)));
     this.#running.delete(session.channel.name);
     this.#logger.info({ channel: session.channel.name, session: session.id, state, reason, exitCode: end.exit.code }, 'session over');
-    this.#publish(state === 'failed' ? 'stream-failed' : 'stream-ended', session, { exitCode: end.exit.code, reason });
-    this.#availabilityChanged(session.channel.name, null);
     running.finished();
   }
 
@@ -542,29 +542,42 @@ export class GateService implements Gate {
     await running.done;
   }
 
+  /** Records the session's event in a transaction of its own, once what it tells of has happened. */
   #publish(type: StreamEvent, session: LiveSession, extra: { exitCode?: number | null; reason?: string } = {}): void {
+    void this.#announce(this.#streamEvent(type, session, extra));
+  }
+
+  /** The session as it is now, announced as `type` by the transaction it is given. */
+  #streamEvent(type: StreamEvent, session: LiveSession, extra: { exitCode?: number | null; reason?: string } = {}): Announce {
     const waiting = session.state === 'reserved' || session.state === 'disconnected';
-    this.#deps.bus.publish(type, {
+    const status: StreamStatus = {
       channel: session.channel.name, session: session.id, mode: session.mode, state: session.state,
       instance: session.instance, format: session.format, record: session.record, metadata: session.metadata,
       stats: session.stats(this.#deps.clock.now()),
       expiresAt: waiting && session.expiresAt !== undefined ? new Date(session.expiresAt).toISOString() : null, ...extra,
-    });
+    };
+    return (trx) => this.#deps.bus.record(trx, type, [status]);
   }
 
-  #availabilityChanged(channel: string, instance: InstanceRef | null): void {
-    this.#deps.bus.publish('availability-changed', {
-      channel, availability: { instance, checkedAt: new Date(this.#deps.clock.now()).toISOString() },
-    });
+  #availabilityChanged(channels: string[], instance: InstanceRef | null): Announce {
+    const checkedAt = new Date(this.#deps.clock.now()).toISOString();
+    return (trx) => this.#deps.bus.record(trx, 'availability-changed', channels.map((channel) => ({ channel, availability: { instance, checkedAt } })));
+  }
+
+  /** Records events of what happened outside the database (a relay listens), in a transaction of their own. */
+  async #announce(announce: Announce): Promise<void> {
+    try {
+      await this.#deps.database.kysely.transaction().execute((trx) => announce(trx));
+    } catch (err) {
+      this.#logger.error({ err }, 'could not record the gate\'s events');
+    }
   }
 
   async #sweep(gone: Parameters<GateStore['sweep']>[0]): Promise<void> {
     const now = this.#deps.clock.now();
-    const freed = await this.store.sweep(gone, { state: 'failed', ended_at: now, reason: 'owner-lost' });
-    for (const channel of freed) {
-      this.#logger.warn({ channel }, 'freed a channel held by a session nobody looks after');
-      this.#availabilityChanged(channel, null);
-    }
+    const freed = await this.store.sweep(gone, { state: 'failed', ended_at: now, reason: 'owner-lost' }, (trx, channels) =>
+      this.#availabilityChanged(channels, null)(trx));
+    for (const channel of freed) this.#logger.warn({ channel }, 'freed a channel held by a session nobody looks after');
   }
 
   async #beat(): Promise<void> {

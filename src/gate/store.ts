@@ -1,5 +1,6 @@
 import type { Kysely, Transaction, Updateable } from 'kysely';
 import type { Database, Dialect } from '../core/db/database.ts';
+import type { Announce } from '../core/events/bus.ts';
 import type { ChannelRow, GateTables, SessionRow } from './migrations.ts';
 
 type Db = Kysely<GateTables>;
@@ -79,15 +80,24 @@ export class GateStore {
       .executeTakeFirst();
   }
 
-  async update(id: string, patch: SessionPatch): Promise<void> {
-    await this.#db.updateTable('gate_sessions').set(patch).where('id', '=', id).execute();
+  /** Changes a session; `announce`, when given, records its events in the same transaction. */
+  async update(id: string, patch: SessionPatch, announce?: Announce): Promise<void> {
+    if (!announce) {
+      await this.#db.updateTable('gate_sessions').set(patch).where('id', '=', id).execute();
+      return;
+    }
+    await this.#db.transaction().execute(async (trx) => {
+      await trx.updateTable('gate_sessions').set(patch).where('id', '=', id).execute();
+      await announce(trx);
+    });
   }
 
-  /** Closes a session and frees its channel in one step. */
-  async release(id: string, patch: SessionPatch): Promise<void> {
+  /** Closes a session and frees its channel in one step; `announce`, when given, records its events in it. */
+  async release(id: string, patch: SessionPatch, announce?: Announce): Promise<void> {
     await this.#db.transaction().execute(async (trx) => {
       await trx.updateTable('gate_sessions').set(patch).where('id', '=', id).execute();
       await trx.deleteFrom('gate_slots').where('session_id', '=', id).execute();
+      await announce?.(trx);
     });
   }
 
@@ -99,7 +109,7 @@ export class GateStore {
    * Frees the slots of sessions nobody looks after any more (those of listed sessions, of a given owner, or whose
    * heartbeat is older than `staleBefore`) and closes those sessions; answers the channels freed.
    */
-  async sweep(gone: { sessions: string[]; owner?: string; staleBefore: number }, patch: SessionPatch): Promise<string[]> {
+  async sweep(gone: { sessions: string[]; owner?: string; staleBefore: number }, patch: SessionPatch, announce: Announce<string[]>): Promise<string[]> {
     return this.#db.transaction().execute(async (trx) => {
       const freed = await trx.deleteFrom('gate_slots').where((eb) => eb.or([
         eb('heartbeat_at', '<', gone.staleBefore),
@@ -110,7 +120,9 @@ export class GateStore {
       if (open.length > 0) {
         await trx.updateTable('gate_sessions').set(patch).where('id', 'in', open).where('ended_at', 'is', null).execute();
       }
-      return freed.map((f) => f.channel);
+      const channels = freed.map((f) => f.channel);
+      if (channels.length > 0) await announce(trx, channels);
+      return channels;
     });
   }
 

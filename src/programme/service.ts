@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
-import type { EventBus } from '../core/events/bus.ts';
+import type { Announce, EventBus } from '../core/events/bus.ts';
 import { conflict, invalid, notFound } from '../core/errors.ts';
 import type { EventType, Instance, ProgrammeChanged, ProgrammeEvent, ProgrammeReader, ScheduledInstance } from './contract.ts';
 import { parseLocal } from './localtime.ts';
@@ -61,8 +61,7 @@ export class Programme implements ProgrammeReader {
 
   async createShow(input: { title: string; description?: string }): Promise<Show> {
     const show = { id: crypto.randomUUID(), title: input.title, description: input.description ?? '' };
-    await this.store.insertShow(show, this.#clock.now());
-    this.#changed('show', show.id, 'created');
+    await this.store.insertShow(show, this.#clock.now(), this.#changed('show', show.id, 'created'));
     return show;
   }
 
@@ -74,24 +73,21 @@ export class Programme implements ProgrammeReader {
 
   async updateShow(id: string, patch: { title?: string; description?: string }): Promise<Show> {
     const show = { ...(await this.show(id)), ...patch };
-    if (!(await this.store.updateShow(show))) throw notFound(`Show ${id} does not exist`);
-    this.#changed('show', id, 'updated');
+    if (!(await this.store.updateShow(show, this.#changed('show', id, 'updated')))) throw notFound(`Show ${id} does not exist`);
     return show;
   }
 
   async deleteShow(id: string): Promise<Show> {
     const show = await this.show(id);
-    const outcome = await this.store.deleteShow(id);
+    const outcome = await this.store.deleteShow(id, this.#changed('show', id, 'deleted'));
     if (outcome === 'missing') throw notFound(`Show ${id} does not exist`);
     if (outcome === 'busy') throw conflict(`Show ${id} still has events; delete its events first`);
-    this.#changed('show', id, 'deleted');
     return show;
   }
 
   async createEvent(input: EventInput): Promise<ProgrammeEvent> {
-    const event = await this.#save(normalizeEvent(crypto.randomUUID(), input), 'create');
-    this.#changed('event', event.id, 'created');
-    return event;
+    const id = crypto.randomUUID();
+    return this.#save(normalizeEvent(id, input), 'create', this.#changed('event', id, 'created'));
   }
 
   async event(id: string): Promise<ProgrammeEvent> {
@@ -103,21 +99,18 @@ export class Programme implements ProgrammeReader {
   async updateEvent(id: string, patch: EventPatch): Promise<ProgrammeEvent> {
     const current = await this.event(id);
     const merged = { ...current, ...patch, recurrence: patch.recurrence === undefined ? current.recurrence : patch.recurrence };
-    const event = await this.#save(normalizeEvent(id, merged), 'update');
-    this.#changed('event', id, 'updated');
-    return event;
+    return this.#save(normalizeEvent(id, merged), 'update', this.#changed('event', id, 'updated'));
   }
 
   async deleteEvent(id: string): Promise<ProgrammeEvent> {
     const event = await this.event(id);
-    if (!(await this.store.deleteEvent(id))) throw notFound(`Event ${id} does not exist`);
-    this.#changed('event', id, 'deleted');
+    if (!(await this.store.deleteEvent(id, this.#changed('event', id, 'deleted')))) throw notFound(`Event ${id} does not exist`);
     return event;
   }
 
-  async #save(event: ProgrammeEvent, mode: 'create' | 'update'): Promise<ProgrammeEvent> {
+  async #save(event: ProgrammeEvent, mode: 'create' | 'update', announce: Announce): Promise<ProgrammeEvent> {
     const bounds = await boundsOf(event);
-    const outcome = await this.store.saveEvent(event, bounds, this.#clock.now(), mode);
+    const outcome = await this.store.saveEvent(event, bounds, this.#clock.now(), mode, announce);
     if (outcome === 'no-show') throw invalid('showId', `show ${event.showId} does not exist`);
     if (outcome === 'missing') throw notFound(`Event ${event.id} does not exist`);
     return event;
@@ -213,7 +206,8 @@ export class Programme implements ProgrammeReader {
       .sort((a, b) => a.instance.startsAt - b.instance.startsAt);
   }
 
-  #changed(kind: ProgrammeChanged['kind'], id: string, change: ProgrammeChanged['change']): void {
-    this.#bus.publish('programme-changed', { kind, id, change });
+  /** Announces a change in the transaction that makes it. */
+  #changed(kind: ProgrammeChanged['kind'], id: string, change: ProgrammeChanged['change']): Announce {
+    return (trx) => this.#bus.record(trx, 'programme-changed', [{ kind, id, change }]);
   }
 }

@@ -1,5 +1,6 @@
 import type { Kysely, SelectQueryBuilder } from 'kysely';
 import { chunks, type Database, type Dialect } from '../core/db/database.ts';
+import type { Announce } from '../core/events/bus.ts';
 import type { EventType, ProgrammeEvent } from './contract.ts';
 import type { EventRow, ProgrammeTables, ShowRow } from './migrations.ts';
 import type { Show } from './model.ts';
@@ -50,8 +51,11 @@ export class ProgrammeStore {
     this.#dialect = database.dialect;
   }
 
-  async insertShow(show: Show, now: number): Promise<void> {
-    await this.#db.insertInto('programme_shows').values({ ...show, created_at: now }).execute();
+  async insertShow(show: Show, now: number, announce: Announce): Promise<void> {
+    await this.#db.transaction().execute(async (trx) => {
+      await trx.insertInto('programme_shows').values({ ...show, created_at: now }).execute();
+      await announce(trx);
+    });
   }
 
   async getShow(id: string): Promise<Show | undefined> {
@@ -75,14 +79,18 @@ export class ProgrammeStore {
     return { count: Number(counted?.n ?? 0), shows: rows.map(toShow) };
   }
 
-  async updateShow(show: Show): Promise<boolean> {
-    const result = await this.#db.updateTable('programme_shows').set({ title: show.title, description: show.description })
-      .where('id', '=', show.id).executeTakeFirst();
-    return Number(result.numUpdatedRows) === 1;
+  async updateShow(show: Show, announce: Announce): Promise<boolean> {
+    return this.#db.transaction().execute(async (trx) => {
+      const result = await trx.updateTable('programme_shows').set({ title: show.title, description: show.description })
+        .where('id', '=', show.id).executeTakeFirst();
+      const updated = Number(result.numUpdatedRows) === 1;
+      if (updated) await announce(trx);
+      return updated;
+    });
   }
 
   /** Deletes a show that has no events; answers 'missing', 'busy' (it has events) or 'deleted'. */
-  async deleteShow(id: string): Promise<'missing' | 'busy' | 'deleted'> {
+  async deleteShow(id: string, announce: Announce): Promise<'missing' | 'busy' | 'deleted'> {
     return this.#db.transaction().execute(async (trx) => {
       const show = await trx.selectFrom('programme_shows').select('id').where('id', '=', id)
         .$if(this.#dialect === 'postgres', (q) => q.forUpdate()).executeTakeFirst();
@@ -90,22 +98,25 @@ export class ProgrammeStore {
       const event = await trx.selectFrom('programme_events').select('id').where('show_id', '=', id).limit(1).executeTakeFirst();
       if (event) return 'busy';
       await trx.deleteFrom('programme_shows').where('id', '=', id).execute();
+      await announce(trx);
       return 'deleted';
     });
   }
 
   /** Inserts or updates an event, as long as its show exists (locked meanwhile, so that it cannot go away). */
-  async saveEvent(event: ProgrammeEvent, bounds: Bounds, now: number, mode: 'create' | 'update'): Promise<'saved' | 'no-show' | 'missing'> {
+  async saveEvent(event: ProgrammeEvent, bounds: Bounds, now: number, mode: 'create' | 'update', announce: Announce): Promise<'saved' | 'no-show' | 'missing'> {
     return this.#db.transaction().execute(async (trx) => {
       const show = await trx.selectFrom('programme_shows').select('id').where('id', '=', event.showId)
         .$if(this.#dialect === 'postgres', (q) => q.forShare()).executeTakeFirst();
       if (!show) return 'no-show';
       if (mode === 'create') {
         await trx.insertInto('programme_events').values({ id: event.id, ...eventColumns(event, bounds), created_at: now }).execute();
-        return 'saved';
+      } else {
+        const result = await trx.updateTable('programme_events').set(eventColumns(event, bounds)).where('id', '=', event.id).executeTakeFirst();
+        if (Number(result.numUpdatedRows) !== 1) return 'missing';
       }
-      const result = await trx.updateTable('programme_events').set(eventColumns(event, bounds)).where('id', '=', event.id).executeTakeFirst();
-      return Number(result.numUpdatedRows) === 1 ? 'saved' : 'missing';
+      await announce(trx);
+      return 'saved';
     });
   }
 
@@ -130,9 +141,13 @@ export class ProgrammeStore {
     return rows.map(toEvent);
   }
 
-  async deleteEvent(id: string): Promise<boolean> {
-    const result = await this.#db.deleteFrom('programme_events').where('id', '=', id).executeTakeFirst();
-    return Number(result.numDeletedRows) === 1;
+  async deleteEvent(id: string, announce: Announce): Promise<boolean> {
+    return this.#db.transaction().execute(async (trx) => {
+      const result = await trx.deleteFrom('programme_events').where('id', '=', id).executeTakeFirst();
+      const deleted = Number(result.numDeletedRows) === 1;
+      if (deleted) await announce(trx);
+      return deleted;
+    });
   }
 
   #filtered(filter: EventFilter): SelectQueryBuilder<ProgrammeTables, 'programme_events', {}> {

@@ -2,6 +2,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { open, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
+import type { Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
 import type { EventBus } from '../core/events/bus.ts';
@@ -135,19 +136,20 @@ export class ArchiveService implements Archive {
       kind, event, start, part: 1, starts_at: instance.startsAt, file: name, size,
       content_type: contentTypeOf(probed, how.declared), format: probed.format, duration: probed.duration, created_at: 0,
     };
+    const stored = (trx: Transaction<any>, part: number, replaced: boolean) =>
+      this.#o.bus.record(trx, 'archive-file-stored', [{ kind, event, start, part, size, duration: probed.duration, replaced }]);
     try {
       const replaced = await this.#serialized(kind, event, start, async () => {
         row.created_at = this.#o.clock.now();
         if (!how.replace) {
-          row.part = await this.#o.store.add(row);
+          row.part = await this.#o.store.add(row, (trx, part) => stored(trx, part, false));
           return false;
         }
-        const previous = await this.#o.store.put(row);
+        const previous = await this.#o.store.put(row, (trx, files) => stored(trx, 1, files.length > 0));
         for (const file of previous) await this.#o.files.discard(this.#o.files.path(kind, file));
         return previous.length > 0;
       });
       const { part } = row;
-      this.#o.bus.publish('archive-file-stored', { kind, event, start, part, size, duration: probed.duration, replaced });
       this.#o.logger.info({ kind, event, start, part, size, format: probed.format, duration: probed.duration, replaced }, 'archive file stored');
       return { file: this.#toFile(row), created: !replaced };
     } catch (error) {
@@ -222,10 +224,10 @@ export class ArchiveService implements Archive {
   async remove(kind: ArchiveKind, event: string, start: string, part?: number): Promise<void> {
     this.#o.sharing.assertWritable();
     await this.#serialized(kind, event, start, async () => {
-      const files = await this.#o.store.delete(kind, event, start, part);
+      const files = await this.#o.store.delete(kind, event, start, part, (trx) =>
+        this.#o.bus.record(trx, 'archive-file-deleted', [{ kind, event, start, ...(part === undefined ? {} : { part }) }]));
       if (files.length === 0) throw this.#missing(kind, event, start, part);
       for (const file of files) await this.#o.files.discard(this.#o.files.path(kind, file));
-      this.#o.bus.publish('archive-file-deleted', { kind, event, start, ...(part === undefined ? {} : { part }) });
     });
   }
 

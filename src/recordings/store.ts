@@ -1,5 +1,6 @@
 import type { Kysely, SelectQueryBuilder } from 'kysely';
 import type { Database } from '../core/db/database.ts';
+import type { Announce } from '../core/events/bus.ts';
 import type { ArchiveKind } from './contract.ts';
 import type { ArchiveRow, ArchiveTables } from './migrations.ts';
 
@@ -47,34 +48,44 @@ export class ArchiveStore {
   }
 
   /** Makes `row` the only file of its key (as part 1) and answers the files it replaced. */
-  async put(row: Omit<ArchiveRow, 'part'>): Promise<string[]> {
+  async put(row: Omit<ArchiveRow, 'part'>, announce: Announce<string[]>): Promise<string[]> {
     return this.#db.transaction().execute(async (trx) => {
       const previous = await trx.deleteFrom('archive_files')
         .where('kind', '=', row.kind).where('event', '=', row.event).where('start', '=', row.start).returning('file').execute();
       await trx.insertInto('archive_files').values({ ...row, part: 1 }).execute();
-      return previous.map((p) => p.file);
+      const files = previous.map((p) => p.file);
+      await announce(trx, files);
+      return files;
     });
   }
 
   /** Adds `row` as the next part of its key and answers its number; a part taken meanwhile (another instance) moves it on. */
-  async add(row: Omit<ArchiveRow, 'part'>): Promise<number> {
+  async add(row: Omit<ArchiveRow, 'part'>, announce: Announce<number>): Promise<number> {
     for (;;) {
-      const last = await this.#db.selectFrom('archive_files').select((eb) => eb.fn.max('part').as('last'))
-        .where('kind', '=', row.kind).where('event', '=', row.event).where('start', '=', row.start).executeTakeFirst();
-      const part = Number(last?.last ?? 0) + 1;
-      const inserted = await this.#db.insertInto('archive_files').values({ ...row, part })
-        .onConflict((oc) => oc.doNothing()).executeTakeFirst();
-      if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1) return part;
+      const added = await this.#db.transaction().execute(async (trx) => {
+        const last = await trx.selectFrom('archive_files').select((eb) => eb.fn.max('part').as('last'))
+          .where('kind', '=', row.kind).where('event', '=', row.event).where('start', '=', row.start).executeTakeFirst();
+        const part = Number(last?.last ?? 0) + 1;
+        const inserted = await trx.insertInto('archive_files').values({ ...row, part })
+          .onConflict((oc) => oc.doNothing()).executeTakeFirst();
+        if (Number(inserted.numInsertedOrUpdatedRows ?? 0) !== 1) return undefined;
+        await announce(trx, part);
+        return part;
+      });
+      if (added !== undefined) return added;
     }
   }
 
   /** Removes part `part` of a key, or every part; answers the files removed. */
-  async delete(kind: ArchiveKind, event: string, start: string, part?: number): Promise<string[]> {
-    const rows = await this.#db.deleteFrom('archive_files')
-      .where('kind', '=', kind).where('event', '=', event).where('start', '=', start)
-      .$if(part !== undefined, (q) => q.where('part', '=', part!))
-      .returning('file').execute();
-    return rows.map((r) => r.file);
+  async delete(kind: ArchiveKind, event: string, start: string, part: number | undefined, announce: Announce): Promise<string[]> {
+    return this.#db.transaction().execute(async (trx) => {
+      const rows = await trx.deleteFrom('archive_files')
+        .where('kind', '=', kind).where('event', '=', event).where('start', '=', start)
+        .$if(part !== undefined, (q) => q.where('part', '=', part!))
+        .returning('file').execute();
+      if (rows.length > 0) await announce(trx);
+      return rows.map((r) => r.file);
+    });
   }
 
   async list(kind: ArchiveKind, event: string, bounds: StartBounds, limit: number, offset: number): Promise<{ count: number; rows: ArchiveRow[] }> {

@@ -1,6 +1,7 @@
 import { Duration } from 'luxon';
 import type { Logger } from 'pino';
-import type { Alarm, Clock } from '../core/clock.ts';
+import type { Clock } from '../core/clock.ts';
+import { everyDay } from '../core/daily.ts';
 import type { EventBus } from '../core/events/bus.ts';
 import { invalid } from '../core/errors.ts';
 import type { TaskStore } from './store.ts';
@@ -25,22 +26,20 @@ export function durationMs(delta: unknown, field: string): number {
 
 /** Removes finished tasks by a strategy: `all`, or `timedelta` (finished longer ago than `delta`). */
 export async function clean(store: TaskStore, bus: EventBus, strategy: { type: string; parameters?: Record<string, unknown> }, now: number): Promise<string[]> {
-  let removed: string[];
+  let before: number | undefined;
   switch (strategy.type) {
     case 'all':
-      removed = await store.clean(undefined);
       break;
     case 'timedelta':
-      removed = await store.clean(now - durationMs(strategy.parameters?.delta, 'strategy.parameters.delta'));
+      before = now - durationMs(strategy.parameters?.delta, 'strategy.parameters.delta');
       break;
     default:
       throw invalid('strategy.type', `unknown strategy "${strategy.type}"; known: all, timedelta`);
   }
-  if (removed.length > 0) bus.publish('tasks-cleaned', { removed: removed.length });
-  return removed;
+  return store.clean(before, async (trx, removed) => {
+    if (removed.length > 0) await bus.record(trx, 'tasks-cleaned', [{ removed: removed.length }]);
+  });
 }
-
-const DAY_MS = 24 * 3600 * 1000;
 
 export interface CleanerOptions {
   store: TaskStore;
@@ -55,7 +54,7 @@ export interface CleanerOptions {
 
 /** Cleans every day at a set UTC time; an error is logged and the next day's run is armed all the same. */
 export class DailyCleaner {
-  #alarm: Alarm | undefined;
+  #daily: { stop(): void } | undefined;
   #options: CleanerOptions;
 
   constructor(options: CleanerOptions) {
@@ -63,12 +62,7 @@ export class DailyCleaner {
   }
 
   start(): void {
-    const [hours, minutes] = this.#options.time.split(':').map(Number) as [number, number];
-    const now = this.#options.clock.now();
-    const today = new Date(now);
-    let next = Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate(), hours, minutes);
-    if (next <= now) next += DAY_MS;
-    this.#alarm = this.#options.clock.at(next, () => void this.run().finally(() => this.start()));
+    this.#daily = everyDay(this.#options.clock, this.#options.time, () => this.run());
   }
 
   async run(): Promise<void> {
@@ -82,6 +76,6 @@ export class DailyCleaner {
   }
 
   stop(): void {
-    this.#alarm?.cancel();
+    this.#daily?.stop();
   }
 }

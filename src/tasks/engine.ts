@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import type { Alarm, Clock } from '../core/clock.ts';
 import { isUniqueViolation, type Database } from '../core/db/database.ts';
@@ -10,9 +11,13 @@ import type { Operation, OperationRegistry } from './operations.ts';
 import { TaskStore, type Ending, type NewTask, type Outcome } from './store.ts';
 import { TickBatcher } from './batch.ts';
 
+type StatusChanged = { id: string; operation: string; status: Status; error?: string };
+
 declare module '../core/events/bus.ts' {
   interface EventMap {
-    'task-status-changed': { id: string; operation: string; status: Status; error?: string };
+    'task-status-changed': StatusChanged;
+  }
+  interface LossyEventMap {
     'task-progress': { id: string; operation: string; progress: Record<string, unknown> };
   }
 }
@@ -44,6 +49,11 @@ function queuedRecord(task: NewTask): TaskRecord {
     dequeued: null, slept: null, started: null, cancelled: null, failed: null, completed: null,
     error: null, result: null, progress: null, owner: null, epoch: 0,
   };
+}
+
+/** What the end of a run announces. */
+function ended({ id, operation, outcome }: Ending): StatusChanged {
+  return 'completed' in outcome ? { id, operation, status: 'completed' } : { id, operation, status: 'failed', error: outcome.error };
 }
 
 const WAKE_CHANNEL = 'onair_tasks_due';
@@ -88,7 +98,7 @@ export class TaskEngine {
       this.#wakeFor(Number(payload));
     });
     this.#enqueuer = new TickBatcher((tasks) => this.#enqueue(tasks));
-    this.#finisher = new TickBatcher((endings) => this.store.finish(endings));
+    this.#finisher = new TickBatcher((endings) => this.store.finish(endings, (trx, written) => this.#announce(trx, written.map(ended))));
     notifier.listen(CANCEL_CHANNEL, (id) => this.#abortLocal(id, 'cancelled'));
   }
 
@@ -138,8 +148,8 @@ export class TaskEngine {
    * notification is logged, and the other instances' sweeps find the tasks.
    */
   async #enqueue(tasks: NewTask[]): Promise<Array<Array<{ id: string; status: Status }>>> {
-    const unsuccessful = await this.store.enqueue(tasks);
-    for (const task of tasks) this.#announce(task.id, task.operation.type, 'queued');
+    const unsuccessful = await this.store.enqueue(tasks, (trx) =>
+      this.#announce(trx, tasks.map((t) => ({ id: t.id, operation: t.operation.type, status: 'queued' }))));
     this.#enqueued = true;
     this.#requestPass();
     if (this.#options.database.dialect === 'postgres') {
@@ -151,13 +161,13 @@ export class TaskEngine {
   }
 
   async cancel(id: string): Promise<TaskRecord> {
-    const before = await this.store.cancel(id, this.#now);
+    const before = await this.store.cancel(id, this.#now, (trx, record) =>
+      this.#announce(trx, [{ id, operation: record.task.operation.type, status: 'cancelled' }]));
     if (!before) {
       const current = await this.store.get(id);
       if (!current) throw notFound(`Task ${id} does not exist`);
       throw conflict(`Task ${id} has already finished with status ${current.status}`);
     }
-    this.#announce(id, before.task.operation.type, 'cancelled');
     if (before.status === 'running' && !this.#abortLocal(id, 'cancelled')) {
       await this.#options.database.notifier.notify(CANCEL_CHANNEL, id);
     }
@@ -166,8 +176,13 @@ export class TaskEngine {
     return record!;
   }
 
-  #announce(id: string, operation: string, status: Status, error?: string): void {
-    this.#options.bus.publish('task-status-changed', { id, operation, status, ...(error ? { error } : {}) });
+  /** Records status changes in the transaction that makes them. */
+  #announce(trx: Transaction<any>, changes: StatusChanged[]): Promise<void> {
+    return this.#options.bus.record(trx, 'task-status-changed', changes);
+  }
+
+  #announceRunning(trx: Transaction<any>, records: TaskRecord[]): Promise<void> {
+    return this.#announce(trx, records.map(({ task }) => ({ id: task.id, operation: task.operation.type, status: 'running' })));
   }
 
   #abortLocal(id: string, reason: string): boolean {
@@ -178,8 +193,8 @@ export class TaskEngine {
   }
 
   async #propagateFailure(id: string, status: Status): Promise<void> {
-    const failed = await this.store.failDependents(id, status, this.#now);
-    for (const dependent of failed) this.#announce(dependent.id, dependent.operation, 'failed', dependent.error);
+    await this.store.failDependents(id, status, this.#now, (trx, failed) =>
+      this.#announce(trx, failed.map((dependent) => ({ ...dependent, status: 'failed' }))));
   }
 
   /** Runs a pass soon, once for any number of requests made meanwhile. */
@@ -227,7 +242,8 @@ export class TaskEngine {
         if (this.#stopping || !this.#started) return;
         const now = this.#now;
         const horizon = now + CLAIM_AHEAD_MS;
-        const claimed = await this.store.claim(this.id, now, horizon, this.#options.leaseMs, CLAIM_BATCH, (record) => this.#successor(record));
+        const claimed = await this.store.claim(this.id, now, horizon, this.#options.leaseMs, CLAIM_BATCH, (record) => this.#successor(record),
+          (trx, records) => this.#announceRunning(trx, records));
         for (const { record, epoch } of claimed) this.#execute(record, epoch, false);
         if (claimed.length === CLAIM_BATCH) this.#passAgain = true;
         if (this.#enqueued) {
@@ -258,7 +274,8 @@ export class TaskEngine {
       if (due) return this.#start(record, epoch, resumed, operation, controller.signal);
       // Claimed ahead and stopped before its time: another node, or the next start, runs it. (A cancel is written.)
       if (this.#stopping) {
-        await this.store.unclaim(task.id, this.id, epoch).catch((err: unknown) =>
+        await this.store.unclaim(task.id, this.id, epoch, (trx) =>
+          this.#announce(trx, [{ id: task.id, operation: task.operation.type, status: 'waiting' }])).catch((err: unknown) =>
           this.#options.logger.warn({ err, task: task.id }, 'could not give back a task claimed ahead; its lease will expire'));
       }
     }).finally(() => this.#running.delete(task.id));
@@ -282,8 +299,8 @@ export class TaskEngine {
   }
 
   #start(record: TaskRecord, epoch: number, resumed: boolean, operation: Operation | undefined, signal: AbortSignal): Promise<void> {
+    // Its running was announced with the claim, which wrote it.
     if (!resumed) this.#options.onStarted?.(Math.max(0, this.#now - record.dueAt));
-    this.#announce(record.task.id, record.task.operation.type, 'running');
     return this.#run(record, epoch, resumed, operation, signal);
   }
 
@@ -312,18 +329,14 @@ export class TaskEngine {
   async #finish(record: TaskRecord, epoch: number, outcome: Outcome): Promise<void> {
     const { id, operation } = record.task;
     try {
-      const { written, hasDependents } = await this.#finisher.add({ id, owner: this.id, epoch, outcome });
+      const { written, hasDependents } = await this.#finisher.add({ id, operation: operation.type, owner: this.id, epoch, outcome });
       if (!written) {
         this.#options.logger.info({ task: id, epoch }, 'late write rejected: the task was cancelled or taken over');
         return;
       }
-      if ('completed' in outcome) {
-        this.#announce(id, operation.type, 'completed');
-        if (hasDependents) this.#requestPass();
-      } else {
-        this.#announce(id, operation.type, 'failed', outcome.error);
-        if (hasDependents) await this.#propagateFailure(id, 'failed');
-      }
+      if (!hasDependents) return;
+      if ('completed' in outcome) this.#requestPass();
+      else await this.#propagateFailure(id, 'failed');
     } catch (err) {
       this.#options.logger.error({ err, task: id }, 'could not record the end of a task; its lease will expire');
     }
@@ -356,10 +369,13 @@ export class TaskEngine {
   }
 
   async #takeOver(record: TaskRecord): Promise<void> {
-    const epoch = await this.store.takeOver(record, this.id, this.#now, this.#options.leaseMs);
-    if (epoch === undefined) return;
     const { type } = record.task.operation;
     const operation = this.#options.operations.get(type);
+    // A resumable operation runs again; any other fails as interrupted, which its finish announces.
+    const epoch = await this.store.takeOver(record, this.id, this.#now, this.#options.leaseMs, async (trx) => {
+      if (operation?.resumable) await this.#announceRunning(trx, [record]);
+    });
+    if (epoch === undefined) return;
     this.#options.logger.info({ task: record.task.id, operation: type, resumable: !!operation?.resumable }, 'took over a task whose lease expired');
     if (operation?.resumable) this.#execute(record, epoch, true);
     else await this.#finish(record, epoch, { failed: this.#now, error: `Operation ${type} was interrupted.` });

@@ -1,5 +1,6 @@
 import { sql, type ExpressionBuilder, type Insertable, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { chunks, textArray, type Database, type Dialect } from '../core/db/database.ts';
+import type { Announce } from '../core/events/bus.ts';
 import type { TaskRow, TaskTables } from './migrations.ts';
 import { FINISHED, UNFINISHED, type Status, type TaskRecord } from './model.ts';
 
@@ -17,6 +18,7 @@ export type Outcome = { completed: number; result: unknown } | { failed: number;
 
 export interface Ending {
   id: string;
+  operation: string;
   owner: string;
   epoch: number;
   outcome: Outcome;
@@ -110,13 +112,13 @@ export class TaskStore {
   }
 
   /** Inserts tasks and answers, per task, those of its dependencies that had already failed or been cancelled. */
-  async enqueue(tasks: NewTask[]): Promise<Array<Array<{ id: string; status: Status }>>> {
+  async enqueue(tasks: NewTask[], announce: Announce): Promise<Array<Array<{ id: string; status: Status }>>> {
     return this.#db.transaction().execute(async (trx) => {
       await this.#insert(trx, tasks);
       const ids = [...new Set(tasks.flatMap((t) => Object.values(t.dependencies)))];
-      if (ids.length === 0) return tasks.map(() => []);
-      const rows = await trx.selectFrom('tasks').select(['id', 'status'])
+      const rows = ids.length === 0 ? [] : await trx.selectFrom('tasks').select(['id', 'status'])
         .where('id', 'in', ids).where('status', 'in', ['failed', 'cancelled']).execute();
+      await announce(trx);
       const unsuccessful = new Map(rows.map((r) => [r.id, r.status as Status]));
       return tasks.map((t) => Object.values(t.dependencies).filter((id) => unsuccessful.has(id))
         .map((id) => ({ id, status: unsuccessful.get(id)! })));
@@ -199,7 +201,7 @@ export class TaskStore {
    * Successors of recurring tasks are inserted in the same transaction, so each occurrence exists exactly once.
    */
   async claim(owner: string, now: number, horizon: number, leaseMs: number, limit: number,
-    successor: (record: TaskRecord) => NewTask | undefined): Promise<Claimed[]> {
+    successor: (record: TaskRecord) => NewTask | undefined, announce: Announce<TaskRecord[]>): Promise<Claimed[]> {
     return this.#db.transaction().execute(async (trx) => {
       const rows = await trx.updateTable('tasks')
         .set((eb) => ({
@@ -225,14 +227,18 @@ export class TaskStore {
       const records = rows.map(toRecord);
       const successors = records.map(successor).filter((t): t is NewTask => t !== undefined);
       await this.#insert(trx, successors);
+      if (records.length > 0) await announce(trx, records);
       return records.map((record) => ({ record, epoch: record.epoch }));
     });
   }
 
   /** Gives back a task claimed ahead of its time that did not start (its owner is stopping): it waits again. */
-  async unclaim(id: string, owner: string, epoch: number): Promise<void> {
-    await this.#db.updateTable('tasks').set({ status: 'waiting', owner: null, lease_expires_at: null, started_at: null })
-      .where('id', '=', id).where('owner', '=', owner).where('epoch', '=', epoch).where('status', '=', 'running').execute();
+  async unclaim(id: string, owner: string, epoch: number, announce: Announce): Promise<void> {
+    await this.#db.transaction().execute(async (trx) => {
+      const given = await trx.updateTable('tasks').set({ status: 'waiting', owner: null, lease_expires_at: null, started_at: null })
+        .where('id', '=', id).where('owner', '=', owner).where('epoch', '=', epoch).where('status', '=', 'running').executeTakeFirst();
+      if (Number(given.numUpdatedRows) > 0) await announce(trx);
+    });
   }
 
   /** Moves accepted tasks that are not due yet, or wait on dependencies, to waiting. */
@@ -241,11 +247,11 @@ export class TaskStore {
   }
 
   /**
-   * Writes the ends of runs, each unless the task is no longer this owner's at this epoch (fencing).
-   * Answers, per ending, whether it was written and whether other tasks depend on the task.
+   * Writes the ends of runs, each unless the task is no longer this owner's at this epoch (fencing), and announces
+   * those written. Answers, per ending, whether it was written and whether other tasks depend on the task.
    * A few statements serve the whole batch, whatever its size.
    */
-  async finish(endings: Ending[]): Promise<Array<{ written: boolean; hasDependents: boolean }>> {
+  async finish(endings: Ending[], announce: Announce<Ending[]>): Promise<Array<{ written: boolean; hasDependents: boolean }>> {
     return this.#db.transaction().execute(async (trx) => {
       const written = new Set<string>();
       for (const chunk of chunks(endings, 500)) {
@@ -258,6 +264,7 @@ export class TaskStore {
           .where('dependency_id', 'in', run).execute();
         for (const row of rows) depended.add(row.dependency_id);
       }
+      if (written.size > 0) await announce(trx, endings.filter((e) => written.has(e.id)));
       return endings.map((e) => ({ written: written.has(e.id), hasDependents: depended.has(e.id) }));
     });
   }
@@ -289,35 +296,40 @@ export class TaskStore {
   }
 
   /** Cancels an unfinished task; answers what it was before, or undefined if it had finished or is unknown. */
-  async cancel(id: string, now: number): Promise<TaskRecord | undefined> {
+  async cancel(id: string, now: number, announce: Announce<TaskRecord>): Promise<TaskRecord | undefined> {
     return this.#db.transaction().execute(async (trx) => {
       const before = await trx.selectFrom('tasks').selectAll().where('id', '=', id).where('status', 'in', UNFINISHED)
         .$if(this.#dialect === 'postgres', (q) => q.forUpdate()).executeTakeFirst();
       if (!before) return undefined;
       await trx.updateTable('tasks').set({ status: 'cancelled', cancelled_at: now, owner: null, lease_expires_at: null })
         .where('id', '=', id).execute();
-      return toRecord(before);
+      const record = toRecord(before);
+      await announce(trx, record);
+      return record;
     });
   }
 
   /** Fails every unfinished task waiting on `dependency`, and those waiting on them, in turn; answers what each became. */
-  async failDependents(dependency: string, status: Status, now: number): Promise<FailedDependent[]> {
-    const failed: FailedDependent[] = [];
-    let frontier: Array<{ id: string; status: Status }> = [{ id: dependency, status }];
-    while (frontier.length > 0) {
-      const next: FailedDependent[] = [];
-      for (const { id, status: depStatus } of frontier) {
-        const rows = await this.#db.updateTable('tasks')
-          .set({ status: 'failed', failed_at: now, error: `Dependency ${id} finished with status ${depStatus}.` })
-          .where('status', 'in', ['queued', 'waiting', 'sleeping'])
-          .where('id', 'in', (eb) => eb.selectFrom('task_dependencies').select('task_id').where('dependency_id', '=', id))
-          .returning(['id', 'operation_type', 'error']).execute();
-        for (const row of rows) next.push({ id: row.id, operation: row.operation_type, error: row.error! });
+  async failDependents(dependency: string, status: Status, now: number, announce: Announce<FailedDependent[]>): Promise<FailedDependent[]> {
+    return this.#db.transaction().execute(async (trx) => {
+      const failed: FailedDependent[] = [];
+      let frontier: Array<{ id: string; status: Status }> = [{ id: dependency, status }];
+      while (frontier.length > 0) {
+        const next: FailedDependent[] = [];
+        for (const { id, status: depStatus } of frontier) {
+          const rows = await trx.updateTable('tasks')
+            .set({ status: 'failed', failed_at: now, error: `Dependency ${id} finished with status ${depStatus}.` })
+            .where('status', 'in', ['queued', 'waiting', 'sleeping'])
+            .where('id', 'in', (eb) => eb.selectFrom('task_dependencies').select('task_id').where('dependency_id', '=', id))
+            .returning(['id', 'operation_type', 'error']).execute();
+          for (const row of rows) next.push({ id: row.id, operation: row.operation_type, error: row.error! });
+        }
+        failed.push(...next);
+        frontier = next.map((n) => ({ id: n.id, status: 'failed' }));
       }
-      failed.push(...next);
-      frontier = next.map((n) => ({ id: n.id, status: 'failed' }));
-    }
-    return failed;
+      if (failed.length > 0) await announce(trx, failed);
+      return failed;
+    });
   }
 
   /** Pending tasks one of whose dependencies ended without completing (missed by a concurrent writer). */
@@ -348,12 +360,15 @@ export class TaskStore {
   }
 
   /** Takes over a running task whose lease expired, with a new epoch that fences out the former owner. */
-  async takeOver(record: TaskRecord, owner: string, now: number, leaseMs: number): Promise<number | undefined> {
-    const row = await this.#db.updateTable('tasks')
-      .set((eb) => ({ owner, lease_expires_at: now + leaseMs, epoch: eb('epoch', '+', 1) }))
-      .where('id', '=', record.task.id).where('status', '=', 'running').where('epoch', '=', record.epoch)
-      .where('lease_expires_at', '<', now).returning('epoch').executeTakeFirst();
-    return row?.epoch;
+  async takeOver(record: TaskRecord, owner: string, now: number, leaseMs: number, announce: Announce): Promise<number | undefined> {
+    return this.#db.transaction().execute(async (trx) => {
+      const row = await trx.updateTable('tasks')
+        .set((eb) => ({ owner, lease_expires_at: now + leaseMs, epoch: eb('epoch', '+', 1) }))
+        .where('id', '=', record.task.id).where('status', '=', 'running').where('epoch', '=', record.epoch)
+        .where('lease_expires_at', '<', now).returning('epoch').executeTakeFirst();
+      if (row) await announce(trx);
+      return row?.epoch;
+    });
   }
 
   /** Lets go of this owner's leases at once so that another instance may resume the tasks. */
@@ -402,7 +417,7 @@ export class TaskStore {
    * Deletes finished tasks (finished before `before`, when given), except those an unfinished task
    * still depends on.
    */
-  async clean(before: number | undefined): Promise<string[]> {
+  async clean(before: number | undefined, announce: Announce<string[]>): Promise<string[]> {
     const finishedAt = sql<number>`coalesce(completed_at, failed_at, cancelled_at)`;
     return this.#db.transaction().execute(async (trx) => {
       const rows = await trx.selectFrom('tasks as t').select('t.id')
@@ -414,6 +429,7 @@ export class TaskStore {
         .execute();
       const ids = rows.map((r) => r.id);
       for (const run of chunks(ids, 1000)) await trx.deleteFrom('tasks').where('id', 'in', run).execute();
+      await announce(trx, ids);
       return ids;
     });
   }

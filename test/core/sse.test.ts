@@ -56,11 +56,13 @@ describe('server-sent events under pressure', () => {
     const text = (await server!.request('GET', '/metrics')).body as string;
     return Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1]);
   };
-  /** Publishes events of `bytes` each, a hundred per turn of the event loop, until `done` holds. */
-  const publishUntil = async (bytes: number, done: () => Promise<boolean>, what: string) => {
+  /** Records test events (a type of their own) in one transaction. */
+  const record = (data: unknown[]) => server!.onair.bus.record(server!.onair.database.kysely, 'sse-test' as never, data as never[]);
+  /** Records events of `bytes` each, a hundred at a time, until `done` holds. */
+  const recordUntil = async (bytes: number, done: () => Promise<boolean>, what: string) => {
     const pad = 'x'.repeat(bytes);
     await waitFor(async () => {
-      for (let i = 0; i < 100; i++) server!.onair.bus.publish('sse-test' as never, { pad } as never);
+      await record(Array.from({ length: 100 }, () => ({ pad })));
       return done();
     }, what, 30_000, 1);
   };
@@ -74,7 +76,7 @@ describe('server-sent events under pressure', () => {
     const socket = await stalledClient(server.url, '/sse');
     sockets.push(socket);
     await waitFor(async () => (await metric('onair_sse_clients')) === 1, 'the client to be connected');
-    await publishUntil(4096, async () => (await metric('onair_sse_clients_dropped_total')) === 1, 'the stalled client to be dropped');
+    await recordUntil(4096, async () => (await metric('onair_sse_clients_dropped_total')) === 1, 'the stalled client to be dropped');
     await closed(socket);
     assert.equal(await metric('onair_sse_clients'), 0);
   });
@@ -82,7 +84,7 @@ describe('server-sent events under pressure', () => {
   test('a client replaying more history than it reads is dropped, and the server keeps serving', async () => {
     server = await startOnair({ database });
     const pad = 'x'.repeat(2048);
-    for (let i = 0; i < 10_000; i++) server.onair.bus.publish('sse-test' as never, { pad } as never);
+    for (let i = 0; i < 10; i++) await record(Array.from({ length: 1000 }, () => ({ pad })));
     const socket = await stalledClient(server.url, '/sse', { 'Last-Event-ID': '0' });
     sockets.push(socket);
     await waitFor(async () => (await metric('onair_sse_clients_dropped_total')) === 1, 'the replaying client to be dropped');
@@ -90,16 +92,44 @@ describe('server-sent events under pressure', () => {
     assert.equal((await server.request('GET', '/ping')).status, 204);
   });
 
-  test('a replay comes in order, followed by the events published meanwhile, none lost or repeated', async () => {
+  test('a replay comes in order, followed by the events recorded meanwhile, none lost or repeated', async () => {
     server = await startOnair({ database });
-    const bus = server.onair.bus;
-    const first = bus.publish('sse-test' as never, { n: 0 } as never).id;
-    for (let n = 1; n < 1000; n++) bus.publish('sse-test' as never, { n } as never);
-    const frames = await readFrames(server.url, '/sse?types=sse-test', 1010, { 'Last-Event-ID': String(first - 1) }, () => {
-      for (let n = 1000; n < 1010; n++) bus.publish('sse-test' as never, { n } as never);
+    for (let n = 0; n < 1000; n += 100) await record(Array.from({ length: 100 }, (_, i) => ({ n: n + i })));
+    const frames = await readFrames(server.url, '/sse?types=sse-test', 1010, { 'Last-Event-ID': '0' }, () => {
+      for (let n = 1000; n < 1010; n++) void record([{ n }]);
     });
     assert.deepEqual(frames.map((f) => f.data.n), Array.from({ length: 1010 }, (_, n) => n));
-    assert.deepEqual(frames.map((f) => f.id), Array.from({ length: 1010 }, (_, n) => first + n));
+    assert.ok(frames.every((f, i) => i === 0 || f.id > frames[i - 1]!.id), 'ids increase');
+  });
+
+  test('a client that reads is never dropped by a long replay: the replay goes at its pace', async () => {
+    server = await startOnair({ database });
+    const pad = 'x'.repeat(2048);
+    for (let i = 0; i < 5; i++) await record(Array.from({ length: 1000 }, (_, n) => ({ n: i * 1000 + n, pad })));
+    const frames = await readFrames(server.url, '/sse?types=sse-test', 5000, { 'Last-Event-ID': '0' });
+    assert.deepEqual(frames.map((f) => f.data.n), Array.from({ length: 5000 }, (_, n) => n));
+    assert.equal(await metric('onair_sse_clients_dropped_total'), 0);
+  });
+
+  test('a lossy event comes without an id, so that it never moves Last-Event-ID; every event names its origin', async () => {
+    server = await startOnair({ database });
+    const response = await fetch(`${server.url}/sse?types=sse-test,sse-lossy`);
+    const text = (async () => {
+      let all = '';
+      for await (const chunk of response.body!) {
+        all += Buffer.from(chunk).toString();
+        if (all.includes('"durable"')) return all;
+      }
+      return all;
+    })();
+    server.onair.bus.publish('sse-lossy' as never, { lossy: true } as never);
+    await record(['durable']);
+    const blocks = (await text).split('\n\n').filter((b) => b.includes('data: '));
+    assert.equal(blocks.length, 2);
+    assert.doesNotMatch(blocks[0]!, /^id: /m);
+    assert.match(blocks[0]!, /^event: sse-lossy$/m);
+    assert.match(blocks[1]!, /^id: \d+$/m);
+    for (const block of blocks) assert.equal(JSON.parse(/^data: (.*)$/m.exec(block)![1]!).origin, server.onair.bus.origin);
   });
 
   test('past ONAIR_SSE_MAX_CLIENTS streams (over every SSE path), a 503 problem; refusals are counted', async () => {
@@ -114,7 +144,7 @@ describe('server-sent events under pressure', () => {
     assert.equal(await metric('onair_sse_clients_refused_total'), 1);
     sockets.shift()!.destroy();
     await waitFor(async () => (await metric('onair_sse_clients')) === 1, 'the closed client to be gone');
-    const frames = readFrames(server.url, '/sse?types=sse-test', 1, {}, () => server!.onair.bus.publish('sse-test' as never, { n: 1 } as never));
+    const frames = readFrames(server.url, '/sse?types=sse-test', 1, {}, () => void record([{ n: 1 }]));
     assert.equal((await frames)[0]!.data.n, 1);
   });
 });

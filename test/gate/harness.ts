@@ -9,6 +9,7 @@ import { systemClock, type Clock } from '../../src/core/clock.ts';
 import { loadConfig } from '../../src/core/config.ts';
 import { migrate, openDatabase, type Database } from '../../src/core/db/database.ts';
 import { EventBus, type BusEvent } from '../../src/core/events/bus.ts';
+import { eventMigrations } from '../../src/core/events/migrations.ts';
 import { registerSse } from '../../src/core/events/sse.ts';
 import { createHttpServer, type App } from '../../src/core/http/server.ts';
 import { createMetrics } from '../../src/core/metrics.ts';
@@ -236,13 +237,14 @@ export async function startGate(options: {
   const clock = options.clock ?? systemClock;
   const database = await openDatabase({ url: config.databaseUrl, dataDir, logger });
   const node = nodeIdentity(config);
-  const bus = new EventBus({ notifier: database.notifier, origin: node.id, logger, now: () => clock.now() });
+  const bus = new EventBus({ database, origin: node.id, logger, now: () => clock.now() });
   const metrics = createMetrics();
   const app = await createHttpServer({ clock, logger, metrics, apiKey: config.apiKey, http: config.http, version: 'test' });
   const programme = options.programme ?? new StandInProgramme();
   const archive = new StandInArchive(dataDir);
   const area = createGate({ config, database, bus, clock, logger, metrics, node, programme, archive });
-  await migrate(database, area.migrations);
+  await migrate(database, eventMigrations, area.migrations);
+  await bus.start();
   registerSse(app, bus);
   await app.register(area.routes);
   const events: BusEvent[] = [];
@@ -255,6 +257,7 @@ export async function startGate(options: {
     async stop(keep = false) {
       await app.close();
       await area.stop();
+      await bus.stop();
       await database.close();
       if (keep) return;
       if (!options.databaseUrl) await options.database.drop(databaseUrl);

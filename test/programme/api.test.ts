@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import ICAL from 'ical.js';
 import type { BusEvent } from '../../src/core/events/bus.ts';
 import { testDatabases } from '../support/databases.ts';
-import { startOnair, type Running } from '../support/onair.ts';
+import { startOnair, waitFor, type Running } from '../support/onair.ts';
 
 const UNKNOWN = '00000000-0000-4000-8000-000000000000';
 
@@ -53,9 +53,10 @@ for (const database of testDatabases) {
       assert.deepEqual(changed.body, { ...created, title: 'Morning show' });
       assert.equal((await server.request('DELETE', `/shows/${created.id}`)).status, 200);
       assert.equal((await server.request('GET', `/shows/${created.id}`)).status, 404);
-      await new Promise((resolve) => setImmediate(resolve));
-      const changes = published.filter((e) => (e.data as { id: string }).id === created.id).map((e) => (e.data as { change: string }).change);
-      assert.deepEqual(changes, ['created', 'updated', 'deleted']);
+      // Events reach subscribers once their transactions have committed and the outbox is read.
+      const changes = () => published.filter((e) => (e.data as { id: string }).id === created.id).map((e) => (e.data as { change: string }).change);
+      await waitFor(() => changes().length === 3, 'the three changes to be delivered');
+      assert.deepEqual(changes(), ['created', 'updated', 'deleted']);
     });
 
     test('shows: 400 for bad bodies and ids, 404 for unknown ids', async () => {

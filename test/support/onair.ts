@@ -41,7 +41,10 @@ export async function requestJson(base: string, method: string, path: string, bo
   return { status: response.status, headers: response.headers, body: parsed };
 }
 
-/** Starts a whole onair in this process on a free port, with its own data dir and database. */
+/**
+ * Starts a whole onair in this process on a free port, with its own data dir and database; a data dir or database
+ * given is the caller's, kept when it stops (to start again on them).
+ */
 export async function startOnair(options: {
   database: TestDatabase;
   clock?: Clock;
@@ -49,8 +52,9 @@ export async function startOnair(options: {
   databaseUrl?: string;
   /** Runs before the areas start (e.g. to register an operation the test needs from the first claim). */
   prepare?: (onair: Onair) => void;
+  dataDir?: string;
 }): Promise<Running> {
-  const dataDir = tempDir();
+  const dataDir = options.dataDir ?? tempDir();
   const databaseUrl = options.databaseUrl ?? (await options.database.create());
   const config = loadConfig({
     ONAIR_HTTP_PORT: '0', ONAIR_DATA_DIR: dataDir, ONAIR_LOG_LEVEL: 'silent',
@@ -67,7 +71,7 @@ export async function startOnair(options: {
     async stop() {
       await onair.stop();
       if (!options.databaseUrl) await options.database.drop(databaseUrl);
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

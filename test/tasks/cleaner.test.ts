@@ -23,7 +23,7 @@ for (const database of testDatabases) {
       let calls = 0;
       // The real store, except that the first clean fails.
       const flaky = Object.create(store, {
-        clean: { value: (before: number | undefined) => (++calls === 1 ? Promise.reject(new Error('disk on fire')) : store.clean(before)) },
+        clean: { value: (...args: Parameters<TaskStore['clean']>) => (++calls === 1 ? Promise.reject(new Error('disk on fire')) : store.clean(...args)) },
       }) as TaskStore;
       const errors: string[] = [];
       const logger = pino({ level: 'error' }, { write: (line: string) => errors.push(JSON.parse(line).msg) });

@@ -94,7 +94,7 @@ export function isUniqueViolation(error: unknown): boolean {
 }
 
 /** Splits `items` into runs of at most `size`, to stay under the bound-parameter limits of one statement. */
-export function chunks<T>(items: T[], size: number): T[][] {
+export function chunks<T>(items: readonly T[], size: number): T[][] {
   const runs: T[][] = [];
   for (let i = 0; i < items.length; i += size) runs.push(items.slice(i, i + size));
   return runs;

@@ -12,6 +12,8 @@ const HEARTBEAT_MS = 15_000;
 const MAX_BEHIND = 256 * 1024;
 /** Events replayed in one write; a replay shares the event loop with everything else (cooperate.ts) between writes. */
 const REPLAY_CHUNK = 100;
+/** A replay waits for its client to take half of MAX_BEHIND before it writes more; a client that takes nothing this long is dropped. */
+const REPLAY_STALL_MS = 2000;
 const RETRY_AFTER_S = 10;
 
 declare module 'fastify' {
@@ -25,12 +27,12 @@ const frames = new WeakMap<BusEvent, string>();
 /** Dropped, gone, or ended by a stop: nothing more may be written. */
 const ended = (res: ServerResponse) => res.destroyed || res.writableEnded;
 
-/** The frame of an event, made once however many clients receive it. */
+/** The frame of an event, made once however many clients receive it; a lossy event has no id, so it never moves a client's Last-Event-ID. */
 function frame(event: BusEvent): string {
   let text = frames.get(event);
   if (text === undefined) {
-    const data = JSON.stringify({ type: event.type, createdAt: event.createdAt, data: event.data });
-    text = `id: ${event.id}\nevent: ${event.type}\ndata: ${data}\n\n`;
+    const data = JSON.stringify({ type: event.type, createdAt: event.createdAt, origin: event.origin, data: event.data });
+    text = `${event.id === undefined ? '' : `id: ${event.id}\n`}event: ${event.type}\ndata: ${data}\n\n`;
     frames.set(event, text);
   }
   return text;
@@ -67,12 +69,39 @@ export class EventStreams {
   write(res: ServerResponse, text: string): boolean {
     if (ended(res)) return false;
     if (res.writableLength > MAX_BEHIND) {
-      this.#dropped.inc();
-      res.destroy();
+      this.#drop(res);
       return false;
     }
     res.write(text);
     return true;
+  }
+
+  /**
+   * Resolves once a replay may write on: at once while its client has less than half of MAX_BEHIND to take, otherwise
+   * when it has taken what was written. Answers false, the stream dropped, if the client takes nothing for REPLAY_STALL_MS.
+   */
+  async room(res: ServerResponse): Promise<boolean> {
+    if (res.writableLength <= MAX_BEHIND / 2) return !ended(res);
+    const drained = await new Promise<boolean>((resolve) => {
+      const done = (taken: boolean) => {
+        clearTimeout(timer);
+        res.off('drain', onDrain);
+        res.off('close', onClose);
+        resolve(taken);
+      };
+      const onDrain = () => done(true);
+      const onClose = () => done(false);
+      const timer = setTimeout(() => done(false), REPLAY_STALL_MS);
+      res.on('drain', onDrain);
+      res.on('close', onClose);
+    });
+    if (!drained && !ended(res)) this.#drop(res);
+    return drained;
+  }
+
+  #drop(res: ServerResponse): void {
+    this.#dropped.inc();
+    res.destroy();
   }
 
   closeAll(): void {
@@ -88,14 +117,17 @@ export function serveEventStreams(app: App, options: { maxClients: number; metri
 }
 
 /**
- * One client's stream. Live events are written as they come; a replay after `Last-Event-ID` walks the bus's
- * history a chunk at a time, taking turns on the event loop, and live events wait in that history until the replay
- * reaches them.
+ * One client's stream. Live events are written as they come; a replay after `Last-Event-ID` reads the outbox a chunk
+ * at a time, taking turns on the event loop and at the pace its client reads, up to what the bus has delivered, and
+ * live events wait in the outbox until the replay reaches them. Events the client has (it may resume here ahead of
+ * this instance) are not sent again.
  */
 async function stream(streams: EventStreams, res: ServerResponse, bus: EventBus, wanted: (event: BusEvent) => boolean, lastId: number | undefined): Promise<void> {
   let replaying = lastId !== undefined;
+  let after = lastId ?? 0;
   const unsubscribe = bus.subscribe((event) => {
-    if (!replaying && wanted(event)) streams.write(res, frame(event));
+    if (replaying || !wanted(event) || (event.id !== undefined && event.id <= after)) return;
+    streams.write(res, frame(event));
   });
   const heartbeat = setInterval(() => streams.write(res, ': heartbeat\n\n'), HEARTBEAT_MS);
   res.on('close', () => {
@@ -104,14 +136,13 @@ async function stream(streams: EventStreams, res: ServerResponse, bus: EventBus,
   });
   streams.write(res, 'retry: 2000\n\n');
   const turn = cooperate();
-  let after = lastId ?? 0;
   while (replaying && !ended(res)) {
     await turn();
-    const events = bus.since(after, REPLAY_CHUNK);
+    const { events, through } = await bus.since(after, REPLAY_CHUNK);
     const text = events.filter(wanted).map(frame).join('');
-    if (text !== '' && !streams.write(res, text)) return;
-    if (events.length === 0) replaying = false;
-    else after = events.at(-1)!.id;
+    if (text !== '' && !(streams.write(res, text) && (await streams.room(res)))) return;
+    after = Math.max(after, through);
+    if (after >= bus.delivered) replaying = false;
   }
 }
 
@@ -125,8 +156,8 @@ export interface SseScope {
 }
 
 /**
- * Streams bus events as server-sent events. `types` filters by type; `Last-Event-ID` replays
- * what the client missed while it was away, as far back as the bus remembers.
+ * Streams bus events as server-sent events. `types` filters by type; `Last-Event-ID` replays the durable events the
+ * client missed while it was away, from any instance, as far back as the outbox keeps them (ONAIR_EVENTS_RETENTION).
  */
 export function registerSse(app: App, bus: EventBus, path = '/sse', scope?: SseScope): void {
   app.get(path, {
@@ -134,14 +165,18 @@ export function registerSse(app: App, bus: EventBus, path = '/sse', scope?: SseS
       ...(scope ? { params: scope.params } : {}),
       tags: ['events'],
       summary: scope?.summary ?? 'Server-sent events of the whole system',
-      description: 'A client that falls too far behind is dropped (it resumes with Last-Event-ID); past ONAIR_SSE_MAX_CLIENTS '
-        + 'open streams, new ones are refused with 503.',
+      description: 'Events that record a change carry an id, global and increasing, the same on every instance: with '
+        + 'Last-Event-ID a client first gets every such event after that id (as far back as ONAIR_EVENTS_RETENTION keeps them), '
+        + 'then live ones. Lossy events (task-progress) come without an id. A client that falls too far behind is dropped '
+        + '(it resumes with Last-Event-ID); past ONAIR_SSE_MAX_CLIENTS open streams, new ones are refused with 503.',
       produces: ['text/event-stream'],
       response: { 200: { type: 'string', description: 'The events, as they happen' }, ...scope?.responses },
       querystring: Type.Object({
         types: Type.Optional(Type.String({ description: 'Comma-separated event types to receive; all when absent' })),
       }),
-      headers: Type.Object({ 'last-event-id': Type.Optional(Type.String({ pattern: '^\\d+$' })) }),
+      headers: Type.Object({
+        'last-event-id': Type.Optional(Type.String({ pattern: '^\\d{1,18}$', description: 'The id of the last event received' })),
+      }),
     },
   }, async (request, reply) => {
     const only = await scope?.select(request.params as Record<string, string>);
@@ -161,6 +196,9 @@ export function registerSse(app: App, bus: EventBus, path = '/sse', scope?: SseS
       'X-Accel-Buffering': 'no',
     });
     const lastId = request.headers['last-event-id'];
-    void stream(app.eventStreams, res, bus, wanted, lastId === undefined ? undefined : Number(lastId));
+    stream(app.eventStreams, res, bus, wanted, lastId === undefined ? undefined : Number(lastId)).catch((err: unknown) => {
+      request.log.warn({ err }, 'event stream replay failed; the client resumes with Last-Event-ID');
+      res.destroy();
+    });
   });
 }

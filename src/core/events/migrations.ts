@@ -1,0 +1,32 @@
+import { PostgresAdapter, type Generated, type Kysely } from 'kysely';
+import type { Migrations } from '../db/database.ts';
+
+export const eventMigrations: Migrations = {
+  '2026-12-02-01-events': {
+    async up(db: Kysely<any>) {
+      // Ids come from a sequence that never goes back, even once the oldest events are removed: SQLite's
+      // AUTOINCREMENT keeps its high-water mark (a bare INTEGER PRIMARY KEY would hand out ids again after a clean).
+      const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
+      await db.schema.createTable('onair_events')
+        .addColumn('id', postgres ? 'bigint' : 'integer', (c) => (postgres ? c.generatedAlwaysAsIdentity() : c.autoIncrement()).primaryKey())
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('origin', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('data', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('onair_events_created_at').on('onair_events').column('created_at').execute();
+    },
+  },
+};
+
+export interface EventRow {
+  id: Generated<number>;
+  type: string;
+  origin: string;
+  created_at: number;
+  data: string;
+}
+
+export interface EventTables {
+  onair_events: EventRow;
+}
