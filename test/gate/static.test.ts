@@ -19,7 +19,9 @@ async function staticChannel(options: { clock?: ManualClock } = {}) {
   const until = (wanted: string, ms = 15_000) => waitFor(async () => (await state()) === wanted, `job to be ${wanted}`, ms);
   const encoder = (seconds: number, format: 'ogg' | 'mpegts' = 'ogg') => pushTone(ingest.url, { seconds, format, passphrase: ingest.streamKey });
   const events = (session: string) => server.events.filter((e) => (e.data as { session?: string }).session === session);
-  return { clock, server, ingest, state, until, encoder, events };
+  // Events reach subscribers once the outbox has them, a moment after the state they announce is seen.
+  const announced = (session: string, type: string) => waitFor(() => events(session).some((e) => e.type === type), `${type} of ${session}`);
+  return { clock, server, ingest, state, until, encoder, events, announced };
 }
 
 async function done(server: GateServer): Promise<void> {
@@ -29,7 +31,7 @@ async function done(server: GateServer): Promise<void> {
 
 describe('static mode: timing on the injected clock, formats, recording, deactivation', () => {
   test('no encoder within the maximum wait: the activation ends by itself (max-wait); once one is on air, the wait no longer counts', async () => {
-    const { clock, server, ingest, state, until, encoder, events } = await staticChannel();
+    const { clock, server, ingest, state, until, encoder, events, announced } = await staticChannel();
     try {
       const activated = await server.gate.activate('job', { maxWaitMs: 60_000 });
       assert.deepEqual([activated.state, activated.expiresAt], ['reserved', clock.now() + 60_000]);
@@ -39,6 +41,7 @@ describe('static mode: timing on the injected clock, formats, recording, deactiv
       assert.equal(await state(), 'reserved', 'still waiting a millisecond before');
       clock.advance(1);
       await until('idle');
+      await announced(activated.session!, 'stream-ended');
       const ended = events(activated.session!).at(-1)!;
       assert.deepEqual([ended.type, (ended.data as StreamStatus).reason], ['stream-ended', 'max-wait']);
       assert.equal(udpPortBound(ingest.port), false, 'no listener once it ended');
@@ -57,6 +60,7 @@ describe('static mode: timing on the injected clock, formats, recording, deactiv
       await new Promise((resolve) => setTimeout(resolve, 200));
       assert.equal(await state(), 'disconnected');
       await server.gate.deactivate('job');
+      await announced(again.session!, 'stream-ended');
       assert.equal(events(again.session!).at(-1)!.type, 'stream-ended');
     } finally {
       await done(server);
@@ -64,7 +68,7 @@ describe('static mode: timing on the injected clock, formats, recording, deactiv
   });
 
   test('the encoder drops: the same session goes on if it is back within the reconnect window, else the activation ends (reconnect-window)', async () => {
-    const { clock, server, ingest, until, encoder, events } = await staticChannel();
+    const { clock, server, ingest, until, encoder, events, announced } = await staticChannel();
     try {
       const { session } = await server.gate.activate('job', { reconnectWindowMs: 30_000 });
       assert.equal((await server.gate.availability('job')).expiresAt, null, 'no maximum wait given: none');
@@ -73,6 +77,7 @@ describe('static mode: timing on the injected clock, formats, recording, deactiv
       const dropped = await server.gate.availability('job');
       assert.equal(dropped.session, session);
       assert.equal(dropped.expiresAt, dropped.since! + 30_000);
+      await announced(session!, 'stream-disconnected');
       const disconnected = events(session!).find((e) => e.type === 'stream-disconnected')!.data as StreamStatus;
       assert.deepEqual([disconnected.state, disconnected.expiresAt], ['disconnected', new Date(dropped.expiresAt!).toISOString()]);
 
@@ -90,6 +95,7 @@ describe('static mode: timing on the injected clock, formats, recording, deactiv
       assert.equal((await server.gate.availability('job')).state, 'disconnected');
       clock.advance(1);
       await until('idle');
+      await announced(session!, 'stream-ended');
       assert.deepEqual(events(session!).map((e) => [e.type, (e.data as StreamStatus).reason]), [
         ['stream-reserved', undefined], ['stream-publishing', undefined], ['stream-disconnected', 'source-left'],
         ['stream-publishing', undefined], ['stream-disconnected', 'source-left'], ['stream-ended', 'reconnect-window'],
@@ -145,7 +151,7 @@ describe('static mode: timing on the injected clock, formats, recording, deactiv
   });
 
   test('deactivation ends the session on air within a second and refuses new connections', async () => {
-    const { server, ingest, until, encoder, events } = await staticChannel();
+    const { server, ingest, until, encoder, events, announced } = await staticChannel();
     try {
       const { session } = await server.gate.activate('job');
       const source = encoder(30);
@@ -163,6 +169,7 @@ describe('static mode: timing on the injected clock, formats, recording, deactiv
       await waitFor(() => source.child.exitCode !== null || source.child.signalCode !== null, 'the encoder to notice', 10_000);
       const refused = encoder(1);
       assert.notEqual(await refused.exited, 0, 'nobody listens any more');
+      await announced(session!, 'stream-ended');
       assert.deepEqual(events(session!).map((e) => e.type), ['stream-reserved', 'stream-publishing', 'stream-ended']);
       assert.equal(server.events.filter((e) => e.type === 'stream-publishing').length, 1, 'no other session went on air');
       await assert.rejects(server.gate.deactivate('job'), /not activated/);
