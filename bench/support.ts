@@ -141,18 +141,23 @@ export async function inFlight<T, R>(items: readonly T[], limit: number, work: (
   return results;
 }
 
-/** GET /ping every `everyMs` until `done` settles; answers the milliseconds of each. */
-export async function pingsWhile(url: string, done: Promise<unknown>, everyMs: number): Promise<number[]> {
+/** Runs `probe` every `everyMs` until `done` settles; answers the milliseconds of each. */
+export async function probesWhile(done: Promise<unknown>, everyMs: number, probe: () => Promise<unknown>): Promise<number[]> {
   let finished = false;
   void done.then(() => (finished = true), () => (finished = true));
   const each: number[] = [];
   while (!finished) {
     const start = performance.now();
-    await (await fetch(`${url}/ping`)).arrayBuffer();
+    await probe();
     each.push(performance.now() - start);
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
   return each;
+}
+
+/** GET /ping every `everyMs` until `done` settles; answers the milliseconds of each. */
+export function pingsWhile(url: string, done: Promise<unknown>, everyMs: number): Promise<number[]> {
+  return probesWhile(done, everyMs, async () => (await fetch(`${url}/ping`)).arrayBuffer());
 }
 
 /** Starts a whole onair in this process (silent logs, fresh data dir and database, dropped on stop). */

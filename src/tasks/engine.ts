@@ -63,7 +63,7 @@ const CLAIM_BATCH = 500;
  * Tasks are claimed this long before they are due and started on their own alarm at the due time, so that the claim's
  * commit (a round trip and an fsync on PostgreSQL) is not between the due time and the start.
  */
-const CLAIM_AHEAD_MS = 25;
+export const CLAIM_AHEAD_MS = 25;
 
 /**
  * Runs tasks at their time, once. Each instance arms one alarm for the earliest due task, claims due

@@ -147,7 +147,7 @@ export class TaskStore {
 
   /**
    * The status of each of `ids` that exists (for areas that keep their own task ids, e.g. automation). PostgreSQL takes
-   * the ids as one array parameter: planning an IN list of 1000 parameters cost 15 ms a statement at 30,000 ids.
+   * the ids as one array parameter: 30 IN lists of 1000 parameters took 230-500 ms for 30,000 ids, 3 arrays 80-110.
    */
   async statuses(ids: string[]): Promise<Map<string, Status>> {
     const found = new Map<string, Status>();
