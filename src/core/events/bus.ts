@@ -95,8 +95,6 @@ export class EventBus {
   #reading: Promise<void> | undefined;
   #readAgain = false;
   #poll: NodeJS.Timeout | undefined;
-  /** Transactions that hold the order lock already. */
-  #ordered = new WeakSet<Transaction<any>>();
   #inserts = new Map<number, string>();
   #lossy: Envelope['events'] = [];
   #sharing = false;
@@ -146,14 +144,9 @@ export class EventBus {
   async record<K extends EventType>(trx: Kysely<any>, type: K, data: ReadonlyArray<EventMap[K]>): Promise<void> {
     if (data.length === 0) return;
     if (!trx.isTransaction) return trx.transaction().execute((own) => this.record(own, type, data));
-    const db = trx as Transaction<EventTables>;
-    if (this.#postgres && !this.#ordered.has(db)) {
-      await sql`SELECT pg_advisory_xact_lock_shared(${ORDER_LOCK})`.execute(db);
-      this.#ordered.add(db);
-    }
     const createdAt = this.#now();
     for (const run of chunks(data, WRITE_BATCH)) {
-      await db.executeQuery(CompiledQuery.raw(this.#insert(run.length), [...run.map((d) => JSON.stringify(d)), type, this.#origin, createdAt]));
+      await trx.executeQuery(CompiledQuery.raw(this.#insert(run.length), [...run.map((d) => JSON.stringify(d)), type, this.#origin, createdAt]));
     }
     // The read this asks for waits for the transaction to end: SQLite's one connection is the transaction's until
     // then, and PostgreSQL's order lock is held shared by it.
@@ -188,6 +181,20 @@ export class EventBus {
     return { events, through: events.length === limit ? events.at(-1)!.id! : bound };
   }
 
+  /** Removes the events created before `before`, a batch at a time, from the outbox and from memory; answers how many. */
+  async clean(before: number): Promise<number> {
+    const turn = cooperate();
+    let removed = 0;
+    for (;;) {
+      await turn();
+      const ids = await this.#db.deleteFrom('onair_events').where('id', 'in', (eb) =>
+        eb.selectFrom('onair_events').select('id').where('created_at', '<', before).limit(CLEAN_BATCH)).returning('id').execute();
+      removed += ids.length;
+      this.#forgetThrough(ids.reduce((last, { id }) => Math.max(last, Number(id)), 0));
+      if (ids.length < CLEAN_BATCH) return removed;
+    }
+  }
+
   /** Where the recent events after `id` begin. */
   #recentIndex(id: number): number {
     let low = 0;
@@ -216,31 +223,21 @@ export class EventBus {
     this.#recentAfter = Math.max(this.#recentAfter, id);
   }
 
-  /** Removes the events created before `before`, a batch at a time, from the outbox and from memory; answers how many. */
-  async clean(before: number): Promise<number> {
-    const turn = cooperate();
-    let removed = 0;
-    for (;;) {
-      await turn();
-      const ids = await this.#db.deleteFrom('onair_events').where('id', 'in', (eb) =>
-        eb.selectFrom('onair_events').select('id').where('created_at', '<', before).limit(CLEAN_BATCH)).returning('id').execute();
-      removed += ids.length;
-      this.#forgetThrough(ids.reduce((last, { id }) => Math.max(last, Number(id)), 0));
-      if (ids.length < CLEAN_BATCH) return removed;
-    }
-  }
-
   /**
    * The insert of `count` events of one type, as SQL: what they share is bound once, each adds only its data (the
-   * events of a batch of tasks cost one short statement). Rows go in VALUES order, so ids follow the order given.
+   * events of a batch of tasks cost one short statement). Rows go in VALUES order, so ids follow the order given. On
+   * PostgreSQL the same statement takes the order lock shared: each row comes out of the join with it, so its id is
+   * taken once the lock is held (taken again by a transaction that holds it, it is granted at once).
    */
   #insert(count: number): string {
     let text = this.#inserts.get(count);
     if (text === undefined) {
       const at = (n: number) => (this.#postgres ? `$${n}` : '?');
       const rows = Array.from({ length: count }, (_, i) => `(${at(i + 1)})`).join(', ');
-      text = `WITH v (d) AS (VALUES ${rows}) INSERT INTO onair_events (type, origin, created_at, data) `
-        + `SELECT ${at(count + 1)}, ${at(count + 2)}, CAST(${at(count + 3)} AS bigint), d FROM v`;
+      const [ordered, joined] = this.#postgres
+        ? [`ordered AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared(${ORDER_LOCK})), `, ' CROSS JOIN ordered'] : ['', ''];
+      text = `WITH ${ordered}v (d) AS (VALUES ${rows}) INSERT INTO onair_events (type, origin, created_at, data) `
+        + `SELECT ${at(count + 1)}, ${at(count + 2)}, CAST(${at(count + 3)} AS bigint), d FROM v${joined}`;
       this.#inserts.set(count, text);
     }
     return text;
@@ -253,18 +250,15 @@ export class EventBus {
   }
 
   /**
-   * The highest id at or below which every event is committed or will never be. On PostgreSQL it is read under the
-   * order lock, in a statement of its own: its snapshot then holds every writer that finished while the lock was
-   * awaited (one statement would see them only as they were when it began, and their events would wait for a later wake).
+   * The highest id at or below which every event is committed or will never be. On PostgreSQL a function takes the
+   * order lock and then reads the highest id in a statement of its own (a volatile function's statements each take a
+   * fresh snapshot), which holds every writer that finished while the lock was awaited: read in the statement that
+   * waited, they would be seen as they were when it began, and their events would wait for a later wake.
    */
   async #settled(): Promise<number> {
-    const last = async (db: Kysely<EventTables>) =>
-      Number((await db.selectFrom('onair_events').select((eb) => eb.fn.max('id').as('last')).executeTakeFirst())?.last ?? 0);
-    if (!this.#postgres) return last(this.#db);
-    return this.#db.transaction().execute(async (trx) => {
-      await sql`SELECT pg_advisory_xact_lock(${ORDER_LOCK})`.execute(trx);
-      return last(trx);
-    });
+    const query = this.#postgres ? sql<{ last: number | null }>`SELECT onair_events_settled(${ORDER_LOCK}) AS last`
+      : sql<{ last: number | null }>`SELECT max(id) AS last FROM onair_events`;
+    return Number((await query.execute(this.#db)).rows[0]?.last ?? 0);
   }
 
   /** Reads what the outbox has after the last event delivered, soon, once for any number of wakes meanwhile. */

@@ -1,4 +1,4 @@
-import { PostgresAdapter, type Generated, type Kysely } from 'kysely';
+import { PostgresAdapter, sql, type Generated, type Kysely } from 'kysely';
 import type { Migrations } from '../db/database.ts';
 
 export const eventMigrations: Migrations = {
@@ -15,6 +15,12 @@ export const eventMigrations: Migrations = {
         .addColumn('data', 'text', (c) => c.notNull())
         .execute();
       await db.schema.createIndex('onair_events_created_at').on('onair_events').column('created_at').execute();
+      if (!postgres) return;
+      // The highest id every writer holding the order lock (core/events/bus.ts) is done with, in one round trip.
+      await sql`CREATE FUNCTION onair_events_settled(lock bigint) RETURNS bigint VOLATILE LANGUAGE sql AS $$
+        SELECT pg_advisory_xact_lock(lock);
+        SELECT max(id) FROM onair_events;
+      $$`.execute(db);
     },
   },
 };
