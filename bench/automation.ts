@@ -1,9 +1,10 @@
 // Automation figures, each beside a baseline from the same run:
 // - start accuracy: |first audio at a listener of GET /listen - instance start| over automated broadcasts, beside a
 //   direct ffmpeg -re push of the same file through the gate, started at a known time (what a scheduler without
-//   the automation's early start and output delay would get);
-// - sync time with 10,000 instances in the window, beside listing those instances from the programme alone.
-// npx node bench/automation.ts [--quick] [--broadcasts=20] [--instances=10000]
+//   the automation's early start and output delay would get); a setTimeout armed for each start says whether the
+//   machine itself kept time;
+// - sync time with 30,000 instances in the window, on each database, beside listing those instances from the programme.
+// npx node bench/automation.ts [--quick] [--broadcasts=20] [--instances=30000] [--only=accuracy|sync] [--database=sqlite|postgres]
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { playArgs } from '../src/automation/stream.ts';
@@ -12,11 +13,16 @@ import { media, upload } from '../test/recordings/support.ts';
 import { tempDir } from '../test/support/onair.ts';
 import { listenToNextSession, startIn } from '../test/automation/support.ts';
 import {
-  fixed, inFlight, option, percentile, printConditions, printTable, quick, ratio, startInProcess, testDatabases, timed, type Row, type Running,
+  attempt, cells, finish, fixed, inFlight, judge, option, printConditions, printTable, quick, ratio, startInProcess, summary, testDatabases, timed,
+  timerLateness, type Row, type Running,
 } from './support.ts';
 
 const BROADCASTS = Number(option('broadcasts') ?? (quick ? 5 : 20));
-const INSTANCES = Number(option('instances') ?? 10_000);
+const INSTANCES = Number(option('instances') ?? 30_000);
+const STEADY_PASSES = quick ? 3 : 7;
+const ACCURACY_GOAL_MS = 100;
+const SYNC_GOAL_MS = 500;
+const databases = testDatabases.filter((d) => option('database') === undefined || d.name === option('database'));
 const SPACING_MS = 7_000;
 const rows: Row[] = [];
 
@@ -34,7 +40,7 @@ interface Offsets {
 }
 
 /** Automated broadcasts one after another on the default channel: first audio at the listener minus the planned start. */
-async function automated(server: Running, file: string): Promise<Offsets> {
+async function automated(server: Running, file: string): Promise<Offsets & { timers: number[] }> {
   const show = await created(server, '/shows', { title: 'Bench tapes' });
   const first = startIn(10_000);
   const planned: number[] = [];
@@ -46,6 +52,7 @@ async function automated(server: Running, file: string): Promise<Offsets> {
     if (stored.status !== 201) throw new Error(`upload: ${stored.status} ${JSON.stringify(stored.body)}`);
     planned.push(startsAt);
   }
+  const timers = timerLateness(planned);
   const offsets: Offsets = { heard: [], failed: [] };
   let session: string | null = null;
   for (const startsAt of planned) {
@@ -59,7 +66,7 @@ async function automated(server: Running, file: string): Promise<Offsets> {
       offsets.failed.push(`${new Date(startsAt).toISOString()}: ${(error as Error).message}`);
     }
   }
-  return offsets;
+  return { ...offsets, timers: await timers };
 }
 
 /** The baseline: reserve for a live instance, start ffmpeg -re on the same file at a known time, same listener. */
@@ -91,7 +98,7 @@ async function waitIdle(server: Running): Promise<void> {
 
 async function accuracy(): Promise<void> {
   const dir = tempDir('onair-bench-automation-');
-  const server = await startInProcess(testDatabases.find((d) => d.name === (option('database') ?? 'sqlite'))!, {
+  const server = await startInProcess(databases[0]!, {
     ONAIR_SRT_PORT_START: String(await freeUdpPort()),
     ONAIR_AUTOMATION_LEAD: 'PT4S', ONAIR_AUTOMATION_RESERVE_LEAD: 'PT2S', ONAIR_AUTOMATION_STREAM_LEAD: 'PT1S',
   });
@@ -99,28 +106,30 @@ async function accuracy(): Promise<void> {
     const file = await media(dir, 'tape.ogg', '-f', 'lavfi', '-i', 'sine=f=440:d=2', '-c:a', 'libopus', '-b:a', '64k');
     const signed = await automated(server, file);
     const baseline = await direct(server, file);
-    const summary = (values: number[]) => ({ min: Math.min(...values), p50: percentile(values, 50), max: Math.max(...values) });
     const [ours, theirs] = [summary(signed.heard.map(Math.abs)), summary(baseline.heard.map(Math.abs))];
-    const heard = `${signed.heard.length} of ${BROADCASTS} broadcasts`;
-    for (const key of ['min', 'p50', 'max'] as const) {
-      rows.push({
-        figure: `start accuracy |first audio - start| ${key}, ms (${heard})`, measured: fixed(ours[key], 0), baseline: fixed(theirs[key], 0),
-        'baseline is': 'ffmpeg -re started at a known time', ratio: ratio(ours[key], theirs[key]),
-        // The goal holds for every broadcast: the maximum is what is judged.
-        goal: key === 'max' ? `every one <= 100: ${ours.max <= 100 && signed.failed.length === 0 ? 'yes' : 'NO'}` : '',
-      });
-    }
+    const timers = summary(signed.timers);
+    // Timers late at the starts: the machine itself did not keep time to the goal, which then cannot be judged.
+    const timersLate = timers.max > ACCURACY_GOAL_MS ? `setTimeout at the starts up to ${fixed(timers.max, 0)} ms late` : undefined;
+    const knownTime = 'ffmpeg -re started at a known time';
     rows.push({
-      figure: 'broadcasts that reached the listener without audio', measured: signed.failed.length, baseline: baseline.failed.length,
-      'baseline is': 'ffmpeg -re started at a known time', ratio: '', goal: `0: ${signed.failed.length === 0 ? 'yes' : 'NO'}`,
+      figure: 'start accuracy |first audio - start|, ms', ...cells(ours), 'baseline is': knownTime, ...cells(theirs, 'baseline '),
+      ratio: ratio(ours.median, theirs.median),
+      // The goal holds for every broadcast: the maximum is what is judged, and a broadcast not heard misses it.
+      ...judge(`every one <= ${ACCURACY_GOAL_MS}`, ours.max <= ACCURACY_GOAL_MS && signed.failed.length === 0, timersLate,
+        `${signed.heard.length} of ${BROADCASTS} heard`),
     });
+    rows.push({
+      figure: 'broadcasts that reached the listener without audio', count: signed.failed.length, 'baseline is': knownTime,
+      'baseline count': baseline.failed.length, ...judge('0', signed.failed.length === 0),
+    });
+    rows.push({ figure: 'setTimeout lateness at the starts, ms', ...cells(timers), 'baseline is': 'the machine keeping time, for the goal above' });
     for (const failure of [...signed.failed, ...baseline.failed]) process.stdout.write(`# failed: ${failure}\n`);
     process.stdout.write(`# automated start offsets, ms: ${signed.heard.map((ms) => ms.toFixed(0)).join(' ')}\n`);
-    const median = percentile(signed.heard, 50);
+    const [late, pushLate] = [summary(signed.heard), summary(baseline.heard)];
     rows.push({
-      figure: 'signed start offset p50, ms (late > 0)', measured: fixed(median, 0), baseline: fixed(percentile(baseline.heard, 50), 0),
-      'baseline is': 'ffmpeg -re started at a known time', ratio: ratio(median, percentile(baseline.heard, 50)),
-      goal: `tune: ONAIR_AUTOMATION_OUTPUT_DELAY=${Math.max(0, Math.round(server.config.automation.outputDelayMs + median))}`,
+      figure: 'signed start offset, ms (late > 0)', ...cells(late), 'baseline is': knownTime, ...cells(pushLate, 'baseline '),
+      ratio: ratio(late.median, pushLate.median),
+      note: `tune: ONAIR_AUTOMATION_OUTPUT_DELAY=${Math.max(0, Math.round(server.config.automation.outputDelayMs + late.median))}`,
     });
   } finally {
     await server.stop();
@@ -147,21 +156,24 @@ async function syncTimes(database: (typeof testDatabases)[number]): Promise<void
     const steady: number[] = [];
     const listing: number[] = [];
     const { windowMs } = server.config.automation;
-    for (let i = 0; i < (quick ? 3 : 7); i++) {
+    for (let i = 0; i < STEADY_PASSES; i++) {
       const now = Date.now();
       listing.push((await timed(() => server.onair.programme.reader.instancesBetween(now, now + windowMs, ['replay', 'prerecorded']))).ms);
       const run = await timed(() => synchronizer.sync());
       if (run.value.created !== 0 || run.value.cancelled !== 0) throw new Error(`steady sync changed tasks: ${JSON.stringify(run.value)}`);
       steady.push(run.ms);
     }
-    const list = percentile(listing, 50);
+    const [passes, list] = [summary(steady), summary(listing)];
+    const listed = { 'baseline is': 'listing the instances from the programme', ...cells(list, 'baseline ') };
+    // The listing is part of every pass: a listing that alone takes the goal's time says the machine is too busy for it.
+    const listSlow = list.max >= SYNC_GOAL_MS ? `listing up to ${fixed(list.max, 0)} ms` : undefined;
     rows.push({
-      figure: `sync, ${INSTANCES} instances, nothing to change, p50 ms (${database.name})`, measured: fixed(percentile(steady, 50), 0), baseline: fixed(list, 0),
-      'baseline is': 'listing the instances from the programme', ratio: ratio(percentile(steady, 50), list), goal: '< 500',
+      figure: `sync, ${INSTANCES} instances, nothing to change, ms (${database.name})`, ...cells(passes), ...listed,
+      ratio: ratio(passes.median, list.median), ...judge(`every one < ${SYNC_GOAL_MS}`, passes.max < SYNC_GOAL_MS, listSlow),
     });
     rows.push({
-      figure: `first sync, ${INSTANCES} tasks to create, ms (${database.name})`, measured: fixed(initial.ms, 0), baseline: fixed(list, 0),
-      'baseline is': 'listing the instances from the programme', ratio: ratio(initial.ms, list), goal: '',
+      figure: `first sync, ${INSTANCES} tasks to create, ms (${database.name})`, ...cells(summary([initial.ms])), ...listed,
+      ratio: ratio(initial.ms, list.median),
     });
   } finally {
     await server.stop();
@@ -170,6 +182,7 @@ async function syncTimes(database: (typeof testDatabases)[number]): Promise<void
 
 printConditions('automation');
 const only = option('only');
-if (only !== 'sync') await accuracy();
-if (only !== 'accuracy') for (const database of testDatabases) await syncTimes(database);
+if (only !== 'sync') await attempt('start accuracy', accuracy);
+if (only !== 'accuracy') for (const database of databases) await attempt(`sync on ${database.name}`, () => syncTimes(database));
 printTable('automation', rows);
+finish();

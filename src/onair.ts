@@ -16,7 +16,7 @@ import { createMetrics } from './core/metrics.ts';
 import { createTasks, taskMigrations, type Tasks } from './tasks/index.ts';
 import { createProgramme, programmeMigrations, type ProgrammeArea } from './programme/index.ts';
 import { createRecordings, recordingMigrations, type Recordings } from './recordings/index.ts';
-import { createGate, gateMigrations, type Gate } from './gate/index.ts';
+import { createGate, gateMigrations, type GateArea } from './gate/index.ts';
 import { automationMigrations, createAutomation, type Automation } from './automation/index.ts';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
@@ -28,7 +28,7 @@ export interface Onair {
   tasks: Tasks;
   programme: ProgrammeArea;
   recordings: Recordings;
-  gate: Gate;
+  gate: GateArea;
   automation: Automation;
   logger: Logger;
   /** Starts the areas and listens; answers the base URL. */
@@ -64,13 +64,10 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
   const programme = createProgramme({ ...core, logger: logger.child({ area: 'programme' }) });
   const recordings = createRecordings({ ...core, programme: programme.reader });
   const gate = createGate({ ...core, programme: programme.reader, archive: recordings.archive });
-  const automation = createAutomation({ ...core, tasks, programme: programme.reader, archive: recordings.archive, gate });
+  const automation = createAutomation({ ...core, tasks: tasks.service, programme: programme.reader, archive: recordings.archive, gate: gate.gate });
   registerSse(app, bus);
-  tasks.routes(app);
-  programme.routes(app);
-  recordings.routes(app);
-  gate.routes(app);
-  automation.routes(app);
+  // Each area is a plugin with a scope of its own, so that it may set its own hooks (auth, error shape) for its routes.
+  for (const area of [tasks, programme, recordings, gate, automation]) await app.register(area.routes);
 
   let retention: { stop(): void } | undefined;
   let stopped: Promise<void> | undefined;

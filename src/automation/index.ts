@@ -1,11 +1,10 @@
 import { join } from 'node:path';
 import type { App } from '../core/http/server.ts';
 import { ProcessSupervisor } from '../core/processes.ts';
-import type { Gate } from '../gate/index.ts';
+import type { Gate } from '../gate/contract.ts';
 import type { ProgrammeReader } from '../programme/contract.ts';
 import type { Archive } from '../recordings/contract.ts';
-import type { Tasks } from '../tasks/index.ts';
-import type { Status } from '../tasks/model.ts';
+import type { Status, TaskService } from '../tasks/contract.ts';
 import { registerAutomationRoutes } from './routes.ts';
 import { BroadcastStore, type Broadcast } from './store.ts';
 import { streamOperation } from './stream.ts';
@@ -15,7 +14,7 @@ import type { Core } from '../core/area.ts';
 export { automationMigrations } from './migrations.ts';
 
 export interface AutomationDeps extends Core {
-  tasks: Tasks;
+  tasks: TaskService;
   programme: ProgrammeReader;
   archive: Archive;
   gate: Gate;
@@ -33,18 +32,18 @@ export function createAutomation(deps: AutomationDeps) {
   const root = join(deps.config.dataDir, 'automation');
   const supervisor = new ProcessSupervisor({ dir: join(root, 'pids'), logger });
   let stopping = false;
-  deps.tasks.operations.register(streamOperation({
+  deps.tasks.register(streamOperation({
     programme: deps.programme, archive: deps.archive, bus: deps.bus, gate: deps.gate, clock: deps.clock, logger, supervisor,
     workDir: join(root, 'work'), ...settings, stopping: () => stopping,
   }));
   const store = new BroadcastStore(deps.database);
   const synchronizer = new Synchronizer({
-    store, engine: deps.tasks.engine, programme: deps.programme, bus: deps.bus, clock: deps.clock, logger, ...settings,
+    store, tasks: deps.tasks, programme: deps.programme, bus: deps.bus, clock: deps.clock, logger, ...settings,
   });
   const service: AutomationService = {
     async broadcasts() {
       const held = await store.all();
-      const statuses = await deps.tasks.engine.store.statuses(held.map((b) => b.task));
+      const statuses = await deps.tasks.statuses(held.map((b) => b.task));
       return held.map(({ claimedAt: _, taskCreated: __, ...b }) => ({ ...b, status: statuses.get(b.task) ?? null }));
     },
     sync: () => synchronizer.request(),
@@ -52,7 +51,8 @@ export function createAutomation(deps: AutomationDeps) {
   return {
     ...service,
     synchronizer,
-    routes: (app: App) => registerAutomationRoutes(app, service),
+    /** The automation's routes as a Fastify plugin, in a scope of their own: `await app.register(automation.routes)`. */
+    routes: async (app: App) => registerAutomationRoutes(app, service),
     /** Kills stream players a killed run left behind (their tasks resume), then starts synchronizing. */
     async start() {
       const reaped = supervisor.reapLeftovers();

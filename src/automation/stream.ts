@@ -8,11 +8,11 @@ import { Type, type Static } from 'typebox';
 import type { Clock } from '../core/clock.ts';
 import { ChannelBusy } from '../core/errors.ts';
 import type { ProcessSupervisor, Supervised } from '../core/processes.ts';
-import type { Gate, Reservation } from '../gate/index.ts';
+import type { Gate, Reservation } from '../gate/contract.ts';
 import type { EventBus } from '../core/events/bus.ts';
 import type { ProgrammeEvent, ProgrammeReader, ScheduledInstance } from '../programme/contract.ts';
 import type { Archive, ArchiveKind, ArchivedFile } from '../recordings/contract.ts';
-import type { Operation, OperationContext } from '../tasks/index.ts';
+import type { Operation, OperationContext } from '../tasks/contract.ts';
 
 const DAY = 86_400_000;
 const REPLAY_LOOKBACK_MS = 60 * DAY;
@@ -28,7 +28,7 @@ export interface StreamDeps {
   archive: Archive;
   /** The archive's `archive-file-stored` events wake a task waiting for its recording. */
   bus: EventBus;
-  gate: Pick<Gate, 'reserve' | 'waitUntilFree'> & { service: { defaultChannel: string } };
+  gate: Pick<Gate, 'reserve' | 'waitUntilFree' | 'defaultChannel'>;
   clock: Clock;
   logger: Logger;
   supervisor: ProcessSupervisor;
@@ -318,7 +318,7 @@ export function streamOperation(deps: StreamDeps): Operation<typeof StreamParame
     async run(context) {
       const { clock } = deps;
       const { parameters, signal } = context;
-      const channel = parameters.channel ?? deps.gate.service.defaultChannel;
+      const channel = parameters.channel ?? deps.gate.defaultChannel;
       const dir = join(deps.workDir, context.task.id);
       try {
         const found = await step(context, 'programme', { event: parameters.event, start: parameters.start, resumed: context.resumed },

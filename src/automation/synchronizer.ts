@@ -3,9 +3,8 @@ import type { Logger } from 'pino';
 import type { Alarm, Clock } from '../core/clock.ts';
 import type { EventBus } from '../core/events/bus.ts';
 import type { ProgrammeReader } from '../programme/contract.ts';
-import type { TaskEngine } from '../tasks/index.ts';
-import { UNFINISHED, type Status } from '../tasks/model.ts';
-import { keyOf, type Broadcast, type BroadcastKey, type BroadcastStore } from './store.ts';
+import { UNFINISHED, type Status, type TaskService } from '../tasks/contract.ts';
+import { BroadcastKeys, type Broadcast, type BroadcastKey, type BroadcastStore } from './store.ts';
 
 export const AUTOMATED_TYPES = ['replay', 'prerecorded'] as const;
 export const STREAM = 'stream';
@@ -14,7 +13,7 @@ const STALE_CLAIM_MS = 60_000;
 
 export interface SynchronizerOptions {
   store: BroadcastStore;
-  engine: TaskEngine;
+  tasks: TaskService;
   programme: ProgrammeReader;
   bus: EventBus;
   clock: Clock;
@@ -94,26 +93,23 @@ export class Synchronizer {
 
   /** One comparison of the tasks that should exist with those that do; idempotent. */
   async sync(): Promise<SyncReport> {
-    const { store, engine, programme, clock, windowMs } = this.#o;
+    const { store, programme, clock, windowMs } = this.#o;
     const now = clock.now();
-    const scheduled = (await programme.instancesBetween(now, now + windowMs, [...AUTOMATED_TYPES]))
-      .filter((s) => s.instance.startsAt > now && s.instance.startsAt < now + windowMs);
-    const expected = new Map(scheduled.map((s) => {
-      const key = { event: s.event.id, start: s.instance.start, startsAt: s.instance.startsAt };
-      return [keyOf(key), key];
-    }));
-    const held = await store.all();
-    const statuses = await engine.store.statuses(held.map((b) => b.task));
+    // The programme expands its rules on this thread while the database reads the broadcasts held and their tasks.
+    const [listed, { held, statuses }] = await Promise.all([programme.instancesBetween(now, now + windowMs, [...AUTOMATED_TYPES]), this.#held()]);
+    const scheduled = listed.filter((s) => s.instance.startsAt > now && s.instance.startsAt < now + windowMs);
+    const expected = new BroadcastKeys();
+    for (const { event, instance } of scheduled) expected.add({ event: event.id, start: instance.start, startsAt: instance.startsAt });
     const gone: Broadcast[] = [];
     const seen: string[] = [];
     for (const broadcast of held) {
       const status = statuses.get(broadcast.task);
-      const wanted = expected.delete(keyOf(broadcast));
+      const wanted = expected.delete(broadcast);
       if (status === undefined) {
         // No task: removed (it had been seen), or its synchronizer is creating it or died first (free once stale).
         if (!broadcast.taskCreated && broadcast.claimedAt >= now - STALE_CLAIM_MS) continue;
         gone.push(broadcast);
-        if (wanted) expected.set(keyOf(broadcast), broadcast);
+        if (wanted) expected.add(broadcast);
         continue;
       }
       if (!broadcast.taskCreated) seen.push(broadcast.task);
@@ -122,9 +118,14 @@ export class Synchronizer {
     await store.markCreated(seen);
     const cancelled = await this.#cancel(gone, statuses);
     await store.remove(gone);
-    const created = await this.#create([...expected.values()], now);
+    const created = await this.#create(expected.values(), now);
     if (created > 0 || cancelled > 0) this.#o.logger.info({ expected: scheduled.length, created, cancelled }, 'automated broadcasts synchronized');
     return { expected: scheduled.length, created, cancelled };
+  }
+
+  async #held(): Promise<{ held: Broadcast[]; statuses: Map<string, Status> }> {
+    const held = await this.#o.store.held();
+    return { held, statuses: await this.#o.tasks.statuses(held.map((b) => b.task)) };
   }
 
   /**
@@ -146,7 +147,7 @@ export class Synchronizer {
       const status = statuses.get(task);
       if (!status || !UNFINISHED.includes(status)) continue;
       try {
-        await this.#o.engine.cancel(task);
+        await this.#o.tasks.cancel(task);
         cancelled++;
       } catch (err) {
         // Finished or cancelled meanwhile, perhaps by another instance.
@@ -158,11 +159,11 @@ export class Synchronizer {
 
   /** Claims the instances with task ids chosen beforehand, then creates the tasks of the claims it won. */
   async #create(keys: BroadcastKey[], now: number): Promise<number> {
-    const { engine, store, leadMs } = this.#o;
+    const { tasks, store, leadMs } = this.#o;
     const claimed = await store.claim(keys.map((key) => ({ key, task: randomUUID() })), now);
     await Promise.all(claimed.map(({ key, task }) => {
       const due = key.startsAt - leadMs;
-      return engine.submit({
+      return tasks.submit({
         operation: { type: STREAM, parameters: { event: key.event, start: key.start } },
         condition: due > now ? { type: 'at', parameters: { datetime: new Date(due).toISOString() } } : { type: 'now', parameters: {} },
       }, task);

@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Duration } from 'luxon';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -34,9 +34,14 @@ export interface Config {
     /** For crash tests: registers the `probe` operation, which appends each task id it runs to this file. */
     probeFile: string | undefined;
   };
-  srt: { portStart: number };
+  /** The UDP ports of SRT listeners: configured channels default to the first ones, run-time channels take free ones. */
+  srt: { portStart: number; portEnd: number };
   /** The recordings archive: an upload that sends nothing for `uploadIdleTimeoutMs`, or is not whole after `uploadTimeoutMs`, is given up. */
-  recordings: { uploadIdleTimeoutMs: number; uploadTimeoutMs: number };
+  recordings: {
+    uploadIdleTimeoutMs: number; uploadTimeoutMs: number;
+    /** The archive's files: one file system shared by every node on one database (default: under the data dir). */
+    archiveDir: string;
+  };
   gate: {
     /** Host name put into the srt:// URLs handed to sources. */
     publicHost: string;
@@ -142,10 +147,11 @@ function node(env: Env): Config['node'] {
   return { id, region, roles: [...new Set(roles)] as NodeRole[] };
 }
 
-function recordings(env: Env): Config['recordings'] {
+function recordings(env: Env, dataDir: string): Config['recordings'] {
   const settings = {
     uploadIdleTimeoutMs: duration(env, 'ONAIR_UPLOAD_IDLE_TIMEOUT', 'PT1M', 100),
     uploadTimeoutMs: duration(env, 'ONAIR_UPLOAD_TIMEOUT', 'PT4H', 1000),
+    archiveDir: resolve(read(env, 'ONAIR_ARCHIVE_DIR') ?? join(dataDir, 'archive')),
   };
   if (settings.uploadIdleTimeoutMs > settings.uploadTimeoutMs) throw new ConfigError('ONAIR_UPLOAD_IDLE_TIMEOUT must not be longer than ONAIR_UPLOAD_TIMEOUT');
   return settings;
@@ -208,6 +214,8 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('ONAIR_API_KEY must be at least 16 characters long');
   }
   const portStart = integer(env, 'ONAIR_SRT_PORT_START', 10300, 1024, 65000);
+  const portEnd = integer(env, 'ONAIR_SRT_PORT_END', portStart + 99, portStart, 65535);
+  const dataDir = resolve(read(env, 'ONAIR_DATA_DIR') ?? './data');
   return {
     http: {
       host: read(env, 'ONAIR_HTTP_HOST') ?? '127.0.0.1',
@@ -216,7 +224,7 @@ export function loadConfig(env: Env = process.env): Config {
       requestTimeoutMs: duration(env, 'ONAIR_HTTP_REQUEST_TIMEOUT', 'PT30S', 1000),
       sseMaxClients: integer(env, 'ONAIR_SSE_MAX_CLIENTS', 500, 1, 100_000),
     },
-    dataDir: resolve(read(env, 'ONAIR_DATA_DIR') ?? './data'),
+    dataDir,
     node: node(env),
     databaseUrl: databaseUrl(env),
     apiKey,
@@ -229,8 +237,8 @@ export function loadConfig(env: Env = process.env): Config {
       cleanTime: matching(env, 'ONAIR_TASKS_CLEAN_TIME', '03:30', /^([01]\d|2[0-3]):[0-5]\d$/, 'a time of day HH:MM (UTC)'),
       probeFile: read(env, 'ONAIR_TASKS_PROBE_FILE'),
     },
-    srt: { portStart },
-    recordings: recordings(env),
+    srt: { portStart, portEnd },
+    recordings: recordings(env, dataDir),
     gate: {
       publicHost: matching(env, 'ONAIR_SRT_PUBLIC_HOST', '127.0.0.1', /^[A-Za-z0-9.-]+$|^\[[0-9A-Fa-f:]+\]$/, 'a host name or IP address'),
       reservationTtlMs: integer(env, 'ONAIR_GATE_RESERVATION_TTL', 60, 1, 86_400) * 1000,

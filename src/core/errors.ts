@@ -48,8 +48,9 @@ export class UnknownDependency extends NotFound {
 
 /** The change contradicts what is stored (an id taken, a task already finished, a show that still has events). */
 export class Conflict extends DomainError {
-  constructor(detail: string) {
-    super('conflict', detail);
+  /** `errors` names the fields whose values collide (a port another channel has). */
+  constructor(detail: string, errors?: FieldError[]) {
+    super('conflict', detail, errors);
   }
 }
 
@@ -60,6 +61,13 @@ export class ChannelBusy extends DomainError {
   constructor(channel: string, detail = `Channel ${channel} is already reserved or live`, kind: DomainErrorKind = 'busy') {
     super(kind, detail);
     this.channel = channel;
+  }
+}
+
+/** The area cannot do this now (a shared resource is not as it must be); the detail says why and what to do. */
+export class Unavailable extends DomainError {
+  constructor(detail: string) {
+    super('unavailable', detail);
   }
 }
 

@@ -1,11 +1,12 @@
 import type { App } from '../core/http/server.ts';
+import type { Gate } from './contract.ts';
 import { gateMigrations } from './migrations.ts';
-import { registerGateRoutes } from './routes.ts';
+import { gateRoutes } from './routes.ts';
 import { GateService, type GateDeps } from './service.ts';
 
 export { gateMigrations } from './migrations.ts';
-export type { Availability, AvailabilityChanged, GateDeps, Reservation, ReserveRequest, StreamStatus } from './service.ts';
-export type { InstanceRef, SessionStats } from './session.ts';
+export type * from './contract.ts';
+export type { GateDeps } from './service.ts';
 
 /**
  * The gate: one live source at a time per channel (reservations with one-time tokens, or static
@@ -15,16 +16,13 @@ export function createGate(deps: GateDeps) {
   const service = new GateService(deps);
   return {
     service,
+    gate: service as Gate,
     migrations: gateMigrations,
-    routes: (app: App) => registerGateRoutes(app, service, deps.bus),
+    /** The gate's routes as a Fastify plugin: `await app.register(gate.routes)`. */
+    routes: async (app: App) => gateRoutes(app, { gate: service, bus: deps.bus, apiKey: deps.config.apiKey }),
     start: () => service.start(),
     stop: () => service.stop(),
-    reserve: (channel: string, request: Parameters<GateService['reserve']>[1]) => service.reserve(channel, request),
-    availability: (channel: string) => service.availability(channel),
-    waitUntilFree: (channel: string, signal?: AbortSignal) => service.waitUntilFree(channel, signal),
-    activate: (channel: string, options?: Parameters<GateService['activate']>[1]) => service.activate(channel, options),
-    deactivate: (channel: string) => service.deactivate(channel),
   };
 }
 
-export type Gate = ReturnType<typeof createGate>;
+export type GateArea = ReturnType<typeof createGate>;

@@ -50,6 +50,20 @@ export const gateMigrations: Migrations = {
       await db.schema.alterTable('gate_sessions').addColumn('outputs', 'text', (c) => c.notNull().defaultTo('[]')).execute();
     },
   },
+  '2026-12-02-10-gate-channels': {
+    async up(db: Kysely<any>) {
+      // Channels made at run time (those of ONAIR_CHANNELS live in the configuration). The unique port index is what
+      // keeps two channels off one port, across concurrent requests and instances sharing the database.
+      await db.schema.createTable('gate_channels')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('port', 'integer', (c) => c.notNull())
+        .addColumn('key', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('gate_channels_port').on('gate_channels').column('port').unique().execute();
+    },
+  },
 };
 
 export interface SessionRow {
@@ -80,7 +94,17 @@ export interface SessionRow {
   outputs: string;
 }
 
+export interface ChannelRow {
+  name: string;
+  port: number;
+  /** The stream key (SRT passphrase) of static mode: a secret, stored because every relay needs it. */
+  key: string;
+  created_at: number;
+  updated_at: number;
+}
+
 export interface GateTables {
+  gate_channels: ChannelRow;
   gate_sessions: SessionRow;
   gate_slots: { channel: string; session_id: string; owner: string; heartbeat_at: number };
 }

@@ -1,6 +1,5 @@
 import type { ChannelConfig } from '../core/config.ts';
-
-export type Format = 'ogg' | 'mpegts';
+import type { Format } from './contract.ts';
 
 export const FORMATS: Record<Format, { contentType: string; extension: string }> = {
   ogg: { contentType: 'audio/ogg', extension: 'ogg' },

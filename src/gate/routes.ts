@@ -4,12 +4,16 @@ import { Type } from 'typebox';
 import type { EventBus } from '../core/events/bus.ts';
 import { registerSse } from '../core/events/sse.ts';
 import { notFound } from '../core/errors.ts';
+import { operatorGuard } from '../core/http/auth.ts';
 import type { App } from '../core/http/server.ts';
+import type { Availability, ChannelInfo, ChannelWithIngest } from './contract.ts';
 import type { SessionRow } from './migrations.ts';
-import type { Availability, GateService } from './service.ts';
+import type { GateService } from './service.ts';
 import type { Attempt } from './session.ts';
 
 const Name = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$', description: 'Channel name' });
+const Port = Type.Integer({ minimum: 1024, maximum: 65535, description: 'UDP port of the SRT listener, in the SRT port range (ONAIR_SRT_PORT_START to ONAIR_SRT_PORT_END)' });
+const Key = Type.String({ pattern: '^[\\x21-\\x7e]{10,79}$', description: 'Stream key of static mode (the SRT passphrase): 10 to 79 printable characters' });
 const ChannelParams = Type.Object({ channel: Name });
 const InstanceRef = Type.Object({
   event: Type.String({ format: 'uuid', description: 'Event id' }),
@@ -43,12 +47,33 @@ const Check = Type.Object({
   instance: Type.Union([InstanceRef, Type.Null()]),
   checkedAt: Type.String({ format: 'date-time' }),
   channel: Type.String(),
-  state: Type.Union([Type.Literal('idle'), Type.Literal('reserved'), Type.Literal('publishing')]),
+  state: Type.Union([Type.Literal('idle'), Type.Literal('reserved'), Type.Literal('publishing'), Type.Literal('disconnected')], {
+    description: 'reserved: waiting for the source; disconnected: static mode, the encoder dropped and may come back',
+  }),
   session: Type.Union([Type.String(), Type.Null()]),
   since: Iso,
-  expiresAt: Iso,
+  expiresAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+    description: 'While no source is on air: when the channel stops waiting for one (the reservation expires, an activation\'s maximum wait or reconnect window ends)',
+  }),
   stats: Type.Union([Stats, Type.Null()]),
 });
+const ChannelView = Type.Intersect([Check, Type.Object({
+  port: Type.Integer(),
+  configured: Type.Boolean({ description: 'From ONAIR_CHANNELS: neither changed nor removed through the API' }),
+  static: Type.Boolean({ description: 'Has a stream key, so that it can be activated (static mode)' }),
+})]);
+const Ingest = Type.Object({
+  host: Type.String(), port: Type.Integer(),
+  url: Type.String({ description: 'srt:// URL without the key: give the key as the encoder\'s passphrase' }),
+  streamKey: Type.String({ description: 'The SRT passphrase of static mode: a secret' }),
+}, { description: 'Where an encoder sends the channel\'s stream in static mode' });
+const Operated = Type.Intersect([ChannelView, Type.Object({ ingest: Ingest })]);
+const CreateBody = Type.Object({
+  name: Name,
+  port: Type.Optional(Port),
+  key: Type.Optional(Key),
+}, { additionalProperties: false });
+const ChangeBody = Type.Object({ port: Type.Optional(Port), key: Type.Optional(Key) }, { additionalProperties: false, minProperties: 1 });
 const Reserved = Type.Object({
   credentials: Type.Object({ token: Type.String({ description: 'One-time SRT passphrase' }), expiresAt: Type.String({ format: 'date-time' }) }),
   port: Type.Integer(),
@@ -73,6 +98,8 @@ function checkView(a: Availability) {
   return { ...a, checkedAt: new Date(a.checkedAt).toISOString(), since: iso(a.since), expiresAt: iso(a.expiresAt) };
 }
 
+const channelView = ({ name: _, ...channel }: ChannelInfo, availability: Availability) => ({ ...checkView(availability), ...channel });
+
 function sessionView(row: SessionRow) {
   return {
     id: row.id, channel: row.channel, mode: row.mode,
@@ -86,14 +113,22 @@ function sessionView(row: SessionRow) {
   };
 }
 
-/** Seed 002's paths for the default channel, the same under /channels/{channel}/ for every channel. */
-export function registerGateRoutes(app: App, gate: GateService, bus: EventBus): void {
+export interface GateRoutesOptions {
+  gate: GateService;
+  bus: EventBus;
+  apiKey: string | undefined;
+}
+
+/**
+ * The gate's routes, a Fastify plugin with its own scope: seed 002's paths for the default channel, the same under
+ * /channels/{channel}/ for every channel (parametric, so channels made at run time have them all), and the channels API.
+ */
+export async function gateRoutes(app: App, { gate, bus, apiKey }: GateRoutesOptions): Promise<void> {
   const tags = ['gate'];
   const channelOf = (params: unknown) => (params as { channel?: string }).channel ?? gate.defaultChannel;
+  const operated = async (channel: ChannelWithIngest) => ({ ...channelView(channel, await gate.availability(channel.name)), ingest: channel.ingest });
 
-  app.addHook('preClose', async () => {
-    for (const channel of gate.channels) gate.live(channel.name)?.broadcast.end();
-  });
+  app.addHook('preClose', async () => gate.closeListeners());
 
   for (const prefix of ['', '/channels/:channel']) {
     const params = prefix === '' ? {} : { params: ChannelParams };
@@ -125,7 +160,7 @@ export function registerGateRoutes(app: App, gate: GateService, bus: EventBus): 
       },
     }, async (request, reply) => {
       const name = channelOf(request.params);
-      const live = gate.live(name);
+      const live = await gate.live(name);
       if (!live) throw notFound(`Nothing is on air on channel ${name}`);
       reply.hijack();
       live.broadcast.add(reply.raw);
@@ -140,7 +175,7 @@ export function registerGateRoutes(app: App, gate: GateService, bus: EventBus): 
     }, async (request, reply) => {
       const { file } = request.params as { file: string };
       const name = channelOf(request.params);
-      gate.channel(name);
+      await gate.channel(name);
       let body: Buffer;
       try {
         body = await readFile(join(gate.hlsDir(name), file));
@@ -153,8 +188,47 @@ export function registerGateRoutes(app: App, gate: GateService, bus: EventBus): 
   }
 
   app.get('/channels', {
-    schema: { tags, summary: 'Channels and who is on air on each', response: { 200: Type.Array(Type.Intersect([Check, Type.Object({ port: Type.Integer() })])) } },
-  }, async () => Promise.all(gate.channels.map(async (c) => ({ ...checkView(await gate.availability(c.name)), port: c.port }))));
+    schema: { tags, summary: 'Channels and who is on air on each: those of ONAIR_CHANNELS, then those made at run time', response: { 200: Type.Array(ChannelView) } },
+  }, async () => (await gate.overview()).map(({ channel, availability }) => channelView(channel, availability)));
+
+  app.post('/channels', {
+    schema: {
+      tags, summary: 'Make a channel at run time (static mode: it has a stream key)',
+      description: 'Kept in the database: it survives restarts and every instance sharing the database serves it. The port is the lowest free one '
+        + 'of the SRT range unless given; a taken name or port is a 409 naming it. The key is 192 random bits unless given. The answer shows the key.',
+      body: CreateBody, response: { 201: Operated, ...problems(400, 409) },
+    },
+  }, async (request, reply) => reply.code(201).header('Cache-Control', 'no-store').send(await operated(await gate.createChannel(request.body))));
+
+  app.get('/channels/:channel', {
+    schema: { tags, summary: 'A channel and who is on air on it', params: ChannelParams, response: { 200: ChannelView, ...problems(400, 404) } },
+  }, async (request) => channelView(await gate.channel(request.params.channel), await gate.availability(request.params.channel)));
+
+  app.patch('/channels/:channel', {
+    schema: {
+      tags, summary: 'Change the port or the stream key of a channel made at run time',
+      description: 'Refused (409) while the channel is reserved or live, and for channels of ONAIR_CHANNELS. The answer shows the key.',
+      params: ChannelParams, body: ChangeBody, response: { 200: Operated, ...problems(400, 404, 409) },
+    },
+  }, async (request, reply) => reply.header('Cache-Control', 'no-store').send(await operated(await gate.changeChannel(request.params.channel, request.body))));
+
+  app.delete('/channels/:channel', {
+    schema: {
+      tags, summary: 'Remove a channel made at run time', description: 'Refused (409) while it is reserved or live, and for channels of ONAIR_CHANNELS.',
+      params: ChannelParams, response: { 204: { type: 'null', description: 'Removed' }, ...problems(400, 404, 409) },
+    },
+  }, async (request, reply) => {
+    await gate.removeChannel(request.params.channel);
+    return reply.code(204).send(null);
+  });
+
+  app.get('/channels/:channel/ingest', {
+    onRequest: operatorGuard(apiKey, 'Reading a stream key'),
+    schema: {
+      tags, summary: 'Where an encoder sends the channel in static mode, with its stream key (operators only)',
+      params: ChannelParams, security: [{ apiKey: [] }], response: { 200: Ingest, ...problems(400, 401, 403, 404) },
+    },
+  }, async (request, reply) => reply.header('Cache-Control', 'no-store').send(await gate.ingest(request.params.channel)));
 
   app.get('/channels/:channel/sessions', {
     schema: {
@@ -163,11 +237,17 @@ export function registerGateRoutes(app: App, gate: GateService, bus: EventBus): 
       response: { 200: Type.Array(Session), ...problems(400, 404) },
     },
   }, async (request) => {
-    gate.channel(request.params.channel);
+    await gate.channel(request.params.channel);
     return (await gate.store.history(request.params.channel, request.query.limit ?? 50)).map(sessionView);
   });
 
-  for (const channel of gate.channels) {
-    registerSse(app, bus, `/channels/${channel.name}/sse`, (event) => (event.data as { channel?: unknown }).channel === channel.name);
-  }
+  registerSse(app, bus, '/channels/:channel/sse', {
+    summary: 'Server-sent events of one channel: its availability, streams and changes',
+    params: ChannelParams,
+    async select({ channel }) {
+      await gate.channel(channel);
+      return (event) => (event.data as { channel?: unknown }).channel === channel;
+    },
+    responses: problems(404),
+  });
 }

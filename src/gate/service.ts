@@ -4,87 +4,21 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { Counter } from 'prom-client';
 import type { Alarm } from '../core/clock.ts';
-import type { ChannelConfig } from '../core/config.ts';
 import { together, type Announce } from '../core/events/bus.ts';
-import { ChannelBusy, conflict, invalid, notFound } from '../core/errors.ts';
+import { ChannelBusy, Conflict, conflict, invalid, TimedOut } from '../core/errors.ts';
 import { ProcessSupervisor } from '../core/processes.ts';
-import type { ProgrammeEvent, ProgrammeReader } from '../programme/contract.ts';
+import type { ProgrammeReader, ScheduledInstance } from '../programme/contract.ts';
 import type { Archive } from '../recordings/contract.ts';
-import { FORMATS, skippedOutputs, type Format } from './pipeline.ts';
-import { LiveSession, type InstanceRef, type Mode, type OutputState, type RunEnd, type SessionState, type SessionStats } from './session.ts';
+import { ChannelRegistry, infoOf, ingestOf, type Definition } from './channels.ts';
+import type {
+  ActivateRequest, Availability, AvailabilityChanged, ChannelChange, ChannelInfo, ChannelRequest, ChannelWithIngest, Format, Gate,
+  Ingest, InstanceRef, OutputState, Reservation, ReserveRequest, SessionState, StopReason, StreamStatus,
+} from './contract.ts';
+import type { SessionRow } from './migrations.ts';
+import { FORMATS, skippedOutputs } from './pipeline.ts';
+import { LiveSession, type RunEnd } from './session.ts';
 import { GateStore } from './store.ts';
 import type { Core } from '../core/area.ts';
-
-export interface AvailabilityChanged {
-  channel: string;
-  availability: { instance: InstanceRef | null; checkedAt: string };
-}
-
-export interface StreamStatus {
-  channel: string;
-  session: string;
-  mode: Mode;
-  state: SessionState;
-  instance: InstanceRef | null;
-  format: Format;
-  record: boolean;
-  metadata: Record<string, string>;
-  stats: SessionStats;
-  exitCode?: number | null;
-  reason?: string;
-}
-
-export interface OutputFailed {
-  channel: string;
-  session: string;
-  /** Its place in the channel's configured outputs. */
-  index: number;
-  output: OutputState;
-}
-
-declare module '../core/events/bus.ts' {
-  interface EventMap {
-    'availability-changed': AvailabilityChanged;
-    'stream-output-failed': OutputFailed;
-    'stream-reserved': StreamStatus;
-    'stream-publishing': StreamStatus;
-    'stream-ended': StreamStatus;
-    'stream-failed': StreamStatus;
-  }
-}
-
-export interface ReserveRequest {
-  /** The instance the broadcast belongs to; or `event`, then its instance nearest to now (within an hour). */
-  instance?: InstanceRef;
-  event?: string;
-  format?: Format;
-  record?: boolean;
-  metadata?: Record<string, string>;
-  /** Who asks (client address, area), kept in the session history. */
-  who?: string;
-}
-
-export interface Reservation {
-  session: string;
-  channel: string;
-  /** One-time SRT passphrase. */
-  token: string;
-  expiresAt: number;
-  port: number;
-  /** Ready-to-use srt:// URL for the source. */
-  url: string;
-}
-
-export interface Availability {
-  channel: string;
-  instance: InstanceRef | null;
-  checkedAt: number;
-  state: 'idle' | 'reserved' | 'publishing';
-  session: string | null;
-  since: number | null;
-  expiresAt: number | null;
-  stats: SessionStats | null;
-}
 
 export interface GateDeps extends Core {
   programme: ProgrammeReader;
@@ -99,10 +33,20 @@ const STALE_MS = 30_000;
 const LISTEN_GRACE_MS = 1_000;
 // Between two runs of a channel's relay: the listener is back well within an SRT caller's 3 s connection timeout.
 const RELISTEN_DELAY_MS = 500;
+// Notifications asking the instance that runs a session to deactivate it (payload: the session id).
+const DEACTIVATE = 'onair_gate_deactivate';
+const REMOTE_DEACTIVATE_MS = 5_000;
+const STATES: Availability['state'][] = ['reserved', 'publishing', 'disconnected'];
+
+/** A session's state as its channel's availability shows it: one that is closing still holds the channel. */
+const heldState = (state: string): Availability['state'] => STATES.find((s) => s === state) ?? 'reserved';
 
 interface Running {
   session: LiveSession;
   passphrase: string;
+  /** Static mode: how long a dropped encoder may take to come back; undefined waits for ever. */
+  reconnectWindowMs: number | undefined;
+  /** When the session stops waiting for a source (reservation expiry, maximum wait, reconnect window). */
   alarm: Alarm | undefined;
   done: Promise<void>;
   finished: () => void;
@@ -110,15 +54,17 @@ interface Running {
   write: Promise<void>;
 }
 
+type StreamEvent = 'stream-reserved' | 'stream-publishing' | 'stream-disconnected' | 'stream-ended' | 'stream-failed';
+
 /** What a run's end says about itself: ffmpeg's last line (passphrase removed), or its exit. */
 function lastLine(end: RunEnd): string {
   return end.diagnostics.split('\n').at(-1) || `ffmpeg exited with ${end.exit.code ?? end.exit.signal}`;
 }
 
 /** Channels, their reservations and sessions, and the ffmpeg relays behind them. */
-export class GateService {
-  readonly channels: ChannelConfig[];
+export class GateService implements Gate {
   readonly store: GateStore;
+  readonly registry: ChannelRegistry;
   readonly #deps: GateDeps;
   readonly #logger: Logger;
   readonly #supervisor: ProcessSupervisor;
@@ -130,8 +76,8 @@ export class GateService {
   constructor(deps: GateDeps) {
     this.#deps = deps;
     this.#logger = deps.logger.child({ area: 'gate' });
-    this.channels = deps.config.gate.channels;
     this.store = new GateStore(deps.database);
+    this.registry = new ChannelRegistry({ config: deps.config, store: this.store, clock: deps.clock, bus: deps.bus, database: deps.database });
     this.#supervisor = new ProcessSupervisor({ dir: join(deps.config.dataDir, 'gate', 'pids'), logger: this.#logger });
     this.#outputFailures = new Counter({
       name: 'onair_gate_output_failures_total',
@@ -139,16 +85,45 @@ export class GateService {
       labelNames: ['channel', 'type', 'output'] as const,
       registers: [deps.metrics.registry],
     });
+    deps.database.notifier.listen(DEACTIVATE, (id) => {
+      const running = [...this.#running.values()].find((r) => r.session.id === id && r.session.mode === 'static');
+      if (running) void this.#end(running, 'deactivated');
+    });
   }
 
   get defaultChannel(): string {
-    return this.channels[0].name;
+    return this.registry.configured[0].name;
   }
 
-  channel(name: string): ChannelConfig {
-    const channel = this.channels.find((c) => c.name === name);
-    if (!channel) throw notFound(`There is no channel ${name}`);
-    return channel;
+  async channels(): Promise<ChannelInfo[]> {
+    return (await this.registry.all()).map(infoOf);
+  }
+
+  async channel(name: string): Promise<ChannelInfo> {
+    return infoOf(await this.registry.get(name));
+  }
+
+  /** Every channel with who is on air on it, in two queries whatever their number. */
+  async overview(): Promise<Array<{ channel: ChannelInfo; availability: Availability }>> {
+    const [channels, holders] = await Promise.all([this.registry.all(), this.store.holders()]);
+    return channels.map((channel) => ({ channel: infoOf(channel), availability: this.#availability(channel.name, holders.get(channel.name)) }));
+  }
+
+  async createChannel(request: ChannelRequest): Promise<ChannelWithIngest> {
+    return this.#withIngest(await this.registry.create(request));
+  }
+
+  async changeChannel(name: string, change: ChannelChange): Promise<ChannelWithIngest> {
+    return this.#withIngest(await this.registry.change(name, change));
+  }
+
+  async removeChannel(name: string): Promise<void> {
+    await this.registry.remove(name);
+    rmSync(this.hlsDir(name), { recursive: true, force: true });
+  }
+
+  async ingest(name: string): Promise<Ingest> {
+    return ingestOf(await this.registry.get(name), this.#deps.config.gate.publicHost);
   }
 
   /**
@@ -161,6 +136,8 @@ export class GateService {
     const staleBefore = this.#deps.database.dialect === 'sqlite' ? Number.MAX_SAFE_INTEGER : now - STALE_MS;
     await this.#sweep({ sessions: leftovers, owner: this.#deps.node.id, staleBefore });
     await this.#rescueRecordings(leftovers);
+    const shadowed = await this.registry.shadowed();
+    if (shadowed.length > 0) this.#logger.warn({ channels: shadowed }, 'ONAIR_CHANNELS now has the name or port of channels made at run time: remove or move them');
     this.#heartbeat = setInterval(() => void this.#beat(), HEARTBEAT_MS);
     this.#heartbeat.unref();
   }
@@ -174,9 +151,9 @@ export class GateService {
   }
 
   async reserve(name: string, request: ReserveRequest): Promise<Reservation> {
-    const channel = this.channel(name);
+    const channel = await this.registry.get(name);
     const instance = await this.#resolve(request);
-    if (this.#running.has(name)) throw this.#busy(name);
+    if (this.#running.has(name)) throw new ChannelBusy(name);
     const now = this.#deps.clock.now();
     const expiresAt = now + this.#deps.config.gate.reservationTtlMs;
     const session = new LiveSession({
@@ -184,10 +161,8 @@ export class GateService {
       record: request.record ?? false, metadata: request.metadata ?? {}, reservedAt: now, expiresAt,
     });
     const token = randomBytes(24).toString('base64url');
-    const running = await this.#open(session, token, request.who ?? 'api');
-    running.alarm = this.#deps.clock.at(expiresAt, () => {
-      if (session.state === 'reserved') void this.#end(running, 'expired');
-    });
+    const running = await this.#open(session, channel, token, request.who ?? 'api');
+    this.#arm(running, expiresAt, 'expired');
     const query = new URLSearchParams({ passphrase: token, pbkeylen: '32', linger: '3' });
     return {
       session: session.id, channel: name, token, expiresAt, port: channel.port,
@@ -195,55 +170,48 @@ export class GateService {
     };
   }
 
-  /** Static mode: opens the channel to its encoder (fixed stream key) until `deactivate`, reconnects included. */
-  async activate(name: string, options: { instance?: InstanceRef; who?: string } = {}): Promise<Availability> {
-    const channel = this.channel(name);
+  async activate(name: string, request: ActivateRequest = {}): Promise<Availability> {
+    const channel = await this.registry.get(name);
     if (channel.key === undefined) throw invalid('channel', `${name} has no stream key for static mode`);
-    if (this.#running.has(name)) throw this.#busy(name);
+    const instance = await this.#activation(request);
+    if (this.#running.has(name)) throw new ChannelBusy(name);
+    const now = this.#deps.clock.now();
+    const expiresAt = request.maxWaitMs === undefined ? undefined : now + request.maxWaitMs;
     const session = new LiveSession({
-      id: randomUUID(), channel, mode: 'static', instance: options.instance ?? null, format: 'ogg',
-      record: false, metadata: {}, reservedAt: this.#deps.clock.now(), expiresAt: undefined,
+      id: randomUUID(), channel, mode: 'static', instance, format: request.format ?? 'ogg',
+      record: request.record ?? false, metadata: request.metadata ?? {}, reservedAt: now, expiresAt,
     });
-    await this.#open(session, channel.key, options.who ?? 'api');
+    const running = await this.#open(session, channel, channel.key, request.who ?? 'api', request.reconnectWindowMs);
+    if (expiresAt !== undefined) this.#arm(running, expiresAt, 'max-wait');
     return this.availability(name);
   }
 
+  /** On the instance that runs the activation: here at once, elsewhere by notification, waiting until it is over. */
   async deactivate(name: string): Promise<void> {
-    this.channel(name);
+    await this.registry.get(name);
     const running = this.#running.get(name);
-    if (!running || running.session.mode !== 'static') throw conflict(`Channel ${name} is not activated`);
-    await this.#end(running, 'deactivated');
+    if (running?.session.mode === 'static') return this.#end(running, 'deactivated');
+    const held = running ? undefined : await this.store.holder(name);
+    if (held?.mode !== 'static') throw conflict(`Channel ${name} is not activated`);
+    await this.#deps.database.notifier.notify(DEACTIVATE, held.id);
+    const waiting = new AbortController();
+    const alarm = this.#deps.clock.at(this.#deps.clock.now() + REMOTE_DEACTIVATE_MS, () => waiting.abort());
+    try {
+      await this.waitUntilFree(name, waiting.signal);
+    } catch {
+      throw new TimedOut(`Node ${held.owner} did not end the activation of channel ${name} within ${REMOTE_DEACTIVATE_MS / 1000} s`);
+    } finally {
+      alarm.cancel();
+    }
   }
 
   async availability(name: string): Promise<Availability> {
-    this.channel(name);
-    const checkedAt = this.#deps.clock.now();
-    const local = this.#running.get(name)?.session;
-    if (local) {
-      return {
-        channel: name, instance: local.instance, checkedAt, state: local.state === 'publishing' ? 'publishing' : 'reserved',
-        session: local.id, since: local.since, expiresAt: local.state === 'reserved' ? local.expiresAt ?? null : null,
-        stats: local.stats(checkedAt),
-      };
-    }
-    const row = await this.store.holder(name);
-    if (!row) return { channel: name, instance: null, checkedAt, state: 'idle', session: null, since: null, expiresAt: null, stats: null };
-    const duration = row.published_at === null ? 0 : (checkedAt - row.published_at) / 1000;
-    return {
-      channel: name,
-      instance: row.event === null ? null : { event: row.event, start: row.instance_start ?? '' },
-      checkedAt, state: row.state === 'publishing' ? 'publishing' : 'reserved', session: row.id,
-      since: row.published_at ?? row.reserved_at, expiresAt: row.state === 'publishing' ? null : row.expires_at,
-      stats: {
-        bytes: row.bytes, bitrate: duration > 0 ? Math.round((row.bytes * 8) / duration) : 0,
-        duration: Math.max(0, duration), codec: row.codec, listeners: 0, outputs: JSON.parse(row.outputs) as OutputState[],
-      },
-    };
+    await this.registry.get(name);
+    return this.#availability(name, this.#running.has(name) ? undefined : await this.store.holder(name));
   }
 
   /** Resolves once nobody holds the channel (on any instance); rejects when `signal` aborts. */
   async waitUntilFree(name: string, signal?: AbortSignal): Promise<void> {
-    this.channel(name);
     while ((await this.availability(name)).state !== 'idle') {
       signal?.throwIfAborted();
       await new Promise<void>((resolve) => {
@@ -263,50 +231,104 @@ export class GateService {
   }
 
   /** The live session of a channel on this instance, for the HTTP listeners. */
-  live(name: string): LiveSession | undefined {
-    this.channel(name);
-    return this.#running.get(name)?.session;
+  async live(name: string): Promise<LiveSession | undefined> {
+    const session = this.#running.get(name)?.session;
+    if (!session) await this.registry.get(name);
+    return session;
+  }
+
+  /** Ends what every HTTP listener receives, as the server closes. */
+  closeListeners(): void {
+    for (const { session } of this.#running.values()) session.broadcast.end();
   }
 
   hlsDir(name: string): string {
     return join(this.#deps.config.dataDir, 'gate', 'hls', name);
   }
 
-  async #resolve(request: ReserveRequest): Promise<InstanceRef> {
-    const { programme, clock } = this.#deps;
-    let event: ProgrammeEvent | undefined;
-    let start: string;
-    if (request.instance) {
-      if (request.event !== undefined) throw invalid('body.event', 'give either instance or event, not both');
-      const found = await programme.getInstance(request.instance.event, request.instance.start);
-      if (!found) {
-        if (!(await programme.getEvent(request.instance.event))) throw invalid('body.instance.event', `unknown event ${request.instance.event}`);
-        throw invalid('body.instance.start', `event ${request.instance.event} has no instance starting at ${request.instance.start}`);
-      }
-      event = found.event;
-      start = found.instance.start;
-    } else {
-      if (request.event === undefined) throw invalid('body.instance', 'is required (or the older form, event)');
-      event = await programme.getEvent(request.event);
-      if (!event) throw invalid('body.event', `unknown event ${request.event}`);
-      const now = clock.now();
-      const candidates = (await programme.instancesBetween(now - HOUR, now + HOUR)).filter((s) => s.event.id === request.event);
-      const nearest = candidates.sort((a, b) => Math.abs(a.instance.startsAt - now) - Math.abs(b.instance.startsAt - now))[0];
-      if (!nearest) throw invalid('body.event', `event ${request.event} has no instance within an hour of now`);
-      start = nearest.instance.start;
+  /** What the channel is doing: its session on this instance, or the one another instance holds it with (`held`). */
+  #availability(name: string, held: SessionRow | undefined): Availability {
+    const checkedAt = this.#deps.clock.now();
+    const local = this.#running.get(name)?.session;
+    if (local) {
+      const state = heldState(local.state);
+      return {
+        channel: name, instance: local.instance, checkedAt, state, session: local.id, since: local.since,
+        expiresAt: state === 'publishing' ? null : local.expiresAt ?? null, stats: local.stats(checkedAt),
+      };
     }
-    if (request.record && event.type !== 'live') {
-      throw invalid('body.record', `only live events are recorded; event ${event.id} is ${event.type}`);
-    }
-    return { event: event.id, start };
+    if (!held) return { channel: name, instance: null, checkedAt, state: 'idle', session: null, since: null, expiresAt: null, stats: null };
+    const state = heldState(held.state);
+    const duration = held.published_at === null ? 0 : (checkedAt - held.published_at) / 1000;
+    return {
+      channel: name,
+      instance: held.event === null ? null : { event: held.event, start: held.instance_start ?? '' },
+      checkedAt, state, session: held.id,
+      since: held.published_at ?? held.reserved_at, expiresAt: state === 'publishing' ? null : held.expires_at,
+      stats: {
+        bytes: held.bytes, bitrate: duration > 0 ? Math.round((held.bytes * 8) / duration) : 0,
+        duration: Math.max(0, duration), codec: held.codec, listeners: 0, outputs: JSON.parse(held.outputs) as OutputState[],
+      },
+    };
   }
 
-  #busy(name: string): ChannelBusy {
-    return new ChannelBusy(name);
+  #withIngest(channel: Definition): ChannelWithIngest {
+    return { ...infoOf(channel), ingest: ingestOf(channel, this.#deps.config.gate.publicHost) };
+  }
+
+  async #resolve(request: ReserveRequest): Promise<InstanceRef> {
+    if (request.instance) {
+      if (request.event !== undefined) throw invalid('body.event', 'give either instance or event, not both');
+      return this.#recordable(await this.#find(request.instance, 'body.instance'), request.record, 'body.record');
+    }
+    if (request.event === undefined) throw invalid('body.instance', 'is required (or the older form, event)');
+    const { programme, clock } = this.#deps;
+    const event = await programme.getEvent(request.event);
+    if (!event) throw invalid('body.event', `unknown event ${request.event}`);
+    const now = clock.now();
+    const candidates = (await programme.instancesBetween(now - HOUR, now + HOUR)).filter((s) => s.event.id === request.event);
+    const nearest = candidates.sort((a, b) => Math.abs(a.instance.startsAt - now) - Math.abs(b.instance.startsAt - now))[0];
+    if (!nearest) throw invalid('body.event', `event ${request.event} has no instance within an hour of now`);
+    return this.#recordable(nearest, request.record, 'body.record');
+  }
+
+  /** Checks an activation's limits; answers the instance it belongs to. */
+  async #activation(request: ActivateRequest): Promise<InstanceRef | null> {
+    const { maxWaitMs, reconnectWindowMs } = request;
+    for (const [field, value] of Object.entries({ maxWaitMs, reconnectWindowMs })) {
+      if (value !== undefined && !(Number.isSafeInteger(value) && value >= 0)) throw invalid(field, 'must be a whole number of milliseconds');
+    }
+    if (request.instance) return this.#recordable(await this.#find(request.instance, 'instance'), request.record, 'record');
+    if (request.record) throw invalid('record', 'needs the instance to record (of a live event)');
+    return null;
+  }
+
+  /** The programme's instance `ref` names; `field` is where the caller gave it. */
+  async #find(ref: InstanceRef, field: string): Promise<ScheduledInstance> {
+    const { programme } = this.#deps;
+    const found = await programme.getInstance(ref.event, ref.start);
+    if (found) return found;
+    if (!(await programme.getEvent(ref.event))) throw invalid(`${field}.event`, `unknown event ${ref.event}`);
+    throw invalid(`${field}.start`, `event ${ref.event} has no instance starting at ${ref.start}`);
+  }
+
+  /** Only live events are recorded. */
+  #recordable(found: ScheduledInstance, record: boolean | undefined, field: string): InstanceRef {
+    if (record && found.event.type !== 'live') throw invalid(field, `only live events are recorded; event ${found.event.id} is ${found.event.type}`);
+    return { event: found.event.id, start: found.instance.start };
+  }
+
+  /** The session stops waiting for a source at `at`: unless one is on air by then, it ends for `reason`. */
+  #arm(running: Running, at: number, reason: StopReason): void {
+    running.alarm?.cancel();
+    running.session.expiresAt = at;
+    running.alarm = this.#deps.clock.at(at, () => {
+      if (running.session.state !== 'publishing') void this.#end(running, reason);
+    });
   }
 
   /** Claims the channel's slot, starts the relay and announces the reservation. */
-  async #open(session: LiveSession, passphrase: string, who: string): Promise<Running> {
+  async #open(session: LiveSession, channel: Definition, passphrase: string, who: string, reconnectWindowMs?: number): Promise<Running> {
     const claimed = await this.store.claim({
       id: session.id, channel: session.channel.name, mode: session.mode, event: session.instance?.event ?? null,
       instance_start: session.instance?.start ?? null, format: session.format, record: session.record ? 1 : 0,
@@ -314,13 +336,14 @@ export class GateService {
       reserved_at: session.reservedAt, expires_at: session.expiresAt ?? null, published_at: null, ended_at: null,
       bytes: 0, duration_ms: 0, codec: null, pid: null, exit_code: null, reason: null, attempts: '[]',
       outputs: JSON.stringify(session.outputs),
-    }, this.#deps.clock.now());
-    if (!claimed) throw this.#busy(session.channel.name);
+    }, this.#deps.clock.now(), channel.configured ? undefined : { port: channel.port, key: channel.key! });
+    if (claimed === 'busy') throw new ChannelBusy(channel.name);
+    if (claimed === 'gone') throw new Conflict(`Channel ${channel.name} was changed or removed meanwhile`);
     let finished = () => {};
     const done = new Promise<void>((resolve) => {
       finished = resolve;
     });
-    const running: Running = { session, passphrase, alarm: undefined, done, finished, write: Promise.resolve() };
+    const running: Running = { session, passphrase, reconnectWindowMs, alarm: undefined, done, finished, write: Promise.resolve() };
     this.#running.set(session.channel.name, running);
     for (const output of skippedOutputs(session.channel, session.format)) {
       this.#logger.warn({ channel: session.channel.name, output: output.type }, `a ${session.format} session cannot go to this output; skipped`);
@@ -382,7 +405,8 @@ export class GateService {
       logger: this.#logger,
       plan: {
         channel: session.channel, format: session.format, passphrase: running.passphrase,
-        listenTimeoutUs: session.expiresAt === undefined ? undefined : (session.expiresAt - now + LISTEN_GRACE_MS) * 1000,
+        // Static mode waits on the clock alone (its alarms end the session).
+        listenTimeoutUs: session.mode === 'static' || session.expiresAt === undefined ? undefined : (session.expiresAt - now + LISTEN_GRACE_MS) * 1000,
         recordFile, hlsPlaylist, metadata: session.metadata,
       },
       onPublishing: () => void this.#publishing(running),
@@ -397,10 +421,32 @@ export class GateService {
     const { session } = running;
     running.alarm?.cancel();
     session.state = 'publishing';
-    session.since = session.publishedAt = this.#deps.clock.now();
-    running.write = this.store.update(session.id, {
+    session.since = this.#deps.clock.now();
+    session.publishedAt ??= session.since;
+    this.#publish('stream-publishing', session);
+    await this.#write(running, {
       state: 'publishing', published_at: session.publishedAt, codec: session.codec, outputs: JSON.stringify(session.outputs),
-    }, this.#streamEvent('stream-publishing', session));
+    });
+  }
+
+  /** Static mode: the encoder dropped. The channel listens for it again, within the reconnect window if there is one. */
+  async #disconnected(running: Running, end: RunEnd): Promise<void> {
+    const { session } = running;
+    session.state = 'disconnected';
+    session.since = this.#deps.clock.now();
+    if (running.reconnectWindowMs === undefined) session.expiresAt = undefined;
+    else this.#arm(running, session.since + running.reconnectWindowMs, 'reconnect-window');
+    this.#publish('stream-disconnected', session, { exitCode: end.exit.code, reason: 'source-left' });
+    this.#logger.info({ channel: session.channel.name, session: session.id, expiresAt: session.expiresAt }, 'the encoder dropped; listening for it again');
+    // What this run recorded is a part of its own: the next run records into a fresh file.
+    const recordFile = this.#recordFile(session);
+    if (recordFile) await this.#keepRecording(session.id, recordFile, session.instance);
+    await this.#write(running, { state: 'disconnected', expires_at: session.expiresAt ?? null });
+  }
+
+  /** Writes about the session after the write before it, so that they land in order. */
+  async #write(running: Running, patch: Parameters<GateStore['update']>[1]): Promise<void> {
+    running.write = running.write.catch(() => {}).then(() => this.store.update(running.session.id, patch));
     await running.write;
   }
 
@@ -410,32 +456,31 @@ export class GateService {
     const output = { ...session.outputs[index]! };
     this.#logger.warn({ channel: session.channel.name, session: session.id, output: output.url, error: output.error }, 'a push output failed; the broadcast goes on without it');
     this.#outputFailures.inc({ channel: session.channel.name, type: output.type, output: output.url });
-    const failed: OutputFailed = { channel: session.channel.name, session: session.id, index, output };
-    const outputs = JSON.stringify(session.outputs);
-    const previous = running.write;
-    running.write = previous.catch(() => {}).then(() =>
-      this.store.update(session.id, { outputs }, (trx) => this.#deps.bus.record(trx, 'stream-output-failed', [failed])));
-    await running.write;
+    const failed = { channel: session.channel.name, session: session.id, index, output };
+    void this.#announce((trx) => this.#deps.bus.record(trx, 'stream-output-failed', [failed]));
+    await this.#write(running, { outputs: JSON.stringify(session.outputs) });
   }
 
   /**
-   * One ffmpeg run is over. The channel listens again when the session goes on: static mode always, a reservation
-   * whose source failed to connect until it expires (the right source may still come). Anything else ends.
+   * One ffmpeg run is over. The channel listens again when the session goes on: static mode until deactivated or out of
+   * time, a reservation whose source failed to connect until it expires (the right source may still come). Anything
+   * else ends.
    */
   async #ran(running: Running, end: RunEnd): Promise<void> {
     const { session } = running;
     if (!end.published) await this.#attemptFailed(running, end);
     if (this.#goesOn(session, end)) {
-      session.state = 'reserved';
-      session.since = this.#deps.clock.now();
-      await new Promise((resolve) => setTimeout(resolve, RELISTEN_DELAY_MS));
+      const pause = new Promise((resolve) => setTimeout(resolve, RELISTEN_DELAY_MS));
+      if (end.published) await this.#disconnected(running, end);
+      await pause;
       if (this.#goesOn(session, end)) {
         try {
           await this.#launch(running);
-          await this.#announce(this.#streamEvent('stream-reserved', session, { exitCode: end.exit.code, reason: end.published ? 'source-left' : lastLine(end) }));
+          if (!end.published) this.#publish('stream-reserved', session, { exitCode: end.exit.code, reason: lastLine(end) });
           return;
         } catch (error) {
-          end = { ...end, diagnostics: (error as Error).message };
+          // The channel could not listen again: the session fails with that.
+          end = { ...end, published: false, diagnostics: (error as Error).message };
         }
       }
     }
@@ -467,13 +512,14 @@ export class GateService {
     let reason: string;
     if (session.stopReason !== undefined) reason = session.stopReason;
     else if (end.published && end.exit.code === 0) reason = 'source-left';
-    else if (!end.published && session.expiresAt !== undefined && now >= session.expiresAt - LISTEN_GRACE_MS) reason = 'expired';
+    else if (session.mode === 'reservation' && !end.published && now >= session.expiresAt! - LISTEN_GRACE_MS) reason = 'expired';
     else {
       state = 'failed';
       reason = lastLine(end);
     }
     const recordFile = this.#recordFile(session);
-    if (recordFile) {
+    // Static mode: a run that dropped gave its part to the archive already.
+    if (recordFile && existsSync(recordFile)) {
       const failure = await this.#keepRecording(session.id, recordFile, end.published ? session.instance : null);
       if (failure) reason += `; recording not archived: ${failure}`;
     }
@@ -496,12 +542,19 @@ export class GateService {
     await running.done;
   }
 
+  /** Records the session's event in a transaction of its own, once what it tells of has happened. */
+  #publish(type: StreamEvent, session: LiveSession, extra: { exitCode?: number | null; reason?: string } = {}): void {
+    void this.#announce(this.#streamEvent(type, session, extra));
+  }
+
   /** The session as it is now, announced as `type` by the transaction it is given. */
-  #streamEvent(type: 'stream-reserved' | 'stream-publishing' | 'stream-ended' | 'stream-failed', session: LiveSession, extra: { exitCode?: number | null; reason?: string } = {}): Announce {
+  #streamEvent(type: StreamEvent, session: LiveSession, extra: { exitCode?: number | null; reason?: string } = {}): Announce {
+    const waiting = session.state === 'reserved' || session.state === 'disconnected';
     const status: StreamStatus = {
       channel: session.channel.name, session: session.id, mode: session.mode, state: session.state,
       instance: session.instance, format: session.format, record: session.record, metadata: session.metadata,
-      stats: session.stats(this.#deps.clock.now()), ...extra,
+      stats: session.stats(this.#deps.clock.now()),
+      expiresAt: waiting && session.expiresAt !== undefined ? new Date(session.expiresAt).toISOString() : null, ...extra,
     };
     return (trx) => this.#deps.bus.record(trx, type, [status]);
   }

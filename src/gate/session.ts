@@ -1,40 +1,10 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import type { ChannelConfig, OutputType } from '../core/config.ts';
+import type { ChannelConfig } from '../core/config.ts';
 import type { Exit, ProcessSupervisor, Supervised } from '../core/processes.ts';
 import { Broadcast } from './broadcast.ts';
-import { failedSlave, FORMATS, publicUrl, redactor, relayArgs, skippedOutputs, teeSlaves, type Format, type RelayPlan } from './pipeline.ts';
-
-export interface InstanceRef {
-  event: string;
-  start: string;
-}
-
-export type Mode = 'reservation' | 'static';
-export type SessionState = 'reserved' | 'publishing' | 'ended' | 'failed';
-
-/**
- * A push output of a session: `waiting` until the session is on air, then `connected`, or `failed` once ffmpeg dropped
- * it (it is not retried during that run); `skipped` when the session's format cannot go there.
- */
-export interface OutputState {
-  type: OutputType;
-  /** Without credentials. */
-  url: string;
-  state: 'waiting' | 'connected' | 'failed' | 'skipped';
-  error: string | null;
-}
-
-export interface SessionStats {
-  bytes: number;
-  /** Bits per second over the time on air. */
-  bitrate: number;
-  /** Seconds on air. */
-  duration: number;
-  codec: string | null;
-  listeners: number;
-  outputs: OutputState[];
-}
+import type { Format, InstanceRef, Mode, OutputState, SessionState, SessionStats } from './contract.ts';
+import { failedSlave, FORMATS, publicUrl, redactor, relayArgs, skippedOutputs, teeSlaves, type RelayPlan } from './pipeline.ts';
 
 /** A run of the relay that ended before its source was on air: a refused or broken connection. */
 export interface Attempt {
@@ -53,15 +23,24 @@ export interface RunEnd {
 const TAIL_LINES = 8;
 const BIND_TIMEOUT_MS = 3000;
 
+function udpTables(): string {
+  return ['/proc/net/udp', '/proc/net/udp6'].map((table) => {
+    try {
+      return readFileSync(table, 'latin1');
+    } catch {
+      return ''; // no IPv6
+    }
+  }).join('\n');
+}
+
 /** Whether some socket is bound to this UDP port (IPv4 or IPv6). */
 export function udpPortBound(port: number): boolean {
-  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')} `;
-  for (const table of ['/proc/net/udp', '/proc/net/udp6']) {
-    try {
-      if (readFileSync(table, 'latin1').includes(hex)) return true;
-    } catch { /* no IPv6 */ }
-  }
-  return false;
+  return udpTables().includes(`:${port.toString(16).toUpperCase().padStart(4, '0')} `);
+}
+
+/** Every UDP port some socket of this machine is bound to. */
+export function boundUdpPorts(): Set<number> {
+  return new Set([...udpTables().matchAll(/^\s*\d+: [0-9A-F]+:([0-9A-F]{4}) /gm)].map((match) => parseInt(match[1]!, 16)));
 }
 
 /**
@@ -77,7 +56,8 @@ export class LiveSession {
   readonly record: boolean;
   readonly metadata: Record<string, string>;
   readonly reservedAt: number;
-  readonly expiresAt: number | undefined;
+  /** While no source is on air: when the channel stops waiting for one; undefined waits for ever. */
+  expiresAt: number | undefined;
   state: SessionState = 'reserved';
   since: number;
   publishedAt: number | undefined;

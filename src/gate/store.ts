@@ -1,31 +1,83 @@
-import type { Kysely, Updateable } from 'kysely';
-import type { Database } from '../core/db/database.ts';
+import type { Kysely, Transaction, Updateable } from 'kysely';
+import type { Database, Dialect } from '../core/db/database.ts';
 import type { Announce } from '../core/events/bus.ts';
-import type { GateTables, SessionRow } from './migrations.ts';
+import type { ChannelRow, GateTables, SessionRow } from './migrations.ts';
 
 type Db = Kysely<GateTables>;
 
 export type SessionPatch = Updateable<SessionRow>;
 
+/** What a change to a run-time channel found: done, the channel held by a session, or no such channel. */
+export type ChannelOutcome = 'done' | 'busy' | 'gone';
+
 /** All SQL of the gate; the same statements serve SQLite and PostgreSQL. */
 export class GateStore {
   readonly #db: Db;
+  readonly #dialect: Dialect;
 
   constructor(database: Database) {
     this.#db = database.kysely as Db;
+    this.#dialect = database.dialect;
   }
 
-  /** Takes the channel's slot and records the session, or answers false when another session holds it. */
-  async claim(session: SessionRow, now: number): Promise<boolean> {
+  /**
+   * Takes the channel's slot and records the session: `busy` when another session holds it. For a run-time channel,
+   * `defined` is the port and key the session was made with: `gone` when the channel was removed or changed since.
+   */
+  async claim(session: SessionRow, now: number, defined?: Pick<ChannelRow, 'port' | 'key'>): Promise<ChannelOutcome> {
     return this.#db.transaction().execute(async (trx) => {
+      if (defined) {
+        // Shared lock: a change or removal of the channel waits for this claim, or this claim for it (PostgreSQL).
+        const row = await this.#lockChannel(trx, session.channel, 'share');
+        if (row?.port !== defined.port || row.key !== defined.key) return 'gone';
+      }
       const inserted = await trx.insertInto('gate_slots')
         .values({ channel: session.channel, session_id: session.id, owner: session.owner, heartbeat_at: now })
         .onConflict((oc) => oc.column('channel').doNothing())
         .executeTakeFirst();
-      if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) return false;
+      if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) return 'busy';
       await trx.insertInto('gate_sessions').values(session).execute();
-      return true;
+      return 'done';
     });
+  }
+
+  async channels(): Promise<ChannelRow[]> {
+    return this.#db.selectFrom('gate_channels').selectAll().orderBy('name').execute();
+  }
+
+  async channel(name: string): Promise<ChannelRow | undefined> {
+    return this.#db.selectFrom('gate_channels').selectAll().where('name', '=', name).executeTakeFirst();
+  }
+
+  /** Throws the database's unique violation when the name or the port is taken. */
+  async createChannel(row: ChannelRow): Promise<void> {
+    await this.#db.insertInto('gate_channels').values(row).execute();
+  }
+
+  /** Changes a run-time channel that no session holds (the unique violation of a taken port is thrown). */
+  async changeChannel(name: string, patch: Updateable<ChannelRow>): Promise<ChannelOutcome> {
+    return this.#whileFree(name, (trx) => trx.updateTable('gate_channels').set(patch).where('name', '=', name).execute());
+  }
+
+  async removeChannel(name: string): Promise<ChannelOutcome> {
+    return this.#whileFree(name, (trx) => trx.deleteFrom('gate_channels').where('name', '=', name).execute());
+  }
+
+  /** Runs `change` on a channel locked against claims, unless a session holds it. */
+  async #whileFree(name: string, change: (trx: Transaction<GateTables>) => Promise<unknown>): Promise<ChannelOutcome> {
+    return this.#db.transaction().execute(async (trx) => {
+      if (!(await this.#lockChannel(trx, name, 'update'))) return 'gone';
+      if (await trx.selectFrom('gate_slots').select('channel').where('channel', '=', name).executeTakeFirst()) return 'busy';
+      await change(trx);
+      return 'done';
+    });
+  }
+
+  /** Reads a channel's row under a row lock on PostgreSQL; SQLite runs one transaction at a time anyway. */
+  async #lockChannel(trx: Transaction<GateTables>, name: string, lock: 'share' | 'update'): Promise<ChannelRow | undefined> {
+    return trx.selectFrom('gate_channels').selectAll().where('name', '=', name)
+      .$if(this.#dialect === 'postgres', (q) => (lock === 'share' ? q.forShare() : q.forUpdate()))
+      .executeTakeFirst();
   }
 
   /** Changes a session; `announce`, when given, records its events in the same transaction. */
@@ -81,6 +133,15 @@ export class GateStore {
       .selectAll('gate_sessions')
       .where('gate_slots.channel', '=', channel)
       .executeTakeFirst();
+  }
+
+  /** The sessions holding channels, by channel. */
+  async holders(): Promise<Map<string, SessionRow>> {
+    const rows = await this.#db.selectFrom('gate_slots')
+      .innerJoin('gate_sessions', 'gate_sessions.id', 'gate_slots.session_id')
+      .selectAll('gate_sessions')
+      .execute();
+    return new Map(rows.map((row) => [row.channel, row]));
   }
 
   async history(channel: string, limit: number): Promise<SessionRow[]> {

@@ -12,7 +12,8 @@ export function createProgramme(deps: ProgrammeDeps) {
   return {
     service: programme,
     reader: programme as ProgrammeReader,
-    routes: (app: App) => registerProgrammeRoutes(app, programme, deps.clock),
+    /** The programme's routes as a Fastify plugin, in a scope of their own. */
+    routes: async (app: App) => registerProgrammeRoutes(app, programme, deps.clock),
     async start() {},
     async stop() {},
   };

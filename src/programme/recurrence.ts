@@ -24,6 +24,7 @@ export function limitMessage(error: ExpansionLimit, eventId: string): string {
 
 /** Local times lie within -12 h .. +14 h of their instant, and a spring-forward gap moves them by up to 2 h. */
 const ZONE_MARGIN = DAY + 4 * HOUR;
+const GAP_MARGIN = 2 * HOUR;
 
 const local = (text: string): LocalMs => {
   const parsed = parseLocal(text);
@@ -60,6 +61,14 @@ export class EventSchedule {
     const starts = new Set<number>();
     await this.#collect(from, to, shared, starts);
     return this.#instances(starts, shared);
+  }
+
+  /** The first instance overlapping [from, to), if any: the expansion stops soon after it. */
+  async firstBetween(from: number, to: number, work?: Work): Promise<Instance | undefined> {
+    const shared = this.#share(work);
+    const starts = new Set<number>();
+    await this.#collect(from, to, shared, starts, true);
+    return starts.size === 0 ? undefined : this.#instance(Math.min(...starts));
   }
 
   /** As `between`, but when a limit is reached it answers the instances found so far and the limit (`cut`). */
@@ -104,18 +113,30 @@ export class EventSchedule {
     return work ? work.share(EVENT_LIMITS) : new Work(EVENT_LIMITS, 'event');
   }
 
-  async #collect(from: number, to: number, work: Work, starts: Set<number>): Promise<void> {
+  /**
+   * Adds to `starts` the instances overlapping [from, to). With `firstOnly`, only the earliest: the rule's occurrences
+   * come in local-time order, which is time order but for a spring-forward gap moving a local time forward, so they
+   * are followed only the largest gap past the first instance found.
+   */
+  async #collect(from: number, to: number, work: Work, starts: Set<number>, firstOnly = false): Promise<void> {
     const first = from - this.#durationMs - ZONE_MARGIN;
-    const last = to + ZONE_MARGIN;
+    let last = to + ZONE_MARGIN;
     const add = (candidate: LocalMs) => {
       if (candidate < first || candidate > last) return;
       const epoch = toEpoch(candidate, this.event.timezone);
       if (epoch >= to || epoch + this.#durationMs <= from || this.#excluded.has(epoch) || starts.has(epoch)) return;
-      work.instance();
+      if (firstOnly && starts.size > 0) {
+        if (epoch > Math.min(...starts)) return;
+        starts.clear();
+      } else {
+        work.instance();
+        if (firstOnly) last = Math.min(last, candidate + GAP_MARGIN);
+      }
       starts.add(epoch);
     };
     for (const occurrence of this.#occurrences(first, last, work)) {
       if (occurrence === PAUSE) await work.breathe();
+      else if (occurrence > last) break;
       else add(occurrence);
     }
     for (const extra of this.#include) add(extra);

@@ -122,15 +122,24 @@ export class Programme implements ProgrammeReader {
    */
   async schedule(from: number, to: number, filter: EventFilter, page: Page): Promise<{ count: number; schedules: Schedule[] }> {
     const work = new Work(REQUEST_LIMITS);
-    const schedules = await this.#expand(from, to, filter, work, async (event) => {
+    const bounded = async <T>(event: ProgrammeEvent, expand: () => Promise<T>): Promise<T> => {
       try {
-        return await compile(event).between(from, to, work);
+        return await expand();
       } catch (error) {
         if (error instanceof ExpansionLimit) throw invalid('end', limitMessage(error, event.id));
         throw error;
       }
+    };
+    // Ordering and counting need each event's first instance only; the events of the page alone are expanded whole.
+    const firsts = await this.#expand(from, to, filter, work, async (event) => {
+      const first = await bounded(event, () => compile(event).firstBetween(from, to, work));
+      return first ? [first] : [];
     });
-    return { count: schedules.length, schedules: schedules.slice(page.offset, page.offset + page.limit) };
+    const schedules: Schedule[] = [];
+    for (const { event } of firsts.slice(page.offset, page.offset + page.limit)) {
+      schedules.push({ event, instances: await bounded(event, () => compile(event).between(from, to, work)) });
+    }
+    return { count: firsts.length, schedules };
   }
 
   /**

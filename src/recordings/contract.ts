@@ -27,10 +27,11 @@ export interface Archive {
   /** The parts of the newest instance among `event` ids whose start (epoch ms) lies in [after, before); empty when none. */
   latest(kind: ArchiveKind, events: string[], after: number, before: number): Promise<ArchivedFile[]>;
   /**
-   * Moves a finished file (on the same file system, e.g. under the data dir) into the archive atomically,
-   * probing it first, as the next part of the instance: nothing stored before is replaced.
+   * Moves a finished file (best from `stagingDir`, on the archive's file system) into the archive atomically,
+   * probing it first, as the next part of the instance: nothing stored before is replaced. Unavailable while the
+   * archive is not the one the other nodes use (the file is then left where it is).
    */
   adopt(kind: ArchiveKind, event: string, start: string, file: string): Promise<ArchivedFile>;
-  /** A directory under the data dir where producers write files before `adopt`. */
+  /** This node's directory in the archive where producers write files before `adopt`. */
   readonly stagingDir: string;
 }

@@ -1,6 +1,6 @@
 import { createWriteStream } from 'node:fs';
 import { copyFile, lstat, mkdir, open, readdir, rename, rm, statfs, unlink, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { ArchiveKind } from './contract.ts';
@@ -15,46 +15,55 @@ export class UploadStalled extends Error {}
 
 
 /**
- * The archive's directory tree under the data dir: one directory per kind holding the complete files, `tmp`
- * for uploads in progress (same file system, so that a rename publishes a file at once) and `staging` for
- * producers such as the gate.
+ * The archive's directory tree, which several nodes may share (one file system mounted on each): one directory per
+ * kind holding the complete files, each node's in a directory of its own (`<kind>/<node>/`); `tmp/<node>` for this
+ * node's uploads in progress (same file system, so that a rename publishes a file at once) and `staging/<node>` for
+ * its producers such as the gate. A node clears only what is its own, so that no start removes a file another node is
+ * writing or about to record.
  */
 export class ArchiveFiles {
   readonly root: string;
   readonly tmp: string;
   readonly staging: string;
+  readonly #node: string;
 
-  constructor(dataDir: string) {
-    this.root = join(dataDir, 'archive');
-    this.tmp = join(this.root, 'tmp');
-    this.staging = join(this.root, 'staging');
+  constructor(root: string, node: string) {
+    this.root = root;
+    this.#node = node;
+    this.tmp = join(root, 'tmp', node);
+    this.staging = join(root, 'staging', node);
   }
 
+  /** The path of a stored file, from the name its row keeps (`<node>/<uuid>.<ext>`, or `<uuid>.<ext>` from before). */
   path(kind: ArchiveKind, name: string): string {
     return join(this.root, kind, name);
   }
 
   /**
-   * Creates the tree; removes what cut uploads and crashes left: every temporary file, every unreferenced file and
-   * every staged file not written to since `staleBefore` (epoch ms; younger ones may be recordings under way).
+   * Creates this node's part of the tree; removes what its cut uploads and crashes left: its temporary files, its
+   * unreferenced files and its staged files not written to since `staleBefore` (epoch ms; younger ones may be
+   * recordings under way). Files of the single-node layout (directly under tmp, a kind or staging) are swept too:
+   * no node writes there any more.
    */
   async prepare(referenced: (kind: ArchiveKind) => Promise<Set<string>>, staleBefore: number): Promise<string[]> {
     const removed: string[] = [];
     await rm(this.tmp, { recursive: true, force: true });
-    for (const dir of [this.tmp, this.staging, ...KINDS.map((k) => join(this.root, k))]) await mkdir(dir, { recursive: true });
+    for (const name of await filesIn(join(this.root, 'tmp'))) await this.discard(join(this.root, 'tmp', name));
+    for (const dir of [this.tmp, this.staging, ...KINDS.map((k) => join(this.root, k, this.#node))]) await mkdir(dir, { recursive: true });
     for (const kind of KINDS) {
       const keep = await referenced(kind);
-      for (const name of await readdir(join(this.root, kind))) {
-        if (keep.has(name)) continue;
-        await rm(this.path(kind, name), { force: true, recursive: true });
+      const names = [...await filesIn(join(this.root, kind)), ...(await filesIn(join(this.root, kind, this.#node))).map((n) => `${this.#node}/${n}`)];
+      for (const name of names.filter((n) => !keep.has(n))) {
+        await this.discard(this.path(kind, name));
         removed.push(join(kind, name));
       }
     }
-    for (const name of await readdir(this.staging)) {
-      const stats = await lstat(join(this.staging, name)).catch(() => undefined);
-      if (!stats?.isFile() || stats.mtimeMs >= staleBefore) continue;
-      await this.discard(join(this.staging, name));
-      removed.push(join('staging', name));
+    const staged = [...(await filesIn(this.staging)).map((n) => join(this.staging, n)), ...(await filesIn(join(this.root, 'staging'))).map((n) => join(this.root, 'staging', n))];
+    for (const file of staged) {
+      const stats = await lstat(file).catch(() => undefined);
+      if (!stats || stats.mtimeMs >= staleBefore) continue;
+      await this.discard(file);
+      removed.push(file.slice(this.root.length + 1));
     }
     return removed;
   }
@@ -108,11 +117,11 @@ export class ArchiveFiles {
     }
   }
 
-  /** Moves a complete file into the kind's directory under a fresh unique name, durably; answers the name. */
+  /** Moves a complete file into this node's directory of the kind under a fresh unique name, durably; answers the name. */
   async install(kind: ArchiveKind, file: string, extension: string): Promise<string> {
-    const name = `${crypto.randomUUID()}.${extension}`;
+    const name = `${this.#node}/${crypto.randomUUID()}.${extension}`;
     await rename(file, this.path(kind, name));
-    await sync(join(this.root, kind));
+    await sync(join(this.root, kind, this.#node));
     return name;
   }
 
@@ -121,11 +130,29 @@ export class ArchiveFiles {
     return handle.createReadStream({ start, end, highWaterMark: 1024 * 1024 });
   }
 
+  /** Moves a file a producer staged into `staging/<node>/refused/`, which no sweep touches; answers its new path. */
+  async setAside(file: string): Promise<string> {
+    const dir = join(this.staging, 'refused');
+    await mkdir(dir, { recursive: true });
+    const kept = join(dir, basename(file));
+    await rename(file, kept);
+    return kept;
+  }
+
   async discard(file: string): Promise<void> {
     await unlink(file).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'ENOENT') throw error;
     });
   }
+}
+
+/** The names of the plain files directly in `dir` (none if it does not exist). */
+async function filesIn(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return [];
+    throw error;
+  });
+  return entries.filter((e) => e.isFile()).map((e) => e.name);
 }
 
 async function sync(path: string): Promise<void> {

@@ -45,7 +45,23 @@ export const recordingMigrations: Migrations = {
       await db.schema.createIndex('archive_files_starts_at').on('archive_files').columns(['kind', 'event', 'starts_at']).execute();
     },
   },
+  '2026-12-02-10-archive-nodes': {
+    async up(db: Kysely<any>) {
+      // Every node's marker: the token it last wrote into the archive's nodes/ directory, and when it last checked.
+      await db.schema.createTable('archive_nodes')
+        .addColumn('node', 'text', (c) => c.primaryKey())
+        .addColumn('token', 'text', (c) => c.notNull())
+        .addColumn('seen_at', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
+
+export interface ArchiveNodeRow {
+  node: string;
+  token: string;
+  seen_at: number;
+}
 
 export interface ArchiveRow {
   kind: string;
@@ -54,7 +70,7 @@ export interface ArchiveRow {
   /** Its number among the files of the key, from 1, in the order they were stored. */
   part: number;
   starts_at: number;
-  /** Name of the file in the kind's directory; unique per stored version, so it doubles as the ETag. */
+  /** The file's name under the kind's directory (`<node>/<uuid>.<ext>`); unique per stored version, so it doubles as the ETag. */
   file: string;
   size: number;
   content_type: string;
@@ -65,4 +81,5 @@ export interface ArchiveRow {
 
 export interface ArchiveTables {
   archive_files: ArchiveRow;
+  archive_nodes: ArchiveNodeRow;
 }

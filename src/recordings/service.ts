@@ -6,7 +6,7 @@ import type { Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
 import type { EventBus } from '../core/events/bus.ts';
-import { DomainError, invalid, notFound, TimedOut, TooLarge } from '../core/errors.ts';
+import { DomainError, invalid, notFound, TimedOut, TooLarge, Unavailable } from '../core/errors.ts';
 import type { Instance, ProgrammeReader } from '../programme/contract.ts';
 import type { Archive, ArchiveKind, ArchivedFile } from './contract.ts';
 import { UploadStalled, type ArchiveFiles } from './files.ts';
@@ -45,6 +45,8 @@ export interface Opened {
 export interface ArchiveServiceOptions {
   store: ArchiveStore;
   files: ArchiveFiles;
+  /** Refuses writes while the archive is not the one the other nodes use. */
+  sharing: { assertWritable(): void };
   programme: ProgrammeReader;
   bus: EventBus;
   clock: Clock;
@@ -79,6 +81,7 @@ export class ArchiveService implements Archive {
 
   /** Checks the key first, then streams the body to disk, probes it and publishes it. */
   async upload(kind: ArchiveKind, event: string, start: string, body: Readable, declared: { type?: string; length?: number }): Promise<Stored> {
+    this.#o.sharing.assertWritable();
     const instance = await this.instanceFor(kind, event, start);
     if (declared.length !== undefined && declared.length > await this.#o.files.free()) {
       throw new TooLarge(`body: ${declared.length} bytes do not fit in the space left on the archive's disk`);
@@ -100,6 +103,13 @@ export class ArchiveService implements Archive {
   }
 
   async adopt(kind: ArchiveKind, event: string, start: string, file: string): Promise<ArchivedFile> {
+    try {
+      this.#o.sharing.assertWritable();
+    } catch (error) {
+      // Nothing recorded is lost: the file waits, out of the staging sweep's way, for the operator to upload it.
+      const kept = await this.#o.files.setAside(file);
+      throw new Unavailable(`${(error as Error).message}; the file was kept as ${kept}`);
+    }
     const instance = await this.instanceFor(kind, event, start);
     const { file: archived } = await this.#publish(kind, event, start, instance, file, { declared: undefined, replace: false });
     return archived;
@@ -212,6 +222,7 @@ export class ArchiveService implements Archive {
 
   /** Removes part `part` of a key, or every part. */
   async remove(kind: ArchiveKind, event: string, start: string, part?: number): Promise<void> {
+    this.#o.sharing.assertWritable();
     await this.#serialized(kind, event, start, async () => {
       const files = await this.#o.store.delete(kind, event, start, part, (trx) =>
         this.#o.bus.record(trx, 'archive-file-deleted', [{ kind, event, start, ...(part === undefined ? {} : { part }) }]));

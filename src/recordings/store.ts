@@ -24,6 +24,17 @@ export class ArchiveStore {
     this.#db = database.kysely as Db;
   }
 
+  /** Records the marker `node` has just written, and that it is alive. */
+  async markNode(node: string, token: string, now: number): Promise<void> {
+    await this.#db.insertInto('archive_nodes').values({ node, token, seen_at: now })
+      .onConflict((oc) => oc.column('node').doUpdateSet({ token, seen_at: now })).execute();
+  }
+
+  /** The markers of the other nodes seen since `since`. */
+  async otherNodes(node: string, since: number): Promise<Array<{ node: string; token: string }>> {
+    return this.#db.selectFrom('archive_nodes').select(['node', 'token']).where('node', '<>', node).where('seen_at', '>=', since).execute();
+  }
+
   /** Part `part` of a key, or its first part when `part` is not given. */
   async get(kind: ArchiveKind, event: string, start: string, part?: number): Promise<ArchiveRow | undefined> {
     const row = await this.#key(kind, event, start).$if(part !== undefined, (q) => q.where('part', '=', part!))

@@ -43,9 +43,9 @@ interface Execution {
 }
 
 function queuedRecord(task: NewTask): TaskRecord {
-  const { id, operation, condition, dependencies, dueAt, enqueuedAt } = task;
+  const { id, operation, condition, dependencies, node, dueAt, enqueuedAt } = task;
   return {
-    task: { id, operation, condition, dependencies }, status: 'queued', dueAt, enqueued: enqueuedAt,
+    task: { id, operation, condition, dependencies, ...(node === undefined ? {} : { node }) }, status: 'queued', dueAt, enqueued: enqueuedAt,
     dequeued: null, slept: null, started: null, cancelled: null, failed: null, completed: null,
     error: null, result: null, progress: null, owner: null, epoch: 0,
   };
@@ -59,6 +59,11 @@ function ended({ id, operation, outcome }: Ending): StatusChanged {
 const WAKE_CHANNEL = 'onair_tasks_due';
 const CANCEL_CHANNEL = 'onair_tasks_cancel';
 const CLAIM_BATCH = 500;
+/**
+ * Tasks are claimed this long before they are due and started on their own alarm at the due time, so that the claim's
+ * commit (a round trip and an fsync on PostgreSQL) is not between the due time and the start.
+ */
+export const CLAIM_AHEAD_MS = 25;
 
 /**
  * Runs tasks at their time, once. Each instance arms one alarm for the earliest due task, claims due
@@ -90,7 +95,7 @@ export class TaskEngine {
     const { notifier } = options.database;
     notifier.listen(WAKE_CHANNEL, (payload) => {
       this.#enqueued = true;
-      this.#wakeAt(Number(payload));
+      this.#wakeFor(Number(payload));
     });
     this.#enqueuer = new TickBatcher((tasks) => this.#enqueue(tasks));
     this.#finisher = new TickBatcher((endings) => this.store.finish(endings, (trx, written) => this.#announce(trx, written.map(ended))));
@@ -129,7 +134,7 @@ export class TaskEngine {
     const dependencies = input.dependencies ?? {};
     const missing = await this.store.missing([...new Set(Object.values(dependencies))]);
     if (missing.length > 0) throw new UnknownDependency(missing[0]!);
-    const task: NewTask = { id, operation, condition, dependencies, dueAt, enqueuedAt: now };
+    const task: NewTask = { id, operation, condition, dependencies, ...(input.node === undefined ? {} : { node: input.node }), dueAt, enqueuedAt: now };
     const unsuccessful = await this.#enqueuer.add(task).catch((error: unknown) => {
       throw isUniqueViolation(error) ? conflict(`Task ${id} already exists`) : error;
     });
@@ -202,7 +207,9 @@ export class TaskEngine {
     });
   }
 
-  #wakeAt(at: number): void {
+  /** Arms the alarm for a task due at `due`, unless an earlier one is armed. */
+  #wakeFor(due: number): void {
+    const at = due - CLAIM_AHEAD_MS;
     if (!this.#started || this.#stopping) return;
     if (at <= this.#now) return this.#requestPass();
     if (!(at < this.#alarmAt)) return;
@@ -234,7 +241,8 @@ export class TaskEngine {
         // Tasks may be submitted before the start (other areas start first); they are claimed once it has run.
         if (this.#stopping || !this.#started) return;
         const now = this.#now;
-        const claimed = await this.store.claim(this.id, now, this.#options.leaseMs, CLAIM_BATCH, (record) => this.#successor(record),
+        const horizon = now + CLAIM_AHEAD_MS;
+        const claimed = await this.store.claim(this.id, now, horizon, this.#options.leaseMs, CLAIM_BATCH, (record) => this.#successor(record),
           (trx, records) => this.#announceRunning(trx, records));
         for (const { record, epoch } of claimed) this.#execute(record, epoch, false);
         if (claimed.length === CLAIM_BATCH) this.#passAgain = true;
@@ -242,8 +250,8 @@ export class TaskEngine {
           this.#enqueued = false;
           await this.store.dequeue(now);
         }
-        const next = await this.store.nextDue(now);
-        if (next !== undefined) this.#wakeAt(next);
+        const next = await this.store.nextDue(this.id, horizon);
+        if (next !== undefined) this.#wakeFor(next);
       } while (this.#passAgain);
     } catch (err) {
       this.#options.logger.error({ err }, 'task pass failed; retrying on the next sweep');
@@ -254,16 +262,46 @@ export class TaskEngine {
     const { condition } = record.task;
     const dueAt = nextDue(condition.type, condition.parameters, Math.max(record.dueAt, this.#now));
     if (dueAt === undefined) return undefined;
-    return { id: randomUUID(), operation: record.task.operation, condition, dependencies: record.task.dependencies, dueAt, enqueuedAt: this.#now };
+    const { operation, dependencies, node } = record.task;
+    return { id: randomUUID(), operation, condition, dependencies, ...(node === undefined ? {} : { node }), dueAt, enqueuedAt: this.#now };
   }
 
   #execute(record: TaskRecord, epoch: number, resumed: boolean): void {
     const { task } = record;
     const operation = this.#options.operations.get(task.operation.type);
     const controller = new AbortController();
-    if (!resumed) this.#options.onStarted?.(Math.max(0, (record.started ?? this.#now) - record.dueAt));
-    const done = this.#run(record, epoch, resumed, operation, controller.signal).finally(() => this.#running.delete(task.id));
+    const done = this.#untilDue(record.dueAt, controller.signal).then(async (due) => {
+      if (due) return this.#start(record, epoch, resumed, operation, controller.signal);
+      // Claimed ahead and stopped before its time: another node, or the next start, runs it. (A cancel is written.)
+      if (this.#stopping) {
+        await this.store.unclaim(task.id, this.id, epoch, (trx) =>
+          this.#announce(trx, [{ id: task.id, operation: task.operation.type, status: 'waiting' }])).catch((err: unknown) =>
+          this.#options.logger.warn({ err, task: task.id }, 'could not give back a task claimed ahead; its lease will expire'));
+      }
+    }).finally(() => this.#running.delete(task.id));
     if (operation) this.#running.set(task.id, { controller, epoch, operation, done });
+  }
+
+  /** Resolves true when the clock reaches `dueAt` (at once if it has), false if `signal` aborts first. */
+  #untilDue(dueAt: number, signal: AbortSignal): Promise<boolean> {
+    if (dueAt <= this.#now) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const abort = () => {
+        alarm.cancel();
+        resolve(false);
+      };
+      const alarm = this.#options.clock.at(dueAt, () => {
+        signal.removeEventListener('abort', abort);
+        resolve(true);
+      });
+      signal.addEventListener('abort', abort, { once: true });
+    });
+  }
+
+  #start(record: TaskRecord, epoch: number, resumed: boolean, operation: Operation | undefined, signal: AbortSignal): Promise<void> {
+    // Its running was announced with the claim, which wrote it.
+    if (!resumed) this.#options.onStarted?.(Math.max(0, this.#now - record.dueAt));
+    return this.#run(record, epoch, resumed, operation, signal);
   }
 
   async #run(record: TaskRecord, epoch: number, resumed: boolean, operation: Operation | undefined, signal: AbortSignal): Promise<void> {
@@ -322,7 +360,7 @@ export class TaskEngine {
       const claimedBefore = [...this.#running.keys()];
       const held = new Set(await this.store.renewLeases(this.id, claimedBefore, now, leaseMs));
       for (const id of claimedBefore) if (!held.has(id)) this.#abortLocal(id, 'cancelled');
-      for (const record of await this.store.expired(now)) await this.#takeOver(record);
+      for (const record of await this.store.expired(this.id, now)) await this.#takeOver(record);
       for (const { id, status } of await this.store.blockedByFailure()) await this.#propagateFailure(id, status);
     } catch (err) {
       logger.error({ err }, 'task sweep failed');

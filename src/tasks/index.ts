@@ -6,8 +6,9 @@ import { OperationRegistry, delayOperation, probeOperation, testOperation } from
 import { registerTaskRoutes } from './routes.ts';
 import type { Core } from '../core/area.ts';
 
+import type { TaskService } from './contract.ts';
+
 export { taskMigrations } from './migrations.ts';
-export type { Operation, OperationContext } from './operations.ts';
 export type { TaskEngine } from './engine.ts';
 
 export type TasksDeps = Core;
@@ -42,10 +43,19 @@ export function createTasks(deps: TasksDeps) {
     store: engine.store, bus: deps.bus, clock: deps.clock, logger: deps.logger.child({ area: 'tasks' }),
     retention: deps.config.tasks.cleanRetention, time: deps.config.tasks.cleanTime,
   });
+  const service: TaskService = {
+    submit: (input, id) => engine.submit(input, id),
+    cancel: (id) => engine.cancel(id),
+    get: (id) => engine.store.get(id),
+    statuses: (ids) => engine.store.statuses(ids),
+    register: (operation) => operations.register(operation),
+  };
   return {
     engine,
     operations,
-    routes: (app: App) => registerTaskRoutes(app, engine, deps.clock, deps.bus),
+    service,
+    /** The Tasks API as a Fastify plugin, in a scope of their own. */
+    routes: async (app: App) => registerTaskRoutes(app, engine, deps.clock, deps.bus),
     async start() {
       await engine.start();
       cleaner.start();

@@ -45,6 +45,14 @@ export const taskMigrations: Migrations = {
         .execute();
     },
   },
+  '2026-12-02-01-tasks-affinity-and-lists': {
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('tasks').addColumn('node', 'text').execute();
+      // The lists page through each status in enqueue order reading the index alone.
+      await db.schema.dropIndex('tasks_status').execute();
+      await db.schema.createIndex('tasks_status').on('tasks').columns(['status', 'enqueued_at', 'id']).execute();
+    },
+  },
 };
 
 export interface TaskRow {
@@ -69,6 +77,8 @@ export interface TaskRow {
   owner: string | null;
   lease_expires_at: number | null;
   epoch: Generated<number>;
+  /** The node that must run the task, if any. */
+  node: string | null;
 }
 
 export interface TaskTables {

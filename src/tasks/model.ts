@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { NODE_ID } from '../core/config.ts';
 
 export const STATUSES = ['queued', 'waiting', 'sleeping', 'running', 'cancelled', 'failed', 'completed'] as const;
 export type Status = (typeof STATUSES)[number];
@@ -10,12 +11,18 @@ const Specification = (what: string) => Type.Object({
   parameters: Type.Record(Type.String(), Type.Unknown(), { default: {}, description: `Parameters of the ${what}` }),
 }, { additionalProperties: false });
 
+const NodeName = Type.String({
+  pattern: NODE_ID.source,
+  description: 'The node that must run the task (its ONAIR_NODE_ID); no other node claims it, and it waits while that node is down',
+});
+
 export const TaskInput = Type.Object({
   operation: Specification('operation'),
   condition: Type.Optional(Specification('condition')),
   dependencies: Type.Optional(Type.Record(Type.String({ minLength: 1, maxLength: 100 }), Type.String({ format: 'uuid' }), {
     description: 'Tasks that must complete first, by the name their results are handed on under',
   })),
+  node: Type.Optional(NodeName),
 }, { additionalProperties: false });
 export type TaskInput = Static<typeof TaskInput>;
 
@@ -24,6 +31,7 @@ export const Task = Type.Object({
   operation: Type.Object({ type: Type.String(), parameters: Type.Record(Type.String(), Type.Unknown()) }),
   condition: Type.Object({ type: Type.String(), parameters: Type.Record(Type.String(), Type.Unknown()) }),
   dependencies: Type.Record(Type.String(), Type.String()),
+  node: Type.Optional(Type.String({ description: 'The node that must run the task' })),
 }, { $id: 'Task' });
 export type Task = Static<typeof Task>;
 

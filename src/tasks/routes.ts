@@ -4,6 +4,7 @@ import { notFound } from '../core/errors.ts';
 import type { Clock } from '../core/clock.ts';
 import type { EventBus } from '../core/events/bus.ts';
 import { clean } from './cleaner.ts';
+import { everyId, page, POSITION } from './lists.ts';
 import type { TaskEngine } from './engine.ts';
 import { STATUSES, Task, TaskInput, statusView, type Status } from './model.ts';
 
@@ -12,7 +13,23 @@ const StatusView = Type.Object({ task: Type.Ref('Task') }, {
   additionalProperties: true,
   description: 'The task with the timestamps of its status (enqueued, dequeued, slept, started, cancelled, failed, completed), error and result',
 });
-const Lists = Type.Object(Object.fromEntries(STATUSES.map((s) => [s, Type.Array(Type.String({ format: 'uuid' }))])) as unknown as Record<Status, ReturnType<typeof Type.Array>>);
+const Ids = Type.Array(Type.String({ format: 'uuid' }));
+const ListQuery = Type.Object({
+  status: Type.Optional(Type.String({
+    pattern: `^(${STATUSES.join('|')})(,(${STATUSES.join('|')}))*$`,
+    description: 'Only these statuses, comma-separated (e.g. failed,cancelled); the answer then comes in pages',
+  })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'Tasks per page (default 100); asks for pages' })),
+  after: Type.Optional(Type.String({ pattern: POSITION.source, description: 'The `next` of the previous page' })),
+}, { additionalProperties: false });
+const ByStatus = Type.Partial(Type.Object(Object.fromEntries(STATUSES.map((s) => [s, Ids])) as Record<Status, typeof Ids>));
+const Lists = Type.Object({
+  ...ByStatus.properties,
+  next: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'Paged answers: where the next page starts, null on the last' })),
+}, {
+  description: 'Task ids by status, in enqueue order. Without parameters, every task of every status (seed 000); with '
+    + '`status`, `limit` or `after`, one page of at most `limit` tasks over the statuses asked for, and `next`',
+});
 const problems = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, Type.Ref('Problem')]));
 
 export function registerTaskRoutes(app: App, engine: TaskEngine, clock: Clock, bus: EventBus): void {
@@ -20,8 +37,13 @@ export function registerTaskRoutes(app: App, engine: TaskEngine, clock: Clock, b
   const tags = ['tasks'];
 
   app.get('/tasks', {
-    schema: { tags, summary: 'Task ids by status', response: { 200: Lists } },
-  }, async () => engine.store.idsByStatus());
+    schema: { tags, summary: 'Task ids by status', querystring: ListQuery, response: { 200: Lists } },
+  }, async (request) => {
+    const { status, limit, after } = request.query;
+    if (status === undefined && limit === undefined && after === undefined) return everyId(engine.store);
+    const statuses = status === undefined ? STATUSES : [...new Set(status.split(','))] as Status[];
+    return page(engine.store, statuses, limit ?? 100, after);
+  });
 
   app.get('/tasks/:id', {
     schema: {

@@ -113,7 +113,8 @@ for (const database of testDatabases) {
         await waitFor(async () => (await server.request('GET', '/check')).body.state === 'publishing', 'the broadcast to go out', 15_000, 20);
         const running = await server.request('GET', `/tasks/running/${task}`);
         assert.equal(running.body.progress.step, 'stream', JSON.stringify(running.body));
-        const players = () => ffmpegChildren().filter((pid) => server.onair.gate.service.live('main')?.process?.pid !== pid);
+        const liveRelay = (await server.onair.gate.service.live('main'))?.process?.pid;
+        const players = () => ffmpegChildren().filter((pid) => liveRelay !== pid);
         assert.equal(players().length, 1, 'one player besides the relay');
         const cancelledAt = Date.now();
         assert.equal((await server.request('DELETE', `/tasks/${task}`)).status, 200);

@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { ManualClock } from '../../src/core/clock.ts';
-import { BroadcastStore } from '../../src/automation/store.ts';
+import { BroadcastKeys, BroadcastStore } from '../../src/automation/store.ts';
 import { Synchronizer } from '../../src/automation/synchronizer.ts';
+import { STATUSES } from '../../src/tasks/model.ts';
 import { postgresAvailable, postgresDatabase, testDatabases } from '../support/databases.ts';
 import { startOnair, waitFor, type Running } from '../support/onair.ts';
 
@@ -22,7 +23,7 @@ async function makeEvent(server: Running, type: string, start: string, extra: Re
 /** The stream tasks in the task engine (not the automation's own rows), with their instance and condition. */
 async function streamTasks(server: Running) {
   const { engine } = server.onair.tasks;
-  const ids = Object.values(await engine.store.idsByStatus()).flat();
+  const ids = (await engine.store.listed(STATUSES, 1_000_000)).map((t) => t.id);
   const records = await Promise.all(ids.map((id) => engine.store.get(id)));
   return records.filter((r) => r?.task.operation.type === 'stream').map((r) => ({
     id: r!.task.id, status: r!.status, event: r!.task.operation.parameters.event as string,
@@ -32,6 +33,22 @@ async function streamTasks(server: Running) {
 
 const broadcasts = async (server: Running) => (await server.request('GET', '/automation/broadcasts')).body.broadcasts as
   Array<{ event: string; start: string; startsAt: string; task: string; status: string }>;
+
+test('broadcast keys: a key is its event, local start and moment together', () => {
+  const keys = new BroadcastKeys();
+  const at = Date.parse('2027-03-28T01:30:00Z');
+  // Warsaw's 02:30 does not exist on the spring change and moves to 03:30: two local starts, one moment.
+  const [gap, after, other] = [{ event: 'a', start: '2027-03-28T02:30:00', startsAt: at }, { event: 'a', start: '2027-03-28T03:30:00', startsAt: at },
+    { event: 'b', start: '2027-03-28T03:30:00', startsAt: at }];
+  for (const key of [gap, after, other, { ...gap }]) keys.add(key);
+  assert.deepEqual(keys.values(), [gap, after, other]);
+  assert.equal(keys.delete({ ...after, startsAt: at + 1 }), false);
+  assert.equal(keys.delete({ ...after }), true);
+  assert.equal(keys.delete(after), false);
+  assert.deepEqual(keys.values(), [gap, other]);
+  assert.ok(keys.delete(gap) && keys.delete(other));
+  assert.deepEqual(keys.values(), []);
+});
 
 for (const database of testDatabases) {
   describe(`automation synchronizer on ${database.name}`, () => {
@@ -77,9 +94,9 @@ for (const database of testDatabases) {
         [['2027-03-27T17:00:00', true], ['2027-03-27T17:30:00', false]]);
       const deleted = await server.request('DELETE', `/events/${event}`);
       assert.ok(deleted.status < 300, JSON.stringify(deleted.body));
-      await waitFor(async () => (await streamTasks(server)).filter((t) => t.event === event).every((t) => t.status === 'cancelled'),
-        'the deleted event\'s task to be cancelled');
-      assert.ok((await broadcasts(server)).every((b) => b.event !== event));
+      // The pass cancels the task, then lets the broadcast go: wait for both.
+      await waitFor(async () => (await streamTasks(server)).filter((t) => t.event === event).every((t) => t.status === 'cancelled')
+        && (await broadcasts(server)).every((b) => b.event !== event), 'the deleted event\'s task to be cancelled and its broadcast let go');
     });
 
     test('the interval alarm follows the clock across the DST change', async () => {
@@ -124,7 +141,7 @@ for (const database of testDatabases) {
       const events = await Promise.all(Array.from({ length: 5 }, (_, i) => makeEvent(server, 'replay', `2027-03-27T1${i + 5}:10:00`)));
       const { onair } = server;
       const make = () => new Synchronizer({
-        store: new BroadcastStore(onair.database), engine: onair.tasks.engine, programme: onair.programme.reader, bus: onair.bus,
+        store: new BroadcastStore(onair.database), tasks: onair.tasks.service, programme: onair.programme.reader, bus: onair.bus,
         clock, logger: pino({ level: 'silent' }), leadMs: LEAD_MS, windowMs: 86_400_000, intervalMs: 60_000,
       });
       await Promise.all([make().sync(), make().sync(), server.request('POST', '/automation/sync')]);

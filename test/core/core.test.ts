@@ -14,6 +14,8 @@ describe('configuration', () => {
     assert.equal(config.http.requestTimeoutMs, 30_000);
     assert.equal(config.http.sseMaxClients, 500);
     assert.equal(config.recordings.uploadTimeoutMs, 4 * 3_600_000);
+    assert.deepEqual(config.srt, { portStart: 10300, portEnd: 10399 });
+    assert.deepEqual(loadConfig({ ONAIR_SRT_PORT_START: '20000' }).srt, { portStart: 20000, portEnd: 20099 });
     assert.equal(config.events.retentionMs, 7 * 86_400_000);
     assert.equal(loadConfig({ ONAIR_EVENTS_RETENTION: 'PT36H' }).events.retentionMs, 36 * 3_600_000);
   });
@@ -30,6 +32,7 @@ describe('configuration', () => {
       [{ ONAIR_HTTP_REQUEST_TIMEOUT: '30' }, /ONAIR_HTTP_REQUEST_TIMEOUT/],
       [{ ONAIR_HTTP_REQUEST_TIMEOUT: 'PT0.5S' }, /ONAIR_HTTP_REQUEST_TIMEOUT/],
       [{ ONAIR_UPLOAD_TIMEOUT: 'PT30S', ONAIR_UPLOAD_IDLE_TIMEOUT: 'PT1M' }, /ONAIR_UPLOAD_IDLE_TIMEOUT must not be longer than ONAIR_UPLOAD_TIMEOUT/],
+      [{ ONAIR_SRT_PORT_START: '20000', ONAIR_SRT_PORT_END: '19999' }, /ONAIR_SRT_PORT_END must be a whole number from 20000 to 65535/],
       [{ ONAIR_EVENTS_RETENTION: 'a week' }, /ONAIR_EVENTS_RETENTION/],
       [{ ONAIR_EVENTS_RETENTION: 'PT10M' }, /ONAIR_EVENTS_RETENTION/],
     ];

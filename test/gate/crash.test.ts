@@ -57,7 +57,7 @@ for (const database of testDatabases) {
         // 1. Live: a source pushing, onair killed.
         source.current = pushTone((await reserve()).url, { seconds: 60 });
         await waitFor(async () => (await state(server)) === 'publishing', 'the source to be on air', 15_000);
-        const staging = join(dataDir, 'archive', 'staging');
+        const staging = join(dataDir, 'archive', 'staging', readFileSync(join(dataDir, 'node-id'), 'utf8').trim());
         await waitFor(() => readdirSync(staging).some((f) => statSync(join(staging, f)).size > 8000), 'a second of recording on disk', 15_000);
         const liveRelay = relayPid(dataDir);
         await server.crash();

@@ -14,7 +14,8 @@ import { registerSse } from '../../src/core/events/sse.ts';
 import { createHttpServer, type App } from '../../src/core/http/server.ts';
 import { createMetrics } from '../../src/core/metrics.ts';
 import { nodeIdentity } from '../../src/core/node.ts';
-import { createGate, type Gate } from '../../src/gate/index.ts';
+import type { Gate } from '../../src/gate/contract.ts';
+import { createGate, type GateArea } from '../../src/gate/index.ts';
 import type { EventType, ProgrammeEvent, ProgrammeReader, ScheduledInstance } from '../../src/programme/contract.ts';
 import type { Archive, ArchivedFile, ArchiveKind } from '../../src/recordings/contract.ts';
 import type { TestDatabase } from '../support/databases.ts';
@@ -197,7 +198,9 @@ export function ffmpegChildren(): number[] {
 
 export interface GateServer {
   url: string;
+  /** The gate as other areas see it (its contract). */
   gate: Gate;
+  area: GateArea;
   app: App;
   bus: EventBus;
   database: Database;
@@ -208,7 +211,7 @@ export interface GateServer {
   events: BusEvent[];
   /** Every line onair logged (debug and up), to check that no secret is in them. */
   logs: string[];
-  request(method: string, path: string, body?: unknown): Promise<Answer>;
+  request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<Answer>;
   /** Stops the server; `keep` leaves the data dir and database for a restart. */
   stop(keep?: boolean): Promise<void>;
 }
@@ -236,24 +239,24 @@ export async function startGate(options: {
   const node = nodeIdentity(config);
   const bus = new EventBus({ database, origin: node.id, logger, now: () => clock.now() });
   const metrics = createMetrics();
-  const app = await createHttpServer({ clock, logger, metrics, apiKey: undefined, http: config.http, version: 'test' });
+  const app = await createHttpServer({ clock, logger, metrics, apiKey: config.apiKey, http: config.http, version: 'test' });
   const programme = options.programme ?? new StandInProgramme();
   const archive = new StandInArchive(dataDir);
-  const gate = createGate({ config, database, bus, clock, logger, metrics, node, programme, archive });
-  await migrate(database, eventMigrations, gate.migrations);
+  const area = createGate({ config, database, bus, clock, logger, metrics, node, programme, archive });
+  await migrate(database, eventMigrations, area.migrations);
   await bus.start();
   registerSse(app, bus);
-  gate.routes(app);
+  await app.register(area.routes);
   const events: BusEvent[] = [];
   bus.subscribe((event) => events.push(event));
-  await gate.start();
+  await area.start();
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   return {
-    url, gate, app, bus, database, programme, archive, dataDir, port, events, logs,
-    request: (method, path, body) => requestJson(url, method, path, body),
+    url, gate: area.gate, area, app, bus, database, programme, archive, dataDir, port, events, logs,
+    request: (method, path, body, headers) => requestJson(url, method, path, body, headers),
     async stop(keep = false) {
       await app.close();
-      await gate.stop();
+      await area.stop();
       await bus.stop();
       await database.close();
       if (keep) return;

@@ -36,6 +36,25 @@ describe('gate routes under malformed input', () => {
     assert.ok(text.status >= 400 && text.status < 500, `text body: ${text.status}`);
   });
 
+  test('POST /channels and PATCH /channels/{channel}: any body is a 201/200 within the port range or a clear 4xx, never a 5xx', async () => {
+    assert.equal((await server.request('POST', '/channels', { name: 'fuzzed' })).status, 201);
+    const value = fc.oneof(fc.jsonValue(), fc.integer({ min: server.port - 5, max: server.port + 105 }), fc.string({ maxLength: 90 }));
+    const body = fc.oneof(fc.jsonValue(), fc.record({ name: fc.oneof(fc.stringMatching(/^[a-z0-9][a-z0-9_-]{0,8}$/), fc.jsonValue()), port: value, key: value }, { requiredKeys: [] }));
+    await fc.assert(fc.asyncProperty(body, fc.boolean(), async (value, create) => {
+      const path = create ? '/channels' : '/channels/fuzzed';
+      const answer = await server.request(create ? 'POST' : 'PATCH', path, JSON.stringify(value));
+      if (answer.status === 201 || answer.status === 200) {
+        assert.ok(answer.body.port >= server.port && answer.body.port < server.port + 100, JSON.stringify(answer.body));
+      } else {
+        clear4xx(answer, `${path} ${JSON.stringify(value)}`);
+      }
+    }), { numRuns: RUNS });
+    const channels = (await server.request('GET', '/channels')).body as Array<{ channel: string; port: number; configured: boolean }>;
+    assert.equal(new Set(channels.map((c) => c.port)).size, channels.length, 'never two channels on one port');
+    // The next property takes any other channel name for an unknown one.
+    for (const { channel } of channels.filter((c) => !c.configured)) await server.request('DELETE', `/channels/${channel}`);
+  });
+
   test('channel, file and query parameters: 400 or 404 with a problem document', async () => {
     await fc.assert(fc.asyncProperty(segment, fc.constantFrom('check', 'listen', 'sessions', 'hls/index.m3u8', 'sse', 'reserve'), fc.string(), async (channel, route, file) => {
       const path = `/channels/${encodeURIComponent(channel)}/${route}`;

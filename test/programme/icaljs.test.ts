@@ -5,6 +5,7 @@ import ICAL from 'ical.js';
 import { formatLocal, parseLocal } from '../../src/programme/localtime.ts';
 import { Expansion, parseRule, RuleError } from '../../src/programme/rrule.ts';
 import { ExpansionLimit, PAUSE, Work } from '../../src/programme/work.ts';
+import { EventSchedule } from '../../src/programme/recurrence.ts';
 
 /**
  * Differential test of onair's RRULE engine against ical.js over thousands of random rules, in floating local time
@@ -128,4 +129,37 @@ test('RRULE expansion agrees with ical.js on thousands of random rules, where ic
     assert.ok(theirs!.length <= mine!.length && mine!.length <= count, `${rule} from ${dtstart}: ${mine!.length} occurrences`);
   }), { numRuns: 3000 });
   assert.ok(compared > 2000, `only ${compared} rules compared`);
+});
+
+test('the first instance of a window, found with an early stop, is the first of all its instances, DST days included', async () => {
+  const zones = fc.constantFrom('Europe/Warsaw', 'America/New_York', 'Australia/Lord_Howe', 'UTC');
+  const windows = fc.tuple(fc.integer({ min: Date.UTC(2020, 0, 1), max: Date.UTC(2032, 0, 1) }), fc.integer({ min: 60_000, max: 120 * 86_400_000 }));
+  let compared = 0;
+  await fc.assert(fc.asyncProperty(rules, seeds, zones, windows, fc.integer({ min: 60, max: 3 * 3600 }), async (rule, start, timezone, [from, span], duration) => {
+    let schedule: EventSchedule;
+    let all: Awaited<ReturnType<EventSchedule['between']>>;
+    try {
+      schedule = new EventSchedule({ id: 'e', showId: 's', type: 'live', start, duration, timezone, recurrence: { rule, include: [], exclude: [] } });
+      all = await schedule.between(from, from + span);
+    } catch (error) {
+      fc.pre(!(error instanceof ExpansionLimit || error instanceof RuleError));
+      throw error;
+    }
+    compared++;
+    assert.deepEqual(await schedule.firstBetween(from, from + span), all[0], `${rule} from ${start} in ${timezone}`);
+  }), { numRuns: 600 });
+  assert.ok(compared > 400, `only ${compared} rules compared`);
+});
+
+test('the first instance of a window when the spring-forward gap puts local order and time order apart', async () => {
+  // Every 7 minutes from 01:00 Warsaw on 2027-03-28: 02:10 does not exist and is moved to 03:10 (01:10Z), after the
+  // real 03:06 (01:06Z), which the expansion meets later in local order.
+  const schedule = new EventSchedule({
+    id: 'e', showId: 's', type: 'live', start: '2027-03-28T01:00:00', duration: 60, timezone: 'Europe/Warsaw',
+    recurrence: { rule: 'FREQ=MINUTELY;INTERVAL=7', include: [], exclude: [] },
+  });
+  const from = Date.parse('2027-03-28T01:04:00Z');
+  const first = await schedule.firstBetween(from, from + 3_600_000);
+  assert.equal(new Date(first!.startsAt).toISOString(), '2027-03-28T01:06:00.000Z');
+  assert.deepEqual(first, (await schedule.between(from, from + 3_600_000))[0]);
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ManualClock } from '../../src/core/clock.ts';
 import { testDatabases } from '../support/databases.ts';
@@ -406,12 +406,24 @@ describe('Recordings archive start-up', () => {
     await upload(first.url, `/recordings/${key.event}/${key.start}`, ogg);
     await first.stop();
     const kept = archiveFiles(dataDir);
-    writeFileSync(join(dataDir, 'archive', 'tmp', 'cut.part'), 'half');
-    writeFileSync(join(dataDir, 'archive', 'recordings', 'orphan.ogg'), 'orphan');
+    const node = first.onair.tasks.engine.id;
+    const archive = join(dataDir, 'archive');
+    writeFileSync(join(archive, 'tmp', node, 'cut.part'), 'half');
+    writeFileSync(join(archive, 'recordings', node, 'orphan.ogg'), 'orphan');
+    // The layout of one node alone, from before.
+    writeFileSync(join(archive, 'tmp', 'cut.part'), 'half');
+    writeFileSync(join(archive, 'recordings', 'orphan.ogg'), 'orphan');
+    // Another node sharing the archive: its upload under way and its file about to be recorded are its own.
+    const others = ['tmp/studio-b/upload.part', 'recordings/studio-b/just-installed.ogg'];
+    for (const file of others) {
+      mkdirSync(join(archive, dirname(file)), { recursive: true });
+      writeFileSync(join(archive, file), 'theirs');
+    }
     const second = await startArchive(database, { dataDir, databaseUrl });
     try {
-      assert.deepEqual(second.files(), kept);
+      assert.deepEqual(second.files(), [...kept, ...others].sort());
       assert.equal(kept.length, 1);
+      assert.match(kept[0]!, new RegExp(`^recordings/${node}/[0-9a-f-]{36}\\.ogg$`));
     } finally {
       await second.stop();
       rmSync(dataDir, { recursive: true, force: true });

@@ -23,7 +23,7 @@ export interface ArchiveServer extends Running {
   recordings: Recordings;
   /** Creates a show and an event of `type` in the programme (UTC unless told) and answers the key of its first instance. */
   event(type: EventType, start: string, extra?: Record<string, unknown>): Promise<{ event: string; start: string }>;
-  /** Every file in the archive's tree, relative to it (the staging directory aside). */
+  /** Every file in the archive's tree, relative to it (the staging directory and the nodes' markers aside). */
   files(): string[];
 }
 
@@ -47,7 +47,7 @@ export async function startArchive(database: TestDatabase, options: { dataDir?: 
 export function archiveFiles(dataDir: string): string[] {
   const root = join(dataDir, 'archive');
   return readdirSync(root, { recursive: true, withFileTypes: true })
-    .filter((entry) => entry.isFile() && !entry.parentPath.startsWith(join(root, 'staging')))
+    .filter((entry) => entry.isFile() && !['staging', 'nodes'].some((dir) => entry.parentPath.startsWith(join(root, dir))))
     .map((entry) => join(entry.parentPath, entry.name).slice(root.length + 1)).sort();
 }
 

@@ -50,6 +50,8 @@ export async function startOnair(options: {
   clock?: Clock;
   env?: Record<string, string>;
   databaseUrl?: string;
+  /** Runs before the areas start (e.g. to register an operation the test needs from the first claim). */
+  prepare?: (onair: Onair) => void;
   dataDir?: string;
 }): Promise<Running> {
   const dataDir = options.dataDir ?? tempDir();
@@ -61,6 +63,7 @@ export async function startOnair(options: {
   });
   const logger = pino({ level: process.env.ONAIR_TEST_LOG_LEVEL ?? 'silent' });
   const onair = await createOnair(config, { clock: options.clock, logger });
+  options.prepare?.(onair);
   const url = await onair.start();
   return {
     onair, url, config,

@@ -52,6 +52,44 @@ for (const database of testDatabases) {
         ['cancelled', 'completed', 'failed', 'queued', 'running', 'sleeping', 'waiting']);
     });
 
+    test('GET /tasks in pages: status, limit and after walk the same ids as the whole answer, in enqueue order', async () => {
+      const made: string[] = [];
+      for (let i = 0; i < 23; i++) made.push((await server.request('POST', '/tasks', task())).body.task.id);
+      await completed(made.at(-1)!);
+      await waitFor(async () => (await server.request('GET', '/tasks')).body.completed.includes(made[0]) || undefined, 'the first to complete');
+      const whole = (await server.request('GET', '/tasks')).body;
+      const walked: Record<string, string[]> = {};
+      let after: string | null | undefined;
+      let pages = 0;
+      do {
+        const answer = await server.request('GET', `/tasks?limit=7${after ? `&after=${after}` : ''}`);
+        assert.equal(answer.status, 200);
+        const { next, ...lists } = answer.body;
+        const size = Object.values(lists as Record<string, string[]>).flat().length;
+        assert.ok(size <= 7, `a page holds at most limit (${size})`);
+        for (const [status, ids] of Object.entries(lists as Record<string, string[]>)) (walked[status] ??= []).push(...ids);
+        after = next;
+        pages++;
+      } while (after);
+      assert.ok(pages >= 4);
+      assert.deepEqual(walked, whole, 'the pages make up the whole answer');
+      const completedOnly = await server.request('GET', '/tasks?status=completed&limit=1000');
+      assert.deepEqual(Object.keys(completedOnly.body).sort(), ['completed', 'next']);
+      assert.deepEqual(completedOnly.body.completed, whole.completed);
+      assert.equal(completedOnly.body.next, null);
+      const inOrder = made.filter((id) => whole.completed.includes(id));
+      assert.deepEqual(whole.completed.filter((id: string) => made.includes(id)), inOrder, 'enqueue order');
+    });
+
+    test('GET /tasks refuses a list it cannot give, naming the parameter', async () => {
+      for (const [query, field] of [['status=done', 'status'], ['status=completed,', 'status'], ['limit=0', 'limit'],
+        ['limit=1001', 'limit'], ['limit=2.5', 'limit'], ['after=yesterday', 'after'], ['page=2', 'page']]) {
+        const answer = await server.request('GET', `/tasks?${query}`);
+        assert.equal(answer.status, 400, query);
+        assert.match(answer.body.detail, new RegExp(field!), query);
+      }
+    });
+
     test('GET /tasks/{id}: 400 for a non-UUID, 404 for an unknown one', async () => {
       const bad = await server.request('GET', '/tasks/not-a-uuid');
       assert.equal(bad.status, 400);

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { afterEach, describe, test } from 'node:test';
 import { Type } from 'typebox';
 import { ManualClock } from '../../src/core/clock.ts';
+import { Conflict } from '../../src/core/errors.ts';
 import { testDatabases } from '../support/databases.ts';
 import { startOnair, waitFor, type Running } from '../support/onair.ts';
 
@@ -95,7 +97,7 @@ for (const database of testDatabases) {
       assert.deepEqual(answers.map((a) => a.status), ['fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'rejected']);
       for (const index of [1, 4]) {
         const { reason } = answers[index] as PromiseRejectedResult;
-        assert.equal(reason.kind, 'conflict', String(reason));
+        assert.ok(reason instanceof Conflict, String(reason));
         assert.match(reason.message, /already exists/);
       }
       for (const answer of answers.filter((a) => a.status === 'fulfilled')) await until(answer.value.task.id, 'completed');
@@ -138,14 +140,41 @@ for (const database of testDatabases) {
       const naive = await post({ operation: { type: 'test', parameters: {} }, condition: { type: 'at', parameters: { datetime: '2026-06-01T12:00:00.500' } }, dependencies: {} });
       await until(offset, 'waiting');
       await until(naive, 'waiting');
-      clock.set(Date.parse('2026-06-01T11:59:59.999Z'));
+      clock.set(Date.parse('2026-06-01T11:59:59.000Z'));
       assert.equal(await statusOf(offset), 'waiting');
+      // Claimed a moment ahead of its time (running under this node's lease), the operation waits for the due time.
+      clock.set(Date.parse('2026-06-01T11:59:59.999Z'));
+      await until(offset, 'running');
+      assert.equal(await statusOf(offset), 'running', 'not run before its time');
       clock.set(Date.parse('2026-06-01T12:00:00.000Z'));
       await until(offset, 'completed');
       assert.equal(await statusOf(naive), 'waiting', 'naive date-times are UTC');
       clock.set(Date.parse('2026-06-01T12:00:00.500Z'));
       await until(naive, 'completed');
       assert.equal((await server.request('GET', `/tasks/completed/${naive}`)).body.started, '2026-06-01T12:00:00.500Z');
+      assert.equal((await server.request('GET', `/tasks/completed/${offset}`)).body.completed, '2026-06-01T12:00:00.000Z', 'run at its time');
+    });
+
+    test('statuses answers the status of every id that exists, over more ids than one statement takes', async () => {
+      server = await startOnair({ database });
+      const { engine, service } = server.onair.tasks;
+      const dueAt = Date.now() + 86_400_000;
+      const condition = { type: 'at', parameters: { datetime: new Date(dueAt).toISOString() } };
+      const task = (id: string) => ({ id, operation: { type: 'test', parameters: {} }, condition, dependencies: {}, dueAt, enqueuedAt: Date.now() });
+      const stored = Array.from({ length: 12_000 }, () => task(randomUUID()));
+      // Ids that an array literal must quote, with and without characters that JSON would escape.
+      const quoted = ['with "quote"', 'back\\slash', 'comma,in', '{brace}', 'NULL', ' spaced ', ''];
+      const odd = [...quoted, 'tab\there', 'pair \u{1F600}'];
+      await engine.store.insert([...stored, ...odd.map(task)]);
+      for (const ids of [quoted, odd]) assert.deepEqual([...(await service.statuses(ids)).keys()].sort(), [...ids].sort());
+      const cancelled = (await service.submit({ operation: { type: 'test', parameters: {} }, condition })).task.id;
+      await service.cancel(cancelled);
+      const unknown = Array.from({ length: 500 }, () => randomUUID());
+      const statuses = await service.statuses([...unknown, ...stored.map((t) => t.id), cancelled]);
+      assert.equal(statuses.size, stored.length + 1);
+      assert.ok(stored.every((t) => ['queued', 'waiting'].includes(statuses.get(t.id)!)), 'every stored task, in every statement');
+      assert.equal(statuses.get(cancelled), 'cancelled');
+      assert.ok(unknown.every((id) => !statuses.has(id)));
     });
 
     test('a daily cron task in Europe/Warsaw keeps its local time across spring-forward and fall-back', async () => {

@@ -24,12 +24,12 @@ for (const database of testDatabases) {
       const now = clock.now() + TEN_YEARS;
       const id = randomUUID();
       await store.insert([{ id, operation: { type: 'test', parameters: {} }, condition: { type: 'now', parameters: {} }, dependencies: {}, dueAt: now, enqueuedAt: now }]);
-      const [claimed] = await store.claim('former', now, 1000, 10, () => undefined, quietly);
+      const [claimed] = await store.claim('former', now, now, 1000, 10, () => undefined, quietly);
       assert.equal(claimed!.record.task.id, id);
       assert.equal(claimed!.epoch, 1);
 
-      assert.deepEqual(await store.expired(now + 999), [], 'not expired while the lease runs');
-      const [expired] = await store.expired(now + 1001);
+      assert.deepEqual(await store.expired('successor', now + 999), [], 'not expired while the lease runs');
+      const [expired] = await store.expired('successor', now + 1001);
       const epoch = await store.takeOver(expired!, 'successor', now + 1001, 1000, quietly);
       assert.equal(epoch, 2);
       assert.equal(await store.takeOver(expired!, 'third', now + 1001, 1000, quietly), undefined, 'taken over once');
@@ -48,11 +48,11 @@ for (const database of testDatabases) {
       const now = clock.now() + TEN_YEARS;
       const id = randomUUID();
       await store.insert([{ id, operation: { type: 'test', parameters: {} }, condition: { type: 'now', parameters: {} }, dependencies: {}, dueAt: now, enqueuedAt: now }]);
-      await store.claim('owner', now, 1000, 10, () => undefined, quietly);
+      await store.claim('owner', now, now, 1000, 10, () => undefined, quietly);
       assert.deepEqual(await store.renewLeases('owner', [id], now + 900, 1000), [id]);
       assert.deepEqual(await store.renewLeases('owner', [], now + 950, 1000), [], 'only the runs named are renewed');
-      assert.ok(!(await store.expired(now + 1500)).some((r) => r.task.id === id));
-      assert.ok((await store.expired(now + 2000)).some((r) => r.task.id === id));
+      assert.ok(!(await store.expired('successor', now + 1500)).some((r) => r.task.id === id));
+      assert.ok((await store.expired('successor', now + 2000)).some((r) => r.task.id === id));
     });
   });
 }

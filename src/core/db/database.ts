@@ -99,3 +99,15 @@ export function chunks<T>(items: readonly T[], size: number): T[][] {
   for (let i = 0; i < items.length; i += size) runs.push(items.slice(i, i + size));
   return runs;
 }
+
+// Characters JSON writes as escapes that PostgreSQL would read otherwise: controls, and surrogates (lone ones are escaped).
+const NOT_LIKE_JSON = /[\u0000-\u001f\ud800-\udfff]/;
+
+/**
+ * `values` as one PostgreSQL text[] parameter. JSON quotes a string as PostgreSQL quotes an array element (\" and \\)
+ * unless it holds a character of NOT_LIKE_JSON, so the literal is JSON.stringify's; pg's own serialisation, used
+ * otherwise, took 75 ms for 30,000 task ids.
+ */
+export function textArray(values: string[]): string | string[] {
+  return values.some((v) => NOT_LIKE_JSON.test(v)) ? values : `{${JSON.stringify(values).slice(1, -1)}}`;
+}

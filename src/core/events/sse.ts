@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { Counter, Gauge } from 'prom-client';
-import { Type } from 'typebox';
+import { Type, type TObject } from 'typebox';
 import { cooperate } from '../cooperate.ts';
 import { HttpError } from '../http/problem.ts';
 import type { App } from '../http/server.ts';
@@ -146,21 +146,31 @@ async function stream(streams: EventStreams, res: ServerResponse, bus: EventBus,
   }
 }
 
+/** A parametric stream (`/channels/:channel/sse`): what its parameters select, and the answers that may refuse them. */
+export interface SseScope {
+  summary: string;
+  params: TObject;
+  /** The events a stream of these parameters carries; throws when they name nothing. */
+  select(params: Record<string, string>): Promise<(event: BusEvent) => boolean>;
+  responses: Record<number, unknown>;
+}
+
 /**
  * Streams bus events as server-sent events. `types` filters by type; `Last-Event-ID` replays the durable events the
  * client missed while it was away, from any instance, as far back as the outbox keeps them (ONAIR_EVENTS_RETENTION).
  */
-export function registerSse(app: App, bus: EventBus, path = '/sse', only?: (event: BusEvent) => boolean): void {
+export function registerSse(app: App, bus: EventBus, path = '/sse', scope?: SseScope): void {
   app.get(path, {
     schema: {
+      ...(scope ? { params: scope.params } : {}),
       tags: ['events'],
-      summary: 'Server-sent events of the whole system',
+      summary: scope?.summary ?? 'Server-sent events of the whole system',
       description: 'Events that record a change carry an id, global and increasing, the same on every instance: with '
         + 'Last-Event-ID a client first gets every such event after that id (as far back as ONAIR_EVENTS_RETENTION keeps them), '
         + 'then live ones. Lossy events (task-progress) come without an id. A client that falls too far behind is dropped '
         + '(it resumes with Last-Event-ID); past ONAIR_SSE_MAX_CLIENTS open streams, new ones are refused with 503.',
       produces: ['text/event-stream'],
-      response: { 200: { type: 'string', description: 'The events, as they happen' } },
+      response: { 200: { type: 'string', description: 'The events, as they happen' }, ...scope?.responses },
       querystring: Type.Object({
         types: Type.Optional(Type.String({ description: 'Comma-separated event types to receive; all when absent' })),
       }),
@@ -168,7 +178,8 @@ export function registerSse(app: App, bus: EventBus, path = '/sse', only?: (even
         'last-event-id': Type.Optional(Type.String({ pattern: '^\\d{1,18}$', description: 'The id of the last event received' })),
       }),
     },
-  }, (request, reply) => {
+  }, async (request, reply) => {
+    const only = await scope?.select(request.params as Record<string, string>);
     const types = request.query.types?.split(',').map((t) => t.trim()).filter(Boolean);
     const wanted = (event: BusEvent) =>
       (types === undefined || types.length === 0 || types.includes(event.type)) && (only?.(event) ?? true);

@@ -76,7 +76,10 @@ export async function createHttpServer(options: HttpOptions): Promise<App> {
     forceCloseConnections: 'idle',
     clientErrorHandler: clientError,
     routerOptions: { maxParamLength: 500 },
-  }).setValidatorCompiler(validatorCompiler).withTypeProvider<TypeBoxTypeProvider>();
+    // A factory rather than setValidatorCompiler: an area's plugin that adds its own schemas builds its validator
+    // from the factory, which would otherwise be Fastify's default (Ajv, dropping unknown properties).
+    schemaController: { compilersFactory: { buildValidator: (() => validatorCompiler) as never } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.addHook('onRoute', refuseUnknownQuery);
   // Every body but the archive's uploads is JSON: a text/plain one is a 415 like any other, not a string to refuse.

@@ -1,0 +1,161 @@
+import { randomBytes } from 'node:crypto';
+import type { Clock } from '../core/clock.ts';
+import type { ChannelConfig, Config } from '../core/config.ts';
+import { isUniqueViolation } from '../core/db/database.ts';
+import { ChannelBusy, Conflict, invalid, notFound } from '../core/errors.ts';
+import type { Database } from '../core/db/database.ts';
+import type { EventBus } from '../core/events/bus.ts';
+import type { ChannelChange, ChannelInfo, ChannelRequest, Ingest } from './contract.ts';
+import type { ChannelRow } from './migrations.ts';
+import { boundUdpPorts } from './session.ts';
+import type { ChannelOutcome, GateStore } from './store.ts';
+
+/** A channel's whole definition, secrets included: what its relay needs. */
+export interface Definition extends ChannelConfig {
+  configured: boolean;
+}
+
+export const infoOf = (channel: Definition): ChannelInfo =>
+  ({ name: channel.name, port: channel.port, configured: channel.configured, static: channel.key !== undefined });
+
+export function ingestOf(channel: Definition, host: string): Ingest {
+  if (channel.key === undefined) throw notFound(`Channel ${channel.name} has no stream key (static mode)`);
+  return { host, port: channel.port, url: `srt://${host}:${channel.port}?pbkeylen=32&linger=3`, streamKey: channel.key };
+}
+
+// The same rules as ONAIR_CHANNELS: names fit in paths, keys are SRT passphrases.
+const NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+const KEY = /^[\x21-\x7e]{10,79}$/;
+
+function validKey(key: string | undefined): void {
+  if (key !== undefined && !KEY.test(key)) throw invalid('body.key', 'must be 10 to 79 printable characters (an SRT passphrase)');
+}
+
+const definitionOf = (row: ChannelRow): Definition => ({ name: row.name, port: row.port, key: row.key, outputs: [], configured: false });
+
+const portTaken = (port: number) => new Conflict(`Port ${port} belongs to another channel`, [{ field: 'body.port', message: `${port} is taken` }]);
+const nameTaken = (name: string) => new Conflict(`There is a channel ${name} already`, [{ field: 'body.name', message: `${name} is taken` }]);
+
+/**
+ * The channels of ONAIR_CHANNELS and those made at run time (the gate_channels table, shared by every instance: the
+ * database's unique index keeps two channels off one port). Run-time channels have no push outputs: every address
+ * onair connects to comes from the configuration.
+ */
+export class ChannelRegistry {
+  readonly configured: Definition[];
+  readonly #store: GateStore;
+  readonly #clock: Clock;
+  readonly #bus: EventBus;
+  readonly #range: Config['srt'];
+
+  readonly #database: Database;
+
+  constructor(deps: { config: Config; store: GateStore; clock: Clock; bus: EventBus; database: Database }) {
+    this.#database = deps.database;
+    this.configured = deps.config.gate.channels.map((channel) => ({ ...channel, configured: true }));
+    this.#store = deps.store;
+    this.#clock = deps.clock;
+    this.#bus = deps.bus;
+    this.#range = deps.config.srt;
+  }
+
+  async get(name: string): Promise<Definition> {
+    const configured = this.configured.find((channel) => channel.name === name);
+    if (configured) return configured;
+    const row = await this.#store.channel(name);
+    if (!row) throw notFound(`There is no channel ${name}`);
+    return definitionOf(row);
+  }
+
+  /** Configured channels first; a run-time one whose name ONAIR_CHANNELS has taken since is hidden by it. */
+  async all(): Promise<Definition[]> {
+    const made = (await this.#store.channels()).filter((row) => !this.configured.some((channel) => channel.name === row.name));
+    return [...this.configured, ...made.map(definitionOf)];
+  }
+
+  /** Run-time channels whose name or port ONAIR_CHANNELS has taken since they were made. */
+  async shadowed(): Promise<string[]> {
+    const rows = await this.#store.channels();
+    return rows.filter((row) => this.configured.some((channel) => channel.name === row.name || channel.port === row.port)).map((row) => row.name);
+  }
+
+  /** Takes the port asked for, or the lowest one of the range that no channel has and nothing on this machine is bound to. */
+  async create(request: ChannelRequest): Promise<Definition> {
+    if (!NAME.test(request.name)) throw invalid('body.name', 'must be 1 to 64 lowercase letters, digits, - or _');
+    validKey(request.key);
+    if (this.configured.some((channel) => channel.name === request.name)) throw nameTaken(request.name);
+    const candidates = request.port === undefined ? await this.#freePorts() : [this.#allowed(request.port)];
+    const now = this.#clock.now();
+    const row = { name: request.name, key: request.key ?? randomBytes(24).toString('base64url'), created_at: now, updated_at: now };
+    for (const port of candidates) {
+      try {
+        await this.#store.createChannel({ ...row, port });
+      } catch (error) {
+        if (!isUniqueViolation(error)) throw error;
+        if (!/port/.test((error as Error).message)) throw nameTaken(request.name);
+        // Another instance took it meanwhile: the next one, unless this one was asked for.
+        if (request.port !== undefined) throw portTaken(port);
+        continue;
+      }
+      return this.#announce('channel-created', definitionOf({ ...row, port }));
+    }
+    const { portStart, portEnd } = this.#range;
+    throw new Conflict(`Every port from ${portStart} to ${portEnd} is taken`, [{ field: 'body.port', message: 'no free port in the SRT range' }]);
+  }
+
+  /** A run-time channel that no session holds (the change waits for none: it would not reach the relay on air). */
+  async change(name: string, change: ChannelChange): Promise<Definition> {
+    await this.#runtime(name);
+    validKey(change.key);
+    const patch = { ...change, updated_at: this.#clock.now() };
+    if (change.port !== undefined) this.#allowed(change.port);
+    let outcome: ChannelOutcome;
+    try {
+      outcome = await this.#store.changeChannel(name, patch);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw portTaken(change.port!);
+      throw error;
+    }
+    this.#check(name, outcome, 'change it once it is free');
+    return this.#announce('channel-changed', await this.get(name));
+  }
+
+  async remove(name: string): Promise<Definition> {
+    const channel = await this.#runtime(name);
+    this.#check(name, await this.#store.removeChannel(name), 'deactivate it first');
+    return this.#announce('channel-removed', channel);
+  }
+
+  async #runtime(name: string): Promise<Definition> {
+    const channel = await this.get(name);
+    if (channel.configured) throw new Conflict(`Channel ${name} comes from ONAIR_CHANNELS: change the configuration instead`);
+    return channel;
+  }
+
+  #check(name: string, outcome: ChannelOutcome, advice: string): void {
+    if (outcome === 'gone') throw notFound(`There is no channel ${name}`);
+    if (outcome === 'busy') throw new ChannelBusy(name, `Channel ${name} is reserved or live: ${advice}`);
+  }
+
+  /** A port of the range that no configured channel has. */
+  #allowed(port: number): number {
+    const { portStart, portEnd } = this.#range;
+    if (port < portStart || port > portEnd) throw invalid('body.port', `must be in the SRT port range, ${portStart} to ${portEnd}`);
+    if (this.configured.some((channel) => channel.port === port)) throw portTaken(port);
+    return port;
+  }
+
+  async #freePorts(): Promise<number[]> {
+    const taken = new Set([...this.configured, ...(await this.#store.channels())].map((channel) => channel.port));
+    const bound = boundUdpPorts();
+    const free: number[] = [];
+    for (let port = this.#range.portStart; port <= this.#range.portEnd; port++) if (!taken.has(port) && !bound.has(port)) free.push(port);
+    return free;
+  }
+
+  #announce(type: 'channel-created' | 'channel-changed' | 'channel-removed', channel: Definition): Definition {
+    // Recorded once the change is: a failure to record loses the event, not the change.
+    this.#bus.record(this.#database.kysely, type, [{ channel: channel.name, ...infoOf(channel) }]).catch(() => {});
+    return channel;
+  }
+}

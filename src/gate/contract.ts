@@ -1,0 +1,212 @@
+/**
+ * What other areas (the automation, the live scheduler) may ask of the gate, and the events it publishes. Refusals are
+ * the core's domain errors: NotFound (no such channel), InvalidInput (naming the field), Conflict (a name or port
+ * taken, a configured channel changed), ChannelBusy (reserved or live; waiting may help).
+ */
+
+import type { OutputType } from '../core/config.ts';
+
+export type Format = 'ogg' | 'mpegts';
+
+export interface InstanceRef {
+  event: string;
+  start: string;
+}
+
+export type Mode = 'reservation' | 'static';
+
+/**
+ * `reserved`: the listener waits for the source; `publishing`: on air; `disconnected` (static mode): the encoder
+ * dropped and the channel listens for it again; `ended`, `failed`: over.
+ */
+export type SessionState = 'reserved' | 'publishing' | 'disconnected' | 'ended' | 'failed';
+
+/**
+ * A push output of a session: `waiting` until the session is on air, then `connected`, or `failed` once ffmpeg dropped
+ * it (it is not retried during that run); `skipped` when the session's format cannot go there.
+ */
+export interface OutputState {
+  type: OutputType;
+  /** Without credentials. */
+  url: string;
+  state: 'waiting' | 'connected' | 'failed' | 'skipped';
+  error: string | null;
+}
+
+export interface SessionStats {
+  bytes: number;
+  /** Bits per second over the time on air. */
+  bitrate: number;
+  /** Seconds since the source first went on air. */
+  duration: number;
+  codec: string | null;
+  listeners: number;
+  outputs: OutputState[];
+}
+
+/** A channel as anyone may see it: never its stream key. */
+export interface ChannelInfo {
+  name: string;
+  /** UDP port of its SRT listener. */
+  port: number;
+  /** From ONAIR_CHANNELS: neither changed nor removed at run time. */
+  configured: boolean;
+  /** It has a stream key, so it can be activated (static mode). */
+  static: boolean;
+}
+
+/** Where an encoder sends a static channel's stream; the key is a secret, for API-key holders only. */
+export interface Ingest {
+  host: string;
+  port: number;
+  /** srt:// URL without the key: encoders take it as their passphrase option. */
+  url: string;
+  streamKey: string;
+}
+
+export interface ChannelWithIngest extends ChannelInfo {
+  ingest: Ingest;
+}
+
+/** A channel made at run time: a static channel (it always has a key), with no push outputs. */
+export interface ChannelRequest {
+  name: string;
+  /** From the SRT port range; the lowest free one when omitted. */
+  port?: number;
+  /** SRT passphrase, 10 to 79 printable characters; 192 random bits when omitted. */
+  key?: string;
+}
+
+/** A change to a run-time channel, refused while it is reserved or live. */
+export interface ChannelChange {
+  port?: number;
+  key?: string;
+}
+
+export interface ReserveRequest {
+  /** The instance the broadcast belongs to; or `event`, then its instance nearest to now (within an hour). */
+  instance?: InstanceRef;
+  event?: string;
+  format?: Format;
+  record?: boolean;
+  metadata?: Record<string, string>;
+  /** Who asks (client address, area), kept in the session history. */
+  who?: string;
+}
+
+export interface Reservation {
+  session: string;
+  channel: string;
+  /** One-time SRT passphrase. */
+  token: string;
+  expiresAt: number;
+  port: number;
+  /** Ready-to-use srt:// URL for the source. */
+  url: string;
+}
+
+/** Static mode: how one activation of a channel runs, from `activate` until `deactivate` or a limit below. */
+export interface ActivateRequest {
+  /** The instance the session belongs to; required to record (an instance of a live event). */
+  instance?: InstanceRef;
+  format?: Format;
+  record?: boolean;
+  metadata?: Record<string, string>;
+  /** No encoder this long after activation: the activation ends by itself (reason `max-wait`). Unset: no limit. */
+  maxWaitMs?: number;
+  /** The encoder dropped: it may come back within this, else the activation ends (`reconnect-window`). Unset: no limit. */
+  reconnectWindowMs?: number;
+  who?: string;
+}
+
+export interface Availability {
+  channel: string;
+  instance: InstanceRef | null;
+  checkedAt: number;
+  state: 'idle' | 'reserved' | 'publishing' | 'disconnected';
+  session: string | null;
+  /** Since when the session is in its state. */
+  since: number | null;
+  /** While no source is on air: when the channel stops waiting for one (reservation, maximum wait, reconnect window). */
+  expiresAt: number | null;
+  stats: SessionStats | null;
+}
+
+/** Why onair itself ended a session (the reason of its `stream-ended`). */
+export type StopReason = 'expired' | 'deactivated' | 'max-wait' | 'reconnect-window' | 'stopped';
+
+export interface StreamStatus {
+  channel: string;
+  session: string;
+  mode: Mode;
+  state: SessionState;
+  instance: InstanceRef | null;
+  format: Format;
+  record: boolean;
+  metadata: Record<string, string>;
+  stats: SessionStats;
+  /** As in Availability, ISO 8601: when the channel stops waiting for a source; null while on air or without a limit. */
+  expiresAt: string | null;
+  exitCode?: number | null;
+  /** stream-ended: a StopReason or `source-left`; stream-failed: ffmpeg's last line or `owner-lost`; stream-reserved: the failed attempt. */
+  reason?: string;
+}
+
+export interface AvailabilityChanged {
+  channel: string;
+  availability: { instance: InstanceRef | null; checkedAt: string };
+}
+
+export interface OutputFailed {
+  channel: string;
+  session: string;
+  /** Its place in the channel's configured outputs. */
+  index: number;
+  output: OutputState;
+}
+
+/** A run-time channel was created, changed or removed (ChannelInfo carries `channel` as its name, for the per-channel streams). */
+export interface ChannelChanged extends ChannelInfo {
+  channel: string;
+}
+
+declare module '../core/events/bus.ts' {
+  interface EventMap {
+    'availability-changed': AvailabilityChanged;
+    'stream-output-failed': OutputFailed;
+    /** A session opened and its listener waits for the source; again after each failed attempt to connect (`reason`). */
+    'stream-reserved': StreamStatus;
+    /** The source is on air; in static mode again after each reconnection. */
+    'stream-publishing': StreamStatus;
+    /** Static mode: the encoder dropped; the channel listens for it until `expiresAt` (the reconnect window). */
+    'stream-disconnected': StreamStatus;
+    'stream-ended': StreamStatus;
+    'stream-failed': StreamStatus;
+    'channel-created': ChannelChanged;
+    'channel-changed': ChannelChanged;
+    'channel-removed': ChannelChanged;
+  }
+}
+
+/** The gate as other areas use it: channels, and one source at a time on each. */
+export interface Gate {
+  /** The first configured channel, which the bare paths (/check, /reserve) serve. */
+  readonly defaultChannel: string;
+  /** Every channel, configured ones first. */
+  channels(): Promise<ChannelInfo[]>;
+  channel(name: string): Promise<ChannelInfo>;
+  /** Persisted at once (it survives restarts); its name and port are unique across every instance sharing the database. */
+  createChannel(request: ChannelRequest): Promise<ChannelWithIngest>;
+  changeChannel(name: string, change: ChannelChange): Promise<ChannelWithIngest>;
+  removeChannel(name: string): Promise<void>;
+  /** The stream key and where to send: a secret, for operators only. */
+  ingest(name: string): Promise<Ingest>;
+  reserve(name: string, request: ReserveRequest): Promise<Reservation>;
+  /** Static mode: opens the channel to its encoder (its stream key), reconnections included, until `deactivate` or a limit. */
+  activate(name: string, request?: ActivateRequest): Promise<Availability>;
+  /** Ends the activation (the session on air within a second) and refuses new connections; from any instance. */
+  deactivate(name: string): Promise<void>;
+  availability(name: string): Promise<Availability>;
+  /** Resolves once nobody holds the channel (on any instance); rejects when `signal` aborts. */
+  waitUntilFree(name: string, signal?: AbortSignal): Promise<void>;
+}
