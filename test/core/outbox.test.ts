@@ -8,6 +8,7 @@ import { ManualClock } from '../../src/core/clock.ts';
 import { postgresAvailable, postgresDatabase, testDatabases, type TestDatabase } from '../support/databases.ts';
 import { startOnair, tempDir, waitFor, type Running } from '../support/onair.ts';
 import { spawnOnair, type OnairProcess } from '../support/process.ts';
+import { sseFrames } from '../support/sse.ts';
 
 interface Frame {
   id: number | undefined;
@@ -37,19 +38,8 @@ function follow(base: string, path: string, lastId?: number): Follower {
       });
       assert.equal(response.status, 200);
       opened();
-      const decoder = new TextDecoder();
-      let buffer = '';
-      for await (const chunk of response.body!) {
-        buffer += decoder.decode(chunk, { stream: true });
-        let end: number;
-        while ((end = buffer.indexOf('\n\n')) !== -1) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const id = /^id: (\d+)$/m.exec(block)?.[1];
-          const event = /^event: (.*)$/m.exec(block)?.[1];
-          const data = /^data: (.*)$/m.exec(block)?.[1];
-          if (event !== undefined && data !== undefined) frames.push({ id: id === undefined ? undefined : Number(id), event, data: JSON.parse(data) });
-        }
+      for await (const frame of sseFrames(response.body!)) {
+        if (frame.event !== undefined) frames.push({ ...frame, event: frame.event });
       }
     } catch {
       // Cut: by a crash of the server, or by close().

@@ -4,6 +4,7 @@ import { connect, type Socket } from 'node:net';
 import { after, afterEach, describe, test } from 'node:test';
 import { testDatabases } from '../support/databases.ts';
 import { startOnair, waitFor, type Running } from '../support/onair.ts';
+import { sseFrames } from '../support/sse.ts';
 
 /** An SSE client that sends its request and never reads: what the server writes piles up in front of it. */
 async function stalledClient(url: string, path: string, headers: Record<string, string> = {}): Promise<Socket> {
@@ -22,20 +23,9 @@ async function readFrames(url: string, path: string, count: number, headers: Rec
   assert.equal(response.status, 200);
   onOpen();
   const frames: Array<{ id: number; data: any }> = [];
-  const decoder = new TextDecoder();
-  let buffer = '';
-  for await (const chunk of response.body!) {
-    buffer += decoder.decode(chunk, { stream: true });
-    let end: number;
-    while ((end = buffer.indexOf('\n\n')) !== -1) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const id = /^id: (\d+)$/m.exec(block)?.[1];
-      const data = /^data: (.*)$/m.exec(block)?.[1];
-      if (id !== undefined && data !== undefined) frames.push({ id: Number(id), data: JSON.parse(data).data });
-      // Leaving the loop cancels the stream.
-      if (frames.length === count) return frames;
-    }
+  for await (const { id, data } of sseFrames(response.body!)) {
+    if (id !== undefined) frames.push({ id, data: data.data });
+    if (frames.length === count) return frames;
   }
   throw new Error(`the stream ended after ${frames.length} of ${count} frames`);
 }
