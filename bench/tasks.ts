@@ -157,7 +157,7 @@ async function listFloor(running: Running, count: number): Promise<number[]> {
 
 async function cleanAll(running: Running): Promise<void> {
   const answer = await running.request('POST', '/tasks/clean', { strategy: { type: 'all' } });
-  if (answer.status !== 200) throw new Error(`POST /tasks/clean answered ${answer.status}`);
+  if (answer.status !== 200) throw new Error(`POST /tasks/clean answered ${answer.status} ${JSON.stringify(answer.body)}`);
 }
 
 /** Resolves once `count` tasks of `operation` have completed, counting from now. */
