@@ -25,7 +25,8 @@ describe('a browser listens to the gate', { skip: !existsSync(CHROMIUM) && !proc
       const event = await server.request('POST', '/events', { showId: show.body.id, type: 'live', start, duration: 3600, timezone: 'UTC' });
       const reserved = await server.request('POST', '/reserve', { instance: { event: event.body.id, start } });
       assert.equal(reserved.status, 201, JSON.stringify(reserved.body));
-      const source = pushTone(reserved.body.url, { seconds: 8, frequency: 440 });
+      // Longer than the test: a source that ends under load would end the stream, and pause the element, before it is read.
+      const source = pushTone(reserved.body.url, { seconds: 120, frequency: 440 });
       await waitFor(async () => (await server.request('GET', '/check')).body.state === 'publishing', 'the source to be on air', 15_000);
 
       const page = await browser.newPage();
