@@ -3,8 +3,7 @@ import type { Clock } from '../core/clock.ts';
 import type { ChannelConfig, Config } from '../core/config.ts';
 import { isUniqueViolation } from '../core/db/database.ts';
 import { ChannelBusy, Conflict, invalid, notFound } from '../core/errors.ts';
-import type { Database } from '../core/db/database.ts';
-import type { EventBus } from '../core/events/bus.ts';
+import type { Announce, EventBus } from '../core/events/bus.ts';
 import type { ChannelChange, ChannelInfo, ChannelRequest, Ingest } from './contract.ts';
 import type { ChannelRow } from './migrations.ts';
 import { boundUdpPorts } from './session.ts';
@@ -48,10 +47,7 @@ export class ChannelRegistry {
   readonly #bus: EventBus;
   readonly #range: Config['srt'];
 
-  readonly #database: Database;
-
-  constructor(deps: { config: Config; store: GateStore; clock: Clock; bus: EventBus; database: Database }) {
-    this.#database = deps.database;
+  constructor(deps: { config: Config; store: GateStore; clock: Clock; bus: EventBus }) {
     this.configured = deps.config.gate.channels.map((channel) => ({ ...channel, configured: true }));
     this.#store = deps.store;
     this.#clock = deps.clock;
@@ -89,7 +85,7 @@ export class ChannelRegistry {
     const row = { name: request.name, key: request.key ?? randomBytes(24).toString('base64url'), created_at: now, updated_at: now };
     for (const port of candidates) {
       try {
-        await this.#store.createChannel({ ...row, port });
+        await this.#store.createChannel({ ...row, port }, this.#announce('channel-created'));
       } catch (error) {
         if (!isUniqueViolation(error)) throw error;
         if (!/port/.test((error as Error).message)) throw nameTaken(request.name);
@@ -97,7 +93,7 @@ export class ChannelRegistry {
         if (request.port !== undefined) throw portTaken(port);
         continue;
       }
-      return this.#announce('channel-created', definitionOf({ ...row, port }));
+      return definitionOf({ ...row, port });
     }
     const { portStart, portEnd } = this.#range;
     throw new Conflict(`Every port from ${portStart} to ${portEnd} is taken`, [{ field: 'body.port', message: 'no free port in the SRT range' }]);
@@ -111,19 +107,19 @@ export class ChannelRegistry {
     if (change.port !== undefined) this.#allowed(change.port);
     let outcome: ChannelOutcome;
     try {
-      outcome = await this.#store.changeChannel(name, patch);
+      outcome = await this.#store.changeChannel(name, patch, this.#announce('channel-changed'));
     } catch (error) {
       if (isUniqueViolation(error)) throw portTaken(change.port!);
       throw error;
     }
     this.#check(name, outcome, 'change it once it is free');
-    return this.#announce('channel-changed', await this.get(name));
+    return this.get(name);
   }
 
   async remove(name: string): Promise<Definition> {
     const channel = await this.#runtime(name);
-    this.#check(name, await this.#store.removeChannel(name), 'deactivate it first');
-    return this.#announce('channel-removed', channel);
+    this.#check(name, await this.#store.removeChannel(name, this.#announce('channel-removed')), 'deactivate it first');
+    return channel;
   }
 
   async #runtime(name: string): Promise<Definition> {
@@ -153,9 +149,8 @@ export class ChannelRegistry {
     return free;
   }
 
-  #announce(type: 'channel-created' | 'channel-changed' | 'channel-removed', channel: Definition): Definition {
-    // Recorded once the change is: a failure to record loses the event, not the change.
-    this.#bus.record(this.#database.kysely, type, [{ channel: channel.name, ...infoOf(channel) }]).catch(() => {});
-    return channel;
+  /** The channel's event, recorded in the transaction of its change. */
+  #announce(type: 'channel-created' | 'channel-changed' | 'channel-removed'): Announce<ChannelRow> {
+    return (trx, row) => this.#bus.record(trx, type, [{ channel: row.name, ...infoOf(definitionOf(row)) }]);
   }
 }

@@ -77,7 +77,7 @@ export class GateService implements Gate {
     this.#deps = deps;
     this.#logger = deps.logger.child({ area: 'gate' });
     this.store = new GateStore(deps.database);
-    this.registry = new ChannelRegistry({ config: deps.config, store: this.store, clock: deps.clock, bus: deps.bus, database: deps.database });
+    this.registry = new ChannelRegistry({ config: deps.config, store: this.store, clock: deps.clock, bus: deps.bus });
     this.#supervisor = new ProcessSupervisor({ dir: join(deps.config.dataDir, 'gate', 'pids'), logger: this.#logger });
     this.#outputFailures = new Counter({
       name: 'onair_gate_output_failures_total',
@@ -349,14 +349,13 @@ export class GateService implements Gate {
       this.#logger.warn({ channel: session.channel.name, output: output.type }, `a ${session.format} session cannot go to this output; skipped`);
     }
     try {
-      await this.#launch(running);
+      await this.#launch(running, together(this.#streamEvent('stream-reserved', session), this.#availabilityChanged([session.channel.name], session.instance)));
     } catch (error) {
       this.#running.delete(session.channel.name);
       await this.store.release(session.id, { state: 'failed', ended_at: this.#deps.clock.now(), reason: (error as Error).message });
       finished();
       throw new ChannelBusy(session.channel.name, `${(error as Error).message}; try again shortly`, 'unavailable');
     }
-    await this.#announce(together(this.#streamEvent('stream-reserved', session), this.#availabilityChanged([session.channel.name], session.instance)));
     return running;
   }
 
@@ -388,7 +387,8 @@ export class GateService implements Gate {
     }
   }
 
-  async #launch(running: Running): Promise<void> {
+  /** Starts the relay; `announce` tells that it listens, in the transaction that records its process. */
+  async #launch(running: Running, announce?: Announce): Promise<void> {
     const { session } = running;
     const now = this.#deps.clock.now();
     let hlsPlaylist: string | undefined;
@@ -412,7 +412,7 @@ export class GateService implements Gate {
       onPublishing: () => void this.#publishing(running),
       onOutputFailed: (index) => void this.#outputFailed(running, index),
     });
-    await this.store.update(session.id, { pid: session.process?.pid ?? null });
+    await this.#write(running, { pid: session.process?.pid ?? null }, announce);
     void ended.then((end) => this.#ran(running, end)).catch((err: unknown) =>
       this.#logger.error({ err, session: session.id }, 'could not close the session'));
   }
@@ -423,10 +423,9 @@ export class GateService implements Gate {
     session.state = 'publishing';
     session.since = this.#deps.clock.now();
     session.publishedAt ??= session.since;
-    this.#publish('stream-publishing', session);
     await this.#write(running, {
       state: 'publishing', published_at: session.publishedAt, codec: session.codec, outputs: JSON.stringify(session.outputs),
-    });
+    }, this.#streamEvent('stream-publishing', session));
   }
 
   /** Static mode: the encoder dropped. The channel listens for it again, within the reconnect window if there is one. */
@@ -436,17 +435,17 @@ export class GateService implements Gate {
     session.since = this.#deps.clock.now();
     if (running.reconnectWindowMs === undefined) session.expiresAt = undefined;
     else this.#arm(running, session.since + running.reconnectWindowMs, 'reconnect-window');
-    this.#publish('stream-disconnected', session, { exitCode: end.exit.code, reason: 'source-left' });
+    const disconnected = this.#streamEvent('stream-disconnected', session, { exitCode: end.exit.code, reason: 'source-left' });
     this.#logger.info({ channel: session.channel.name, session: session.id, expiresAt: session.expiresAt }, 'the encoder dropped; listening for it again');
     // What this run recorded is a part of its own: the next run records into a fresh file.
     const recordFile = this.#recordFile(session);
     if (recordFile) await this.#keepRecording(session.id, recordFile, session.instance);
-    await this.#write(running, { state: 'disconnected', expires_at: session.expiresAt ?? null });
+    await this.#write(running, { state: 'disconnected', expires_at: session.expiresAt ?? null }, disconnected);
   }
 
-  /** Writes about the session after the write before it, so that they land in order. */
-  async #write(running: Running, patch: Parameters<GateStore['update']>[1]): Promise<void> {
-    running.write = running.write.catch(() => {}).then(() => this.store.update(running.session.id, patch));
+  /** Writes about the session after the write before it, so that they land in order; `announce` tells of it in the same transaction. */
+  async #write(running: Running, patch: Parameters<GateStore['update']>[1], announce?: Announce): Promise<void> {
+    running.write = running.write.catch(() => {}).then(() => this.store.update(running.session.id, patch, announce));
     await running.write;
   }
 
@@ -457,8 +456,7 @@ export class GateService implements Gate {
     this.#logger.warn({ channel: session.channel.name, session: session.id, output: output.url, error: output.error }, 'a push output failed; the broadcast goes on without it');
     this.#outputFailures.inc({ channel: session.channel.name, type: output.type, output: output.url });
     const failed = { channel: session.channel.name, session: session.id, index, output };
-    void this.#announce((trx) => this.#deps.bus.record(trx, 'stream-output-failed', [failed]));
-    await this.#write(running, { outputs: JSON.stringify(session.outputs) });
+    await this.#write(running, { outputs: JSON.stringify(session.outputs) }, (trx) => this.#deps.bus.record(trx, 'stream-output-failed', [failed]));
   }
 
   /**
@@ -475,8 +473,8 @@ export class GateService implements Gate {
       await pause;
       if (this.#goesOn(session, end)) {
         try {
-          await this.#launch(running);
-          if (!end.published) this.#publish('stream-reserved', session, { exitCode: end.exit.code, reason: lastLine(end) });
+          // A source that failed to connect leaves the channel listening again: said once it does.
+          await this.#launch(running, end.published ? undefined : this.#streamEvent('stream-reserved', session, { exitCode: end.exit.code, reason: lastLine(end) }));
           return;
         } catch (error) {
           // The channel could not listen again: the session fails with that.
@@ -542,11 +540,6 @@ export class GateService implements Gate {
     await running.done;
   }
 
-  /** Records the session's event in a transaction of its own, once what it tells of has happened. */
-  #publish(type: StreamEvent, session: LiveSession, extra: { exitCode?: number | null; reason?: string } = {}): void {
-    void this.#announce(this.#streamEvent(type, session, extra));
-  }
-
   /** The session as it is now, announced as `type` by the transaction it is given. */
   #streamEvent(type: StreamEvent, session: LiveSession, extra: { exitCode?: number | null; reason?: string } = {}): Announce {
     const waiting = session.state === 'reserved' || session.state === 'disconnected';
@@ -562,15 +555,6 @@ export class GateService implements Gate {
   #availabilityChanged(channels: string[], instance: InstanceRef | null): Announce {
     const checkedAt = new Date(this.#deps.clock.now()).toISOString();
     return (trx) => this.#deps.bus.record(trx, 'availability-changed', channels.map((channel) => ({ channel, availability: { instance, checkedAt } })));
-  }
-
-  /** Records events of what happened outside the database (a relay listens), in a transaction of their own. */
-  async #announce(announce: Announce): Promise<void> {
-    try {
-      await this.#deps.database.kysely.transaction().execute((trx) => announce(trx));
-    } catch (err) {
-      this.#logger.error({ err }, 'could not record the gate\'s events');
-    }
   }
 
   async #sweep(gone: Parameters<GateStore['sweep']>[0]): Promise<void> {

@@ -49,18 +49,23 @@ export class GateStore {
     return this.#db.selectFrom('gate_channels').selectAll().where('name', '=', name).executeTakeFirst();
   }
 
-  /** Throws the database's unique violation when the name or the port is taken. */
-  async createChannel(row: ChannelRow): Promise<void> {
-    await this.#db.insertInto('gate_channels').values(row).execute();
+  /** Throws the database's unique violation when the name or the port is taken. `announce` records the channel's event in the same transaction. */
+  async createChannel(row: ChannelRow, announce: Announce<ChannelRow>): Promise<void> {
+    await this.#db.transaction().execute(async (trx) => {
+      await trx.insertInto('gate_channels').values(row).execute();
+      await announce(trx, row);
+    });
   }
 
   /** Changes a run-time channel that no session holds (the unique violation of a taken port is thrown). */
-  async changeChannel(name: string, patch: Updateable<ChannelRow>): Promise<ChannelOutcome> {
-    return this.#whileFree(name, (trx) => trx.updateTable('gate_channels').set(patch).where('name', '=', name).execute());
+  async changeChannel(name: string, patch: Updateable<ChannelRow>, announce: Announce<ChannelRow>): Promise<ChannelOutcome> {
+    return this.#whileFree(name, async (trx) =>
+      announce(trx, await trx.updateTable('gate_channels').set(patch).where('name', '=', name).returningAll().executeTakeFirstOrThrow()));
   }
 
-  async removeChannel(name: string): Promise<ChannelOutcome> {
-    return this.#whileFree(name, (trx) => trx.deleteFrom('gate_channels').where('name', '=', name).execute());
+  async removeChannel(name: string, announce: Announce<ChannelRow>): Promise<ChannelOutcome> {
+    return this.#whileFree(name, async (trx) =>
+      announce(trx, await trx.deleteFrom('gate_channels').where('name', '=', name).returningAll().executeTakeFirstOrThrow()));
   }
 
   /** Runs `change` on a channel locked against claims, unless a session holds it. */

@@ -1,11 +1,24 @@
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { after, before, describe, test } from 'node:test';
+import { sql } from 'kysely';
 import { postgresDatabase, postgresAvailable, testDatabases } from '../support/databases.ts';
 import { waitFor } from '../support/onair.ts';
 import { freeUdpPort, startGate, StandInProgramme, type GateServer } from './harness.ts';
 
 const KEY = 'operator-key-0123456789';
+
+/** Makes the outbox refuse every insert (a trigger), or accept them again. */
+async function refuseEvents(server: GateServer, refuse: boolean): Promise<void> {
+  const postgres = server.database.dialect === 'postgres';
+  const statements = !refuse
+    ? ['DROP TRIGGER refuse_events' + (postgres ? ' ON onair_events' : '')]
+    : postgres
+      ? ['CREATE OR REPLACE FUNCTION refuse_events() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION \'outbox refused\'; END $$',
+        'CREATE TRIGGER refuse_events BEFORE INSERT ON onair_events FOR EACH STATEMENT EXECUTE FUNCTION refuse_events()']
+      : ['CREATE TRIGGER refuse_events BEFORE INSERT ON onair_events BEGIN SELECT RAISE(ABORT, \'outbox refused\'); END'];
+  for (const statement of statements) await sql.raw(statement).execute(server.database.kysely);
+}
 const withKey = { 'x-api-key': KEY };
 
 for (const database of testDatabases) {
@@ -178,6 +191,22 @@ for (const database of testDatabases) {
       } finally {
         await small.stop();
       }
+    });
+
+    test('a channel\'s change and its event are one transaction: when the outbox refuses the event, nothing changes', async () => {
+      assert.equal((await create({ name: 'kept' })).status, 201);
+      await refuseEvents(server, true);
+      try {
+        assert.ok((await create({ name: 'not-made' })).status >= 500);
+        assert.ok((await server.request('PATCH', '/channels/kept', { key: 'another-key-0123' }, withKey)).status >= 500);
+        assert.ok((await server.request('DELETE', '/channels/kept', undefined, withKey)).status >= 500);
+      } finally {
+        await refuseEvents(server, false);
+      }
+      assert.equal((await server.request('GET', '/channels/not-made')).status, 404);
+      const kept = await server.request('GET', '/channels/kept/ingest', undefined, withKey);
+      assert.equal(kept.status, 200);
+      assert.notEqual(kept.body.streamKey, 'another-key-0123');
     });
   });
 }
