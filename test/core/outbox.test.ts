@@ -194,7 +194,7 @@ for (const database of testDatabases) {
       }
     });
 
-    test('the daily clean removes events older than ONAIR_EVENTS_RETENTION; a client resuming from further back gets what is kept', async () => {
+    test('the daily clean removes events older than ONAIR_EVENTS_RETENTION; a client resuming from further back is told, then gets what is kept', async () => {
       const clock = new ManualClock(Date.parse('2026-04-30T04:00:00Z'));
       const server = await startOnair({ database, clock, env: { ONAIR_EVENTS_RETENTION: 'PT12H' } });
       const kept = async () => (await outbox(database, server.config.databaseUrl, server.config.dataDir)).filter((e) => e.type === 'outbox-test').map((e) => e.data);
@@ -209,13 +209,22 @@ for (const database of testDatabases) {
         await record(server, ['newer']);
         clock.set(Date.parse('2026-05-02T03:29:59Z'));
         assert.deepEqual(await kept(), ['old', 'newer'], 'nothing before its time');
+        const before = await outbox(database, server.config.databaseUrl, server.config.dataDir);
         clock.set(Date.parse('2026-05-02T03:30:00Z'));
         await waitFor(async () => (await kept()).length === 1, 'the old event to be removed');
         assert.deepEqual(await kept(), ['newer']);
+        const left = new Set((await outbox(database, server.config.databaseUrl, server.config.dataDir)).map((e) => e.id));
+        const cleaned = Math.max(...before.filter((e) => !left.has(e.id)).map((e) => e.id));
         const resumed = follow(server.url, '/sse?types=outbox-test', 0);
-        await waitFor(() => resumed.frames.length === 1, 'what is kept');
+        await waitFor(() => resumed.frames.length === 2, 'a word on what was removed, then what is kept');
         resumed.close();
-        assert.equal(resumed.frames[0]!.data.data, 'newer');
+        const [missed, newer] = resumed.frames;
+        assert.deepEqual([missed!.id, missed!.event, missed!.data.data.after, missed!.data.data.through], [undefined, 'events-missed', 0, cleaned]);
+        assert.equal(newer!.data.data, 'newer');
+        const current = follow(server.url, '/sse?types=outbox-test', cleaned);
+        await waitFor(() => current.frames.length === 1, 'what is kept');
+        current.close();
+        assert.equal(current.frames[0]!.event, 'outbox-test', 'no word to a client that missed nothing');
       } finally {
         await server.stop();
       }

@@ -181,17 +181,28 @@ export class EventBus {
     return { events, through: events.length === limit ? events.at(-1)!.id! : bound };
   }
 
+  /** The highest id the daily clean has removed (0 when none): a client resuming from before it missed events. */
+  async cleanedThrough(): Promise<number> {
+    const row = await this.#db.selectFrom('onair_events_horizon').select('cleaned_through').executeTakeFirstOrThrow();
+    return Number(row.cleaned_through);
+  }
+
   /** Removes the events created before `before`, a batch at a time, from the outbox and from memory; answers how many. */
   async clean(before: number): Promise<number> {
     const turn = cooperate();
     let removed = 0;
     for (;;) {
       await turn();
-      const ids = await this.#db.deleteFrom('onair_events').where('id', 'in', (eb) =>
-        eb.selectFrom('onair_events').select('id').where('created_at', '<', before).limit(CLEAN_BATCH)).returning('id').execute();
-      removed += ids.length;
-      this.#forgetThrough(ids.reduce((last, { id }) => Math.max(last, Number(id)), 0));
-      if (ids.length < CLEAN_BATCH) return removed;
+      const ids = await this.#db.transaction().execute(async (trx) => {
+        const gone = await trx.deleteFrom('onair_events').where('id', 'in', (eb) =>
+          eb.selectFrom('onair_events').select('id').where('created_at', '<', before).limit(CLEAN_BATCH)).returning('id').execute();
+        const through = gone.reduce((last, { id }) => Math.max(last, Number(id)), 0);
+        await trx.updateTable('onair_events_horizon').set({ cleaned_through: through }).where('cleaned_through', '<', through).execute();
+        return { count: gone.length, through };
+      });
+      removed += ids.count;
+      this.#forgetThrough(ids.through);
+      if (ids.count < CLEAN_BATCH) return removed;
     }
   }
 

@@ -23,6 +23,16 @@ export const eventMigrations: Migrations = {
       $$`.execute(db);
     },
   },
+  '2026-12-06-01-events-horizon': {
+    async up(db: Kysely<any>) {
+      // The highest id the daily clean has removed: a client resuming from before it is told that it missed events.
+      await db.schema.createTable('onair_events_horizon')
+        .addColumn('id', 'integer', (c) => c.primaryKey())
+        .addColumn('cleaned_through', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.insertInto('onair_events_horizon').values({ id: 1, cleaned_through: 0 }).execute();
+    },
+  },
 };
 
 export interface EventRow {
@@ -35,4 +45,5 @@ export interface EventRow {
 
 export interface EventTables {
   onair_events: EventRow;
+  onair_events_horizon: { id: number; cleaned_through: number };
 }

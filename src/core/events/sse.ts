@@ -135,6 +135,7 @@ async function stream(streams: EventStreams, res: ServerResponse, bus: EventBus,
     unsubscribe();
   });
   streams.write(res, 'retry: 2000\n\n');
+  if (lastId !== undefined) await tellMissed(streams, res, bus, lastId);
   const turn = cooperate();
   while (replaying && !ended(res)) {
     await turn();
@@ -144,6 +145,14 @@ async function stream(streams: EventStreams, res: ServerResponse, bus: EventBus,
     after = Math.max(after, through);
     if (after >= bus.delivered) replaying = false;
   }
+}
+
+/** A client resuming from before what the outbox keeps is told first, with no id: it should read the state afresh. */
+async function tellMissed(streams: EventStreams, res: ServerResponse, bus: EventBus, lastId: number): Promise<void> {
+  const through = await bus.cleanedThrough();
+  if (lastId >= through) return;
+  const data = { after: lastId, through, message: `Events up to ${through} are past ONAIR_EVENTS_RETENTION and were removed: some after ${lastId} are lost` };
+  streams.write(res, `event: events-missed\ndata: ${JSON.stringify({ type: 'events-missed', createdAt: new Date().toISOString(), origin: bus.origin, data })}\n\n`);
 }
 
 /** A parametric stream (`/channels/:channel/sse`): what its parameters select, and the answers that may refuse them. */
