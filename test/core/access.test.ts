@@ -4,6 +4,7 @@ import { rmSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/core/config.ts';
+import { forwardedFor } from '../../src/core/http/auth.ts';
 import { createOnair } from '../../src/onair.ts';
 import { testDatabases } from '../support/databases.ts';
 import { startOnair, tempDir, type Running } from '../support/onair.ts';
@@ -127,6 +128,12 @@ describe('access without ONAIR_API_KEY', () => {
 });
 
 describe('ONAIR_TRUST_PROXY', () => {
+  test('a Forwarded header (RFC 7239) reads as the X-Forwarded-For list it stands for', () => {
+    assert.equal(forwardedFor('for=192.0.2.60;proto=http;by=203.0.113.43'), '192.0.2.60');
+    assert.equal(forwardedFor('For="[2001:db8:cafe::17]:4711", for=198.51.100.17:80;proto=https'), '2001:db8:cafe::17, 198.51.100.17');
+    assert.equal(forwardedFor('for=_hidden, proto=https, for="[::1]"'), '_hidden, unknown, ::1');
+  });
+
   /**
    * Starts onair with a debug logger, reads /ping with each set of headers, then tries a change with the first, and
    * answers the message and address of every line that has one.
