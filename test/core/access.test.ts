@@ -157,6 +157,23 @@ describe('ONAIR_TRUST_PROXY', () => {
       ['request 203.0.113.7', 'request 2001:db8:cafe::17', 'access refused 203.0.113.7', 'request 203.0.113.7']);
   });
 
+  test('a reservation through a trusted proxy records the client as who reserved; through another, the peer', async () => {
+    for (const [trust, who] of [['127.0.0.1/32', '203.0.113.7'], ['10.0.0.0/8', '127.0.0.1']] as const) {
+      const server = await startOnair({ database, env: { ONAIR_API_KEY: KEY, ONAIR_TRUST_PROXY: trust, ONAIR_GATE_RESERVATION_TTL: '1' } });
+      try {
+        const show = (await server.request('POST', '/shows', { title: 'Relayed' }, withKey)).body.id;
+        const start = new Date(Date.now() - 60_000).toISOString().slice(0, 19);
+        const event = (await server.request('POST', '/events', { showId: show, type: 'live', start, duration: 3600, timezone: 'UTC' }, withKey)).body.id;
+        const reserved = await server.request('POST', '/reserve', { instance: { event, start } }, { ...withKey, 'x-forwarded-for': '203.0.113.7' });
+        assert.equal(reserved.status, 201, JSON.stringify(reserved.body));
+        const [session] = (await server.request('GET', '/channels/main/sessions', undefined, withKey)).body;
+        assert.equal(session.who, who, trust);
+      } finally {
+        await server.stop();
+      }
+    }
+  });
+
   test('an untrusted peer\'s forwarded chain is ignored for the address', async () => {
     const local = ['request 127.0.0.1', 'request 127.0.0.1', 'access refused 127.0.0.1', 'request 127.0.0.1'];
     assert.deepEqual(await loggedAddresses(undefined, relayed), local);
