@@ -74,6 +74,8 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
   return {
     app, database, bus, tasks, programme, recordings, gate, automation, logger,
     async start() {
+      // Every route is known: the access rule checks ONAIR_PUBLIC_ROUTES against them before anything runs.
+      await app.ready();
       await bus.start();
       retention = keepEvents({ bus, clock, logger, retentionMs: config.events.retentionMs, time: config.tasks.cleanTime });
       await programme.start();

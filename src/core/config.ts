@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Duration } from 'luxon';
 
@@ -17,6 +18,10 @@ export interface Config {
     requestTimeoutMs: number;
     /** How many server-sent event streams may be open at once. */
     sseMaxClients: number;
+    /** Routes open without the API key (core/http/auth.ts); unset: those the areas mark public. */
+    publicRoutes: string[] | undefined;
+    /** Addresses and CIDR ranges of the proxies whose forwarded client address onair believes. */
+    trustProxy: string[];
   };
   dataDir: string;
   /** This instance among several; the id defaults to one kept in the data dir (core/node.ts). */
@@ -99,6 +104,29 @@ function matching(env: Env, name: string, fallback: string, pattern: RegExp, wha
   const raw = read(env, name) ?? fallback;
   if (!pattern.test(raw)) throw new ConfigError(`${name} must be ${what}, got "${raw}"`);
   return raw;
+}
+
+function list(env: Env, name: string): string[] | undefined {
+  return read(env, name)?.split(',').map((item) => item.trim()).filter(Boolean);
+}
+
+function routes(env: Env, name: string): string[] | undefined {
+  const found = list(env, name);
+  const bad = found?.find((route) => !/^\/\S*$/.test(route));
+  if (bad !== undefined) throw new ConfigError(`${name} must be comma-separated routes such as /ping,/listen,/schedule, got "${bad}"`);
+  return found;
+}
+
+/** IP addresses and CIDR ranges, IPv4 or IPv6 (127.0.0.1/32, ::1, 10.0.0.0/8). */
+function cidrs(env: Env, name: string): string[] {
+  const found = list(env, name) ?? [];
+  const bad = found.find((entry) => {
+    const [address = '', bits, ...rest] = entry.split('/');
+    const version = isIP(address);
+    return version === 0 || rest.length > 0 || (bits !== undefined && !(/^\d{1,3}$/.test(bits) && Number(bits) <= (version === 4 ? 32 : 128)));
+  });
+  if (bad !== undefined) throw new ConfigError(`${name} must be comma-separated IP addresses or CIDR ranges such as 127.0.0.1/32,::1, got "${bad}"`);
+  return found;
 }
 
 /** An ISO 8601 duration of days and times (P1D, PT15M, PT0.5S), as milliseconds from `min` up. */
@@ -223,6 +251,8 @@ export function loadConfig(env: Env = process.env): Config {
       bodyLimit: integer(env, 'ONAIR_HTTP_BODY_LIMIT', 1024 * 1024, 1024, 1024 * 1024 * 1024),
       requestTimeoutMs: duration(env, 'ONAIR_HTTP_REQUEST_TIMEOUT', 'PT30S', 1000),
       sseMaxClients: integer(env, 'ONAIR_SSE_MAX_CLIENTS', 500, 1, 100_000),
+      publicRoutes: routes(env, 'ONAIR_PUBLIC_ROUTES'),
+      trustProxy: cidrs(env, 'ONAIR_TRUST_PROXY'),
     },
     dataDir,
     node: node(env),

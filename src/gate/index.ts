@@ -19,7 +19,7 @@ export function createGate(deps: GateDeps) {
     gate: service as Gate,
     migrations: gateMigrations,
     /** The gate's routes as a Fastify plugin: `await app.register(gate.routes)`. */
-    routes: async (app: App) => gateRoutes(app, { gate: service, bus: deps.bus, apiKey: deps.config.apiKey }),
+    routes: async (app: App) => gateRoutes(app, { gate: service, bus: deps.bus }),
     start: () => service.start(),
     stop: () => service.stop(),
   };

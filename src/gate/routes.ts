@@ -4,7 +4,6 @@ import { Type } from 'typebox';
 import type { EventBus } from '../core/events/bus.ts';
 import { registerSse } from '../core/events/sse.ts';
 import { notFound } from '../core/errors.ts';
-import { operatorGuard } from '../core/http/auth.ts';
 import type { App } from '../core/http/server.ts';
 import type { Availability, ChannelInfo, ChannelWithIngest } from './contract.ts';
 import type { SessionRow } from './migrations.ts';
@@ -116,14 +115,13 @@ function sessionView(row: SessionRow) {
 export interface GateRoutesOptions {
   gate: GateService;
   bus: EventBus;
-  apiKey: string | undefined;
 }
 
 /**
  * The gate's routes, a Fastify plugin with its own scope: seed 002's paths for the default channel, the same under
  * /channels/{channel}/ for every channel (parametric, so channels made at run time have them all), and the channels API.
  */
-export async function gateRoutes(app: App, { gate, bus, apiKey }: GateRoutesOptions): Promise<void> {
+export async function gateRoutes(app: App, { gate, bus }: GateRoutesOptions): Promise<void> {
   const tags = ['gate'];
   const channelOf = (params: unknown) => (params as { channel?: string }).channel ?? gate.defaultChannel;
   const operated = async (channel: ChannelWithIngest) => ({ ...channelView(channel, await gate.availability(channel.name)), ingest: channel.ingest });
@@ -135,6 +133,7 @@ export async function gateRoutes(app: App, { gate, bus, apiKey }: GateRoutesOpti
     const which = prefix === '' ? 'the default channel' : 'a channel';
 
     app.get(`${prefix}/check`, {
+      config: { access: 'public' },
       schema: { tags, summary: `Who is on air on ${which}`, ...params, response: { 200: Check, ...problems(400, 404) } },
     }, async (request, reply) => reply.header('Cache-Control', 'no-store').send(checkView(await gate.availability(channelOf(request.params)))));
 
@@ -153,6 +152,7 @@ export async function gateRoutes(app: App, { gate, bus, apiKey }: GateRoutesOpti
     });
 
     app.get(`${prefix}/listen`, {
+      config: { access: 'public' },
       schema: {
         tags, summary: `Listen to ${which}`,
         description: 'The live stream as it arrives: Ogg/Opus for audio sessions (any player or <audio> element), MPEG-TS for mpegts sessions.',
@@ -167,6 +167,7 @@ export async function gateRoutes(app: App, { gate, bus, apiKey }: GateRoutesOpti
     });
 
     app.get(`${prefix}/hls/:file`, {
+      config: { access: 'public' },
       schema: {
         tags, summary: `HLS of ${which} (mpegts sessions)`,
         params: Type.Object({ ...(prefix === '' ? {} : { channel: Name }), file: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}\\.(m3u8|ts)$' }) }),
@@ -223,14 +224,16 @@ export async function gateRoutes(app: App, { gate, bus, apiKey }: GateRoutesOpti
   });
 
   app.get('/channels/:channel/ingest', {
-    onRequest: operatorGuard(apiKey, 'Reading a stream key'),
+    config: { access: 'private' },
     schema: {
       tags, summary: 'Where an encoder sends the channel in static mode, with its stream key (operators only)',
-      params: ChannelParams, security: [{ apiKey: [] }], response: { 200: Ingest, ...problems(400, 401, 403, 404) },
+      params: ChannelParams, response: { 200: Ingest, ...problems(400, 404) },
     },
   }, async (request, reply) => reply.header('Cache-Control', 'no-store').send(await gate.ingest(request.params.channel)));
 
+  // Sessions name who reserved (the client's address).
   app.get('/channels/:channel/sessions', {
+    config: { access: 'private' },
     schema: {
       tags, summary: 'Session history of a channel, newest first', params: ChannelParams,
       querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50 })) }, { additionalProperties: false }),

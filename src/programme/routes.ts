@@ -70,6 +70,7 @@ export function registerProgrammeRoutes(app: App, programme: Programme, clock: C
   }, async (request, reply) => reply.code(201).send(await programme.createShow(request.body)));
 
   app.get('/shows', {
+    config: { access: 'public' },
     schema: { tags, summary: 'Shows, paged', querystring: Type.Object(paging), response: { 200: listOf('shows', 'Show'), ...problems(400) } },
   }, async (request) => {
     const paged = page(request.query);
@@ -77,6 +78,7 @@ export function registerProgrammeRoutes(app: App, programme: Programme, clock: C
   });
 
   app.get('/shows/:id', {
+    config: { access: 'public' },
     schema: { tags, summary: 'A show', params: Id, response: { 200: ShowRef, ...problems(400, 404) } },
   }, async (request) => programme.show(request.params.id));
 
@@ -116,6 +118,7 @@ export function registerProgrammeRoutes(app: App, programme: Programme, clock: C
   }, async (request) => programme.deleteEvent(request.params.id));
 
   app.get('/schedule', {
+    config: { access: 'public' },
     schema: {
       tags, summary: 'Per event, the instances overlapping a window',
       description: 'Events are paged, ordered by their first instance in the window; `count` is how many events have instances there. '
@@ -141,6 +144,7 @@ export function registerProgrammeRoutes(app: App, programme: Programme, clock: C
   });
 
   app.get('/schedule.ics', {
+    config: { access: 'public' },
     schema: {
       tags, summary: 'The schedule as an iCalendar feed to subscribe to',
       description: 'One VEVENT per instance, times in UTC. Default window: 30 days back to 90 days ahead.',
@@ -159,6 +163,7 @@ export function registerProgrammeRoutes(app: App, programme: Programme, clock: C
   });
 
   app.get('/instances/:eventId/:start', {
+    config: { access: 'public' },
     schema: {
       tags, summary: 'One instance of an event',
       params: Type.Object({ eventId: Type.String({ format: 'uuid' }), start: Type.String({ maxLength: 40, description: 'Naive local start' }) }),

@@ -80,6 +80,8 @@ function kindRoutes(app: App, service: ArchiveService, kind: ArchiveKind, upload
   const tags = ['recordings'];
   const one = kind.slice(0, -1);
   const base = `/${kind}`;
+  // A prerecording is a show not aired yet: only operators read it.
+  const readers = kind === 'prerecordings' ? { config: { access: 'private' as const } } : {};
 
   app.put(`${base}/:event/:start`, {
     bodyLimit: Number.MAX_SAFE_INTEGER,
@@ -106,6 +108,7 @@ function kindRoutes(app: App, service: ArchiveService, kind: ArchiveKind, upload
   app.route({
     method: ['GET', 'HEAD'],
     url: `${base}/:event/:start`,
+    ...readers,
     schema: {
       tags, summary: `Download the ${one} of an instance`, params: Key, querystring: PartQuery('the first part'), produces: MEDIA_TYPES,
       description: 'Answers the file (or the part asked for: a live instance recorded over several sessions has one part per session) with ETag, Last-Modified and Accept-Ranges; a single Range (also suffix and open-ended) '
@@ -147,6 +150,7 @@ function kindRoutes(app: App, service: ArchiveService, kind: ArchiveKind, upload
   });
 
   app.get(`${base}/:event`, {
+    ...readers,
     schema: {
       tags, summary: `List the ${kind} of an event`, params: Type.Object({ event: EventParam }), querystring: ListQuery,
       description: 'Ordered by instance start, then part (each part of an instance is listed with its number); `after` is inclusive, `before` exclusive. A naive bound compares with the '

@@ -56,7 +56,9 @@ export function registerTaskRoutes(app: App, engine: TaskEngine, clock: Clock, b
     return { task: record.task, status: record.status };
   });
 
+  // A task's details carry its result, which may hold anything an operation returns.
   app.get('/tasks/:status/:id', {
+    config: { access: 'private' },
     schema: {
       tags, summary: 'A task in a given status, with that status\'s details',
       params: Type.Object({ status: Type.Union(STATUSES.map((s) => Type.Literal(s))), id: Id.properties.id }),

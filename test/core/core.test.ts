@@ -18,6 +18,9 @@ describe('configuration', () => {
     assert.deepEqual(loadConfig({ ONAIR_SRT_PORT_START: '20000' }).srt, { portStart: 20000, portEnd: 20099 });
     assert.equal(config.events.retentionMs, 7 * 86_400_000);
     assert.equal(loadConfig({ ONAIR_EVENTS_RETENTION: 'PT36H' }).events.retentionMs, 36 * 3_600_000);
+    assert.deepEqual([config.http.publicRoutes, config.http.trustProxy], [undefined, []]);
+    const access = loadConfig({ ONAIR_PUBLIC_ROUTES: '/ping, /listen', ONAIR_TRUST_PROXY: '127.0.0.1/32, ::1, fd00::/8, 10.1.2.3' }).http;
+    assert.deepEqual([access.publicRoutes, access.trustProxy], [['/ping', '/listen'], ['127.0.0.1/32', '::1', 'fd00::/8', '10.1.2.3']]);
   });
 
   test('a bad value stops onair with a message naming it', () => {
@@ -35,6 +38,10 @@ describe('configuration', () => {
       [{ ONAIR_SRT_PORT_START: '20000', ONAIR_SRT_PORT_END: '19999' }, /ONAIR_SRT_PORT_END must be a whole number from 20000 to 65535/],
       [{ ONAIR_EVENTS_RETENTION: 'a week' }, /ONAIR_EVENTS_RETENTION/],
       [{ ONAIR_EVENTS_RETENTION: 'PT10M' }, /ONAIR_EVENTS_RETENTION/],
+      [{ ONAIR_PUBLIC_ROUTES: '/ping,schedule' }, /ONAIR_PUBLIC_ROUTES .* got "schedule"/],
+      [{ ONAIR_TRUST_PROXY: '127.0.0.1/32,proxy.local' }, /ONAIR_TRUST_PROXY .* got "proxy.local"/],
+      [{ ONAIR_TRUST_PROXY: '10.0.0.0/33' }, /ONAIR_TRUST_PROXY .* got "10.0.0.0\/33"/],
+      [{ ONAIR_TRUST_PROXY: '::1/129' }, /ONAIR_TRUST_PROXY/],
     ];
     for (const [env, message] of cases) assert.throws(() => loadConfig(env), (e: Error) => e instanceof ConfigError && message.test(e.message));
   });
@@ -127,7 +134,7 @@ describe('events across instances', { skip: !postgresAvailable && 'PostgreSQL no
 });
 
 describe('security defaults', () => {
-  test('with ONAIR_API_KEY, changes need the key; reading does not', async () => {
+  test('with ONAIR_API_KEY, changes and reads need the key (test/core/access.test.ts has the public reads)', async () => {
     const key = 'k'.repeat(32);
     const server = await startOnair({ database: testDatabases[0]!, env: { ONAIR_API_KEY: key } });
     try {
@@ -135,7 +142,8 @@ describe('security defaults', () => {
       assert.equal((await server.request('POST', '/tasks', body)).status, 401);
       assert.equal((await server.request('POST', '/tasks', body, { 'x-api-key': 'wrong' })).status, 401);
       assert.equal((await server.request('POST', '/tasks', body, { 'x-api-key': key })).status, 201);
-      assert.equal((await server.request('GET', '/tasks')).status, 200);
+      assert.equal((await server.request('GET', '/tasks')).status, 401);
+      assert.equal((await server.request('GET', '/tasks', undefined, { 'x-api-key': key })).status, 200);
     } finally {
       await server.stop();
     }

@@ -217,7 +217,10 @@ for (const database of testDatabases) {
       for (const status of ['200', '201', '204', '400', '401', '404', '413', '415', '431']) assert.ok(seen.has(status), `the walk saw a ${status}`);
     });
 
-    test('operations that change state declare the API key; reading ones only when they are for operators (a 401)', () => {
+    test('every operation but the public reads declares the API key, and those that may answer 401 are they', () => {
+      assert.equal(doc.paths['/schedule']!.get!.security, undefined, 'a public read');
+      assert.deepEqual(doc.paths['/tasks']!.get!.security, [{ apiKey: [] }], 'a read for key holders');
+      assert.ok(doc.paths['/channels/{channel}/sessions']!.get!.responses['403'], 'a read for operators only');
       for (const [path, byMethod] of Object.entries(doc.paths)) {
         for (const [method, operation] of Object.entries(byMethod).filter(([m]) => METHODS.includes(m))) {
           if (SAFE.has(method) && !operation.responses['401']) assert.equal(operation.security, undefined, `${method} ${path}`);

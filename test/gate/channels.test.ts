@@ -45,13 +45,13 @@ for (const database of testDatabases) {
       assert.ok(Buffer.from(streamKey, 'base64url').length >= 16, 'at least 128 random bits');
       assert.equal(url, `srt://127.0.0.1:${server.port + 2}?pbkeylen=32&linger=3`);
 
-      const listed = (await server.request('GET', '/channels')).body as Array<{ channel: string; configured: boolean; port: number }>;
+      const listed = (await server.request('GET', '/channels', undefined, withKey)).body as Array<{ channel: string; configured: boolean; port: number }>;
       assert.deepEqual(listed.map((c) => [c.channel, c.configured, c.port]),
         [['main', true, server.port], ['studio', true, server.port + 1], ['live-one', false, server.port + 2]]);
-      const one = await server.request('GET', '/channels/live-one');
+      const one = await server.request('GET', '/channels/live-one', undefined, withKey);
       assert.equal(one.status, 200);
       assert.equal((await server.request('GET', '/channels/live-one/check')).body.state, 'idle', 'every per-channel route serves it');
-      assert.equal((await server.request('GET', '/channels/live-one/sessions')).status, 200);
+      assert.equal((await server.request('GET', '/channels/live-one/sessions', undefined, withKey)).status, 200);
 
       assert.equal((await server.request('GET', '/channels/live-one/ingest')).status, 401, 'the key is for API-key holders');
       assert.equal((await server.request('GET', '/channels/live-one/ingest', undefined, { 'x-api-key': 'x'.repeat(23) })).status, 401);
@@ -90,7 +90,7 @@ for (const database of testDatabases) {
         assert.equal(answer.status, status, `${JSON.stringify(body)}: ${JSON.stringify(answer.body)}`);
         assert.ok(field(answer)?.includes(name), `${JSON.stringify(body)}: ${JSON.stringify(answer.body)}`);
       }
-      assert.equal((await server.request('GET', '/channels/other')).status, 404, 'nothing was made');
+      assert.equal((await server.request('GET', '/channels/other', undefined, withKey)).status, 404, 'nothing was made');
     });
 
     test('PATCH changes port and key; configured channels and channels in use are refused; DELETE removes', async () => {
@@ -98,7 +98,7 @@ for (const database of testDatabases) {
       const moved = await server.request('PATCH', '/channels/movable', { port: server.port + 20, key: 'rotated-key-42' }, withKey);
       assert.equal(moved.status, 200, JSON.stringify(moved.body));
       assert.deepEqual([moved.body.port, moved.body.ingest.streamKey], [server.port + 20, 'rotated-key-42']);
-      assert.equal((await server.request('GET', '/channels/movable')).body.port, server.port + 20);
+      assert.equal((await server.request('GET', '/channels/movable', undefined, withKey)).body.port, server.port + 20);
       const taken = await server.request('PATCH', '/channels/movable', { port: server.port + 1 }, withKey);
       assert.deepEqual([taken.status, field(taken)], [409, ['body.port']]);
       await create({ name: 'clash' });
@@ -118,8 +118,8 @@ for (const database of testDatabases) {
       await waitFor(async () => (await server.request('GET', '/channels/movable/check')).body.state === 'idle', 'the reservation to expire');
 
       assert.equal((await server.request('DELETE', '/channels/movable', undefined, withKey)).status, 204);
-      assert.equal((await server.request('GET', '/channels/movable')).status, 404);
-      assert.equal((await server.request('GET', '/channels/movable/sse')).status, 404);
+      assert.equal((await server.request('GET', '/channels/movable', undefined, withKey)).status, 404);
+      assert.equal((await server.request('GET', '/channels/movable/sse', undefined, withKey)).status, 404);
       assert.equal((await server.request('DELETE', '/channels/movable', undefined, withKey)).status, 404);
       assert.equal((await create({ name: 'after', port: server.port + 20 })).status, 201, 'its port is free again');
       assert.deepEqual(server.events.filter((e) => (e.data as { channel?: string }).channel === 'movable' && e.type.startsWith('channel-')).map((e) => e.type),
@@ -128,7 +128,7 @@ for (const database of testDatabases) {
     });
 
     test('a port something else on this machine is bound to is not handed out', async () => {
-      const ports = new Set((await server.request('GET', '/channels')).body.map((c: { port: number }) => c.port));
+      const ports = new Set((await server.request('GET', '/channels', undefined, withKey)).body.map((c: { port: number }) => c.port));
       let next = server.port;
       while (ports.has(next)) next++;
       const socket = createSocket('udp4');
@@ -150,7 +150,7 @@ for (const database of testDatabases) {
       await first.stop(true);
       const again = await startGate({ database, databaseUrl: url, dataDir: first.dataDir, env: { ONAIR_API_KEY: KEY, ONAIR_SRT_PORT_START: String(first.port) } });
       try {
-        const kept = await again.request('GET', '/channels/kept');
+        const kept = await again.request('GET', '/channels/kept', undefined, withKey);
         assert.deepEqual([kept.status, kept.body.port, kept.body.configured], [200, made.body.port, false]);
         assert.equal((await again.request('GET', '/channels/kept/ingest', undefined, withKey)).body.streamKey, made.body.ingest.streamKey);
         const next = await again.request('POST', '/channels', { name: 'next' }, withKey);
@@ -171,7 +171,7 @@ for (const database of testDatabases) {
       const channels = JSON.stringify([{ name: 'main' }, { name: 'later' }]);
       const again = await startGate({ database, databaseUrl: url, dataDir: first.dataDir, env: { ONAIR_CHANNELS: channels, ONAIR_SRT_PORT_START: String(first.port) } });
       try {
-        const listed = (await again.request('GET', '/channels')).body as Array<{ channel: string; configured: boolean }>;
+        const listed = (await again.request('GET', '/channels', undefined, withKey)).body as Array<{ channel: string; configured: boolean }>;
         assert.deepEqual(listed.map((c) => [c.channel, c.configured]), [['main', true], ['later', true]]);
         assert.ok(again.logs.some((line) => line.includes('"channels":["later"]') && line.includes('ONAIR_CHANNELS now has')), 'warned');
       } finally {
@@ -223,7 +223,7 @@ describe('channels made at run time by two instances sharing PostgreSQL', { skip
       const ports = answers.map((a) => a.body.port as number);
       assert.equal(new Set(ports).size, 20, `ports ${ports.join()}`);
       for (const server of [first, second]) {
-        const listed = (await server.request('GET', '/channels')).body as Array<{ channel: string; port: number }>;
+        const listed = (await server.request('GET', '/channels', undefined, withKey)).body as Array<{ channel: string; port: number }>;
         assert.equal(listed.length, 21);
         assert.equal(new Set(listed.map((c) => c.port)).size, 21, 'main too has a port of its own');
       }

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import type { Clock } from '../../src/core/clock.ts';
 import { loadConfig, type Config } from '../../src/core/config.ts';
 import { createOnair, type Onair } from '../../src/onair.ts';
@@ -53,6 +53,7 @@ export async function startOnair(options: {
   /** Runs before the areas start (e.g. to register an operation the test needs from the first claim). */
   prepare?: (onair: Onair) => void;
   dataDir?: string;
+  logger?: Logger;
 }): Promise<Running> {
   const dataDir = options.dataDir ?? tempDir();
   const databaseUrl = options.databaseUrl ?? (await options.database.create());
@@ -61,7 +62,7 @@ export async function startOnair(options: {
     ...(databaseUrl ? { ONAIR_DATABASE_URL: databaseUrl } : {}),
     ...options.env,
   });
-  const logger = pino({ level: process.env.ONAIR_TEST_LOG_LEVEL ?? 'silent' });
+  const logger = options.logger ?? pino({ level: process.env.ONAIR_TEST_LOG_LEVEL ?? 'silent' });
   const onair = await createOnair(config, { clock: options.clock, logger });
   options.prepare?.(onair);
   const url = await onair.start();

@@ -1,5 +1,5 @@
 import type { FastifySchema } from 'fastify';
-import { SAFE_METHODS } from './auth.ts';
+import { SAFE_METHODS, type AccessRules } from './auth.ts';
 import { titleOf } from './problem.ts';
 
 /**
@@ -22,9 +22,13 @@ const ANY_ROUTE: Record<string, string> = {
   431: 'The request headers are too large',
   503: 'onair is stopping',
 };
-const CHANGING_ROUTE: Record<string, string> = {
+const KEYED_ROUTE: Record<string, string> = {
   401: 'ONAIR_API_KEY is set and the request has no valid X-API-KEY header',
-  403: 'ONAIR_API_KEY is not set and the request does not come from this machine',
+};
+const OPERATORS_ROUTE: Record<string, string> = {
+  403: 'ONAIR_API_KEY is not set and the request does not come from this machine, or came through a proxy',
+};
+const CHANGING_ROUTE: Record<string, string> = {
   408: 'The body did not arrive whole in time (ONAIR_HTTP_REQUEST_TIMEOUT)',
   413: 'The body is larger than accepted (ONAIR_HTTP_BODY_LIMIT)',
   415: 'The body is not JSON',
@@ -45,12 +49,21 @@ function withKeyPatterns(schema: unknown): unknown {
   return patterns.length === 1 ? { ...copy, propertyNames: { pattern: patterns[0] } } : copy;
 }
 
+interface Needs {
+  changes: boolean;
+  key: boolean;
+  operator: boolean;
+}
+
 /** The answers a route documents: its own (problems as application/problem+json) and those of the core. */
-function answers(schema: RouteSchema, changes: boolean): Record<string, unknown> {
+function answers(schema: RouteSchema, needs: Needs): Record<string, unknown> {
   const own = Object.entries(schema.response ?? {}).map(([code, answer]) =>
     [code, isProblem(answer) ? problemAnswer(titleOf(Number(code))) : answer]);
+  const shared = {
+    ...ANY_ROUTE, ...(needs.key ? KEYED_ROUTE : {}), ...(needs.operator ? OPERATORS_ROUTE : {}), ...(needs.changes ? CHANGING_ROUTE : {}),
+  };
   // A route that takes any body (an upload naming the media types it consumes) never answers 415.
-  const core = Object.entries({ ...ANY_ROUTE, ...(changes ? CHANGING_ROUTE : {}) })
+  const core = Object.entries(shared)
     .filter(([code]) => !(code === '415' && schema.consumes !== undefined))
     .map(([code, description]) => [code, problemAnswer(description)]);
   const documented = Object.fromEntries([...core, ...own]);
@@ -58,18 +71,28 @@ function answers(schema: RouteSchema, changes: boolean): Record<string, unknown>
   return succeeds || schema.produces === undefined ? documented : { 200: { description: 'OK', type: 'string' }, ...documented };
 }
 
+interface Documented {
+  schema: FastifySchema;
+  url: string;
+  route: { method: string | string[]; config?: { route?: string; access?: string } };
+}
+
 /** The `transform` of @fastify/swagger: documents what every route shares; the route's validation is untouched. */
-export function documentRoute({ schema: given, url, route }: { schema: FastifySchema; url: string; route: { method: string | string[] } }) {
-  const schema = given as RouteSchema | undefined;
-  if (schema === undefined || schema.hide) return { schema: given, url };
-  const changes = [route.method].flat().some((method) => !SAFE_METHODS.has(method));
-  return {
-    url,
-    schema: {
-      ...schema,
-      response: answers(schema, changes),
-      ...(schema.body === undefined ? {} : { body: withKeyPatterns(schema.body) }),
-      ...(changes ? { security: [{ apiKey: [] }] } : {}),
-    },
+export function documentRoute(access: AccessRules) {
+  return ({ schema: given, url, route }: Documented) => {
+    const schema = given as RouteSchema | undefined;
+    if (schema === undefined || schema.hide) return { schema: given, url };
+    const changes = [route.method].flat().some((method) => !SAFE_METHODS.has(method));
+    const key = changes || !access.isPublic(route.config ?? {});
+    const needs = { changes, key, operator: changes || route.config?.access === 'private' };
+    return {
+      url,
+      schema: {
+        ...schema,
+        response: answers(schema, needs),
+        ...(schema.body === undefined ? {} : { body: withKeyPatterns(schema.body) }),
+        ...(key ? { security: [{ apiKey: [] }] } : {}),
+      },
+    };
   };
 }

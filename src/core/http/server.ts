@@ -9,7 +9,7 @@ import type { Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
 import { serveEventStreams } from '../events/sse.ts';
 import type { Metrics } from '../metrics.ts';
-import { stateChangeGuard } from './auth.ts';
+import { AccessRules, API_REFERENCE, readForwarded } from './auth.ts';
 import { closeUnread, requestDeadline } from './deadline.ts';
 import { documentRoute } from './openapi.ts';
 import { DomainError, type FieldError } from '../errors.ts';
@@ -76,12 +76,17 @@ export async function createHttpServer(options: HttpOptions): Promise<App> {
     forceCloseConnections: 'idle',
     clientErrorHandler: clientError,
     routerOptions: { maxParamLength: 500 },
+    // request.ip is the client a trusted proxy names, for logs and the areas (the gate's sessions).
+    trustProxy: options.http.trustProxy.length > 0 ? options.http.trustProxy : false,
     // A factory rather than setValidatorCompiler: an area's plugin that adds its own schemas builds its validator
     // from the factory, which would otherwise be Fastify's default (Ajv, dropping unknown properties).
     schemaController: { compilersFactory: { buildValidator: (() => validatorCompiler) as never } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  const access = new AccessRules(options.apiKey, options.http.publicRoutes);
   app.addHook('onRoute', refuseUnknownQuery);
+  app.addHook('onRoute', access.name);
+  app.addHook('onReady', access.settle);
   // Every body but the archive's uploads is JSON: a text/plain one is a 415 like any other, not a string to refuse.
   app.removeContentTypeParser('text/plain');
   app.addSchema(Problem);
@@ -94,14 +99,15 @@ export async function createHttpServer(options: HttpOptions): Promise<App> {
     reply.code(404).type('application/problem+json').send(problem(404, `No route ${request.method} ${request.url.split('?')[0]}`)));
 
   serveEventStreams(app, { maxClients: options.http.sseMaxClients, metrics: options.metrics });
-  app.addHook('onRequest', stateChangeGuard(options.apiKey));
+  app.addHook('onRequest', readForwarded);
+  app.addHook('onRequest', access.check);
   app.addHook('preParsing', requestDeadline(options.clock, options.http.requestTimeoutMs));
   app.addHook('onSend', closeUnread);
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     options.metrics.httpDuration.observe(
       { method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
-    request.log.debug({ method: request.method, url: route, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
+    request.log.debug({ ip: request.ip, method: request.method, url: route, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
   });
 
   await app.register(swagger, {
@@ -116,21 +122,23 @@ export async function createHttpServer(options: HttpOptions): Promise<App> {
         securitySchemes: {
           apiKey: {
             type: 'apiKey', name: 'X-API-KEY', in: 'header',
-            description: 'Needed by requests that change state when ONAIR_API_KEY is set; without it, such requests are accepted from this machine only',
+            description: 'Needed, when ONAIR_API_KEY is set, by every request but those to the public routes (ONAIR_PUBLIC_ROUTES); '
+              + 'without it, changes and the reads for operators only are accepted from this machine only, never through a proxy',
           },
         },
       },
     },
-    transform: documentRoute,
+    transform: documentRoute(access),
     // Shared schemas keep their names (Problem, Task, ...) in components.
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(swaggerUi, { routePrefix: API_REFERENCE });
 
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger({}));
+  app.get('/openapi.json', { schema: { hide: true }, config: { access: 'public' } }, async () => app.swagger({}));
   app.route({
     method: ['GET', 'HEAD'],
     url: '/ping',
+    config: { access: 'public' },
     schema: { tags: ['service'], summary: 'Liveness check', response: { 204: { type: 'null', description: 'Alive' } } },
     handler: async (_request, reply) => reply.code(204).header('Cache-Control', 'no-store').send(null),
   });
