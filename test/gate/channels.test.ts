@@ -203,7 +203,7 @@ for (const database of testDatabases) {
       } finally {
         await refuseEvents(server, false);
       }
-      assert.equal((await server.request('GET', '/channels/not-made')).status, 404);
+      assert.equal((await server.request('GET', '/channels/not-made', undefined, withKey)).status, 404);
       const kept = await server.request('GET', '/channels/kept/ingest', undefined, withKey);
       assert.equal(kept.status, 200);
       assert.notEqual(kept.body.streamKey, 'another-key-0123');
