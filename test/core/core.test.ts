@@ -18,6 +18,8 @@ describe('configuration', () => {
     assert.deepEqual(loadConfig({ ONAIR_SRT_PORT_START: '20000' }).srt, { portStart: 20000, portEnd: 20099 });
     assert.equal(config.events.retentionMs, 7 * 86_400_000);
     assert.equal(loadConfig({ ONAIR_EVENTS_RETENTION: 'PT36H' }).events.retentionMs, 36 * 3_600_000);
+    assert.equal(config.logFormat, 'auto');
+    assert.equal(loadConfig({ ONAIR_LOG_FORMAT: 'pretty' }).logFormat, 'pretty');
   });
 
   test('a bad value stops onair with a message naming it', () => {
@@ -26,6 +28,7 @@ describe('configuration', () => {
       [{ ONAIR_HTTP_PORT: '70000' }, /ONAIR_HTTP_PORT/],
       [{ ONAIR_DATABASE_URL: 'mysql://x' }, /ONAIR_DATABASE_URL/],
       [{ ONAIR_LOG_LEVEL: 'loud' }, /ONAIR_LOG_LEVEL/],
+      [{ ONAIR_LOG_FORMAT: 'colour' }, /ONAIR_LOG_FORMAT must be one of auto, json, pretty, got "colour"/],
       [{ ONAIR_API_KEY: 'short' }, /ONAIR_API_KEY/],
       [{ ONAIR_TASKS_CLEAN_RETENTION: 'a month' }, /ONAIR_TASKS_CLEAN_RETENTION/],
       [{ ONAIR_SSE_MAX_CLIENTS: '0' }, /ONAIR_SSE_MAX_CLIENTS/],
