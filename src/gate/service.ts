@@ -357,6 +357,8 @@ export class GateService implements Gate {
       throw new ChannelBusy(session.channel.name, `${(error as Error).message}; try again shortly`, 'unavailable');
     }
     await this.#announce(together(this.#streamEvent('stream-reserved', session), this.#availabilityChanged([session.channel.name], session.instance)));
+    this.#logger.info({ channel: session.channel.name, session: session.id, mode: session.mode, event: session.instance?.event, format: session.format,
+      record: session.record, who, expiresAt: session.expiresAt }, 'session open; waiting for the source');
     return running;
   }
 
@@ -424,6 +426,7 @@ export class GateService implements Gate {
     session.since = this.#deps.clock.now();
     session.publishedAt ??= session.since;
     this.#publish('stream-publishing', session);
+    this.#logger.info({ channel: session.channel.name, session: session.id, codec: session.codec }, 'the source is on air');
     await this.#write(running, {
       state: 'publishing', published_at: session.publishedAt, codec: session.codec, outputs: JSON.stringify(session.outputs),
     });

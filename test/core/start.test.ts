@@ -5,8 +5,8 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../support/process.ts';
-import { requestJson, tempDir, waitFor } from '../support/onair.ts';
+import { freePort, reserveNow } from '../support/process.ts';
+import { tempDir, waitFor } from '../support/onair.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -81,15 +81,6 @@ const documented = (command: string, args: string[]): Start => ({
 function runIn(cwd: string, [command, ...args]: string[], env: Record<string, string>): Promise<number | null> {
   const child = spawn(command!, args, { cwd, env: { ...process.env, ...env }, stdio: 'ignore' });
   return once(child, 'exit').then(([code]) => code as number | null);
-}
-
-/** A live event on now, and the default channel reserved for it: the relay's ffmpeg listens. */
-async function reserveNow(url: string): Promise<void> {
-  const show = await requestJson(url, 'POST', '/shows', { title: 'Start test' });
-  const start = new Date().toISOString().slice(0, 19);
-  const event = await requestJson(url, 'POST', '/events', { showId: show.body.id, type: 'live', start, duration: 3600, timezone: 'UTC' });
-  const reserved = await requestJson(url, 'POST', '/reserve', { event: event.body.id });
-  assert.equal(reserved.status, 201, JSON.stringify(reserved.body));
 }
 
 const commandName = (pid: number) => {

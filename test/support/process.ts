@@ -79,3 +79,13 @@ export async function spawnOnair(env: Record<string, string>): Promise<OnairProc
     output: () => output,
   };
 }
+
+/** A live event on now, and the default channel reserved for it: the relay's ffmpeg listens. */
+export async function reserveNow(url: string): Promise<string> {
+  const show = await requestJson(url, 'POST', '/shows', { title: 'Live now' });
+  const start = new Date().toISOString().slice(0, 19);
+  const event = await requestJson(url, 'POST', '/events', { showId: show.body.id, type: 'live', start, duration: 3600, timezone: 'UTC' });
+  const reserved = await requestJson(url, 'POST', '/reserve', { event: event.body.id });
+  if (reserved.status !== 201) throw new Error(`POST /reserve answered ${reserved.status}: ${JSON.stringify(reserved.body)}`);
+  return reserved.body.url;
+}
