@@ -5,8 +5,8 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { ConfigError, loadConfig, withConfigFile } from '../../src/core/config.ts';
-import { tempDir, waitFor } from '../support/onair.ts';
-import { freePort, ONAIR, runOnairWith } from '../support/process.ts';
+import { tempDir } from '../support/onair.ts';
+import { freePort, ONAIR, runOnairWith, untilAnswering } from '../support/process.ts';
 
 describe('configuration file (ONAIR_CONFIG, onair serve --config)', () => {
   const dir = tempDir();
@@ -51,7 +51,7 @@ describe('configuration file (ONAIR_CONFIG, onair serve --config)', () => {
     const settings = `ONAIR_HTTP_PORT=${port}\nONAIR_DATA_DIR=${join(dir, 'data')}\nONAIR_SRT_PORT_START=${await freePort()}\n`;
     const served = spawn(ONAIR, ['serve', '--config', file('serve.env', settings)], { stdio: 'ignore' });
     try {
-      await waitFor(() => fetch(`http://127.0.0.1:${port}/ping`).then((r) => r.status === 204, () => false), 'onair on the port of the file', 30_000, 50);
+      await untilAnswering(`http://127.0.0.1:${port}`);
     } finally {
       served.kill('SIGTERM');
       await once(served, 'exit');

@@ -5,7 +5,7 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { freePort, reserveNow } from '../support/process.ts';
+import { freePort, reserveNow, untilAnswering } from '../support/process.ts';
 import { tempDir, waitFor } from '../support/onair.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -91,28 +91,41 @@ const commandName = (pid: number) => {
   }
 };
 
+/** Starts `start` on free ports with a temporary data dir, and waits until it answers /ping. */
+async function launch(start: Start) {
+  const dataDir = tempDir();
+  const port = await freePort();
+  const env = { ...start.env(dataDir), ONAIR_HTTP_PORT: String(port), ONAIR_SRT_PORT_START: String(await freePort()) };
+  const child = spawn(start.command, start.args, { cwd: start.cwd, stdio: 'ignore', env: { ...process.env, ...env } });
+  const close = () => {
+    for (const pid of descendants(child.pid!)) process.kill(pid, 'SIGKILL');
+    child.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  const url = `http://127.0.0.1:${port}`;
+  await untilAnswering(url).catch((error: unknown) => {
+    close();
+    throw error;
+  });
+  return { child, url, env, close };
+}
+
 describe('the documented start commands stop cleanly on a signal to the process that was started', () => {
   const starts = [documented('npm', ['start']), documented('./bin/onair', ['serve']), systemdUnit(), dockerImage()];
   for (const start of starts) {
     for (const signal of start.signals) {
       test(`${start.name}, ${signal}: everything gone within 2 s, its ffmpeg too`, async () => {
-        const dataDir = tempDir();
-        const port = await freePort();
-        const env = { ...start.env(dataDir), ONAIR_HTTP_PORT: String(port), ONAIR_SRT_PORT_START: String(await freePort()) };
-        const started = spawn(start.command, start.args, { cwd: start.cwd, stdio: 'ignore', env: { ...process.env, ...env } });
+        const { child, url, close } = await launch(start);
         try {
-          await waitFor(() => fetch(`http://127.0.0.1:${port}/ping`).then((r) => r.status === 204, () => false), 'onair to answer', 30_000, 50);
-          await reserveNow(`http://127.0.0.1:${port}`);
+          await reserveNow(url);
           const family = await waitFor(() => {
-            const all = [started.pid!, ...descendants(started.pid!)];
+            const all = [child.pid!, ...descendants(child.pid!)];
             return all.some((pid) => commandName(pid) === 'ffmpeg') ? all : undefined;
           }, 'the relay\'s ffmpeg to run');
-          started.kill(signal);
+          child.kill(signal);
           await waitFor(() => family.every((pid) => !alive(pid)), `${family.join(', ')} to end`, 2000);
         } finally {
-          for (const pid of descendants(started.pid!)) process.kill(pid, 'SIGKILL');
-          started.kill('SIGKILL');
-          rmSync(dataDir, { recursive: true, force: true });
+          close();
         }
       });
     }
@@ -120,19 +133,14 @@ describe('the documented start commands stop cleanly on a signal to the process 
 
   test('the image\'s health check passes while onair answers /ping, and fails once it has stopped', async () => {
     const image = dockerImage();
-    const dataDir = tempDir();
-    const port = await freePort();
-    const env = { ...image.env(dataDir), ONAIR_HTTP_PORT: String(port), ONAIR_SRT_PORT_START: String(await freePort()) };
-    const started = spawn(image.command, image.args, { cwd: image.cwd, stdio: 'ignore', env: { ...process.env, ...env } });
+    const { child, env, close } = await launch(image);
     try {
-      await waitFor(() => fetch(`http://127.0.0.1:${port}/ping`).then((r) => r.status === 204, () => false), 'onair to answer', 30_000, 50);
       assert.equal(await runIn(image.cwd, image.healthcheck, env), 0);
-      started.kill('SIGTERM');
-      await once(started, 'exit');
+      child.kill('SIGTERM');
+      await once(child, 'exit');
       assert.equal(await runIn(image.cwd, image.healthcheck, env), 1);
     } finally {
-      started.kill('SIGKILL');
-      rmSync(dataDir, { recursive: true, force: true });
+      close();
     }
   });
 });

@@ -80,6 +80,11 @@ export async function spawnOnair(env: Record<string, string>): Promise<OnairProc
   };
 }
 
+/** Waits until onair answers /ping at `url`. */
+export async function untilAnswering(url: string): Promise<void> {
+  await waitFor(() => fetch(`${url}/ping`).then((r) => r.status === 204, () => false), 'onair to answer /ping', 30_000, 50);
+}
+
 /** A live event on now, and the default channel reserved for it: the relay's ffmpeg listens. */
 export async function reserveNow(url: string): Promise<string> {
   const show = await requestJson(url, 'POST', '/shows', { title: 'Live now' });
