@@ -1,10 +1,15 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { tempDir } from '../support/onair.ts';
 import { freePort, runOnairWith } from '../support/process.ts';
 
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const run = promisify(execFile);
 const VERSION = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
 const COMMANDS = ['serve', 'tasks', 'programme', 'recordings', 'prerecordings', 'automation'];
 
@@ -54,6 +59,18 @@ describe('the onair command: version and help', () => {
       assert.match(ran.stderr, /^onair serve/m);
     }
     assert.match((await runOnairWith(nowhere, 'frobnicate')).stderr, /no command "frobnicate"/);
+  });
+
+  const stdout = async (command: string, args: string[]) => (await run(command, args, { cwd: ROOT })).stdout;
+  test('npm install -g . puts onair on the PATH, and npx onair runs it in the clone', async () => {
+    const prefix = tempDir('onair-prefix-');
+    try {
+      await stdout('npm', ['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', '.']);
+      assert.equal(await stdout(join(prefix, 'bin', 'onair'), ['--version']), `onair ${VERSION}\n`);
+      assert.equal(await stdout('npx', ['--no', '--', 'onair', '--version']), `onair ${VERSION}\n`);
+    } finally {
+      rmSync(prefix, { recursive: true, force: true });
+    }
   });
 
   test('an option the command does not have: its usage on standard error, exit 2', async () => {
