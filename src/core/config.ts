@@ -212,6 +212,8 @@ function channels(env: Env, portStart: number): ChannelConfig[] {
   return list;
 }
 
+const UNREADABLE: Record<string, string> = { ENOENT: 'no such file', EACCES: 'permission denied', EISDIR: 'a directory, not a file' };
+
 /**
  * The settings of a configuration file (`path`, else ONAIR_CONFIG) under those of the environment: `NAME=value` lines
  * with ONAIR_* names, `#` comments and blank lines, the value optionally in single or double quotes. A file that
@@ -224,8 +226,8 @@ export function withConfigFile(env: Env, path = read(env, 'ONAIR_CONFIG')): Env 
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new ConfigError(`cannot read the configuration file ${path}: ${code === 'ENOENT' ? 'no such file' : code}`);
+    const code = (error as NodeJS.ErrnoException).code!;
+    throw new ConfigError(`cannot read the configuration file ${path}: ${UNREADABLE[code] ?? code}`);
   }
   const settings: Env = {};
   text.split(/\r?\n/).forEach((line, index) => {

@@ -36,6 +36,7 @@ describe('configuration file (ONAIR_CONFIG, onair serve --config)', () => {
   test('a missing file or a bad line stops onair naming the file and the line, never the value', () => {
     const cases: Array<[string, RegExp]> = [
       [join(dir, 'missing.env'), /cannot read the configuration file .*missing\.env: no such file/],
+      [dir, /cannot read the configuration file .*: a directory, not a file/],
       [file('words.env', '# fine\nONAIR_API_KEY secret-words-here\n'), /words\.env line 2: not a setting: write NAME=value/],
       [file('quote.env', 'ONAIR_API_KEY="secret-words-here\n'), /quote\.env line 1: not a setting/],
       [file('other.env', 'ONAIR_HTTP_PORT=10900\nPORT=80\n'), /other\.env line 2: PORT is not a setting of onair \(their names start with ONAIR_\)/],
