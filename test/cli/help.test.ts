@@ -34,20 +34,22 @@ describe('the onair command: version and help', () => {
 
   for (const command of COMMANDS) {
     test(`onair help ${command}, onair ${command} --help and -h answer its usage alone, exit 0`, async () => {
-      const dataDir = join(tempDir(), 'data');
+      const dir = tempDir();
+      const dataDir = join(dir, 'data');
       const env = { ...nowhere, ONAIR_DATA_DIR: dataDir, ONAIR_HTTP_PORT: String(await freePort()) };
       const answers = [
         await runOnairWith(env, 'help', command), await runOnairWith(env, command, '--help'),
         await runOnairWith(env, command, 'list', '-h'),
       ];
+      const started = existsSync(dataDir);
+      rmSync(dir, { recursive: true, force: true });
+      assert.equal(started, false, 'no data dir made: nothing started');
       for (const ran of answers) {
         assert.equal(ran.code, 0, ran.stderr);
         assert.equal(ran.stderr, '');
         assert.match(ran.stdout, new RegExp(`^onair (\\S+\\|)?${command}`));
         assert.doesNotMatch(ran.stdout, command === 'tasks' ? /onair programme/ : /onair tasks/);
       }
-      assert.equal(existsSync(dataDir), false, 'no data dir made: nothing started');
-      rmSync(join(dataDir, '..'), { recursive: true, force: true });
     });
   }
 
