@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Core } from './core/area.ts';
 import { systemClock, type Clock } from './core/clock.ts';
@@ -13,13 +12,12 @@ import { lockDataDir } from './core/lock.ts';
 import { createLogger } from './core/logger.ts';
 import { nodeIdentity } from './core/node.ts';
 import { createMetrics } from './core/metrics.ts';
+import { VERSION } from './core/version.ts';
 import { createTasks, taskMigrations, type Tasks } from './tasks/index.ts';
 import { createProgramme, programmeMigrations, type ProgrammeArea } from './programme/index.ts';
 import { createRecordings, recordingMigrations, type Recordings } from './recordings/index.ts';
 import { createGate, gateMigrations, type GateArea } from './gate/index.ts';
 import { automationMigrations, createAutomation, type Automation } from './automation/index.ts';
-
-export const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 
 export interface Onair {
   app: App;
@@ -44,7 +42,7 @@ export interface Overrides {
 /** Wires every area onto the shared core. Nothing runs until `start`. */
 export async function createOnair(config: Config, overrides: Overrides = {}): Promise<Onair> {
   const clock = overrides.clock ?? systemClock;
-  const logger = overrides.logger ?? createLogger(config.logLevel);
+  const logger = overrides.logger ?? createLogger(config.logLevel, config.logFormat);
   // On PostgreSQL too: the node id kept in the data dir must belong to one process at a time.
   const unlock = lockDataDir(config.dataDir);
   const node = nodeIdentity(config);
@@ -86,7 +84,8 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
       await automation.start();
       await tasks.start();
       const address = await app.listen({ host: config.http.host, port: config.http.port });
-      logger.info({ address, database: database.description, version: VERSION }, 'onair is on air');
+      const channels = (await gate.gate.channels()).map((channel) => `${channel.name} srt://${node.publicHost}:${channel.port}`);
+      logger.info({ url: address, dataDir: config.dataDir, database: database.description, channels, version: VERSION }, 'onair is on air');
       return address;
     },
     stop() {

@@ -33,14 +33,3 @@ export async function answer(response: Response): Promise<{ status: number; body
   } catch { /* not JSON: keep the text */ }
   return { status: response.status, body: parsed };
 }
-
-/** Prints an answer; a problem document becomes one line on stderr and exit code 1. */
-export function print(answer: { status: number; body: unknown }): number {
-  if (answer.status >= 400) {
-    const detail = (answer.body as { detail?: string } | null)?.detail ?? JSON.stringify(answer.body);
-    process.stderr.write(`error ${answer.status}: ${detail}\n`);
-    return 1;
-  }
-  if (answer.body !== null) process.stdout.write(`${JSON.stringify(answer.body, null, 2)}\n`);
-  return 0;
-}

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { OnairClient, print } from './client.ts';
+import { OnairClient } from './client.ts';
+import type { Output } from './output.ts';
 import { parseDateTime } from '../core/time.ts';
 
 export const PROGRAMME_USAGE = `onair programme shows [--limit N] [--offset N]      shows, paged
@@ -27,7 +28,20 @@ const query = (values: Record<string, string | undefined>) => {
 
 const integer = (value: string | undefined) => (value === undefined ? undefined : Number(value));
 
-export async function programmeCommand(args: string[], client = new OnairClient()): Promise<number> {
+interface Show { id: string; title: string }
+interface Event { id: string; type: string; start: string; timezone: string }
+const showSaid = (done: string) => (show: Show) => `show ${show.id} ${done}: ${show.title}`;
+const eventSaid = (done: string) => (event: Event) => `event ${event.id} ${done}: ${event.type}, from ${event.start} ${event.timezone}`;
+
+/** The schedule as one row per instance, in the order of the answer. */
+const instances = (body: { count: number; schedules: Array<{ event: Event & { showId: string }; instances: Array<{ start: string; end: string }> }> }) => ({
+  events: body.count,
+  instances: body.schedules.flatMap(({ event, instances }) => instances.map(({ start, end }) => ({
+    start, end, timezone: event.timezone, type: event.type, event: event.id, show: event.showId,
+  }))),
+});
+
+export async function programmeCommand(args: string[], out: Output, client = new OnairClient()): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -43,48 +57,48 @@ export async function programmeCommand(args: string[], client = new OnairClient(
   const recurrence = values.rule ? { rule: values.rule, include: values.include ?? [], exclude: values.exclude ?? [] } : undefined;
   switch (verb) {
     case 'shows':
-      return print(await client.request('GET', `/shows${query(paging)}`));
+      return out.print(await client.request('GET', `/shows${query(paging)}`));
     case 'show':
       if (!first) break;
-      return print(await client.request('GET', `/shows/${encodeURIComponent(first)}`));
+      return out.print(await client.request('GET', `/shows/${encodeURIComponent(first)}`));
     case 'add-show':
       if (!first) break;
-      return print(await client.request('POST', '/shows', { title: first, description: values.description }));
+      return out.print(await client.request('POST', '/shows', { title: first, description: values.description }), showSaid('created'));
     case 'edit-show':
       if (!first) break;
-      return print(await client.request('PATCH', `/shows/${encodeURIComponent(first)}`, { title: values.title, description: values.description }));
+      return out.print(await client.request('PATCH', `/shows/${encodeURIComponent(first)}`, { title: values.title, description: values.description }));
     case 'delete-show':
       if (!first) break;
-      return print(await client.request('DELETE', `/shows/${encodeURIComponent(first)}`));
+      return out.print(await client.request('DELETE', `/shows/${encodeURIComponent(first)}`), showSaid('deleted'));
     case 'events':
-      return print(await client.request('GET', `/events${query({ ...paging, show: values.show, type: values.type })}`));
+      return out.print(await client.request('GET', `/events${query({ ...paging, show: values.show, type: values.type })}`));
     case 'event':
       if (!first) break;
-      return print(await client.request('GET', `/events/${encodeURIComponent(first)}`));
+      return out.print(await client.request('GET', `/events/${encodeURIComponent(first)}`));
     case 'add-event':
       if (!fourth) break;
-      return print(await client.request('POST', '/events', {
+      return out.print(await client.request('POST', '/events', {
         showId: first, type: second, start: third, duration: Number(fourth), timezone: values.timezone ?? 'UTC', recurrence,
-      }));
+      }), eventSaid('created'));
     case 'edit-event':
       if (!first) break;
-      return print(await client.request('PATCH', `/events/${encodeURIComponent(first)}`, {
+      return out.print(await client.request('PATCH', `/events/${encodeURIComponent(first)}`, {
         type: values.type, start: values.start, duration: integer(values.duration), timezone: values.timezone,
         recurrence: values['no-rule'] ? null : recurrence,
       }));
     case 'delete-event':
       if (!first) break;
-      return print(await client.request('DELETE', `/events/${encodeURIComponent(first)}`));
+      return out.print(await client.request('DELETE', `/events/${encodeURIComponent(first)}`), eventSaid('deleted'));
     case 'schedule': {
       const start = values.start ?? new Date().toISOString();
       const from = parseDateTime(start);
       if (from === undefined) throw new Error(`--start must be an ISO 8601 date-time, got "${start}"`);
       const end = values.end ?? new Date(from + 7 * 86_400_000).toISOString();
-      return print(await client.request('GET', `/schedule${query({ start, end, ...paging, show: values.show, type: values.type })}`));
+      return out.print(await client.request('GET', `/schedule${query({ start, end, ...paging, show: values.show, type: values.type })}`), instances);
     }
     case 'instance':
       if (!second) break;
-      return print(await client.request('GET', `/instances/${encodeURIComponent(first!)}/${encodeURIComponent(second)}`));
+      return out.print(await client.request('GET', `/instances/${encodeURIComponent(first!)}/${encodeURIComponent(second)}`));
   }
   process.stderr.write(`${PROGRAMME_USAGE}\n`);
   return 2;

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { OnairClient, print } from './client.ts';
+import { OnairClient } from './client.ts';
+import type { Output } from './output.ts';
 
 export const TASKS_USAGE = `onair tasks list                       task ids by status
 onair tasks show ID [STATUS]           a task (with STATUS: that status's details)
@@ -17,7 +18,10 @@ function condition(values: { at?: string; cron?: string; timezone?: string }) {
   return { type: 'now', parameters: {} };
 }
 
-export async function tasksCommand(args: string[], client = new OnairClient()): Promise<number> {
+/** A task's answer in a sentence: `task ID added (test)`. */
+const said = (done: string) => (body: { task: { id: string; operation: { type: string } } }) => `task ${body.task.id} ${done} (${body.task.operation.type})`;
+
+export async function tasksCommand(args: string[], out: Output, client = new OnairClient()): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -29,25 +33,28 @@ export async function tasksCommand(args: string[], client = new OnairClient()): 
   const [verb, first, second] = positionals;
   switch (verb) {
     case 'list':
-      return print(await client.request('GET', '/tasks'));
+      return out.print(await client.request('GET', '/tasks'), (lists: Record<string, string[]>) => {
+        const held = Object.entries(lists).filter(([, ids]) => ids.length > 0);
+        return held.length === 0 ? 'no tasks' : Object.fromEntries(held);
+      });
     case 'show':
       if (!first) break;
-      return print(await client.request('GET', second ? `/tasks/${second}/${first}` : `/tasks/${first}`));
+      return out.print(await client.request('GET', second ? `/tasks/${second}/${first}` : `/tasks/${first}`));
     case 'add': {
       if (!first) break;
       const dependencies = Object.fromEntries((values.after ?? []).map((pair) => pair.split('=', 2)));
       const parameters = values.params ? JSON.parse(values.params) : {};
-      return print(await client.request('POST', '/tasks', {
+      return out.print(await client.request('POST', '/tasks', {
         operation: { type: first, parameters }, condition: condition(values), dependencies,
-      }));
+      }), said('added'));
     }
     case 'cancel':
       if (!first) break;
-      return print(await client.request('DELETE', `/tasks/${first}`));
+      return out.print(await client.request('DELETE', `/tasks/${first}`), said('cancelled'));
     case 'clean': {
       const olderThan = values['older-than'];
       const strategy = olderThan ? { type: 'timedelta', parameters: { delta: olderThan } } : { type: 'all', parameters: {} };
-      return print(await client.request('POST', '/tasks/clean', { strategy }));
+      return out.print(await client.request('POST', '/tasks/clean', { strategy }), (body: { removed: string[] }) => `removed ${body.removed.length} finished task${body.removed.length === 1 ? '' : 's'}`);
     }
   }
   process.stderr.write(`${TASKS_USAGE}\n`);

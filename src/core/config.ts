@@ -1,8 +1,12 @@
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Duration } from 'luxon';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+/** auto: human-readable lines on a terminal, JSON elsewhere. */
+export type LogFormat = 'auto' | 'json' | 'pretty';
 
 export type NodeRole = 'origin' | 'edge';
 
@@ -30,6 +34,7 @@ export interface Config {
   databaseUrl: string | undefined;
   apiKey: string | undefined;
   logLevel: LogLevel;
+  logFormat: LogFormat;
   /** The outbox of durable events: the daily clean removes those older than `retentionMs`. */
   events: { retentionMs: number };
   tasks: {
@@ -235,6 +240,40 @@ function channels(env: Env, portStart: number): ChannelConfig[] {
   return list;
 }
 
+const UNREADABLE: Record<string, string> = { ENOENT: 'no such file', EACCES: 'permission denied', EISDIR: 'a directory, not a file' };
+
+/**
+ * The settings of a configuration file (`path`, else ONAIR_CONFIG) under those of the environment: `NAME=value` lines
+ * with ONAIR_* names, `#` comments and blank lines, the value optionally in single or double quotes. A file that
+ * cannot be read or a line that is not a setting throws a ConfigError naming the file and the line (never its
+ * value, which may be a secret).
+ */
+export function withConfigFile(env: Env, path = read(env, 'ONAIR_CONFIG')): Env {
+  if (path === undefined) return env;
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code!;
+    throw new ConfigError(`cannot read the configuration file ${path}: ${UNREADABLE[code] ?? code}`);
+  }
+  const settings: Env = {};
+  text.split(/\r?\n/).forEach((line, index) => {
+    const trimmed = line.trim();
+    if (trimmed === '' || trimmed.startsWith('#')) return;
+    const setting = /^(ONAIR_[A-Z0-9_]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^"'].*|))$/.exec(trimmed);
+    if (!setting) {
+      const name = /^([A-Za-z_][A-Za-z0-9_]*)\s*=/.exec(trimmed)?.[1];
+      throw new ConfigError(`${path} line ${index + 1}: ${name === undefined || name.startsWith('ONAIR_')
+        ? 'not a setting: write NAME=value, or NAME="value" with the quotes closed'
+        : `${name} is not a setting of onair (their names start with ONAIR_)`}`);
+    }
+    settings[setting[1]!] = setting[2] ?? setting[3] ?? setting[4]!;
+  });
+  const set = Object.entries(env).filter(([, value]) => value !== undefined && value !== '');
+  return { ...env, ...settings, ...Object.fromEntries(set) };
+}
+
 /** Reads every ONAIR_* setting, applying defaults; a bad value throws a ConfigError naming it. */
 export function loadConfig(env: Env = process.env): Config {
   const apiKey = read(env, 'ONAIR_API_KEY');
@@ -259,6 +298,7 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl: databaseUrl(env),
     apiKey,
     logLevel: oneOf(env, 'ONAIR_LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    logFormat: oneOf(env, 'ONAIR_LOG_FORMAT', 'auto', ['auto', 'json', 'pretty']),
     events: { retentionMs: duration(env, 'ONAIR_EVENTS_RETENTION', 'P7D', 3_600_000) },
     tasks: {
       leaseMs: integer(env, 'ONAIR_TASKS_LEASE_MS', 10_000, 1_000, 3_600_000),

@@ -356,6 +356,8 @@ export class GateService implements Gate {
       finished();
       throw new ChannelBusy(session.channel.name, `${(error as Error).message}; try again shortly`, 'unavailable');
     }
+    this.#logger.info({ channel: session.channel.name, session: session.id, mode: session.mode, event: session.instance?.event, format: session.format,
+      record: session.record, who, expiresAt: session.expiresAt }, 'session open; waiting for the source');
     return running;
   }
 
@@ -423,6 +425,7 @@ export class GateService implements Gate {
     session.state = 'publishing';
     session.since = this.#deps.clock.now();
     session.publishedAt ??= session.since;
+    this.#logger.info({ channel: session.channel.name, session: session.id, codec: session.codec }, 'the source is on air');
     await this.#write(running, {
       state: 'publishing', published_at: session.publishedAt, codec: session.codec, outputs: JSON.stringify(session.outputs),
     }, this.#streamEvent('stream-publishing', session));

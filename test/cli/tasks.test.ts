@@ -1,20 +1,11 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { testDatabases } from '../support/databases.ts';
 import { startOnair, waitFor, type Running } from '../support/onair.ts';
+import { runOnair } from '../support/process.ts';
 
-const ONAIR = fileURLToPath(new URL('../../bin/onair', import.meta.url));
-
-/** Runs the `onair` command as a user would, against `url`. */
-function onair(url: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(ONAIR, args, { env: { ...process.env, ONAIR_URL: url } }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+/** Runs the `onair` command as a user would, against `url`, asking for the server's answers as they are. */
+const onair = (url: string, ...args: string[]) => runOnair(url, ...args, '--json');
 
 describe('the onair command, tasks', () => {
   let server: Running;

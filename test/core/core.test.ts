@@ -21,6 +21,8 @@ describe('configuration', () => {
     assert.deepEqual([config.http.publicRoutes, config.http.trustProxy], [undefined, []]);
     const access = loadConfig({ ONAIR_PUBLIC_ROUTES: '/ping, /listen', ONAIR_TRUST_PROXY: '127.0.0.1/32, ::1, fd00::/8, 10.1.2.3' }).http;
     assert.deepEqual([access.publicRoutes, access.trustProxy], [['/ping', '/listen'], ['127.0.0.1/32', '::1', 'fd00::/8', '10.1.2.3']]);
+    assert.equal(config.logFormat, 'auto');
+    assert.equal(loadConfig({ ONAIR_LOG_FORMAT: 'pretty' }).logFormat, 'pretty');
   });
 
   test('a bad value stops onair with a message naming it', () => {
@@ -29,6 +31,7 @@ describe('configuration', () => {
       [{ ONAIR_HTTP_PORT: '70000' }, /ONAIR_HTTP_PORT/],
       [{ ONAIR_DATABASE_URL: 'mysql://x' }, /ONAIR_DATABASE_URL/],
       [{ ONAIR_LOG_LEVEL: 'loud' }, /ONAIR_LOG_LEVEL/],
+      [{ ONAIR_LOG_FORMAT: 'colour' }, /ONAIR_LOG_FORMAT must be one of auto, json, pretty, got "colour"/],
       [{ ONAIR_API_KEY: 'short' }, /ONAIR_API_KEY/],
       [{ ONAIR_TASKS_CLEAN_RETENTION: 'a month' }, /ONAIR_TASKS_CLEAN_RETENTION/],
       [{ ONAIR_SSE_MAX_CLIENTS: '0' }, /ONAIR_SSE_MAX_CLIENTS/],

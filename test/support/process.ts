@@ -1,10 +1,27 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { requestJson, waitFor, type Answer } from './onair.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+/** The command users run (bin/onair), which runs the project's own Node. */
+export const ONAIR = fileURLToPath(new URL('../../bin/onair', import.meta.url));
+
+export interface Ran { code: number; stdout: string; stderr: string }
+
+/** Runs the `onair` command as a user would, against `url`; killed after 20 s, so a command that hangs fails. */
+export function runOnair(url: string, ...args: string[]): Promise<Ran> {
+  return runOnairWith({ ONAIR_URL: url }, ...args);
+}
+
+export function runOnairWith(env: Record<string, string>, ...args: string[]): Promise<Ran> {
+  return new Promise((resolve) => {
+    execFile(ONAIR, args, { env: { ...process.env, ...env }, timeout: 20_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
 
 export async function freePort(): Promise<number> {
   const server = createServer().listen(0, '127.0.0.1');
@@ -61,4 +78,19 @@ export async function spawnOnair(env: Record<string, string>): Promise<OnairProc
     },
     output: () => output,
   };
+}
+
+/** Waits until onair answers /ping at `url`. */
+export async function untilAnswering(url: string): Promise<void> {
+  await waitFor(() => fetch(`${url}/ping`).then((r) => r.status === 204, () => false), 'onair to answer /ping', 30_000, 50);
+}
+
+/** A live event on now, and the default channel reserved for it: the relay's ffmpeg listens. */
+export async function reserveNow(url: string): Promise<string> {
+  const show = await requestJson(url, 'POST', '/shows', { title: 'Live now' });
+  const start = new Date().toISOString().slice(0, 19);
+  const event = await requestJson(url, 'POST', '/events', { showId: show.body.id, type: 'live', start, duration: 3600, timezone: 'UTC' });
+  const reserved = await requestJson(url, 'POST', '/reserve', { event: event.body.id });
+  if (reserved.status !== 201) throw new Error(`POST /reserve answered ${reserved.status}: ${JSON.stringify(reserved.body)}`);
+  return reserved.body.url;
 }
