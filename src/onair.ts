@@ -8,6 +8,7 @@ import { EventBus } from './core/events/bus.ts';
 import { eventMigrations } from './core/events/migrations.ts';
 import { keepEvents } from './core/events/retention.ts';
 import { registerSse } from './core/events/sse.ts';
+import type { Listener } from './core/http/listener.ts';
 import { createHttpServer, type App } from './core/http/server.ts';
 import { lockDataDir } from './core/lock.ts';
 import { createLogger } from './core/logger.ts';
@@ -70,8 +71,9 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
   for (const area of [tasks, programme, recordings, gate, automation]) await app.register(area.routes);
 
   let retention: { stop(): void } | undefined;
+  let gateHttp: Listener | undefined;
   let stopped: Promise<void> | undefined;
-  return {
+  const onair: Onair = {
     app, database, bus, tasks, programme, recordings, gate, automation, logger,
     async start() {
       await bus.start();
@@ -84,12 +86,19 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
       await automation.start();
       await tasks.start();
       const address = await app.listen({ host: config.http.host, port: config.http.port });
+      try {
+        gateHttp = await gate.listen(app);
+      } catch (error) {
+        await onair.stop();
+        throw error;
+      }
       logger.info({ address, database: database.description, version: VERSION }, 'onair is on air');
       return address;
     },
     stop() {
       stopped ??= (async () => {
         await app.close();
+        await gateHttp?.close();
         await automation.stop();
         // Operations (a broadcast on air) stop before the gate they use, so that they can resume after a restart.
         await tasks.stop();
@@ -105,4 +114,5 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
       return stopped;
     },
   };
+  return onair;
 }

@@ -20,6 +20,16 @@ describe('configuration', () => {
     assert.equal(loadConfig({ ONAIR_EVENTS_RETENTION: 'PT36H' }).events.retentionMs, 36 * 3_600_000);
   });
 
+  test('the gate answers HTTP on the default channel\'s port unless ONAIR_GATE_HTTP_PORT says otherwise', () => {
+    assert.equal(loadConfig({}).gate.httpPort, 10300);
+    assert.equal(loadConfig({ ONAIR_SRT_PORT_START: '20000' }).gate.httpPort, 20000);
+    assert.equal(loadConfig({ ONAIR_CHANNELS: '[{"name":"fm","port":20500},{"name":"web"}]' }).gate.httpPort, 20500);
+    assert.equal(loadConfig({ ONAIR_GATE_HTTP_PORT: '11000' }).gate.httpPort, 11000);
+    assert.equal(loadConfig({ ONAIR_GATE_HTTP_PORT: '0' }).gate.httpPort, 0);
+    assert.equal(loadConfig({ ONAIR_GATE_HTTP_PORT: 'off' }).gate.httpPort, undefined);
+    assert.equal(loadConfig({ ONAIR_HTTP_PORT: '10300' }).gate.httpPort, undefined, 'the API\'s port serves the gate already');
+  });
+
   test('a bad value stops onair with a message naming it', () => {
     const cases: Array<[Record<string, string>, RegExp]> = [
       [{ ONAIR_HTTP_PORT: 'eighty' }, /ONAIR_HTTP_PORT/],
@@ -35,6 +45,9 @@ describe('configuration', () => {
       [{ ONAIR_SRT_PORT_START: '20000', ONAIR_SRT_PORT_END: '19999' }, /ONAIR_SRT_PORT_END must be a whole number from 20000 to 65535/],
       [{ ONAIR_EVENTS_RETENTION: 'a week' }, /ONAIR_EVENTS_RETENTION/],
       [{ ONAIR_EVENTS_RETENTION: 'PT10M' }, /ONAIR_EVENTS_RETENTION/],
+      [{ ONAIR_GATE_HTTP_PORT: 'on' }, /ONAIR_GATE_HTTP_PORT must be off or a TCP port from 0 to 65535, got "on"/],
+      [{ ONAIR_GATE_HTTP_PORT: '70000' }, /ONAIR_GATE_HTTP_PORT/],
+      [{ ONAIR_GATE_HTTP_PORT: '-1' }, /ONAIR_GATE_HTTP_PORT/],
     ];
     for (const [env, message] of cases) assert.throws(() => loadConfig(env), (e: Error) => e instanceof ConfigError && message.test(e.message));
   });
