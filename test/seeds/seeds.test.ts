@@ -12,22 +12,36 @@ import { startOnair, tempDir, waitFor, type Running } from '../support/onair.ts'
 import { examples, type Example, type Output, type World } from './examples.ts';
 
 const SEEDS = join(fileURLToPath(new URL('../..', import.meta.url)), '..', 'shared', 'seeds');
-/** The ports the examples name (ONAIR_HTTP_PORT's and ONAIR_SRT_PORT_START's defaults): onair takes them as they are. */
-const HTTP_PORT = 10800;
-const GATE_PORT = 10300;
+/** The ports the examples name: ONAIR_HTTP_PORT's default, and the default channel's (TCP for HTTP, UDP for SRT). */
+const NAMED = { http: 10800, gate: 10300, srt: 10300 };
 /** curl's options beside the example's own: status and headers with the body, no progress meter. */
 const CURLRC = 'include\nsilent\nshow-error\n';
 const PLACEHOLDER = /X{32}/;
 
-async function mustBeFree(kind: 'tcp' | 'udp', port: number): Promise<void> {
+/** The port when this machine has it free, else a free one (0: any). */
+async function portOr(kind: 'tcp' | 'udp', port: number): Promise<number> {
   const holder = kind === 'tcp' ? createServer().listen(port, '127.0.0.1') : createSocket('udp4').bind(port);
   try {
     await once(holder, 'listening');
+    return (holder.address() as { port: number }).port;
   } catch {
-    assert.fail(`${kind.toUpperCase()} port ${port} is taken on this machine; the seeds' examples name it, so onair must have it: free it and run again`);
+    return portOr(kind, 0);
   } finally {
     holder.close();
   }
+}
+
+/**
+ * onair takes the ports the examples name. Where this machine has one taken (CI has them free), onair takes another
+ * and curl's config points the named one there; an SRT example cannot be pointed elsewhere, and is skipped.
+ */
+async function ports(): Promise<typeof NAMED> {
+  return { http: await portOr('tcp', NAMED.http), gate: await portOr('tcp', NAMED.gate), srt: await portOr('udp', NAMED.srt) };
+}
+
+function curlConfig(chosen: typeof NAMED): string {
+  const moved = (['http', 'gate'] as const).filter((port) => chosen[port] !== NAMED[port]);
+  return CURLRC + moved.map((port) => `connect-to = localhost:${NAMED[port]}:127.0.0.1:${chosen[port]}\n`).join('');
 }
 
 interface Command {
@@ -68,7 +82,8 @@ function parse(text: string): Output {
   return { status: Number(statusLine.split(' ')[1]), headers, body, text };
 }
 
-async function cannotRun(example: Example, curlHome: string): Promise<string | undefined> {
+async function cannotRun(example: Example, world: World, curlHome: string): Promise<string | undefined> {
+  if (example.srt && world.srtPort !== NAMED.srt) return `UDP ${NAMED.srt} is taken on this machine, and the example sends there`;
   if (!example.needs) return undefined;
   const probe = run(example.needs.shell, curlHome);
   await probe.exited;
@@ -116,21 +131,19 @@ describe('the seeds\' examples, verbatim', () => {
     }
   });
 
-  describe(`run against onair on the ports they name (${HTTP_PORT}, ${GATE_PORT})`, () => {
+  describe('run against onair on the ports they name', () => {
     const curlHome = tempDir('onair-curl-');
     let server: Running | undefined;
     let world: World;
 
     before(async () => {
-      await mustBeFree('tcp', HTTP_PORT);
-      await mustBeFree('tcp', GATE_PORT);
-      await mustBeFree('udp', GATE_PORT);
-      writeFileSync(join(curlHome, '.curlrc'), CURLRC);
+      const chosen = await ports();
+      writeFileSync(join(curlHome, '.curlrc'), curlConfig(chosen));
       server = await startOnair({
         database: testDatabases[0]!,
-        env: { ONAIR_HTTP_PORT: String(HTTP_PORT), ONAIR_SRT_PORT_START: String(GATE_PORT), ONAIR_GATE_HTTP_PORT: '' },
+        env: { ONAIR_HTTP_PORT: String(chosen.http), ONAIR_SRT_PORT_START: String(chosen.srt), ONAIR_GATE_HTTP_PORT: String(chosen.gate) },
       });
-      world = { onair: server.onair, api: server.request, token: undefined };
+      world = { onair: server.onair, api: server.request, srtPort: chosen.srt, token: undefined };
     });
 
     after(async () => {
@@ -140,7 +153,7 @@ describe('the seeds\' examples, verbatim', () => {
 
     for (const example of examples) {
       test(`seed ${example.seed}: ${example.title}`, async (t) => {
-        const reason = await cannotRun(example, curlHome);
+        const reason = await cannotRun(example, world, curlHome);
         if (reason) return t.skip(reason);
         await perform(example, world, curlHome);
       });
