@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { request as httpRequest } from 'node:http';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { describe, test } from 'node:test';
 import { ConfigError } from '../../src/core/config.ts';
 import { testDatabases } from '../support/databases.ts';
-import { requestJson, startOnair, type Answer, type Running } from '../support/onair.ts';
+import { requestJson, startOnair, waitFor, type Answer, type Running } from '../support/onair.ts';
 import { freePort } from '../support/process.ts';
 
 const [sqlite] = testDatabases;
@@ -92,6 +92,29 @@ describe('the gate answers HTTP on the default channel\'s port (seed 002\'s clie
     } finally {
       await server.stop();
     }
+  });
+
+  test('a request under way there when onair stops is answered, and its connection does not hold the stop', async () => {
+    const { server, port, gate } = await startWithGatePort();
+    const socket = connect(port, '127.0.0.1');
+    let answer = '';
+    socket.setEncoding('utf8').on('data', (chunk) => (answer += chunk));
+    socket.write('HEAD /ping HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    await waitFor(() => answer.startsWith('HTTP/1.1 204 '), 'the connection to be taken');
+    answer = '';
+    const body = JSON.stringify({ format: 'mp3' });
+    socket.write(`POST /reserve HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 5)}`);
+    // Another request answered after it: the server has read the first one's headers by then.
+    assert.equal((await requestJson(gate, 'HEAD', '/ping')).status, 204);
+    const started = Date.now();
+    const stopped = server.stop();
+    // The gate's port no longer takes connections: its close has begun, with this request still reading its body.
+    await waitFor(() => fetch(`${gate}/ping`).then(() => false, () => true), 'the gate\'s port to close', 5000);
+    socket.write(body.slice(5));
+    await stopped;
+    assert.ok(Date.now() - started < 2000, `stopped in ${Date.now() - started} ms`);
+    assert.match(answer, /^HTTP\/1\.1 400 /);
+    socket.destroy();
   });
 
   test('stopping onair closes it, an event stream open there too', async () => {
