@@ -38,7 +38,9 @@ export function createGate(deps: GateDeps) {
       if (port === undefined) return undefined;
       const host = deps.config.http.host;
       try {
-        return await listenAlso(app, { host, port, serves: (url) => urls.has(url), what: 'the gate\'s routes; every route is on the API\'s port (ONAIR_HTTP_PORT)' });
+        const listener = await listenAlso(app, { host, port, serves: (url) => urls.has(url), what: 'the gate\'s routes; every route is on the API\'s port (ONAIR_HTTP_PORT)' });
+        deps.logger.info({ host, port: listener.port }, 'the gate\'s routes answer on its own port too');
+        return listener;
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
         throw new ConfigError(`ONAIR_GATE_HTTP_PORT: TCP port ${port} of ${host} is taken already (by default the gate answers HTTP on the default `
