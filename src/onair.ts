@@ -7,6 +7,7 @@ import { EventBus } from './core/events/bus.ts';
 import { eventMigrations } from './core/events/migrations.ts';
 import { keepEvents } from './core/events/retention.ts';
 import { registerSse } from './core/events/sse.ts';
+import type { Listener } from './core/http/listener.ts';
 import { createHttpServer, type App } from './core/http/server.ts';
 import { lockDataDir } from './core/lock.ts';
 import { createLogger } from './core/logger.ts';
@@ -68,8 +69,9 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
   for (const area of [tasks, programme, recordings, gate, automation]) await app.register(area.routes);
 
   let retention: { stop(): void } | undefined;
+  let gateHttp: Listener | undefined;
   let stopped: Promise<void> | undefined;
-  return {
+  const onair: Onair = {
     app, database, bus, tasks, programme, recordings, gate, automation, logger,
     async start() {
       // Every route is known: the access rule checks ONAIR_PUBLIC_ROUTES against them before anything runs.
@@ -84,6 +86,12 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
       await automation.start();
       await tasks.start();
       const address = await app.listen({ host: config.http.host, port: config.http.port });
+      try {
+        gateHttp = await gate.listen(app);
+      } catch (error) {
+        await onair.stop();
+        throw error;
+      }
       const channels = (await gate.gate.channels()).map((channel) => `${channel.name} srt://${node.publicHost}:${channel.port}`);
       logger.info({ url: address, dataDir: config.dataDir, database: database.description, channels, version: VERSION }, 'onair is on air');
       return address;
@@ -91,6 +99,7 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
     stop() {
       stopped ??= (async () => {
         await app.close();
+        await gateHttp?.close();
         await automation.stop();
         // Operations (a broadcast on air) stop before the gate they use, so that they can resume after a restart.
         await tasks.stop();
@@ -106,4 +115,5 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
       return stopped;
     },
   };
+  return onair;
 }

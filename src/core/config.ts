@@ -57,6 +57,8 @@ export interface Config {
     publicHost: string;
     reservationTtlMs: number;
     channels: ChannelConfig[];
+    /** TCP port that serves the gate's routes too, for seed 002's clients; undefined: off, or the API's port already. */
+    httpPort: number | undefined;
   };
   /** Automated broadcasts; every figure in milliseconds. */
   automation: {
@@ -274,6 +276,18 @@ export function withConfigFile(env: Env, path = read(env, 'ONAIR_CONFIG')): Env 
   return { ...env, ...settings, ...Object.fromEntries(set) };
 }
 
+/** ONAIR_GATE_HTTP_PORT: a port, or off; by default the default channel's port (TCP beside its UDP). */
+function gateHttpPort(env: Env, defaultChannel: ChannelConfig, httpPort: number): number | undefined {
+  const raw = read(env, 'ONAIR_GATE_HTTP_PORT');
+  if (raw === 'off') return undefined;
+  if (raw !== undefined && !(/^\d{1,5}$/.test(raw) && Number(raw) <= 65535)) {
+    throw new ConfigError(`ONAIR_GATE_HTTP_PORT must be off or a TCP port from 0 to 65535, got "${raw}"`);
+  }
+  const port = raw === undefined ? defaultChannel.port : Number(raw);
+  // On the API's own port, the gate's routes are served already.
+  return port === httpPort && port !== 0 ? undefined : port;
+}
+
 /** Reads every ONAIR_* setting, applying defaults; a bad value throws a ConfigError naming it. */
 export function loadConfig(env: Env = process.env): Config {
   const apiKey = read(env, 'ONAIR_API_KEY');
@@ -283,10 +297,12 @@ export function loadConfig(env: Env = process.env): Config {
   const portStart = integer(env, 'ONAIR_SRT_PORT_START', 10300, 1024, 65000);
   const portEnd = integer(env, 'ONAIR_SRT_PORT_END', portStart + 99, portStart, 65535);
   const dataDir = resolve(read(env, 'ONAIR_DATA_DIR') ?? './data');
+  const httpPort = integer(env, 'ONAIR_HTTP_PORT', 10800, 0, 65535);
+  const channelList = channels(env, portStart);
   return {
     http: {
       host: read(env, 'ONAIR_HTTP_HOST') ?? '127.0.0.1',
-      port: integer(env, 'ONAIR_HTTP_PORT', 10800, 0, 65535),
+      port: httpPort,
       bodyLimit: integer(env, 'ONAIR_HTTP_BODY_LIMIT', 1024 * 1024, 1024, 1024 * 1024 * 1024),
       requestTimeoutMs: duration(env, 'ONAIR_HTTP_REQUEST_TIMEOUT', 'PT30S', 1000),
       sseMaxClients: integer(env, 'ONAIR_SSE_MAX_CLIENTS', 500, 1, 100_000),
@@ -312,7 +328,8 @@ export function loadConfig(env: Env = process.env): Config {
     gate: {
       publicHost: matching(env, 'ONAIR_SRT_PUBLIC_HOST', '127.0.0.1', /^[A-Za-z0-9.-]+$|^\[[0-9A-Fa-f:]+\]$/, 'a host name or IP address'),
       reservationTtlMs: integer(env, 'ONAIR_GATE_RESERVATION_TTL', 60, 1, 86_400) * 1000,
-      channels: channels(env, portStart),
+      channels: channelList,
+      httpPort: gateHttpPort(env, channelList[0], httpPort),
     },
     automation: automation(env),
   };

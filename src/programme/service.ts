@@ -85,8 +85,8 @@ export class Programme implements ProgrammeReader {
     return show;
   }
 
-  async createEvent(input: EventInput): Promise<ProgrammeEvent> {
-    const id = crypto.randomUUID();
+  /** `id`: given where the event is known by its id already (seed 002's examples name theirs); random otherwise. */
+  async createEvent(input: EventInput, id: string = crypto.randomUUID()): Promise<ProgrammeEvent> {
     return this.#save(normalizeEvent(id, input), 'create', this.#changed('event', id, 'created'));
   }
 

@@ -25,6 +25,16 @@ describe('configuration', () => {
     assert.equal(loadConfig({ ONAIR_LOG_FORMAT: 'pretty' }).logFormat, 'pretty');
   });
 
+  test('the gate answers HTTP on the default channel\'s port unless ONAIR_GATE_HTTP_PORT says otherwise', () => {
+    assert.equal(loadConfig({}).gate.httpPort, 10300);
+    assert.equal(loadConfig({ ONAIR_SRT_PORT_START: '20000' }).gate.httpPort, 20000);
+    assert.equal(loadConfig({ ONAIR_CHANNELS: '[{"name":"fm","port":20500},{"name":"web"}]' }).gate.httpPort, 20500);
+    assert.equal(loadConfig({ ONAIR_GATE_HTTP_PORT: '11000' }).gate.httpPort, 11000);
+    assert.equal(loadConfig({ ONAIR_GATE_HTTP_PORT: '0' }).gate.httpPort, 0);
+    assert.equal(loadConfig({ ONAIR_GATE_HTTP_PORT: 'off' }).gate.httpPort, undefined);
+    assert.equal(loadConfig({ ONAIR_HTTP_PORT: '10300' }).gate.httpPort, undefined, 'the API\'s port serves the gate already');
+  });
+
   test('a bad value stops onair with a message naming it', () => {
     const cases: Array<[Record<string, string>, RegExp]> = [
       [{ ONAIR_HTTP_PORT: 'eighty' }, /ONAIR_HTTP_PORT/],
@@ -45,6 +55,9 @@ describe('configuration', () => {
       [{ ONAIR_TRUST_PROXY: '127.0.0.1/32,proxy.local' }, /ONAIR_TRUST_PROXY .* got "proxy.local"/],
       [{ ONAIR_TRUST_PROXY: '10.0.0.0/33' }, /ONAIR_TRUST_PROXY .* got "10.0.0.0\/33"/],
       [{ ONAIR_TRUST_PROXY: '::1/129' }, /ONAIR_TRUST_PROXY/],
+      [{ ONAIR_GATE_HTTP_PORT: 'on' }, /ONAIR_GATE_HTTP_PORT must be off or a TCP port from 0 to 65535, got "on"/],
+      [{ ONAIR_GATE_HTTP_PORT: '70000' }, /ONAIR_GATE_HTTP_PORT/],
+      [{ ONAIR_GATE_HTTP_PORT: '-1' }, /ONAIR_GATE_HTTP_PORT/],
     ];
     for (const [env, message] of cases) assert.throws(() => loadConfig(env), (e: Error) => e instanceof ConfigError && message.test(e.message));
   });

@@ -58,7 +58,8 @@ export async function startOnair(options: {
   const dataDir = options.dataDir ?? tempDir();
   const databaseUrl = options.databaseUrl ?? (await options.database.create());
   const config = loadConfig({
-    ONAIR_HTTP_PORT: '0', ONAIR_DATA_DIR: dataDir, ONAIR_LOG_LEVEL: 'silent',
+    // The gate's own HTTP port is tested where it is meant (env ONAIR_GATE_HTTP_PORT: '' gives its default).
+    ONAIR_HTTP_PORT: '0', ONAIR_GATE_HTTP_PORT: 'off', ONAIR_DATA_DIR: dataDir, ONAIR_LOG_LEVEL: 'silent',
     ...(databaseUrl ? { ONAIR_DATABASE_URL: databaseUrl } : {}),
     ...options.env,
   });

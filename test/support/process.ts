@@ -47,7 +47,7 @@ export interface OnairProcess {
 export async function spawnOnair(env: Record<string, string>): Promise<OnairProcess> {
   const port = await freePort();
   const child = spawn(process.execPath, [MAIN, 'serve'], {
-    env: { ...process.env, ONAIR_HTTP_PORT: String(port), ONAIR_LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, ONAIR_HTTP_PORT: String(port), ONAIR_GATE_HTTP_PORT: 'off', ONAIR_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

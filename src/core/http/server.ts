@@ -11,6 +11,7 @@ import { serveEventStreams } from '../events/sse.ts';
 import type { Metrics } from '../metrics.ts';
 import { AccessRules, API_REFERENCE, readForwarded } from './auth.ts';
 import { closeUnread, requestDeadline } from './deadline.ts';
+import { refuseUnserved } from './listener.ts';
 import { documentRoute } from './openapi.ts';
 import { DomainError, type FieldError } from '../errors.ts';
 import { clientError, domainProblem, HttpError, Problem, problem } from './problem.ts';
@@ -99,6 +100,7 @@ export async function createHttpServer(options: HttpOptions): Promise<App> {
     reply.code(404).type('application/problem+json').send(problem(404, `No route ${request.method} ${request.url.split('?')[0]}`)));
 
   serveEventStreams(app, { maxClients: options.http.sseMaxClients, metrics: options.metrics });
+  app.addHook('onRequest', refuseUnserved);
   app.addHook('onRequest', readForwarded);
   app.addHook('onRequest', access.check);
   app.addHook('preParsing', requestDeadline(options.clock, options.http.requestTimeoutMs));

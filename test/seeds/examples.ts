@@ -1,0 +1,195 @@
+import assert from 'node:assert/strict';
+import type { Onair } from '../../src/onair.ts';
+import { waitFor, type Answer } from '../support/onair.ts';
+
+/**
+ * Every example of the seeds, copied character for character, with what onair must answer. seeds.test.ts runs each
+ * with the program it names against onair on the ports it names, in this order, and checks the copies against the
+ * seeds' texts when they are beside the repository. A later seed's examples are rows added here.
+ */
+
+/** The ids the examples name: they are made to exist before the examples that need them. */
+export const TASK = '85478e12-fd0d-4de3-a26b-cd1ec7f94f2b';
+export const EVENT = '747c31a8-74d2-497f-ba89-cdd85b243e5d';
+
+/** What the examples run against: onair in this process, and a client of its API for what the examples need. */
+export interface World {
+  onair: Onair;
+  api(method: string, path: string, body?: unknown): Promise<Answer>;
+  /** The UDP port of the default channel: the one the examples name, unless this machine has it taken. */
+  srtPort: number;
+  /** A reservation's one-time token not used yet, put in place of the X's of an SRT example. */
+  token: string | undefined;
+}
+
+export type Given = (world: World) => Promise<void>;
+
+/** A program's answer: curl runs with --include (from its config file), so that status and headers come with the body. */
+export interface Output {
+  status: number;
+  headers: Record<string, string>;
+  body: any;
+  text: string;
+}
+
+export type Expect =
+  | { answer(output: Output, world: World): void | Promise<void> }
+  /** A command that runs until stopped (a stream, an encoder): it is stopped once `until` holds. */
+  | { stream: { meanwhile?: Given; until(world: World, text: string): Promise<boolean>; then?: Given } };
+
+export interface Example {
+  seed: string;
+  title: string;
+  command: string;
+  /** A program beyond curl that the command needs, and how to tell it can run the example; without it, a skip. */
+  needs?: { what: string; shell: string; says: RegExp };
+  /** Sends SRT to the port it names: skipped when onair could not take that port. */
+  srt?: true;
+  given?: Given[];
+  expect: Expect;
+}
+
+const answers = (status: number, check: (output: Output, world: World) => void | Promise<void> = () => {}): Expect => ({
+  async answer(output, world) {
+    assert.equal(output.status, status, output.text);
+    await check(output, world);
+  },
+});
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** TASK exists and has failed: it depends on a task that is cancelled. */
+const failedTask: Given = async ({ onair: { tasks } }) => {
+  const first = await tasks.service.submit({ operation: { type: 'delay', parameters: { milliseconds: 3_600_000 } }, condition: { type: 'now', parameters: {} } });
+  await tasks.service.submit({ operation: { type: 'test', parameters: {} }, dependencies: { first: first.task.id } }, TASK);
+  await tasks.service.cancel(first.task.id);
+  assert.equal((await tasks.service.get(TASK))?.status, 'failed');
+};
+
+/** TASK exists and waits for its time: the finished tasks are cleaned first, the failed TASK with them. */
+const waitingTask: Given = async ({ onair: { tasks }, api }) => {
+  assert.equal((await api('POST', '/tasks/clean', { strategy: { type: 'all' } })).status, 200);
+  const tomorrow = new Date(Date.now() + 86_400_000).toISOString();
+  await tasks.service.submit({ operation: { type: 'test', parameters: {} }, condition: { type: 'at', parameters: { datetime: tomorrow } } }, TASK);
+};
+
+/** EVENT is a live event on air now (one hour from a minute ago, UTC). */
+const liveEvent: Given = async ({ onair: { programme }, api }) => {
+  const show = await api('POST', '/shows', { title: 'The seeds\' examples' });
+  const start = new Date(Date.now() - 60_000).toISOString().slice(0, 19);
+  await programme.service.createEvent({ showId: show.body.id, type: 'live', start, duration: 3600, timezone: 'UTC' }, EVENT);
+};
+
+/** A reservation of EVENT whose token no source used yet. */
+const reservation: Given = async (world) => {
+  if (world.token !== undefined) return;
+  const reserved = await world.api('POST', '/reserve', { event: EVENT, record: true });
+  assert.equal(reserved.status, 201, JSON.stringify(reserved.body));
+  world.token = reserved.body.credentials.token;
+};
+
+const checkState = async ({ api }: World) => (await api('GET', '/check')).body.state as string;
+
+/** An SRT source of seed 002: on air once /check says publishing; stopped, its recording lands in the archive. */
+const publishes: Expect = {
+  stream: {
+    until: async (world) => (await checkState(world)) === 'publishing',
+    async then(world) {
+      world.token = undefined;
+      await waitFor(async () => (await checkState(world)) === 'idle', 'the session to end', 15_000, 50);
+      const recordings = await waitFor(async () => (await world.api('GET', `/recordings/${EVENT}`)).body.recordings?.length, 'the recording', 15_000, 50);
+      assert.ok(recordings >= 1);
+    },
+  },
+};
+
+export const examples: Example[] = [
+  {
+    seed: '000', title: 'List tasks',
+    command: 'curl \\\n--request GET \\\nhttp://localhost:10800/tasks',
+    expect: answers(200, ({ body }) => assert.ok(Object.values(body).every(Array.isArray), JSON.stringify(body))),
+  },
+  {
+    seed: '000', title: 'Get generic task details',
+    command: 'curl \\\n--request GET \\\nhttp://localhost:10800/tasks/85478e12-fd0d-4de3-a26b-cd1ec7f94f2b',
+    given: [failedTask],
+    expect: answers(200, ({ body }) => assert.deepEqual([body.task.id, body.status], [TASK, 'failed'])),
+  },
+  {
+    seed: '000', title: 'Get details about a task with a specific status',
+    command: 'curl \\\n--request GET \\\nhttp://localhost:10800/tasks/failed/85478e12-fd0d-4de3-a26b-cd1ec7f94f2b',
+    expect: answers(200, ({ body }) => assert.match(body.error, /Dependency .* finished with status cancelled/)),
+  },
+  {
+    seed: '000', title: 'Schedule a task manually',
+    command: 'curl \\\n--request POST \\\n--header "Content-Type: application/json" \\\n--data \'{\n"operation": {"type": "test", "parameters": {}},\n'
+      + '"condition": {"type": "now", "parameters": {}},\n"dependencies": {}\n}\' \\\nhttp://localhost:10800/tasks',
+    expect: answers(201, ({ body }) => assert.match(body.task.id, UUID)),
+  },
+  {
+    seed: '000', title: 'Cancel a task',
+    command: 'curl \\\n--request DELETE \\\nhttp://localhost:10800/tasks/85478e12-fd0d-4de3-a26b-cd1ec7f94f2b',
+    given: [waitingTask],
+    expect: answers(200, ({ body }) => assert.ok(body.task.id === TASK && body.cancelled, JSON.stringify(body))),
+  },
+  {
+    seed: '000', title: 'Clean stale tasks',
+    command: 'curl \\\n--request POST \\\n--header "Content-Type: application/json" \\\n--data \'{\n"strategy": {"type": "all", "parameters": {}}\n}\' \\\n'
+      + 'http://localhost:10800/tasks/clean',
+    expect: answers(200, ({ body }) => assert.ok(body.removed.includes(TASK), JSON.stringify(body))),
+  },
+  {
+    seed: '000', title: 'Ping',
+    command: 'curl \\\n--request HEAD \\\n--head \\\nhttp://localhost:10800/ping',
+    expect: answers(204),
+  },
+  {
+    seed: '002', title: 'Checking availability',
+    command: 'curl \\\n--request GET \\\nhttp://localhost:10300/check',
+    expect: answers(200, ({ body }) => assert.deepEqual([body.channel, body.state, body.instance], ['main', 'idle', null])),
+  },
+  {
+    seed: '002', title: 'Reserving the stream',
+    command: 'curl \\\n--request POST \\\n--header "Content-Type: application/json" \\\n--data \'{\n"event": "747c31a8-74d2-497f-ba89-cdd85b243e5d",\n'
+      + '"record": true\n}\' \\\nhttp://localhost:10300/reserve',
+    given: [liveEvent],
+    expect: answers(201, ({ body }, world) => {
+      assert.equal(body.port, world.srtPort);
+      assert.ok(body.url.startsWith(`srt://127.0.0.1:${world.srtPort}?`), body.url);
+      world.token = body.credentials.token;
+    }),
+  },
+  {
+    seed: '002', title: 'Sending audio: Liquidsoap',
+    command: 'liquidsoap \\\n\'output.srt(\nhost="127.0.0.1",\nport=10300,\npassphrase="XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX",\n%ogg(%opus),\nsine()\n)\'',
+    needs: { what: 'a Liquidsoap with output.srt', shell: 'liquidsoap -h output.srt', says: /^Type:/m },
+    srt: true,
+    given: [reservation],
+    expect: publishes,
+  },
+  {
+    seed: '002', title: 'Sending audio: ffmpeg',
+    command: 'ffmpeg \\\n-re \\\n-f lavfi \\\n-i sine \\\n-c libopus \\\n-f ogg \\\n-passphrase "XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX" \\\nsrt://127.0.0.1:10300',
+    needs: { what: 'ffmpeg with libopus and SRT', shell: 'ffmpeg -hide_banner -protocols; ffmpeg -hide_banner -encoders', says: /^\s+srt$[\s\S]*libopus/m },
+    srt: true,
+    given: [reservation],
+    expect: publishes,
+  },
+  {
+    seed: '002', title: 'Ping',
+    command: 'curl \\\n--request HEAD \\\n--head \\\nhttp://localhost:10300/ping',
+    expect: answers(204),
+  },
+  {
+    seed: '002', title: 'Server-Sent Events',
+    command: 'curl \\\n--request GET \\\n--no-buffer \\\nhttp://localhost:10300/sse',
+    expect: {
+      stream: {
+        meanwhile: async (world) => {
+          assert.equal((await world.api('POST', '/channels', { name: 'seeds' })).status, 201);
+        },
+        until: async (_world, text) => /^HTTP\/1\.1 200 [\s\S]*content-type: text\/event-stream[\s\S]*^event: channel-created$/im.test(text),
+      },
+    },
+  },
+];
