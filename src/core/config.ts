@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { Duration } from 'luxon';
+import { durationProblem, parseDuration } from './duration.ts';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -7,6 +7,9 @@ export type NodeRole = 'origin' | 'edge';
 
 /** What a node id may be: it names the node in logs, tables and the directory. */
 export const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** Channel names fit in paths; stream keys are SRT passphrases. */
+export const CHANNEL_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+export const STREAM_KEY = /^[\x21-\x7e]{10,79}$/;
 
 export interface Config {
   http: {
@@ -101,14 +104,13 @@ function matching(env: Env, name: string, fallback: string, pattern: RegExp, wha
   return raw;
 }
 
-/** An ISO 8601 duration of days and times (P1D, PT15M, PT0.5S), as milliseconds from `min` up. */
+/** A fixed-length ISO 8601 duration (P1D, PT15M, PT0.5S), as milliseconds from `min` up. */
 function duration(env: Env, name: string, fallback: string, min: number): number {
   const raw = read(env, name) ?? fallback;
-  const parsed = /^P(?!$)(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d{1,3})?S)?)?$/.test(raw) ? Duration.fromISO(raw) : undefined;
-  if (!parsed?.isValid || parsed.toMillis() < min) {
-    throw new ConfigError(`${name} must be an ISO 8601 duration of days and times of at least ${min} ms, such as ${fallback}, got "${raw}"`);
-  }
-  return parsed.toMillis();
+  const parsed = parseDuration(raw);
+  if (parsed === undefined) throw new ConfigError(`${name}: ${durationProblem(raw)}`);
+  if (parsed < min) throw new ConfigError(`${name} must be at least ${min} ms, such as ${fallback}, got "${raw}"`);
+  return parsed;
 }
 
 /** Whole milliseconds (310) or an ISO 8601 duration (PT0.31S), from `min` up. */
@@ -186,9 +188,9 @@ function channels(env: Env, portStart: number): ChannelConfig[] {
     const at = `[${index}]`;
     if (typeof item !== 'object' || item === null) return fail(`${at} must be an object`);
     const { name, port = portStart + index, key, outputs = [] } = item as Record<string, unknown>;
-    if (typeof name !== 'string' || !/^[a-z0-9][a-z0-9_-]{0,63}$/.test(name)) fail(`${at}.name must be lowercase letters, digits, - or _`);
+    if (typeof name !== 'string' || !CHANNEL_NAME.test(name)) fail(`${at}.name must be lowercase letters, digits, - or _`);
     if (!Number.isInteger(port) || (port as number) < 1024 || (port as number) > 65535) fail(`${at}.port must be a UDP port from 1024 to 65535`);
-    if (key !== undefined && (typeof key !== 'string' || !/^[\x21-\x7e]{10,79}$/.test(key))) fail(`${at}.key must be 10 to 79 printable characters (an SRT passphrase)`);
+    if (key !== undefined && (typeof key !== 'string' || !STREAM_KEY.test(key))) fail(`${at}.key must be 10 to 79 printable characters (an SRT passphrase)`);
     if (!Array.isArray(outputs)) return fail(`${at}.outputs must be an array`);
     return {
       name: name as string, port: port as number, key: key as string | undefined,

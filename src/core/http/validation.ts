@@ -1,5 +1,5 @@
 import type { FastifySchemaCompiler, FastifySchemaValidationError, RouteOptions } from 'fastify';
-import { Type, type TSchema } from 'typebox';
+import { Type, type TSchema, type TStringOptions } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { Value } from 'typebox/value';
 
@@ -14,18 +14,37 @@ export interface ValidationIssue {
   params?: Record<string, unknown>;
 }
 
+/** What each pattern of a request schema asks for, in words: a refusal says that, never the expression. */
+const PATTERN_WORDS = new Map<string, string>();
+
+/** A string schema with a pattern, and what the pattern asks for in words (`words` follows "must be"). */
+export function Text(pattern: string, words: string, options: TStringOptions = {}) {
+  PATTERN_WORDS.set(pattern, words);
+  return Type.String({ ...options, pattern });
+}
+
+/** What a pattern asks for, in words; undefined for a pattern made without Text. */
+export function patternWords(pattern: string): string | undefined {
+  return PATTERN_WORDS.get(pattern);
+}
+
+function messageOf(issue: ValidationIssue): string {
+  if (issue.keyword === 'boolean' && (issue.schemaPath ?? '').endsWith('/additionalProperties')) return 'is an unknown field';
+  if (issue.keyword === 'pattern') return `must be ${patternWords(String(issue.params?.pattern)) ?? 'written as the API reference shows'}`;
+  return issue.message ?? 'is invalid';
+}
+
 /**
  * Where a validation issue lies (the path down to the field, a missing property's name included) and what to say of
  * it. TypeBox reports an unknown property twice, once on its own ("schema is false") and once in a list on its parent:
- * the first is kept, reading "is not an accepted property", and the list is dropped.
+ * the first is kept, reading "is an unknown field", and the list is dropped.
  */
 export function describeIssue(issue: ValidationIssue): { path: string[]; message: string } | undefined {
   if (issue.keyword === 'additionalProperties') return undefined;
   const path = (issue.instancePath ?? '').split('/').filter(Boolean).map((key) => key.replaceAll('~1', '/').replaceAll('~0', '~'));
   const missing = issue.params?.requiredProperties ?? issue.params?.missingProperty;
   if (Array.isArray(missing) || typeof missing === 'string') path.push([missing].flat().join(','));
-  const unknown = issue.keyword === 'boolean' && (issue.schemaPath ?? '').endsWith('/additionalProperties');
-  return { path, message: unknown ? 'is not an accepted property' : issue.message ?? 'is invalid' };
+  return { path, message: messageOf(issue) };
 }
 
 function pointer(path: string[]): string {
