@@ -113,6 +113,12 @@ function duration(env: Env, name: string, fallback: string, min: number): number
   return parsed;
 }
 
+/** A fixed-length ISO 8601 duration kept as written: the daily clean hands it on as a strategy's delta. */
+function durationText(env: Env, name: string, fallback: string): string {
+  duration(env, name, fallback, 0);
+  return read(env, name) ?? fallback;
+}
+
 /** Whole milliseconds (310) or an ISO 8601 duration (PT0.31S), from `min` up. */
 function millisOrDuration(env: Env, name: string, fallback: string, min: number): number {
   const raw = read(env, name);
@@ -234,8 +240,7 @@ export function loadConfig(env: Env = process.env): Config {
     events: { retentionMs: duration(env, 'ONAIR_EVENTS_RETENTION', 'P7D', 3_600_000) },
     tasks: {
       leaseMs: integer(env, 'ONAIR_TASKS_LEASE_MS', 10_000, 1_000, 3_600_000),
-      cleanRetention: matching(env, 'ONAIR_TASKS_CLEAN_RETENTION', 'P30D', /^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$/,
-        'an ISO 8601 duration such as P30D'),
+      cleanRetention: durationText(env, 'ONAIR_TASKS_CLEAN_RETENTION', 'P30D'),
       cleanTime: matching(env, 'ONAIR_TASKS_CLEAN_TIME', '03:30', /^([01]\d|2[0-3]):[0-5]\d$/, 'a time of day HH:MM (UTC)'),
       probeFile: read(env, 'ONAIR_TASKS_PROBE_FILE'),
     },

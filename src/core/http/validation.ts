@@ -15,7 +15,8 @@ export interface ValidationIssue {
 }
 
 /** What each pattern of a request schema asks for, in words: a refusal says that, never the expression. */
-const PATTERN_WORDS = new Map<string, string>();
+// TypeBox's key pattern of a record of any string names (it refuses a line break).
+const PATTERN_WORDS = new Map<string, string>([['^.*$', 'a name on one line']]);
 
 /** A string schema with a pattern, and what the pattern asks for in words (`words` follows "must be"). */
 export function Text(pattern: string, words: string, options: TStringOptions = {}) {
