@@ -67,7 +67,7 @@ export const Event = Type.Object({
 }, { $id: 'ProgrammeEvent' });
 
 function locals(field: string, texts: string[] | undefined): string[] {
-  return [...new Set((texts ?? []).map((text, i) => localField(`${field}[${i}]`, text)))].sort();
+  return [...new Set((texts ?? []).map((text, i) => localField(`${field}.${i}`, text)))].sort();
 }
 
 /** Seconds of an event's duration given as seconds or as an ISO 8601 duration of whole seconds. */

@@ -28,7 +28,8 @@ export interface HttpOptions {
 
 /**
  * One message per field. A choice between constants (a union of literals) reads "must be one of a, b, c"
- * rather than one "must be equal to constant" per choice.
+ * rather than one "must be equal to constant" per choice. A field with an issue inside it says only that one: a
+ * recurrence whose include list is wrong is not also told it "must be null", the other choice of its union.
  */
 function fieldErrors(context: string, issues: ValidationIssue[]): FieldError[] {
   const byField = new Map<string, Array<ValidationIssue & { message: string }>>();
@@ -38,7 +39,9 @@ function fieldErrors(context: string, issues: ValidationIssue[]): FieldError[] {
     const field = [context, ...described.path].join('.');
     byField.set(field, [...(byField.get(field) ?? []), { ...issue, message: described.message }]);
   }
-  return [...byField].map(([field, found]) => {
+  const fields = [...byField.keys()];
+  const inner = (field: string) => fields.some((other) => other.startsWith(`${field}.`));
+  return [...byField].filter(([field]) => !inner(field)).map(([field, found]) => {
     const allowed = found.map((i) => i.params?.allowedValue).filter((v) => v !== undefined);
     if (allowed.length > 0) return { field, message: `must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}` };
     const [first] = found.filter((i) => i.keyword !== 'anyOf').concat(found);
