@@ -98,6 +98,17 @@ for (const database of testDatabases) {
       assert.equal(task.detail, 'condition.parameters.zone: is an unknown field');
     });
 
+    test('types, formats and missing fields are said in words; an empty or broken body asks for a JSON object', async () => {
+      const said = async (path: string, body: unknown) => (await refusal('POST', path, body)).detail;
+      assert.equal(await said('/shows', { title: 5 }), 'body.title must be text');
+      assert.equal(await said('/shows', {}), 'body.title is required');
+      assert.equal(await said('/shows', '[]'), 'body must be a JSON object');
+      assert.equal(await said('/events', { showId: 'nope', type: 'live', start: '2026-12-04T20:00:00', duration: 60, timezone: 'UTC' }),
+        'body.showId must be a UUID such as 3f2c8a4e-9b1d-4c6e-8f0a-2d5b7e9c1a34');
+      assert.equal(await said('/shows', ''), 'The body is empty: send a JSON object');
+      assert.equal(await said('/shows', '{"title":'), 'The body is not valid JSON: send a JSON object');
+    });
+
     test('a text/plain body gets the same 415 as a form body', async () => {
       const answers = await Promise.all(['text/plain', 'application/x-www-form-urlencoded'].map((type) => server.request('POST', '/shows', 'title=x', { 'content-type': type })));
       assert.deepEqual(answers.map((a) => a.status), [415, 415]);

@@ -56,8 +56,12 @@ function toProblem(error: FastifyError, contentType: string | undefined): Proble
     const errors = fieldErrors(error.validationContext ?? 'request', error.validation as ValidationIssue[]);
     return problem(400, errors.map((e) => `${e.field} ${e.message}`).join('; '), errors);
   }
-  if (error instanceof SyntaxError || error.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
+  if (error instanceof SyntaxError) {
     return problem(400, `The body is not valid JSON: ${error.message}`, [{ field: 'body', message: 'is not valid JSON' }]);
+  }
+  if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
+    const what = error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ? 'is empty' : 'is not valid JSON';
+    return problem(400, `The body ${what}: send a JSON object`, [{ field: 'body', message: what }]);
   }
   if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
     const given = contentType === undefined ? 'no Content-Type' : `Content-Type ${JSON.stringify(contentType)}`;

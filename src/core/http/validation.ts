@@ -29,9 +29,22 @@ export function patternWords(pattern: string): string | undefined {
   return PATTERN_WORDS.get(pattern);
 }
 
+/** JSON types and formats as a person names them. */
+const TYPE_WORDS: Record<string, string> = {
+  string: 'text', integer: 'a whole number', number: 'a number', boolean: 'true or false', object: 'a JSON object',
+  array: 'a list', null: 'null',
+};
+const FORMAT_WORDS: Record<string, string> = {
+  uuid: 'a UUID such as 3f2c8a4e-9b1d-4c6e-8f0a-2d5b7e9c1a34', 'date-time': 'an ISO 8601 date-time such as 2026-12-04T20:00:00Z',
+};
+
 function messageOf(issue: ValidationIssue): string {
-  if (issue.keyword === 'boolean' && (issue.schemaPath ?? '').endsWith('/additionalProperties')) return 'is an unknown field';
-  if (issue.keyword === 'pattern') return `must be ${patternWords(String(issue.params?.pattern)) ?? 'written as the API reference shows'}`;
+  const { keyword, params } = issue;
+  if (keyword === 'boolean' && (issue.schemaPath ?? '').endsWith('/additionalProperties')) return 'is an unknown field';
+  if (keyword === 'required') return 'is required';
+  if (keyword === 'pattern') return `must be ${patternWords(String(params?.pattern)) ?? 'written as the API reference shows'}`;
+  if (keyword === 'type' && TYPE_WORDS[String(params?.type)]) return `must be ${TYPE_WORDS[String(params?.type)]}`;
+  if (keyword === 'format' && FORMAT_WORDS[String(params?.format)]) return `must be ${FORMAT_WORDS[String(params?.format)]}`;
   return issue.message ?? 'is invalid';
 }
 
