@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs and starts what onair's tests use from the system: ffmpeg, PostgreSQL, Chromium,
-# icecast2 and nginx with RTMP. Safe to run again; needs root (or sudo) only when something is missing.
+# icecast2, nginx with RTMP and Liquidsoap (the README's encoder example). Safe to run again; needs root (or sudo) only when something is missing.
 set -euo pipefail
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -9,6 +9,7 @@ command -v ffmpeg >/dev/null || need+=(ffmpeg)
 command -v pg_ctlcluster >/dev/null || need+=(postgresql)
 command -v chromium >/dev/null || need+=(chromium)
 command -v icecast2 >/dev/null || need+=(icecast2)
+command -v liquidsoap >/dev/null || need+=(liquidsoap)
 [ -e /usr/lib/nginx/modules/ngx_rtmp_module.so ] || need+=(nginx-light libnginx-mod-rtmp)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"

@@ -8,7 +8,8 @@ import { Type, type Static } from 'typebox';
 import type { Clock } from '../core/clock.ts';
 import { ChannelBusy } from '../core/errors.ts';
 import type { ProcessSupervisor, Supervised } from '../core/processes.ts';
-import type { Gate, Reservation } from '../gate/contract.ts';
+import { ChannelName, type Gate, type Reservation } from '../gate/contract.ts';
+import { NaiveLocal } from '../core/time.ts';
 import type { EventBus } from '../core/events/bus.ts';
 import type { ProgrammeEvent, ProgrammeReader, ScheduledInstance } from '../programme/contract.ts';
 import type { Archive, ArchiveKind, ArchivedFile } from '../recordings/contract.ts';
@@ -18,8 +19,8 @@ const DAY = 86_400_000;
 const REPLAY_LOOKBACK_MS = 60 * DAY;
 export const StreamParameters = Type.Object({
   event: Type.String({ minLength: 1, maxLength: 100, description: 'The event id' }),
-  start: Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}(:\\d{2})?$', description: 'Naive local start of the instance' }),
-  channel: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$', description: 'Gate channel; the first one when omitted' })),
+  start: NaiveLocal('Naive local start of the instance'),
+  channel: Type.Optional(Type.Unsafe<string>({ ...ChannelName, description: 'Gate channel; the first one when omitted' })),
 }, { additionalProperties: false });
 type StreamParameters = Static<typeof StreamParameters>;
 

@@ -12,7 +12,7 @@ onair programme events [--show ID] [--type T]       events, paged (--limit, --of
 onair programme event ID                            an event
 onair programme add-event SHOW_ID TYPE START DURATION [--timezone TZ] [--rule RRULE] [--include T] [--exclude T]
                                                     create an event: TYPE live|replay|prerecorded, START naive local
-                                                    (2026-12-04T20:00:00), DURATION seconds, TZ default UTC;
+                                                    (2026-12-04T20:00:00), DURATION seconds or ISO 8601 (PT1H), TZ default UTC;
                                                     --include/--exclude repeatable local times (RDATE/EXDATE)
 onair programme edit-event ID [--type T] [--start T] [--duration S] [--timezone TZ] [--rule RRULE|--no-rule]
 onair programme delete-event ID                     delete an event
@@ -78,7 +78,7 @@ export async function programmeCommand(args: string[], out: Output, client = new
     case 'add-event':
       if (!fourth) break;
       return out.print(await client.request('POST', '/events', {
-        showId: first, type: second, start: third, duration: Number(fourth), timezone: values.timezone ?? 'UTC', recurrence,
+        showId: first, type: second, start: third, duration: /^\d+$/.test(fourth ?? '') ? Number(fourth) : fourth, timezone: values.timezone ?? 'UTC', recurrence,
       }), eventSaid('created'));
     case 'edit-event':
       if (!first) break;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
-import { Duration } from 'luxon';
+import { durationProblem, parseDuration } from './duration.ts';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -12,6 +12,9 @@ export type NodeRole = 'origin' | 'edge';
 
 /** What a node id may be: it names the node in logs, tables and the directory. */
 export const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** Channel names fit in paths; stream keys are SRT passphrases. */
+export const CHANNEL_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+export const STREAM_KEY = /^[\x21-\x7e]{10,79}$/;
 
 export interface Config {
   http: {
@@ -136,14 +139,19 @@ function cidrs(env: Env, name: string): string[] {
   return found;
 }
 
-/** An ISO 8601 duration of days and times (P1D, PT15M, PT0.5S), as milliseconds from `min` up. */
+/** A fixed-length ISO 8601 duration (P1D, PT15M, PT0.5S), as milliseconds from `min` up. */
 function duration(env: Env, name: string, fallback: string, min: number): number {
   const raw = read(env, name) ?? fallback;
-  const parsed = /^P(?!$)(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d{1,3})?S)?)?$/.test(raw) ? Duration.fromISO(raw) : undefined;
-  if (!parsed?.isValid || parsed.toMillis() < min) {
-    throw new ConfigError(`${name} must be an ISO 8601 duration of days and times of at least ${min} ms, such as ${fallback}, got "${raw}"`);
-  }
-  return parsed.toMillis();
+  const parsed = parseDuration(raw);
+  if (parsed === undefined) throw new ConfigError(`${name}: ${durationProblem(raw)}`);
+  if (parsed < min) throw new ConfigError(`${name} must be at least ${min} ms, such as ${fallback}, got "${raw}"`);
+  return parsed;
+}
+
+/** A fixed-length ISO 8601 duration kept as written: the daily clean hands it on as a strategy's delta. */
+function durationText(env: Env, name: string, fallback: string): string {
+  duration(env, name, fallback, 0);
+  return read(env, name) ?? fallback;
 }
 
 /** Whole milliseconds (310) or an ISO 8601 duration (PT0.31S), from `min` up. */
@@ -221,9 +229,9 @@ function channels(env: Env, portStart: number): ChannelConfig[] {
     const at = `[${index}]`;
     if (typeof item !== 'object' || item === null) return fail(`${at} must be an object`);
     const { name, port = portStart + index, key, outputs = [] } = item as Record<string, unknown>;
-    if (typeof name !== 'string' || !/^[a-z0-9][a-z0-9_-]{0,63}$/.test(name)) fail(`${at}.name must be lowercase letters, digits, - or _`);
+    if (typeof name !== 'string' || !CHANNEL_NAME.test(name)) fail(`${at}.name must be lowercase letters, digits, - or _`);
     if (!Number.isInteger(port) || (port as number) < 1024 || (port as number) > 65535) fail(`${at}.port must be a UDP port from 1024 to 65535`);
-    if (key !== undefined && (typeof key !== 'string' || !/^[\x21-\x7e]{10,79}$/.test(key))) fail(`${at}.key must be 10 to 79 printable characters (an SRT passphrase)`);
+    if (key !== undefined && (typeof key !== 'string' || !STREAM_KEY.test(key))) fail(`${at}.key must be 10 to 79 printable characters (an SRT passphrase)`);
     if (!Array.isArray(outputs)) return fail(`${at}.outputs must be an array`);
     return {
       name: name as string, port: port as number, key: key as string | undefined,
@@ -318,8 +326,7 @@ export function loadConfig(env: Env = process.env): Config {
     events: { retentionMs: duration(env, 'ONAIR_EVENTS_RETENTION', 'P7D', 3_600_000) },
     tasks: {
       leaseMs: integer(env, 'ONAIR_TASKS_LEASE_MS', 10_000, 1_000, 3_600_000),
-      cleanRetention: matching(env, 'ONAIR_TASKS_CLEAN_RETENTION', 'P30D', /^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$/,
-        'an ISO 8601 duration such as P30D'),
+      cleanRetention: durationText(env, 'ONAIR_TASKS_CLEAN_RETENTION', 'P30D'),
       cleanTime: matching(env, 'ONAIR_TASKS_CLEAN_TIME', '03:30', /^([01]\d|2[0-3]):[0-5]\d$/, 'a time of day HH:MM (UTC)'),
       probeFile: read(env, 'ONAIR_TASKS_PROBE_FILE'),
     },

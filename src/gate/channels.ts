@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../core/clock.ts';
-import type { ChannelConfig, Config } from '../core/config.ts';
+import { CHANNEL_NAME, STREAM_KEY, type ChannelConfig, type Config } from '../core/config.ts';
 import { isUniqueViolation } from '../core/db/database.ts';
 import { ChannelBusy, Conflict, invalid, notFound } from '../core/errors.ts';
 import type { Announce, EventBus } from '../core/events/bus.ts';
@@ -22,12 +22,9 @@ export function ingestOf(channel: Definition, host: string): Ingest {
   return { host, port: channel.port, url: `srt://${host}:${channel.port}?pbkeylen=32&linger=3`, streamKey: channel.key };
 }
 
-// The same rules as ONAIR_CHANNELS: names fit in paths, keys are SRT passphrases.
-const NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
-const KEY = /^[\x21-\x7e]{10,79}$/;
 
 function validKey(key: string | undefined): void {
-  if (key !== undefined && !KEY.test(key)) throw invalid('body.key', 'must be 10 to 79 printable characters (an SRT passphrase)');
+  if (key !== undefined && !STREAM_KEY.test(key)) throw invalid('body.key', 'must be 10 to 79 printable characters (an SRT passphrase)');
 }
 
 const definitionOf = (row: ChannelRow): Definition => ({ name: row.name, port: row.port, key: row.key, outputs: [], configured: false });
@@ -77,7 +74,7 @@ export class ChannelRegistry {
 
   /** Takes the port asked for, or the lowest one of the range that no channel has and nothing on this machine is bound to. */
   async create(request: ChannelRequest): Promise<Definition> {
-    if (!NAME.test(request.name)) throw invalid('body.name', 'must be 1 to 64 lowercase letters, digits, - or _');
+    if (!CHANNEL_NAME.test(request.name)) throw invalid('body.name', 'must be 1 to 64 lowercase letters, digits, - or _');
     validKey(request.key);
     if (this.configured.some((channel) => channel.name === request.name)) throw nameTaken(request.name);
     const candidates = request.port === undefined ? await this.#freePorts() : [this.#allowed(request.port)];

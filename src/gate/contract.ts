@@ -4,7 +4,13 @@
  * taken, a configured channel changed), ChannelBusy (reserved or live; waiting may help).
  */
 
-import type { OutputType } from '../core/config.ts';
+import { CHANNEL_NAME, STREAM_KEY, type OutputType } from '../core/config.ts';
+import { Text } from '../core/http/validation.ts';
+
+export const ChannelName = Text(CHANNEL_NAME.source, '1 to 64 lowercase letters, digits, - or _, starting with a letter or digit', { description: 'Channel name' });
+export const StreamKey = Text(STREAM_KEY.source, '10 to 79 printable characters without spaces (an SRT passphrase)', {
+  description: 'Stream key of static mode (the SRT passphrase): 10 to 79 printable characters',
+});
 
 export type Format = 'ogg' | 'mpegts';
 

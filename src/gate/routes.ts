@@ -5,28 +5,25 @@ import type { EventBus } from '../core/events/bus.ts';
 import { registerSse } from '../core/events/sse.ts';
 import { notFound } from '../core/errors.ts';
 import type { App } from '../core/http/server.ts';
-import type { Availability, ChannelInfo, ChannelWithIngest } from './contract.ts';
+import { Text } from '../core/http/validation.ts';
+import { NaiveLocal } from '../core/time.ts';
+import { ChannelName as Name, StreamKey as Key, type Availability, type ChannelInfo, type ChannelWithIngest } from './contract.ts';
 import type { SessionRow } from './migrations.ts';
 import type { GateService } from './service.ts';
 import type { Attempt } from './session.ts';
 
-const Name = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$', description: 'Channel name' });
 const Port = Type.Integer({ minimum: 1024, maximum: 65535, description: 'UDP port of the SRT listener, in the SRT port range (ONAIR_SRT_PORT_START to ONAIR_SRT_PORT_END)' });
-const Key = Type.String({ pattern: '^[\\x21-\\x7e]{10,79}$', description: 'Stream key of static mode (the SRT passphrase): 10 to 79 printable characters' });
 const ChannelParams = Type.Object({ channel: Name });
 const InstanceRef = Type.Object({
   event: Type.String({ format: 'uuid', description: 'Event id' }),
-  start: Type.String({
-    pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,6})?)?$',
-    description: 'Naive local start of the instance in the event\'s time zone, e.g. 2026-12-04T20:00:00',
-  }),
+  start: NaiveLocal('Naive local start of the instance in the event\'s time zone'),
 }, { additionalProperties: false });
 const ReserveBody = Type.Object({
   instance: Type.Optional(InstanceRef),
   event: Type.Optional(Type.String({ format: 'uuid', description: 'Older form: the event, whose instance nearest to now (within an hour) is meant' })),
   format: Type.Optional(Type.Union([Type.Literal('ogg'), Type.Literal('mpegts')], { description: 'ogg (Opus audio, default) or mpegts (H.264 + AAC)' })),
   record: Type.Optional(Type.Boolean({ description: 'Record into the archive (live events only)' })),
-  metadata: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }), Type.String({ maxLength: 1000, pattern: '^[^\\u0000-\\u001f\\u007f]*$', description: 'No control characters' }),
+  metadata: Type.Optional(Type.Record(Text('^[A-Za-z0-9_.-]{1,64}$', '1 to 64 letters, digits, ., _ or -'), Text('^[^\\u0000-\\u001f\\u007f]*$', 'plain text without control characters', { maxLength: 1000, description: 'No control characters' }),
     { maxProperties: 32, additionalProperties: false, description: 'Stream tags (e.g. title, artist)' })),
 }, { additionalProperties: false });
 const Outputs = Type.Array(Type.Object({
@@ -170,7 +167,7 @@ export async function gateRoutes(app: App, { gate, bus }: GateRoutesOptions): Pr
       config: { access: 'public' },
       schema: {
         tags, summary: `HLS of ${which} (mpegts sessions)`,
-        params: Type.Object({ ...(prefix === '' ? {} : { channel: Name }), file: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}\\.(m3u8|ts)$' }) }),
+        params: Type.Object({ ...(prefix === '' ? {} : { channel: Name }), file: Text('^[A-Za-z0-9_-]{1,64}\\.(m3u8|ts)$', 'a playlist (.m3u8) or segment (.ts) name') }),
         produces: Object.values(HLS_TYPES), response: { 200: { description: 'Playlist or segment' }, ...problems(400, 404) },
       },
     }, async (request, reply) => {

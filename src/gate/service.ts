@@ -19,13 +19,13 @@ import { FORMATS, skippedOutputs } from './pipeline.ts';
 import { LiveSession, type RunEnd } from './session.ts';
 import { GateStore } from './store.ts';
 import type { Core } from '../core/area.ts';
+import { HOUR } from '../core/time.ts';
 
 export interface GateDeps extends Core {
   programme: ProgrammeReader;
   archive: Archive;
 }
 
-const HOUR = 3_600_000;
 const HEARTBEAT_MS = 5_000;
 // A slot whose owner has not been heard of for this long is freed by any instance.
 const STALE_MS = 30_000;
@@ -288,7 +288,11 @@ export class GateService implements Gate {
     const now = clock.now();
     const candidates = (await programme.instancesBetween(now - HOUR, now + HOUR)).filter((s) => s.event.id === request.event);
     const nearest = candidates.sort((a, b) => Math.abs(a.instance.startsAt - now) - Math.abs(b.instance.startsAt - now))[0];
-    if (!nearest) throw invalid('body.event', `event ${request.event} has no instance within an hour of now`);
+    if (!nearest) {
+      throw invalid('body.event', `the event form reserves the event's instance nearest to now, one on air within an hour before or `
+        + `after now (${new Date(now - HOUR).toISOString()} to ${new Date(now + HOUR).toISOString()}), and event ${request.event} has `
+        + 'none then: name the instance instead, {"instance": {"event": ..., "start": ...}}');
+    }
     return this.#recordable(nearest, request.record, 'body.record');
   }
 

@@ -1,14 +1,13 @@
 import { Type, type Static } from 'typebox';
 import { invalid } from '../core/errors.ts';
 import type { ProgrammeEvent } from './contract.ts';
-import { formatLocal, isZone, parseLocal } from './localtime.ts';
+import { isZone } from './localtime.ts';
+import { localField, NaiveLocal } from '../core/time.ts';
+import { durationField } from '../core/duration.ts';
 
 export const EVENT_TYPES = ['live', 'replay', 'prerecorded'] as const;
 
-const naive = (what: string) => Type.String({
-  maxLength: 40, description: `${what}: naive local date-time in the event's time zone (ISO 8601 without offset)`,
-  examples: ['2026-12-04T20:00:00'],
-});
+const naive = (what: string) => NaiveLocal(`${what}: naive local date-time in the event's time zone (ISO 8601 without offset)`);
 
 export const Show = Type.Object({
   id: Type.String({ format: 'uuid' }),
@@ -32,16 +31,25 @@ const Recurrence = Type.Object({
 
 const EventType = Type.Union([Type.Literal('live'), Type.Literal('replay'), Type.Literal('prerecorded')]);
 
+const MAX_DURATION_S = 366 * 86_400;
+
 const eventFields = {
   showId: Type.String({ format: 'uuid' }),
   type: EventType,
   start: naive('The first instance'),
-  duration: Type.Integer({ minimum: 1, maximum: 366 * 86_400, description: 'Seconds of each instance' }),
+  duration: Type.Integer({ minimum: 1, maximum: MAX_DURATION_S, description: 'Seconds of each instance' }),
   timezone: Type.String({ minLength: 1, maxLength: 100, description: 'IANA time zone', examples: ['Europe/Warsaw'] }),
 };
 
+/** On input a duration may also be an ISO 8601 duration, as every other duration in onair; it is kept in seconds. */
+const DurationInput = Type.Union([
+  eventFields.duration,
+  Type.String({ maxLength: 40, description: 'ISO 8601 duration of whole seconds', examples: ['PT1H30M'] }),
+], { description: 'Seconds of each instance, or an ISO 8601 duration (PT1H30M); answers give seconds' });
+
 export const EventInput = Type.Object({
   ...eventFields,
+  duration: DurationInput,
   recurrence: Type.Optional(Type.Union([Recurrence, Type.Null()])),
 }, { additionalProperties: false });
 export type EventInput = Static<typeof EventInput>;
@@ -58,14 +66,16 @@ export const Event = Type.Object({
   ]),
 }, { $id: 'ProgrammeEvent' });
 
-function local(field: string, text: string): string {
-  const parsed = parseLocal(text);
-  if (parsed === undefined) throw invalid(field, `"${text}" is not a naive local date-time like 2026-12-04T20:00:00`);
-  return formatLocal(parsed);
+function locals(field: string, texts: string[] | undefined): string[] {
+  return [...new Set((texts ?? []).map((text, i) => localField(`${field}.${i}`, text)))].sort();
 }
 
-function locals(field: string, texts: string[] | undefined): string[] {
-  return [...new Set((texts ?? []).map((text, i) => local(`${field}[${i}]`, text)))].sort();
+/** Seconds of an event's duration given as seconds or as an ISO 8601 duration of whole seconds. */
+function seconds(duration: number | string): number {
+  if (typeof duration === 'number') return duration;
+  const ms = durationField('duration', duration, 1000);
+  if (ms % 1000 !== 0 || ms > MAX_DURATION_S * 1000) throw invalid('duration', `must be whole seconds, at most ${MAX_DURATION_S} (366 days)`);
+  return ms / 1000;
 }
 
 /** An event from input: times in one spelling, the zone known. The rule is checked where it is expanded. */
@@ -75,7 +85,7 @@ export function normalizeEvent(id: string, input: EventInput): ProgrammeEvent {
     ? { rule: input.recurrence.rule.trim(), include: locals('recurrence.include', input.recurrence.include), exclude: locals('recurrence.exclude', input.recurrence.exclude) }
     : null;
   return {
-    id, showId: input.showId, type: input.type, start: local('start', input.start), duration: input.duration,
+    id, showId: input.showId, type: input.type, start: localField('start', input.start), duration: seconds(input.duration),
     timezone: input.timezone, recurrence,
   };
 }

@@ -1,5 +1,6 @@
 import type { Instance, ProgrammeEvent } from './contract.ts';
-import { DAY, HOUR, formatLocal, parseLocal, toEpoch, toLocal, type LocalMs } from './localtime.ts';
+import { DAY, HOUR, formatLocal, parseLocal, type LocalMs } from '../core/time.ts';
+import { toEpoch, toLocal } from './localtime.ts';
 import { Expansion, isFinite, parseRule, type Rule } from './rrule.ts';
 import { ExpansionLimit, PAUSE, Work } from './work.ts';
 

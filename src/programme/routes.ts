@@ -3,10 +3,9 @@ import { Type } from 'typebox';
 import type { Clock } from '../core/clock.ts';
 import { invalid, notFound } from '../core/errors.ts';
 import type { App } from '../core/http/server.ts';
-import { parseDateTime } from '../core/time.ts';
+import { DAY, localField, NaiveLocal, parseDateTime } from '../core/time.ts';
 import type { EventType } from './contract.ts';
 import { calendar } from './ical.ts';
-import { DAY } from './localtime.ts';
 import { EVENT_TYPES, Event, EventInput, EventPatch, Show, ShowInput, ShowPatch } from './model.ts';
 import type { Programme } from './service.ts';
 
@@ -166,11 +165,12 @@ export function registerProgrammeRoutes(app: App, programme: Programme, clock: C
     config: { access: 'public' },
     schema: {
       tags, summary: 'One instance of an event',
-      params: Type.Object({ eventId: Type.String({ format: 'uuid' }), start: Type.String({ maxLength: 40, description: 'Naive local start' }) }),
+      params: Type.Object({ eventId: Type.String({ format: 'uuid' }), start: NaiveLocal('Naive local start') }),
       response: { 200: Type.Object({ event: EventRef, instance: Instance }), ...problems(400, 404) },
     },
   }, async (request) => {
-    const { eventId, start } = request.params;
+    const { eventId } = request.params;
+    const start = localField('params.start', request.params.start);
     const found = await programme.getInstance(eventId, start);
     if (!found) throw notFound(`Event ${eventId} has no instance starting at ${start}`);
     return { event: found.event, instance: { start: found.instance.start, end: found.instance.end } };

@@ -1,4 +1,4 @@
-import { civil, DAY, HOUR, SECOND, type LocalMs } from './localtime.ts';
+import { civil, DAY, HOUR, SECOND, type LocalMs } from '../core/time.ts';
 import { PAUSE, type Work } from './work.ts';
 
 /**

@@ -3,7 +3,7 @@ import type { Clock } from '../core/clock.ts';
 import type { Announce, EventBus } from '../core/events/bus.ts';
 import { conflict, invalid, notFound } from '../core/errors.ts';
 import type { EventType, Instance, ProgrammeChanged, ProgrammeEvent, ProgrammeReader, ScheduledInstance } from './contract.ts';
-import { parseLocal } from './localtime.ts';
+import { parseLocal } from '../core/time.ts';
 import { normalizeEvent, type EventInput, type EventPatch, type Show } from './model.ts';
 import { EVENT_LIMITS, EventSchedule, limitMessage, REQUEST_LIMITS } from './recurrence.ts';
 import { RuleError } from './rrule.ts';

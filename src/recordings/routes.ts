@@ -8,21 +8,20 @@ import { KINDS } from './files.ts';
 import { ifRangeHolds, noneMatchHits, parseRange } from './range.ts';
 import { EVENT_TYPE_OF, etagOf, type ArchiveService, type Entry } from './service.ts';
 import type { StartBounds } from './store.ts';
+import { Text } from '../core/http/validation.ts';
+import { localField, NaiveLocal, normalLocal, parseDateTime } from '../core/time.ts';
 
-const NAIVE = '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}$';
-const BOUND = '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,9})?)?(Z|[+-]\\d{2}:\\d{2})?$';
-
-const EventParam = Type.String({ minLength: 1, maxLength: 200, pattern: '^[\\w.~-]+$', description: 'Event id, as in the programme' });
+const EventParam = Text('^[\\w.~-]+$', 'an event id, as in the programme', { minLength: 1, maxLength: 200, description: 'Event id, as in the programme' });
 const Key = Type.Object({
   event: EventParam,
-  start: Type.String({ pattern: NAIVE, description: 'Naive local start of the instance, as in the programme ("2026-12-04T20:00:00")' }),
+  start: NaiveLocal('Naive local start of the instance, as in the programme'),
 });
 const PartQuery = (what: string) => Type.Object({
   part: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, description: `The part, by its number in the listing; without it, ${what}` })),
 }, { additionalProperties: false });
 const ListQuery = Type.Object({
-  after: Type.Optional(Type.String({ pattern: BOUND, description: 'Only instances starting at or after this: naive local time, or ISO 8601 with an offset' })),
-  before: Type.Optional(Type.String({ pattern: BOUND, description: 'Only instances starting before this: naive local time, or ISO 8601 with an offset' })),
+  after: Type.Optional(Type.String({ maxLength: 40, description: 'Only instances starting at or after this: naive local time, or ISO 8601 with an offset' })),
+  before: Type.Optional(Type.String({ maxLength: 40, description: 'Only instances starting before this: naive local time, or ISO 8601 with an offset' })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50 })),
   offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000_000, default: 0 })),
 }, { additionalProperties: false });
@@ -53,23 +52,15 @@ function view(file: Entry): FileView {
   };
 }
 
-/** Whether the date-time part of a valid-looking value names a real calendar moment (no 30 February, no hour 24). */
-function real(value: string): boolean {
-  const naive = value.slice(0, 19).replace(/^(.{16})(?!:)(.*)$/, '$1:00');
-  const parsed = new Date(`${naive}Z`);
-  return !Number.isNaN(parsed.getTime()) && parsed.toISOString().slice(0, 19) === naive;
-}
 
-function checkStart(start: string): void {
-  if (!real(start)) throw invalid('params.start', 'is not a real date-time');
-}
-
+/** A naive bound compares with the naive local start; one with an offset (or Z) with the instant. */
 function bound(value: string | undefined, field: string): StartBounds['after'] {
   if (value === undefined) return undefined;
-  const withOffset = /(Z|[+-]\d{2}:\d{2})$/.test(value);
-  const at = Date.parse(value);
-  if (!real(value) || (withOffset && Number.isNaN(at))) throw invalid(field, 'is not a real date-time');
-  return withOffset ? { at } : { naive: value };
+  const naive = normalLocal(value);
+  if (naive !== undefined) return { naive };
+  const at = /(Z|[+-]\d{2}:?\d{2})$/.test(value) ? parseDateTime(value) : undefined;
+  if (at === undefined) throw invalid(field, 'must be a real date-time: local, such as 2026-12-04T20:00:00, or with an offset, such as 2026-12-04T20:00:00+01:00');
+  return { at };
 }
 
 function contentLength(header: string | undefined): number | undefined {
@@ -96,8 +87,8 @@ function kindRoutes(app: App, service: ArchiveService, kind: ArchiveKind, upload
       response: { 200: Type.Ref('ArchivedFile'), 201: Type.Ref('ArchivedFile'), ...problems(400, 404, 408, 413) },
     },
   }, async (request, reply) => {
-    const { event, start } = request.params;
-    checkStart(start);
+    const { event } = request.params;
+    const start = localField('params.start', request.params.start);
     const body = request.body instanceof Readable ? request.body : Readable.from([]);
     const stored = await service.upload(kind, event, start, body, {
       type: request.headers['content-type'], length: contentLength(request.headers['content-length']),
@@ -116,8 +107,8 @@ function kindRoutes(app: App, service: ArchiveService, kind: ArchiveKind, upload
       response: { 200: Binary, 206: Binary, 304: Type.Null({ description: 'Not modified' }), 416: Type.Ref('Problem'), ...problems(400, 404) },
     },
     handler: async (request, reply) => {
-      const { event, start } = request.params;
-      checkStart(start);
+      const { event } = request.params;
+      const start = localField('params.start', request.params.start);
       const opened = await service.open(kind, event, start, request.query.part);
       const { file, etag, handle } = opened;
       reply.header('etag', etag).header('last-modified', new Date(file.createdAt).toUTCString())
@@ -143,8 +134,8 @@ function kindRoutes(app: App, service: ArchiveService, kind: ArchiveKind, upload
       response: { 204: Type.Null({ description: 'Deleted' }), ...problems(400, 404) },
     },
   }, async (request, reply) => {
-    const { event, start } = request.params;
-    checkStart(start);
+    const { event } = request.params;
+    const start = localField('params.start', request.params.start);
     await service.remove(kind, event, start, request.query.part);
     return reply.code(204).send(null);
   });
@@ -154,10 +145,10 @@ function kindRoutes(app: App, service: ArchiveService, kind: ArchiveKind, upload
     schema: {
       tags, summary: `List the ${kind} of an event`, params: Type.Object({ event: EventParam }), querystring: ListQuery,
       description: 'Ordered by instance start, then part (each part of an instance is listed with its number); `after` is inclusive, `before` exclusive. A naive bound compares with the '
-        + 'naive local start, one with an offset with the instant. An event without any answers an empty list.',
+        + 'naive local start, one with an offset with the instant. An event without any answers an empty list; an event the programme does not have and the archive holds nothing of answers 404.',
       response: {
         200: Type.Object({ count: Type.Integer(), limit: Type.Integer(), offset: Type.Integer(), [kind]: Type.Array(Type.Ref('ArchivedFile')) }),
-        ...problems(400),
+        ...problems(400, 404),
       },
     },
   }, async (request) => {

@@ -193,6 +193,8 @@ export class ArchiveService implements Archive {
 
   async list(kind: ArchiveKind, event: string, bounds: StartBounds, limit: number, offset: number) {
     const { count, rows } = await this.#o.store.list(kind, event, bounds, limit, offset);
+    const unknown = count === 0 && !(await this.#o.programme.getEvent(event)) && !(await this.#o.store.holds(kind, event));
+    if (unknown) throw notFound(`No event ${event} in the programme or the archive`);
     return { count, files: rows.map((row) => this.#toFile(row)) };
   }
 

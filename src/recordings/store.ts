@@ -42,6 +42,11 @@ export class ArchiveStore {
     return row && normalized(row);
   }
 
+  /** Whether the archive holds any file of `event` (its event may be gone from the programme). */
+  async holds(kind: ArchiveKind, event: string): Promise<boolean> {
+    return (await this.#db.selectFrom('archive_files').select('part').where('kind', '=', kind).where('event', '=', event).limit(1).executeTakeFirst()) !== undefined;
+  }
+
   /** Every part of a key, in order. */
   async parts(kind: ArchiveKind, event: string, start: string): Promise<ArchiveRow[]> {
     return (await this.#key(kind, event, start).orderBy('part').execute()).map(normalized);

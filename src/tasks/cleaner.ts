@@ -1,9 +1,9 @@
-import { Duration } from 'luxon';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
 import { everyDay } from '../core/daily.ts';
 import type { EventBus } from '../core/events/bus.ts';
 import { invalid } from '../core/errors.ts';
+import { durationField } from '../core/duration.ts';
 import type { TaskStore } from './store.ts';
 
 declare module '../core/events/bus.ts' {
@@ -17,13 +17,6 @@ export type CleanStrategy =
   | { type: 'all'; parameters?: Record<string, unknown> }
   | { type: 'timedelta'; parameters: { delta: string } };
 
-/** Parses an ISO 8601 duration such as P7D or PT12H into milliseconds. */
-export function durationMs(delta: unknown, field: string): number {
-  const duration = typeof delta === 'string' ? Duration.fromISO(delta) : undefined;
-  if (!duration?.isValid || duration.toMillis() < 0) throw invalid(field, 'must be an ISO 8601 duration such as P7D or PT12H');
-  return duration.toMillis();
-}
-
 /** Removes finished tasks by a strategy: `all`, or `timedelta` (finished longer ago than `delta`). */
 export async function clean(store: TaskStore, bus: EventBus, strategy: { type: string; parameters?: Record<string, unknown> }, now: number): Promise<string[]> {
   let before: number | undefined;
@@ -31,7 +24,7 @@ export async function clean(store: TaskStore, bus: EventBus, strategy: { type: s
     case 'all':
       break;
     case 'timedelta':
-      before = now - durationMs(strategy.parameters?.delta, 'strategy.parameters.delta');
+      before = now - durationField('strategy.parameters.delta', strategy.parameters?.delta);
       break;
     default:
       throw invalid('strategy.type', `unknown strategy "${strategy.type}"; known: all, timedelta`);

@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { Text } from '../core/http/validation.ts';
 import { NODE_ID } from '../core/config.ts';
 
 export const STATUSES = ['queued', 'waiting', 'sleeping', 'running', 'cancelled', 'failed', 'completed'] as const;
@@ -11,8 +12,7 @@ const Specification = (what: string) => Type.Object({
   parameters: Type.Record(Type.String(), Type.Unknown(), { default: {}, description: `Parameters of the ${what}` }),
 }, { additionalProperties: false });
 
-const NodeName = Type.String({
-  pattern: NODE_ID.source,
+const NodeName = Text(NODE_ID.source, '1 to 64 letters, digits, ., _ or -, starting with a letter or digit (a node id)', {
   description: 'The node that must run the task (its ONAIR_NODE_ID); no other node claims it, and it waits while that node is down',
 });
 

@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { Text } from '../core/http/validation.ts';
 import type { App } from '../core/http/server.ts';
 import { notFound } from '../core/errors.ts';
 import type { Clock } from '../core/clock.ts';
@@ -15,12 +16,11 @@ const StatusView = Type.Object({ task: Type.Ref('Task') }, {
 });
 const Ids = Type.Array(Type.String({ format: 'uuid' }));
 const ListQuery = Type.Object({
-  status: Type.Optional(Type.String({
-    pattern: `^(${STATUSES.join('|')})(,(${STATUSES.join('|')}))*$`,
+  status: Type.Optional(Text(`^(${STATUSES.join('|')})(,(${STATUSES.join('|')}))*$`, `a comma-separated list of ${STATUSES.join(', ')}`, {
     description: 'Only these statuses, comma-separated (e.g. failed,cancelled); the answer then comes in pages',
   })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'Tasks per page (default 100); asks for pages' })),
-  after: Type.Optional(Type.String({ pattern: POSITION.source, description: 'The `next` of the previous page' })),
+  after: Type.Optional(Text(POSITION.source, 'the `next` of the previous page', { description: 'The `next` of the previous page' })),
 }, { additionalProperties: false });
 const ByStatus = Type.Partial(Type.Object(Object.fromEntries(STATUSES.map((s) => [s, Ids])) as Record<Status, typeof Ids>));
 const Lists = Type.Object({

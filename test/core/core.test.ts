@@ -18,6 +18,7 @@ describe('configuration', () => {
     assert.deepEqual(loadConfig({ ONAIR_SRT_PORT_START: '20000' }).srt, { portStart: 20000, portEnd: 20099 });
     assert.equal(config.events.retentionMs, 7 * 86_400_000);
     assert.equal(loadConfig({ ONAIR_EVENTS_RETENTION: 'PT36H' }).events.retentionMs, 36 * 3_600_000);
+    assert.equal(loadConfig({ ONAIR_EVENTS_RETENTION: 'P2W' }).events.retentionMs, 14 * 86_400_000);
     assert.deepEqual([config.http.publicRoutes, config.http.trustProxy], [undefined, []]);
     const access = loadConfig({ ONAIR_PUBLIC_ROUTES: '/ping, /listen', ONAIR_TRUST_PROXY: '127.0.0.1/32, ::1, fd00::/8, 10.1.2.3' }).http;
     assert.deepEqual([access.publicRoutes, access.trustProxy], [['/ping', '/listen'], ['127.0.0.1/32', '::1', 'fd00::/8', '10.1.2.3']]);
@@ -51,6 +52,8 @@ describe('configuration', () => {
       [{ ONAIR_SRT_PORT_START: '20000', ONAIR_SRT_PORT_END: '19999' }, /ONAIR_SRT_PORT_END must be a whole number from 20000 to 65535/],
       [{ ONAIR_EVENTS_RETENTION: 'a week' }, /ONAIR_EVENTS_RETENTION/],
       [{ ONAIR_EVENTS_RETENTION: 'PT10M' }, /ONAIR_EVENTS_RETENTION/],
+      [{ ONAIR_AUTOMATION_WINDOW: 'P1M' }, /^ONAIR_AUTOMATION_WINDOW: "P1M" uses years or months, which have no fixed length/],
+      [{ ONAIR_TASKS_CLEAN_RETENTION: 'P1Y' }, /^ONAIR_TASKS_CLEAN_RETENTION: "P1Y" uses years or months/],
       [{ ONAIR_PUBLIC_ROUTES: '/ping,schedule' }, /ONAIR_PUBLIC_ROUTES .* got "schedule"/],
       [{ ONAIR_TRUST_PROXY: '127.0.0.1/32,proxy.local' }, /ONAIR_TRUST_PROXY .* got "proxy.local"/],
       [{ ONAIR_TRUST_PROXY: '10.0.0.0/33' }, /ONAIR_TRUST_PROXY .* got "10.0.0.0\/33"/],

@@ -78,6 +78,7 @@ for (const database of testDatabases) {
       const tooFar = await server.request('POST', '/reserve', { event: far.id });
       assert.equal(tooFar.status, 400);
       assert.equal(tooFar.body.errors[0].field, 'body.event');
+      assert.match(tooFar.body.detail, /the event form reserves the event's instance nearest to now, one on air within an hour before or after now \(.+ to .+\), and event .+ has none then: name the instance instead/);
     });
 
     test('POST /reserve: 400 naming the field for unknown events and instances, and record on a non-live event', async () => {

@@ -105,8 +105,8 @@ for (const database of testDatabases) {
         [weekly(owner.id, { recurrence: { rule: 'FREQ=WEEKLY;BYDAY=XX' } }), /recurrence\.rule.*BYDAY/],
         [weekly(owner.id, { recurrence: { rule: 'FREQ=DAILY;COUNT=3;UNTIL=20270101' } }), /recurrence\.rule.*COUNT and UNTIL/],
         [weekly(owner.id, { recurrence: { rule: 'FREQ=WEEKLY;BYDAY=1FR' } }), /recurrence\.rule.*ordinal/],
-        [weekly(owner.id, { recurrence: { rule: 'FREQ=WEEKLY', include: ['soon'] } }), /recurrence\.include\[0\]/],
-        [weekly(owner.id, { recurrence: { rule: 'FREQ=WEEKLY', exclude: ['2026-02-30T20:00:00'] } }), /recurrence\.exclude\[0\]/],
+        [weekly(owner.id, { recurrence: { rule: 'FREQ=WEEKLY', include: ['soon'] } }), /^body\.recurrence\.include\.0 must be a local date-time without an offset[^;]*$/],
+        [weekly(owner.id, { recurrence: { rule: 'FREQ=WEEKLY', exclude: ['2026-02-30T20:00:00'] } }), /^recurrence\.exclude\.0: "2026-02-30T20:00:00" is not a real local date-time/],
         [weekly(owner.id, { duration: 0 }), /duration/],
         [weekly(owner.id, { duration: -5 }), /duration/],
         [weekly(owner.id, { duration: 1.5 }), /duration/],
@@ -186,7 +186,7 @@ for (const database of testDatabases) {
       assert.equal(found.body.event.id, late.id);
     });
 
-    test('schedule and instances: 400 for bad windows and filters, 404 for instances that do not exist', async () => {
+    test('schedule and instances: 400 for bad windows and filters, 404 for instances that do not exist, 400 for a start that is no date-time', async () => {
       const cases: Array<[string, RegExp]> = [
         ['/schedule?end=2026-01-02T00:00:00', /start/],
         ['/schedule?start=2026-01-02T00:00:00', /end/],
@@ -206,7 +206,7 @@ for (const database of testDatabases) {
       const owner = await show();
       const single = await event({ showId: owner.id, type: 'live', start: '2026-06-01T23:00:00', duration: 60, timezone: 'UTC' });
       assert.equal((await server.request('GET', `/instances/${single.id}/2026-06-02T23:00:00`)).status, 404);
-      assert.equal((await server.request('GET', `/instances/${single.id}/tomorrow`)).status, 404);
+      assert.equal((await server.request('GET', `/instances/${single.id}/tomorrow`)).status, 400);
       assert.equal((await server.request('GET', `/instances/${UNKNOWN}/2026-06-01T23:00:00`)).status, 404);
       const minutely = await event({ showId: owner.id, type: 'live', start: '2026-06-01T00:00:00', duration: 1, timezone: 'UTC', recurrence: { rule: 'FREQ=SECONDLY' } });
       const wide = await server.request('GET', `/schedule?start=2026-06-01T00:00:00&end=2026-06-02T00:00:00&show=${owner.id}`);

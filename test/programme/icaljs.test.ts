@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import ICAL from 'ical.js';
-import { formatLocal, parseLocal } from '../../src/programme/localtime.ts';
+import { formatLocal, parseLocal } from '../../src/core/time.ts';
 import { Expansion, parseRule, RuleError } from '../../src/programme/rrule.ts';
 import { ExpansionLimit, PAUSE, Work } from '../../src/programme/work.ts';
 import { EventSchedule } from '../../src/programme/recurrence.ts';

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ProgrammeEvent } from '../../src/programme/contract.ts';
-import { parseLocal, toEpoch } from '../../src/programme/localtime.ts';
+import { parseLocal } from '../../src/core/time.ts';
+import { toEpoch } from '../../src/programme/localtime.ts';
 import { EventSchedule } from '../../src/programme/recurrence.ts';
 
 function schedule(timezone: string, start: string, rule: string | null, duration = 3600): EventSchedule {

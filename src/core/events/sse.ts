@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { Counter, Gauge } from 'prom-client';
 import { Type, type TObject } from 'typebox';
+import { Text } from '../http/validation.ts';
 import { cooperate } from '../cooperate.ts';
 import { HttpError } from '../http/problem.ts';
 import type { App } from '../http/server.ts';
@@ -184,7 +185,7 @@ export function registerSse(app: App, bus: EventBus, path = '/sse', scope?: SseS
         types: Type.Optional(Type.String({ description: 'Comma-separated event types to receive; all when absent' })),
       }),
       headers: Type.Object({
-        'last-event-id': Type.Optional(Type.String({ pattern: '^\\d{1,18}$', description: 'The id of the last event received' })),
+        'last-event-id': Type.Optional(Text('^\\d{1,18}$', 'the id of an event (a whole number)', { description: 'The id of the last event received' })),
       }),
     },
   }, async (request, reply) => {

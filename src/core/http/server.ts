@@ -29,7 +29,8 @@ export interface HttpOptions {
 
 /**
  * One message per field. A choice between constants (a union of literals) reads "must be one of a, b, c"
- * rather than one "must be equal to constant" per choice.
+ * rather than one "must be equal to constant" per choice. A field with an issue inside it says only that one: a
+ * recurrence whose include list is wrong is not also told it "must be null", the other choice of its union.
  */
 function fieldErrors(context: string, issues: ValidationIssue[]): FieldError[] {
   const byField = new Map<string, Array<ValidationIssue & { message: string }>>();
@@ -39,7 +40,9 @@ function fieldErrors(context: string, issues: ValidationIssue[]): FieldError[] {
     const field = [context, ...described.path].join('.');
     byField.set(field, [...(byField.get(field) ?? []), { ...issue, message: described.message }]);
   }
-  return [...byField].map(([field, found]) => {
+  const fields = [...byField.keys()];
+  const inner = (field: string) => fields.some((other) => other.startsWith(`${field}.`));
+  return [...byField].filter(([field]) => !inner(field)).map(([field, found]) => {
     const allowed = found.map((i) => i.params?.allowedValue).filter((v) => v !== undefined);
     if (allowed.length > 0) return { field, message: `must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}` };
     const [first] = found.filter((i) => i.keyword !== 'anyOf').concat(found);
@@ -54,8 +57,12 @@ function toProblem(error: FastifyError, contentType: string | undefined): Proble
     const errors = fieldErrors(error.validationContext ?? 'request', error.validation as ValidationIssue[]);
     return problem(400, errors.map((e) => `${e.field} ${e.message}`).join('; '), errors);
   }
-  if (error instanceof SyntaxError || error.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
+  if (error instanceof SyntaxError) {
     return problem(400, `The body is not valid JSON: ${error.message}`, [{ field: 'body', message: 'is not valid JSON' }]);
+  }
+  if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
+    const what = error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ? 'is empty' : 'is not valid JSON';
+    return problem(400, `The body ${what}: send a JSON object`, [{ field: 'body', message: what }]);
   }
   if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
     const given = contentType === undefined ? 'no Content-Type' : `Content-Type ${JSON.stringify(contentType)}`;

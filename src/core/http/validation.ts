@@ -1,5 +1,5 @@
 import type { FastifySchemaCompiler, FastifySchemaValidationError, RouteOptions } from 'fastify';
-import { Type, type TSchema } from 'typebox';
+import { Type, type TSchema, type TStringOptions } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { Value } from 'typebox/value';
 
@@ -14,18 +14,51 @@ export interface ValidationIssue {
   params?: Record<string, unknown>;
 }
 
+/** What each pattern of a request schema asks for, in words: a refusal says that, never the expression. */
+// TypeBox's key pattern of a record of any string names (it refuses a line break).
+const PATTERN_WORDS = new Map<string, string>([['^.*$', 'a name on one line']]);
+
+/** A string schema with a pattern, and what the pattern asks for in words (`words` follows "must be"). */
+export function Text(pattern: string, words: string, options: TStringOptions = {}) {
+  PATTERN_WORDS.set(pattern, words);
+  return Type.String({ ...options, pattern });
+}
+
+/** What a pattern asks for, in words; undefined for a pattern made without Text. */
+export function patternWords(pattern: string): string | undefined {
+  return PATTERN_WORDS.get(pattern);
+}
+
+/** JSON types and formats as a person names them. */
+const TYPE_WORDS: Record<string, string> = {
+  string: 'text', integer: 'a whole number', number: 'a number', boolean: 'true or false', object: 'a JSON object',
+  array: 'a list', null: 'null',
+};
+const FORMAT_WORDS: Record<string, string> = {
+  uuid: 'a UUID such as 3f2c8a4e-9b1d-4c6e-8f0a-2d5b7e9c1a34', 'date-time': 'an ISO 8601 date-time such as 2026-12-04T20:00:00Z',
+};
+
+function messageOf(issue: ValidationIssue): string {
+  const { keyword, params } = issue;
+  if (keyword === 'boolean' && (issue.schemaPath ?? '').endsWith('/additionalProperties')) return 'is an unknown field';
+  if (keyword === 'required') return 'is required';
+  if (keyword === 'pattern') return `must be ${patternWords(String(params?.pattern)) ?? 'written as the API reference shows'}`;
+  if (keyword === 'type' && TYPE_WORDS[String(params?.type)]) return `must be ${TYPE_WORDS[String(params?.type)]}`;
+  if (keyword === 'format' && FORMAT_WORDS[String(params?.format)]) return `must be ${FORMAT_WORDS[String(params?.format)]}`;
+  return issue.message ?? 'is invalid';
+}
+
 /**
  * Where a validation issue lies (the path down to the field, a missing property's name included) and what to say of
  * it. TypeBox reports an unknown property twice, once on its own ("schema is false") and once in a list on its parent:
- * the first is kept, reading "is not an accepted property", and the list is dropped.
+ * the first is kept, reading "is an unknown field", and the list is dropped.
  */
 export function describeIssue(issue: ValidationIssue): { path: string[]; message: string } | undefined {
   if (issue.keyword === 'additionalProperties') return undefined;
   const path = (issue.instancePath ?? '').split('/').filter(Boolean).map((key) => key.replaceAll('~1', '/').replaceAll('~0', '~'));
   const missing = issue.params?.requiredProperties ?? issue.params?.missingProperty;
   if (Array.isArray(missing) || typeof missing === 'string') path.push([missing].flat().join(','));
-  const unknown = issue.keyword === 'boolean' && (issue.schemaPath ?? '').endsWith('/additionalProperties');
-  return { path, message: unknown ? 'is not an accepted property' : issue.message ?? 'is invalid' };
+  return { path, message: messageOf(issue) };
 }
 
 function pointer(path: string[]): string {
