@@ -19,7 +19,7 @@ import { createGate, type GateArea } from '../../src/gate/index.ts';
 import type { EventType, ProgrammeEvent, ProgrammeReader, ScheduledInstance } from '../../src/programme/contract.ts';
 import type { Archive, ArchivedFile, ArchiveKind } from '../../src/recordings/contract.ts';
 import type { TestDatabase } from '../support/databases.ts';
-import { requestJson, tempDir, type Answer } from '../support/onair.ts';
+import { NO_FALLBACK, requestJson, tempDir, type Answer } from '../support/onair.ts';
 
 const run = promisify(execFile);
 
@@ -229,7 +229,7 @@ export async function startGate(options: {
   const databaseUrl = options.databaseUrl ?? (await options.database.create());
   const port = Number(options.env?.ONAIR_SRT_PORT_START ?? (await freeUdpPort()));
   const config = loadConfig({
-    ONAIR_HTTP_PORT: '0', ONAIR_DATA_DIR: dataDir, ONAIR_SRT_PORT_START: String(port),
+    ONAIR_HTTP_PORT: '0', ONAIR_DATA_DIR: dataDir, ONAIR_SRT_PORT_START: String(port), ...NO_FALLBACK,
     ...(databaseUrl ? { ONAIR_DATABASE_URL: databaseUrl } : {}), ...options.env,
   });
   const logs: string[] = [];

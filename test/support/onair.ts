@@ -22,6 +22,12 @@ export interface Answer {
   body: any;
 }
 
+/**
+ * Tests hear a session's stream end with the session; they run without the fallback between sessions, which has tests
+ * of its own (test/gate/fallback.test.ts) that ask for it.
+ */
+export const NO_FALLBACK = { ONAIR_GATE_FALLBACK: 'none' };
+
 export function tempDir(prefix = 'onair-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
@@ -57,7 +63,7 @@ export async function startOnair(options: {
   const dataDir = options.dataDir ?? tempDir();
   const databaseUrl = options.databaseUrl ?? (await options.database.create());
   const config = loadConfig({
-    ONAIR_HTTP_PORT: '0', ONAIR_DATA_DIR: dataDir, ONAIR_LOG_LEVEL: 'silent',
+    ONAIR_HTTP_PORT: '0', ONAIR_DATA_DIR: dataDir, ONAIR_LOG_LEVEL: 'silent', ...NO_FALLBACK,
     ...(databaseUrl ? { ONAIR_DATABASE_URL: databaseUrl } : {}),
     ...options.env,
   });

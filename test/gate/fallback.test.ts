@@ -1,0 +1,174 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
+import { join } from 'node:path';
+import { rmSync, writeFileSync } from 'node:fs';
+import { after, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { granule, OggPages } from '../../src/gate/broadcast.ts';
+import { testDatabases } from '../support/databases.ts';
+import { tempDir, waitFor } from '../support/onair.ts';
+import { ffmpegChildren, pushTone, startGate, type GateServer } from './harness.ts';
+
+const run = promisify(execFile);
+const RATE = 48_000;
+const sqlite = testDatabases[0]!;
+
+interface Arrival {
+  at: number;
+  page: Buffer;
+}
+
+/** A listener that keeps every Ogg page it receives with the time it arrived, until closed. */
+function capture(url: string) {
+  const arrivals: Arrival[] = [];
+  const pages = new OggPages();
+  let ended = false;
+  let close = () => {};
+  const answered = new Promise<{ status: number; type: string | undefined }>((resolve, reject) => {
+    const req = httpRequest(url, (res) => {
+      resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'] });
+      res.on('data', (chunk: Buffer) => {
+        const at = performance.now();
+        for (const page of pages.push(chunk)) arrivals.push({ at, page });
+      });
+      res.on('close', () => {
+        ended = true;
+      });
+    });
+    req.on('error', reject);
+    req.end();
+    close = () => req.destroy();
+  });
+  return {
+    answered, arrivals, close: () => close(),
+    /** Whether the server ended the stream (the test closing it does not count: `close` comes after). */
+    ended: () => ended,
+  };
+}
+
+/** Pages of the capture grouped into links of the chained stream (each begins with a BOS page). */
+function links(arrivals: Arrival[]): Arrival[][] {
+  const found: Arrival[][] = [];
+  for (const arrival of arrivals) {
+    if (arrival.page[5]! & 0x02) found.push([]);
+    found.at(-1)?.push(arrival);
+  }
+  return found;
+}
+
+/**
+ * The audio a listener has been sent, against the wall clock: at each page that ends a packet, the time since the
+ * capture began minus the seconds of audio received so far (granule positions within each link, less its pre-skip).
+ * It stays level while audio arrives in real time; a switch that leaves audio out raises it by the missing time.
+ */
+function deficits(arrivals: Arrival[]): Array<{ at: number; deficit: number; link: number }> {
+  const start = arrivals[0]!.at;
+  let before = 0;
+  const out: Array<{ at: number; deficit: number; link: number }> = [];
+  links(arrivals).forEach((link, index) => {
+    const preSkip = link[0]!.page.readUInt16LE(27 + link[0]!.page[26]! + 10);
+    let heard = 0;
+    for (const { at, page } of link) {
+      const position = granule(page);
+      if (position <= 0n) continue;
+      heard = Math.max(0, Number(position) - preSkip) / RATE;
+      out.push({ at, deficit: (at - start) / 1000 - (before + heard), link: index });
+    }
+    before += heard;
+  });
+  return out;
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+/**
+ * What a listener gets where link `to` takes over, in ms: `pause`, how long no page arrived between the last page of the
+ * link before and the first audio page of this one (20 ms is the usual spacing of pages); `missing`, how much more audio
+ * the listener lacks against the wall clock in the second after than at the last page before (a negative figure is audio
+ * sent ahead, which a player buffers). What a source does before its last page (the test's ffmpeg sends its last page
+ * up to a second after the audio before it, as it closes) is the source's, not the switch's, and is left out.
+ */
+function switchAt(arrivals: Arrival[], to: number): { pause: number; missing: number } {
+  const all = links(arrivals);
+  const firstAudio = all[to]!.find((a) => granule(a.page) > 0n)!.at;
+  const points = deficits(arrivals);
+  const before = points.filter((p) => p.link === to - 1).at(-1)!.deficit;
+  const after = points.filter((p) => p.link === to && p.at < firstAudio + 1000).map((p) => p.deficit);
+  return { pause: firstAudio - all[to - 1]!.at(-1)!.at, missing: (median(after) - before) * 1000 };
+}
+
+/** The capture decoded (all its links) to mono PCM: the peak level of each 20 ms, 1 for full scale. */
+async function decode(ogg: Buffer): Promise<number[]> {
+  const dir = tempDir('onair-fallback-');
+  try {
+    const file = join(dir, 'heard.ogg');
+    writeFileSync(file, ogg);
+    const { stdout } = await run('ffmpeg', ['-v', 'error', '-i', file, '-ac', '1', '-ar', String(RATE), '-f', 's16le', 'pipe:1'],
+      { encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 });
+    const samples = new Int16Array(stdout.buffer, stdout.byteOffset, Math.floor(stdout.length / 2));
+    const frame = RATE / 50;
+    const out: number[] = [];
+    for (let i = 0; i + frame <= samples.length; i += frame) {
+      let peak = 0;
+      for (let j = i; j < i + frame; j++) peak = Math.max(peak, Math.abs(samples[j]!));
+      out.push(peak / 32768);
+    }
+    return out;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs of 20 ms frames louder (true) or quieter than a tenth of full scale, as [loud, seconds]. */
+function runs(frames: number[]): Array<[boolean, number]> {
+  const out: Array<[boolean, number]> = [];
+  for (const level of frames) {
+    const loud = level > 0.1;
+    if (out.at(-1)?.[0] === loud) out.at(-1)![1] += 0.02;
+    else out.push([loud, 0.02]);
+  }
+  return out;
+}
+
+describe('a fallback between shows (real ffmpeg)', () => {
+  let server: GateServer;
+  after(async () => {
+    await server?.stop();
+    assert.deepEqual(ffmpegChildren(), [], 'no ffmpeg is left behind');
+  });
+
+  test('a listener stays connected across fallback → live → fallback: silence, the live tone, silence, with the gap at each switch measured', async () => {
+    server = await startGate({ database: sqlite, env: { ONAIR_GATE_FALLBACK: 'silence' } });
+    const listener = capture(`${server.url}/listen`);
+    assert.deepEqual(await listener.answered, { status: 200, type: 'audio/ogg' });
+    const heard = (seconds: number) => () => listener.arrivals.length > 0 && performance.now() - listener.arrivals[0]!.at > seconds * 1000;
+    await waitFor(heard(1.5), 'a second and a half of fallback', 10_000);
+    const event = server.programme.add('live', Date.now() - 60_000);
+    const reserved = await server.request('POST', '/reserve', { instance: { event: event.id, start: event.start } });
+    assert.equal(reserved.status, 201, JSON.stringify(reserved.body));
+    const source = pushTone(reserved.body.url, { seconds: 3, frequency: 440 });
+    assert.equal(await source.exited, 0, source.stderr());
+    await waitFor(async () => (await server.request('GET', '/check')).body.state === 'idle', 'the session to end', 15_000);
+    const endedAt = performance.now();
+    await waitFor(() => performance.now() - endedAt > 1500, 'a second and a half of fallback after the show', 5_000);
+    assert.equal(listener.ended(), false, 'the listener was never let go');
+    listener.close();
+
+    assert.equal(links(listener.arrivals).length, 3, 'three links: fallback, live, fallback');
+    const toLive = switchAt(listener.arrivals, 1);
+    const toFallback = switchAt(listener.arrivals, 2);
+    const shown = ({ pause, missing }: { pause: number; missing: number }) => `${pause.toFixed(0)} ms without a page, ${missing.toFixed(0)} ms of audio missing`;
+    process.stdout.write(`# switch fallback → live: ${shown(toLive)}; live → fallback: ${shown(toFallback)} (goal < 100 ms)\n`);
+    for (const [name, figures] of Object.entries({ toLive, toFallback })) {
+      assert.ok(figures.pause < 250 && figures.missing < 250, `${name}: ${JSON.stringify(figures)}`);
+    }
+
+    const heardRuns = runs(await decode(Buffer.concat(listener.arrivals.map((a) => a.page))));
+    assert.deepEqual(heardRuns.map(([loud]) => loud), [false, true, false], JSON.stringify(heardRuns));
+    const [quiet, tone, last] = heardRuns.map(([, seconds]) => seconds);
+    assert.ok(quiet! > 1.4 && last! > 1.0, `silence of ${quiet} s before, ${last} s after`);
+    assert.ok(Math.abs(tone! - 3) < 0.2, `the live tone lasted ${tone} s`);
+    await waitFor(() => ffmpegChildren().length === 0, 'the fallback to stop once its last listener left', 5_000);
+  });
+});
