@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { granule, OggPages } from '../../src/gate/broadcast.ts';
 import { testDatabases } from '../support/databases.ts';
 import { tempDir, waitFor } from '../support/onair.ts';
-import { ffmpegChildren, pushTone, startGate, type GateServer } from './harness.ts';
+import { analyse, ffmpegChildren, pushTone, startGate, type GateServer } from './harness.ts';
 
 const run = promisify(execFile);
 const RATE = 48_000;
@@ -131,25 +131,37 @@ function runs(frames: number[]): Array<[boolean, number]> {
   return out;
 }
 
+/** Waits until the capture spans `seconds` of wall time, then closes it. */
+async function hear(listener: ReturnType<typeof capture>, seconds: number): Promise<Buffer> {
+  await waitFor(() => listener.arrivals.length > 0 && performance.now() - listener.arrivals[0]!.at > seconds * 1000, `${seconds} s of audio`, 10_000 + seconds * 1000);
+  listener.close();
+  return Buffer.concat(listener.arrivals.map((a) => a.page));
+}
+
 describe('a fallback between shows (real ffmpeg)', () => {
-  let server: GateServer;
+  let server: GateServer | undefined;
+  const restart = async (env: Record<string, string>) => {
+    await server?.stop();
+    server = await startGate({ database: sqlite, env });
+    return server;
+  };
   after(async () => {
     await server?.stop();
     assert.deepEqual(ffmpegChildren(), [], 'no ffmpeg is left behind');
   });
 
   test('a listener stays connected across fallback → live → fallback: silence, the live tone, silence, with the gap at each switch measured', async () => {
-    server = await startGate({ database: sqlite, env: { ONAIR_GATE_FALLBACK: 'silence' } });
-    const listener = capture(`${server.url}/listen`);
+    const gate = await restart({ ONAIR_GATE_FALLBACK: 'silence' });
+    const listener = capture(`${gate.url}/listen`);
     assert.deepEqual(await listener.answered, { status: 200, type: 'audio/ogg' });
     const heard = (seconds: number) => () => listener.arrivals.length > 0 && performance.now() - listener.arrivals[0]!.at > seconds * 1000;
     await waitFor(heard(1.5), 'a second and a half of fallback', 10_000);
-    const event = server.programme.add('live', Date.now() - 60_000);
-    const reserved = await server.request('POST', '/reserve', { instance: { event: event.id, start: event.start } });
+    const event = gate.programme.add('live', Date.now() - 60_000);
+    const reserved = await gate.request('POST', '/reserve', { instance: { event: event.id, start: event.start } });
     assert.equal(reserved.status, 201, JSON.stringify(reserved.body));
     const source = pushTone(reserved.body.url, { seconds: 3, frequency: 440 });
     assert.equal(await source.exited, 0, source.stderr());
-    await waitFor(async () => (await server.request('GET', '/check')).body.state === 'idle', 'the session to end', 15_000);
+    await waitFor(async () => (await gate.request('GET', '/check')).body.state === 'idle', 'the session to end', 15_000);
     const endedAt = performance.now();
     await waitFor(() => performance.now() - endedAt > 1500, 'a second and a half of fallback after the show', 5_000);
     assert.equal(listener.ended(), false, 'the listener was never let go');
@@ -170,5 +182,60 @@ describe('a fallback between shows (real ffmpeg)', () => {
     assert.ok(quiet! > 1.4 && last! > 1.0, `silence of ${quiet} s before, ${last} s after`);
     assert.ok(Math.abs(tone! - 3) < 0.2, `the live tone lasted ${tone} s`);
     await waitFor(() => ffmpegChildren().length === 0, 'the fallback to stop once its last listener left', 5_000);
+  });
+
+  test('a prerecording of the archive plays in a loop between shows; one not (yet) in the archive is silence; without a fallback, /listen is a 404', async () => {
+    const [tune, missing] = [crypto.randomUUID(), crypto.randomUUID()];
+    const start = '2026-12-04T20:00:00';
+    const gate = await restart({
+      ONAIR_CHANNELS: JSON.stringify([
+        { name: 'main', fallback: { prerecording: { event: tune, start } } },
+        { name: 'other', fallback: { recording: { event: missing, start } } },
+        { name: 'bare', fallback: 'none' },
+      ]),
+    });
+    const dir = tempDir('onair-fallback-');
+    try {
+      // One second of MP3: the fallback plays any format of the archive, as Opus, and loops it.
+      const file = join(dir, 'tune.mp3');
+      await run('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=f=660:d=1', '-c:a', 'libmp3lame', file]);
+      await gate.archive.adopt('prerecordings', tune, start, file);
+      const looped = await analyse(await hear(capture(`${gate.url}/listen`), 3));
+      assert.deepEqual(looped.codecs, ['opus']);
+      assert.ok(looped.seconds > 2.5, `heard ${looped.seconds} s of a 1 s file`);
+      assert.ok(Math.abs(looped.frequency - 660) < 15, `heard ${looped.frequency} Hz`);
+      const quiet = runs(await decode(await hear(capture(`${gate.url}/channels/other/listen`), 1)));
+      assert.deepEqual(quiet.map(([loud]) => loud), [false], 'silence');
+      assert.ok(gate.logs.some((line) => line.includes('the fallback is not in the archive; silence instead')));
+      const bare = await gate.request('GET', '/channels/bare/listen');
+      assert.equal(bare.status, 404);
+      assert.match(bare.body.detail, /Nothing is on air on channel bare, and it has no fallback/);
+      await waitFor(() => ffmpegChildren().length === 0, 'the fallbacks to stop with their last listeners', 5_000);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('an MPEG-TS session lets the Ogg listeners go and is heard as MPEG-TS; after it, /listen is the fallback again', async () => {
+    const gate = await restart({ ONAIR_GATE_FALLBACK: 'silence' });
+    const ogg = capture(`${gate.url}/listen`);
+    assert.equal((await ogg.answered).type, 'audio/ogg');
+    await waitFor(() => ogg.arrivals.length > 3, 'the fallback');
+    const event = gate.programme.add('live', Date.now() - 60_000);
+    const reserved = await gate.request('POST', '/reserve', { instance: { event: event.id, start: event.start }, format: 'mpegts' });
+    assert.equal(reserved.status, 201, JSON.stringify(reserved.body));
+    const source = pushTone(reserved.body.url, { seconds: 4, format: 'mpegts' });
+    await waitFor(() => ogg.ended(), 'the Ogg listener to be let go', 15_000);
+    const ts = await new Promise<{ type: string | undefined }>((resolve) => httpRequest(`${gate.url}/listen`, (res) => {
+      resolve({ type: res.headers['content-type'] });
+      res.destroy();
+    }).end());
+    assert.equal(ts.type, 'video/mp2t');
+    assert.equal(await source.exited, 0, source.stderr());
+    await waitFor(async () => (await gate.request('GET', '/check')).body.state === 'idle', 'the session to end', 15_000);
+    const after = capture(`${gate.url}/listen`);
+    assert.equal((await after.answered).type, 'audio/ogg');
+    assert.deepEqual(runs(await decode(await hear(after, 1))).map(([loud]) => loud), [false]);
+    await waitFor(() => ffmpegChildren().length === 0, 'the fallback to stop', 5_000);
   });
 });
