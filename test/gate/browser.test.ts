@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { testDatabases } from '../support/databases.ts';
 import { startOnair, waitFor } from '../support/onair.ts';
-import { ffmpegChildren, freeUdpPort, pushTone, startGate } from './harness.ts';
+import { ffmpegChildren, freeUdpPort, liveShow, pushTone, startGate } from './harness.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 // The flags this machine's closed network needs (no background connections), plus playback without a click.
@@ -58,12 +58,7 @@ describe('a browser listens to the gate', { skip: !existsSync(CHROMIUM) && !proc
         </script>`);
       const playing = (seconds: number) => page.waitForFunction(`document.getElementById("player").currentTime > ${seconds}`, undefined, { timeout: 20_000 });
       await playing(1);
-      const event = server.programme.add('live', Date.now() - 60_000);
-      const reserved = await server.request('POST', '/reserve', { instance: { event: event.id, start: event.start } });
-      assert.equal(reserved.status, 201, JSON.stringify(reserved.body));
-      const source = pushTone(reserved.body.url, { seconds: 3, frequency: 440 });
-      assert.equal(await source.exited, 0, source.stderr());
-      await waitFor(async () => (await server.request('GET', '/check')).body.state === 'idle', 'the session to end', 15_000);
+      await liveShow(server, 3);
       const endedAt = await page.evaluate<number>('document.getElementById("player").currentTime');
       await playing(endedAt + 1.5);
       const state = await page.evaluate<{ error: number | null; paused: boolean; seen: string[] }>(

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { granule, OggPages } from '../../src/gate/broadcast.ts';
 import { testDatabases } from '../support/databases.ts';
 import { tempDir, waitFor } from '../support/onair.ts';
-import { analyse, ffmpegChildren, pushTone, startGate, type GateServer } from './harness.ts';
+import { analyse, ffmpegChildren, liveShow, pushTone, startGate, type GateServer } from './harness.ts';
 
 const run = promisify(execFile);
 const RATE = 48_000;
@@ -156,12 +156,7 @@ describe('a fallback between shows (real ffmpeg)', () => {
     assert.deepEqual(await listener.answered, { status: 200, type: 'audio/ogg' });
     const heard = (seconds: number) => () => listener.arrivals.length > 0 && performance.now() - listener.arrivals[0]!.at > seconds * 1000;
     await waitFor(heard(1.5), 'a second and a half of fallback', 10_000);
-    const event = gate.programme.add('live', Date.now() - 60_000);
-    const reserved = await gate.request('POST', '/reserve', { instance: { event: event.id, start: event.start } });
-    assert.equal(reserved.status, 201, JSON.stringify(reserved.body));
-    const source = pushTone(reserved.body.url, { seconds: 3, frequency: 440 });
-    assert.equal(await source.exited, 0, source.stderr());
-    await waitFor(async () => (await gate.request('GET', '/check')).body.state === 'idle', 'the session to end', 15_000);
+    await liveShow(gate, 3);
     const endedAt = performance.now();
     await waitFor(() => performance.now() - endedAt > 1500, 'a second and a half of fallback after the show', 5_000);
     assert.equal(listener.ended(), false, 'the listener was never let go');
