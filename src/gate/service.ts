@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { Counter } from 'prom-client';
 import type { Alarm } from '../core/clock.ts';
 import { together, type Announce } from '../core/events/bus.ts';
-import { ChannelBusy, Conflict, conflict, invalid, TimedOut } from '../core/errors.ts';
+import { ChannelBusy, Conflict, conflict, invalid, notFound, TimedOut } from '../core/errors.ts';
 import { ProcessSupervisor } from '../core/processes.ts';
 import type { ProgrammeReader, ScheduledInstance } from '../programme/contract.ts';
 import type { Archive } from '../recordings/contract.ts';
@@ -250,7 +250,11 @@ export class GateService implements Gate {
    */
   async listen(name: string): Promise<((res: ServerResponse) => void) | undefined> {
     const channel = await this.registry.get(name);
-    return this.#air(channel).join(this.#running.get(name)?.session.format);
+    const local = this.#running.get(name)?.session;
+    // The fallback here would stand in for a show another instance has on air.
+    const held = local ? undefined : await this.store.holder(name);
+    if (held) throw notFound(`Channel ${name} is on air on node ${held.owner}: listen there`);
+    return this.#air(channel).join(local?.format);
   }
 
   /** Ends what every HTTP listener receives and stops the fallbacks, as the server closes. */

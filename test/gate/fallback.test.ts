@@ -6,9 +6,9 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { granule, OggPages } from '../../src/gate/broadcast.ts';
-import { testDatabases } from '../support/databases.ts';
+import { postgresAvailable, postgresDatabase, testDatabases } from '../support/databases.ts';
 import { tempDir, waitFor } from '../support/onair.ts';
-import { analyse, ffmpegChildren, liveShow, pushTone, startGate, type GateServer } from './harness.ts';
+import { analyse, ffmpegChildren, liveShow, pushTone, StandInProgramme, startGate, type GateServer } from './harness.ts';
 
 const run = promisify(execFile);
 const RATE = 48_000;
@@ -232,5 +232,30 @@ describe('a fallback between shows (real ffmpeg)', () => {
     assert.equal((await after.answered).type, 'audio/ogg');
     assert.deepEqual(runs(await decode(await hear(after, 1))).map(([loud]) => loud), [false]);
     await waitFor(() => ffmpegChildren().length === 0, 'the fallback to stop', 5_000);
+  });
+});
+
+describe('the fallback and two instances sharing PostgreSQL', { skip: !postgresAvailable && 'PostgreSQL not reachable' }, () => {
+  test('an instance does not play its fallback for a channel another instance holds: /listen there is a 404 naming that node', async () => {
+    const url = await postgresDatabase.create();
+    const programme = new StandInProgramme();
+    const env = { ONAIR_GATE_FALLBACK: 'silence' };
+    const first = await startGate({ database: postgresDatabase, databaseUrl: url, programme, env });
+    const second = await startGate({ database: postgresDatabase, databaseUrl: url, programme, env: { ...env, ONAIR_SRT_PORT_START: String(first.port) } });
+    try {
+      const event = programme.add('live', Date.now() - 60_000);
+      assert.equal((await first.request('POST', '/reserve', { instance: { event: event.id, start: event.start } })).status, 201);
+      const elsewhere = await second.request('GET', '/listen');
+      assert.equal(elsewhere.status, 404);
+      assert.match(elsewhere.body.detail, /^Channel main is on air on node .+: listen there$/);
+      const here = capture(`${first.url}/listen`);
+      assert.equal((await here.answered).status, 200, 'the instance holding it plays its fallback until the source comes');
+      here.close();
+    } finally {
+      await first.stop();
+      await second.stop();
+      await postgresDatabase.drop(url);
+    }
+    assert.deepEqual(ffmpegChildren(), []);
   });
 });
