@@ -6,6 +6,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { granule, OggPages } from '../../src/gate/broadcast.ts';
+import { udpPortBound } from '../../src/gate/session.ts';
 import { postgresAvailable, postgresDatabase, testDatabases } from '../support/databases.ts';
 import { tempDir, waitFor } from '../support/onair.ts';
 import { analyse, ffmpegChildren, liveShow, pushTone, StandInProgramme, startGate, type GateServer } from './harness.ts';
@@ -131,9 +132,10 @@ function runs(frames: number[]): Array<[boolean, number]> {
   return out;
 }
 
-/** Waits until the capture spans `seconds` of wall time, then closes it. */
+/** Waits until the capture spans `seconds` of wall time, checks the server never let it go, then closes it. */
 async function hear(listener: ReturnType<typeof capture>, seconds: number): Promise<Buffer> {
   await waitFor(() => listener.arrivals.length > 0 && performance.now() - listener.arrivals[0]!.at > seconds * 1000, `${seconds} s of audio`, 10_000 + seconds * 1000);
+  assert.equal(listener.ended(), false, 'the listener was never let go');
   listener.close();
   return Buffer.concat(listener.arrivals.map((a) => a.page));
 }
@@ -177,6 +179,27 @@ describe('a fallback between shows (real ffmpeg)', () => {
     assert.ok(quiet! > 1.4 && last! > 1.0, `silence of ${quiet} s before, ${last} s after`);
     assert.ok(Math.abs(tone! - 3) < 0.2, `the live tone lasted ${tone} s`);
     await waitFor(() => ffmpegChildren().length === 0, 'the fallback to stop once its last listener left', 5_000);
+  });
+
+  test('static mode on a channel made at run time: listeners hear the fallback while the encoder is away, and the encoder when it is back', async () => {
+    const gate = await restart({ ONAIR_GATE_FALLBACK: 'silence' });
+    const made = await gate.request('POST', '/channels', { name: 'studio' });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    const { port, streamKey } = made.body.ingest;
+    await gate.gate.activate('studio');
+    const listener = capture(`${gate.url}/channels/studio/listen`);
+    assert.equal((await listener.answered).status, 200);
+    await waitFor(() => listener.arrivals.length > 25, 'half a second of fallback');
+    for (const frequency of [440, 880]) {
+      await waitFor(() => udpPortBound(port), 'the channel to listen for its encoder');
+      const encoder = pushTone(`srt://127.0.0.1:${port}?linger=3`, { seconds: 2, frequency, passphrase: streamKey });
+      assert.equal(await encoder.exited, 0, encoder.stderr());
+      await waitFor(async () => (await gate.gate.availability('studio')).state === 'disconnected', 'the encoder to be away', 15_000);
+    }
+    const heard = await hear(listener, (performance.now() - listener.arrivals[0]!.at) / 1000 + 1);
+    await gate.gate.deactivate('studio');
+    assert.equal(links(listener.arrivals).length, 5, 'fallback, encoder, fallback, encoder, fallback');
+    assert.deepEqual(runs(await decode(heard)).map(([loud]) => loud), [false, true, false, true, false]);
   });
 
   test('a prerecording of the archive plays in a loop between shows; one not (yet) in the archive is silence; without a fallback, /listen is a 404', async () => {
