@@ -5,99 +5,14 @@ import { join } from 'node:path';
 import { rmSync, writeFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { granule, OggPages } from '../../src/gate/broadcast.ts';
 import { udpPortBound } from '../../src/gate/session.ts';
 import { postgresAvailable, postgresDatabase, testDatabases } from '../support/databases.ts';
 import { tempDir, waitFor } from '../support/onair.ts';
+import { capture, links, RATE, switchAt } from './listener.ts';
 import { analyse, ffmpegChildren, liveShow, pushTone, StandInProgramme, startGate, type GateServer } from './harness.ts';
 
 const run = promisify(execFile);
-const RATE = 48_000;
 const sqlite = testDatabases[0]!;
-
-interface Arrival {
-  at: number;
-  page: Buffer;
-}
-
-/** A listener that keeps every Ogg page it receives with the time it arrived, until closed. */
-function capture(url: string) {
-  const arrivals: Arrival[] = [];
-  const pages = new OggPages();
-  let ended = false;
-  let close = () => {};
-  const answered = new Promise<{ status: number; type: string | undefined }>((resolve, reject) => {
-    const req = httpRequest(url, (res) => {
-      resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'] });
-      res.on('data', (chunk: Buffer) => {
-        const at = performance.now();
-        for (const page of pages.push(chunk)) arrivals.push({ at, page });
-      });
-      res.on('close', () => {
-        ended = true;
-      });
-    });
-    req.on('error', reject);
-    req.end();
-    close = () => req.destroy();
-  });
-  return {
-    answered, arrivals, close: () => close(),
-    /** Whether the server ended the stream (the test closing it does not count: `close` comes after). */
-    ended: () => ended,
-  };
-}
-
-/** Pages of the capture grouped into links of the chained stream (each begins with a BOS page). */
-function links(arrivals: Arrival[]): Arrival[][] {
-  const found: Arrival[][] = [];
-  for (const arrival of arrivals) {
-    if (arrival.page[5]! & 0x02) found.push([]);
-    found.at(-1)?.push(arrival);
-  }
-  return found;
-}
-
-/**
- * The audio a listener has been sent, against the wall clock: at each page that ends a packet, the time since the
- * capture began minus the seconds of audio received so far (granule positions within each link, less its pre-skip).
- * It stays level while audio arrives in real time; a switch that leaves audio out raises it by the missing time.
- */
-function deficits(arrivals: Arrival[]): Array<{ at: number; deficit: number; link: number }> {
-  const start = arrivals[0]!.at;
-  let before = 0;
-  const out: Array<{ at: number; deficit: number; link: number }> = [];
-  links(arrivals).forEach((link, index) => {
-    const preSkip = link[0]!.page.readUInt16LE(27 + link[0]!.page[26]! + 10);
-    let heard = 0;
-    for (const { at, page } of link) {
-      const position = granule(page);
-      if (position <= 0n) continue;
-      heard = Math.max(0, Number(position) - preSkip) / RATE;
-      out.push({ at, deficit: (at - start) / 1000 - (before + heard), link: index });
-    }
-    before += heard;
-  });
-  return out;
-}
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-
-/**
- * What a listener gets where link `to` takes over, in ms: `pause`, how long no page arrived between the last page of the
- * link before and the first audio page of this one (20 ms is the usual spacing of pages); `missing`, how much more audio
- * the listener lacks against the wall clock in the second after than at the last page before (a negative figure is audio
- * sent ahead, which a player buffers). What a source does before its last page (the test's ffmpeg sends its last page
- * up to a second after the audio before it, as it closes) is the source's, not the switch's, and is left out.
- */
-function switchAt(arrivals: Arrival[], to: number): { pause: number; missing: number } {
-  const all = links(arrivals);
-  const firstAudio = all[to]!.find((a) => granule(a.page) > 0n)!.at;
-  const points = deficits(arrivals);
-  const before = points.filter((p) => p.link === to - 1).at(-1)!.deficit;
-  const after = points.filter((p) => p.link === to && p.at < firstAudio + 1000).map((p) => p.deficit);
-  return { pause: firstAudio - all[to - 1]!.at(-1)!.at, missing: (median(after) - before) * 1000 };
-}
 
 /** The capture decoded (all its links) to mono PCM: the peak level of each 20 ms, 1 for full scale. */
 async function decode(ogg: Buffer): Promise<number[]> {
