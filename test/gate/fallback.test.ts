@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { udpPortBound } from '../../src/gate/session.ts';
 import { postgresAvailable, postgresDatabase, testDatabases } from '../support/databases.ts';
 import { tempDir, waitFor } from '../support/onair.ts';
+import { OggPages, Relink } from '../../src/gate/broadcast.ts';
 import { capture, links, RATE, switchAt } from './listener.ts';
 import { analyse, ffmpegChildren, liveShow, pushTone, StandInProgramme, startGate, type GateServer } from './harness.ts';
 
@@ -54,6 +55,32 @@ async function hear(listener: ReturnType<typeof capture>, seconds: number): Prom
   listener.close();
   return Buffer.concat(listener.arrivals.map((a) => a.page));
 }
+
+describe('Relink', () => {
+  test('a stream joined midway becomes a stream of its own: ffmpeg reads it from 0, every checksum right', async () => {
+    const dir = tempDir('onair-relink-');
+    try {
+      const [source, relinked] = [join(dir, 'source.ogg'), join(dir, 'relinked.ogg')];
+      await run('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=d=1', '-c:a', 'libopus', '-page_duration', '20000', source]);
+      const pages = new OggPages().push(readFileSync(source));
+      const relink = new Relink();
+      const out: Buffer[] = [];
+      pages.forEach((page, index) => {
+        if (index === 20) out.push(...relink.start());
+        const linked = relink.page(page);
+        if (linked) out.push(linked);
+      });
+      writeFileSync(relinked, Buffer.concat(out));
+      const { stderr } = await run('ffmpeg', ['-v', 'warning', '-i', relinked, '-f', 'null', '-']);
+      assert.equal(stderr, '', 'no CRC mismatch, no timestamp trouble');
+      const seconds = (await analyse(Buffer.concat(out))).seconds;
+      const expected = (pages.length - 20) * 0.02 - 312 / RATE;
+      assert.ok(Math.abs(seconds - expected) < 0.03, `${seconds} s decoded, ${expected} s expected`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('a fallback between shows (real ffmpeg)', () => {
   let server: GateServer | undefined;
