@@ -26,7 +26,8 @@ export interface AirOptions {
   input: () => Promise<string[]>;
 }
 
-let runs = 0;
+// Each run of a fallback gets a name of its own: one stopping may still be in the supervisor as the next starts.
+let fallbackRuns = 0;
 
 /**
  * What a channel's HTTP listeners hear; it outlives sessions. A live source is heard from its first page; between
@@ -138,7 +139,7 @@ export class Air {
     this.#standby = standby;
     void input().then((args) => {
       if (standby.stopped) return;
-      const child = supervisor.spawn(`fallback-${channel}-${++runs}`, 'ffmpeg', fallbackArgs(args));
+      const child = supervisor.spawn(`fallback-${channel}-${++fallbackRuns}`, 'ffmpeg', fallbackArgs(args));
       standby.process = child;
       const pages = new OggPages();
       child.child.stdout?.on('data', (chunk: Buffer) => {
