@@ -1,6 +1,7 @@
 // Gate figures, each beside a baseline from the same run: reserve -> bound SRT port, CPU per relay,
 // delay the relay adds over a direct SRT link, how soon a vanished source frees the channel,
-// and HTTP listeners served with their lag; goals from the spec (02-gate.md) and the seed.
+// HTTP listeners served with their lag, and the switches between a show and the fallback at a listener;
+// goals from the spec (02-gate.md), the seed and issue 10.
 // npx node bench/gate.ts [--quick] [--listeners=1000]
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -9,7 +10,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { processCpuTicks } from '../src/core/processes.ts';
 import { udpPortBound } from '../src/gate/session.ts';
-import { freeUdpPort, pushTone, startGate } from '../test/gate/harness.ts';
+import { fallbackArgs, fallbackInput } from '../src/gate/pipeline.ts';
+import { freeUdpPort, liveShow, pushTone, startGate } from '../test/gate/harness.ts';
+import { capture, firstAudioPage, switchAt } from '../test/gate/listener.ts';
 import {
   attempt, cells, finish, fixed, judge, option, printConditions, printTable, quick, ratio, summary, tail, testDatabases, waitFor, type Row,
 } from './support.ts';
@@ -19,6 +22,7 @@ const BINDS = quick ? 3 : 10;
 const RELAYS = quick ? 3 : 5;
 const RELAY_SECONDS = quick ? 5 : 10;
 const VANISHES = quick ? 2 : 3;
+const SHOWS = quick ? 3 : 5;
 const SRT_IDLE_MS = 5000;
 printConditions('gate');
 const server = await startGate({ database: testDatabases[0], env: { ONAIR_GATE_RESERVATION_TTL: '30' } });
@@ -199,6 +203,44 @@ async function listenersFigures() {
   });
 }
 
+/** An ffmpeg fallback started at the moment of a switch: from its spawn to its first audio page, ms. */
+async function fallbackStart(): Promise<number> {
+  const start = performance.now();
+  const child = spawn('ffmpeg', fallbackArgs(fallbackInput(undefined)), { stdio: ['ignore', 'pipe', 'ignore'] });
+  try {
+    return await firstAudioPage(child.stdout!) - start;
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+/** SHOWS shows heard by one listener across the fallback of a channel (its own onair), each switch measured at it. */
+async function switches() {
+  const withFallback = await startGate({ database: testDatabases[0], env: { ONAIR_GATE_FALLBACK: 'silence' } });
+  const baseline: number[] = [];
+  try {
+    const listener = capture(`${withFallback.url}/listen`);
+    for (let i = 0; i < SHOWS; i++) {
+      baseline.push(await fallbackStart());
+      await sleep(1000);
+      await liveShow(withFallback, 3);
+    }
+    await sleep(1000);
+    listener.close();
+    const figures = Array.from({ length: SHOWS * 2 }, (_, i) => switchAt(listener.arrivals, i + 1));
+    const [toFallback, missing, theirs] = [summary(figures.filter((_, i) => i % 2 === 1).map((f) => f.pause)), summary(figures.map((f) => f.missing)), summary(baseline)];
+    rows.push({
+      figure: 'show over -> fallback at a listener, ms without a page', ...cells(toFallback), 'baseline is': 'an ffmpeg fallback started then',
+      ...cells(theirs, 'baseline '), ratio: ratio(toFallback.median, theirs.median), ...judge('every one < 100', toFallback.max < 100),
+    });
+    rows.push({
+      figure: 'audio a listener misses at a switch (either way), ms', ...cells(missing), ...judge('every one < 100', missing.max < 100),
+    });
+  } finally {
+    await withFallback.stop();
+  }
+}
+
 /** One figure: a failure costs only its own rows, and the gate is idle again (or given time to be) for the next. */
 async function figure(name: string, run: () => Promise<void>) {
   await attempt(name, async () => {
@@ -212,6 +254,7 @@ try {
   await figure('relay delay and CPU', delayAndCpu);
   await figure('vanished source', vanish);
   await figure('listeners', listenersFigures);
+  await figure('switches to and from the fallback', switches);
   printTable('gate', rows);
 } finally {
   await server.stop();

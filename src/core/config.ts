@@ -62,6 +62,8 @@ export interface Config {
     channels: ChannelConfig[];
     /** TCP port that serves the gate's routes too, for seed 002's clients; undefined: off, or the API's port already. */
     httpPort: number | undefined;
+    /** The fallback of channels that do not name their own: those made at run time, and of ONAIR_CHANNELS. */
+    fallback: Fallback;
   };
   /** Automated broadcasts; every figure in milliseconds. */
   automation: {
@@ -80,6 +82,32 @@ export interface ChannelConfig {
   /** Fixed stream key for static mode (live scheduler); reservations use one-time tokens instead. */
   key: string | undefined;
   outputs: Array<{ type: OutputType; url: string }>;
+  fallback: Fallback;
+}
+
+/**
+ * What a channel's HTTP listeners hear between its sessions, so that they stay connected: nothing (they are let go),
+ * silence, or a file of the archive played in a loop (an instance's recording or prerecording).
+ */
+export type Fallback =
+  | { type: 'none' }
+  | { type: 'silence' }
+  | { type: 'archive'; kind: 'recordings' | 'prerecordings'; event: string; start: string };
+
+const FALLBACK_EXAMPLE = '"silence", "none" or {"prerecording": {"event": "<uuid>", "start": "2026-12-04T20:00:00"}}';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// The archive's key of an instance: its naive local start to the second.
+const ARCHIVE_START = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$/;
+
+/** A channel's `fallback` in ONAIR_CHANNELS; undefined when it is not one. */
+function fallbackOf(value: unknown): Fallback | undefined {
+  if (value === 'silence' || value === 'none') return { type: value };
+  if (typeof value !== 'object' || value === null || Object.keys(value).length !== 1) return undefined;
+  const [[name, ref]] = Object.entries(value);
+  const kind = ({ recording: 'recordings', prerecording: 'prerecordings' } as const)[name as 'recording' | 'prerecording'];
+  const { event, start } = (ref ?? {}) as Record<string, unknown>;
+  if (!kind || typeof event !== 'string' || !UUID.test(event) || typeof start !== 'string' || !ARCHIVE_START.test(start)) return undefined;
+  return { type: 'archive', kind, event, start };
 }
 
 export class ConfigError extends Error {}
@@ -211,10 +239,13 @@ function databaseUrl(env: Env): string | undefined {
 
 const OUTPUT_SCHEMES: Record<OutputType, string> = { icecast: 'icecast:', srt: 'srt:', rtmp: 'rtmp:' };
 
-/** ONAIR_CHANNELS: a JSON array of {name, port?, key?, outputs?: [{type, url}]}; ports default to consecutive ones from the SRT range start. */
-function channels(env: Env, portStart: number): ChannelConfig[] {
+/**
+ * ONAIR_CHANNELS: a JSON array of {name, port?, key?, outputs?: [{type, url}], fallback?}; ports default to consecutive
+ * ones from the SRT range start, the fallback to ONAIR_GATE_FALLBACK.
+ */
+function channels(env: Env, portStart: number, fallback: Fallback): ChannelConfig[] {
   const raw = read(env, 'ONAIR_CHANNELS');
-  if (raw === undefined) return [{ name: 'main', port: portStart, key: undefined, outputs: [] }];
+  if (raw === undefined) return [{ name: 'main', port: portStart, key: undefined, outputs: [], fallback }];
   const fail = (message: string): never => {
     throw new ConfigError(`ONAIR_CHANNELS ${message}`);
   };
@@ -228,13 +259,14 @@ function channels(env: Env, portStart: number): ChannelConfig[] {
   const list = (parsed as unknown[]).map((item, index): ChannelConfig => {
     const at = `[${index}]`;
     if (typeof item !== 'object' || item === null) return fail(`${at} must be an object`);
-    const { name, port = portStart + index, key, outputs = [] } = item as Record<string, unknown>;
+    const { name, port = portStart + index, key, outputs = [], fallback: own } = item as Record<string, unknown>;
     if (typeof name !== 'string' || !CHANNEL_NAME.test(name)) fail(`${at}.name must be lowercase letters, digits, - or _`);
     if (!Number.isInteger(port) || (port as number) < 1024 || (port as number) > 65535) fail(`${at}.port must be a UDP port from 1024 to 65535`);
     if (key !== undefined && (typeof key !== 'string' || !STREAM_KEY.test(key))) fail(`${at}.key must be 10 to 79 printable characters (an SRT passphrase)`);
     if (!Array.isArray(outputs)) return fail(`${at}.outputs must be an array`);
     return {
       name: name as string, port: port as number, key: key as string | undefined,
+      fallback: own === undefined ? fallback : fallbackOf(own) ?? fail(`${at}.fallback must be ${FALLBACK_EXAMPLE}`),
       outputs: outputs.map((output: unknown, o) => {
         const { type, url } = (output ?? {}) as Record<string, unknown>;
         if (typeof type !== 'string' || !(type in OUTPUT_SCHEMES)) fail(`${at}.outputs[${o}].type must be icecast, srt or rtmp`);
@@ -306,7 +338,8 @@ export function loadConfig(env: Env = process.env): Config {
   const portEnd = integer(env, 'ONAIR_SRT_PORT_END', portStart + 99, portStart, 65535);
   const dataDir = resolve(read(env, 'ONAIR_DATA_DIR') ?? './data');
   const httpPort = integer(env, 'ONAIR_HTTP_PORT', 10800, 0, 65535);
-  const channelList = channels(env, portStart);
+  const fallback: Fallback = { type: oneOf(env, 'ONAIR_GATE_FALLBACK', 'silence', ['silence', 'none']) };
+  const channelList = channels(env, portStart, fallback);
   return {
     http: {
       host: read(env, 'ONAIR_HTTP_HOST') ?? '127.0.0.1',
@@ -337,6 +370,7 @@ export function loadConfig(env: Env = process.env): Config {
       reservationTtlMs: integer(env, 'ONAIR_GATE_RESERVATION_TTL', 60, 1, 86_400) * 1000,
       channels: channelList,
       httpPort: gateHttpPort(env, channelList[0], httpPort),
+      fallback,
     },
     automation: automation(env),
   };

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../core/clock.ts';
-import { CHANNEL_NAME, STREAM_KEY, type ChannelConfig, type Config } from '../core/config.ts';
+import { CHANNEL_NAME, STREAM_KEY, type ChannelConfig, type Config, type Fallback } from '../core/config.ts';
 import { isUniqueViolation } from '../core/db/database.ts';
 import { ChannelBusy, Conflict, invalid, notFound } from '../core/errors.ts';
 import type { Announce, EventBus } from '../core/events/bus.ts';
@@ -27,7 +27,9 @@ function validKey(key: string | undefined): void {
   if (key !== undefined && !STREAM_KEY.test(key)) throw invalid('body.key', 'must be 10 to 79 printable characters (an SRT passphrase)');
 }
 
-const definitionOf = (row: ChannelRow): Definition => ({ name: row.name, port: row.port, key: row.key, outputs: [], configured: false });
+// Run-time channels have ONAIR_GATE_FALLBACK's fallback.
+const definitionOf = (row: ChannelRow, fallback: Fallback): Definition =>
+  ({ name: row.name, port: row.port, key: row.key, outputs: [], fallback, configured: false });
 
 const portTaken = (port: number) => new Conflict(`Port ${port} belongs to another channel`, [{ field: 'body.port', message: `${port} is taken` }]);
 const nameTaken = (name: string) => new Conflict(`There is a channel ${name} already`, [{ field: 'body.name', message: `${name} is taken` }]);
@@ -43,6 +45,7 @@ export class ChannelRegistry {
   readonly #clock: Clock;
   readonly #bus: EventBus;
   readonly #range: Config['srt'];
+  readonly #fallback: Fallback;
 
   constructor(deps: { config: Config; store: GateStore; clock: Clock; bus: EventBus }) {
     this.configured = deps.config.gate.channels.map((channel) => ({ ...channel, configured: true }));
@@ -50,6 +53,7 @@ export class ChannelRegistry {
     this.#clock = deps.clock;
     this.#bus = deps.bus;
     this.#range = deps.config.srt;
+    this.#fallback = deps.config.gate.fallback;
   }
 
   async get(name: string): Promise<Definition> {
@@ -57,13 +61,13 @@ export class ChannelRegistry {
     if (configured) return configured;
     const row = await this.#store.channel(name);
     if (!row) throw notFound(`There is no channel ${name}`);
-    return definitionOf(row);
+    return definitionOf(row, this.#fallback);
   }
 
   /** Configured channels first; a run-time one whose name ONAIR_CHANNELS has taken since is hidden by it. */
   async all(): Promise<Definition[]> {
     const made = (await this.#store.channels()).filter((row) => !this.configured.some((channel) => channel.name === row.name));
-    return [...this.configured, ...made.map(definitionOf)];
+    return [...this.configured, ...made.map((row) => definitionOf(row, this.#fallback))];
   }
 
   /** Run-time channels whose name or port ONAIR_CHANNELS has taken since they were made. */
@@ -90,7 +94,7 @@ export class ChannelRegistry {
         if (request.port !== undefined) throw portTaken(port);
         continue;
       }
-      return definitionOf({ ...row, port });
+      return definitionOf({ ...row, port }, this.#fallback);
     }
     const { portStart, portEnd } = this.#range;
     throw new Conflict(`Every port from ${portStart} to ${portEnd} is taken`, [{ field: 'body.port', message: 'no free port in the SRT range' }]);
@@ -148,6 +152,6 @@ export class ChannelRegistry {
 
   /** The channel's event, recorded in the transaction of its change. */
   #announce(type: 'channel-created' | 'channel-changed' | 'channel-removed'): Announce<ChannelRow> {
-    return (trx, row) => this.#bus.record(trx, type, [{ channel: row.name, ...infoOf(definitionOf(row)) }]);
+    return (trx, row) => this.#bus.record(trx, type, [{ channel: row.name, ...infoOf(definitionOf(row, this.#fallback)) }]);
   }
 }

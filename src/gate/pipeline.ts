@@ -112,6 +112,23 @@ export function relayArgs(plan: RelayPlan): string[] {
   ];
 }
 
+/** The fallback's source: silence, or a file played in a loop. */
+export function fallbackInput(file: string | undefined): string[] {
+  return file === undefined ? ['-f', 'lavfi', '-i', 'anullsrc=r=48000:cl=stereo'] : ['-stream_loop', '-1', '-i', file];
+}
+
+/**
+ * ffmpeg arguments of a channel's fallback: its source in real time (`-re`), as Ogg/Opus in pages of 20 ms on stdout
+ * like a relay's, so that the switch between the two falls within 20 ms of any moment. At a constant bitrate: silence
+ * at a variable one is 1.7 KB/s, and Chromium's <audio> had not started playing it after 20 s (at 96 kb/s it does at once).
+ */
+export function fallbackArgs(input: string[]): string[] {
+  return [
+    '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error', '-re', ...input, '-map', '0:a:0',
+    '-c:a', 'libopus', '-b:a', '96k', '-vbr', 'off', '-ar', '48000', '-ac', '2', '-f', 'ogg', '-page_duration', '20000', '-flush_packets', '1', 'pipe:1',
+  ];
+}
+
 /** ffmpeg's report of a tee slave it dropped (onfail=ignore): the slave's number and the error. */
 export function failedSlave(line: string): { slave: number; error: string } | undefined {
   const found = /Slave muxer #(\d+) failed: (.*?), continuing with/.exec(line);

@@ -152,15 +152,17 @@ export async function gateRoutes(app: App, { gate, bus }: GateRoutesOptions): Pr
       config: { access: 'public' },
       schema: {
         tags, summary: `Listen to ${which}`,
-        description: 'The live stream as it arrives: Ogg/Opus for audio sessions (any player or <audio> element), MPEG-TS for mpegts sessions.',
+        description: 'The live stream as it arrives: Ogg/Opus for audio sessions (any player or <audio> element), MPEG-TS for mpegts sessions. '
+          + 'Between sessions, the channel\'s fallback (silence unless configured otherwise) as Ogg/Opus: listeners stay connected and hear the next '
+          + 'Ogg session as it starts (a chained Ogg stream). 404 only when nothing is on air and the channel has no fallback.',
         ...params, produces: ['audio/ogg', 'video/mp2t'], response: { 200: { description: 'audio/ogg or video/mp2t stream' }, ...problems(400, 404) },
       },
     }, async (request, reply) => {
       const name = channelOf(request.params);
-      const live = await gate.live(name);
-      if (!live) throw notFound(`Nothing is on air on channel ${name}`);
+      const join = await gate.listen(name);
+      if (!join) throw notFound(`Nothing is on air on channel ${name}, and it has no fallback`);
       reply.hijack();
-      live.broadcast.add(reply.raw);
+      join(reply.raw);
     });
 
     app.get(`${prefix}/hls/:file`, {

@@ -1,11 +1,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { Counter } from 'prom-client';
 import type { Alarm } from '../core/clock.ts';
 import { together, type Announce } from '../core/events/bus.ts';
-import { ChannelBusy, Conflict, conflict, invalid, TimedOut } from '../core/errors.ts';
+import { ChannelBusy, Conflict, conflict, invalid, notFound, TimedOut } from '../core/errors.ts';
 import { ProcessSupervisor } from '../core/processes.ts';
 import type { ProgrammeReader, ScheduledInstance } from '../programme/contract.ts';
 import type { Archive } from '../recordings/contract.ts';
@@ -15,7 +16,8 @@ import type {
   Ingest, InstanceRef, OutputState, Reservation, ReserveRequest, SessionState, StopReason, StreamStatus,
 } from './contract.ts';
 import type { SessionRow } from './migrations.ts';
-import { FORMATS, skippedOutputs } from './pipeline.ts';
+import { Air } from './air.ts';
+import { fallbackInput, FORMATS, skippedOutputs } from './pipeline.ts';
 import { LiveSession, type RunEnd } from './session.ts';
 import { GateStore } from './store.ts';
 import type { Core } from '../core/area.ts';
@@ -69,6 +71,8 @@ export class GateService implements Gate {
   readonly #logger: Logger;
   readonly #supervisor: ProcessSupervisor;
   readonly #running = new Map<string, Running>();
+  /** What each channel's listeners hear, across sessions. */
+  readonly #airs = new Map<string, Air>();
   readonly #outputFailures: Counter<'channel' | 'type' | 'output'>;
   #heartbeat: NodeJS.Timeout | undefined;
   #stopping = false;
@@ -119,6 +123,8 @@ export class GateService implements Gate {
 
   async removeChannel(name: string): Promise<void> {
     await this.registry.remove(name);
+    this.#airs.get(name)?.close();
+    this.#airs.delete(name);
     rmSync(this.hlsDir(name), { recursive: true, force: true });
   }
 
@@ -131,7 +137,7 @@ export class GateService implements Gate {
    * run (the data-dir lock proves it is gone), and on SQLite, where one onair has the database, every one.
    */
   async start(): Promise<void> {
-    const leftovers = this.#supervisor.reapLeftovers().map((name) => name.replace(/^gate-/, ''));
+    const leftovers = this.#supervisor.reapLeftovers().filter((name) => name.startsWith('gate-')).map((name) => name.replace(/^gate-/, ''));
     const now = this.#deps.clock.now();
     const staleBefore = this.#deps.database.dialect === 'sqlite' ? Number.MAX_SAFE_INTEGER : now - STALE_MS;
     await this.#sweep({ sessions: leftovers, owner: this.#deps.node.id, staleBefore });
@@ -146,6 +152,7 @@ export class GateService implements Gate {
   async stop(): Promise<void> {
     this.#stopping = true;
     clearInterval(this.#heartbeat);
+    this.closeListeners();
     await Promise.all([...this.#running.values()].map((running) => this.#end(running, 'stopped')));
     await this.#supervisor.stopAll(500);
   }
@@ -158,7 +165,7 @@ export class GateService implements Gate {
     const expiresAt = now + this.#deps.config.gate.reservationTtlMs;
     const session = new LiveSession({
       id: randomUUID(), channel, mode: 'reservation', instance, format: request.format ?? 'ogg',
-      record: request.record ?? false, metadata: request.metadata ?? {}, reservedAt: now, expiresAt,
+      record: request.record ?? false, metadata: request.metadata ?? {}, reservedAt: now, expiresAt, air: this.#air(channel),
     });
     const token = randomBytes(24).toString('base64url');
     const running = await this.#open(session, channel, token, request.who ?? 'api');
@@ -179,7 +186,7 @@ export class GateService implements Gate {
     const expiresAt = request.maxWaitMs === undefined ? undefined : now + request.maxWaitMs;
     const session = new LiveSession({
       id: randomUUID(), channel, mode: 'static', instance, format: request.format ?? 'ogg',
-      record: request.record ?? false, metadata: request.metadata ?? {}, reservedAt: now, expiresAt,
+      record: request.record ?? false, metadata: request.metadata ?? {}, reservedAt: now, expiresAt, air: this.#air(channel),
     });
     const running = await this.#open(session, channel, channel.key, request.who ?? 'api', request.reconnectWindowMs);
     if (expiresAt !== undefined) this.#arm(running, expiresAt, 'max-wait');
@@ -230,16 +237,29 @@ export class GateService implements Gate {
     }
   }
 
-  /** The live session of a channel on this instance, for the HTTP listeners. */
+  /** The session of a channel on this instance, if it has one. */
   async live(name: string): Promise<LiveSession | undefined> {
     const session = this.#running.get(name)?.session;
     if (!session) await this.registry.get(name);
     return session;
   }
 
-  /** Ends what every HTTP listener receives, as the server closes. */
+  /**
+   * How an HTTP listener joins a channel on this instance: its live source, its fallback, or a session waiting for its
+   * source; undefined when there is nothing to hear.
+   */
+  async listen(name: string): Promise<((res: ServerResponse) => void) | undefined> {
+    const channel = await this.registry.get(name);
+    const local = this.#running.get(name)?.session;
+    // The fallback here would stand in for a show another instance has on air.
+    const held = local ? undefined : await this.store.holder(name);
+    if (held) throw notFound(`Channel ${name} is on air on node ${held.owner}: listen there`);
+    return this.#air(channel).join(local?.format);
+  }
+
+  /** Ends what every HTTP listener receives and stops the fallbacks, as the server closes. */
   closeListeners(): void {
-    for (const { session } of this.#running.values()) session.broadcast.end();
+    for (const air of this.#airs.values()) air.close();
   }
 
   hlsDir(name: string): string {
@@ -270,6 +290,29 @@ export class GateService implements Gate {
         duration: Math.max(0, duration), codec: held.codec, listeners: 0, outputs: JSON.parse(held.outputs) as OutputState[],
       },
     };
+  }
+
+  #air(channel: Definition): Air {
+    let air = this.#airs.get(channel.name);
+    if (!air) {
+      air = new Air({ channel: channel.name, fallback: channel.fallback, supervisor: this.#supervisor, logger: this.#logger, input: () => this.#fallbackInput(channel) });
+      this.#airs.set(channel.name, air);
+    }
+    return air;
+  }
+
+  /** The fallback's source: its archive file (the instance's longest part), or silence when it has none (yet). */
+  async #fallbackInput(channel: Definition): Promise<string[]> {
+    const { fallback } = channel;
+    if (fallback.type !== 'archive') return fallbackInput(undefined);
+    try {
+      const [longest] = (await this.#deps.archive.find(fallback.kind, fallback.event, fallback.start)).sort((a, b) => b.duration - a.duration);
+      if (longest) return fallbackInput(longest.path);
+      this.#logger.warn({ channel: channel.name, fallback }, 'the fallback is not in the archive; silence instead');
+    } catch (err) {
+      this.#logger.warn({ err, channel: channel.name, fallback }, 'could not find the fallback in the archive; silence instead');
+    }
+    return fallbackInput(undefined);
   }
 
   #withIngest(channel: Definition): ChannelWithIngest {

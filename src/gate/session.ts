@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { ChannelConfig } from '../core/config.ts';
 import type { Exit, ProcessSupervisor, Supervised } from '../core/processes.ts';
-import { Broadcast } from './broadcast.ts';
+import type { Air, Feed } from './air.ts';
 import type { Format, InstanceRef, Mode, OutputState, SessionState, SessionStats } from './contract.ts';
-import { failedSlave, FORMATS, publicUrl, redactor, relayArgs, skippedOutputs, teeSlaves, type RelayPlan } from './pipeline.ts';
+import { failedSlave, publicUrl, redactor, relayArgs, skippedOutputs, teeSlaves, type RelayPlan } from './pipeline.ts';
 
 /** A run of the relay that ended before its source was on air: a refused or broken connection. */
 export interface Attempt {
@@ -45,7 +45,7 @@ export function boundUdpPorts(): Set<number> {
 
 /**
  * One source on one channel: runs the relay ffmpeg (again after each disconnect in static mode),
- * feeds its stdout to the HTTP listeners and keeps the figures of the session.
+ * feeds its stdout to the channel's HTTP listeners (its Air) and keeps the figures of the session.
  */
 export class LiveSession {
   readonly id: string;
@@ -62,15 +62,15 @@ export class LiveSession {
   since: number;
   publishedAt: number | undefined;
   codec: string | null = null;
-  broadcast: Broadcast;
+  readonly air: Air;
   process: Supervised | undefined;
   /** Why onair ended the session itself (expired, stopped, deactivated), if it did. */
   stopReason: string | undefined;
   readonly attempts: Attempt[] = [];
   readonly outputs: OutputState[];
-  #bytesBefore = 0;
+  bytes = 0;
 
-  constructor(fields: Pick<LiveSession, 'id' | 'channel' | 'mode' | 'instance' | 'format' | 'record' | 'metadata' | 'reservedAt' | 'expiresAt'>) {
+  constructor(fields: Pick<LiveSession, 'id' | 'channel' | 'mode' | 'instance' | 'format' | 'record' | 'metadata' | 'reservedAt' | 'expiresAt' | 'air'>) {
     this.id = fields.id;
     this.channel = fields.channel;
     this.mode = fields.mode;
@@ -81,16 +81,12 @@ export class LiveSession {
     this.reservedAt = fields.reservedAt;
     this.expiresAt = fields.expiresAt;
     this.since = fields.reservedAt;
-    this.broadcast = this.#newBroadcast();
+    this.air = fields.air;
     const skipped = skippedOutputs(this.channel, this.format);
     this.outputs = this.channel.outputs.map((output) => ({
       type: output.type, url: publicUrl(output), state: skipped.includes(output) ? 'skipped' : 'waiting',
       error: skipped.includes(output) ? `a ${this.format} session cannot go to ${output.type}` : null,
     }));
-  }
-
-  get bytes(): number {
-    return this.#bytesBefore + this.broadcast.bytes;
   }
 
   stats(now: number): SessionStats {
@@ -100,7 +96,7 @@ export class LiveSession {
       bitrate: duration > 0 ? Math.round((this.bytes * 8) / duration) : 0,
       duration: Math.round(duration * 1000) / 1000,
       codec: this.codec,
-      listeners: this.broadcast.listeners,
+      listeners: this.air.listeners,
       outputs: this.outputs.map((output) => ({ ...output })),
     };
   }
@@ -119,22 +115,23 @@ export class LiveSession {
   }): Promise<{ ended: Promise<RunEnd> }> {
     const { plan } = options;
     if (udpPortBound(plan.channel.port)) throw new Error(`UDP port ${plan.channel.port} is taken by another program`);
-    if (this.process) {
-      this.#bytesBefore += this.broadcast.bytes;
-      this.broadcast = this.#newBroadcast();
-    }
     for (const output of this.outputs.filter((o) => o.state !== 'skipped')) Object.assign(output, { state: 'waiting', error: null });
     const child = options.supervisor.spawn(`gate-${this.id}`, 'ffmpeg', relayArgs(plan));
     this.process = child;
     let published = false;
+    let feed: Feed | undefined;
     child.child.stdout?.on('data', (chunk: Buffer) => {
       if (!published) {
         published = true;
         for (const output of this.outputs.filter((o) => o.state === 'waiting')) output.state = 'connected';
         options.onPublishing();
+        feed = this.air.live(this.format);
       }
-      this.broadcast.push(chunk);
+      this.bytes += chunk.length;
+      feed!.push(chunk);
     });
+    // Its output is over before the process is gone (ffmpeg closes SRT and the tee's outputs after): the fallback need not wait.
+    child.child.stdout?.on('close', () => this.air.ended(feed));
     const tail: string[] = [];
     const slaves = teeSlaves(plan);
     const redact = redactor(plan);
@@ -157,7 +154,6 @@ export class LiveSession {
       }
     });
     const ended = child.exited.then((exit): RunEnd => {
-      this.broadcast.end();
       return { exit, published, diagnostics: tail.join('\n') };
     });
     let exited = false;
@@ -175,9 +171,5 @@ export class LiveSession {
       await new Promise((resolve) => setTimeout(resolve, 3));
     }
     return { ended };
-  }
-
-  #newBroadcast(): Broadcast {
-    return new Broadcast(FORMATS[this.format].contentType, this.format === 'ogg');
   }
 }

@@ -64,6 +64,32 @@ describe('configuration', () => {
     ];
     for (const [env, message] of cases) assert.throws(() => loadConfig(env), (e: Error) => e instanceof ConfigError && message.test(e.message));
   });
+
+  test('the fallback between shows: silence unless ONAIR_GATE_FALLBACK or the channel says otherwise', () => {
+    const silence = { type: 'silence' };
+    assert.deepEqual(loadConfig({}).gate.fallback, silence);
+    assert.deepEqual(loadConfig({}).gate.channels[0]!.fallback, silence);
+    assert.deepEqual(loadConfig({ ONAIR_GATE_FALLBACK: 'none' }).gate.channels[0]!.fallback, { type: 'none' });
+    const event = '0b6f3b5e-4c1a-4d8e-9a57-3f2a1c9e7d10';
+    const channels = loadConfig({
+      ONAIR_GATE_FALLBACK: 'none',
+      ONAIR_CHANNELS: JSON.stringify([
+        { name: 'main', fallback: { prerecording: { event, start: '2026-12-04T20:00:00' } } },
+        { name: 'talk', fallback: { recording: { event, start: '2026-12-04T21:00:00' } } },
+        { name: 'quiet', fallback: 'silence' }, { name: 'plain' },
+      ]),
+    }).gate.channels;
+    assert.deepEqual(channels.map((c) => c.fallback), [
+      { type: 'archive', kind: 'prerecordings', event, start: '2026-12-04T20:00:00' },
+      { type: 'archive', kind: 'recordings', event, start: '2026-12-04T21:00:00' },
+      silence, { type: 'none' },
+    ]);
+    const bad = (fallback: unknown) => ({ ONAIR_CHANNELS: JSON.stringify([{ name: 'main', fallback }]) });
+    for (const env of [{ ONAIR_GATE_FALLBACK: 'music' }, bad('music'), bad({ prerecording: { event: 'x', start: '2026-12-04T20:00:00' } }),
+      bad({ prerecording: { event, start: 'tonight' } }), bad({ file: '/etc/passwd' }), bad({ recording: { event, start: '2026-12-04T20:00:00' }, prerecording: {} })]) {
+      assert.throws(() => loadConfig(env), (e: Error) => e instanceof ConfigError && /ONAIR_GATE_FALLBACK|ONAIR_CHANNELS \[0\]\.fallback must be/.test(e.message), JSON.stringify(env));
+    }
+  });
 });
 
 type Frame = { id: string; event: string; data: any };

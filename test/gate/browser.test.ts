@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { testDatabases } from '../support/databases.ts';
 import { startOnair, waitFor } from '../support/onair.ts';
-import { ffmpegChildren, freeUdpPort, pushTone } from './harness.ts';
+import { ffmpegChildren, freeUdpPort, liveShow, pushTone, startGate } from './harness.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 // The flags this machine's closed network needs (no background connections), plus playback without a click.
@@ -39,6 +39,31 @@ describe('a browser listens to the gate', { skip: !existsSync(CHROMIUM) && !proc
       assert.ok(state.time > 1.5, `played ${state.time} s`);
       source.child.kill('SIGTERM');
       await source.exited;
+    } finally {
+      await browser.close();
+      await server.stop();
+    }
+    assert.deepEqual(ffmpegChildren(), []);
+  });
+
+  test('Chromium plays on across the fallback → live → fallback links of the chained Ogg stream, without an error or an end', async () => {
+    const server = await startGate({ database: testDatabases[0]!, env: { ONAIR_GATE_FALLBACK: 'silence' } });
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    try {
+      const page = await browser.newPage();
+      await page.setContent(`<audio id="player" src="${server.url}/listen" autoplay></audio>
+        <script>
+          const seen = window.seen = [];
+          for (const type of ['ended', 'error', 'emptied', 'abort']) document.getElementById('player').addEventListener(type, () => seen.push(type));
+        </script>`);
+      const playing = (seconds: number) => page.waitForFunction(`document.getElementById("player").currentTime > ${seconds}`, undefined, { timeout: 20_000 });
+      await playing(1);
+      await liveShow(server, 3);
+      const endedAt = await page.evaluate<number>('document.getElementById("player").currentTime');
+      await playing(endedAt + 1.5);
+      const state = await page.evaluate<{ error: number | null; paused: boolean; seen: string[] }>(
+        '(({ error, paused }) => ({ error: error?.code ?? null, paused, seen: window.seen }))(document.getElementById("player"))');
+      assert.deepEqual(state, { error: null, paused: false, seen: [] });
     } finally {
       await browser.close();
       await server.stop();

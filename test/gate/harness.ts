@@ -19,7 +19,7 @@ import { createGate, type GateArea } from '../../src/gate/index.ts';
 import type { EventType, ProgrammeEvent, ProgrammeReader, ScheduledInstance } from '../../src/programme/contract.ts';
 import type { Archive, ArchivedFile, ArchiveKind } from '../../src/recordings/contract.ts';
 import type { TestDatabase } from '../support/databases.ts';
-import { requestJson, tempDir, type Answer } from '../support/onair.ts';
+import { NO_FALLBACK, requestJson, tempDir, waitFor, type Answer } from '../support/onair.ts';
 
 const run = promisify(execFile);
 
@@ -158,6 +158,17 @@ export function pushTone(url: string, options: { seconds: number; frequency?: nu
   return { child, exited, stderr: () => stderr };
 }
 
+/** A show on the channel: a live instance reserved, a tone pushed for `seconds`, and the channel idle again. */
+export async function liveShow(server: GateServer, seconds: number): Promise<void> {
+  const event = server.programme.add('live', Date.now() - 60_000);
+  const reserved = await server.request('POST', '/reserve', { instance: { event: event.id, start: event.start } });
+  if (reserved.status !== 201) throw new Error(`reserve answered ${reserved.status}: ${JSON.stringify(reserved.body)}`);
+  const source = pushTone(reserved.body.url, { seconds, frequency: 440 });
+  const code = await source.exited;
+  if (code !== 0) throw new Error(`the source exited with ${code}: ${source.stderr()}`);
+  await waitFor(async () => (await server.request('GET', '/check')).body.state === 'idle', 'the show to end', 15_000);
+}
+
 /** Opens an HTTP stream and collects what arrives until it ends (or `until` aborts). */
 export function listen(url: string): { done: Promise<{ status: number; type: string | undefined; bytes: Buffer }>; firstByte: Promise<void>; close(): void } {
   let close = () => {};
@@ -229,7 +240,7 @@ export async function startGate(options: {
   const databaseUrl = options.databaseUrl ?? (await options.database.create());
   const port = Number(options.env?.ONAIR_SRT_PORT_START ?? (await freeUdpPort()));
   const config = loadConfig({
-    ONAIR_HTTP_PORT: '0', ONAIR_DATA_DIR: dataDir, ONAIR_SRT_PORT_START: String(port),
+    ONAIR_HTTP_PORT: '0', ONAIR_DATA_DIR: dataDir, ONAIR_SRT_PORT_START: String(port), ...NO_FALLBACK,
     ...(databaseUrl ? { ONAIR_DATABASE_URL: databaseUrl } : {}), ...options.env,
   });
   const logs: string[] = [];

@@ -22,6 +22,12 @@ export interface Answer {
   body: any;
 }
 
+/**
+ * Tests hear a session's stream end with the session; they run without the fallback between sessions, which has tests
+ * of its own (test/gate/fallback.test.ts) that ask for it.
+ */
+export const NO_FALLBACK = { ONAIR_GATE_FALLBACK: 'none' };
+
 export function tempDir(prefix = 'onair-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
@@ -59,7 +65,7 @@ export async function startOnair(options: {
   const databaseUrl = options.databaseUrl ?? (await options.database.create());
   const config = loadConfig({
     // The gate's own HTTP port is tested where it is meant (env ONAIR_GATE_HTTP_PORT: '' gives its default).
-    ONAIR_HTTP_PORT: '0', ONAIR_GATE_HTTP_PORT: 'off', ONAIR_DATA_DIR: dataDir, ONAIR_LOG_LEVEL: 'silent',
+    ONAIR_HTTP_PORT: '0', ONAIR_GATE_HTTP_PORT: 'off', ONAIR_DATA_DIR: dataDir, ONAIR_LOG_LEVEL: 'silent', ...NO_FALLBACK,
     ...(databaseUrl ? { ONAIR_DATABASE_URL: databaseUrl } : {}),
     ...options.env,
   });

@@ -2,7 +2,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { requestJson, waitFor, type Answer } from './onair.ts';
+import { NO_FALLBACK, requestJson, waitFor, type Answer } from './onair.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 /** The command users run (bin/onair), which runs the project's own Node. */
@@ -47,7 +47,7 @@ export interface OnairProcess {
 export async function spawnOnair(env: Record<string, string>): Promise<OnairProcess> {
   const port = await freePort();
   const child = spawn(process.execPath, [MAIN, 'serve'], {
-    env: { ...process.env, ONAIR_HTTP_PORT: String(port), ONAIR_GATE_HTTP_PORT: 'off', ONAIR_LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, ONAIR_HTTP_PORT: String(port), ONAIR_GATE_HTTP_PORT: 'off', ONAIR_LOG_LEVEL: 'warn', ...NO_FALLBACK, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
