@@ -176,6 +176,36 @@ describe('a fallback between shows (real ffmpeg)', () => {
     }
   });
 
+  test('a channel made at run time plays its own fallback: silence until its prerecording is in the archive, then the file; changed to none, /listen is a 404', async () => {
+    const tune = crypto.randomUUID();
+    const start = '2026-12-04T20:00:00';
+    const gate = await restart({ ONAIR_GATE_FALLBACK: 'none' });
+    const made = await gate.request('POST', '/channels', { name: 'tuned', fallback: { prerecording: { event: tune, start } } });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    assert.equal((await gate.request('POST', '/channels', { name: 'plain' })).status, 201);
+    assert.equal((await gate.request('GET', '/channels/plain/listen')).status, 404, 'ONAIR_GATE_FALLBACK none');
+    const quiet = runs(await decode(await hear(capture(`${gate.url}/channels/tuned/listen`), 1)));
+    assert.deepEqual(quiet.map(([loud]) => loud), [false], 'silence while the archive has no such file');
+    await waitFor(() => ffmpegChildren().length === 0, 'the fallback to stop with its last listener', 5_000);
+    const dir = tempDir('onair-fallback-');
+    try {
+      const file = join(dir, 'tune.mp3');
+      await run('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=f=660:d=1', '-c:a', 'libmp3lame', file]);
+      await gate.archive.adopt('prerecordings', tune, start, file);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const looped = await analyse(await hear(capture(`${gate.url}/channels/tuned/listen`), 2));
+    assert.ok(Math.abs(looped.frequency - 660) < 15, `heard ${looped.frequency} Hz`);
+    await waitFor(() => ffmpegChildren().length === 0, 'the fallback to stop with its last listener', 5_000);
+    const changed = await gate.request('PATCH', '/channels/tuned', { fallback: 'none' });
+    assert.equal(changed.status, 200, JSON.stringify(changed.body));
+    assert.equal((await gate.request('GET', '/channels/tuned/listen')).status, 404, 'no fallback any more');
+    assert.equal((await gate.request('PATCH', '/channels/plain', { fallback: 'silence' })).status, 200);
+    assert.deepEqual(runs(await decode(await hear(capture(`${gate.url}/channels/plain/listen`), 1))).map(([loud]) => loud), [false]);
+    await waitFor(() => ffmpegChildren().length === 0, 'the fallback to stop', 5_000);
+  });
+
   test('an MPEG-TS session lets the Ogg listeners go and is heard as MPEG-TS; after it, /listen is the fallback again', async () => {
     const gate = await restart({ ONAIR_GATE_FALLBACK: 'silence' });
     const ogg = capture(`${gate.url}/listen`);
