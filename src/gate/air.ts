@@ -19,11 +19,10 @@ interface Standby {
 
 export interface AirOptions {
   channel: string;
-  fallback: Fallback;
   supervisor: ProcessSupervisor;
   logger: Logger;
   /** The fallback's ffmpeg input (fallbackInput). */
-  input: () => Promise<string[]>;
+  input: (fallback: Fallback) => Promise<string[]>;
 }
 
 // Each run of a fallback gets a name of its own: one stopping may still be in the supervisor as the next starts.
@@ -38,13 +37,23 @@ let fallbackRuns = 0;
  */
 export class Air {
   readonly #options: AirOptions;
+  #fallback: Fallback;
   #broadcast: Broadcast | undefined;
   #live: Feed | undefined;
   #standby: Standby | undefined;
   #closed = false;
 
-  constructor(options: AirOptions) {
+  constructor(options: AirOptions, fallback: Fallback) {
     this.#options = options;
+    this.#fallback = fallback;
+  }
+
+  /**
+   * The channel's fallback as it is now (a run-time channel's may change): a fallback already running plays on; the
+   * next one started is this.
+   */
+  set fallback(fallback: Fallback) {
+    this.#fallback = fallback;
   }
 
   get listeners(): number {
@@ -105,7 +114,7 @@ export class Air {
   }
 
   get #hasFallback(): boolean {
-    return this.#options.fallback.type !== 'none';
+    return this.#fallback.type !== 'none';
   }
 
   #newBroadcast(format: Format): Broadcast {
@@ -137,7 +146,7 @@ export class Air {
     const { channel, supervisor, logger, input } = this.#options;
     const standby: Standby = { relink: new Relink(), process: undefined, stopped: false };
     this.#standby = standby;
-    void input().then((args) => {
+    void input(this.#fallback).then((args) => {
       if (standby.stopped) return;
       const child = supervisor.spawn(`fallback-${channel}-${++fallbackRuns}`, 'ffmpeg', fallbackArgs(args));
       standby.process = child;

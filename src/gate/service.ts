@@ -21,6 +21,7 @@ import { fallbackInput, FORMATS, skippedOutputs } from './pipeline.ts';
 import { LiveSession, type RunEnd } from './session.ts';
 import { GateStore } from './store.ts';
 import type { Core } from '../core/area.ts';
+import type { Fallback } from '../core/fallback.ts';
 import { HOUR } from '../core/time.ts';
 
 export interface GateDeps extends Core {
@@ -292,25 +293,27 @@ export class GateService implements Gate {
     };
   }
 
+  /** The channel's Air, told the channel's fallback as `channel` (just read) has it. */
   #air(channel: Definition): Air {
     let air = this.#airs.get(channel.name);
     if (!air) {
-      air = new Air({ channel: channel.name, fallback: channel.fallback, supervisor: this.#supervisor, logger: this.#logger, input: () => this.#fallbackInput(channel) });
+      const options = { channel: channel.name, supervisor: this.#supervisor, logger: this.#logger, input: (fallback: Fallback) => this.#fallbackInput(channel.name, fallback) };
+      air = new Air(options, channel.fallback);
       this.#airs.set(channel.name, air);
     }
+    air.fallback = channel.fallback;
     return air;
   }
 
   /** The fallback's source: its archive file (the instance's longest part), or silence when it has none (yet). */
-  async #fallbackInput(channel: Definition): Promise<string[]> {
-    const { fallback } = channel;
+  async #fallbackInput(channel: string, fallback: Fallback): Promise<string[]> {
     if (fallback.type !== 'archive') return fallbackInput(undefined);
     try {
       const [longest] = (await this.#deps.archive.find(fallback.kind, fallback.event, fallback.start)).sort((a, b) => b.duration - a.duration);
       if (longest) return fallbackInput(longest.path);
-      this.#logger.warn({ channel: channel.name, fallback }, 'the fallback is not in the archive; silence instead');
+      this.#logger.warn({ channel, fallback }, 'the fallback is not in the archive; silence instead');
     } catch (err) {
-      this.#logger.warn({ err, channel: channel.name, fallback }, 'could not find the fallback in the archive; silence instead');
+      this.#logger.warn({ err, channel, fallback }, 'could not find the fallback in the archive; silence instead');
     }
     return fallbackInput(undefined);
   }
