@@ -23,7 +23,7 @@ const ArchiveRef = Type.Object({
  * The one definition of a fallback as people write it: in ONAIR_CHANNELS, in the channels API, in the gate_channels
  * table (JSON), and as answers and events show it.
  */
-export const FALLBACK_EXAMPLE = '"silence", "none" or {"prerecording": {"event": "<uuid>", "start": "2026-12-04T20:00:00"}}';
+export const FALLBACK_EXAMPLE = '"silence", "none", {"recording": {"event": "<uuid>", "start": "2026-12-04T20:00:00"}} or the same with "prerecording"';
 
 export const FallbackForm = Choice(Type.Union([
   Type.Literal('silence'),
@@ -33,7 +33,7 @@ export const FallbackForm = Choice(Type.Union([
 ], {
   description: 'What listeners hear between shows: "silence", "none" (they are let go), or an instance\'s file of the archive in a loop, '
     + '{"recording": {event, start}} or {"prerecording": {event, start}} (silence while the archive has no such file)',
-}), `${FALLBACK_EXAMPLE} (or "recording" in its place)`);
+}), FALLBACK_EXAMPLE);
 export type FallbackForm = Static<typeof FallbackForm>;
 
 const check = Compile(FallbackForm);

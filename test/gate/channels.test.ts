@@ -158,6 +158,7 @@ for (const database of testDatabases) {
         for (const answer of [await create({ name: 'wrong', fallback }), await server.request('PATCH', '/channels/plain', { fallback }, withKey)]) {
           assert.equal(answer.status, 400, `${JSON.stringify(fallback)}: ${JSON.stringify(answer.body)}`);
           assert.deepEqual(field(answer), ['body.fallback'], `${JSON.stringify(fallback)}: ${JSON.stringify(answer.body)}`);
+          assert.match(answer.body.errors[0].message, /^must be "silence", "none", \{"recording": .+, or null for ONAIR_GATE_FALLBACK's$/, 'one message for the whole choice');
         }
       }
       assert.equal((await server.request('GET', '/channels/wrong', undefined, withKey)).status, 404, 'nothing was made');

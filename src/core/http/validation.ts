@@ -24,17 +24,18 @@ export function Text(pattern: string, words: string, options: TStringOptions = {
   return Type.String({ ...options, pattern });
 }
 
-/** Choices refused as a whole (one message for the field), by what they ask for in words. */
-const CHOICE_WORDS = new WeakMap<object, string>();
+/** On a union refused as a whole (one message for the field): what it asks for, in words. A symbol survives Type.Optional's copy. */
+const CHOICE_WORDS = Symbol('choice words');
 
 /**
  * A union refused as a whole: "must be `words`" for the field, rather than what each of its choices found wrong (a
  * missing property of one, a wrong format in another).
  */
 export function Choice<T extends TSchema>(union: T, words: string): T {
-  CHOICE_WORDS.set(union, words);
-  return union;
+  return Object.assign(union, { [CHOICE_WORDS]: words });
 }
+
+const choiceWords = (schema: unknown): string | undefined => (schema as { [CHOICE_WORDS]?: string } | undefined)?.[CHOICE_WORDS];
 
 /** The schema a validation issue's schemaPath (#/properties/a/anyOf/0…) points to, if it can be followed. */
 function schemaAt(root: TSchema, schemaPath: string): unknown {
@@ -48,14 +49,14 @@ function choiceOf(root: TSchema, issue: ValidationIssue): string | undefined {
   const segments = (issue.schemaPath ?? '').split('/');
   for (let end = 1; end <= segments.length; end++) {
     const path = segments.slice(0, end).join('/');
-    if (CHOICE_WORDS.has(schemaAt(root, path) as object)) return path;
+    if (choiceWords(schemaAt(root, path)) !== undefined) return path;
   }
   return undefined;
 }
 
 /**
  * The issues, those inside a Choice replaced by one per place the Choice was refused: the places of the issues
- * about the union or one of its choices as a whole (a choice's inner fields lie deeper).
+ * about the union or one of its choices (or their choices, for unions within it) as a whole; a choice's inner fields lie deeper.
  */
 function collapseChoices(root: TSchema, issues: ValidationIssue[]): ValidationIssue[] {
   const kept: ValidationIssue[] = [];
@@ -66,9 +67,9 @@ function collapseChoices(root: TSchema, issues: ValidationIssue[]): ValidationIs
     else choices.set(choice, [...(choices.get(choice) ?? []), issue]);
   }
   for (const [path, found] of choices) {
-    const whole = found.filter((i) => i.schemaPath === path || /^\/anyOf\/\d+$/.test(i.schemaPath!.slice(path.length)));
+    const whole = found.filter((i) => /^(\/anyOf\/\d+)*$/.test(i.schemaPath!.slice(path.length)));
     if (whole.length === 0) kept.push(...found);
-    const message = `must be ${CHOICE_WORDS.get(schemaAt(root, path) as object)}`;
+    const message = `must be ${choiceWords(schemaAt(root, path))}`;
     for (const at of new Set(whole.map((i) => i.instancePath))) kept.push({ keyword: 'choice', instancePath: at, schemaPath: path, params: {}, message });
   }
   return kept;
