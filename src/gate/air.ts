@@ -49,11 +49,17 @@ export class Air {
   }
 
   /**
-   * The channel's fallback as it is now (a run-time channel's may change): a fallback already running plays on; the
-   * next one started is this.
+   * The channel's fallback as it is now (a run-time channel's may change). A different one replaces the one running at
+   * once, as a new link (listeners hearing it hear the new one; during a show, the standby is the new one); changed to
+   * none, listeners hearing the fallback are let go, as at the end of a show without one.
    */
   set fallback(fallback: Fallback) {
+    const changed = JSON.stringify(fallback) !== JSON.stringify(this.#fallback);
     this.#fallback = fallback;
+    if (!changed || !this.#standby) return;
+    this.#stopStandby();
+    if (this.#hasFallback) this.#standBy(!this.#live);
+    else if (!this.#live) this.#replaceBroadcast(undefined);
   }
 
   get listeners(): number {

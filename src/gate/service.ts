@@ -12,7 +12,7 @@ import type { ProgrammeReader, ScheduledInstance } from '../programme/contract.t
 import type { Archive } from '../recordings/contract.ts';
 import { ChannelRegistry, infoOf, ingestOf, type Definition } from './channels.ts';
 import type {
-  ActivateRequest, Availability, AvailabilityChanged, ChannelChange, ChannelInfo, ChannelRequest, ChannelWithIngest, Format, Gate,
+  ActivateRequest, Availability, AvailabilityChanged, ChannelChange, ChannelChanged, ChannelInfo, ChannelRequest, ChannelWithIngest, Format, Gate,
   Ingest, InstanceRef, OutputState, Reservation, ReserveRequest, SessionState, StopReason, StreamStatus,
 } from './contract.ts';
 import type { SessionRow } from './migrations.ts';
@@ -21,7 +21,7 @@ import { fallbackInput, FORMATS, skippedOutputs } from './pipeline.ts';
 import { LiveSession, type RunEnd } from './session.ts';
 import { GateStore } from './store.ts';
 import type { Core } from '../core/area.ts';
-import type { Fallback } from '../core/fallback.ts';
+import { fallbackOf, type Fallback } from '../core/fallback.ts';
 import { HOUR } from '../core/time.ts';
 
 export interface GateDeps extends Core {
@@ -89,6 +89,10 @@ export class GateService implements Gate {
       help: 'Push outputs (Icecast, SRT, RTMP) that could not connect or dropped, by channel, type and URL (without credentials)',
       labelNames: ['channel', 'type', 'output'] as const,
       registers: [deps.metrics.registry],
+    });
+    // A run-time channel's new fallback, from this instance or another: its listeners here hear it at once.
+    deps.bus.subscribe((event) => {
+      if (event.type === 'channel-changed') this.#refallback(event.data as ChannelChanged);
     });
     deps.database.notifier.listen(DEACTIVATE, (id) => {
       const running = [...this.#running.values()].find((r) => r.session.id === id && r.session.mode === 'static');
@@ -291,6 +295,12 @@ export class GateService implements Gate {
         duration: Math.max(0, duration), codec: held.codec, listeners: 0, outputs: JSON.parse(held.outputs) as OutputState[],
       },
     };
+  }
+
+  #refallback({ channel, fallback }: ChannelChanged): void {
+    const air = this.#airs.get(channel);
+    const now = fallbackOf(fallback);
+    if (air && now) air.fallback = now;
   }
 
   /** The channel's Air, told the channel's fallback as `channel` (just read) has it. */

@@ -206,6 +206,38 @@ describe('a fallback between shows (real ffmpeg)', () => {
     await waitFor(() => ffmpegChildren().length === 0, 'the fallback to stop', 5_000);
   });
 
+  test('a run-time channel\'s fallback changed while listeners hear it: they hear the new one at once without reconnecting; changed to none, they are let go', async () => {
+    const event = crypto.randomUUID();
+    const start = '2026-12-04T20:00:00';
+    const gate = await restart({ ONAIR_GATE_FALLBACK: 'silence' });
+    const dir = tempDir('onair-fallback-');
+    try {
+      const file = join(dir, 'tune.mp3');
+      await run('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=f=660:d=1', '-c:a', 'libmp3lame', file]);
+      await gate.archive.adopt('prerecordings', event, start, file);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    assert.equal((await gate.request('POST', '/channels', { name: 'studio' })).status, 201);
+    const listener = capture(`${gate.url}/channels/studio/listen`);
+    assert.equal((await listener.answered).status, 200);
+    await waitFor(() => listener.arrivals.length > 50, 'a second of silence');
+    const changed = await gate.request('PATCH', '/channels/studio', { fallback: { prerecording: { event, start } } });
+    assert.equal(changed.status, 200, JSON.stringify(changed.body));
+    await hear(listener, (performance.now() - listener.arrivals[0]!.at) / 1000 + 2.5);
+    const [before, after, ...more] = links(listener.arrivals).map((link) => Buffer.concat(link.map((a) => a.page)));
+    assert.equal(more.length, 0, 'two links: the old fallback, the new one');
+    assert.deepEqual(runs(await decode(before!)).map(([loud]) => loud), [false], 'silence first');
+    const tune = await analyse(after!);
+    assert.ok(tune.seconds > 1.5 && Math.abs(tune.frequency - 660) < 15, `then the tune: ${JSON.stringify(tune)}`);
+
+    const again = capture(`${gate.url}/channels/studio/listen`);
+    await waitFor(() => again.arrivals.length > 10, 'the tune');
+    assert.equal((await gate.request('PATCH', '/channels/studio', { fallback: 'none' })).status, 200);
+    await waitFor(() => again.ended(), 'the listener to be let go', 5_000);
+    await waitFor(() => ffmpegChildren().length === 0, 'the fallback to stop', 5_000);
+  });
+
   test('an MPEG-TS session lets the Ogg listeners go and is heard as MPEG-TS; after it, /listen is the fallback again', async () => {
     const gate = await restart({ ONAIR_GATE_FALLBACK: 'silence' });
     const ogg = capture(`${gate.url}/listen`);
