@@ -48,6 +48,18 @@ function runs(frames: number[]): Array<[boolean, number]> {
   return out;
 }
 
+/** One second of a 660 Hz tone as MP3 (the fallback plays any format of the archive, as Opus), adopted as the instance's prerecording. */
+async function adoptTune(gate: GateServer, event: string, start: string): Promise<void> {
+  const dir = tempDir('onair-fallback-');
+  try {
+    const file = join(dir, 'tune.mp3');
+    await run('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=f=660:d=1', '-c:a', 'libmp3lame', file]);
+    await gate.archive.adopt('prerecordings', event, start, file);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** Waits until the capture spans `seconds` of wall time, checks the server never let it go, then closes it. */
 async function hear(listener: ReturnType<typeof capture>, seconds: number): Promise<Buffer> {
   await waitFor(() => listener.arrivals.length > 0 && performance.now() - listener.arrivals[0]!.at > seconds * 1000, `${seconds} s of audio`, 10_000 + seconds * 1000);
@@ -154,26 +166,18 @@ describe('a fallback between shows (real ffmpeg)', () => {
         { name: 'bare', fallback: 'none' },
       ]),
     });
-    const dir = tempDir('onair-fallback-');
-    try {
-      // One second of MP3: the fallback plays any format of the archive, as Opus, and loops it.
-      const file = join(dir, 'tune.mp3');
-      await run('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=f=660:d=1', '-c:a', 'libmp3lame', file]);
-      await gate.archive.adopt('prerecordings', tune, start, file);
-      const looped = await analyse(await hear(capture(`${gate.url}/listen`), 3));
-      assert.deepEqual(looped.codecs, ['opus']);
-      assert.ok(looped.seconds > 2.5, `heard ${looped.seconds} s of a 1 s file`);
-      assert.ok(Math.abs(looped.frequency - 660) < 15, `heard ${looped.frequency} Hz`);
-      const quiet = runs(await decode(await hear(capture(`${gate.url}/channels/other/listen`), 1)));
-      assert.deepEqual(quiet.map(([loud]) => loud), [false], 'silence');
-      assert.ok(gate.logs.some((line) => line.includes('the fallback is not in the archive; silence instead')));
-      const bare = await gate.request('GET', '/channels/bare/listen');
-      assert.equal(bare.status, 404);
-      assert.match(bare.body.detail, /Nothing is on air on channel bare, and it has no fallback/);
-      await waitFor(() => ffmpegChildren().length === 0, 'the fallbacks to stop with their last listeners', 5_000);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    await adoptTune(gate, tune, start);
+    const looped = await analyse(await hear(capture(`${gate.url}/listen`), 3));
+    assert.deepEqual(looped.codecs, ['opus']);
+    assert.ok(looped.seconds > 2.5, `heard ${looped.seconds} s of a 1 s file`);
+    assert.ok(Math.abs(looped.frequency - 660) < 15, `heard ${looped.frequency} Hz`);
+    const quiet = runs(await decode(await hear(capture(`${gate.url}/channels/other/listen`), 1)));
+    assert.deepEqual(quiet.map(([loud]) => loud), [false], 'silence');
+    assert.ok(gate.logs.some((line) => line.includes('the fallback is not in the archive; silence instead')));
+    const bare = await gate.request('GET', '/channels/bare/listen');
+    assert.equal(bare.status, 404);
+    assert.match(bare.body.detail, /Nothing is on air on channel bare, and it has no fallback/);
+    await waitFor(() => ffmpegChildren().length === 0, 'the fallbacks to stop with their last listeners', 5_000);
   });
 
   test('a channel made at run time plays its own fallback: silence until its prerecording is in the archive, then the file; changed to none, /listen is a 404', async () => {
@@ -187,14 +191,7 @@ describe('a fallback between shows (real ffmpeg)', () => {
     const quiet = runs(await decode(await hear(capture(`${gate.url}/channels/tuned/listen`), 1)));
     assert.deepEqual(quiet.map(([loud]) => loud), [false], 'silence while the archive has no such file');
     await waitFor(() => ffmpegChildren().length === 0, 'the fallback to stop with its last listener', 5_000);
-    const dir = tempDir('onair-fallback-');
-    try {
-      const file = join(dir, 'tune.mp3');
-      await run('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=f=660:d=1', '-c:a', 'libmp3lame', file]);
-      await gate.archive.adopt('prerecordings', tune, start, file);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    await adoptTune(gate, tune, start);
     const looped = await analyse(await hear(capture(`${gate.url}/channels/tuned/listen`), 2));
     assert.ok(Math.abs(looped.frequency - 660) < 15, `heard ${looped.frequency} Hz`);
     await waitFor(() => ffmpegChildren().length === 0, 'the fallback to stop with its last listener', 5_000);
@@ -210,14 +207,7 @@ describe('a fallback between shows (real ffmpeg)', () => {
     const event = crypto.randomUUID();
     const start = '2026-12-04T20:00:00';
     const gate = await restart({ ONAIR_GATE_FALLBACK: 'silence' });
-    const dir = tempDir('onair-fallback-');
-    try {
-      const file = join(dir, 'tune.mp3');
-      await run('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=f=660:d=1', '-c:a', 'libmp3lame', file]);
-      await gate.archive.adopt('prerecordings', event, start, file);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    await adoptTune(gate, event, start);
     assert.equal((await gate.request('POST', '/channels', { name: 'studio' })).status, 201);
     const listener = capture(`${gate.url}/channels/studio/listen`);
     assert.equal((await listener.answered).status, 200);
