@@ -275,4 +275,24 @@ describe('the fallback and two instances sharing PostgreSQL', { skip: !postgresA
     }
     assert.deepEqual(ffmpegChildren(), []);
   });
+
+  test('a run-time channel\'s fallback changed on one instance reaches the listeners of the other: changed to none, they are let go', async () => {
+    const url = await postgresDatabase.create();
+    const env = { ONAIR_GATE_FALLBACK: 'silence' };
+    const first = await startGate({ database: postgresDatabase, databaseUrl: url, env });
+    const second = await startGate({ database: postgresDatabase, databaseUrl: url, env: { ...env, ONAIR_SRT_PORT_START: String(first.port) } });
+    try {
+      assert.equal((await first.request('POST', '/channels', { name: 'studio' })).status, 201);
+      const there = capture(`${second.url}/channels/studio/listen`);
+      await waitFor(() => there.arrivals.length > 10, 'the fallback on the other instance');
+      assert.equal((await first.request('PATCH', '/channels/studio', { fallback: 'none' })).status, 200);
+      await waitFor(() => there.ended(), 'the listener of the other instance to be let go', 10_000);
+      assert.equal((await second.request('GET', '/channels/studio/listen')).status, 404);
+    } finally {
+      await first.stop();
+      await second.stop();
+      await postgresDatabase.drop(url);
+    }
+    assert.deepEqual(ffmpegChildren(), []);
+  });
 });
