@@ -2,6 +2,9 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { durationProblem, parseDuration } from './duration.ts';
+import { FALLBACK_EXAMPLE, fallbackOf, type Fallback } from './fallback.ts';
+
+export type { Fallback } from './fallback.ts';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -83,31 +86,6 @@ export interface ChannelConfig {
   key: string | undefined;
   outputs: Array<{ type: OutputType; url: string }>;
   fallback: Fallback;
-}
-
-/**
- * What a channel's HTTP listeners hear between its sessions, so that they stay connected: nothing (they are let go),
- * silence, or a file of the archive played in a loop (an instance's recording or prerecording).
- */
-export type Fallback =
-  | { type: 'none' }
-  | { type: 'silence' }
-  | { type: 'archive'; kind: 'recordings' | 'prerecordings'; event: string; start: string };
-
-const FALLBACK_EXAMPLE = '"silence", "none" or {"prerecording": {"event": "<uuid>", "start": "2026-12-04T20:00:00"}}';
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-// The archive's key of an instance: its naive local start to the second.
-const ARCHIVE_START = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$/;
-
-/** A channel's `fallback` in ONAIR_CHANNELS; undefined when it is not one. */
-function fallbackOf(value: unknown): Fallback | undefined {
-  if (value === 'silence' || value === 'none') return { type: value };
-  if (typeof value !== 'object' || value === null || Object.keys(value).length !== 1) return undefined;
-  const [[name, ref]] = Object.entries(value);
-  const kind = ({ recording: 'recordings', prerecording: 'prerecordings' } as const)[name as 'recording' | 'prerecording'];
-  const { event, start } = (ref ?? {}) as Record<string, unknown>;
-  if (!kind || typeof event !== 'string' || !UUID.test(event) || typeof start !== 'string' || !ARCHIVE_START.test(start)) return undefined;
-  return { type: 'archive', kind, event, start };
 }
 
 export class ConfigError extends Error {}

@@ -19,11 +19,10 @@ interface Standby {
 
 export interface AirOptions {
   channel: string;
-  fallback: Fallback;
   supervisor: ProcessSupervisor;
   logger: Logger;
   /** The fallback's ffmpeg input (fallbackInput). */
-  input: () => Promise<string[]>;
+  input: (fallback: Fallback) => Promise<string[]>;
 }
 
 // Each run of a fallback gets a name of its own: one stopping may still be in the supervisor as the next starts.
@@ -38,13 +37,29 @@ let fallbackRuns = 0;
  */
 export class Air {
   readonly #options: AirOptions;
+  #fallback: Fallback;
   #broadcast: Broadcast | undefined;
   #live: Feed | undefined;
   #standby: Standby | undefined;
   #closed = false;
 
-  constructor(options: AirOptions) {
+  constructor(options: AirOptions, fallback: Fallback) {
     this.#options = options;
+    this.#fallback = fallback;
+  }
+
+  /**
+   * The channel's fallback as it is now (a run-time channel's may change). A different one replaces the one running at
+   * once, as a new link (listeners hearing it hear the new one; during a show, the standby is the new one); changed to
+   * none, listeners hearing the fallback are let go, as at the end of a show without one.
+   */
+  set fallback(fallback: Fallback) {
+    const changed = JSON.stringify(fallback) !== JSON.stringify(this.#fallback);
+    this.#fallback = fallback;
+    if (!changed || !this.#standby) return;
+    this.#stopStandby();
+    if (this.#hasFallback) this.#standBy(!this.#live);
+    else if (!this.#live) this.#replaceBroadcast(undefined);
   }
 
   get listeners(): number {
@@ -105,7 +120,7 @@ export class Air {
   }
 
   get #hasFallback(): boolean {
-    return this.#options.fallback.type !== 'none';
+    return this.#fallback.type !== 'none';
   }
 
   #newBroadcast(format: Format): Broadcast {
@@ -137,7 +152,7 @@ export class Air {
     const { channel, supervisor, logger, input } = this.#options;
     const standby: Standby = { relink: new Relink(), process: undefined, stopped: false };
     this.#standby = standby;
-    void input().then((args) => {
+    void input(this.#fallback).then((args) => {
       if (standby.stopped) return;
       const child = supervisor.spawn(`fallback-${channel}-${++fallbackRuns}`, 'ffmpeg', fallbackArgs(args));
       standby.process = child;

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../core/clock.ts';
-import { CHANNEL_NAME, STREAM_KEY, type ChannelConfig, type Config, type Fallback } from '../core/config.ts';
+import { CHANNEL_NAME, STREAM_KEY, type ChannelConfig, type Config } from '../core/config.ts';
+import { FALLBACK_EXAMPLE, fallbackForm, fallbackOf, type Fallback, type FallbackForm } from '../core/fallback.ts';
 import { isUniqueViolation } from '../core/db/database.ts';
 import { ChannelBusy, Conflict, invalid, notFound } from '../core/errors.ts';
 import type { Announce, EventBus } from '../core/events/bus.ts';
@@ -14,8 +15,9 @@ export interface Definition extends ChannelConfig {
   configured: boolean;
 }
 
-export const infoOf = (channel: Definition): ChannelInfo =>
-  ({ name: channel.name, port: channel.port, configured: channel.configured, static: channel.key !== undefined });
+export const infoOf = (channel: Definition): ChannelInfo => ({
+  name: channel.name, port: channel.port, configured: channel.configured, static: channel.key !== undefined, fallback: fallbackForm(channel.fallback),
+});
 
 export function ingestOf(channel: Definition, host: string): Ingest {
   if (channel.key === undefined) throw notFound(`Channel ${channel.name} has no stream key (static mode)`);
@@ -27,9 +29,18 @@ function validKey(key: string | undefined): void {
   if (key !== undefined && !STREAM_KEY.test(key)) throw invalid('body.key', 'must be 10 to 79 printable characters (an SRT passphrase)');
 }
 
-// Run-time channels have ONAIR_GATE_FALLBACK's fallback.
-const definitionOf = (row: ChannelRow, fallback: Fallback): Definition =>
-  ({ name: row.name, port: row.port, key: row.key, outputs: [], fallback, configured: false });
+/** A run-time channel's fallback as stored (null: the global one); one that is not a fallback is refused, naming body.fallback. */
+function storedFallback(form: FallbackForm | null): string | null {
+  if (form === null) return null;
+  if (!fallbackOf(form)) throw invalid('body.fallback', `must be ${FALLBACK_EXAMPLE}`);
+  return JSON.stringify(form);
+}
+
+// Run-time channels have their own fallback, or ONAIR_GATE_FALLBACK's (`global`).
+const definitionOf = (row: ChannelRow, global: Fallback): Definition => ({
+  name: row.name, port: row.port, key: row.key, outputs: [], configured: false,
+  fallback: (row.fallback === null ? undefined : fallbackOf(JSON.parse(row.fallback))) ?? global,
+});
 
 const portTaken = (port: number) => new Conflict(`Port ${port} belongs to another channel`, [{ field: 'body.port', message: `${port} is taken` }]);
 const nameTaken = (name: string) => new Conflict(`There is a channel ${name} already`, [{ field: 'body.name', message: `${name} is taken` }]);
@@ -80,10 +91,11 @@ export class ChannelRegistry {
   async create(request: ChannelRequest): Promise<Definition> {
     if (!CHANNEL_NAME.test(request.name)) throw invalid('body.name', 'must be 1 to 64 lowercase letters, digits, - or _');
     validKey(request.key);
+    const fallback = storedFallback(request.fallback ?? null);
     if (this.configured.some((channel) => channel.name === request.name)) throw nameTaken(request.name);
     const candidates = request.port === undefined ? await this.#freePorts() : [this.#allowed(request.port)];
     const now = this.#clock.now();
-    const row = { name: request.name, key: request.key ?? randomBytes(24).toString('base64url'), created_at: now, updated_at: now };
+    const row = { name: request.name, key: request.key ?? randomBytes(24).toString('base64url'), fallback, created_at: now, updated_at: now };
     for (const port of candidates) {
       try {
         await this.#store.createChannel({ ...row, port }, this.#announce('channel-created'));
@@ -104,7 +116,8 @@ export class ChannelRegistry {
   async change(name: string, change: ChannelChange): Promise<Definition> {
     await this.#runtime(name);
     validKey(change.key);
-    const patch = { ...change, updated_at: this.#clock.now() };
+    const { fallback, ...rest } = change;
+    const patch = { ...rest, ...(fallback !== undefined && { fallback: storedFallback(fallback) }), updated_at: this.#clock.now() };
     if (change.port !== undefined) this.#allowed(change.port);
     let outcome: ChannelOutcome;
     try {

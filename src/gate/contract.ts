@@ -5,6 +5,7 @@
  */
 
 import { CHANNEL_NAME, STREAM_KEY, type OutputType } from '../core/config.ts';
+import type { FallbackForm } from '../core/fallback.ts';
 import { Text } from '../core/http/validation.ts';
 
 export const ChannelName = Text(CHANNEL_NAME.source, '1 to 64 lowercase letters, digits, - or _, starting with a letter or digit', { description: 'Channel name' });
@@ -59,6 +60,8 @@ export interface ChannelInfo {
   configured: boolean;
   /** It has a stream key, so it can be activated (static mode). */
   static: boolean;
+  /** What its listeners hear between shows: its own, or ONAIR_GATE_FALLBACK's. */
+  fallback: FallbackForm;
 }
 
 /** Where an encoder sends a static channel's stream; the key is a secret, for API-key holders only. */
@@ -81,12 +84,16 @@ export interface ChannelRequest {
   port?: number;
   /** SRT passphrase, 10 to 79 printable characters; 192 random bits when omitted. */
   key?: string;
+  /** As in ONAIR_CHANNELS; ONAIR_GATE_FALLBACK's when omitted or null. */
+  fallback?: FallbackForm | null;
 }
 
 /** A change to a run-time channel, refused while it is reserved or live. */
 export interface ChannelChange {
   port?: number;
   key?: string;
+  /** null: back to ONAIR_GATE_FALLBACK's. */
+  fallback?: FallbackForm | null;
 }
 
 export interface ReserveRequest {

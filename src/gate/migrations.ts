@@ -64,6 +64,12 @@ export const gateMigrations: Migrations = {
       await db.schema.createIndex('gate_channels_port').on('gate_channels').column('port').unique().execute();
     },
   },
+  '2026-12-06-10-gate-channel-fallback': {
+    async up(db: Kysely<any>) {
+      // A run-time channel's own fallback, as ONAIR_CHANNELS writes it (JSON of FallbackForm); null: ONAIR_GATE_FALLBACK.
+      await db.schema.alterTable('gate_channels').addColumn('fallback', 'text').execute();
+    },
+  },
 };
 
 export interface SessionRow {
@@ -99,6 +105,8 @@ export interface ChannelRow {
   port: number;
   /** The stream key (SRT passphrase) of static mode: a secret, stored because every relay needs it. */
   key: string;
+  /** JSON of its FallbackForm; null: the global fallback (ONAIR_GATE_FALLBACK). */
+  fallback: string | null;
   created_at: number;
   updated_at: number;
 }

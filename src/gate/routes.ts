@@ -5,7 +5,8 @@ import type { EventBus } from '../core/events/bus.ts';
 import { registerSse } from '../core/events/sse.ts';
 import { notFound } from '../core/errors.ts';
 import type { App } from '../core/http/server.ts';
-import { Text } from '../core/http/validation.ts';
+import { FALLBACK_EXAMPLE, FallbackForm } from '../core/fallback.ts';
+import { Choice, Text } from '../core/http/validation.ts';
 import { NaiveLocal } from '../core/time.ts';
 import { ChannelName as Name, StreamKey as Key, type Availability, type ChannelInfo, type ChannelWithIngest } from './contract.ts';
 import type { SessionRow } from './migrations.ts';
@@ -14,6 +15,9 @@ import type { Attempt } from './session.ts';
 
 const Port = Type.Integer({ minimum: 1024, maximum: 65535, description: 'UDP port of the SRT listener, in the SRT port range (ONAIR_SRT_PORT_START to ONAIR_SRT_PORT_END)' });
 const ChannelParams = Type.Object({ channel: Name });
+const OwnFallback = Choice(Type.Union([FallbackForm, Type.Null()], {
+  description: 'What listeners hear between shows, as in ONAIR_CHANNELS; null or omitted: ONAIR_GATE_FALLBACK\'s',
+}), `${FALLBACK_EXAMPLE}, or null for ONAIR_GATE_FALLBACK's`);
 const InstanceRef = Type.Object({
   event: Type.String({ format: 'uuid', description: 'Event id' }),
   start: NaiveLocal('Naive local start of the instance in the event\'s time zone'),
@@ -57,6 +61,7 @@ const ChannelView = Type.Intersect([Check, Type.Object({
   port: Type.Integer(),
   configured: Type.Boolean({ description: 'From ONAIR_CHANNELS: neither changed nor removed through the API' }),
   static: Type.Boolean({ description: 'Has a stream key, so that it can be activated (static mode)' }),
+  fallback: FallbackForm,
 })]);
 const Ingest = Type.Object({
   host: Type.String(), port: Type.Integer(),
@@ -68,8 +73,9 @@ const CreateBody = Type.Object({
   name: Name,
   port: Type.Optional(Port),
   key: Type.Optional(Key),
+  fallback: Type.Optional(OwnFallback),
 }, { additionalProperties: false });
-const ChangeBody = Type.Object({ port: Type.Optional(Port), key: Type.Optional(Key) }, { additionalProperties: false, minProperties: 1 });
+const ChangeBody = Type.Object({ port: Type.Optional(Port), key: Type.Optional(Key), fallback: Type.Optional(OwnFallback) }, { additionalProperties: false, minProperties: 1 });
 const Reserved = Type.Object({
   credentials: Type.Object({ token: Type.String({ description: 'One-time SRT passphrase' }), expiresAt: Type.String({ format: 'date-time' }) }),
   port: Type.Integer(),

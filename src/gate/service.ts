@@ -12,7 +12,7 @@ import type { ProgrammeReader, ScheduledInstance } from '../programme/contract.t
 import type { Archive } from '../recordings/contract.ts';
 import { ChannelRegistry, infoOf, ingestOf, type Definition } from './channels.ts';
 import type {
-  ActivateRequest, Availability, AvailabilityChanged, ChannelChange, ChannelInfo, ChannelRequest, ChannelWithIngest, Format, Gate,
+  ActivateRequest, Availability, AvailabilityChanged, ChannelChange, ChannelChanged, ChannelInfo, ChannelRequest, ChannelWithIngest, Format, Gate,
   Ingest, InstanceRef, OutputState, Reservation, ReserveRequest, SessionState, StopReason, StreamStatus,
 } from './contract.ts';
 import type { SessionRow } from './migrations.ts';
@@ -21,6 +21,7 @@ import { fallbackInput, FORMATS, skippedOutputs } from './pipeline.ts';
 import { LiveSession, type RunEnd } from './session.ts';
 import { GateStore } from './store.ts';
 import type { Core } from '../core/area.ts';
+import { fallbackOf, type Fallback } from '../core/fallback.ts';
 import { HOUR } from '../core/time.ts';
 
 export interface GateDeps extends Core {
@@ -88,6 +89,10 @@ export class GateService implements Gate {
       help: 'Push outputs (Icecast, SRT, RTMP) that could not connect or dropped, by channel, type and URL (without credentials)',
       labelNames: ['channel', 'type', 'output'] as const,
       registers: [deps.metrics.registry],
+    });
+    // A run-time channel's new fallback, from this instance or another: its listeners here hear it at once.
+    deps.bus.subscribe((event) => {
+      if (event.type === 'channel-changed') this.#refallback(event.data as ChannelChanged);
     });
     deps.database.notifier.listen(DEACTIVATE, (id) => {
       const running = [...this.#running.values()].find((r) => r.session.id === id && r.session.mode === 'static');
@@ -292,25 +297,33 @@ export class GateService implements Gate {
     };
   }
 
+  #refallback({ channel, fallback }: ChannelChanged): void {
+    const air = this.#airs.get(channel);
+    const now = fallbackOf(fallback);
+    if (air && now) air.fallback = now;
+  }
+
+  /** The channel's Air, told the channel's fallback as `channel` (just read) has it. */
   #air(channel: Definition): Air {
     let air = this.#airs.get(channel.name);
     if (!air) {
-      air = new Air({ channel: channel.name, fallback: channel.fallback, supervisor: this.#supervisor, logger: this.#logger, input: () => this.#fallbackInput(channel) });
+      const options = { channel: channel.name, supervisor: this.#supervisor, logger: this.#logger, input: (fallback: Fallback) => this.#fallbackInput(channel.name, fallback) };
+      air = new Air(options, channel.fallback);
       this.#airs.set(channel.name, air);
     }
+    air.fallback = channel.fallback;
     return air;
   }
 
   /** The fallback's source: its archive file (the instance's longest part), or silence when it has none (yet). */
-  async #fallbackInput(channel: Definition): Promise<string[]> {
-    const { fallback } = channel;
+  async #fallbackInput(channel: string, fallback: Fallback): Promise<string[]> {
     if (fallback.type !== 'archive') return fallbackInput(undefined);
     try {
       const [longest] = (await this.#deps.archive.find(fallback.kind, fallback.event, fallback.start)).sort((a, b) => b.duration - a.duration);
       if (longest) return fallbackInput(longest.path);
-      this.#logger.warn({ channel: channel.name, fallback }, 'the fallback is not in the archive; silence instead');
+      this.#logger.warn({ channel, fallback }, 'the fallback is not in the archive; silence instead');
     } catch (err) {
-      this.#logger.warn({ err, channel: channel.name, fallback }, 'could not find the fallback in the archive; silence instead');
+      this.#logger.warn({ err, channel, fallback }, 'could not find the fallback in the archive; silence instead');
     }
     return fallbackInput(undefined);
   }

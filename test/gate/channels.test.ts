@@ -63,7 +63,7 @@ for (const database of testDatabases) {
       assert.equal((await server.request('POST', '/channels', { name: 'nokey' })).status, 401, 'changes need the key');
 
       const created = server.events.find((e) => e.type === 'channel-created');
-      assert.deepEqual(created?.data, { channel: 'live-one', name: 'live-one', port: server.port + 2, configured: false, static: true });
+      assert.deepEqual(created?.data, { channel: 'live-one', name: 'live-one', port: server.port + 2, configured: false, static: true, fallback: 'none' });
       const open = JSON.stringify([listed, one.body, server.events, server.logs]);
       assert.ok(!open.includes(streamKey) && !open.includes('configured-key'), 'no key in a public answer, an event or a log line');
     });
@@ -127,6 +127,45 @@ for (const database of testDatabases) {
       await server.request('DELETE', '/channels/clash', undefined, withKey);
     });
 
+    test('a run-time channel names its fallback as ONAIR_CHANNELS does (the global one unless given), shown in answers and events; bad ones are 400s naming body.fallback', async () => {
+      const event = crypto.randomUUID();
+      const prerecording = { prerecording: { event, start: '2026-12-04T20:00:00' } };
+      const made = await create({ name: 'tuned', fallback: prerecording });
+      assert.equal(made.status, 201, JSON.stringify(made.body));
+      assert.deepEqual(made.body.fallback, prerecording, 'accepted though the archive has no such file');
+      assert.equal((await create({ name: 'plain' })).body.fallback, 'none', 'ONAIR_GATE_FALLBACK (the harness has none)');
+      assert.deepEqual((await server.request('GET', '/channels/tuned', undefined, withKey)).body.fallback, prerecording);
+      const listed = (await server.request('GET', '/channels', undefined, withKey)).body as Array<{ channel: string; fallback: unknown }>;
+      assert.deepEqual(listed.filter((c) => ['main', 'tuned', 'plain'].includes(c.channel)).map((c) => [c.channel, c.fallback]),
+        [['main', 'none'], ['plain', 'none'], ['tuned', prerecording]]);
+
+      const recording = { recording: { event, start: '2026-12-04T21:00:00' } };
+      for (const [fallback, shown] of [['silence', 'silence'], [recording, recording], [null, 'none']] as const) {
+        const changed = await server.request('PATCH', '/channels/tuned', { fallback }, withKey);
+        assert.equal(changed.status, 200, JSON.stringify(changed.body));
+        assert.deepEqual(changed.body.fallback, shown, `${JSON.stringify(fallback)} is shown as ${JSON.stringify(shown)}`);
+        assert.deepEqual((await server.request('GET', '/channels/tuned', undefined, withKey)).body.fallback, shown);
+      }
+      const events = server.events.filter((e) => (e.data as { channel?: string }).channel === 'tuned').map((e) => [e.type, (e.data as { fallback: unknown }).fallback]);
+      assert.deepEqual(events, [['channel-created', prerecording], ['channel-changed', 'silence'], ['channel-changed', recording], ['channel-changed', 'none']]);
+
+      const bad: unknown[] = [
+        'loud', 42, {}, [], { prerecording: { event: 'not-a-uuid', start: '2026-12-04T20:00:00' } },
+        { recording: { event, start: '2026-12-04' } }, { recording: { event } }, { archive: { event, start: '2026-12-04T20:00:00' } },
+        { ...prerecording, ...recording }, { prerecording: { event, start: '2026-12-04T20:00:00', extra: 1 } },
+      ];
+      for (const fallback of bad) {
+        for (const answer of [await create({ name: 'wrong', fallback }), await server.request('PATCH', '/channels/plain', { fallback }, withKey)]) {
+          assert.equal(answer.status, 400, `${JSON.stringify(fallback)}: ${JSON.stringify(answer.body)}`);
+          assert.deepEqual(field(answer), ['body.fallback'], `${JSON.stringify(fallback)}: ${JSON.stringify(answer.body)}`);
+          assert.match(answer.body.errors[0].message, /^must be "silence", "none", \{"recording": .+, or null for ONAIR_GATE_FALLBACK's$/, 'one message for the whole choice');
+        }
+      }
+      assert.equal((await server.request('GET', '/channels/wrong', undefined, withKey)).status, 404, 'nothing was made');
+      assert.equal((await server.request('GET', '/channels/plain', undefined, withKey)).body.fallback, 'none', 'nothing changed');
+      for (const name of ['tuned', 'plain']) await server.request('DELETE', `/channels/${name}`, undefined, withKey);
+    });
+
     test('a port something else on this machine is bound to is not handed out', async () => {
       const ports = new Set((await server.request('GET', '/channels', undefined, withKey)).body.map((c: { port: number }) => c.port));
       let next = server.port;
@@ -145,13 +184,13 @@ for (const database of testDatabases) {
     test('channels survive a restart with their ports and keys; the next one takes another port', async () => {
       const url = await database.create();
       const first = await startGate({ database, databaseUrl: url, env: { ONAIR_API_KEY: KEY } });
-      const made = await first.request('POST', '/channels', { name: 'kept' }, withKey);
+      const made = await first.request('POST', '/channels', { name: 'kept', fallback: 'silence' }, withKey);
       assert.equal(made.status, 201);
       await first.stop(true);
       const again = await startGate({ database, databaseUrl: url, dataDir: first.dataDir, env: { ONAIR_API_KEY: KEY, ONAIR_SRT_PORT_START: String(first.port) } });
       try {
         const kept = await again.request('GET', '/channels/kept', undefined, withKey);
-        assert.deepEqual([kept.status, kept.body.port, kept.body.configured], [200, made.body.port, false]);
+        assert.deepEqual([kept.status, kept.body.port, kept.body.configured, kept.body.fallback], [200, made.body.port, false, 'silence']);
         assert.equal((await again.request('GET', '/channels/kept/ingest', undefined, withKey)).body.streamKey, made.body.ingest.streamKey);
         const next = await again.request('POST', '/channels', { name: 'next' }, withKey);
         assert.equal(next.status, 201);

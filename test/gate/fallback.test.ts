@@ -48,6 +48,18 @@ function runs(frames: number[]): Array<[boolean, number]> {
   return out;
 }
 
+/** One second of a 660 Hz tone as MP3 (the fallback plays any format of the archive, as Opus), adopted as the instance's prerecording. */
+async function adoptTune(gate: GateServer, event: string, start: string): Promise<void> {
+  const dir = tempDir('onair-fallback-');
+  try {
+    const file = join(dir, 'tune.mp3');
+    await run('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=f=660:d=1', '-c:a', 'libmp3lame', file]);
+    await gate.archive.adopt('prerecordings', event, start, file);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** Waits until the capture spans `seconds` of wall time, checks the server never let it go, then closes it. */
 async function hear(listener: ReturnType<typeof capture>, seconds: number): Promise<Buffer> {
   await waitFor(() => listener.arrivals.length > 0 && performance.now() - listener.arrivals[0]!.at > seconds * 1000, `${seconds} s of audio`, 10_000 + seconds * 1000);
@@ -154,26 +166,66 @@ describe('a fallback between shows (real ffmpeg)', () => {
         { name: 'bare', fallback: 'none' },
       ]),
     });
-    const dir = tempDir('onair-fallback-');
-    try {
-      // One second of MP3: the fallback plays any format of the archive, as Opus, and loops it.
-      const file = join(dir, 'tune.mp3');
-      await run('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=f=660:d=1', '-c:a', 'libmp3lame', file]);
-      await gate.archive.adopt('prerecordings', tune, start, file);
-      const looped = await analyse(await hear(capture(`${gate.url}/listen`), 3));
-      assert.deepEqual(looped.codecs, ['opus']);
-      assert.ok(looped.seconds > 2.5, `heard ${looped.seconds} s of a 1 s file`);
-      assert.ok(Math.abs(looped.frequency - 660) < 15, `heard ${looped.frequency} Hz`);
-      const quiet = runs(await decode(await hear(capture(`${gate.url}/channels/other/listen`), 1)));
-      assert.deepEqual(quiet.map(([loud]) => loud), [false], 'silence');
-      assert.ok(gate.logs.some((line) => line.includes('the fallback is not in the archive; silence instead')));
-      const bare = await gate.request('GET', '/channels/bare/listen');
-      assert.equal(bare.status, 404);
-      assert.match(bare.body.detail, /Nothing is on air on channel bare, and it has no fallback/);
-      await waitFor(() => ffmpegChildren().length === 0, 'the fallbacks to stop with their last listeners', 5_000);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    await adoptTune(gate, tune, start);
+    const looped = await analyse(await hear(capture(`${gate.url}/listen`), 3));
+    assert.deepEqual(looped.codecs, ['opus']);
+    assert.ok(looped.seconds > 2.5, `heard ${looped.seconds} s of a 1 s file`);
+    assert.ok(Math.abs(looped.frequency - 660) < 15, `heard ${looped.frequency} Hz`);
+    const quiet = runs(await decode(await hear(capture(`${gate.url}/channels/other/listen`), 1)));
+    assert.deepEqual(quiet.map(([loud]) => loud), [false], 'silence');
+    assert.ok(gate.logs.some((line) => line.includes('the fallback is not in the archive; silence instead')));
+    const bare = await gate.request('GET', '/channels/bare/listen');
+    assert.equal(bare.status, 404);
+    assert.match(bare.body.detail, /Nothing is on air on channel bare, and it has no fallback/);
+    await waitFor(() => ffmpegChildren().length === 0, 'the fallbacks to stop with their last listeners', 5_000);
+  });
+
+  test('a channel made at run time plays its own fallback: silence until its prerecording is in the archive, then the file; changed to none, /listen is a 404', async () => {
+    const tune = crypto.randomUUID();
+    const start = '2026-12-04T20:00:00';
+    const gate = await restart({ ONAIR_GATE_FALLBACK: 'none' });
+    const made = await gate.request('POST', '/channels', { name: 'tuned', fallback: { prerecording: { event: tune, start } } });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    assert.equal((await gate.request('POST', '/channels', { name: 'plain' })).status, 201);
+    assert.equal((await gate.request('GET', '/channels/plain/listen')).status, 404, 'ONAIR_GATE_FALLBACK none');
+    const quiet = runs(await decode(await hear(capture(`${gate.url}/channels/tuned/listen`), 1)));
+    assert.deepEqual(quiet.map(([loud]) => loud), [false], 'silence while the archive has no such file');
+    await waitFor(() => ffmpegChildren().length === 0, 'the fallback to stop with its last listener', 5_000);
+    await adoptTune(gate, tune, start);
+    const looped = await analyse(await hear(capture(`${gate.url}/channels/tuned/listen`), 2));
+    assert.ok(Math.abs(looped.frequency - 660) < 15, `heard ${looped.frequency} Hz`);
+    await waitFor(() => ffmpegChildren().length === 0, 'the fallback to stop with its last listener', 5_000);
+    const changed = await gate.request('PATCH', '/channels/tuned', { fallback: 'none' });
+    assert.equal(changed.status, 200, JSON.stringify(changed.body));
+    assert.equal((await gate.request('GET', '/channels/tuned/listen')).status, 404, 'no fallback any more');
+    assert.equal((await gate.request('PATCH', '/channels/plain', { fallback: 'silence' })).status, 200);
+    assert.deepEqual(runs(await decode(await hear(capture(`${gate.url}/channels/plain/listen`), 1))).map(([loud]) => loud), [false]);
+    await waitFor(() => ffmpegChildren().length === 0, 'the fallback to stop', 5_000);
+  });
+
+  test('a run-time channel\'s fallback changed while listeners hear it: they hear the new one at once without reconnecting; changed to none, they are let go', async () => {
+    const event = crypto.randomUUID();
+    const start = '2026-12-04T20:00:00';
+    const gate = await restart({ ONAIR_GATE_FALLBACK: 'silence' });
+    await adoptTune(gate, event, start);
+    assert.equal((await gate.request('POST', '/channels', { name: 'studio' })).status, 201);
+    const listener = capture(`${gate.url}/channels/studio/listen`);
+    assert.equal((await listener.answered).status, 200);
+    await waitFor(() => listener.arrivals.length > 50, 'a second of silence');
+    const changed = await gate.request('PATCH', '/channels/studio', { fallback: { prerecording: { event, start } } });
+    assert.equal(changed.status, 200, JSON.stringify(changed.body));
+    await hear(listener, (performance.now() - listener.arrivals[0]!.at) / 1000 + 2.5);
+    const [before, after, ...more] = links(listener.arrivals).map((link) => Buffer.concat(link.map((a) => a.page)));
+    assert.equal(more.length, 0, 'two links: the old fallback, the new one');
+    assert.deepEqual(runs(await decode(before!)).map(([loud]) => loud), [false], 'silence first');
+    const tune = await analyse(after!);
+    assert.ok(tune.seconds > 1.5 && Math.abs(tune.frequency - 660) < 15, `then the tune: ${JSON.stringify(tune)}`);
+
+    const again = capture(`${gate.url}/channels/studio/listen`);
+    await waitFor(() => again.arrivals.length > 10, 'the tune');
+    assert.equal((await gate.request('PATCH', '/channels/studio', { fallback: 'none' })).status, 200);
+    await waitFor(() => again.ended(), 'the listener to be let go', 5_000);
+    await waitFor(() => ffmpegChildren().length === 0, 'the fallback to stop', 5_000);
   });
 
   test('an MPEG-TS session lets the Ogg listeners go and is heard as MPEG-TS; after it, /listen is the fallback again', async () => {
@@ -216,6 +268,26 @@ describe('the fallback and two instances sharing PostgreSQL', { skip: !postgresA
       const here = capture(`${first.url}/listen`);
       assert.equal((await here.answered).status, 200, 'the instance holding it plays its fallback until the source comes');
       here.close();
+    } finally {
+      await first.stop();
+      await second.stop();
+      await postgresDatabase.drop(url);
+    }
+    assert.deepEqual(ffmpegChildren(), []);
+  });
+
+  test('a run-time channel\'s fallback changed on one instance reaches the listeners of the other: changed to none, they are let go', async () => {
+    const url = await postgresDatabase.create();
+    const env = { ONAIR_GATE_FALLBACK: 'silence' };
+    const first = await startGate({ database: postgresDatabase, databaseUrl: url, env });
+    const second = await startGate({ database: postgresDatabase, databaseUrl: url, env: { ...env, ONAIR_SRT_PORT_START: String(first.port) } });
+    try {
+      assert.equal((await first.request('POST', '/channels', { name: 'studio' })).status, 201);
+      const there = capture(`${second.url}/channels/studio/listen`);
+      await waitFor(() => there.arrivals.length > 10, 'the fallback on the other instance');
+      assert.equal((await first.request('PATCH', '/channels/studio', { fallback: 'none' })).status, 200);
+      await waitFor(() => there.ended(), 'the listener of the other instance to be let go', 10_000);
+      assert.equal((await second.request('GET', '/channels/studio/listen')).status, 404);
     } finally {
       await first.stop();
       await second.stop();

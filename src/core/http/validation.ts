@@ -24,6 +24,57 @@ export function Text(pattern: string, words: string, options: TStringOptions = {
   return Type.String({ ...options, pattern });
 }
 
+/** On a union refused as a whole (one message for the field): what it asks for, in words. A symbol survives Type.Optional's copy. */
+const CHOICE_WORDS = Symbol('choice words');
+
+/**
+ * A union refused as a whole: "must be `words`" for the field, rather than what each of its choices found wrong (a
+ * missing property of one, a wrong format in another).
+ */
+export function Choice<T extends TSchema>(union: T, words: string): T {
+  return Object.assign(union, { [CHOICE_WORDS]: words });
+}
+
+const choiceWords = (schema: unknown): string | undefined => (schema as { [CHOICE_WORDS]?: string } | undefined)?.[CHOICE_WORDS];
+
+/** The schema a validation issue's schemaPath (#/properties/a/anyOf/0…) points to, if it can be followed. */
+function schemaAt(root: TSchema, schemaPath: string): unknown {
+  let at: unknown = root;
+  for (const key of schemaPath.split('/').slice(1)) at = (at as Record<string, unknown> | undefined)?.[key];
+  return at;
+}
+
+/** The schema path of the outermost Choice an issue lies in, if any. */
+function choiceOf(root: TSchema, issue: ValidationIssue): string | undefined {
+  const segments = (issue.schemaPath ?? '').split('/');
+  for (let end = 1; end <= segments.length; end++) {
+    const path = segments.slice(0, end).join('/');
+    if (choiceWords(schemaAt(root, path)) !== undefined) return path;
+  }
+  return undefined;
+}
+
+/**
+ * The issues, those inside a Choice replaced by one per place the Choice was refused: the places of the issues
+ * about the union or one of its choices (or their choices, for unions within it) as a whole; a choice's inner fields lie deeper.
+ */
+function collapseChoices(root: TSchema, issues: ValidationIssue[]): ValidationIssue[] {
+  const kept: ValidationIssue[] = [];
+  const choices = new Map<string, ValidationIssue[]>();
+  for (const issue of issues) {
+    const choice = choiceOf(root, issue);
+    if (choice === undefined) kept.push(issue);
+    else choices.set(choice, [...(choices.get(choice) ?? []), issue]);
+  }
+  for (const [path, found] of choices) {
+    const whole = found.filter((i) => /^(\/anyOf\/\d+)*$/.test(i.schemaPath!.slice(path.length)));
+    if (whole.length === 0) kept.push(...found);
+    const message = `must be ${choiceWords(schemaAt(root, path))}`;
+    for (const at of new Set(whole.map((i) => i.instancePath))) kept.push({ keyword: 'choice', instancePath: at, schemaPath: path, params: {}, message });
+  }
+  return kept;
+}
+
 /** What a pattern asks for, in words; undefined for a pattern made without Text. */
 export function patternWords(pattern: string): string | undefined {
   return PATTERN_WORDS.get(pattern);
@@ -42,6 +93,7 @@ function messageOf(issue: ValidationIssue): string {
   const { keyword, params } = issue;
   if (keyword === 'boolean' && (issue.schemaPath ?? '').endsWith('/additionalProperties')) return 'is an unknown field';
   if (keyword === 'required') return 'is required';
+  if (keyword === 'choice') return issue.message!;
   if (keyword === 'pattern') return `must be ${patternWords(String(params?.pattern)) ?? 'written as the API reference shows'}`;
   if (keyword === 'type' && TYPE_WORDS[String(params?.type)]) return `must be ${TYPE_WORDS[String(params?.type)]}`;
   if (keyword === 'format' && FORMAT_WORDS[String(params?.format)]) return `must be ${FORMAT_WORDS[String(params?.format)]}`;
@@ -139,7 +191,7 @@ export const validatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, http
     }
     const converted = withDefaults(schema, httpPart === 'body' ? value : Value.Convert(schema, value));
     if (validator.Check(converted)) return { value: converted };
-    return { error: validator.Errors(converted) as unknown as FastifySchemaValidationError[] };
+    return { error: collapseChoices(schema, validator.Errors(converted)) as unknown as FastifySchemaValidationError[] };
   };
 };
 
