@@ -288,10 +288,23 @@ export function withConfigFile(env: Env, path = read(env, 'ONAIR_CONFIG')): Env 
         ? 'not a setting: write NAME=value, or NAME="value" with the quotes closed'
         : `${name} is not a setting of onair (their names start with ONAIR_)`}`);
     }
+    if (!isSetting(setting[1]!)) throw new ConfigError(`${path} line ${index + 1}: ${setting[1]} is not a setting of onair (a misspelt name?)`);
     settings[setting[1]!] = setting[2] ?? setting[3] ?? setting[4]!;
   });
   const set = Object.entries(env).filter(([, value]) => value !== undefined && value !== '');
   return { ...env, ...settings, ...Object.fromEntries(set) };
+}
+
+let settingNames: Set<string> | undefined;
+
+/** Whether onair has a setting of this name: loadConfig reads every one, whatever the others say. */
+function isSetting(name: string): boolean {
+  if (!settingNames) {
+    const read = new Set<string>();
+    loadConfig(new Proxy({}, { get: (_env, key) => void read.add(String(key)) }));
+    settingNames = read;
+  }
+  return settingNames.has(name);
 }
 
 /** ONAIR_GATE_HTTP_PORT: a port, or off; by default the default channel's port (TCP beside its UDP). */

@@ -17,7 +17,7 @@ const NAIVE = /^([1-9]\d{3})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?$/;
 /** The one schema of a naive local date-time in every request: its shape here, a real calendar time by parseLocal. */
 export function NaiveLocal(description: string) {
   return Text(NAIVE.source, 'a local date-time without an offset, such as 2026-12-04T20:00:00 (seconds may be left out)', {
-    maxLength: 19, description, examples: ['2026-12-04T20:00:00'],
+    description, examples: ['2026-12-04T20:00:00'],
   });
 }
 

@@ -67,7 +67,8 @@ export function registerTaskRoutes(app: App, engine: TaskEngine, clock: Clock, b
   }, async (request) => {
     const { status, id } = request.params;
     const record = await engine.store.get(id);
-    if (!record || record.status !== status) throw notFound(`Task ${id} is not ${status}`);
+    if (!record) throw notFound(`There is no task ${id}`);
+    if (record.status !== status) throw notFound(`Task ${id} is ${record.status}, not ${status}`);
     return statusView(record);
   });
 

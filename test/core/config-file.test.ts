@@ -40,6 +40,7 @@ describe('configuration file (ONAIR_CONFIG, onair serve --config)', () => {
       [file('words.env', '# fine\nONAIR_API_KEY secret-words-here\n'), /words\.env line 2: not a setting: write NAME=value/],
       [file('quote.env', 'ONAIR_API_KEY="secret-words-here\n'), /quote\.env line 1: not a setting/],
       [file('other.env', 'ONAIR_HTTP_PORT=10900\nPORT=80\n'), /other\.env line 2: PORT is not a setting of onair \(their names start with ONAIR_\)/],
+      [file('misspelt.env', 'ONAIR_HTTP_PORT=10900\nONAIR_HTTP_PROT=10901\n'), /misspelt\.env line 2: ONAIR_HTTP_PROT is not a setting of onair \(a misspelt name\?\)/],
     ];
     for (const [path, message] of cases) {
       assert.throws(() => withConfigFile({}, path), (e: Error) => e instanceof ConfigError && message.test(e.message) && !e.message.includes('secret'), path);

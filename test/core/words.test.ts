@@ -5,7 +5,7 @@ import { durationProblem, parseDuration } from '../../src/core/duration.ts';
 import { patternWords } from '../../src/core/http/validation.ts';
 import { formatLocal, localField, parseLocal } from '../../src/core/time.ts';
 import { testDatabases } from '../support/databases.ts';
-import { startOnair, type Running } from '../support/onair.ts';
+import { startOnair, waitFor, type Running } from '../support/onair.ts';
 
 const UUID = '00000000-0000-4000-8000-000000000000';
 
@@ -131,6 +131,18 @@ for (const database of testDatabases) {
       }
       assert.equal((await server.request('GET', `/instances/${live.id}/2026-12-04T20:00`)).body.instance.start, '2026-12-04T20:00:00');
       assert.equal((await server.request('GET', `/instances/${live.id}/2026-12-05T20:00:00`)).status, 404);
+    });
+
+    test('a start with an offset is told to leave the zone to timezone; a task read under the wrong status says what it is', async () => {
+      const show = (await server.request('POST', '/shows', { title: 'Offsets' })).body;
+      const body = await refusal('POST', '/events', { showId: show.id, type: 'live', start: '2026-12-04T20:00:00+01:00', duration: 60, timezone: 'UTC' });
+      assert.deepEqual(body.errors.map((e) => [e.field, e.message]),
+        [['body.start', 'must be a local date-time without an offset, such as 2026-12-04T20:00:00 (seconds may be left out)']]);
+      const gone = await server.request('GET', `/tasks/failed/${UUID}`);
+      assert.deepEqual([gone.status, gone.body.detail], [404, `There is no task ${UUID}`]);
+      const task = (await server.request('POST', '/tasks', { operation: { type: 'test', parameters: {} }, condition: { type: 'at', parameters: { datetime: '2099-01-01T00:00:00Z' } }, dependencies: {} })).body.task;
+      await waitFor(async () => (await server.request('GET', `/tasks/waiting/${task.id}`)).status === 200, 'the task to wait');
+      assert.equal((await server.request('GET', `/tasks/failed/${task.id}`)).body.detail, `Task ${task.id} is waiting, not failed`);
     });
 
     test('an event duration is seconds or an ISO 8601 duration; answers give seconds', async () => {
