@@ -16,7 +16,8 @@ COPY src src
 USER onair
 ENV ONAIR_DATA_DIR=/var/lib/onair ONAIR_HTTP_HOST=0.0.0.0 ONAIR_LOG_FORMAT=json
 VOLUME /var/lib/onair
-EXPOSE 10800/tcp 10300-10399/udp
+# The API; the gate's routes over TCP on the default channel's port (seed 002's clients); SRT over UDP.
+EXPOSE 10800/tcp 10300/tcp 10300-10399/udp
 # The image has no curl: Node asks /ping.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s \
   CMD ["node_modules/.bin/node", "-e", "fetch(`http://127.0.0.1:${process.env.ONAIR_HTTP_PORT ?? 10800}/ping`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]

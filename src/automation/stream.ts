@@ -9,13 +9,12 @@ import type { Clock } from '../core/clock.ts';
 import { ChannelBusy } from '../core/errors.ts';
 import type { ProcessSupervisor, Supervised } from '../core/processes.ts';
 import { ChannelName, type Gate, type Reservation } from '../gate/contract.ts';
-import { NaiveLocal } from '../core/time.ts';
+import { DAY, NaiveLocal } from '../core/time.ts';
 import type { EventBus } from '../core/events/bus.ts';
 import type { ProgrammeEvent, ProgrammeReader, ScheduledInstance } from '../programme/contract.ts';
 import type { Archive, ArchiveKind, ArchivedFile } from '../recordings/contract.ts';
 import type { Operation, OperationContext } from '../tasks/contract.ts';
 
-const DAY = 86_400_000;
 const REPLAY_LOOKBACK_MS = 60 * DAY;
 export const StreamParameters = Type.Object({
   event: Type.String({ minLength: 1, maxLength: 100, description: 'The event id' }),

@@ -1,6 +1,7 @@
 import { Type, type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
-import { Choice, Text } from './http/validation.ts';
+import { Choice } from './http/validation.ts';
+import { NaiveLocal, normalLocal } from './time.ts';
 
 /**
  * What a channel's HTTP listeners hear between its sessions, so that they stay connected: nothing (they are let go),
@@ -11,12 +12,10 @@ export type Fallback =
   | { type: 'silence' }
   | { type: 'archive'; kind: 'recordings' | 'prerecordings'; event: string; start: string };
 
-// The archive's key of an instance: its naive local start to the second.
+// The archive's key of an instance: its naive local start.
 const ArchiveRef = Type.Object({
   event: Type.String({ format: 'uuid', description: 'Event id' }),
-  start: Text('^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}$', 'a naive local start to the second, such as 2026-12-04T20:00:00', {
-    description: 'Naive local start of the instance in the event\'s time zone, to the second',
-  }),
+  start: NaiveLocal('Naive local start of the instance in the event\'s time zone'),
 }, { additionalProperties: false });
 
 /**
@@ -43,8 +42,10 @@ export function fallbackOf(value: unknown): Fallback | undefined {
   if (!check.Check(value)) return undefined;
   const form = value as FallbackForm;
   if (form === 'silence' || form === 'none') return { type: form };
-  if ('recording' in form) return { type: 'archive', kind: 'recordings', ...form.recording };
-  return { type: 'archive', kind: 'prerecordings', ...form.prerecording };
+  const [kind, ref] = 'recording' in form ? ['recordings', form.recording] as const : ['prerecordings', form.prerecording] as const;
+  // In the archive's spelling (seconds written), and a real calendar time.
+  const start = normalLocal(ref.start);
+  return start === undefined ? undefined : { type: 'archive', kind, event: ref.event, start };
 }
 
 /** A fallback as people write it. */

@@ -158,6 +158,8 @@ export class Air {
       standby.process = child;
       const pages = new OggPages();
       child.child.stdout?.on('data', (chunk: Buffer) => {
+        // Stopped, it may still flush its last pages (and EOS) on the way out: they belong to no one now.
+        if (standby.stopped) return;
         for (const page of pages.push(chunk)) {
           const out = standby.relink.page(page);
           if (out) this.#broadcast?.write(out);

@@ -29,11 +29,12 @@ function validKey(key: string | undefined): void {
   if (key !== undefined && !STREAM_KEY.test(key)) throw invalid('body.key', 'must be 10 to 79 printable characters (an SRT passphrase)');
 }
 
-/** A run-time channel's fallback as stored (null: the global one); one that is not a fallback is refused, naming body.fallback. */
+/** A run-time channel's fallback as stored, in its one spelling (null: the global one); one that is not a fallback is refused, naming body.fallback. */
 function storedFallback(form: FallbackForm | null): string | null {
   if (form === null) return null;
-  if (!fallbackOf(form)) throw invalid('body.fallback', `must be ${FALLBACK_EXAMPLE}`);
-  return JSON.stringify(form);
+  const fallback = fallbackOf(form);
+  if (!fallback) throw invalid('body.fallback', `must be ${FALLBACK_EXAMPLE}, with a real local start`);
+  return JSON.stringify(fallbackForm(fallback));
 }
 
 // Run-time channels have their own fallback, or ONAIR_GATE_FALLBACK's (`global`).

@@ -90,9 +90,10 @@ export class GateService implements Gate {
       labelNames: ['channel', 'type', 'output'] as const,
       registers: [deps.metrics.registry],
     });
-    // A run-time channel's new fallback, from this instance or another: its listeners here hear it at once.
+    // A run-time channel's new fallback, or its removal, from this instance or another: its listeners here follow at once.
     deps.bus.subscribe((event) => {
       if (event.type === 'channel-changed') this.#refallback(event.data as ChannelChanged);
+      if (event.type === 'channel-removed') this.#closeAir((event.data as ChannelChanged).channel);
     });
     deps.database.notifier.listen(DEACTIVATE, (id) => {
       const running = [...this.#running.values()].find((r) => r.session.id === id && r.session.mode === 'static');
@@ -128,9 +129,14 @@ export class GateService implements Gate {
 
   async removeChannel(name: string): Promise<void> {
     await this.registry.remove(name);
+    this.#closeAir(name);
+    rmSync(this.hlsDir(name), { recursive: true, force: true });
+  }
+
+  /** Lets the listeners of a removed channel go, and its fallback with them. */
+  #closeAir(name: string): void {
     this.#airs.get(name)?.close();
     this.#airs.delete(name);
-    rmSync(this.hlsDir(name), { recursive: true, force: true });
   }
 
   async ingest(name: string): Promise<Ingest> {
@@ -240,13 +246,6 @@ export class GateService implements Gate {
         signal?.addEventListener('abort', done, { once: true });
       });
     }
-  }
-
-  /** The session of a channel on this instance, if it has one. */
-  async live(name: string): Promise<LiveSession | undefined> {
-    const session = this.#running.get(name)?.session;
-    if (!session) await this.registry.get(name);
-    return session;
   }
 
   /**
@@ -474,7 +473,13 @@ export class GateService implements Gate {
       onPublishing: () => void this.#publishing(running),
       onOutputFailed: (index) => void this.#outputFailed(running, index),
     });
-    await this.#write(running, { pid: session.process?.pid ?? null }, announce);
+    try {
+      await this.#write(running, { pid: session.process?.pid ?? null }, announce);
+    } catch (error) {
+      // Not recorded, the relay must not go on listening with the channel's credentials.
+      await session.process?.stop(1000);
+      throw error;
+    }
     void ended.then((end) => this.#ran(running, end)).catch((err: unknown) =>
       this.#logger.error({ err, session: session.id }, 'could not close the session'));
   }

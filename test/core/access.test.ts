@@ -150,11 +150,16 @@ describe('ONAIR_TRUST_PROXY', () => {
     }
     return lines.map((line) => JSON.parse(line)).filter((line) => line.ip !== undefined).map((line) => `${line.msg} ${line.ip}`);
   }
-  const relayed: Array<Record<string, string>> = [{ 'x-forwarded-for': '198.51.100.1, 203.0.113.7' }, { forwarded: 'for=192.0.2.60, for="[2001:db8:cafe::17]:4711";proto=https' }];
+  const relayed: Array<Record<string, string>> = [
+    { 'x-forwarded-for': '198.51.100.1, 203.0.113.7' },
+    { forwarded: 'for=192.0.2.60, for="[2001:db8:cafe::17]:4711";proto=https' },
+    // A proxy that writes X-Forwarded-For passes the client's own Forwarded on: it names no one.
+    { 'x-forwarded-for': '198.51.100.9', forwarded: 'for=10.9.9.9' },
+  ];
 
   test('a trusted proxy\'s forwarded client address is the one logged (X-Forwarded-For and Forwarded)', async () => {
     assert.deepEqual(await loggedAddresses('127.0.0.1/32,::1', relayed),
-      ['request 203.0.113.7', 'request 2001:db8:cafe::17', 'access refused 203.0.113.7', 'request 203.0.113.7']);
+      ['request 203.0.113.7', 'request 2001:db8:cafe::17', 'request 198.51.100.9', 'access refused 203.0.113.7', 'request 203.0.113.7']);
   });
 
   test('a reservation through a trusted proxy records the client as who reserved; through another, the peer', async () => {
@@ -175,7 +180,7 @@ describe('ONAIR_TRUST_PROXY', () => {
   });
 
   test('an untrusted peer\'s forwarded chain is ignored for the address', async () => {
-    const local = ['request 127.0.0.1', 'request 127.0.0.1', 'access refused 127.0.0.1', 'request 127.0.0.1'];
+    const local = ['request 127.0.0.1', 'request 127.0.0.1', 'request 127.0.0.1', 'access refused 127.0.0.1', 'request 127.0.0.1'];
     assert.deepEqual(await loggedAddresses(undefined, relayed), local);
     assert.deepEqual(await loggedAddresses('10.0.0.0/8', relayed), local);
   });

@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
 import { postgresDatabase, postgresAvailable, testDatabases } from '../support/databases.ts';
 import { waitFor } from '../support/onair.ts';
-import { freeUdpPort, startGate, StandInProgramme, type GateServer } from './harness.ts';
+import { ffmpegChildren, freeUdpPort, startGate, StandInProgramme, type GateServer } from './harness.ts';
 
 const KEY = 'operator-key-0123456789';
 
@@ -161,6 +161,14 @@ for (const database of testDatabases) {
           assert.match(answer.body.errors[0].message, /^must be "silence", "none", \{"recording": .+, or null for ONAIR_GATE_FALLBACK's$/, 'one message for the whole choice');
         }
       }
+      // The shape of a local date-time, but no real one: the same field.
+      for (const start of ['2026-13-45T99:59:59', '2026-02-30T20:00:00']) {
+        const answer = await create({ name: 'wrong', fallback: { recording: { event, start } } });
+        assert.deepEqual([answer.status, field(answer)], [400, ['body.fallback']], start);
+      }
+      const short = await create({ name: 'short', fallback: { recording: { event, start: '2026-12-04T21:00' } } });
+      assert.deepEqual(short.body.fallback, recording, 'seconds may be left out, as everywhere');
+      await server.request('DELETE', '/channels/short', undefined, withKey);
       assert.equal((await server.request('GET', '/channels/wrong', undefined, withKey)).status, 404, 'nothing was made');
       assert.equal((await server.request('GET', '/channels/plain', undefined, withKey)).body.fallback, 'none', 'nothing changed');
       for (const name of ['tuned', 'plain']) await server.request('DELETE', `/channels/${name}`, undefined, withKey);
@@ -239,6 +247,10 @@ for (const database of testDatabases) {
         assert.ok((await create({ name: 'not-made' })).status >= 500);
         assert.ok((await server.request('PATCH', '/channels/kept', { key: 'another-key-0123' }, withKey)).status >= 500);
         assert.ok((await server.request('DELETE', '/channels/kept', undefined, withKey)).status >= 500);
+        // A reservation whose relay ran but could not be recorded: the relay does not stay behind, listening.
+        const event = server.programme.add('live', Date.now() - 60_000);
+        assert.equal((await server.request('POST', '/reserve', { instance: { event: event.id, start: event.start } }, withKey)).status, 503);
+        assert.deepEqual(ffmpegChildren(), []);
       } finally {
         await refuseEvents(server, false);
       }

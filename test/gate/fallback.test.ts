@@ -276,7 +276,7 @@ describe('the fallback and two instances sharing PostgreSQL', { skip: !postgresA
     assert.deepEqual(ffmpegChildren(), []);
   });
 
-  test('a run-time channel\'s fallback changed on one instance reaches the listeners of the other: changed to none, they are let go', async () => {
+  test('a run-time channel\'s fallback changed or removed on one instance reaches the listeners of the other: changed to none or removed, they are let go', async () => {
     const url = await postgresDatabase.create();
     const env = { ONAIR_GATE_FALLBACK: 'silence' };
     const first = await startGate({ database: postgresDatabase, databaseUrl: url, env });
@@ -288,6 +288,12 @@ describe('the fallback and two instances sharing PostgreSQL', { skip: !postgresA
       assert.equal((await first.request('PATCH', '/channels/studio', { fallback: 'none' })).status, 200);
       await waitFor(() => there.ended(), 'the listener of the other instance to be let go', 10_000);
       assert.equal((await second.request('GET', '/channels/studio/listen')).status, 404);
+
+      assert.equal((await first.request('POST', '/channels', { name: 'removed' })).status, 201);
+      const left = capture(`${second.url}/channels/removed/listen`);
+      await waitFor(() => left.arrivals.length > 10, 'the fallback of the channel to remove on the other instance');
+      assert.equal((await first.request('DELETE', '/channels/removed')).status, 204);
+      await waitFor(() => left.ended(), 'the listener of the removed channel on the other instance to be let go', 10_000);
     } finally {
       await first.stop();
       await second.stop();

@@ -207,6 +207,15 @@ export function ffmpegChildren(): number[] {
   return pids;
 }
 
+/** A process's command line, its arguments NUL-separated; empty once it is gone. */
+export function commandLine(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 export interface GateServer {
   url: string;
   /** The gate as other areas see it (its contract). */

@@ -47,11 +47,12 @@ export function forwardedFor(header: string): string {
 
 /**
  * Fastify reads the client's address from X-Forwarded-For (through the proxies ONAIR_TRUST_PROXY trusts), when it is
- * asked for: a Forwarded header is turned into that form first, so that both name the client the same way.
+ * asked for: a Forwarded header is turned into that form first, so that both name the client the same way. Only when
+ * there is no X-Forwarded-For: a proxy that writes that one passes a client's own Forwarded on untouched.
  */
 export async function readForwarded(request: FastifyRequest): Promise<void> {
   const header = request.headers.forwarded;
-  if (typeof header === 'string') request.raw.headers['x-forwarded-for'] = forwardedFor(header);
+  if (typeof header === 'string' && request.headers['x-forwarded-for'] === undefined) request.raw.headers['x-forwarded-for'] = forwardedFor(header);
 }
 
 interface Route {
