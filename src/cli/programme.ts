@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { OnairClient } from './client.ts';
 import type { Output } from './output.ts';
-import { parseDateTime } from '../core/time.ts';
+import { DAY, parseDateTime } from '../core/time.ts';
 
 export const PROGRAMME_USAGE = `onair programme shows [--limit N] [--offset N]      shows, paged
 onair programme show ID                             a show
@@ -93,7 +93,7 @@ export async function programmeCommand(args: string[], out: Output, client = new
       const start = values.start ?? new Date().toISOString();
       const from = parseDateTime(start);
       if (from === undefined) throw new Error(`--start must be an ISO 8601 date-time, got "${start}"`);
-      const end = values.end ?? new Date(from + 7 * 86_400_000).toISOString();
+      const end = values.end ?? new Date(from + 7 * DAY).toISOString();
       return out.print(await client.request('GET', `/schedule${query({ start, end, ...paging, show: values.show, type: values.type })}`), instances);
     }
     case 'instance':

@@ -1,11 +1,12 @@
 import { invalid } from './errors.ts';
+import { DAY, HOUR, MINUTE, SECOND } from './time.ts';
 
 /**
  * ISO 8601 durations of fixed length: weeks, days, hours, minutes and seconds (to the millisecond). Years and months
  * have no fixed length, so they are refused rather than read as 365 or 30 days.
  */
 const FIXED = /^P(?!$)(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d{1,3})?)S)?)?$/;
-const UNIT_MS = [7 * 86_400_000, 86_400_000, 3_600_000, 60_000, 1000];
+const UNIT_MS = [7 * DAY, DAY, HOUR, MINUTE, SECOND];
 
 export const DURATION_WORDS = 'an ISO 8601 duration of weeks, days, hours, minutes and seconds, such as P7D, PT1H30M or PT0.5S';
 

@@ -9,6 +9,7 @@ import { Text } from './http/validation.ts';
 export type LocalMs = number;
 
 export const SECOND = 1000;
+export const MINUTE = 60_000;
 export const HOUR = 3_600_000;
 export const DAY = 86_400_000;
 

@@ -1,4 +1,4 @@
-import { civil, DAY, HOUR, SECOND, type LocalMs } from '../core/time.ts';
+import { civil, DAY, HOUR, MINUTE, SECOND, type LocalMs } from '../core/time.ts';
 import { PAUSE, type Work } from './work.ts';
 
 /**
@@ -10,7 +10,6 @@ import { PAUSE, type Work } from './work.ts';
 export const FREQUENCIES = ['YEARLY', 'MONTHLY', 'WEEKLY', 'DAILY', 'HOURLY', 'MINUTELY', 'SECONDLY'] as const;
 const [YEARLY, MONTHLY, WEEKLY, DAILY, HOURLY, MINUTELY, SECONDLY] = [0, 1, 2, 3, 4, 5, 6];
 const WEEKDAYS = ['MO', 'TU', 'WE', 'TH', 'FR', 'SA', 'SU'];
-const MINUTE = 60_000;
 const UNIT_MS = [0, 0, 0, DAY, HOUR, MINUTE, SECOND];
 /** Expansion stops at the end of year 9999, as other RRULE libraries do, so an impossible rule ends. */
 const LAST_LOCAL = Date.UTC(9999, 11, 31, 23, 59, 59);
