@@ -2,7 +2,7 @@
  * What an area refuses, said in the product's words. Services throw these; the HTTP layer alone turns each kind into
  * a status code (core/http/problem.ts), so no area decides on, or tests for, status numbers.
  */
-export type DomainErrorKind = 'invalid' | 'not-found' | 'conflict' | 'busy' | 'unavailable' | 'too-large' | 'timed-out';
+export type DomainErrorKind = 'invalid' | 'not-found' | 'conflict' | 'busy' | 'unavailable' | 'too-large' | 'timed-out' | 'refused';
 
 export interface FieldError {
   field: string;
@@ -80,6 +80,13 @@ export class TooLarge extends DomainError {
 export class TimedOut extends DomainError {
   constructor(detail: string) {
     super('timed-out', detail);
+  }
+}
+
+/** Somebody whose word counts (a station's hook backend) said no: the detail is their reason. */
+export class Refused extends DomainError {
+  constructor(detail: string) {
+    super('refused', detail);
   }
 }
 

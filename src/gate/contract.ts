@@ -146,7 +146,7 @@ export interface Availability {
 }
 
 /** Why onair itself ended a session (the reason of its `stream-ended`). */
-export type StopReason = 'expired' | 'deactivated' | 'max-wait' | 'reconnect-window' | 'stopped';
+export type StopReason = 'expired' | 'deactivated' | 'max-wait' | 'reconnect-window' | 'stopped' | 'refused' | 'terminated';
 
 export interface StreamStatus {
   channel: string;
@@ -201,6 +201,79 @@ declare module '../core/events/bus.ts' {
   }
 }
 
+/** Who asks for a channel (a reservation or an activation), as an Admission sees it before anything is opened. */
+export interface ConnectRequest {
+  kind: 'reserve' | 'activate';
+  channel: string;
+  /** The hook application that decides: the request's, else the channel's, else `defaultApp`. */
+  appKey: string;
+  format: Format;
+  record: boolean;
+  metadata: Record<string, string>;
+  /** The client's address, or the area that asks. */
+  who: string;
+}
+
+/** What an Admission may change in a request it lets through (a hook backend's OVERWRITE). */
+export interface ConnectChange {
+  record?: boolean;
+  metadata?: Record<string, string>;
+}
+
+/** A source that has connected: its audio is held back from listeners, outputs and the archive until it is let through. */
+export interface PublishRequest {
+  channel: string;
+  session: string;
+  appKey: string;
+  mode: Mode;
+  format: Format;
+  record: boolean;
+  metadata: Record<string, string>;
+  instance: InstanceRef | null;
+}
+
+/** A listener asking to hear a channel, over /listen or an HLS playlist. */
+export interface PlayRequest {
+  kind: 'listen' | 'hls';
+  channel: string;
+  /** The session on air, if any. */
+  session: string | null;
+  appKey: string;
+  /** The listener's own query string, passed on (a backend may check its own tickets). */
+  query: Record<string, string>;
+  /** The listener's address. */
+  client: string;
+}
+
+/**
+ * Who may connect, publish and play: the gate asks before it acts, and a refusal (Refused, its detail the reason) stops
+ * it. The hooks area provides one (REST hooks); without it everything is let through.
+ */
+export interface Admission {
+  connect(request: ConnectRequest): Promise<ConnectChange>;
+  /** Resolves to let the source through; rejects to cut it off (the session ends with reason `refused`). */
+  publish(request: PublishRequest): Promise<void>;
+  /** Resolves to let the listener in, with what to call once it leaves; rejects for a 403 before any audio. */
+  play(request: PlayRequest): Promise<() => void>;
+}
+
+/** A stream as `Gate.streams` lists it: a session that holds a channel now, on any instance. */
+export interface StreamInfo {
+  channel: string;
+  session: string;
+  appKey: string;
+  mode: Mode;
+  state: SessionState;
+  instance: InstanceRef | null;
+  format: Format;
+  record: boolean;
+  metadata: Record<string, string>;
+  /** The node that runs it. */
+  node: string;
+  reservedAt: number;
+  publishedAt: number | null;
+}
+
 /** The gate as other areas use it: channels, and one source at a time on each. */
 export interface Gate {
   /** The first configured channel, which the bare paths (/check, /reserve) serve. */
@@ -222,4 +295,10 @@ export interface Gate {
   availability(name: string): Promise<Availability>;
   /** Resolves once nobody holds the channel (on any instance); rejects when `signal` aborts. */
   waitUntilFree(name: string, signal?: AbortSignal): Promise<void>;
+  /** Who decides on connections, sources and listeners from now on (one at a time: the hooks area). */
+  admit(admission: Admission): void;
+  /** Every session that holds a channel now, on every instance. */
+  streams(): Promise<StreamInfo[]>;
+  /** Ends a session at once wherever it runs (its source cut off, nothing more of it kept); `reason` as its stream-ended says. */
+  terminate(session: string, reason: 'refused' | 'terminated'): Promise<void>;
 }

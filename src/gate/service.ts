@@ -6,14 +6,14 @@ import type { Logger } from 'pino';
 import { Counter } from 'prom-client';
 import type { Alarm } from '../core/clock.ts';
 import { together, type Announce } from '../core/events/bus.ts';
-import { ChannelBusy, Conflict, conflict, invalid, notFound, TimedOut } from '../core/errors.ts';
+import { ChannelBusy, Conflict, conflict, invalid, notFound, TimedOut, Unavailable } from '../core/errors.ts';
 import { ProcessSupervisor } from '../core/processes.ts';
 import type { ProgrammeReader, ScheduledInstance } from '../programme/contract.ts';
 import type { Archive } from '../recordings/contract.ts';
 import { ChannelRegistry, infoOf, ingestOf, type Definition } from './channels.ts';
 import type {
-  ActivateRequest, Availability, AvailabilityChanged, ChannelChange, ChannelChanged, ChannelInfo, ChannelRequest, ChannelWithIngest, Format, Gate,
-  Ingest, InstanceRef, OutputState, Reservation, ReserveRequest, SessionState, StopReason, StreamStatus,
+  ActivateRequest, Admission, Availability, AvailabilityChanged, ChannelChange, ChannelChanged, ChannelInfo, ChannelRequest, ChannelWithIngest, Format, Gate,
+  Ingest, InstanceRef, OutputState, Reservation, ReserveRequest, SessionState, StopReason, StreamInfo, StreamStatus,
 } from './contract.ts';
 import type { SessionRow } from './migrations.ts';
 import { Air } from './air.ts';
@@ -76,6 +76,8 @@ export class GateService implements Gate {
   readonly #airs = new Map<string, Air>();
   readonly #outputFailures: Counter<'channel' | 'type' | 'output'>;
   #heartbeat: NodeJS.Timeout | undefined;
+  /** Who decides on connections, sources and listeners; everything passes without one. */
+  admission: Admission | undefined;
   #stopping = false;
 
   constructor(deps: GateDeps) {
@@ -246,6 +248,18 @@ export class GateService implements Gate {
         signal?.addEventListener('abort', done, { once: true });
       });
     }
+  }
+
+  admit(admission: Admission): void {
+    this.admission = admission;
+  }
+
+  async streams(): Promise<StreamInfo[]> {
+    throw new Unavailable('Listing streams is being built (issue 11)');
+  }
+
+  async terminate(_session: string, _reason: 'refused' | 'terminated'): Promise<void> {
+    throw new Unavailable('Terminating streams is being built (issue 11)');
   }
 
   /**

@@ -46,7 +46,7 @@ export function problem(status: number, detail: string, errors?: FieldError[]): 
 
 /** The one place where what an area refuses becomes an HTTP status. */
 const STATUS_OF: Record<DomainErrorKind, number> = {
-  invalid: 400, 'not-found': 404, conflict: 409, busy: 409, unavailable: 503, 'too-large': 413, 'timed-out': 408,
+  invalid: 400, 'not-found': 404, conflict: 409, busy: 409, unavailable: 503, 'too-large': 413, 'timed-out': 408, refused: 403,
 };
 
 export function domainProblem(error: DomainError): Problem {
