@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { durationProblem, parseDuration } from './duration.ts';
 import { FALLBACK_EXAMPLE, fallbackOf, type Fallback } from './fallback.ts';
+import { hookApps, type HookApp } from './hook-apps.ts';
 
 export type { Fallback } from './fallback.ts';
 
@@ -74,6 +75,8 @@ export interface Config {
     /** How long before the start the recording is fed to the player, to make up for the SRT and relay delay. */
     outputDelayMs: number;
   };
+  /** REST hooks (seed 004): the station's backends, and how often a live stream's keep-alive is posted. */
+  hooks: { apps: HookApp[]; keepAliveMs: number };
 }
 
 export type OutputType = 'icecast' | 'srt' | 'rtmp';
@@ -364,5 +367,11 @@ export function loadConfig(env: Env = process.env): Config {
       fallback,
     },
     automation: automation(env),
+    hooks: {
+      apps: hookApps(read(env, 'ONAIR_HOOK_APPS'), (message) => {
+        throw new ConfigError(`ONAIR_HOOK_APPS ${message}`);
+      }),
+      keepAliveMs: duration(env, 'ONAIR_HOOKS_KEEPALIVE', 'PT10S', 100),
+    },
   };
 }
