@@ -9,8 +9,8 @@ export interface Call {
   body: Record<string, any>;
 }
 
-/** How a backend answers a method: a status and JSON body, after a delay; `hang-up`: it closes the connection unanswered. */
-export type Answer = { status?: number; body?: unknown; delayMs?: number } | 'hang-up';
+/** How a backend answers a method: a status and JSON body, after a delay or once `until` resolves; `hang-up`: it closes the connection unanswered. */
+export type Answer = { status?: number; body?: unknown; delayMs?: number; until?: Promise<void> } | 'hang-up';
 
 /**
  * A hook backend: a real HTTP server on 127.0.0.1 that records every call and answers as told (200 {} by default).
@@ -32,6 +32,7 @@ export class Backend {
       const answer = this.#answers.get(method)?.(body, this.calls.filter((c) => c.method === method).length) ?? {};
       if (answer === 'hang-up') return request.socket.destroy();
       if (answer.delayMs) await new Promise((resolve) => setTimeout(resolve, answer.delayMs));
+      await answer.until;
       if (response.destroyed) return;
       response.writeHead(answer.status ?? 200, { 'content-type': 'application/json' }).end(JSON.stringify(answer.body ?? {}));
     });
