@@ -119,7 +119,7 @@ export class HookCaller {
       try {
         const response = await this.#outbound.send({
           url: `${app.url}/${method}`, trust: 'operator', body: sent, timeoutMs: app.timeoutMs,
-          headers: { 'content-type': 'application/json', accept: 'application/json' },
+          headers: { 'content-type': 'application/json;charset=UTF-8', accept: 'application/json' },
           log: { kind: 'hook', subscriber: app.name, message: null, eventId, type: method, attempt },
         });
         return { status: response.status, answer: parsed(response.body) };
