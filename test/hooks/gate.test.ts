@@ -109,7 +109,7 @@ describe('REST hooks with real sources and listeners', () => {
 
     const refused = await fetch(`${server.url}/listen?ticket=monday`);
     assert.equal(refused.status, 403);
-    assert.match((await refused.json()).detail, /a ticket is needed/);
+    assert.match(((await refused.json()) as { detail: string }).detail, /a ticket is needed/);
     const listener = listen(`${server.url}/listen?ticket=friday`);
     await listener.firstByte;
     listener.close();
