@@ -1,0 +1,309 @@
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { pino } from 'pino';
+import { ManualClock, systemClock, type Clock } from '../../src/core/clock.ts';
+import { loadConfig } from '../../src/core/config.ts';
+import { migrate, openDatabase, type Database } from '../../src/core/db/database.ts';
+import { InvalidInput } from '../../src/core/errors.ts';
+import { createMetrics } from '../../src/core/metrics.ts';
+import { createOutbound, OutboundError, outboundMigrations, type OutboundService } from '../../src/core/outbound/index.ts';
+import { VERSION } from '../../src/core/version.ts';
+import { testDatabases, type TestDatabase } from '../support/databases.ts';
+import { tempDir, waitFor } from '../support/onair.ts';
+
+interface Receiver {
+  /** http://127.0.0.1:PORT */
+  base: string;
+  port: number;
+  requests: Array<{ method: string; url: string; headers: IncomingMessage['headers']; body: string }>;
+  close(): Promise<void>;
+}
+
+/** A real HTTP server on loopback that keeps every request and answers with `answer`. */
+async function receiver(answer: (request: IncomingMessage, response: ServerResponse) => void = (_q, s) => void s.end('ok'), host = '127.0.0.1'): Promise<Receiver> {
+  const requests: Receiver['requests'] = [];
+  const server = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk) => (body += chunk));
+    request.on('end', () => {
+      requests.push({ method: request.method!, url: request.url!, headers: request.headers, body });
+      answer(request, response);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    base: `http://${host.includes(':') ? `[${host}]` : host}:${port}`, port, requests,
+    close: () => new Promise((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+interface Opened {
+  outbound: OutboundService;
+  database: Database;
+  close(): Promise<void>;
+}
+
+async function openOutbound(options: { allowed?: string; clock?: Clock; database?: TestDatabase } = {}): Promise<Opened> {
+  const kind = options.database ?? testDatabases[0]!;
+  const url = await kind.create();
+  const config = loadConfig({ ONAIR_DATA_DIR: tempDir('onair-outbound-'), ONAIR_ALLOWED_PRIVATE_ADDRESSES: options.allowed ?? '', ...(url ? { ONAIR_DATABASE_URL: url } : {}) });
+  const logger = pino({ level: 'silent' });
+  const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, logger });
+  await migrate(database, outboundMigrations);
+  const outbound = createOutbound({ config, database, clock: options.clock ?? systemClock, logger, metrics: createMetrics() });
+  return {
+    outbound, database,
+    async close() {
+      await database.close();
+      await kind.drop(url);
+    },
+  };
+}
+
+async function refusedAddress(promise: Promise<unknown>): Promise<OutboundError> {
+  const error = await promise.then(() => assert.fail('expected a refusal'), (e: unknown) => e);
+  assert.ok(error instanceof OutboundError, `expected an OutboundError, got ${error}`);
+  return error;
+}
+
+/** Host forms that all lead to loopback, reachable by the loopback receiver on `port`. */
+const loopbackForms = (port: number) => [
+  `http://127.0.0.1:${port}/`, `http://2130706433:${port}/`, `http://0x7f.1:${port}/`, `http://017700000001:${port}/`,
+  `http://127.1:${port}/`, `http://0x7f000001:${port}/`, `http://[::ffff:127.0.0.1]:${port}/`, `http://[::ffff:7f00:1]:${port}/`,
+  `http://localhost:${port}/`,
+];
+
+/** Refused addresses that lead elsewhere, each with the CIDR that allows it. */
+const OTHER_REFUSED: Array<[string, string]> = [
+  ['http://127.0.0.2/', '127.0.0.0/8'],
+  ['http://10.1.2.3/', '10.0.0.0/8'],
+  ['http://172.16.0.1/', '172.16.0.0/12'],
+  ['http://192.168.1.1/', '192.168.0.0/16'],
+  ['http://169.254.169.254/latest/meta-data/', '169.254.169.254/32'],
+  ['http://100.64.0.1/', '100.64.0.0/10'],
+  ['http://224.0.0.1/', '224.0.0.0/4'],
+  ['http://255.255.255.255/', '255.255.255.255/32'],
+  ['http://0.0.0.0/', '0.0.0.0/8'],
+  ['http://0/', '0.0.0.0/32'],
+  ['http://198.18.0.1/', '198.18.0.0/15'],
+  ['http://192.0.0.8/', '192.0.0.0/24'],
+  ['http://240.0.0.1/', '240.0.0.0/4'],
+  ['http://[::1]/', '::1/128'],
+  ['http://[::]/', '::/128'],
+  ['http://[fd00::1]/', 'fc00::/7'],
+  ['http://[fe80::1]/', 'fe80::/10'],
+  ['http://[ff02::1]/', 'ff00::/8'],
+  ['http://[::ffff:10.0.0.1]/', '10.0.0.0/8'],
+  ['http://[::ffff:169.254.169.254]/', '169.254.0.0/16'],
+  ['http://[64:ff9b::a9fe:a9fe]/', '169.254.0.0/16'],
+  ['http://[2002:7f00:1::]/', '127.0.0.0/8'],
+  ['http://[::127.0.0.1]/', '127.0.0.0/8'],
+];
+
+describe('the address guard', () => {
+  let loopback: Receiver;
+  let guarded: Opened;
+  let allowing: Opened;
+  before(async () => {
+    loopback = await receiver();
+    guarded = await openOutbound();
+    allowing = await openOutbound({ allowed: '127.0.0.0/8' });
+  });
+  after(async () => {
+    await loopback.close();
+    await guarded.close();
+    await allowing.close();
+  });
+
+  test('check refuses every form of a loopback address, naming the field', async () => {
+    for (const url of loopbackForms(loopback.port)) {
+      await assert.rejects(guarded.outbound.check(url, 'url'), (error: unknown) => {
+        assert.ok(error instanceof InvalidInput, url);
+        assert.equal(error.field, 'url');
+        assert.match(error.message, /loopback/, url);
+        return true;
+      });
+    }
+  });
+
+  test('send refuses every form of a loopback address, and the receiver is never hit', async () => {
+    for (const url of loopbackForms(loopback.port)) {
+      const error = await refusedAddress(guarded.outbound.send({ url, trust: 'api', body: '{}' }));
+      assert.equal(error.failure, 'refused-address', url);
+    }
+    assert.equal(loopback.requests.length, 0);
+  });
+
+  test('every form is let through once its CIDR is allowed, and reaches the receiver', async () => {
+    for (const url of loopbackForms(loopback.port)) {
+      await allowing.outbound.check(url, 'url');
+      const answer = await allowing.outbound.send({ url, trust: 'api', body: '{}' });
+      assert.equal(answer.status, 200, url);
+    }
+    assert.equal(loopback.requests.length, loopbackForms(loopback.port).length);
+  });
+
+  test('other refused ranges: refused, then allowed by their CIDR', async () => {
+    for (const [url, cidr] of OTHER_REFUSED) {
+      await assert.rejects(guarded.outbound.check(url, 'notification_url'), (error: unknown) =>
+        error instanceof InvalidInput && error.field === 'notification_url', url);
+      assert.equal((await refusedAddress(guarded.outbound.send({ url, trust: 'api' }))).failure, 'refused-address', url);
+      const opened = await openOutbound({ allowed: cidr });
+      try {
+        await opened.outbound.check(url, 'url');
+      } finally {
+        await opened.close();
+      }
+    }
+  });
+
+  test('only http and https URLs', async () => {
+    for (const url of ['ftp://example.com/', 'file:///etc/passwd', 'gopher://127.0.0.1/', 'not a url']) {
+      await assert.rejects(allowing.outbound.check(url, 'url'), (error: unknown) => error instanceof InvalidInput && /http or https/.test(error.message), url);
+      assert.equal((await refusedAddress(allowing.outbound.send({ url, trust: 'operator' }))).failure, 'refused-address', url);
+    }
+  });
+
+  test('a redirect to loopback is answered as the redirect, never followed', async () => {
+    const target = await receiver();
+    const redirecting = await receiver((_q, s) => {
+      s.writeHead(302, { location: `${target.base}/internal` });
+      s.end();
+    }, '::1');
+    const opened = await openOutbound({ allowed: '::1/128' });
+    try {
+      const answer = await opened.outbound.send({ url: `${redirecting.base}/hook`, trust: 'api', body: '{}' });
+      assert.equal(answer.status, 302);
+      assert.equal(answer.headers.location, `${target.base}/internal`);
+      assert.equal(redirecting.requests.length, 1);
+      assert.equal(target.requests.length, 0);
+    } finally {
+      await opened.close();
+      await target.close();
+      await redirecting.close();
+    }
+  });
+
+  test('operator trust reaches loopback without any allowed range', async () => {
+    const answer = await guarded.outbound.send({ url: `http://localhost:${loopback.port}/app/connect`, trust: 'operator', body: '{"a":1}' });
+    assert.equal(answer.status, 200);
+    assert.equal(answer.body, 'ok');
+    const seen = loopback.requests.at(-1)!;
+    assert.equal(seen.url, '/app/connect');
+    assert.equal(seen.method, 'POST');
+    assert.equal(seen.body, '{"a":1}');
+    assert.equal(seen.headers['user-agent'], `onair/${VERSION}`);
+    assert.equal(seen.headers['content-type'], 'application/json');
+  });
+});
+
+describe('the client', () => {
+  test('a request that gets no answer in time fails as a timeout, on the clock', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 11, 6, 8));
+    const silent = await receiver(() => {});
+    const opened = await openOutbound({ allowed: '127.0.0.1', clock });
+    try {
+      const sent = opened.outbound.send({ url: silent.base, trust: 'api', timeoutMs: 5000, body: '{}' });
+      await waitFor(() => silent.requests.length === 1, 'the request to arrive');
+      clock.advance(4999);
+      clock.advance(1);
+      const error = await refusedAddress(sent);
+      assert.equal(error.failure, 'timeout');
+    } finally {
+      await opened.close();
+      await silent.close();
+    }
+  });
+
+  test('an answer past the size cap fails as too large', async () => {
+    const big = await receiver((_q, s) => s.end('x'.repeat(10_000)));
+    const chunked = await receiver((_q, s) => {
+      s.write('y'.repeat(6000));
+      s.end('y'.repeat(6000));
+    });
+    const opened = await openOutbound({ allowed: '127.0.0.1' });
+    try {
+      for (const server of [big, chunked]) {
+        const error = await refusedAddress(opened.outbound.send({ url: server.base, trust: 'api', maxResponseBytes: 8192 }));
+        assert.equal(error.failure, 'too-large');
+      }
+      const fits = await opened.outbound.send({ url: big.base, trust: 'api', maxResponseBytes: 10_000 });
+      assert.equal(fits.body.length, 10_000);
+    } finally {
+      await opened.close();
+      await big.close();
+      await chunked.close();
+    }
+  });
+
+  test('no answer at all is a send failure', async () => {
+    const gone = await receiver();
+    await gone.close();
+    const opened = await openOutbound({ allowed: '127.0.0.1' });
+    try {
+      const error = await refusedAddress(opened.outbound.send({ url: gone.base, trust: 'api' }));
+      assert.equal(error.failure, 'send');
+      assert.match(error.message, /ECONNREFUSED/);
+    } finally {
+      await opened.close();
+    }
+  });
+});
+
+for (const database of testDatabases) {
+  describe(`the delivery log (${database.name})`, () => {
+    test('an attempt is kept with its headers without secrets; pages newest first', async () => {
+      const server = await receiver((_q, s) => {
+        s.writeHead(201, { 'set-cookie': 'session=abc', 'x-request-id': 'r1', 'content-type': 'text/plain' });
+        s.end('z'.repeat(3000));
+      });
+      const opened = await openOutbound({ allowed: '127.0.0.1', database });
+      try {
+        const tag = { kind: 'webhook' as const, subscriber: 'sub-1', message: 'msg_1', eventId: 42, type: 'stream-ended', attempt: 1 };
+        const answer = await opened.outbound.send({
+          url: `http://user:pw@127.0.0.1:${server.port}/hook?token=t0p&channel=main`, trust: 'api', body: '{}',
+          headers: { authorization: 'Bearer s3cret', 'webhook-secret': 'x', 'x-api-key': 'k', 'webhook-id': 'msg_1' }, log: tag,
+        });
+        assert.ok(answer.delivery);
+        const kept = await opened.outbound.delivery(answer.delivery);
+        assert.ok(kept);
+        assert.deepEqual({ ...tag }, { kind: kept.kind, subscriber: kept.subscriber, message: kept.message, eventId: kept.eventId, type: kept.type, attempt: kept.attempt });
+        assert.equal(kept.status, 201);
+        assert.equal(kept.error, null);
+        assert.equal(kept.url, `http://127.0.0.1:${server.port}/hook?token=redacted&channel=main`);
+        assert.deepEqual(Object.keys(kept.requestHeaders).sort(), ['content-type', 'user-agent', 'webhook-id']);
+        assert.equal(kept.responseHeaders['x-request-id'], 'r1');
+        assert.equal(kept.responseHeaders['set-cookie'], undefined);
+        assert.equal(kept.excerpt, 'z'.repeat(1024));
+        assert.ok(kept.durationMs >= 0);
+
+        const gone = await receiver();
+        await gone.close();
+        const ids = [answer.delivery];
+        for (let attempt = 2; attempt <= 5; attempt++) {
+          const error = await refusedAddress(opened.outbound.send({ url: gone.base, trust: 'api', log: { ...tag, attempt } }));
+          ids.push(error.delivery!);
+        }
+        const newest = [...ids].reverse();
+        const first = await opened.outbound.deliveries({ kind: 'webhook', subscriber: 'sub-1', limit: 3 });
+        assert.deepEqual(first.map((d) => d.id), newest.slice(0, 3));
+        const second = await opened.outbound.deliveries({ kind: 'webhook', subscriber: 'sub-1', limit: 3, before: first.at(-1)!.id });
+        assert.deepEqual(second.map((d) => d.id), newest.slice(3));
+        const failed = await opened.outbound.deliveries({ kind: 'webhook', failed: true, limit: 10 });
+        assert.deepEqual(failed.map((d) => d.attempt), [5, 4, 3, 2]);
+        assert.match(failed[0]!.error!, /ECONNREFUSED/);
+        assert.equal(failed[0]!.status, null);
+        assert.deepEqual(await opened.outbound.deliveries({ kind: 'hook', limit: 10 }), []);
+      } finally {
+        await opened.close();
+        await server.close();
+      }
+    });
+  });
+}
