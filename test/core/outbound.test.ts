@@ -1,13 +1,19 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { join } from 'node:path';
+import { getCACertificates, setDefaultCACertificates } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { ManualClock, systemClock, type Clock } from '../../src/core/clock.ts';
-import { loadConfig } from '../../src/core/config.ts';
+import { ConfigError, loadConfig } from '../../src/core/config.ts';
 import { migrate, openDatabase, type Database } from '../../src/core/db/database.ts';
 import { InvalidInput } from '../../src/core/errors.ts';
-import { createMetrics } from '../../src/core/metrics.ts';
+import { createMetrics, type Metrics } from '../../src/core/metrics.ts';
+import type { Resolver } from '../../src/core/outbound/client.ts';
 import { createOutbound, OutboundError, outboundMigrations, type OutboundService } from '../../src/core/outbound/index.ts';
 import { VERSION } from '../../src/core/version.ts';
 import { testDatabases, type TestDatabase } from '../support/databases.ts';
@@ -45,20 +51,22 @@ async function receiver(answer: (request: IncomingMessage, response: ServerRespo
 
 interface Opened {
   outbound: OutboundService;
+  metrics: Metrics;
   database: Database;
   close(): Promise<void>;
 }
 
-async function openOutbound(options: { allowed?: string; clock?: Clock; database?: TestDatabase } = {}): Promise<Opened> {
+async function openOutbound(options: { allowed?: string; clock?: Clock; database?: TestDatabase; resolver?: Resolver; logger?: Logger } = {}): Promise<Opened> {
   const kind = options.database ?? testDatabases[0]!;
   const url = await kind.create();
   const config = loadConfig({ ONAIR_DATA_DIR: tempDir('onair-outbound-'), ONAIR_ALLOWED_PRIVATE_ADDRESSES: options.allowed ?? '', ...(url ? { ONAIR_DATABASE_URL: url } : {}) });
-  const logger = pino({ level: 'silent' });
+  const logger = options.logger ?? pino({ level: 'silent' });
+  const metrics = createMetrics();
   const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, logger });
   await migrate(database, outboundMigrations);
-  const outbound = createOutbound({ config, database, clock: options.clock ?? systemClock, logger, metrics: createMetrics() });
+  const outbound = createOutbound({ config, database, clock: options.clock ?? systemClock, logger, metrics, resolver: options.resolver });
   return {
-    outbound, database,
+    outbound, database, metrics,
     async close() {
       await database.close();
       await kind.drop(url);
@@ -200,6 +208,115 @@ describe('the address guard', () => {
     assert.equal(seen.body, '{"a":1}');
     assert.equal(seen.headers['user-agent'], `onair/${VERSION}`);
     assert.equal(seen.headers['content-type'], 'application/json');
+  });
+});
+
+describe('the connection goes to the address that was checked', () => {
+  test('a name is resolved once: a second answer (DNS rebinding) is never asked for', async () => {
+    const server = await receiver();
+    const asked: string[] = [];
+    const rebinding: Resolver = async (host) => {
+      asked.push(host);
+      return [{ address: asked.length === 1 ? '127.0.0.1' : '10.0.0.1', family: 4 }];
+    };
+    const opened = await openOutbound({ allowed: '127.0.0.1', resolver: rebinding });
+    try {
+      const answer = await opened.outbound.send({ url: `http://station.example:${server.port}/x`, trust: 'api', body: '{}' });
+      assert.equal(answer.status, 200);
+      assert.deepEqual(asked, ['station.example']);
+      assert.equal(server.requests[0]!.headers.host, `station.example:${server.port}`);
+    } finally {
+      await opened.close();
+      await server.close();
+    }
+  });
+
+  test('a name with one refused address among its answers is refused', async () => {
+    const both: Resolver = async () => [{ address: '127.0.0.1', family: 4 }, { address: '169.254.169.254', family: 4 }];
+    const opened = await openOutbound({ allowed: '127.0.0.1', resolver: both });
+    try {
+      await assert.rejects(opened.outbound.check('https://station.example/hook', 'url'), /station\.example resolves to 169\.254\.169\.254, a link-local address/);
+      const error = await refusedAddress(opened.outbound.send({ url: 'https://station.example/hook', trust: 'api' }));
+      assert.equal(error.failure, 'refused-address');
+    } finally {
+      await opened.close();
+    }
+  });
+
+  test('a name that does not resolve: refused at check, a send failure at delivery', async () => {
+    const opened = await openOutbound();
+    try {
+      await assert.rejects(opened.outbound.check('https://nowhere.invalid/hook', 'url'), (error: unknown) =>
+        error instanceof InvalidInput && /nowhere\.invalid does not resolve/.test(error.message));
+      assert.equal((await refusedAddress(opened.outbound.send({ url: 'https://nowhere.invalid/hook', trust: 'api' }))).failure, 'send');
+    } finally {
+      await opened.close();
+    }
+  });
+
+  test('TLS checks the certificate against the host name, not the address it connects to', async () => {
+    const dir = tempDir('onair-tls-');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1',
+      '-subj', '/CN=station.example', '-addext', 'subjectAltName=DNS:station.example',
+      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    const cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
+    const names: string[] = [];
+    const server = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert }, (_q, s) => s.end('secure'));
+    server.on('secureConnection', (socket) => names.push(String(socket.servername)));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const defaults = getCACertificates('default');
+    setDefaultCACertificates([...defaults, cert]);
+    const toLoopback: Resolver = async () => [{ address: '127.0.0.1', family: 4 }];
+    const opened = await openOutbound({ allowed: '127.0.0.1', resolver: toLoopback });
+    try {
+      const answer = await opened.outbound.send({ url: `https://station.example:${port}/`, trust: 'api', method: 'GET' });
+      assert.equal(answer.body, 'secure');
+      const error = await refusedAddress(opened.outbound.send({ url: `https://other.example:${port}/`, trust: 'api', method: 'GET' }));
+      assert.equal(error.failure, 'send');
+      assert.match(error.message, /ERR_TLS_CERT_ALTNAME_INVALID/);
+      assert.deepEqual(names, ['station.example']);
+    } finally {
+      setDefaultCACertificates(defaults);
+      await opened.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
+
+describe('what is told of a call', () => {
+  test('the debug log shows no userinfo or query secret; the counter counts by kind and outcome', async () => {
+    const server = await receiver((_q, s) => {
+      s.statusCode = 503;
+      s.end();
+    });
+    const lines: string[] = [];
+    const logger = pino({ level: 'debug' }, { write: (line: string) => lines.push(line) });
+    const opened = await openOutbound({ allowed: '127.0.0.1', logger });
+    try {
+      const url = `http://alice:pa55word@127.0.0.1:${server.port}/hook?api_key=k3y&secret=s3&channel=main`;
+      assert.equal((await opened.outbound.send({ url, trust: 'api', log: { kind: 'hook', subscriber: 'app', message: null, eventId: null, type: 'connect', attempt: 1 } })).status, 503);
+      await refusedAddress(opened.outbound.send({ url: 'http://10.0.0.1/', trust: 'api' }));
+      const text = lines.join('');
+      assert.match(text, /outgoing call/);
+      for (const secret of ['alice', 'pa55word', 'k3y', 's3&']) assert.ok(!text.includes(secret), `the log shows ${secret}: ${text}`);
+      const metrics = await opened.metrics.registry.getSingleMetricAsString('onair_outbound_requests_total');
+      assert.match(metrics, /onair_outbound_requests_total\{kind="hook",outcome="5xx"\} 1/);
+      assert.match(metrics, /onair_outbound_requests_total\{kind="other",outcome="refused-address"\} 1/);
+    } finally {
+      await opened.close();
+      await server.close();
+    }
+  });
+
+  test('ONAIR_ALLOWED_PRIVATE_ADDRESSES must be CIDR ranges', () => {
+    assert.deepEqual(loadConfig({ ONAIR_ALLOWED_PRIVATE_ADDRESSES: '10.0.0.0/8, fd00::/8,127.0.0.1' }).outbound.allowedPrivate, ['10.0.0.0/8', 'fd00::/8', '127.0.0.1']);
+    assert.deepEqual(loadConfig({}).outbound.allowedPrivate, []);
+    for (const bad of ['10.0.0.0/33', 'localhost', '10.0.0.0/8/8', '::1/129']) {
+      assert.throws(() => loadConfig({ ONAIR_ALLOWED_PRIVATE_ADDRESSES: bad }), (error: unknown) =>
+        error instanceof ConfigError && error.message.includes('ONAIR_ALLOWED_PRIVATE_ADDRESSES'), bad);
+    }
   });
 });
 

@@ -46,10 +46,10 @@ export function webUrl(text: string): URL | string {
  * parsing already read 2130706433, 0x7f.1 or 127.1 as 127.0.0.1), a name through the resolver. Throws a Failure:
  * `refused-address` naming the first refused address, `send` when the name does not resolve.
  */
-export async function destination(url: URL, guard: AddressGuard): Promise<Pinned> {
+export async function destination(url: URL, guard: AddressGuard, resolver: Resolver): Promise<Pinned> {
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   const literal = parseAddress(host) !== undefined;
-  const addresses = literal ? [{ address: host, family: host.includes(':') ? 6 : 4 }] : await resolve(host);
+  const addresses = literal ? [{ address: host, family: host.includes(':') ? 6 : 4 }] : await resolve(resolver, host);
   for (const { address } of addresses) {
     const refusal = guard.refusal(address);
     if (refusal !== undefined) {
@@ -60,9 +60,16 @@ export async function destination(url: URL, guard: AddressGuard): Promise<Pinned
   return addresses[0]!;
 }
 
-async function resolve(host: string): Promise<Pinned[]> {
+/** Every address a host name resolves to. */
+export type Resolver = (host: string) => Promise<Pinned[]>;
+
+export const systemResolver: Resolver = (host) => lookup(host, { all: true });
+
+async function resolve(resolver: Resolver, host: string): Promise<Pinned[]> {
   try {
-    return await lookup(host, { all: true });
+    const addresses = await resolver(host);
+    if (addresses.length === 0) throw Object.assign(new Error('no address'), { code: 'ENODATA' });
+    return addresses;
   } catch (error) {
     throw new Failure('send', `${host} does not resolve (${(error as NodeJS.ErrnoException).code ?? 'lookup failed'})`);
   }

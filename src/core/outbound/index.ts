@@ -7,7 +7,7 @@ import { InvalidInput } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 import { VERSION } from '../version.ts';
 import { AddressGuard } from './address.ts';
-import { destination, exchange, Failure, webUrl, type Answer } from './client.ts';
+import { destination, exchange, Failure, systemResolver, webUrl, type Answer, type Resolver } from './client.ts';
 import {
   OutboundError, type DeliveryAttempt, type DeliveryFilter, type Outbound, type OutboundRequest, type OutboundResponse,
 } from './contract.ts';
@@ -30,6 +30,8 @@ export interface OutboundDeps {
   clock: Clock;
   logger: Logger;
   metrics: Metrics;
+  /** The system's resolver unless a test stands in for DNS. */
+  resolver?: Resolver;
 }
 
 /** The URL as logs may show it: no userinfo, no value of a query parameter whose name tells of a secret. */
@@ -51,6 +53,7 @@ type Outcome = { answer: Answer; failure?: undefined } | { answer: Answer | unde
 /** The guarded client every outgoing call goes through, and the delivery log. */
 export class OutboundService implements Outbound {
   readonly #guard: AddressGuard;
+  readonly #resolver: Resolver;
   readonly #clock: Clock;
   readonly #logger: Logger;
   readonly #log: DeliveryLog;
@@ -58,6 +61,7 @@ export class OutboundService implements Outbound {
 
   constructor(deps: OutboundDeps) {
     this.#guard = new AddressGuard(deps.config.outbound.allowedPrivate);
+    this.#resolver = deps.resolver ?? systemResolver;
     this.#clock = deps.clock;
     this.#logger = deps.logger.child({ area: 'outbound' });
     this.#log = new DeliveryLog(deps.database.kysely);
@@ -73,7 +77,7 @@ export class OutboundService implements Outbound {
     const url = webUrl(text);
     if (typeof url === 'string') throw new InvalidInput(field, url);
     try {
-      await destination(url, this.#guard);
+      await destination(url, this.#guard, this.#resolver);
     } catch (error) {
       throw new InvalidInput(field, `leads nowhere onair may call: ${(error as Error).message}`);
     }
@@ -117,7 +121,7 @@ export class OutboundService implements Outbound {
       signal.addEventListener('abort', fail, { once: true });
     });
     try {
-      const pinned = request.trust === 'api' ? await Promise.race([destination(url, this.#guard), aborted]) : undefined;
+      const pinned = request.trust === 'api' ? await Promise.race([destination(url, this.#guard, this.#resolver), aborted]) : undefined;
       const answer = await Promise.race([exchange(url, {
         method: request.method ?? 'POST', headers, body: request.body, signal, pinned,
         maxBytes: request.maxResponseBytes ?? MAX_RESPONSE_BYTES,
