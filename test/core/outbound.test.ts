@@ -7,17 +7,23 @@ import { join } from 'node:path';
 import { getCACertificates, setDefaultCACertificates } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import fc from 'fast-check';
 import { pino, type Logger } from 'pino';
 import { ManualClock, systemClock, type Clock } from '../../src/core/clock.ts';
 import { ConfigError, loadConfig } from '../../src/core/config.ts';
 import { migrate, openDatabase, type Database } from '../../src/core/db/database.ts';
 import { InvalidInput } from '../../src/core/errors.ts';
+import { keepEvents } from '../../src/core/events/retention.ts';
 import { createMetrics, type Metrics } from '../../src/core/metrics.ts';
 import type { Resolver } from '../../src/core/outbound/client.ts';
+import { AddressGuard } from '../../src/core/outbound/address.ts';
 import { createOutbound, OutboundError, outboundMigrations, type OutboundService } from '../../src/core/outbound/index.ts';
 import { VERSION } from '../../src/core/version.ts';
 import { testDatabases, type TestDatabase } from '../support/databases.ts';
 import { tempDir, waitFor } from '../support/onair.ts';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
 
 interface Receiver {
   /** http://127.0.0.1:PORT */
@@ -417,6 +423,48 @@ for (const database of testDatabases) {
         assert.match(failed[0]!.error!, /ECONNREFUSED/);
         assert.equal(failed[0]!.status, null);
         assert.deepEqual(await opened.outbound.deliveries({ kind: 'hook', limit: 10 }), []);
+        assert.equal((await opened.outbound.deliveries({ kind: 'webhook', failed: false, limit: 10 }))[0]!.id, answer.delivery);
+        assert.deepEqual((await opened.outbound.deliveries({ kind: 'webhook', message: 'msg_1', since: kept.at, limit: 10 })).length, 5);
+      } finally {
+        await opened.close();
+        await server.close();
+      }
+    });
+
+    test('an attempt refused at delivery time is logged with why', async () => {
+      const opened = await openOutbound({ database });
+      try {
+        const log = { kind: 'hook' as const, subscriber: 'defaultApp', message: null, eventId: null, type: 'publishStream', attempt: 1 };
+        const error = await refusedAddress(opened.outbound.send({ url: 'http://[::ffff:169.254.169.254]/latest', trust: 'api', log }));
+        const kept = (await opened.outbound.delivery(error.delivery!))!;
+        assert.equal(kept.status, null);
+        assert.equal(kept.error, '::ffff:a9fe:a9fe, a link-local address, which ONAIR_ALLOWED_PRIVATE_ADDRESSES does not allow');
+        assert.equal(kept.url, 'http://[::ffff:a9fe:a9fe]/latest');
+      } finally {
+        await opened.close();
+      }
+    });
+
+    test('the daily clean removes the attempts older than the retention', async () => {
+      const clock = new ManualClock(Date.UTC(2026, 11, 6, 3));
+      const server = await receiver();
+      const opened = await openOutbound({ allowed: '127.0.0.1', database, clock });
+      try {
+        const log = { kind: 'webhook' as const, subscriber: 's', message: 'm', eventId: null, type: 't', attempt: 1 };
+        const old = (await opened.outbound.send({ url: server.base, trust: 'api', log })).delivery!;
+        clock.advance(DAY);
+        const recent = (await opened.outbound.send({ url: server.base, trust: 'api', log })).delivery!;
+        const cleaned: number[] = [];
+        const retention = keepEvents({
+          cleans: { delivery: async (before) => { cleaned.push(await opened.outbound.clean(before)); return cleaned.at(-1)!; } },
+          clock, logger: pino({ level: 'silent' }), retentionMs: DAY - 1000, time: '03:30',
+        });
+        clock.advance(HOUR);
+        await waitFor(() => cleaned.length === 1, 'the daily clean');
+        retention.stop();
+        assert.deepEqual(cleaned, [1]);
+        assert.equal(await opened.outbound.delivery(old), undefined);
+        assert.ok(await opened.outbound.delivery(recent));
       } finally {
         await opened.close();
         await server.close();
@@ -424,3 +472,72 @@ for (const database of testDatabases) {
     });
   });
 }
+
+/** The reference table, written plainly from the registries (IANA special-purpose IPv4 and IPv6). */
+function refusedV4([a, b, c]: number[]): boolean {
+  return a === 0 || a === 10 || a === 127 || a! >= 224 || (a === 100 && b! >= 64 && b! <= 127) || (a === 169 && b === 254)
+    || (a === 172 && b! >= 16 && b! <= 31) || (a === 192 && b === 168) || (a === 198 && (b === 18 || b === 19))
+    || (a === 192 && b === 0 && (c === 0 || c === 2)) || (a === 192 && b === 88 && c === 99)
+    || (a === 198 && b === 51 && c === 100) || (a === 203 && b === 0 && c === 113);
+}
+
+const octets = (high: number, low: number) => [high >> 8, high & 0xff, low >> 8, low & 0xff];
+
+function refusedV6(g: number[]): boolean {
+  const zero = (from: number, to: number) => g.slice(from, to).every((group) => group === 0);
+  if (zero(0, 8) || (zero(0, 7) && g[7] === 1)) return true;
+  // IPv4 carried: mapped, compatible, translated, NAT64, 6to4.
+  if ((zero(0, 5) && g[5] === 0xffff) || zero(0, 6) || (zero(0, 4) && g[4] === 0xffff && g[5] === 0)
+    || (g[0] === 0x64 && g[1] === 0xff9b && zero(2, 6))) return refusedV4(octets(g[6]!, g[7]!));
+  if (g[0] === 0x2002) return refusedV4(octets(g[1]!, g[2]!));
+  const [first = 0, second = 0, third = 0] = g;
+  return (first === 0x64 && second === 0xff9b && third === 1) || (first === 0x100 && zero(1, 4))
+    || (first === 0x2001 && (second === 0 || second === 0xdb8 || (second === 2 && third === 0)))
+    || (first === 0x3fff && second < 0x1000) || (first & 0xfe00) === 0xfc00 || (first & 0xffc0) === 0xfe80
+    || (first & 0xffc0) === 0xfec0 || (first & 0xff00) === 0xff00;
+}
+
+const byte = fc.integer({ min: 0, max: 255 });
+const group = fc.integer({ min: 0, max: 0xffff });
+/** IPv4 addresses, often in or near the special ranges. */
+const ipv4 = fc.oneof(
+  fc.tuple(byte, byte, byte, byte),
+  fc.tuple(fc.constantFrom(0, 10, 100, 127, 169, 172, 192, 198, 203, 223, 224, 239, 240, 255), byte, byte, byte),
+  fc.tuple(fc.constant(192), fc.constantFrom(0, 88, 168), fc.constantFrom(0, 1, 2, 99, 100), byte),
+);
+/** IPv6 addresses: any, or one of the special prefixes followed by anything. */
+const ipv6 = fc.oneof(
+  fc.array(group, { minLength: 8, maxLength: 8 }),
+  fc.tuple(fc.constantFrom([0, 0, 0, 0, 0, 0xffff], [0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0xffff, 0], [0x64, 0xff9b, 0, 0, 0, 0]), ipv4)
+    .map(([prefix, [a, b, c, d]]) => [...prefix, (a! << 8) | b!, (c! << 8) | d!]),
+  fc.tuple(fc.constantFrom([0x2002], [0x2001, 0], [0x2001, 0xdb8], [0x2001, 2, 0], [0x64, 0xff9b, 1], [0x100, 0, 0, 0], [0x3fff], [0xfc00], [0xfdff], [0xfe80], [0xfebf], [0xfec0], [0xff00], [0xffff], [0x2000], [0xfbff]), fc.array(group, { minLength: 8, maxLength: 8 }))
+    .map(([prefix, rest]) => [...prefix, ...rest.slice(prefix.length)]),
+  fc.array(fc.constantFrom(0, 1, 0xffff), { minLength: 8, maxLength: 8 }),
+);
+
+describe('the address guard against a reference table', () => {
+  const guard = new AddressGuard([]);
+
+  test('IPv4 addresses are refused exactly where the table says', () => {
+    fc.assert(fc.property(ipv4, (address) => {
+      assert.equal(guard.refusal(address.join('.')) !== undefined, refusedV4(address), address.join('.'));
+    }), { numRuns: 5000 });
+  });
+
+  test('IPv6 addresses, written in full or as URL parsing writes them, are refused exactly where the table says', () => {
+    fc.assert(fc.property(ipv6, (groups) => {
+      const full = groups.map((g) => g.toString(16)).join(':');
+      const short = new URL(`http://[${full}]/`).hostname;
+      assert.equal(guard.refusal(full) !== undefined, refusedV6(groups), full);
+      assert.equal(guard.refusal(short) !== undefined, refusedV6(groups), short);
+    }), { numRuns: 5000 });
+  });
+
+  test('an address in an allowed range is let through, whatever it is', () => {
+    fc.assert(fc.property(fc.oneof(ipv4.map((a) => a.join('.')), ipv6.map((g) => g.map((x) => x.toString(16)).join(':'))), fc.integer({ min: 0, max: 128 }), (address, bits) => {
+      const v4 = !address.includes(':');
+      const range = `${address}/${v4 ? bits % 33 : bits}`;
+      assert.equal(new AddressGuard([range]).refusal(address), undefined, range);
+    }), { numRuns: 2000 });
+  });
+});
