@@ -338,6 +338,32 @@ describe('the client', () => {
       clock.advance(1);
       const error = await refusedAddress(sent);
       assert.equal(error.failure, 'timeout');
+
+      const dripping = await receiver((_q, s) => s.write('a'));
+      try {
+        const slow = opened.outbound.send({ url: dripping.base, trust: 'api', timeoutMs: 5000, body: '{}' });
+        await waitFor(() => dripping.requests.length === 1, 'the request to arrive');
+        clock.advance(5000);
+        assert.equal((await refusedAddress(slow)).failure, 'timeout');
+      } finally {
+        await dripping.close();
+      }
+    } finally {
+      await opened.close();
+      await silent.close();
+    }
+  });
+
+  test('a call its caller cancels fails at once', async () => {
+    const silent = await receiver(() => {});
+    const opened = await openOutbound({ allowed: '127.0.0.1' });
+    try {
+      const caller = new AbortController();
+      const sent = opened.outbound.send({ url: silent.base, trust: 'api', signal: caller.signal });
+      await waitFor(() => silent.requests.length === 1, 'the request to arrive');
+      caller.abort();
+      const error = await refusedAddress(sent);
+      assert.deepEqual([error.failure, error.message], ['send', 'cancelled']);
     } finally {
       await opened.close();
       await silent.close();
