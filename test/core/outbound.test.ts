@@ -417,7 +417,7 @@ for (const database of testDatabases) {
         const tag = { kind: 'webhook' as const, subscriber: 'sub-1', message: 'msg_1', eventId: 42, type: 'stream-ended', attempt: 1 };
         const answer = await opened.outbound.send({
           url: `http://user:pw@127.0.0.1:${server.port}/hook?token=t0p&channel=main`, trust: 'api', body: '{}',
-          headers: { authorization: 'Bearer s3cret', 'webhook-secret': 'x', 'x-api-key': 'k', 'webhook-id': 'msg_1' }, log: tag,
+          headers: { Authorization: 'Bearer s3cret', 'Webhook-Secret': 'x', 'X-API-Key': 'k', 'webhook-id': 'msg_1', 'User-Agent': 'other' }, log: tag,
         });
         assert.ok(answer.delivery);
         const kept = await opened.outbound.delivery(answer.delivery);
@@ -426,7 +426,8 @@ for (const database of testDatabases) {
         assert.equal(kept.status, 201);
         assert.equal(kept.error, null);
         assert.equal(kept.url, `http://127.0.0.1:${server.port}/hook?token=redacted&channel=main`);
-        assert.deepEqual(Object.keys(kept.requestHeaders).sort(), ['content-type', 'user-agent', 'webhook-id']);
+        assert.deepEqual(kept.requestHeaders, { 'content-type': 'application/json', 'user-agent': `onair/${VERSION}`, 'webhook-id': 'msg_1' });
+        assert.deepEqual([server.requests[0]!.headers['user-agent'], server.requests[0]!.headers.authorization], [`onair/${VERSION}`, 'Bearer s3cret']);
         assert.equal(kept.responseHeaders['x-request-id'], 'r1');
         assert.equal(kept.responseHeaders['set-cookie'], undefined);
         assert.equal(kept.excerpt, 'z'.repeat(1024));
@@ -464,7 +465,7 @@ for (const database of testDatabases) {
         const error = await refusedAddress(opened.outbound.send({ url: 'http://[::ffff:169.254.169.254]/latest', trust: 'api', log }));
         const kept = (await opened.outbound.delivery(error.delivery!))!;
         assert.equal(kept.status, null);
-        assert.equal(kept.error, '::ffff:a9fe:a9fe, a link-local address, which ONAIR_ALLOWED_PRIVATE_ADDRESSES does not allow');
+        assert.equal(kept.error, '::ffff:a9fe:a9fe, a link-local address (169.254.169.254), which ONAIR_ALLOWED_PRIVATE_ADDRESSES does not allow');
         assert.equal(kept.url, 'http://[::ffff:a9fe:a9fe]/latest');
       } finally {
         await opened.close();

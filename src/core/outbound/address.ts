@@ -39,6 +39,10 @@ export function parseAddress(text: string): bigint | undefined {
   }
 }
 
+function dotted(address: bigint): string {
+  return [24n, 16n, 8n, 0n].map((shift) => (address >> shift) & 0xffn).join('.');
+}
+
 /** A CIDR range (10.0.0.0/8, ::1, fc00::/7); a bare address is a range of one. */
 export function parseRange(text: string): Range {
   const [address = '', bits] = text.split('/');
@@ -125,6 +129,8 @@ export class AddressGuard {
     if (raw === undefined) return 'not an IP address';
     const carried = unwrap(raw);
     if (this.#allowed.some((range) => inRange(raw, range) || inRange(carried, range))) return undefined;
-    return refusedAs(raw) ?? refusedAs(carried);
+    const what = refusedAs(raw) ?? refusedAs(carried);
+    // An IPv6 form of an IPv4 address is named by the address it leads to as well.
+    return what !== undefined && address.includes(':') && carried >> 32n === 0xffffn ? `${what} (${dotted(carried)})` : what;
   }
 }

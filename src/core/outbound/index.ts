@@ -87,8 +87,9 @@ export class OutboundService implements Outbound {
     const at = this.#clock.now();
     const started = performance.now();
     const url = webUrl(request.url);
+    const given = Object.entries(request.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value]);
     const headers: Record<string, string> = {
-      ...(request.body === undefined ? {} : { 'content-type': 'application/json' }), ...request.headers, 'user-agent': USER_AGENT,
+      ...(request.body === undefined ? {} : { 'content-type': 'application/json' }), ...Object.fromEntries(given), 'user-agent': USER_AGENT,
     };
     const outcome: Outcome = typeof url === 'string'
       ? { answer: undefined, failure: new Failure('refused-address', `the URL ${url}`) }
