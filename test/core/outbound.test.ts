@@ -472,7 +472,7 @@ for (const database of testDatabases) {
       }
     });
 
-    test('the daily clean removes the attempts older than the retention', async () => {
+    test('the daily clean removes the attempts older than the retention, whatever the outbox\'s clean does', async () => {
       const clock = new ManualClock(Date.UTC(2026, 11, 6, 3));
       const server = await receiver();
       const opened = await openOutbound({ allowed: '127.0.0.1', database, clock });
@@ -483,7 +483,15 @@ for (const database of testDatabases) {
         const recent = (await opened.outbound.send({ url: server.base, trust: 'api', log })).delivery!;
         const cleaned: number[] = [];
         const retention = keepEvents({
-          cleans: { delivery: async (before) => { cleaned.push(await opened.outbound.clean(before)); return cleaned.at(-1)!; } },
+          cleans: {
+            event: async () => {
+              throw new Error('the outbox is down');
+            },
+            delivery: async (before) => {
+              cleaned.push(await opened.outbound.clean(before));
+              return cleaned.at(-1)!;
+            },
+          },
           clock, logger: pino({ level: 'silent' }), retentionMs: DAY - 1000, time: '03:30',
         });
         clock.advance(HOUR);
