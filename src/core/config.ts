@@ -75,6 +75,8 @@ export interface Config {
     /** How long before the start the recording is fed to the player, to make up for the SRT and relay delay. */
     outputDelayMs: number;
   };
+  /** Outgoing calls (core/outbound): the refused ranges that URLs from the API may lead to all the same. */
+  outbound: { allowedPrivate: string[] };
   /** REST hooks (seed 004): the station's backends, and how often a live stream's keep-alive is posted. */
   hooks: { apps: HookApp[]; keepAliveMs: number };
 }
@@ -367,6 +369,7 @@ export function loadConfig(env: Env = process.env): Config {
       fallback,
     },
     automation: automation(env),
+    outbound: { allowedPrivate: cidrs(env, 'ONAIR_ALLOWED_PRIVATE_ADDRESSES') },
     hooks: {
       apps: hookApps(read(env, 'ONAIR_HOOK_APPS'), (message) => {
         throw new ConfigError(`ONAIR_HOOK_APPS ${message}`);
