@@ -1,6 +1,5 @@
 import type { Core } from '../core/area.ts';
 import type { App } from '../core/http/server.ts';
-import type { Outbound } from '../core/outbound/contract.ts';
 import type { Gate } from '../gate/contract.ts';
 import { HookAdmission } from './admission.ts';
 import { HookCaller, type HookFailure } from './caller.ts';
@@ -11,7 +10,6 @@ import { StreamHooks } from './streams.ts';
 
 export interface HooksDeps extends Core {
   gate: Gate;
-  outbound: Outbound;
 }
 
 /**

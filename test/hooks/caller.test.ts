@@ -6,7 +6,7 @@ import { Refused } from '../../src/core/errors.ts';
 import { AUTHORIZATIONS, hookApps, type Authorization, type HookApp } from '../../src/core/hook-apps.ts';
 import { HookCaller, type HookFailure } from '../../src/hooks/caller.ts';
 import { Backend, type Answer } from './backend.ts';
-import { standInOutbound } from './outbound.ts';
+import { realOutbound } from './outbound.ts';
 
 const logger = pino({ level: 'silent' });
 
@@ -33,14 +33,20 @@ const BEHAVIOURS: Array<{ name: string; answer: Answer | 'down'; log: boolean; f
 describe('REST hook authorizations', () => {
   let backend: Backend;
   let down: string;
-  const failures: HookFailure[] = [];
+  let outbound: Awaited<ReturnType<typeof realOutbound>>;
+  let caller: HookCaller;
+  // The cache's clock; the outbound client's timeouts run on the system clock.
   const clock = new ManualClock(Date.UTC(2026, 11, 6, 8));
-  const caller = new HookCaller({ outbound: standInOutbound(), clock, logger, failed: async (failure) => void failures.push(failure) });
   before(async () => {
     backend = await Backend.start();
     down = await Backend.down();
+    outbound = await realOutbound();
+    caller = new HookCaller({ outbound: outbound.outbound, clock, logger, failed: async () => {} });
   });
-  after(() => backend.close());
+  after(async () => {
+    await backend.close();
+    await outbound.close();
+  });
 
   let credential = 0;
   for (const method of AUTHORIZATIONS) {
@@ -72,6 +78,8 @@ describe('REST hook authorizations', () => {
     backend.answer('publishStream', 'hang-up');
     await assert.rejects(ask('publishStream'), Refused);
     assert.equal(backend.of('publishStream').length, 4);
+    const logged = await outbound.outbound.deliveries({ kind: 'hook', subscriber: 'station', limit: 100 });
+    assert.deepEqual(logged.filter((d) => d.type === 'publishStream' && d.url === `${backend.url}/publishStream`).map((d) => d.attempt).sort(), [1, 2, 3, 4]);
     backend.answer('playStream', { status: 500 });
     await assert.rejects(ask('playStream'), Refused);
     backend.answer('playStream', { delayMs: 1000 });
@@ -123,12 +131,18 @@ describe('REST hook authorizations', () => {
 
 describe('REST hook events', () => {
   let backend: Backend;
+  let outbound: Awaited<ReturnType<typeof realOutbound>>;
+  let caller: HookCaller;
   const failures: HookFailure[] = [];
-  const caller = new HookCaller({ outbound: standInOutbound(), clock: new ManualClock(0), logger, failed: async (failure) => void failures.push(failure) });
   before(async () => {
     backend = await Backend.start();
+    outbound = await realOutbound();
+    caller = new HookCaller({ outbound: outbound.outbound, clock: new ManualClock(0), logger, failed: async (failure) => void failures.push(failure) });
   });
-  after(() => backend.close());
+  after(async () => {
+    await backend.close();
+    await outbound.close();
+  });
 
   test('FAIL makes a failed event an ErrorEvent naming the method and the error; LOG only logs it', async () => {
     backend.answer('StreamStatusEvent', { status: 500, body: { reason: 'database down' } });

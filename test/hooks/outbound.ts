@@ -1,26 +1,25 @@
-import { OutboundError, type Outbound, type OutboundRequest } from '../../src/core/outbound/contract.ts';
+import { rmSync } from 'node:fs';
+import { pino } from 'pino';
+import { systemClock } from '../../src/core/clock.ts';
+import { loadConfig } from '../../src/core/config.ts';
+import { migrate, openDatabase, type Database } from '../../src/core/db/database.ts';
+import { createMetrics } from '../../src/core/metrics.ts';
+import { createOutbound, outboundMigrations, type OutboundService } from '../../src/core/outbound/index.ts';
+import { tempDir } from '../support/onair.ts';
 
-/** Stand-in until core/outbound is merged: real requests with fetch, the contract's failures. */
-export function standInOutbound(): Outbound & { sent: OutboundRequest[] } {
-  const sent: OutboundRequest[] = [];
+const logger = pino({ level: 'silent' });
+
+/** onair's own outbound client on the system clock (its timeouts run in real time), over `database` or a SQLite of its own. */
+export async function realOutbound(database?: Database): Promise<{ outbound: OutboundService; close(): Promise<void> }> {
+  const dataDir = tempDir('onair-hooks-');
+  const own = database ?? await openDatabase({ url: undefined, dataDir, logger });
+  if (!database) await migrate(own, outboundMigrations);
+  const outbound = createOutbound({ config: loadConfig({ ONAIR_DATA_DIR: dataDir }), database: own, clock: systemClock, logger, metrics: createMetrics() });
   return {
-    sent,
-    check: async () => {},
-    async send(request) {
-      sent.push(request);
-      const started = Date.now();
-      try {
-        const response = await fetch(request.url, {
-          method: request.method ?? 'POST', headers: request.headers, body: request.body, redirect: 'manual',
-          signal: AbortSignal.timeout(request.timeoutMs ?? 15_000),
-        });
-        return { status: response.status, headers: Object.fromEntries(response.headers), body: await response.text(), durationMs: Date.now() - started, delivery: undefined };
-      } catch (error) {
-        const failure = (error as Error).name === 'TimeoutError' ? 'timeout' : 'send';
-        throw new OutboundError(failure, (error as Error).message, Date.now() - started);
-      }
+    outbound,
+    async close() {
+      if (!database) await own.close();
+      rmSync(dataDir, { recursive: true, force: true });
     },
-    deliveries: async () => [],
-    delivery: async () => undefined,
   };
 }

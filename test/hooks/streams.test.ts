@@ -11,7 +11,7 @@ import { testDatabases } from '../support/databases.ts';
 import { startOnair, waitFor, type Running } from '../support/onair.ts';
 import { sseFrames } from '../support/sse.ts';
 import { Backend, hookApps } from './backend.ts';
-import { standInOutbound } from './outbound.ts';
+import { realOutbound } from './outbound.ts';
 
 /** The gate as the hooks see it: the streams it lists, and the sessions it was told to end. */
 class StandInGate {
@@ -47,7 +47,7 @@ for (const database of testDatabases) {
       hooks = createHooks({
         config, database: onair.database, bus: onair.bus, clock, logger: onair.logger, metrics: createMetrics(),
         node: { id: onair.bus.origin, region: 'local', roles: ['origin'], publicHost: '127.0.0.1' },
-        gate: gate as unknown as Gate, outbound: standInOutbound(),
+        gate: gate as unknown as Gate, outbound: (await realOutbound(onair.database)).outbound,
       });
       await hooks.start();
     });
