@@ -58,6 +58,11 @@ export class Backend {
     this.#answers.set(method, typeof answer === 'function' ? answer : () => answer);
   }
 
+  /** Every method answered 200 {} again. */
+  reset(): void {
+    this.#answers.clear();
+  }
+
   of(method: string): Array<Record<string, any>> {
     return this.calls.filter((call) => call.method === method).map((call) => call.body);
   }

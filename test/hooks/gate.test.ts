@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { after, before, beforeEach, describe, test } from 'node:test';
 import { ManualClock } from '../../src/core/clock.ts';
 import type { BusEvent } from '../../src/core/events/bus.ts';
 import type { StreamStatus } from '../../src/gate/contract.ts';
@@ -32,6 +32,7 @@ describe('REST hooks with real sources and listeners', () => {
     });
     server.onair.bus.subscribe((event) => events.push(event));
   });
+  beforeEach(() => backend.reset());
   after(async () => {
     await server.stop();
     await backend.close();
@@ -46,8 +47,9 @@ describe('REST hooks with real sources and listeners', () => {
     return { event: event.id, start };
   }
 
+  /** A reservation of the default channel, for a live instance of its own unless the body names one. */
   async function reserve(body: Record<string, unknown> = {}) {
-    const reserved = await server.request('POST', '/reserve', body);
+    const reserved = await server.request('POST', '/reserve', { instance: await liveInstance(), ...body });
     assert.equal(reserved.status, 201, JSON.stringify(reserved.body));
     const [session] = (await server.request('GET', '/channels/main/sessions')).body;
     return { url: reserved.body.url as string, session: session.id as string };
@@ -61,7 +63,7 @@ describe('REST hooks with real sources and listeners', () => {
 
   test('connect: a refusal is a 403 with the backend\'s reason; OVERWRITE turns a reservation\'s record on', async () => {
     backend.answer('connect', { body: { status: 403, reason: 'The studio is closed tonight' } });
-    const refused = await server.request('POST', '/reserve', {});
+    const refused = await server.request('POST', '/reserve', { instance: await liveInstance() });
     assert.equal(refused.status, 403);
     assert.match(refused.body.detail, /The studio is closed tonight/);
     assert.equal(await state(), 'idle');
@@ -75,7 +77,6 @@ describe('REST hooks with real sources and listeners', () => {
     assert.deepEqual([asked.name, asked.record, asked.appKey], ['main', false, 'defaultApp']);
     clock.advance(server.config.gate.reservationTtlMs);
     assert.equal((await ended(session)).reason, 'expired');
-    backend.answer('connect', {});
   });
 
   test('publishStream refused: the source is cut off within a second, nothing reaches a listener or the archive', async () => {
@@ -97,7 +98,6 @@ describe('REST hooks with real sources and listeners', () => {
     assert.ok(recordings.status === 404 || recordings.body.recordings.length === 0, JSON.stringify(recordings.body));
     await backend.until('STOPPED', () => backend.statuses(session).includes('STOPPED'));
     assert.deepEqual(backend.statuses(session), ['NEW', 'PENDING', 'STOPPED']);
-    backend.answer('publishStream', {});
   });
 
   test('a source let through: PUBLISHING; listeners without the ticket get 403 and no audio; a keep-alive answered 403 ends it', async () => {
@@ -124,7 +124,6 @@ describe('REST hooks with real sources and listeners', () => {
     clock.advance(10_000);
     assert.equal((await ended(session)).reason, 'refused');
     await source.exited;
-    backend.answer('StreamKeepAliveEvent', {});
   });
 
   test('POST /rest-api/stream/terminate cuts a source off; a source that leaves is UNPUBLISHED', async () => {

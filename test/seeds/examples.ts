@@ -130,7 +130,7 @@ function seedRequest(text: string): Received {
 
 /** A source on air on the default channel for a few seconds, its session returned; the channel is idle again after. */
 async function sourceOnAir(world: World, seconds: number): Promise<string> {
-  const reserved = await world.api('POST', '/reserve', {});
+  const reserved = await world.api('POST', '/reserve', { event: EVENT });
   assert.equal(reserved.status, 201, JSON.stringify(reserved.body));
   const [session] = (await world.api('GET', '/channels/main/sessions')).body;
   assert.equal(await pushTone(reserved.body.url, { seconds }).exited, 0);
