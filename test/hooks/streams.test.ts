@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { ManualClock } from '../../src/core/clock.ts';
 import { loadConfig } from '../../src/core/config.ts';
-import type { EventType } from '../../src/core/events/bus.ts';
+import type { BusEvent, EventType } from '../../src/core/events/bus.ts';
 import { createMetrics } from '../../src/core/metrics.ts';
 import type { Gate, StreamInfo, StreamStatus } from '../../src/gate/contract.ts';
 import { createHooks, type Hooks } from '../../src/hooks/index.ts';
@@ -36,6 +36,8 @@ for (const database of testDatabases) {
     let hooks: Hooks;
     const gate = new StandInGate();
     const clock = new ManualClock(Date.now());
+    // Events as the hooks heard them: this subscriber comes after theirs.
+    const heard: BusEvent[] = [];
     before(async () => {
       backend = await Backend.start();
       server = await startOnair({ database, clock });
@@ -50,6 +52,7 @@ for (const database of testDatabases) {
         gate: gate as unknown as Gate, outbound: (await realOutbound(onair.database)).outbound,
       });
       await hooks.start();
+      onair.bus.subscribe((event) => heard.push(event));
     });
     after(async () => {
       await hooks.stop();
@@ -88,12 +91,19 @@ for (const database of testDatabases) {
         clock.advance(10_000);
         await backend.until(`keep-alive ${n}`, () => keepAlives() === n);
       }
+      // The source leaves while a keep-alive is under way: that one is the last.
+      let release = () => {};
+      backend.answer('StreamKeepAliveEvent', { until: new Promise<void>((resolve) => (release = resolve)) });
+      clock.advance(10_000);
+      await backend.until('keep-alive 3', () => keepAlives() === 3);
       await source.record('stream-ended', 'source-left');
+      await waitFor(() => heard.some((e) => e.type === 'stream-ended' && (e.data as StreamStatus).session === source.session), 'stream-ended');
+      release();
       await backend.until('UNPUBLISHED', () => backend.statuses(source.session).length === 4);
       await hooks.streams.idle();
       clock.advance(30_000);
       await hooks.streams.idle();
-      assert.equal(keepAlives(), 2);
+      assert.equal(keepAlives(), 3);
       assert.deepEqual(backend.statuses(source.session), ['NEW', 'PENDING', 'PUBLISHING', 'UNPUBLISHED']);
       const published = backend.of('StreamStatusEvent').find((body) => body.status === 'PUBLISHING')!;
       for (const field of SEED_FIELDS) assert.ok(field in published, field);
