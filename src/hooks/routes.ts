@@ -63,8 +63,8 @@ export function registerHookRoutes(app: App, apps: HookApp[], streams: StreamApi
   app.post('/rest-api/stream/terminate', {
     schema: {
       tags, summary: 'Cut off the streams matching a filter, wherever they run (seed 004\'s REST API)',
-      description: 'Every field given must match (at least one); the sessions end with reason terminated. Answers the streams ended; 404 when no stream matches.',
-      body: Type.Object(Filter.properties, { additionalProperties: false, minProperties: 1 }),
+      description: 'Every field given must match (at least one: an empty filter is refused); the sessions end with reason terminated. Answers the streams ended; 404 when no stream matches.',
+      body: Filter,
       response: { 200: Type.Array(StreamView), ...problems(404) },
     },
   }, async (request) => streams.terminate(request.body as StreamFilter));

@@ -1,4 +1,4 @@
-import { NotFound } from '../core/errors.ts';
+import { InvalidInput, NotFound } from '../core/errors.ts';
 import type { HookApp } from '../core/hook-apps.ts';
 import type { Gate, StreamInfo } from '../gate/contract.ts';
 import type { StreamFilter, StreamView } from './contract.ts';
@@ -41,8 +41,9 @@ export class StreamApi {
     return found;
   }
 
-  /** Ends the matching streams wherever they run; answers them. */
+  /** Ends the matching streams wherever they run; answers them. An empty filter would end every stream: refused. */
   async terminate(filter: StreamFilter): Promise<StreamView[]> {
+    if (Object.keys(filter).length === 0) throw new InvalidInput('body', 'name at least one of mediaSessionId, name, published, status or appKey');
     const found = await this.find(filter);
     await Promise.all(found.map((stream) => this.#gate.terminate(stream.mediaSessionId, 'terminated')));
     return found;
