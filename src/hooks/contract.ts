@@ -7,8 +7,9 @@ export interface HookError {
   app: string;
   appKey: string;
   method: HookMethod;
-  /** The stream the call told of: its name (the channel) and media session. */
-  stream: { name: string; mediaSessionId: string | null };
+  /** The stream the call told of: its channel (seed 004's name, so the channel's /sse has it too) and its session. */
+  channel: string;
+  session: string | null;
   error: string;
 }
 

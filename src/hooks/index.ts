@@ -49,7 +49,7 @@ async function recordError(deps: HooksDeps, failure: HookFailure): Promise<void>
   const { app, method, body, error } = failure;
   const data: HookError = {
     app: app.name, appKey: app.appKey, method, error,
-    stream: { name: String(body.name ?? ''), mediaSessionId: typeof body.mediaSessionId === 'string' ? body.mediaSessionId : null },
+    channel: String(body.name), session: typeof body.mediaSessionId === 'string' ? body.mediaSessionId : null,
   };
   await deps.database.kysely.transaction().execute((trx) => deps.bus.record(trx, 'hook-error', [data]));
 }

@@ -179,16 +179,16 @@ for (const database of testDatabases) {
       assert.equal(listener().length, 2);
     });
 
-    test('a failed StreamStatusEvent under FAIL reaches /sse as an ErrorEvent naming the method, the stream and the error', async () => {
+    test('a failed StreamStatusEvent under FAIL reaches /sse (the channel\'s too) as an ErrorEvent naming the method, the stream and the error', async () => {
       const source = stream('main');
       backend.answer('StreamStatusEvent', (body) => (body.mediaSessionId === source.session ? { status: 500, body: { reason: 'disk full' } } : {}));
-      const response = await fetch(`${server.url}/sse`, { signal: AbortSignal.timeout(10_000) });
+      const response = await fetch(`${server.url}/channels/main/sse`, { signal: AbortSignal.timeout(10_000) });
       const frames = sseFrames(response.body!);
       await source.record('stream-reserved');
       for await (const frame of frames) {
         if (frame.event !== 'hook-error') continue;
         assert.deepEqual(frame.data.data, {
-          app: 'station', appKey: 'defaultApp', method: 'StreamStatusEvent', stream: { name: 'main', mediaSessionId: source.session },
+          app: 'station', appKey: 'defaultApp', method: 'StreamStatusEvent', channel: 'main', session: source.session,
           error: 'the backend answered 500: disk full',
         });
         break;

@@ -270,7 +270,7 @@ export const examples: Example[] = [
       + '}',
     expect: tellsPublishing(500, async ({ onair }, session) => {
       await waitFor(async () => (await onair.bus.since(0, 10_000)).events.some((e) => e.type === 'hook-error'
-        && (e.data as { stream: { mediaSessionId: string } }).stream.mediaSessionId === session), 'the ErrorEvent');
+        && (e.data as { session: string }).session === session), 'the ErrorEvent');
     }),
   },
 ];
