@@ -71,20 +71,20 @@ export class StreamHooks {
   /** A listener of /listen is let in: PLAYING now, STOPPED when the answer's function is called. */
   playing(app: HookApp, request: PlayRequest): () => void {
     const id = randomUUID();
+    const createDate = this.#options.clock.now();
     const body = (status: HookStatus): Body => ({
       ...this.#common(app.appKey, id), name: request.channel, published: false, hasVideo: false, hasAudio: true, status, info: '',
-      record: false, width: 0, height: 0, bitrate: 0, quality: 0, mediaProvider: 'SRT', createDate: this.#options.clock.now(), client: request.client,
+      record: false, width: 0, height: 0, bitrate: 0, quality: 0, mediaProvider: 'SRT', createDate, client: request.client,
     });
-    const tell = (status: HookStatus, connection: 'ESTABLISHED' | 'DISCONNECTED') => {
-      if (connection === 'ESTABLISHED') this.#connection(id, body(status), connection);
-      void this.#lanes.run(id, () => this.#options.caller.notify(app, 'StreamStatusEvent', body(status), null));
-      if (connection === 'DISCONNECTED') this.#connection(id, body(status), connection);
-    };
-    tell('PLAYING', 'ESTABLISHED');
+    const tell = (status: HookStatus) => void this.#lanes.run(id, () => this.#options.caller.notify(app, 'StreamStatusEvent', body(status), null));
+    this.#connection(id, body('PLAYING'), 'ESTABLISHED');
+    tell('PLAYING');
     let left = false;
     return () => {
-      if (!left) tell('STOPPED', 'DISCONNECTED');
+      if (left) return;
       left = true;
+      tell('STOPPED');
+      this.#connection(id, body('STOPPED'), 'DISCONNECTED');
     };
   }
 
