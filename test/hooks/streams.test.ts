@@ -172,6 +172,9 @@ for (const database of testDatabases) {
       leave();
       await hooks.streams.idle();
       assert.deepEqual(listener().map((body) => body.status), ['PLAYING', 'STOPPED']);
+      assert.equal(new Set(listener().map((body) => body.createDate)).size, 1);
+      const connections = backend.of('ConnectionStatusEvent').filter((body) => body.client === '10.0.0.9').map((body) => body.status);
+      assert.deepEqual(connections, ['ESTABLISHED', 'DISCONNECTED']);
       const plays = backend.of('playStream').length;
       await hooks.admission.play({ kind: 'hls', ...request, query: { ticket: 'T-2' } });
       await hooks.streams.idle();
