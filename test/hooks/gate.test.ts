@@ -108,21 +108,33 @@ describe('REST hooks with real sources and listeners', () => {
   });
 
   test('a source let through: PUBLISHING; listeners without the ticket get 403 and no audio; a keep-alive answered 403 ends it', async (t) => {
-    backend.answer('playStream', (body) => (body.query.ticket === 'friday' ? {} : { body: { status: 403, reason: 'a ticket is needed' } }));
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    backend.answer('playStream', (body) => (body.query.ticket === 'friday' ? {} : body.query.ticket === 'slow' ? { until: held }
+      : { body: { status: 403, reason: 'a ticket is needed' } }));
     const { url, session } = await reserve();
     const source = push(t, url, 60);
     await waitFor(async () => (await state()) === 'publishing', 'the source to be on air', 15_000);
     await backend.until('PUBLISHING', () => backend.statuses(session).includes('PUBLISHING'));
 
     const plays = backend.of('playStream').length;
+    const listenerEvents = () => backend.of('StreamStatusEvent').filter((body) => body.published === false).length;
+    const listenersBefore = listenerEvents();
     const refused = await fetch(`${server.url}/listen?ticket=monday`);
     assert.equal(refused.status, 403);
     assert.match(((await refused.json()) as { detail: string }).detail, /a ticket is needed/);
+    // A backend slow for one listener holds up that listener only.
+    const slow = listen(`${server.url}/listen?ticket=slow`);
+    await backend.until('the slow listener to be asked', () => backend.of('playStream').some((body) => body.query.ticket === 'slow'));
+    assert.equal((await fetch(`${server.url}/ping`)).status, 204);
     const listener = listen(`${server.url}/listen?ticket=friday`);
     await listener.firstByte;
     listener.close();
-    assert.deepEqual(backend.of('playStream').slice(plays).map((body) => body.query.ticket), ['monday', 'friday']);
-    await backend.until('the listener\'s PLAYING and STOPPED', () => backend.of('StreamStatusEvent').filter((body) => body.published === false).length === 2);
+    release();
+    await slow.firstByte;
+    slow.close();
+    assert.deepEqual(backend.of('playStream').slice(plays).map((body) => body.query.ticket), ['monday', 'slow', 'friday']);
+    await backend.until('the listeners\' PLAYING and STOPPED', () => listenerEvents() === listenersBefore + 4);
 
     const found = await server.request('POST', '/rest-api/stream/find', { status: 'PUBLISHING' });
     assert.equal(found.status, 200);
