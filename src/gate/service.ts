@@ -354,7 +354,9 @@ export class GateService implements Gate {
   async #play(channel: Definition, local: LiveSession | undefined, listener: Listener): Promise<() => void> {
     if (!this.#admission) return () => {};
     const appKey = local?.appKey ?? channel.appKey;
-    return once(await this.#admission.play({ ...listener, channel: channel.name, session: local?.id ?? null, appKey }));
+    // The query as a plain object: Fastify's has no prototype.
+    const query = { ...listener.query };
+    return once(await this.#admission.play({ ...listener, query, channel: channel.name, session: local?.id ?? null, appKey }));
   }
 
   /**
