@@ -15,6 +15,7 @@ export interface Attempt {
 
 export interface RunEnd {
   exit: Exit;
+  /** Its source went on air (a source still held back for its admission did not). */
   published: boolean;
   /** Last lines ffmpeg wrote, passphrase removed. */
   diagnostics: string;
@@ -152,12 +153,12 @@ export class LiveSession {
     for (const output of this.outputs.filter((o) => o.state !== 'skipped')) Object.assign(output, { state: 'waiting', error: null });
     const child = options.supervisor.spawn(`gate-${this.id}`, 'ffmpeg', relayArgs(plan));
     this.process = child;
-    let published = false;
+    let connected = false;
     const run: Run = { feed: undefined, held: undefined, over: false };
     this.#run = run;
     child.child.stdout?.on('data', (chunk: Buffer) => {
-      if (!published) {
-        published = true;
+      if (!connected) {
+        connected = true;
         for (const output of this.outputs.filter((o) => o.state === 'waiting')) output.state = 'connected';
         if (options.hold) run.held = [];
         options.onConnected();
@@ -195,7 +196,7 @@ export class LiveSession {
       }
     });
     const ended = child.exited.then((exit): RunEnd => {
-      return { exit, published, diagnostics: tail.join('\n') };
+      return { exit, published: run.feed !== undefined, diagnostics: tail.join('\n') };
     });
     let exited = false;
     void ended.then(() => {

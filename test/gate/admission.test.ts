@@ -203,6 +203,25 @@ describe('the gate asks an Admission before it acts', () => {
     await source.exited;
   });
 
+  test('a source that leaves before the backend decides was never on air: nothing recorded, the reservation waits for a source again', async () => {
+    reset();
+    let allow = () => {};
+    admission.onPublish = () => new Promise<void>((resolve) => {
+      allow = resolve;
+    });
+    const ref = instance();
+    const { url, session } = await reserve({ instance: ref, record: true });
+    const source = pushTone(url, { seconds: 1 });
+    assert.equal(await source.exited, 0, source.stderr());
+    await waitFor(async () => (await server.request('GET', '/channels/main/sessions?limit=1')).body[0].attempts.length === 1, 'the attempt to be kept', 15_000);
+    allow();
+    await later(300);
+    assert.equal(await state(), 'reserved', 'still waiting for a source');
+    assert.ok(!server.events.some((e) => e.type === 'stream-publishing' && (e.data as StreamStatus).session === session), 'never on air');
+    await server.gate.terminate(session, 'terminated');
+    assert.ok(!server.archive.adopted.some((f) => f.event === ref.event), 'nothing adopted by the archive');
+  });
+
   test('publish allowed after a delay: on air only then, stream-publishing after the decision, nothing of it heard before', async () => {
     reset();
     let allowedAt = 0;
