@@ -77,6 +77,8 @@ export interface Config {
     /** How long before the start the recording is fed to the player, to make up for the SRT and relay delay. */
     outputDelayMs: number;
   };
+  /** Outgoing calls (core/outbound): the refused ranges that URLs from the API may lead to all the same. */
+  outbound: { allowedPrivate: string[] };
 }
 
 export type OutputType = 'icecast' | 'srt' | 'rtmp';
@@ -370,5 +372,6 @@ export function loadConfig(env: Env = process.env): Config {
       fallback,
     },
     automation: automation(env),
+    outbound: { allowedPrivate: cidrs(env, 'ONAIR_ALLOWED_PRIVATE_ADDRESSES') },
   };
 }
