@@ -615,7 +615,8 @@ export class GateService implements Gate {
       this.#logger.info({ channel: session.channel.name, session: session.id, reason: (error as Error).message }, 'the admission refused the source: cut off');
       return this.#end(running, 'refused');
     }
-    if (session.letThrough()) await this.#publishing(running);
+    // Ended meanwhile (terminated, expired, stopping): nothing of it goes out.
+    if (session.stopReason === undefined && !this.#stopping && session.letThrough()) await this.#publishing(running);
   }
 
   async #publishing(running: Running): Promise<void> {
