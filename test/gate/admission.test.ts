@@ -242,6 +242,7 @@ describe('the gate asks an Admission before it acts', () => {
     assert.equal(await state(), 'reserved', 'not on air while the backend decides');
     assert.equal(firstByteAt, 0, 'nothing heard while the backend decides');
     await waitFor(async () => (await state()) === 'publishing', 'on air');
+    await waitFor(() => firstByteAt > 0, 'the first byte at the listener');
     assert.ok(firstByteAt >= allowedAt, 'heard after the decision');
     assert.equal(await source.exited, 0, source.stderr());
     await ended(session);
