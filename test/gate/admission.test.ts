@@ -342,8 +342,11 @@ describe('streams and terminate across two instances sharing PostgreSQL', { skip
       const event = programme.add('live', Date.now() - 60_000);
       const reserved = await first.gate.reserve('main', { instance: { event: event.id, start: event.start } });
       const source = pushTone(reserved.url, { seconds: 10 });
-      await waitFor(async () => (await first.gate.availability('main')).state === 'publishing', 'on air', 15_000);
-      const streams = await second.gate.streams();
+      // The other instance reads the row, written a moment after the state is seen here.
+      const streams = await waitFor(async () => {
+        const listed = await second.gate.streams();
+        return listed[0]?.state === 'publishing' ? listed : undefined;
+      }, 'on air, as the other instance sees it', 15_000);
       const firstNode = first.events.find((e) => e.type === 'stream-reserved')?.origin;
       assert.deepEqual(streams.map((s) => [s.session, s.state, s.node]), [[reserved.session, 'publishing', firstNode]]);
       const started = performance.now();
