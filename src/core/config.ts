@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { durationProblem, parseDuration } from './duration.ts';
 import { FALLBACK_EXAMPLE, fallbackOf, type Fallback } from './fallback.ts';
-import { hookApps, type HookApp } from './hook-apps.ts';
+import { APP_KEY, DEFAULT_APP, hookApps, type HookApp } from './hook-apps.ts';
 
 export type { Fallback } from './fallback.ts';
 
@@ -18,9 +18,8 @@ export type NodeRole = 'origin' | 'edge';
 export const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** Channel names fit in paths; stream keys are SRT passphrases. */
 export const CHANNEL_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
-/** A hook application's name (seed 004's appKey), and the one of channels that name none. */
-export const APP_KEY = /^[A-Za-z0-9_.-]{1,64}$/;
-export const DEFAULT_APP = 'defaultApp';
+// A hook application's name (seed 004's appKey), and the one of channels that name none: defined with the apps.
+export { APP_KEY, DEFAULT_APP } from './hook-apps.ts';
 export const STREAM_KEY = /^[\x21-\x7e]{10,79}$/;
 
 export interface Config {

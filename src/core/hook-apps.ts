@@ -41,8 +41,9 @@ export interface HookApp {
   timeoutMs: number;
 }
 
-export const DEFAULT_APP_KEY = 'defaultApp';
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** A hook application's name (seed 004's appKey), and the one of channels that name none. */
+export const APP_KEY = /^[A-Za-z0-9_.-]{1,64}$/;
+export const DEFAULT_APP = 'defaultApp';
 const DEFAULT_TIMEOUT = 'PT15S';
 /** A player asks for every HLS playlist again and again: a few seconds of its answer spare the backend. */
 const PLAY_CACHE_MS = 5_000;
@@ -111,9 +112,9 @@ const APP_FIELDS = ['name', 'appKey', 'url', 'methods', 'restClientConfig', 'tim
 function app(value: unknown, at: string, fail: Fail): HookApp {
   const given = record(value, at, fail);
   known(given, APP_FIELDS, at, fail);
-  const { name, appKey = DEFAULT_APP_KEY, methods = HOOK_METHODS, restClientConfig = {} } = given;
+  const { name, appKey = DEFAULT_APP, methods = HOOK_METHODS, restClientConfig = {} } = given;
   for (const [field, text] of [['name', name], ['appKey', appKey]] as const) {
-    if (typeof text !== 'string' || !NAME.test(text)) fail(`${at}.${field} must be 1 to 64 letters, digits, ., _ or -`);
+    if (typeof text !== 'string' || !APP_KEY.test(text)) fail(`${at}.${field} must be 1 to 64 letters, digits, ., _ or -`);
   }
   if (!Array.isArray(methods) || methods.some((method) => !HOOK_METHODS.includes(method))) fail(`${at}.methods must be a list of ${HOOK_METHODS.join(', ')}`);
   const configs = record(restClientConfig, `${at}.restClientConfig`, fail);

@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import type { App } from '../core/http/server.ts';
-import { Text } from '../core/http/validation.ts';
 import { HOOK_METHODS } from '../core/hook-apps.ts';
+import { AppKey, ChannelName } from '../gate/contract.ts';
 import type { StreamFilter } from './contract.ts';
 import { appView, type StreamApi } from './service.ts';
 import type { HookApp } from '../core/hook-apps.ts';
@@ -30,10 +30,10 @@ const AppView = Type.Object({
 }, { $id: 'HookApp' });
 const Filter = Type.Object({
   mediaSessionId: Type.Optional(Type.String({ format: 'uuid', description: 'The stream\'s session' })),
-  name: Type.Optional(Text('^[a-z0-9][a-z0-9_-]{0,63}$', '1 to 64 lowercase letters, digits, - or _, starting with a letter or digit', { description: 'The channel' })),
+  name: Type.Optional(ChannelName),
   published: Type.Optional(Type.Boolean({ description: 'true: sources (every stream onair lists is one)' })),
   status: Type.Optional(Status),
-  appKey: Type.Optional(Type.String({ maxLength: 64 })),
+  appKey: Type.Optional(AppKey),
 }, { additionalProperties: false });
 const StreamView = Type.Object({
   nodeId: Type.String(), appKey: Type.String(), sessionId: Type.String(), mediaSessionId: Type.String(), name: Type.String(),

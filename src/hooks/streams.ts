@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Alarm, Clock } from '../core/clock.ts';
 import type { BusEvent, EventBus } from '../core/events/bus.ts';
-import { DEFAULT_APP_KEY, type HookApp } from '../core/hook-apps.ts';
+import { DEFAULT_APP, type HookApp } from '../core/hook-apps.ts';
 import type { Gate, PlayRequest, PublishRequest, StreamStatus } from '../gate/contract.ts';
 import type { Body, HookCaller } from './caller.ts';
 import { Lanes } from './lanes.ts';
@@ -185,14 +185,14 @@ export class StreamHooks {
 
   async #appOf(stream: Stream): Promise<HookApp | undefined> {
     stream.appKey ??= await this.#options.gate.streams().then(
-      (streams) => streams.find((s) => s.session === stream.session)?.appKey ?? DEFAULT_APP_KEY,
-      () => DEFAULT_APP_KEY,
+      (streams) => streams.find((s) => s.session === stream.session)?.appKey ?? DEFAULT_APP,
+      () => DEFAULT_APP,
     );
     return this.#options.apps.get(stream.appKey);
   }
 
   #source(stream: Stream): Body {
-    return { ...this.#common(stream.appKey ?? DEFAULT_APP_KEY, stream.session), name: stream.channel, published: true };
+    return { ...this.#common(stream.appKey ?? DEFAULT_APP, stream.session), name: stream.channel, published: true };
   }
 
   #common(appKey: string, session: string): Body {
@@ -202,7 +202,7 @@ export class StreamHooks {
   /** StreamStatusEvent's body, with seed 004's fields where they apply. */
   #body(stream: Stream, status: HookStatus, info: string): Body {
     return {
-      ...this.#common(stream.appKey ?? DEFAULT_APP_KEY, stream.session), name: stream.channel, published: true,
+      ...this.#common(stream.appKey ?? DEFAULT_APP, stream.session), name: stream.channel, published: true,
       hasVideo: stream.format === 'mpegts', hasAudio: true, status, info, record: stream.record, width: 0, height: 0,
       bitrate: stream.bitrate, quality: 0, mediaProvider: 'SRT', createDate: stream.createDate, metadata: stream.metadata,
     };
