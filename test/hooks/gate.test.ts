@@ -146,6 +146,31 @@ describe('REST hooks with real sources and listeners', () => {
     await source.exited;
   });
 
+  test('HLS: each playlist request is asked of playStream with its query, the answer kept a few seconds; a refusal is a 403', async (t) => {
+    backend.answer('playStream', (body) => (body.query.ticket === 'friday' ? {} : { body: { status: 403, reason: 'a ticket is needed' } }));
+    const listenerEvents = () => backend.of('StreamStatusEvent').filter((body) => body.published === false).length;
+    const listenersBefore = listenerEvents();
+    const { url, session } = await reserve({ format: 'mpegts' });
+    const source = pushTone(url, { seconds: 60, format: 'mpegts' });
+    t.after(() => void source.child.kill('SIGKILL'));
+    const playlist = (ticket: string) => fetch(`${server.url}/hls/index.m3u8?ticket=${ticket}`);
+    await waitFor(async () => (await playlist('friday')).status === 200, 'the HLS playlist', 20_000, 200);
+    const asked = () => backend.of('playStream').filter((body) => body.kind === 'hls' && body.query.ticket === 'friday').length;
+    assert.equal(asked(), 1, 'asked once, however often the player asked for a playlist not there yet');
+    for (let i = 0; i < 3; i++) assert.equal((await playlist('friday')).status, 200);
+    assert.equal(asked(), 1);
+    clock.advance(5_001);
+    assert.equal((await playlist('friday')).status, 200);
+    assert.equal(asked(), 2);
+    const refused = await playlist('monday');
+    assert.equal(refused.status, 403);
+    assert.match(((await refused.json()) as { detail: string }).detail, /a ticket is needed/);
+    assert.deepEqual(backend.statuses(session).slice(0, 3), ['NEW', 'PENDING', 'PUBLISHING']);
+    assert.equal(listenerEvents(), listenersBefore, 'PLAYING and STOPPED are for /listen only');
+    await server.request('POST', '/rest-api/stream/terminate', { mediaSessionId: session });
+    await ended(session);
+  });
+
   test('POST /rest-api/stream/terminate cuts a source off; a source that leaves is UNPUBLISHED', async (t) => {
     const first = await reserve();
     const source = push(t, first.url, 60);
@@ -161,7 +186,8 @@ describe('REST hooks with real sources and listeners', () => {
     assert.equal(await push(t, second.url, 2).exited, 0);
     await backend.until('UNPUBLISHED', () => backend.statuses(second.session).at(-1) === 'UNPUBLISHED');
     assert.deepEqual(backend.statuses(second.session), ['NEW', 'PENDING', 'PUBLISHING', 'UNPUBLISHED']);
-    const connections = backend.of('ConnectionStatusEvent').filter((body) => body.sessionId === second.session).map((body) => body.status);
-    assert.deepEqual(connections, ['ESTABLISHED', 'DISCONNECTED']);
+    const connections = () => backend.of('ConnectionStatusEvent').filter((body) => body.sessionId === second.session).map((body) => body.status);
+    await backend.until('DISCONNECTED', () => connections().length === 2);
+    assert.deepEqual(connections(), ['ESTABLISHED', 'DISCONNECTED']);
   });
 });
