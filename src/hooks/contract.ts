@@ -1,5 +1,7 @@
 import type { HookMethod } from '../core/hook-apps.ts';
-import type { HookStatus } from './streams.ts';
+
+/** StreamStatusEvent's statuses (seed 004). */
+export type HookStatus = 'NEW' | 'PENDING' | 'PUBLISHING' | 'UNPUBLISHED' | 'PLAYING' | 'STOPPED' | 'FAILED';
 
 /** seed 004's ErrorEvent: a hook event under `restOnError: FAIL` went wrong (the bus event `hook-error`, over SSE). */
 export interface HookError {

@@ -1,8 +1,7 @@
 import { InvalidInput, NotFound } from '../core/errors.ts';
 import type { HookApp } from '../core/hook-apps.ts';
 import type { Gate, StreamInfo } from '../gate/contract.ts';
-import type { StreamFilter, StreamView } from './contract.ts';
-import type { HookStatus } from './streams.ts';
+import type { HookStatus, StreamFilter, StreamView } from './contract.ts';
 
 const STATUS: Record<StreamInfo['state'], HookStatus> = {
   reserved: 'NEW', publishing: 'PUBLISHING', disconnected: 'UNPUBLISHED', ended: 'STOPPED', failed: 'FAILED',

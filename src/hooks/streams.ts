@@ -5,10 +5,9 @@ import type { BusEvent, EventBus } from '../core/events/bus.ts';
 import { DEFAULT_APP, type HookApp } from '../core/hook-apps.ts';
 import type { Gate, PlayRequest, PublishRequest, StreamStatus } from '../gate/contract.ts';
 import type { Body, HookCaller } from './caller.ts';
+import type { HookStatus } from './contract.ts';
 import { Lanes } from './lanes.ts';
 
-/** StreamStatusEvent's statuses (seed 004). */
-export type HookStatus = 'NEW' | 'PENDING' | 'PUBLISHING' | 'UNPUBLISHED' | 'PLAYING' | 'STOPPED' | 'FAILED';
 
 /** A source's stream on this node, from its reservation or activation until it ends. */
 interface Stream {

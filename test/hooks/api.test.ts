@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { after, before, describe, test } from 'node:test';
 import { testDatabases } from '../support/databases.ts';
 import { startOnair, type Answer, type Running } from '../support/onair.ts';
-import { hookApps } from './backend.ts';
+import { appsSetting } from './backend.ts';
 
 const KEY = 'the-station-key-0123456789';
 const withKey = { 'x-api-key': KEY };
@@ -16,7 +16,7 @@ describe('the hooks\' routes', () => {
       database: testDatabases[0]!,
       env: {
         ONAIR_API_KEY: KEY,
-        ONAIR_HOOK_APPS: hookApps(
+        ONAIR_HOOK_APPS: appsSetting(
           { name: 'station', url: 'https://hooks:s3cret@backend.example/rest/my_api?token=abc', methods: ['connect'] },
           { name: 'tv', appKey: 'tv', url: 'http://10.0.0.5/api', restClientConfig: { playStream: { restPolicy: 'DISABLE' } } },
         ),

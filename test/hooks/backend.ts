@@ -83,6 +83,6 @@ export class Backend {
 }
 
 /** ONAIR_HOOK_APPS with one app per backend given. */
-export function hookApps(...apps: Array<Record<string, unknown>>): string {
+export function appsSetting(...apps: Array<Record<string, unknown>>): string {
   return JSON.stringify(apps);
 }

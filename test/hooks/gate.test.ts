@@ -6,7 +6,7 @@ import type { StreamStatus } from '../../src/gate/contract.ts';
 import { testDatabases } from '../support/databases.ts';
 import { startOnair, waitFor, type Running } from '../support/onair.ts';
 import { ffmpegChildren, freeUdpPort, listen, pushTone } from '../gate/harness.ts';
-import { Backend, hookApps } from './backend.ts';
+import { appsSetting, Backend } from './backend.ts';
 
 /**
  * REST hooks deciding on real sources and listeners: onair with its gate and a hook backend, ffmpeg pushing over SRT.
@@ -24,7 +24,7 @@ describe('REST hooks with real sources and listeners', () => {
       database: testDatabases[0]!, clock,
       env: {
         ONAIR_SRT_PORT_START: String(await freeUdpPort()),
-        ONAIR_HOOK_APPS: hookApps({
+        ONAIR_HOOK_APPS: appsSetting({
           name: 'station', url: backend.url,
           restClientConfig: { connect: { restPolicy: 'OVERWRITE', restOverwrite: 'record' }, publishStream: { restOnError: 'FAIL' } },
         }),

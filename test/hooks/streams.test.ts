@@ -10,7 +10,7 @@ import { createHooks, type Hooks } from '../../src/hooks/index.ts';
 import { testDatabases } from '../support/databases.ts';
 import { startOnair, waitFor, type Running } from '../support/onair.ts';
 import { sseFrames } from '../support/sse.ts';
-import { Backend, hookApps } from './backend.ts';
+import { appsSetting, Backend } from './backend.ts';
 import { realOutbound } from './outbound.ts';
 
 /** The gate as the hooks see it: the streams it lists, and the sessions it was told to end. */
@@ -43,7 +43,7 @@ for (const database of testDatabases) {
       server = await startOnair({ database, clock });
       const config = loadConfig({
         ONAIR_HOOKS_KEEPALIVE: 'PT10S',
-        ONAIR_HOOK_APPS: hookApps({ name: 'station', url: backend.url, restClientConfig: { StreamStatusEvent: { restOnError: 'FAIL' } } }),
+        ONAIR_HOOK_APPS: appsSetting({ name: 'station', url: backend.url, restClientConfig: { StreamStatusEvent: { restOnError: 'FAIL' } } }),
       });
       const { onair } = server;
       hooks = createHooks({
