@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test, type TestContext } from 'node:test';
 import { ManualClock } from '../../src/core/clock.ts';
+import { Refused } from '../../src/core/errors.ts';
 import type { BusEvent } from '../../src/core/events/bus.ts';
 import type { StreamStatus } from '../../src/gate/contract.ts';
 import { testDatabases } from '../support/databases.ts';
@@ -68,12 +69,15 @@ describe('REST hooks with real sources and listeners', () => {
   }
   const state = async () => (await server.request('GET', '/check')).body.state as string;
 
-  test('connect: a refusal is a 403 with the backend\'s reason; OVERWRITE turns a reservation\'s record on', async () => {
+  test('connect: a refusal is a 403 with the backend\'s reason, and refuses an activation; OVERWRITE turns a reservation\'s record on', async () => {
     backend.answer('connect', { body: { status: 403, reason: 'The studio is closed tonight' } });
     const refused = await server.request('POST', '/reserve', { instance: await liveInstance() });
     assert.equal(refused.status, 403);
     assert.match(refused.body.detail, /The studio is closed tonight/);
     assert.equal(await state(), 'idle');
+    assert.equal((await server.request('POST', '/channels', { name: 'studio' })).status, 201);
+    await assert.rejects(server.onair.gate.gate.activate('studio'), (error: Error) => error instanceof Refused && /closed tonight/.test(error.message));
+    assert.deepEqual(backend.of('connect').map((body) => [body.kind, body.name]), [['reserve', 'main'], ['activate', 'studio']]);
 
     backend.answer('connect', { body: { record: true } });
     const instance = await liveInstance();
