@@ -42,6 +42,8 @@ export class HookCaller {
   #logger: Logger;
   #failed: (failure: HookFailure) => Promise<void>;
   #decisions = new Map<string, Decision>();
+  /** Aborted when onair stops: calls under way are given up, queued ones fail at once. */
+  #stopped = new AbortController();
 
   constructor(options: { outbound: Outbound; clock: Clock; logger: Logger; failed: (failure: HookFailure) => Promise<void> }) {
     this.#outbound = options.outbound;
@@ -71,12 +73,17 @@ export class HookCaller {
     if (!this.#calls(app, method)) return undefined;
     const reply = await this.#post(app, method, body, eventId);
     const status = 'failure' in reply ? undefined : statusOf(reply.status, reply.answer);
-    if (status !== 200) {
+    if (status !== 200 && !this.#stopped.signal.aborted) {
       const error = 'failure' in reply ? reply.failure : `the backend answered ${reply.status}${reasonOf(reply.answer, '')}`;
       if (app.restClientConfig[method].restOnError === 'FAIL') await this.#failed({ app, method, body, eventId, error });
       else this.#logger.warn({ app: app.name, method, error }, 'a hook event was not taken');
     }
     return status;
+  }
+
+  /** Gives up every call under way or to come: onair stops, and a slow backend must not hold that up. */
+  stop(): void {
+    this.#stopped.abort();
   }
 
   #calls(app: HookApp, method: HookMethod): boolean {
@@ -118,14 +125,15 @@ export class HookCaller {
     for (let attempt = 1; ; attempt++) {
       try {
         const response = await this.#outbound.send({
-          url: `${app.url}/${method}`, trust: 'operator', body: sent, timeoutMs: app.timeoutMs,
+          url: `${app.url}/${method}`, trust: 'operator', body: sent, timeoutMs: app.timeoutMs, signal: this.#stopped.signal,
           headers: { 'content-type': 'application/json;charset=UTF-8', accept: 'application/json' },
           log: { kind: 'hook', subscriber: app.name, message: null, eventId, type: method, attempt },
         });
         return { status: response.status, answer: parsed(response.body) };
       } catch (error) {
         if (!(error instanceof OutboundError)) throw error;
-        if (error.failure !== 'send' || attempt > RETRIES) return { failure: `${error.failure}: ${error.message}` };
+        const again = error.failure === 'send' && attempt <= RETRIES && !this.#stopped.signal.aborted;
+        if (!again) return { failure: `${error.failure}: ${error.message}` };
       }
     }
   }

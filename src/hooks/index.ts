@@ -37,6 +37,7 @@ export function createHooks(deps: HooksDeps) {
     },
     async stop() {
       unfollow?.();
+      caller.stop();
       await streams.stop();
     },
   };

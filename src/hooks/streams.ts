@@ -92,8 +92,12 @@ export class StreamHooks {
     return this.#lanes.idle();
   }
 
+  /** Ends the keep-alives; resolves once the calls queued are done (the caller gives them up first). */
   async stop(): Promise<void> {
-    for (const stream of this.#streams.values()) stream.keepAlive?.cancel();
+    for (const stream of this.#streams.values()) {
+      stream.live = false;
+      stream.keepAlive?.cancel();
+    }
     this.#streams.clear();
     await this.#lanes.idle();
   }

@@ -197,5 +197,18 @@ for (const database of testDatabases) {
         break;
       }
     });
+
+    // Last: it stops the hooks.
+    test('stopping gives up the calls under way at once, however slow the backend', async () => {
+      const source = stream('main');
+      backend.answer('StreamStatusEvent', { until: new Promise(() => {}) });
+      await source.record('stream-reserved');
+      await source.record('stream-publishing');
+      await backend.until('NEW', () => backend.statuses(source.session).length === 1);
+      const started = Date.now();
+      await hooks.stop();
+      assert.ok(Date.now() - started < 1000, `stopped after ${Date.now() - started} ms`);
+      assert.deepEqual(backend.statuses(source.session), ['NEW'], 'the queued PUBLISHING is not sent');
+    });
   });
 }
