@@ -1,0 +1,193 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Webhook } from 'standardwebhooks';
+import { ManualClock } from '../../src/core/clock.ts';
+import type { BusEvent } from '../../src/core/events/bus.ts';
+import { Deliverer } from '../../src/webhooks/delivery.ts';
+import { SCHEDULE } from '../../src/webhooks/schedule.ts';
+import { testDatabases } from '../support/databases.ts';
+import { startOnair, waitFor, type Running } from '../support/onair.ts';
+import { signedWith, startReceiver, type Receiver } from './receiver.ts';
+
+/** Receivers listen on loopback, which URLs from the API may not lead to unless allowed. */
+const ALLOW_LOOPBACK = { ONAIR_ALLOWED_PRIVATE_ADDRESSES: '127.0.0.0/8' };
+const START = Date.parse('2026-12-06T10:00:00Z');
+
+async function messageRow(server: Running, id: string) {
+  return server.onair.database.kysely.selectFrom('webhook_messages').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** The task planned for a message's attempt, once it exists. */
+async function planned(server: Running, message: string, plan: number) {
+  return waitFor(() => server.onair.tasks.service.get(Deliverer.taskId(message, plan)), `attempt task ${plan} of ${message}`);
+}
+
+function collect(server: Running): BusEvent[] {
+  const events: BusEvent[] = [];
+  server.onair.bus.subscribe((event) => events.push(event));
+  return events;
+}
+
+for (const database of testDatabases) {
+  describe(`webhooks on ${database.name}`, () => {
+    let receiver: Receiver;
+    before(async () => {
+      receiver = await startReceiver();
+    });
+    after(() => receiver.close());
+
+    test('events are signed per Standard Webhooks (standardwebhooks verifies them, during a rotation with either secret); a * subscription never gets its own deliveries\' tasks', async () => {
+      receiver.received.length = 0;
+      receiver.answer = () => ({ status: 200 });
+      const server = await startOnair({ database, env: ALLOW_LOOPBACK });
+      try {
+        const refused = await server.request('POST', '/webhooks', { url: 'http://127.0.0.1:1/x', types: ['nope!'] });
+        assert.equal(refused.status, 400);
+        const created = await server.request('POST', '/webhooks', { url: receiver.url, types: ['task-status-changed'], description: 'tasks' });
+        assert.equal(created.status, 201, JSON.stringify(created.body));
+        const { id, secret } = created.body;
+        assert.match(secret, /^whsec_[A-Za-z0-9+/]{43}=$/);
+        const all = await server.request('POST', '/webhooks', { url: `${receiver.url}?all`, types: ['*'] });
+        const shown = await server.request('GET', `/webhooks/${id}`);
+        assert.equal(shown.body.secret, undefined, 'the secret is shown only on creation and rotation');
+        assert.deepEqual(shown.body.types, ['task-status-changed']);
+
+        const task = (await server.request('POST', '/tasks', { operation: { type: 'test', parameters: {} } })).body.task.id;
+        const completed = (r: { message: { type: string; data: any } }) => r.message.type === 'task-status-changed' && r.message.data.id === task && r.message.data.status === 'completed';
+        await waitFor(() => receiver.received.filter(completed).length === 2, 'the completion, once to each subscription');
+        const first = receiver.received.find((r) => completed(r) && !r.url.endsWith('?all'));
+        const verified = new Webhook(secret).verify(first!.body, signedWith(first!)) as { type: string; data: unknown; timestamp: string };
+        assert.deepEqual(verified.data, { id: task, operation: 'test', status: 'completed' });
+        assert.ok(!Number.isNaN(Date.parse(verified.timestamp)));
+
+        const rotated = await server.request('POST', `/webhooks/${id}/secret/rotate`);
+        assert.equal(rotated.status, 200);
+        assert.notEqual(rotated.body.secret, secret);
+        assert.ok(Date.parse(rotated.body.previousSecretUntil) > Date.now() + 23 * 3600_000);
+        const next = (await server.request('POST', '/tasks', { operation: { type: 'test', parameters: {} } })).body.task.id;
+        const during = await waitFor(() => receiver.received.find((r) => r.message.data?.id === next && r.message.data.status === 'completed' && !r.url.endsWith('?all')
+          && r.headers['webhook-signature']!.includes(' ')), 'a completion signed with both secrets');
+        for (const key of [secret, rotated.body.secret]) assert.deepEqual((new Webhook(key).verify(during.body, signedWith(during)) as any).data.id, next);
+        assert.throws(() => new Webhook(`whsec_${Buffer.alloc(32, 7).toString('base64')}`).verify(during.body, signedWith(during)));
+
+        assert.ok(receiver.received.some((r) => r.message.type === 'webhook-created'), 'the * subscription gets webhook events');
+        assert.ok(!receiver.received.some((r) => r.message.data?.operation === 'webhook-delivery'), 'no event of a delivery task is delivered');
+        const log = await server.request('GET', `/webhooks/${all.body.id}/deliveries?limit=1000`);
+        assert.equal(log.status, 200);
+        assert.ok(log.body.deliveries.every((d: { status: number; attempt: number }) => d.status === 200 && d.attempt === 1));
+      } finally {
+        await server.stop();
+      }
+    });
+
+    test('a failing receiver is tried again on the scheme\'s schedule with jitter, under the same webhook-id, ten attempts in all', async () => {
+      receiver.received.length = 0;
+      receiver.answer = () => ({ status: 500, body: 'down' });
+      const clock = new ManualClock(START);
+      // 0.75: each delay 5 % longer than the schedule's.
+      const server = await startOnair({ database, clock, env: ALLOW_LOOPBACK, random: () => 0.75 });
+      try {
+        const { id } = (await server.request('POST', '/webhooks', { url: receiver.url, types: ['programme-changed'] })).body;
+        const first = await server.request('POST', `/webhooks/${id}/test`);
+        assert.equal(first.status, 200);
+        assert.equal(first.body.status, 500);
+        assert.equal(first.body.attempt, 1);
+        const message = first.body.message as string;
+        for (let attempt = 2; attempt <= SCHEDULE.length; attempt++) {
+          const failedAt = clock.now();
+          const task = await planned(server, message, attempt);
+          const due = failedAt + Math.round(SCHEDULE[attempt - 1]! * 1.05);
+          assert.equal(task.dueAt, due, `attempt ${attempt} is due ${SCHEDULE[attempt - 1]} ms + 5 % after attempt ${attempt - 1}`);
+          clock.set(due - 101);
+          assert.equal(receiver.received.length, attempt - 1);
+          clock.set(due);
+          await waitFor(() => receiver.received.length === attempt, `attempt ${attempt}`);
+          const received = receiver.received.at(-1)!;
+          assert.equal(received.headers['webhook-id'], message);
+          assert.equal(received.headers['webhook-timestamp'], String(Math.floor(due / 1000)));
+          if (attempt < SCHEDULE.length) await planned(server, message, attempt + 1);
+        }
+        await waitFor(async () => (await messageRow(server, message))?.status === 'failed', 'the message to fail after the last attempt');
+        assert.equal(await server.onair.tasks.service.get(Deliverer.taskId(message, SCHEDULE.length + 1)), undefined);
+        const log = await server.request('GET', `/webhooks/${id}/deliveries?message=${message}`);
+        assert.deepEqual(log.body.deliveries.map((d: { attempt: number }) => d.attempt), [10, 9, 8, 7, 6, 5, 4, 3, 2, 1]);
+        assert.ok(log.body.deliveries.every((d: { status: number; excerpt: string }) => d.status === 500 && d.excerpt === 'down'));
+      } finally {
+        await server.stop();
+      }
+    });
+
+    test('Retry-After is honoured, webhook-delivery: abort-message stops a message, 410 disables the subscription with an event; retry and recovery send again', async () => {
+      receiver.received.length = 0;
+      const clock = new ManualClock(START);
+      const server = await startOnair({ database, clock, env: ALLOW_LOOPBACK, random: () => 0.5 });
+      const events = collect(server);
+      try {
+        const { id } = (await server.request('POST', '/webhooks', { url: receiver.url, types: ['programme-changed'] })).body;
+        receiver.answer = () => ({ status: 503, headers: { 'retry-after': '120' } });
+        const message = (await server.request('POST', `/webhooks/${id}/test`)).body.message as string;
+        assert.equal((await planned(server, message, 2)).dueAt, START + 120_000);
+        receiver.answer = () => ({ status: 429, headers: { 'retry-after': new Date(START + 120_000 + 3_600_000).toUTCString() } });
+        clock.set(START + 120_000);
+        assert.equal((await planned(server, message, 3)).dueAt, START + 120_000 + 3_600_000);
+
+        receiver.answer = () => ({ status: 500, headers: { 'webhook-delivery': 'abort-message' } });
+        const aborted = (await server.request('POST', `/webhooks/${id}/test`)).body;
+        await waitFor(async () => (await messageRow(server, aborted.message))?.status === 'aborted', 'the message to be aborted');
+        assert.equal(await server.onair.tasks.service.get(Deliverer.taskId(aborted.message, 2)), undefined);
+
+        receiver.answer = () => ({ status: 410 });
+        clock.set(START + 120_000 + 3_600_000);
+        await waitFor(async () => (await server.request('GET', `/webhooks/${id}`)).body.enabled === false, 'the subscription to be disabled');
+        const disabled = await waitFor(() => events.find((e) => e.type === 'webhook-disabled'), 'webhook-disabled');
+        assert.equal((disabled.data as { id: string }).id, id);
+        assert.match((await server.request('GET', `/webhooks/${id}`)).body.disabledReason, /410/);
+        assert.equal((await messageRow(server, message))?.status, 'failed');
+        assert.equal((await server.request('POST', `/webhooks/${id}/test`)).status, 409, 'a disabled subscription takes no test');
+
+        receiver.answer = () => ({ status: 204 });
+        assert.equal((await server.request('PATCH', `/webhooks/${id}`, { enabled: true })).body.enabled, true);
+        const count = receiver.received.length;
+        const delivery = (await server.request('GET', `/webhooks/${id}/deliveries?message=${aborted.message}`)).body.deliveries[0].id;
+        const retried = await server.request('POST', `/webhooks/${id}/deliveries/${delivery}/retry`);
+        assert.equal(retried.status, 202);
+        await waitFor(() => receiver.received.length === count + 1, 'the retry');
+        assert.equal(receiver.received.at(-1)!.headers['webhook-id'], aborted.message, 'a retry keeps the webhook-id');
+        await waitFor(async () => (await messageRow(server, aborted.message))?.status === 'delivered', 'the retried message to be delivered');
+
+        const recovered = await server.request('POST', `/webhooks/${id}/recover`, { since: new Date(START).toISOString() });
+        assert.deepEqual(recovered.body, { messages: 1 }, 'the message 410 ended');
+        await waitFor(() => receiver.received.some((r, i) => i > count && r.headers['webhook-id'] === message), 'the recovered message');
+        const none = await server.request('POST', `/webhooks/${id}/recover`, { since: new Date(START + 86_400_000).toISOString() });
+        assert.deepEqual(none.body, { messages: 0 });
+        assert.equal((await server.request('POST', `/webhooks/${id}/deliveries/nosuch/retry`)).status, 404);
+      } finally {
+        await server.stop();
+      }
+    });
+
+    test('a subscription whose deliveries all failed for 5 days is disabled, with an event saying so', async () => {
+      receiver.received.length = 0;
+      receiver.answer = () => ({ status: 500 });
+      const clock = new ManualClock(START);
+      const server = await startOnair({ database, clock, env: ALLOW_LOOPBACK, random: () => 0.5 });
+      const events = collect(server);
+      try {
+        const { id } = (await server.request('POST', '/webhooks', { url: receiver.url, types: ['programme-changed'] })).body;
+        await server.request('POST', `/webhooks/${id}/test`);
+        assert.equal((await server.request('GET', `/webhooks/${id}`)).body.failingSince, new Date(START).toISOString());
+        clock.set(START + 5 * 86_400_000 - 1);
+        assert.equal((await server.request('POST', `/webhooks/${id}/test`)).body.status, 500);
+        assert.equal((await server.request('GET', `/webhooks/${id}`)).body.enabled, true, 'not yet five days');
+        clock.set(START + 5 * 86_400_000);
+        await server.request('POST', `/webhooks/${id}/test`);
+        const shown = await server.request('GET', `/webhooks/${id}`);
+        assert.equal(shown.body.enabled, false);
+        assert.match(shown.body.disabledReason, /5 days/);
+        await waitFor(() => events.find((e) => e.type === 'webhook-disabled'), 'webhook-disabled');
+      } finally {
+        await server.stop();
+      }
+    });
+  });
+}
