@@ -107,8 +107,8 @@ export class Dispatcher {
       }
     }
     // Moved on by another instance meanwhile: read again from where it now is.
-    if (!await store.dispatch(from, through, messages)) return true;
-    await deliverer.plan(messages);
+    const stored = await store.dispatch(from, through, messages);
+    if (stored) await deliverer.plan(stored);
     return true;
   }
 

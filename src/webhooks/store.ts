@@ -65,15 +65,14 @@ export class WebhookStore {
 
   /**
    * Moves the cursor from `from` to `through` and stores the messages of the events between, in one transaction:
-   * false (nothing stored) when another instance moved it first. The update locks the cursor's row, so on PostgreSQL
-   * a second instance waits for the first to commit, then finds the cursor moved.
+   * answers those stored, or undefined (nothing stored) when another instance moved it first. The update locks the
+   * cursor's row, so on PostgreSQL a second instance waits for the first to commit, then finds the cursor moved.
    */
-  async dispatch(from: number, through: number, messages: MessageRow[]): Promise<boolean> {
+  async dispatch(from: number, through: number, messages: MessageRow[]): Promise<MessageRow[] | undefined> {
     return this.#db.transaction().execute(async (trx) => {
       const moved = await trx.updateTable('webhook_cursor').set({ through }).where('id', '=', 1).where('through', '=', from).executeTakeFirst();
-      if (Number(moved.numUpdatedRows) === 0) return false;
-      await this.#insertMessages(trx, messages);
-      return true;
+      if (Number(moved.numUpdatedRows) === 0) return undefined;
+      return this.#insertMessages(trx, messages);
     });
   }
 
@@ -81,11 +80,15 @@ export class WebhookStore {
     await this.#insertMessages(this.#db, [message]);
   }
 
-  async #insertMessages(db: Kysely<WebhookTables>, messages: MessageRow[]): Promise<void> {
+  /** Stores messages, but never two of one event for one subscription; answers those stored. */
+  async #insertMessages(db: Kysely<WebhookTables>, messages: MessageRow[]): Promise<MessageRow[]> {
+    const stored = new Set<string>();
     for (let i = 0; i < messages.length; i += 500) {
-      await db.insertInto('webhook_messages').values(messages.slice(i, i + 500))
-        .onConflict((oc) => oc.columns(['subscription', 'event_id']).doNothing()).execute();
+      const rows = await db.insertInto('webhook_messages').values(messages.slice(i, i + 500))
+        .onConflict((oc) => oc.columns(['subscription', 'event_id']).doNothing()).returning('id').execute();
+      for (const { id } of rows) stored.add(id);
     }
+    return messages.filter((m) => stored.has(m.id));
   }
 
   message(id: string): Promise<MessageRow | undefined> {
