@@ -20,7 +20,6 @@ import { createRecordings, recordingMigrations, type Recordings } from './record
 import { createGate, gateMigrations, type GateArea } from './gate/index.ts';
 import { automationMigrations, createAutomation, type Automation } from './automation/index.ts';
 import { createWebhooks, webhookMigrations, type Webhooks } from './webhooks/index.ts';
-import { standinOutbound } from './core/outbound/standin.ts';
 
 export interface Onair {
   app: App;
@@ -69,7 +68,7 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
   const recordings = createRecordings({ ...core, programme: programme.reader });
   const gate = createGate({ ...core, programme: programme.reader, archive: recordings.archive });
   const automation = createAutomation({ ...core, tasks: tasks.service, programme: programme.reader, archive: recordings.archive, gate: gate.gate });
-  const webhooks = createWebhooks({ ...core, tasks: tasks.service, outbound: standinOutbound(clock), random: overrides.random });
+  const webhooks = createWebhooks({ ...core, tasks: tasks.service, random: overrides.random });
   registerSse(app, bus);
   // Each area is a plugin with a scope of its own, so that it may set its own hooks (auth, error shape) for its routes.
   for (const area of [tasks, programme, recordings, gate, automation, webhooks]) await app.register(area.routes);

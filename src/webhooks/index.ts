@@ -1,7 +1,6 @@
 import { randomInt } from 'node:crypto';
 import type { Core } from '../core/area.ts';
 import type { App } from '../core/http/server.ts';
-import type { Outbound } from '../core/outbound/contract.ts';
 import type { TaskService } from '../tasks/contract.ts';
 import { Deliverer } from './delivery.ts';
 import { Dispatcher } from './dispatcher.ts';
@@ -14,7 +13,6 @@ export { webhookMigrations } from './migrations.ts';
 
 export interface WebhooksDeps extends Core {
   tasks: TaskService;
-  outbound: Outbound;
   /** In [0, 1): the jitter of retries (tests make it exact). */
   random?: () => number;
 }
