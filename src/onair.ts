@@ -14,6 +14,7 @@ import { createLogger } from './core/logger.ts';
 import { nodeIdentity } from './core/node.ts';
 import { createMetrics } from './core/metrics.ts';
 import { VERSION } from './core/version.ts';
+import { createOutbound, outboundMigrations } from './core/outbound/index.ts';
 import { createTasks, taskMigrations, type Tasks } from './tasks/index.ts';
 import { createProgramme, programmeMigrations, type ProgrammeArea } from './programme/index.ts';
 import { createRecordings, recordingMigrations, type Recordings } from './recordings/index.ts';
@@ -54,7 +55,8 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
   let database: Database;
   try {
     database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, logger });
-    await migrate(database, eventMigrations, taskMigrations, programmeMigrations, recordingMigrations, gateMigrations, automationMigrations, webhookMigrations);
+    await migrate(database, eventMigrations, taskMigrations, programmeMigrations, recordingMigrations, gateMigrations, automationMigrations, outboundMigrations,
+      webhookMigrations);
   } catch (error) {
     unlock();
     throw error;
@@ -62,7 +64,8 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
   const metrics = createMetrics();
   const bus = new EventBus({ database, origin: node.id, logger, now: () => clock.now() });
   const app = await createHttpServer({ clock, logger, metrics, apiKey: config.apiKey, http: config.http, version: VERSION });
-  const core: Core = { config, database, bus, clock, logger, metrics, node };
+  const outbound = createOutbound({ config, database, clock, logger, metrics });
+  const core: Core = { config, database, bus, clock, logger, metrics, node, outbound };
   const tasks = createTasks(core);
   const programme = createProgramme({ ...core, logger: logger.child({ area: 'programme' }) });
   const recordings = createRecordings({ ...core, programme: programme.reader });
@@ -82,7 +85,10 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
       // Every route is known: the access rule checks ONAIR_PUBLIC_ROUTES against them before anything runs.
       await app.ready();
       await bus.start();
-      retention = keepEvents({ bus, clock, logger, retentionMs: config.events.retentionMs, time: config.tasks.cleanTime });
+      retention = keepEvents({
+        cleans: { event: (before) => bus.clean(before), delivery: (before) => outbound.clean(before) },
+        clock, logger, retentionMs: config.events.retentionMs, time: config.tasks.cleanTime,
+      });
       await programme.start();
       await recordings.start();
       // The gate frees what a crashed run left (its relays, its channels) before the task engine resumes the

@@ -5,6 +5,7 @@ import type { Database } from './db/database.ts';
 import type { EventBus } from './events/bus.ts';
 import type { Metrics } from './metrics.ts';
 import type { NodeIdentity } from './node.ts';
+import type { Outbound } from './outbound/contract.ts';
 
 /** What the core hands every area: each area's own dependencies add the interfaces of the areas it uses. */
 export interface Core {
@@ -15,4 +16,6 @@ export interface Core {
   logger: Logger;
   metrics: Metrics;
   node: NodeIdentity;
+  /** Every call onair makes to an address it was given. */
+  outbound: Outbound;
 }

@@ -1,17 +1,24 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
 import { everyDay } from '../daily.ts';
-import type { EventBus } from './bus.ts';
 
-/** The daily clean of the outbox: events older than `retentionMs` are removed, a batch at a time. */
-export function keepEvents(options: { bus: EventBus; clock: Clock; logger: Logger; retentionMs: number; time: string }): { stop(): void } {
-  const { bus, clock, logger, retentionMs, time } = options;
+/** What the daily clean empties: each removes what was made before a time, answering how many it removed. */
+export type Cleans = Record<string, (before: number) => Promise<number>>;
+
+/**
+ * The daily clean of what is kept for `retentionMs` (the outbox's events, the delivery log's attempts), a batch at a
+ * time; one that fails leaves the others to run.
+ */
+export function keepEvents(options: { cleans: Cleans; clock: Clock; logger: Logger; retentionMs: number; time: string }): { stop(): void } {
+  const { cleans, clock, logger, retentionMs, time } = options;
   return everyDay(clock, time, async () => {
-    try {
-      const removed = await bus.clean(clock.now() - retentionMs);
-      logger.info({ removed, retentionMs }, 'daily event clean');
-    } catch (err) {
-      logger.error({ err }, 'daily event clean failed; it runs again tomorrow');
+    for (const [what, clean] of Object.entries(cleans)) {
+      try {
+        const removed = await clean(clock.now() - retentionMs);
+        logger.info({ removed, retentionMs }, `daily ${what} clean`);
+      } catch (err) {
+        logger.error({ err }, `daily ${what} clean failed; it runs again tomorrow`);
+      }
     }
   });
 }
