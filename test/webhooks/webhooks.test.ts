@@ -6,7 +6,8 @@ import type { BusEvent } from '../../src/core/events/bus.ts';
 import { Deliverer } from '../../src/webhooks/delivery.ts';
 import { SCHEDULE } from '../../src/webhooks/schedule.ts';
 import { testDatabases } from '../support/databases.ts';
-import { startOnair, waitFor, type Running } from '../support/onair.ts';
+import { rmSync } from 'node:fs';
+import { startOnair, tempDir, waitFor, type Running } from '../support/onair.ts';
 import { signedWith, startReceiver, type Receiver } from './receiver.ts';
 
 /** Receivers listen on loopback, which URLs from the API may not lead to unless allowed. */
@@ -161,6 +162,41 @@ for (const database of testDatabases) {
         const none = await server.request('POST', `/webhooks/${id}/recover`, { since: new Date(START + 86_400_000).toISOString() });
         assert.deepEqual(none.body, { messages: 0 });
         assert.equal((await server.request('POST', `/webhooks/${id}/deliveries/nosuch/retry`)).status, 404);
+      } finally {
+        await server.stop();
+      }
+    });
+
+    test('a message stored by a dispatch that was killed before it planned the attempt is planned at the next start', async () => {
+      receiver.received.length = 0;
+      receiver.answer = () => ({ status: 200 });
+      const url = await database.create();
+      const dataDir = tempDir();
+      let server = await startOnair({ database, databaseUrl: url, dataDir, env: ALLOW_LOOPBACK });
+      try {
+        const { id } = (await server.request('POST', '/webhooks', { url: receiver.url, types: ['programme-changed'] })).body;
+        const now = Date.now();
+        await server.onair.database.kysely.insertInto('webhook_messages').values({
+          id: 'msg_unplanned', subscription: id, event_id: null, type: 'programme-changed', body: '{"type":"programme-changed","timestamp":"2026-12-06T10:00:00.000Z","data":{}}',
+          status: 'pending', attempts: 0, plan: 1, next_at: now, created_at: now, updated_at: now,
+        }).execute();
+        await server.stop();
+        assert.equal(receiver.received.length, 0);
+        server = await startOnair({ database, databaseUrl: url, dataDir, env: ALLOW_LOOPBACK });
+        await waitFor(() => receiver.received.find((r) => r.headers['webhook-id'] === 'msg_unplanned'), 'the unplanned message');
+      } finally {
+        await server.stop();
+        await database.drop(url);
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    });
+
+    test('a URL that leads to a loopback address is refused unless ONAIR_ALLOWED_PRIVATE_ADDRESSES allows it', async () => {
+      const server = await startOnair({ database });
+      try {
+        const refused = await server.request('POST', '/webhooks', { url: receiver.url, types: ['*'] });
+        assert.equal(refused.status, 400);
+        assert.match(refused.body.detail, /body\.url/);
       } finally {
         await server.stop();
       }
