@@ -9,10 +9,10 @@ import { deliveryView, subscriptionView } from './view.ts';
 const tags = ['webhooks'];
 const problems = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, Type.Ref('Problem')]));
 const Url = Type.String({
-  minLength: 1, maxLength: 2000, description: 'http or https; it may not lead to a private or loopback address unless ONAIR_ALLOWED_PRIVATE_ADDRESSES allows it',
+  minLength: 1, maxLength: 2000, examples: ['https://example.org/onair'], description: 'http or https; it may not lead to a private or loopback address unless ONAIR_ALLOWED_PRIVATE_ADDRESSES allows it',
 });
 const Types = Type.Array(Text('^(\\*|[a-z][a-z0-9-]{0,63})$', 'an event type such as task-status-changed, or * for every event'), {
-  minItems: 1, maxItems: 64,
+  minItems: 1, maxItems: 64, examples: [['task-status-changed', 'stream-ended']],
   description: `Event types (task-status-changed, task-progress, stream-reserved, availability-changed, programme-changed, ...); ${ALL_TYPES} for every durable one (task-progress, best effort, only by name)`,
 });
 const Description = Type.String({ maxLength: 500, description: 'What the subscription is for' });
