@@ -4,7 +4,7 @@ import type { Clock } from '../core/clock.ts';
 import type { Announce, EventBus } from '../core/events/bus.ts';
 import { Conflict } from '../core/errors.ts';
 import { OutboundError, type Outbound } from '../core/outbound/contract.ts';
-import type { Operation, TaskService } from '../tasks/contract.ts';
+import { UNFINISHED, type Operation, type TaskService } from '../tasks/contract.ts';
 import { DELIVERY_OPERATION } from './contract.ts';
 import type { MessageRow, SubscriptionRow } from './migrations.ts';
 import { FAILING_FOR, nextAttemptAt, retryAfter } from './schedule.ts';
@@ -93,7 +93,10 @@ export class Deliverer {
     }));
   }
 
-  /** Plans the pending messages whose task does not exist (stored by a dispatch that was killed before it planned them). */
+  /**
+   * Plans the pending messages whose planned task does not exist (stored by a dispatch killed before it planned them),
+   * and plans anew those whose task ended without recording its attempt (the database failed it meanwhile).
+   */
   async recover(): Promise<number> {
     let after = '';
     let planned = 0;
@@ -102,7 +105,9 @@ export class Deliverer {
       if (page.length === 0) return planned;
       after = page.at(-1)!.id;
       const statuses = await this.#o.tasks.statuses(page.map((m) => Deliverer.taskId(m.id, m.plan)));
-      const missing = page.filter((m) => !statuses.has(Deliverer.taskId(m.id, m.plan)));
+      const status = (m: MessageRow) => statuses.get(Deliverer.taskId(m.id, m.plan));
+      const ended = page.filter((m) => { const s = status(m); return s !== undefined && !UNFINISHED.includes(s); });
+      const missing = [...page.filter((m) => status(m) === undefined), ...await this.#o.store.replan(ended, this.#o.clock.now())];
       await this.plan(missing);
       planned += missing.length;
     }

@@ -121,13 +121,24 @@ export class WebhookStore {
 
   /** Makes messages pending again with a new plan, due now; answers them as they now are. */
   async replay(ids: string[], now: number): Promise<MessageRow[]> {
-    if (ids.length === 0) return [];
+    return this.#nextPlan(ids.map((id) => ({ id })), now);
+  }
+
+  /** Gives pending messages a new plan, due now, unless they moved on from the plan given. */
+  async replan(messages: Array<Pick<MessageRow, 'id' | 'plan'>>, now: number): Promise<MessageRow[]> {
+    return this.#nextPlan(messages, now);
+  }
+
+  async #nextPlan(messages: Array<{ id: string; plan?: number }>, now: number): Promise<MessageRow[]> {
+    if (messages.length === 0) return [];
     return this.#db.transaction().execute(async (trx) => {
       const rows: MessageRow[] = [];
-      for (let i = 0; i < ids.length; i += 500) {
-        rows.push(...await trx.updateTable('webhook_messages')
+      for (const { id, plan } of messages) {
+        const row = await trx.updateTable('webhook_messages')
           .set((eb) => ({ status: 'pending' as MessageStatus, plan: eb('plan', '+', 1), next_at: now, updated_at: now }))
-          .where('id', 'in', ids.slice(i, i + 500)).returningAll().execute());
+          .where('id', '=', id).$if(plan !== undefined, (q) => q.where('plan', '=', plan!).where('status', '=', 'pending'))
+          .returningAll().executeTakeFirst();
+        if (row) rows.push(row);
       }
       return rows;
     });

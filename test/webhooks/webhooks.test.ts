@@ -167,7 +167,7 @@ for (const database of testDatabases) {
       }
     });
 
-    test('a message stored by a dispatch that was killed before it planned the attempt is planned at the next start', async () => {
+    test('at the next start, a message a killed dispatch stored but did not plan is planned, and one whose task ended without its attempt is planned anew', async () => {
       receiver.received.length = 0;
       receiver.answer = () => ({ status: 200 });
       const url = await database.create();
@@ -176,18 +176,43 @@ for (const database of testDatabases) {
       try {
         const { id } = (await server.request('POST', '/webhooks', { url: receiver.url, types: ['programme-changed'] })).body;
         const now = Date.now();
-        await server.onair.database.kysely.insertInto('webhook_messages').values({
-          id: 'msg_unplanned', subscription: id, event_id: null, type: 'programme-changed', body: '{"type":"programme-changed","timestamp":"2026-12-06T10:00:00.000Z","data":{}}',
-          status: 'pending', attempts: 0, plan: 1, next_at: now, created_at: now, updated_at: now,
-        }).execute();
+        const stored = (message: string) => ({
+          id: message, subscription: id, event_id: null, type: 'programme-changed', body: '{"type":"programme-changed","timestamp":"2026-12-06T10:00:00.000Z","data":{}}',
+          status: 'pending' as const, attempts: 0, plan: 1, next_at: now, created_at: now, updated_at: now,
+        });
+        await server.onair.database.kysely.insertInto('webhook_messages').values([stored('msg_unplanned'), stored('msg_stuck')]).execute();
+        // A task of the stuck message's plan that ended without recording its attempt.
+        const ended = Deliverer.taskId('msg_stuck', 1);
+        await server.onair.tasks.service.submit({ operation: { type: 'test', parameters: {} } }, ended);
+        await waitFor(async () => (await server.onair.tasks.service.get(ended))?.status === 'completed', 'the task to end');
         await server.stop();
         assert.equal(receiver.received.length, 0);
         server = await startOnair({ database, databaseUrl: url, dataDir, env: ALLOW_LOOPBACK });
         await waitFor(() => receiver.received.find((r) => r.headers['webhook-id'] === 'msg_unplanned'), 'the unplanned message');
+        await waitFor(() => receiver.received.find((r) => r.headers['webhook-id'] === 'msg_stuck'), 'the stuck message');
+        assert.equal((await messageRow(server, 'msg_stuck'))?.plan, 2);
       } finally {
         await server.stop();
         await database.drop(url);
         rmSync(dataDir, { recursive: true, force: true });
+      }
+    });
+
+    test('task-progress, which is not kept, goes once and signed to a subscription that names it, and not to a * one', async () => {
+      receiver.received.length = 0;
+      receiver.answer = () => ({ status: 200 });
+      const server = await startOnair({ database, env: ALLOW_LOOPBACK });
+      try {
+        const { secret } = (await server.request('POST', '/webhooks', { url: receiver.url, types: ['task-progress'] })).body;
+        await server.request('POST', '/webhooks', { url: `${receiver.url}?all`, types: ['*'] });
+        server.onair.bus.publish('task-progress', { id: 'a-task', operation: 'stream', progress: { step: 'copy' } });
+        const got = await waitFor(() => receiver.received.find((r) => r.message.type === 'task-progress'), 'the progress');
+        assert.deepEqual((new Webhook(secret).verify(got.body, signedWith(got)) as { data: unknown }).data, { id: 'a-task', operation: 'stream', progress: { step: 'copy' } });
+        const marker = (await server.request('POST', '/tasks', { operation: { type: 'test', parameters: {} } })).body.task.id;
+        await waitFor(() => receiver.received.some((r) => r.url.endsWith('?all') && r.message.data?.id === marker && r.message.data.status === 'completed'), 'a later event');
+        assert.equal(receiver.received.filter((r) => r.message.type === 'task-progress').length, 1);
+      } finally {
+        await server.stop();
       }
     });
 
