@@ -131,6 +131,8 @@ export class Deliverer {
     }
     const attempt = message.attempts + 1;
     const answer = await this.#send(subscription, message, attempt, signal);
+    // Cut by a stop: not an answer; the task resumes after the restart and makes the attempt again.
+    signal?.throwIfAborted();
     const settlement = this.#judge(subscription, message, attempt, answer);
     const settled = await store.settle(id, plan, this.#o.clock.now(), settlement, this.#disabled(settlement));
     if (settled && settlement.message.status === 'pending') await this.plan([{ id, ...settlement.message }]);

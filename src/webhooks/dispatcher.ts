@@ -3,13 +3,14 @@ import type { Clock } from '../core/clock.ts';
 import type { BusEvent, EventBus } from '../core/events/bus.ts';
 import type { Outbound } from '../core/outbound/contract.ts';
 import { ALL_TYPES, DELIVERY_OPERATION } from './contract.ts';
-import type { Deliverer } from './delivery.ts';
+import { signingSecrets, type Deliverer } from './delivery.ts';
 import type { MessageRow, SubscriptionRow } from './migrations.ts';
 import { newMessageId, signedHeaders } from './signing.ts';
-import { signingSecrets } from './delivery.ts';
 import type { WebhookStore } from './store.ts';
 
 const BATCH = 1000;
+/** A pass that failed (the database) is tried again this soon. */
+const RETRY_MS = 1000;
 /** Lossy events in flight at once; past it they are dropped (they may be lost by definition). */
 const MAX_LOSSY_IN_FLIGHT = 64;
 
@@ -32,6 +33,10 @@ function ownTask(event: BusEvent): boolean {
   return event.type.startsWith('task-') && (event.data as { operation?: unknown } | null)?.operation === DELIVERY_OPERATION;
 }
 
+type Subscribed = { row: SubscriptionRow; types: string[] };
+
+const subscribed = (rows: SubscriptionRow[]): Subscribed[] => rows.map((row) => ({ row, types: JSON.parse(row.types) as string[] }));
+
 export const bodyOf = (event: Pick<BusEvent, 'type' | 'createdAt' | 'data'>) =>
   JSON.stringify({ type: event.type, timestamp: event.createdAt, data: event.data });
 
@@ -46,7 +51,8 @@ export class Dispatcher {
   #passing: Promise<void> | undefined;
   #again = false;
   #lossyInFlight = 0;
-  #subscriptions: Promise<Array<{ row: SubscriptionRow; types: string[] }>> | undefined;
+  /** The enabled subscriptions, for lossy events: read again after any webhook-* event. */
+  #subscriptions: Promise<Subscribed[]> | undefined;
 
   constructor(options: DispatcherOptions) {
     this.#o = options;
@@ -82,7 +88,10 @@ export class Dispatcher {
       try {
         while (await this.#pass()) { /* until caught up */ }
       } catch (err) {
-        this.#o.logger.error({ err }, 'could not hand events to webhooks; trying again with the next event');
+        this.#o.logger.error({ err }, 'could not hand events to webhooks; trying again in a second');
+        this.#o.clock.at(this.#o.clock.now() + RETRY_MS, () => {
+          if (this.#unsubscribe) void this.request();
+        });
       }
     }
   }
@@ -93,7 +102,7 @@ export class Dispatcher {
     const from = await store.cursor();
     const { events, through } = await bus.since(from, BATCH);
     if (through <= from) return false;
-    const subscriptions = (await store.enabled()).map((row) => ({ row, types: JSON.parse(row.types) as string[] }));
+    const subscriptions = subscribed(await store.enabled());
     const now = this.#o.clock.now();
     const messages: MessageRow[] = [];
     for (const event of events) {
@@ -106,22 +115,26 @@ export class Dispatcher {
         });
       }
     }
-    // Moved on by another instance meanwhile: read again from where it now is.
     const stored = await store.dispatch(from, through, messages);
+    // Undefined: another instance moved the cursor meanwhile, and the next pass reads on from where it is.
     if (stored) await deliverer.plan(stored);
     return true;
   }
 
-  #enabled() {
-    this.#subscriptions ??= this.#o.store.enabled().then((rows) => rows.map((row) => ({ row, types: JSON.parse(row.types) as string[] })));
+  #enabled(): Promise<Subscribed[]> {
+    this.#subscriptions ??= this.#o.store.enabled().then(subscribed, (error: unknown) => {
+      this.#subscriptions = undefined;
+      throw error;
+    });
     return this.#subscriptions;
   }
 
   /** Sends a lossy event once to each subscription that names it: no message is kept, nothing is retried. */
   #sendLossy(event: BusEvent): void {
+    if (ownTask(event)) return;
     void this.#enabled().then((subscriptions) => {
       for (const { row, types } of subscriptions) {
-        if (!wants(types, event) || ownTask(event)) continue;
+        if (!wants(types, event)) continue;
         if (this.#lossyInFlight >= MAX_LOSSY_IN_FLIGHT) return;
         this.#lossyInFlight++;
         const id = newMessageId();
