@@ -86,7 +86,7 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
       await app.ready();
       await bus.start();
       retention = keepEvents({
-        cleans: { event: (before) => bus.clean(before), delivery: (before) => outbound.clean(before) },
+        cleans: { event: (before) => bus.clean(before), delivery: (before) => outbound.clean(before), 'webhook message': (before) => webhooks.clean(before) },
         clock, logger, retentionMs: config.events.retentionMs, time: config.tasks.cleanTime,
       });
       await programme.start();

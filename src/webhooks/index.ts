@@ -37,6 +37,8 @@ export function createWebhooks(deps: WebhooksDeps) {
       dispatcher.start();
     },
     stop: () => dispatcher.stop(),
+    /** The daily clean: messages that ended before `before` go (the delivery log keeps its attempts on its own terms). */
+    clean: (before: number) => store.clean(before),
   };
 }
 

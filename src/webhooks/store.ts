@@ -5,6 +5,8 @@ import type { MessageRow, MessageStatus, SubscriptionRow, WebhookTables } from '
 
 type Db = Kysely<WebhookTables>;
 
+const CLEAN_BATCH = 5000;
+
 /** What an attempt's outcome changes: the message, and the subscription (a success, a failure, a disable). */
 export interface Settlement {
   message: Pick<MessageRow, 'status' | 'attempts' | 'plan' | 'next_at'>;
@@ -149,5 +151,16 @@ export class WebhookStore {
     const rows = await this.#db.selectFrom('webhook_messages').select('id').where('subscription', '=', subscription)
       .where('status', 'in', ['failed', 'aborted', 'dropped']).where('created_at', '>=', since).execute();
     return rows.map((r) => r.id);
+  }
+
+  /** Removes the messages that ended (delivered, failed, aborted, dropped) before `before`, a batch at a time. */
+  async clean(before: number): Promise<number> {
+    let removed = 0;
+    for (;;) {
+      const gone = await this.#db.deleteFrom('webhook_messages').where('id', 'in', (eb) => eb.selectFrom('webhook_messages').select('id')
+        .where('status', '!=', 'pending').where('updated_at', '<', before).limit(CLEAN_BATCH)).executeTakeFirst();
+      removed += Number(gone.numDeletedRows);
+      if (Number(gone.numDeletedRows) < CLEAN_BATCH) return removed;
+    }
   }
 }

@@ -235,9 +235,11 @@ for (const database of testDatabases) {
       const events = collect(server);
       try {
         const { id } = (await server.request('POST', '/webhooks', { url: receiver.url, types: ['programme-changed'] })).body;
-        await server.request('POST', `/webhooks/${id}/test`);
+        const first = (await server.request('POST', `/webhooks/${id}/test`)).body.message;
         assert.equal((await server.request('GET', `/webhooks/${id}`)).body.failingSince, new Date(START).toISOString());
         clock.set(START + 5 * 86_400_000 - 1);
+        // Its second attempt, due long before, is made now and fails: it plans the third.
+        await planned(server, first, 3);
         assert.equal((await server.request('POST', `/webhooks/${id}/test`)).body.status, 500);
         assert.equal((await server.request('GET', `/webhooks/${id}`)).body.enabled, true, 'not yet five days');
         clock.set(START + 5 * 86_400_000);
@@ -246,6 +248,11 @@ for (const database of testDatabases) {
         assert.equal(shown.body.enabled, false);
         assert.match(shown.body.disabledReason, /5 days/);
         await waitFor(() => events.find((e) => e.type === 'webhook-disabled'), 'webhook-disabled');
+
+        const kept = async () => (await server.onair.database.kysely.selectFrom('webhook_messages').select('status').execute()).map((m) => m.status).sort();
+        assert.deepEqual(await kept(), ['failed', 'pending', 'pending']);
+        assert.equal(await server.onair.webhooks.clean(START + 5 * 86_400_000 + 1), 1, 'the daily clean removes messages that ended');
+        assert.deepEqual(await kept(), ['pending', 'pending']);
       } finally {
         await server.stop();
       }
