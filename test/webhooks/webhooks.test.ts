@@ -81,9 +81,10 @@ for (const database of testDatabases) {
       }
     });
 
-    test('a failing receiver is tried again on the scheme\'s schedule with jitter, under the same webhook-id, ten attempts in all', async () => {
+    test('a failing receiver (an error, a redirect) is tried again on the scheme\'s schedule with jitter, under the same webhook-id, ten attempts in all', async () => {
       receiver.received.length = 0;
-      receiver.answer = () => ({ status: 500, body: 'down' });
+      // A redirect is a failure too, never followed.
+      receiver.answer = () => (receiver.received.length % 2 === 1 ? { status: 500, body: 'down' } : { status: 307, headers: { location: `${receiver.url}/moved` } });
       const clock = new ManualClock(START);
       // 0.75: each delay 5 % longer than the schedule's.
       const server = await startOnair({ database, clock, env: ALLOW_LOOPBACK, random: () => 0.75 });
@@ -112,7 +113,9 @@ for (const database of testDatabases) {
         assert.equal(await server.onair.tasks.service.get(Deliverer.taskId(message, SCHEDULE.length + 1)), undefined);
         const log = await server.request('GET', `/webhooks/${id}/deliveries?message=${message}`);
         assert.deepEqual(log.body.deliveries.map((d: { attempt: number }) => d.attempt), [10, 9, 8, 7, 6, 5, 4, 3, 2, 1]);
-        assert.ok(log.body.deliveries.every((d: { status: number; excerpt: string }) => d.status === 500 && d.excerpt === 'down'));
+        assert.deepEqual(log.body.deliveries.map((d: { status: number }) => d.status), [307, 500, 307, 500, 307, 500, 307, 500, 307, 500]);
+        assert.equal(log.body.deliveries.at(-1).excerpt, 'down');
+        assert.ok(!receiver.received.some((r) => r.url.endsWith('/moved')));
       } finally {
         await server.stop();
       }
