@@ -106,7 +106,7 @@ export class Deliverer {
       after = page.at(-1)!.id;
       const statuses = await this.#o.tasks.statuses(page.map((m) => Deliverer.taskId(m.id, m.plan)));
       const status = (m: MessageRow) => statuses.get(Deliverer.taskId(m.id, m.plan));
-      const ended = page.filter((m) => { const s = status(m); return s !== undefined && !UNFINISHED.includes(s); });
+      const ended = page.filter((m) => status(m) !== undefined && !UNFINISHED.includes(status(m)!));
       const missing = [...page.filter((m) => status(m) === undefined), ...await this.#o.store.replan(ended, this.#o.clock.now())];
       await this.plan(missing);
       planned += missing.length;

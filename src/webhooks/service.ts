@@ -107,7 +107,9 @@ export class WebhookService {
       status: 'pending' as const, attempts: 0, plan: 1, next_at: now, created_at: now, updated_at: now,
     };
     await this.#o.store.insertMessage(message);
-    return await this.#o.deliverer.run(message.id, 1) as AttemptResult;
+    const result = await this.#o.deliverer.run(message.id, 1);
+    if ('skipped' in result) throw conflict(`Webhook ${id} was disabled meanwhile`);
+    return result;
   }
 
   async deliveries(id: string, page: { before?: string; limit: number; failed?: boolean; message?: string }): Promise<DeliveryAttempt[]> {
