@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import http, { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freeUdpPort } from '../test/gate/harness.ts';
 import {
@@ -37,13 +37,17 @@ const HOOK_GOAL_P99 = 10;
 /** The body onair sends, about: a bare request carries one as large. */
 const sampleBody = (run: string, n: number) => JSON.stringify({ type: TYPE, timestamp: new Date().toISOString(), data: { run, n, sent: preciseNow() } });
 
-/** A webhook receiver on loopback: when each request of a run arrived, and how many were in flight at most. */
+/**
+ * A webhook receiver on loopback: when each request of a run arrived, and how many connections were open at most (a
+ * request is answered as soon as it arrived; each comes on a connection of its own, so its connection is how long the
+ * sender had it in flight).
+ */
 class Receiver {
   readonly arrivals = new Map<string, Map<number, number>>();
   /** Requests answered 503 per run. */
   readonly refused = new Map<string, number>();
-  inFlight = 0;
-  maxInFlight = 0;
+  open = 0;
+  maxOpen = 0;
   /** While set, every request is answered 503 with Retry-After this time (epoch ms, on a whole second). */
   downUntil: number | undefined;
   url = '';
@@ -51,6 +55,11 @@ class Receiver {
 
   constructor() {
     this.#server = createServer((request, response) => this.#take(request, response));
+    this.#server.on('connection', (socket: Socket) => {
+      this.open++;
+      this.maxOpen = Math.max(this.maxOpen, this.open);
+      socket.once('close', () => this.open--);
+    });
     this.#server.keepAliveTimeout = 5_000;
   }
 
@@ -61,13 +70,10 @@ class Receiver {
   }
 
   #take(request: IncomingMessage, response: ServerResponse): void {
-    this.inFlight++;
-    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
       const at = preciseNow();
-      this.inFlight--;
       const { run, n } = (JSON.parse(Buffer.concat(chunks).toString()) as { data: { run: string; n: number } }).data;
       if (this.downUntil !== undefined) {
         this.refused.set(run, (this.refused.get(run) ?? 0) + 1);
@@ -91,8 +97,8 @@ class Receiver {
     return Math.max(...this.of(run).values());
   }
 
-  resetInFlight(): void {
-    this.maxInFlight = this.inFlight;
+  resetOpen(): void {
+    this.maxOpen = this.open;
   }
 
   async close(): Promise<void> {
@@ -146,12 +152,12 @@ async function deliveries(database: string, running: Running, receiver: Receiver
   const concurrency: number[] = [];
   for (let i = 0; i < RUNS; i++) {
     const run = `throughput-${i}`;
-    receiver.resetInFlight();
+    receiver.resetOpen();
     const start = preciseNow();
     await recordEvents(running, run, THROUGHPUT);
     const last = await receiver.all(run, THROUGHPUT, 300_000);
     ours.push((THROUGHPUT * 1000) / (last - start));
-    concurrency.push(Math.max(1, receiver.maxInFlight));
+    concurrency.push(Math.max(1, receiver.maxOpen));
     bare.push((THROUGHPUT * 1000) / await bareLoop(receiver, `bare-${run}`, THROUGHPUT, concurrency.at(-1)!));
   }
   const [theirs, mine] = [summary(bare), summary(ours)];
@@ -215,10 +221,10 @@ async function drain(database: string, running: Running, receiver: Receiver): Pr
   const queuedBy = Date.now();
   await sleep(Math.max(0, upAt - 200 - Date.now()));
   receiver.downUntil = undefined;
-  receiver.resetInFlight();
+  receiver.resetOpen();
   const last = await receiver.all('drain', BACKLOG, 600_000);
   const ours = last - upAt;
-  const concurrency = Math.max(1, receiver.maxInFlight);
+  const concurrency = Math.max(1, receiver.maxOpen);
   const theirs = await bareLoop(receiver, 'bare-drain', BACKLOG, concurrency);
   const late = queuedBy > upAt ? [`the first attempts ended ${queuedBy - upAt} ms after the retries fell due`] : [];
   webhookRows.push({
