@@ -321,9 +321,13 @@ async function benchRestHooks(database: TestDatabase): Promise<void> {
         }
         const [ours, theirs] = [summary(withHooks), summary(without)];
         const added = tail(ours) - tail(theirs);
+        // Without hooks the same call's p99 already strays further than the goal from its median: the difference of two
+        // such tails says more of the machine than of the hook.
+        const spread = tail(theirs) - theirs.median;
         hookRows.push({
           database: database.name, path, ...cells(ours), 'baseline is': 'no ONAIR_HOOK_APPS', ...cells(theirs, 'baseline '),
-          'p99 added': added, ...judge(`adds < ${HOOK_GOAL_P99} ms at p99`, added < HOOK_GOAL_P99),
+          'median added': ours.median - theirs.median, 'p99 added': added,
+          ...judge(`adds < ${HOOK_GOAL_P99} ms at p99`, added < HOOK_GOAL_P99, spread >= HOOK_GOAL_P99 ? `its p99 is ${fixed(spread)} ms over its median` : undefined),
         });
       });
     }
