@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { NotFound, Refused } from '../../src/core/errors.ts';
 import type { Admission, ConnectChange, ConnectRequest, PlayRequest, PublishRequest, StreamStatus } from '../../src/gate/contract.ts';
+import { udpPortBound } from '../../src/gate/session.ts';
 import { postgresAvailable, postgresDatabase, testDatabases } from '../support/databases.ts';
 import { waitFor } from '../support/onair.ts';
 import { analyse, commandLine, ffmpegChildren, listen, pushTone, startGate, StandInProgramme, type GateServer } from './harness.ts';
@@ -201,6 +202,23 @@ describe('the gate asks an Admission before it acts', () => {
     assert.equal(existsSync(playlist), false, 'cleared');
     source.child.kill('SIGKILL');
     await source.exited;
+  });
+
+  test('publish refused in static mode: the activation ends refused and nothing listens on its port any more', async () => {
+    reset();
+    admission.onPublish = async () => {
+      throw new Refused('encoder not registered');
+    };
+    const { ingest } = await server.gate.createChannel({ name: 'desk' });
+    const { session } = await server.gate.activate('desk', { reconnectWindowMs: 60_000 });
+    const source = pushTone(ingest.url, { seconds: 10, passphrase: ingest.streamKey });
+    assert.equal(((await ended(session!)).data as StreamStatus).reason, 'refused');
+    assert.equal(await state('desk'), 'idle', 'no reconnect window for a refused source');
+    assert.equal(udpPortBound(ingest.port), false);
+    assert.deepEqual(admission.publishes.map((p) => [p.mode, p.channel]), [['static', 'desk']]);
+    source.child.kill('SIGKILL');
+    await source.exited;
+    await server.gate.removeChannel('desk');
   });
 
   test('a source that leaves before the backend decides was never on air: nothing recorded, the reservation waits for a source again', async () => {
