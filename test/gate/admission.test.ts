@@ -101,9 +101,9 @@ describe('the gate asks an Admission before it acts', () => {
     });
 
     const { ingest } = await server.gate.createChannel({ name: 'studio', appKey: 'studio-app' });
-    assert.ok(ingest);
     await assert.rejects(server.gate.activate('studio', { who: 'live-scheduler' }), (error) => error instanceof Refused && error.message === 'no slot booked for this show');
     assert.equal(await state('studio'), 'idle');
+    assert.equal(udpPortBound(ingest.port), false, 'nothing listens for the encoder');
     assert.deepEqual([admission.connects[1]?.kind, admission.connects[1]?.appKey, admission.connects[1]?.who], ['activate', 'studio-app', 'live-scheduler']);
     await server.gate.removeChannel('studio');
   });
