@@ -325,6 +325,9 @@ describe('the gate asks an Admission before it acts', () => {
     assert.deepEqual(admission.plays.slice(2).map((p) => [p.kind, p.query.ticket]), [['hls', 'forged'], ['hls', 'valid']]);
     assert.equal(admission.left, 2, 'an HLS listener leaves at once');
     assert.equal((await server.request('GET', '/check?ticket=valid')).status, 400, 'other routes still refuse unknown query parameters');
+    const plays = admission.plays.length;
+    assert.equal((await server.request('GET', '/listen?ticket=%01')).status, 400, 'a ticket is plain text');
+    assert.equal(admission.plays.length, plays, 'refused before the backend is asked');
     await server.gate.terminate(session, 'terminated');
     await idle();
   });
