@@ -1,0 +1,31 @@
+import type { DeliveryAttempt } from '../core/outbound/contract.ts';
+import type { WebhookEvent } from './contract.ts';
+import type { SubscriptionRow } from './migrations.ts';
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export function eventOf(row: SubscriptionRow): WebhookEvent {
+  return { id: row.id, types: JSON.parse(row.types) as string[], description: row.description, enabled: row.enabled === 1 };
+}
+
+/** A subscription as operators read it: never its secret. */
+export function subscriptionView(row: SubscriptionRow, now: number) {
+  return {
+    ...eventOf(row),
+    url: row.url,
+    disabledReason: row.disabled_reason,
+    failingSince: iso(row.failing_since),
+    /** During a rotation, the previous secret signs too until then. */
+    previousSecretUntil: row.previous_until !== null && row.previous_until > now ? iso(row.previous_until) : null,
+    createdAt: iso(row.created_at)!,
+    updatedAt: iso(row.updated_at)!,
+  };
+}
+
+export function deliveryView(attempt: DeliveryAttempt) {
+  return {
+    id: attempt.id, message: attempt.message, eventId: attempt.eventId, type: attempt.type, attempt: attempt.attempt,
+    at: new Date(attempt.at).toISOString(), status: attempt.status, durationMs: attempt.durationMs, error: attempt.error,
+    excerpt: attempt.excerpt,
+  };
+}
