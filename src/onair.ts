@@ -85,8 +85,8 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
   let gateHttp: Listener | undefined;
   let stopped: Promise<void> | undefined;
   const onair: Onair = {
-    app, database, bus, tasks, programme, recordings, gate, automation, webhooks, logger,
-    hooks,
+    app, database, bus, tasks, programme, recordings, gate, automation, logger,
+    hooks, webhooks,
     async start() {
       // Every route is known: the access rule checks ONAIR_PUBLIC_ROUTES against them before anything runs.
       await app.ready();

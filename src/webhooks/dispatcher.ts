@@ -108,7 +108,7 @@ export class Dispatcher {
     for (const event of events) {
       if (ownTask(event)) continue;
       for (const { row, types } of subscriptions) {
-        if (!wants(types, event)) continue;
+        if (!wants(types, event) || event.id! <= row.after_event) continue;
         messages.push({
           id: newMessageId(), subscription: row.id, event_id: event.id!, type: event.type, body: bodyOf(event),
           status: 'pending', attempts: 0, plan: 1, next_at: now, created_at: now, updated_at: now,

@@ -15,6 +15,7 @@ export const webhookMigrations: Migrations = {
         .addColumn('enabled', 'integer', (c) => c.notNull())
         .addColumn('disabled_reason', 'text')
         .addColumn('failing_since', 'bigint')
+        .addColumn('after_event', 'bigint', (c) => c.notNull())
         .addColumn('created_at', 'bigint', (c) => c.notNull())
         .addColumn('updated_at', 'bigint', (c) => c.notNull())
         .execute();
@@ -58,6 +59,8 @@ export interface SubscriptionRow {
   disabled_reason: string | null;
   /** The first failure since the last success: five days of failures disable the subscription. */
   failing_since: number | null;
+  /** The outbox id delivered where it was made: events up to it were recorded before it, and are not its. */
+  after_event: number;
   created_at: number;
   updated_at: number;
 }

@@ -4,7 +4,8 @@ import type { App } from '../core/http/server.ts';
 import { Text } from '../core/http/validation.ts';
 import { ALL_TYPES } from './contract.ts';
 import type { WebhookService } from './service.ts';
-import { deliveryView, subscriptionView } from './view.ts';
+import { subscriptionView } from './view.ts';
+import { DeliveryId, DeliveryList, deliveryList, DeliveryPage } from '../core/outbound/view.ts';
 
 const tags = ['webhooks'];
 const problems = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, Type.Ref('Problem')]));
@@ -19,7 +20,7 @@ const Description = Type.String({ maxLength: 500, description: 'What the subscri
 const Params = Type.Object({ id: Type.String({ format: 'uuid', description: 'Webhook id' }) });
 const DeliveryParams = Type.Object({
   id: Params.properties.id,
-  delivery: Text('^[A-Za-z0-9_-]{1,100}$', '1 to 100 letters, digits, _ or - (a delivery id)', { description: 'Delivery id, from the delivery log' }),
+  delivery: DeliveryId,
 });
 const Webhook = Type.Object({
   id: Type.String({ format: 'uuid' }), url: Type.String(), types: Type.Array(Type.String()), description: Type.String(),
@@ -32,12 +33,6 @@ const Webhook = Type.Object({
 const WithSecret = Type.Intersect([Webhook, Type.Object({
   secret: Type.String({ description: 'whsec_...: the signing secret, shown only now (on creation and rotation)' }),
 })]);
-const Delivery = Type.Object({
-  id: Type.String(), message: Type.Union([Type.String(), Type.Null()], { description: 'The webhook-id, the same for every attempt' }),
-  eventId: Type.Union([Type.Integer(), Type.Null()], { description: 'The outbox id of the event' }), type: Type.String(),
-  attempt: Type.Integer(), at: Type.String({ format: 'date-time' }), status: Type.Union([Type.Integer(), Type.Null()], { description: 'The answer\'s status; null when none came' }),
-  durationMs: Type.Number(), error: Type.Union([Type.String(), Type.Null()]), excerpt: Type.Union([Type.String(), Type.Null()], { description: 'The answer\'s first bytes' }),
-});
 const Attempt = Type.Object({
   message: Type.String(), attempt: Type.Integer(), status: Type.Union([Type.Integer(), Type.Null()]),
   error: Type.Union([Type.String(), Type.Null()]), delivery: Type.Union([Type.String(), Type.Null()]),
@@ -107,23 +102,18 @@ export function registerWebhookRoutes(app: App, webhooks: WebhookService, clock:
     schema: {
       tags, summary: 'The delivery log of a subscription, newest first', params: Params,
       querystring: Type.Object({
-        limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'Attempts per page (default 100)' })),
-        before: Type.Optional(DeliveryParams.properties.delivery),
-        failed: Type.Optional(Type.Boolean({ description: 'Only attempts that failed' })),
+        ...DeliveryPage,
         message: Type.Optional(Text('^msg_[A-Za-z0-9]{1,64}$', 'a message id (msg_...)', { description: 'Only the attempts of this message (its webhook-id)' })),
       }, { additionalProperties: false }),
       response: {
-        200: Type.Object({
-          deliveries: Type.Array(Delivery),
-          next: Type.Union([Type.String(), Type.Null()], { description: 'Give it as `before` for the next page; null on the last' }),
-        }),
+        200: DeliveryList,
         ...problems(400, 404),
       },
     },
   }, async (request) => {
     const { limit = 100, ...filter } = request.query;
     const attempts = await webhooks.deliveries(request.params.id, { ...filter, limit });
-    return { deliveries: attempts.map(deliveryView), next: attempts.length === limit ? attempts.at(-1)!.id : null };
+    return deliveryList(attempts, limit);
   });
 
   app.post('/webhooks/:id/deliveries/:delivery/retry', {

@@ -51,7 +51,7 @@ export class WebhookService {
     const row: SubscriptionRow = {
       id: randomUUID(), url: input.url, types: JSON.stringify([...new Set(input.types)]), description: input.description ?? '',
       secret, previous_secret: null, previous_until: null, enabled: 1, disabled_reason: null, failing_since: null,
-      created_at: now, updated_at: now,
+      after_event: this.#o.bus.delivered, created_at: now, updated_at: now,
     };
     await this.#o.store.create(row, (trx, created) => this.#o.bus.record(trx, 'webhook-created', [eventOf(created)]));
     return { subscription: row, secret };

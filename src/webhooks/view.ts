@@ -1,4 +1,3 @@
-import type { DeliveryAttempt } from '../core/outbound/contract.ts';
 import type { WebhookEvent } from './contract.ts';
 import type { SubscriptionRow } from './migrations.ts';
 
@@ -19,13 +18,5 @@ export function subscriptionView(row: SubscriptionRow, now: number) {
     previousSecretUntil: row.previous_until !== null && row.previous_until > now ? iso(row.previous_until) : null,
     createdAt: iso(row.created_at)!,
     updatedAt: iso(row.updated_at)!,
-  };
-}
-
-export function deliveryView(attempt: DeliveryAttempt) {
-  return {
-    id: attempt.id, message: attempt.message, eventId: attempt.eventId, type: attempt.type, attempt: attempt.attempt,
-    at: new Date(attempt.at).toISOString(), status: attempt.status, durationMs: attempt.durationMs, error: attempt.error,
-    excerpt: attempt.excerpt,
   };
 }

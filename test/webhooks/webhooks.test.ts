@@ -219,6 +219,27 @@ for (const database of testDatabases) {
       }
     });
 
+    test('a subscription gets no event recorded before it was made, even one the dispatch had not reached yet', async () => {
+      receiver.received.length = 0;
+      receiver.answer = () => ({ status: 200 });
+      const server = await startOnair({ database, env: ALLOW_LOOPBACK });
+      const record = (data: unknown) => server.onair.bus.record(server.onair.database.kysely, 'webhook-test-event' as never, [data as never]);
+      try {
+        const from = server.onair.bus.delivered;
+        await record({ n: 'before' });
+        await waitFor(() => server.onair.bus.delivered > from, 'the event to be delivered here');
+        // As after a downtime: the dispatch is behind the outbox.
+        await server.onair.database.kysely.updateTable('webhook_cursor').set({ through: from }).execute();
+        await server.request('POST', '/webhooks', { url: receiver.url, types: ['webhook-test-event'] });
+        await record({ n: 'after' });
+        await waitFor(() => receiver.received.length > 0, 'the later event');
+        await server.onair.webhooks.dispatcher.request();
+        assert.deepEqual(receiver.received.map((r) => r.message.data), [{ n: 'after' }]);
+      } finally {
+        await server.stop();
+      }
+    });
+
     test('a URL that leads to a loopback address is refused unless ONAIR_ALLOWED_PRIVATE_ADDRESSES allows it', async () => {
       const server = await startOnair({ database });
       try {
