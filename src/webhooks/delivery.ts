@@ -44,6 +44,12 @@ const Parameters = Type.Object({
   plan: Type.Integer({ minimum: 1 }),
 }, { additionalProperties: false });
 
+/**
+ * Requests in flight at once; past it an attempt waits its turn before it is sent (its timeout not yet running), so
+ * that a backlog falling due together does not open thousands of connections whose answers then wait past it.
+ */
+export const MAX_SENDING = 64;
+
 const ok = (status: number | null) => status !== null && status >= 200 && status < 300;
 
 /** The secrets that sign now: the current one, and the one before it during a rotation's overlap. */
@@ -58,6 +64,8 @@ export function signingSecrets(subscription: SubscriptionRow, now: number): stri
  */
 export class Deliverer {
   readonly #o: DelivererOptions;
+  #sending = 0;
+  readonly #queued: Array<() => void> = [];
 
   constructor(options: DelivererOptions) {
     this.#o = options;
@@ -139,7 +147,27 @@ export class Deliverer {
     return { message: id, attempt, status: answer.status, error: answer.error, delivery: answer.delivery };
   }
 
+  /** Resolves when a request may be sent: at most MAX_SENDING at once, in the order asked. */
+  async #turn(): Promise<() => void> {
+    if (this.#sending >= MAX_SENDING) await new Promise<void>((resolve) => this.#queued.push(resolve));
+    else this.#sending++;
+    return () => {
+      const next = this.#queued.shift();
+      if (next) next();
+      else this.#sending--;
+    };
+  }
+
   async #send(subscription: SubscriptionRow, message: MessageRow, attempt: number, signal?: AbortSignal): Promise<Answer> {
+    const done = await this.#turn();
+    try {
+      return await this.#sendNow(subscription, message, attempt, signal);
+    } finally {
+      done();
+    }
+  }
+
+  async #sendNow(subscription: SubscriptionRow, message: MessageRow, attempt: number, signal?: AbortSignal): Promise<Answer> {
     const now = this.#o.clock.now();
     try {
       const response = await this.#o.outbound.send({
