@@ -545,6 +545,7 @@ const ipv6 = fc.oneof(
   fc.array(group, { minLength: 8, maxLength: 8 }),
   fc.tuple(fc.constantFrom([0, 0, 0, 0, 0, 0xffff], [0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0xffff, 0], [0x64, 0xff9b, 0, 0, 0, 0]), ipv4)
     .map(([prefix, [a, b, c, d]]) => [...prefix, (a! << 8) | b!, (c! << 8) | d!]),
+  fc.tuple(ipv4, fc.array(group, { minLength: 5, maxLength: 5 })).map(([[a, b, c, d], rest]) => [0x2002, (a! << 8) | b!, (c! << 8) | d!, ...rest]),
   fc.tuple(fc.constantFrom([0x2002], [0x2001, 0], [0x2001, 0xdb8], [0x2001, 2, 0], [0x64, 0xff9b, 1], [0x100, 0, 0, 0], [0x3fff], [0xfc00], [0xfdff], [0xfe80], [0xfebf], [0xfec0], [0xff00], [0xffff], [0x2000], [0xfbff]), fc.array(group, { minLength: 8, maxLength: 8 }))
     .map(([prefix, rest]) => [...prefix, ...rest.slice(prefix.length)]),
   fc.array(fc.constantFrom(0, 1, 0xffff), { minLength: 8, maxLength: 8 }),
