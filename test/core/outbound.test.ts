@@ -177,6 +177,12 @@ describe('the address guard', () => {
     }
   });
 
+  test('public addresses pass without any allowed range', async () => {
+    for (const url of ['https://93.184.215.14/hook', 'http://8.8.8.8:8080/', 'https://[2606:4700:4700::1111]/', 'http://[::ffff:1.1.1.1]/', 'http://[64:ff9b::808:808]/']) {
+      await guarded.outbound.check(url, 'url');
+    }
+  });
+
   test('only http and https URLs', async () => {
     for (const url of ['ftp://example.com/', 'file:///etc/passwd', 'gopher://127.0.0.1/', 'not a url']) {
       await assert.rejects(allowing.outbound.check(url, 'url'), (error: unknown) => error instanceof InvalidInput && /http or https/.test(error.message), url);
