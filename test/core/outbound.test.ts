@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { pino, type Logger } from 'pino';
 import { ManualClock, systemClock, type Clock } from '../../src/core/clock.ts';
 import { ConfigError, loadConfig } from '../../src/core/config.ts';
-import { migrate, openDatabase, type Database } from '../../src/core/db/database.ts';
+import { migrate, openDatabase } from '../../src/core/db/database.ts';
 import { InvalidInput } from '../../src/core/errors.ts';
 import { keepEvents } from '../../src/core/events/retention.ts';
 import { createMetrics, type Metrics } from '../../src/core/metrics.ts';
@@ -58,24 +58,25 @@ async function receiver(answer: (request: IncomingMessage, response: ServerRespo
 interface Opened {
   outbound: OutboundService;
   metrics: Metrics;
-  database: Database;
   close(): Promise<void>;
 }
 
 async function openOutbound(options: { allowed?: string; clock?: Clock; database?: TestDatabase; resolver?: Resolver; logger?: Logger } = {}): Promise<Opened> {
   const kind = options.database ?? testDatabases[0]!;
   const url = await kind.create();
-  const config = loadConfig({ ONAIR_DATA_DIR: tempDir('onair-outbound-'), ONAIR_ALLOWED_PRIVATE_ADDRESSES: options.allowed ?? '', ...(url ? { ONAIR_DATABASE_URL: url } : {}) });
+  const dataDir = tempDir('onair-outbound-');
+  const config = loadConfig({ ONAIR_DATA_DIR: dataDir, ONAIR_ALLOWED_PRIVATE_ADDRESSES: options.allowed ?? '', ...(url ? { ONAIR_DATABASE_URL: url } : {}) });
   const logger = options.logger ?? pino({ level: 'silent' });
   const metrics = createMetrics();
   const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, logger });
   await migrate(database, outboundMigrations);
   const outbound = createOutbound({ config, database, clock: options.clock ?? systemClock, logger, metrics, resolver: options.resolver });
   return {
-    outbound, database, metrics,
+    outbound, metrics,
     async close() {
       await database.close();
       await kind.drop(url);
+      rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
@@ -290,6 +291,7 @@ describe('the connection goes to the address that was checked', () => {
       assert.deepEqual(names, ['station.example']);
     } finally {
       setDefaultCACertificates(defaults);
+      rmSync(dir, { recursive: true, force: true });
       await opened.close();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
