@@ -17,6 +17,9 @@ export type NodeRole = 'origin' | 'edge';
 export const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** Channel names fit in paths; stream keys are SRT passphrases. */
 export const CHANNEL_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+/** A hook application's name (seed 004's appKey), and the one of channels that name none. */
+export const APP_KEY = /^[A-Za-z0-9_.-]{1,64}$/;
+export const DEFAULT_APP = 'defaultApp';
 export const STREAM_KEY = /^[\x21-\x7e]{10,79}$/;
 
 export interface Config {
@@ -88,6 +91,8 @@ export interface ChannelConfig {
   key: string | undefined;
   outputs: Array<{ type: OutputType; url: string }>;
   fallback: Fallback;
+  /** The hook application that decides on its sessions unless a request names one. */
+  appKey: string;
 }
 
 export class ConfigError extends Error {}
@@ -220,12 +225,12 @@ function databaseUrl(env: Env): string | undefined {
 const OUTPUT_SCHEMES: Record<OutputType, string> = { icecast: 'icecast:', srt: 'srt:', rtmp: 'rtmp:' };
 
 /**
- * ONAIR_CHANNELS: a JSON array of {name, port?, key?, outputs?: [{type, url}], fallback?}; ports default to consecutive
- * ones from the SRT range start, the fallback to ONAIR_GATE_FALLBACK.
+ * ONAIR_CHANNELS: a JSON array of {name, port?, key?, outputs?: [{type, url}], fallback?, appKey?}; ports default to consecutive
+ * ones from the SRT range start, the fallback to ONAIR_GATE_FALLBACK, the appKey to defaultApp.
  */
 function channels(env: Env, portStart: number, fallback: Fallback): ChannelConfig[] {
   const raw = read(env, 'ONAIR_CHANNELS');
-  if (raw === undefined) return [{ name: 'main', port: portStart, key: undefined, outputs: [], fallback }];
+  if (raw === undefined) return [{ name: 'main', port: portStart, key: undefined, outputs: [], fallback, appKey: DEFAULT_APP }];
   const fail = (message: string): never => {
     throw new ConfigError(`ONAIR_CHANNELS ${message}`);
   };
@@ -239,13 +244,14 @@ function channels(env: Env, portStart: number, fallback: Fallback): ChannelConfi
   const list = (parsed as unknown[]).map((item, index): ChannelConfig => {
     const at = `[${index}]`;
     if (typeof item !== 'object' || item === null) return fail(`${at} must be an object`);
-    const { name, port = portStart + index, key, outputs = [], fallback: own } = item as Record<string, unknown>;
+    const { name, port = portStart + index, key, outputs = [], fallback: own, appKey = DEFAULT_APP } = item as Record<string, unknown>;
     if (typeof name !== 'string' || !CHANNEL_NAME.test(name)) fail(`${at}.name must be lowercase letters, digits, - or _`);
     if (!Number.isInteger(port) || (port as number) < 1024 || (port as number) > 65535) fail(`${at}.port must be a UDP port from 1024 to 65535`);
     if (key !== undefined && (typeof key !== 'string' || !STREAM_KEY.test(key))) fail(`${at}.key must be 10 to 79 printable characters (an SRT passphrase)`);
     if (!Array.isArray(outputs)) return fail(`${at}.outputs must be an array`);
+    if (typeof appKey !== 'string' || !APP_KEY.test(appKey)) fail(`${at}.appKey must be 1 to 64 letters, digits, ., _ or -`);
     return {
-      name: name as string, port: port as number, key: key as string | undefined,
+      name: name as string, port: port as number, key: key as string | undefined, appKey: appKey as string,
       fallback: own === undefined ? fallback : fallbackOf(own) ?? fail(`${at}.fallback must be ${FALLBACK_EXAMPLE}`),
       outputs: outputs.map((output: unknown, o) => {
         const { type, url } = (output ?? {}) as Record<string, unknown>;

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../core/clock.ts';
-import { CHANNEL_NAME, STREAM_KEY, type ChannelConfig, type Config } from '../core/config.ts';
+import { APP_KEY, CHANNEL_NAME, DEFAULT_APP, STREAM_KEY, type ChannelConfig, type Config } from '../core/config.ts';
 import { FALLBACK_EXAMPLE, fallbackForm, fallbackOf, type Fallback, type FallbackForm } from '../core/fallback.ts';
 import { isUniqueViolation } from '../core/db/database.ts';
 import { ChannelBusy, Conflict, invalid, notFound } from '../core/errors.ts';
@@ -17,6 +17,7 @@ export interface Definition extends ChannelConfig {
 
 export const infoOf = (channel: Definition): ChannelInfo => ({
   name: channel.name, port: channel.port, configured: channel.configured, static: channel.key !== undefined, fallback: fallbackForm(channel.fallback),
+  appKey: channel.appKey,
 });
 
 export function ingestOf(channel: Definition, host: string): Ingest {
@@ -24,9 +25,12 @@ export function ingestOf(channel: Definition, host: string): Ingest {
   return { host, port: channel.port, url: `srt://${host}:${channel.port}?pbkeylen=32&linger=3`, streamKey: channel.key };
 }
 
-
 function validKey(key: string | undefined): void {
   if (key !== undefined && !STREAM_KEY.test(key)) throw invalid('body.key', 'must be 10 to 79 printable characters (an SRT passphrase)');
+}
+
+function validAppKey(appKey: string | undefined): void {
+  if (appKey !== undefined && !APP_KEY.test(appKey)) throw invalid('body.appKey', 'must be 1 to 64 letters, digits, ., _ or -');
 }
 
 /** A run-time channel's fallback as stored, in its one spelling (null: the global one); one that is not a fallback is refused, naming body.fallback. */
@@ -39,7 +43,7 @@ function storedFallback(form: FallbackForm | null): string | null {
 
 // Run-time channels have their own fallback, or ONAIR_GATE_FALLBACK's (`global`).
 const definitionOf = (row: ChannelRow, global: Fallback): Definition => ({
-  name: row.name, port: row.port, key: row.key, outputs: [], configured: false,
+  name: row.name, port: row.port, key: row.key, outputs: [], configured: false, appKey: row.app_key,
   fallback: (row.fallback === null ? undefined : fallbackOf(JSON.parse(row.fallback))) ?? global,
 });
 
@@ -92,11 +96,14 @@ export class ChannelRegistry {
   async create(request: ChannelRequest): Promise<Definition> {
     if (!CHANNEL_NAME.test(request.name)) throw invalid('body.name', 'must be 1 to 64 lowercase letters, digits, - or _');
     validKey(request.key);
+    validAppKey(request.appKey);
     const fallback = storedFallback(request.fallback ?? null);
     if (this.configured.some((channel) => channel.name === request.name)) throw nameTaken(request.name);
     const candidates = request.port === undefined ? await this.#freePorts() : [this.#allowed(request.port)];
     const now = this.#clock.now();
-    const row = { name: request.name, key: request.key ?? randomBytes(24).toString('base64url'), fallback, created_at: now, updated_at: now };
+    const row = {
+      name: request.name, key: request.key ?? randomBytes(24).toString('base64url'), fallback, app_key: request.appKey ?? DEFAULT_APP, created_at: now, updated_at: now,
+    };
     for (const port of candidates) {
       try {
         await this.#store.createChannel({ ...row, port }, this.#announce('channel-created'));
@@ -117,8 +124,11 @@ export class ChannelRegistry {
   async change(name: string, change: ChannelChange): Promise<Definition> {
     await this.#runtime(name);
     validKey(change.key);
-    const { fallback, ...rest } = change;
-    const patch = { ...rest, ...(fallback !== undefined && { fallback: storedFallback(fallback) }), updated_at: this.#clock.now() };
+    validAppKey(change.appKey);
+    const { fallback, appKey, ...rest } = change;
+    const patch = {
+      ...rest, ...(fallback !== undefined && { fallback: storedFallback(fallback) }), ...(appKey !== undefined && { app_key: appKey }), updated_at: this.#clock.now(),
+    };
     if (change.port !== undefined) this.#allowed(change.port);
     let outcome: ChannelOutcome;
     try {

@@ -4,11 +4,14 @@
  * taken, a configured channel changed), ChannelBusy (reserved or live; waiting may help).
  */
 
-import { CHANNEL_NAME, STREAM_KEY, type OutputType } from '../core/config.ts';
+import { APP_KEY, CHANNEL_NAME, DEFAULT_APP, STREAM_KEY, type OutputType } from '../core/config.ts';
 import type { FallbackForm } from '../core/fallback.ts';
 import { Text } from '../core/http/validation.ts';
 
 export const ChannelName = Text(CHANNEL_NAME.source, '1 to 64 lowercase letters, digits, - or _, starting with a letter or digit', { description: 'Channel name' });
+export const AppKey = Text(APP_KEY.source, '1 to 64 letters, digits, ., _ or -', {
+  description: `The hook application that decides on its connections, sources and listeners (${DEFAULT_APP} unless named)`,
+});
 export const StreamKey = Text(STREAM_KEY.source, '10 to 79 printable characters without spaces (an SRT passphrase)', {
   description: 'Stream key of static mode (the SRT passphrase): 10 to 79 printable characters',
 });
@@ -62,6 +65,8 @@ export interface ChannelInfo {
   static: boolean;
   /** What its listeners hear between shows: its own, or ONAIR_GATE_FALLBACK's. */
   fallback: FallbackForm;
+  /** The hook application of its sessions unless a request names one. */
+  appKey: string;
 }
 
 /** Where an encoder sends a static channel's stream; the key is a secret, for API-key holders only. */
@@ -86,6 +91,8 @@ export interface ChannelRequest {
   key?: string;
   /** As in ONAIR_CHANNELS; ONAIR_GATE_FALLBACK's when omitted or null. */
   fallback?: FallbackForm | null;
+  /** `defaultApp` when omitted. */
+  appKey?: string;
 }
 
 /** A change to a run-time channel, refused while it is reserved or live. */
@@ -94,6 +101,7 @@ export interface ChannelChange {
   key?: string;
   /** null: back to ONAIR_GATE_FALLBACK's. */
   fallback?: FallbackForm | null;
+  appKey?: string;
 }
 
 export interface ReserveRequest {
@@ -103,6 +111,8 @@ export interface ReserveRequest {
   format?: Format;
   record?: boolean;
   metadata?: Record<string, string>;
+  /** The hook application that decides; the channel's when omitted. */
+  appKey?: string;
   /** Who asks (client address, area), kept in the session history. */
   who?: string;
 }
@@ -129,6 +139,8 @@ export interface ActivateRequest {
   maxWaitMs?: number;
   /** The encoder dropped: it may come back within this, else the activation ends (`reconnect-window`). Unset: no limit. */
   reconnectWindowMs?: number;
+  /** The hook application that decides; the channel's when omitted. */
+  appKey?: string;
   who?: string;
 }
 

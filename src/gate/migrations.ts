@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { DEFAULT_APP } from '../core/config.ts';
 import type { Migrations } from '../core/db/database.ts';
 
 export const gateMigrations: Migrations = {
@@ -70,6 +71,13 @@ export const gateMigrations: Migrations = {
       await db.schema.alterTable('gate_channels').addColumn('fallback', 'text').execute();
     },
   },
+  '2026-12-06-11-gate-app-key': {
+    async up(db: Kysely<any>) {
+      // The hook application (seed 004's appKey) of a run-time channel's sessions, and the one a session was decided by.
+      await db.schema.alterTable('gate_channels').addColumn('app_key', 'text', (c) => c.notNull().defaultTo(DEFAULT_APP)).execute();
+      await db.schema.alterTable('gate_sessions').addColumn('app_key', 'text', (c) => c.notNull().defaultTo(DEFAULT_APP)).execute();
+    },
+  },
 };
 
 export interface SessionRow {
@@ -98,6 +106,8 @@ export interface SessionRow {
   attempts: string;
   /** JSON list of the session's push outputs (OutputState: URL without credentials). */
   outputs: string;
+  /** The hook application that decided on it. */
+  app_key: string;
 }
 
 export interface ChannelRow {
@@ -107,6 +117,7 @@ export interface ChannelRow {
   key: string;
   /** JSON of its FallbackForm; null: the global fallback (ONAIR_GATE_FALLBACK). */
   fallback: string | null;
+  app_key: string;
   created_at: number;
   updated_at: number;
 }

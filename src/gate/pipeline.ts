@@ -19,6 +19,19 @@ export interface RelayPlan {
   metadata: Record<string, string>;
 }
 
+// Stream tags go into ffmpeg's arguments and the database: names of a few characters, values of plain text.
+export const METADATA_KEY = /^[A-Za-z0-9_.-]{1,64}$/;
+export const METADATA_VALUE = /^[^\u0000-\u001f\u007f]*$/;
+export const METADATA_LIMITS = { values: 32, length: 1000 };
+
+/** What is wrong with stream tags that did not come through the API's validation (an admission's), if anything. */
+export function metadataProblem(metadata: Record<string, string>): string | undefined {
+  const entries = Object.entries(metadata);
+  if (entries.length > METADATA_LIMITS.values) return `more than ${METADATA_LIMITS.values} tags`;
+  const wrong = entries.find(([key, value]) => !METADATA_KEY.test(key) || typeof value !== 'string' || !METADATA_VALUE.test(value) || value.length > METADATA_LIMITS.length);
+  return wrong && `tag ${JSON.stringify(wrong[0])} must be named with 1 to 64 letters, digits, ., _ or - and be plain text of at most ${METADATA_LIMITS.length} characters`;
+}
+
 // Ogg pages of about 20 ms keep the added delay low; every packet is flushed at once.
 const OGG = 'f=ogg:page_duration=20000:flush_packets=1';
 const MPEGTS = 'f=mpegts:flush_packets=1';

@@ -1,5 +1,3 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Type } from 'typebox';
 import type { EventBus } from '../core/events/bus.ts';
 import { registerSse } from '../core/events/sse.ts';
@@ -8,8 +6,10 @@ import type { App } from '../core/http/server.ts';
 import { FALLBACK_EXAMPLE, FallbackForm } from '../core/fallback.ts';
 import { Choice, Text } from '../core/http/validation.ts';
 import { NaiveLocal } from '../core/time.ts';
-import { ChannelName as Name, StreamKey as Key, type Availability, type ChannelInfo, type ChannelWithIngest } from './contract.ts';
+import { AppKey, ChannelName as Name, StreamKey as Key, type Availability, type ChannelInfo, type ChannelWithIngest } from './contract.ts';
 import type { SessionRow } from './migrations.ts';
+import { METADATA_KEY, METADATA_LIMITS, METADATA_VALUE } from './pipeline.ts';
+import { instanceOf } from './store.ts';
 import type { GateService } from './service.ts';
 import type { Attempt } from './session.ts';
 
@@ -27,9 +27,15 @@ const ReserveBody = Type.Object({
   event: Type.Optional(Type.String({ format: 'uuid', description: 'Older form: the event, whose instance nearest to now (within an hour) is meant' })),
   format: Type.Optional(Type.Union([Type.Literal('ogg'), Type.Literal('mpegts')], { description: 'ogg (Opus audio, default) or mpegts (H.264 + AAC)' })),
   record: Type.Optional(Type.Boolean({ description: 'Record into the archive (live events only)' })),
-  metadata: Type.Optional(Type.Record(Text('^[A-Za-z0-9_.-]{1,64}$', '1 to 64 letters, digits, ., _ or -'), Text('^[^\\u0000-\\u001f\\u007f]*$', 'plain text without control characters', { maxLength: 1000, description: 'No control characters' }),
-    { maxProperties: 32, additionalProperties: false, description: 'Stream tags (e.g. title, artist)' })),
+  metadata: Type.Optional(Type.Record(Text(METADATA_KEY.source, '1 to 64 letters, digits, ., _ or -'),
+    Text(METADATA_VALUE.source, 'plain text without control characters', { maxLength: METADATA_LIMITS.length, description: 'No control characters' }),
+    { maxProperties: METADATA_LIMITS.values, additionalProperties: false, description: 'Stream tags (e.g. title, artist)' })),
+  appKey: Type.Optional(AppKey),
 }, { additionalProperties: false });
+// A listener's own query parameters (a ticket, say) go to the admission as they are: any name, plain text.
+const ListenerQuery = Type.Record(Type.String(), Text(METADATA_VALUE.source, 'plain text without control characters', { maxLength: 2000 }), {
+  description: 'Any parameters of the listener\'s own (such as a ticket), passed on to the station\'s hook backend (playStream)',
+});
 const Outputs = Type.Array(Type.Object({
   type: Type.String({ description: 'icecast, srt or rtmp' }),
   url: Type.String({ description: 'The configured URL without its credentials' }),
@@ -62,6 +68,7 @@ const ChannelView = Type.Intersect([Check, Type.Object({
   configured: Type.Boolean({ description: 'From ONAIR_CHANNELS: neither changed nor removed through the API' }),
   static: Type.Boolean({ description: 'Has a stream key, so that it can be activated (static mode)' }),
   fallback: FallbackForm,
+  appKey: Type.String({ description: 'The hook application that decides on its sessions unless a reservation names one' }),
 })]);
 const Ingest = Type.Object({
   host: Type.String(), port: Type.Integer(),
@@ -74,8 +81,11 @@ const CreateBody = Type.Object({
   port: Type.Optional(Port),
   key: Type.Optional(Key),
   fallback: Type.Optional(OwnFallback),
+  appKey: Type.Optional(AppKey),
 }, { additionalProperties: false });
-const ChangeBody = Type.Object({ port: Type.Optional(Port), key: Type.Optional(Key), fallback: Type.Optional(OwnFallback) }, { additionalProperties: false, minProperties: 1 });
+const ChangeBody = Type.Object({
+  port: Type.Optional(Port), key: Type.Optional(Key), fallback: Type.Optional(OwnFallback), appKey: Type.Optional(AppKey),
+}, { additionalProperties: false, minProperties: 1 });
 const Reserved = Type.Object({
   credentials: Type.Object({ token: Type.String({ description: 'One-time SRT passphrase' }), expiresAt: Type.String({ format: 'date-time' }) }),
   port: Type.Integer(),
@@ -83,7 +93,7 @@ const Reserved = Type.Object({
 });
 const Session = Type.Object({
   id: Type.String(), channel: Type.String(), mode: Type.String(), instance: Type.Union([InstanceRef, Type.Null()]),
-  format: Type.String(), record: Type.Boolean(), metadata: Type.Record(Type.String(), Type.String()), who: Type.String(),
+  format: Type.String(), record: Type.Boolean(), metadata: Type.Record(Type.String(), Type.String()), appKey: Type.String(), who: Type.String(),
   state: Type.String(), reservedAt: Type.String(), expiresAt: Iso, publishedAt: Iso, endedAt: Iso,
   bytes: Type.Integer(), duration: Type.Number(), codec: Type.Union([Type.String(), Type.Null()]),
   exitCode: Type.Union([Type.Integer(), Type.Null()]), reason: Type.Union([Type.String(), Type.Null()]),
@@ -104,9 +114,8 @@ const channelView = ({ name: _, ...channel }: ChannelInfo, availability: Availab
 
 function sessionView(row: SessionRow) {
   return {
-    id: row.id, channel: row.channel, mode: row.mode,
-    instance: row.event === null ? null : { event: row.event, start: row.instance_start ?? '' },
-    format: row.format, record: row.record === 1, metadata: JSON.parse(row.metadata), who: row.who, state: row.state,
+    id: row.id, channel: row.channel, mode: row.mode, instance: instanceOf(row),
+    format: row.format, record: row.record === 1, metadata: JSON.parse(row.metadata), appKey: row.app_key, who: row.who, state: row.state,
     reservedAt: new Date(row.reserved_at).toISOString(), expiresAt: iso(row.expires_at), publishedAt: iso(row.published_at),
     endedAt: iso(row.ended_at), bytes: row.bytes, duration: row.duration_ms / 1000, codec: row.codec,
     exitCode: row.exit_code, reason: row.reason,
@@ -143,8 +152,9 @@ export async function gateRoutes(app: App, { gate, bus }: GateRoutesOptions): Pr
     app.post(`${prefix}/reserve`, {
       schema: {
         tags, summary: `Reserve ${which} for a live source`,
-        description: 'Answers a one-time token (the SRT passphrase), the port and a ready srt:// URL. The token expires unused at expiresAt.',
-        ...params, body: ReserveBody, response: { 201: Reserved, ...problems(400, 404, 409, 503) },
+        description: 'Answers a one-time token (the SRT passphrase), the port and a ready srt:// URL. The token expires unused at expiresAt. '
+          + 'The station\'s hook backend may refuse (403, its reason as the detail) or change record and metadata (connect).',
+        ...params, body: ReserveBody, response: { 201: Reserved, ...problems(400, 403, 404, 409, 503) },
       },
     }, async (request, reply) => {
       const reservation = await gate.reserve(channelOf(request.params), { ...request.body, who: request.ip });
@@ -160,12 +170,14 @@ export async function gateRoutes(app: App, { gate, bus }: GateRoutesOptions): Pr
         tags, summary: `Listen to ${which}`,
         description: 'The live stream as it arrives: Ogg/Opus for audio sessions (any player or <audio> element), MPEG-TS for mpegts sessions. '
           + 'Between sessions, the channel\'s fallback (silence unless configured otherwise) as Ogg/Opus: listeners stay connected and hear the next '
-          + 'Ogg session as it starts (a chained Ogg stream). 404 only when nothing is on air and the channel has no fallback.',
-        ...params, produces: ['audio/ogg', 'video/mp2t'], response: { 200: { description: 'audio/ogg or video/mp2t stream' }, ...problems(400, 404) },
+          + 'Ogg session as it starts (a chained Ogg stream). 404 only when nothing is on air and the channel has no fallback. '
+          + 'The station\'s hook backend may refuse the listener (403, its reason as the detail; playStream), told the query string.',
+        ...params, querystring: ListenerQuery, produces: ['audio/ogg', 'video/mp2t'],
+        response: { 200: { description: 'audio/ogg or video/mp2t stream' }, ...problems(400, 403, 404, 503) },
       },
     }, async (request, reply) => {
       const name = channelOf(request.params);
-      const join = await gate.listen(name);
+      const join = await gate.listen(name, { kind: 'listen', query: request.query, client: request.ip });
       if (!join) throw notFound(`Nothing is on air on channel ${name}, and it has no fallback`);
       reply.hijack();
       join(reply.raw);
@@ -175,19 +187,13 @@ export async function gateRoutes(app: App, { gate, bus }: GateRoutesOptions): Pr
       config: { access: 'public' },
       schema: {
         tags, summary: `HLS of ${which} (mpegts sessions)`,
+        description: 'The station\'s hook backend may refuse a playlist (403, its reason as the detail; playStream), told the query string.',
         params: Type.Object({ ...(prefix === '' ? {} : { channel: Name }), file: Text('^[A-Za-z0-9_-]{1,64}\\.(m3u8|ts)$', 'a playlist (.m3u8) or segment (.ts) name') }),
-        produces: Object.values(HLS_TYPES), response: { 200: { description: 'Playlist or segment' }, ...problems(400, 404) },
+        querystring: ListenerQuery, produces: Object.values(HLS_TYPES), response: { 200: { description: 'Playlist or segment' }, ...problems(400, 403, 404, 503) },
       },
     }, async (request, reply) => {
       const { file } = request.params as { file: string };
-      const name = channelOf(request.params);
-      await gate.channel(name);
-      let body: Buffer;
-      try {
-        body = await readFile(join(gate.hlsDir(name), file));
-      } catch {
-        throw notFound(`No HLS file ${file} on channel ${name}`);
-      }
+      const body = await gate.hls(channelOf(request.params), file, { query: request.query, client: request.ip });
       return reply.type(HLS_TYPES[file.split('.').pop() ?? '']).header('Cache-Control', file.endsWith('.m3u8') ? 'no-store' : 'max-age=60')
         .header('Access-Control-Allow-Origin', '*').send(body);
     });

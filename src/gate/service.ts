@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -12,17 +13,18 @@ import type { ProgrammeReader, ScheduledInstance } from '../programme/contract.t
 import type { Archive } from '../recordings/contract.ts';
 import { ChannelRegistry, infoOf, ingestOf, type Definition } from './channels.ts';
 import type {
-  ActivateRequest, Admission, Availability, AvailabilityChanged, ChannelChange, ChannelChanged, ChannelInfo, ChannelRequest, ChannelWithIngest, Format, Gate,
-  Ingest, InstanceRef, OutputState, Reservation, ReserveRequest, SessionState, StopReason, StreamInfo, StreamStatus,
+  ActivateRequest, Admission, Availability, AvailabilityChanged, ChannelChange, ChannelChanged, ChannelInfo, ChannelRequest, ChannelWithIngest,
+  ConnectRequest, Format, Gate, Ingest, InstanceRef, Mode, OutputState, PlayRequest, Reservation, ReserveRequest, SessionState, StopReason, StreamInfo, StreamStatus,
 } from './contract.ts';
 import type { SessionRow } from './migrations.ts';
 import { Air } from './air.ts';
-import { fallbackInput, FORMATS, skippedOutputs } from './pipeline.ts';
+import { fallbackInput, FORMATS, metadataProblem, skippedOutputs } from './pipeline.ts';
 import { LiveSession, type RunEnd } from './session.ts';
-import { GateStore } from './store.ts';
+import { GateStore, instanceOf } from './store.ts';
 import type { Core } from '../core/area.ts';
 import { fallbackOf, type Fallback } from '../core/fallback.ts';
 import { HOUR } from '../core/time.ts';
+import { APP_KEY } from '../core/config.ts';
 
 export interface GateDeps extends Core {
   programme: ProgrammeReader;
@@ -36,9 +38,9 @@ const STALE_MS = 30_000;
 const LISTEN_GRACE_MS = 1_000;
 // Between two runs of a channel's relay: the listener is back well within an SRT caller's 3 s connection timeout.
 const RELISTEN_DELAY_MS = 500;
-// Notifications asking the instance that runs a session to deactivate it (payload: the session id).
-const DEACTIVATE = 'onair_gate_deactivate';
-const REMOTE_DEACTIVATE_MS = 5_000;
+// Notifications asking the instance that runs a session to end it (payload: JSON of EndRequest).
+const END = 'onair_gate_end';
+const REMOTE_END_MS = 5_000;
 const STATES: Availability['state'][] = ['reserved', 'publishing', 'disconnected'];
 
 /** A session's state as its channel's availability shows it: one that is closing still holds the channel. */
@@ -56,6 +58,26 @@ interface Running {
   /** The last write about the session, so that closing it lands after. */
   write: Promise<void>;
 }
+
+interface EndRequest {
+  session: string;
+  reason: StopReason;
+}
+
+/** A listener asking to hear a channel: what an Admission's `play` is told of it. */
+export type Listener = Pick<PlayRequest, 'kind' | 'query' | 'client'>;
+
+/** What a session is made with once the admission has had its say. */
+type Decided = Pick<LiveSession, 'format' | 'record' | 'metadata' | 'appKey'>;
+
+const once = (leave: () => void) => {
+  let left = false;
+  return () => {
+    if (left) return;
+    left = true;
+    leave();
+  };
+};
 
 type StreamEvent = 'stream-reserved' | 'stream-publishing' | 'stream-disconnected' | 'stream-ended' | 'stream-failed';
 
@@ -77,7 +99,7 @@ export class GateService implements Gate {
   readonly #outputFailures: Counter<'channel' | 'type' | 'output'>;
   #heartbeat: NodeJS.Timeout | undefined;
   /** Who decides on connections, sources and listeners; everything passes without one. */
-  admission: Admission | undefined;
+  #admission: Admission | undefined;
   #stopping = false;
 
   constructor(deps: GateDeps) {
@@ -97,9 +119,10 @@ export class GateService implements Gate {
       if (event.type === 'channel-changed') this.#refallback(event.data as ChannelChanged);
       if (event.type === 'channel-removed') this.#closeAir((event.data as ChannelChanged).channel);
     });
-    deps.database.notifier.listen(DEACTIVATE, (id) => {
-      const running = [...this.#running.values()].find((r) => r.session.id === id && r.session.mode === 'static');
-      if (running) void this.#end(running, 'deactivated');
+    deps.database.notifier.listen(END, (payload) => {
+      const { session, reason } = JSON.parse(payload) as EndRequest;
+      const running = this.#session(session);
+      if (running) void this.#end(running, reason);
     });
   }
 
@@ -174,11 +197,11 @@ export class GateService implements Gate {
     const channel = await this.registry.get(name);
     const instance = await this.#resolve(request);
     if (this.#running.has(name)) throw new ChannelBusy(name);
+    const decided = await this.#connect('reserve', channel, instance, request, 'body.');
     const now = this.#deps.clock.now();
     const expiresAt = now + this.#deps.config.gate.reservationTtlMs;
     const session = new LiveSession({
-      id: randomUUID(), channel, mode: 'reservation', instance, format: request.format ?? 'ogg',
-      record: request.record ?? false, metadata: request.metadata ?? {}, reservedAt: now, expiresAt, air: this.#air(channel),
+      id: randomUUID(), channel, mode: 'reservation', instance, ...decided, reservedAt: now, expiresAt, air: this.#air(channel),
     });
     const token = randomBytes(24).toString('base64url');
     const running = await this.#open(session, channel, token, request.who ?? 'api');
@@ -195,11 +218,11 @@ export class GateService implements Gate {
     if (channel.key === undefined) throw invalid('channel', `${name} has no stream key for static mode`);
     const instance = await this.#activation(request);
     if (this.#running.has(name)) throw new ChannelBusy(name);
+    const decided = await this.#connect('activate', channel, instance, request, '');
     const now = this.#deps.clock.now();
     const expiresAt = request.maxWaitMs === undefined ? undefined : now + request.maxWaitMs;
     const session = new LiveSession({
-      id: randomUUID(), channel, mode: 'static', instance, format: request.format ?? 'ogg',
-      record: request.record ?? false, metadata: request.metadata ?? {}, reservedAt: now, expiresAt, air: this.#air(channel),
+      id: randomUUID(), channel, mode: 'static', instance, ...decided, reservedAt: now, expiresAt, air: this.#air(channel),
     });
     const running = await this.#open(session, channel, channel.key, request.who ?? 'api', request.reconnectWindowMs);
     if (expiresAt !== undefined) this.#arm(running, expiresAt, 'max-wait');
@@ -213,16 +236,26 @@ export class GateService implements Gate {
     if (running?.session.mode === 'static') return this.#end(running, 'deactivated');
     const held = running ? undefined : await this.store.holder(name);
     if (held?.mode !== 'static') throw conflict(`Channel ${name} is not activated`);
-    await this.#deps.database.notifier.notify(DEACTIVATE, held.id);
+    await this.#endElsewhere(held, 'deactivated');
+  }
+
+  /** Asks the node that runs a session to end it, and waits until the session has let its channel go. */
+  async #endElsewhere(held: SessionRow, reason: StopReason): Promise<void> {
+    await this.#deps.database.notifier.notify(END, JSON.stringify({ session: held.id, reason } satisfies EndRequest));
     const waiting = new AbortController();
-    const alarm = this.#deps.clock.at(this.#deps.clock.now() + REMOTE_DEACTIVATE_MS, () => waiting.abort());
+    const alarm = this.#deps.clock.at(this.#deps.clock.now() + REMOTE_END_MS, () => waiting.abort());
     try {
-      await this.waitUntilFree(name, waiting.signal);
+      await this.#waitFor(held.channel, (availability) => availability.session !== held.id, waiting.signal);
     } catch {
-      throw new TimedOut(`Node ${held.owner} did not end the activation of channel ${name} within ${REMOTE_DEACTIVATE_MS / 1000} s`);
+      throw new TimedOut(`Node ${held.owner} did not end session ${held.id} on channel ${held.channel} within ${REMOTE_END_MS / 1000} s`);
     } finally {
       alarm.cancel();
     }
+  }
+
+  /** The session running on this instance, if it is here. */
+  #session(id: string): Running | undefined {
+    return [...this.#running.values()].find((running) => running.session.id === id);
   }
 
   async availability(name: string): Promise<Availability> {
@@ -232,7 +265,12 @@ export class GateService implements Gate {
 
   /** Resolves once nobody holds the channel (on any instance); rejects when `signal` aborts. */
   async waitUntilFree(name: string, signal?: AbortSignal): Promise<void> {
-    while ((await this.availability(name)).state !== 'idle') {
+    await this.#waitFor(name, (availability) => availability.state === 'idle', signal);
+  }
+
+  /** Resolves once the channel's availability is `wanted` (re-read at each of its changes, and every second). */
+  async #waitFor(name: string, wanted: (availability: Availability) => boolean, signal?: AbortSignal): Promise<void> {
+    while (!wanted(await this.availability(name))) {
       signal?.throwIfAborted();
       await new Promise<void>((resolve) => {
         const done = () => {
@@ -251,28 +289,92 @@ export class GateService implements Gate {
   }
 
   admit(admission: Admission): void {
-    this.admission = admission;
+    this.#admission = admission;
   }
 
   async streams(): Promise<StreamInfo[]> {
-    throw new Unavailable('Listing streams is being built (issue 11)');
+    return [...(await this.store.holders()).values()].map((row) => ({
+      channel: row.channel, session: row.id, appKey: row.app_key, mode: row.mode as Mode, state: row.state as SessionState,
+      instance: instanceOf(row), format: row.format as Format, record: row.record === 1, metadata: JSON.parse(row.metadata) as Record<string, string>,
+      node: row.owner, reservedAt: row.reserved_at, publishedAt: row.published_at,
+    }));
   }
 
-  async terminate(_session: string, _reason: 'refused' | 'terminated'): Promise<void> {
-    throw new Unavailable('Terminating streams is being built (issue 11)');
+  /** Here at once, elsewhere by notification, waiting until the session has let its channel go. */
+  async terminate(session: string, reason: 'refused' | 'terminated'): Promise<void> {
+    const running = this.#session(session);
+    if (running) return this.#end(running, reason);
+    const held = await this.store.holding(session);
+    if (!held) throw notFound(`No session ${session} holds a channel`);
+    await this.#endElsewhere(held, reason);
   }
 
   /**
-   * How an HTTP listener joins a channel on this instance: its live source, its fallback, or a session waiting for its
-   * source; undefined when there is nothing to hear.
+   * How an HTTP listener joins a channel on this instance, once the admission let it in: its live source, its fallback,
+   * or a session waiting for its source; undefined when there is nothing to hear. The admission hears when it leaves.
    */
-  async listen(name: string): Promise<((res: ServerResponse) => void) | undefined> {
+  async listen(name: string, listener: Listener): Promise<((res: ServerResponse) => void) | undefined> {
     const channel = await this.registry.get(name);
     const local = this.#running.get(name)?.session;
     // The fallback here would stand in for a show another instance has on air.
     const held = local ? undefined : await this.store.holder(name);
     if (held) throw notFound(`Channel ${name} is on air on node ${held.owner}: listen there`);
-    return this.#air(channel).join(local?.format);
+    const leave = await this.#play(channel, local, listener);
+    const join = this.#air(channel).join(local?.format);
+    if (!join) {
+      leave();
+      return undefined;
+    }
+    return (res) => {
+      if (res.destroyed) leave();
+      else res.once('close', leave);
+      join(res);
+    };
+  }
+
+  /**
+   * A file of the channel's HTTP Live Streaming on this instance, once its source is let through; the playlist is
+   * for listeners the admission lets in (a player reads it again and again: each read is a listener that leaves at once).
+   */
+  async hls(name: string, file: string, listener: Omit<Listener, 'kind'>): Promise<Buffer> {
+    const channel = await this.registry.get(name);
+    const local = this.#running.get(name)?.session;
+    if (local?.held) throw notFound(`The source on channel ${name} is not on air yet`);
+    const leave = file.endsWith('.m3u8') ? await this.#play(channel, local, { ...listener, kind: 'hls' }) : () => {};
+    try {
+      return await readFile(join(this.hlsDir(name), file));
+    } catch {
+      throw notFound(`No HLS file ${file} on channel ${name}`);
+    } finally {
+      leave();
+    }
+  }
+
+  /** Asks the admission whether the listener may hear the channel; answers what to call, once, when it leaves. */
+  async #play(channel: Definition, local: LiveSession | undefined, listener: Listener): Promise<() => void> {
+    if (!this.#admission) return () => {};
+    const appKey = local?.appKey ?? channel.appKey;
+    // The query as a plain object: Fastify's has no prototype.
+    const query = { ...listener.query };
+    return once(await this.#admission.play({ ...listener, query, channel: channel.name, session: local?.id ?? null, appKey }));
+  }
+
+  /**
+   * Asks the admission whether a reservation or activation may take the channel, before anything is claimed; answers
+   * the session's fields with its changes. `at` prefixes the request's field names (`body.` for the API's).
+   */
+  async #connect(kind: ConnectRequest['kind'], channel: Definition, instance: InstanceRef | null, request: ReserveRequest | ActivateRequest, at: string): Promise<Decided> {
+    if (request.appKey !== undefined && !APP_KEY.test(request.appKey)) throw invalid(`${at}appKey`, 'must be 1 to 64 letters, digits, ., _ or -');
+    const asked: Decided = { format: request.format ?? 'ogg', record: request.record ?? false, metadata: request.metadata ?? {}, appKey: request.appKey ?? channel.appKey };
+    if (!this.#admission) return asked;
+    const change = await this.#admission.connect({ kind, channel: channel.name, who: request.who ?? 'api', ...asked });
+    const decided = { ...asked, record: change.record ?? asked.record, metadata: change.metadata ?? asked.metadata };
+    const unusable = metadataProblem(decided.metadata);
+    if (unusable) throw new Unavailable(`The admission's metadata cannot be used: ${unusable}`);
+    if (decided.record && !asked.record && !(instance && (await this.#deps.programme.getEvent(instance.event))?.type === 'live')) {
+      throw conflict('The admission asks to record the session, but only instances of live events are recorded');
+    }
+    return decided;
   }
 
   /** Ends what every HTTP listener receives and stops the fallbacks, as the server closes. */
@@ -300,7 +402,7 @@ export class GateService implements Gate {
     const duration = held.published_at === null ? 0 : (checkedAt - held.published_at) / 1000;
     return {
       channel: name,
-      instance: held.event === null ? null : { event: held.event, start: held.instance_start ?? '' },
+      instance: instanceOf(held),
       checkedAt, state, session: held.id,
       since: held.published_at ?? held.reserved_at, expiresAt: state === 'publishing' ? null : held.expires_at,
       stats: {
@@ -408,7 +510,7 @@ export class GateService implements Gate {
       metadata: JSON.stringify(session.metadata), who, owner: this.#deps.node.id, state: 'reserved',
       reserved_at: session.reservedAt, expires_at: session.expiresAt ?? null, published_at: null, ended_at: null,
       bytes: 0, duration_ms: 0, codec: null, pid: null, exit_code: null, reason: null, attempts: '[]',
-      outputs: JSON.stringify(session.outputs),
+      outputs: JSON.stringify(session.outputs), app_key: session.appKey,
     }, this.#deps.clock.now(), channel.configured ? undefined : { port: channel.port, key: channel.key! });
     if (claimed === 'busy') throw new ChannelBusy(channel.name);
     if (claimed === 'gone') throw new Conflict(`Channel ${channel.name} was changed or removed meanwhile`);
@@ -475,6 +577,7 @@ export class GateService implements Gate {
     }
     const recordFile = this.#recordFile(session);
     if (recordFile) mkdirSync(this.#deps.archive.stagingDir, { recursive: true });
+    const admission = this.#admission;
     const { ended } = await session.run({
       supervisor: this.#supervisor,
       logger: this.#logger,
@@ -484,7 +587,8 @@ export class GateService implements Gate {
         listenTimeoutUs: session.mode === 'static' || session.expiresAt === undefined ? undefined : (session.expiresAt - now + LISTEN_GRACE_MS) * 1000,
         recordFile, hlsPlaylist, metadata: session.metadata,
       },
-      onPublishing: () => void this.#publishing(running),
+      hold: admission !== undefined,
+      onConnected: () => void this.#connected(running, admission),
       onOutputFailed: (index) => void this.#outputFailed(running, index),
     });
     try {
@@ -496,6 +600,23 @@ export class GateService implements Gate {
     }
     void ended.then((end) => this.#ran(running, end)).catch((err: unknown) =>
       this.#logger.error({ err, session: session.id }, 'could not close the session'));
+  }
+
+  /** The source connected: on air at once, or once the admission lets it through; refused, it is cut off. */
+  async #connected(running: Running, admission: Admission | undefined): Promise<void> {
+    if (!admission) return this.#publishing(running);
+    const { session } = running;
+    try {
+      await admission.publish({
+        channel: session.channel.name, session: session.id, appKey: session.appKey, mode: session.mode, format: session.format,
+        record: session.record, metadata: session.metadata, instance: session.instance,
+      });
+    } catch (error) {
+      this.#logger.info({ channel: session.channel.name, session: session.id, reason: (error as Error).message }, 'the admission refused the source: cut off');
+      return this.#end(running, 'refused');
+    }
+    // Ended meanwhile (terminated, expired, stopping): nothing of it goes out.
+    if (session.stopReason === undefined && !this.#stopping && session.letThrough()) await this.#publishing(running);
   }
 
   async #publishing(running: Running): Promise<void> {
@@ -598,8 +719,9 @@ export class GateService implements Gate {
       reason = lastLine(end);
     }
     const recordFile = this.#recordFile(session);
+    if (session.stopReason === 'refused') this.#discard(session);
     // Static mode: a run that dropped gave its part to the archive already.
-    if (recordFile && existsSync(recordFile)) {
+    else if (recordFile && existsSync(recordFile)) {
       const failure = await this.#keepRecording(session.id, recordFile, end.published ? session.instance : null);
       if (failure) reason += `; recording not archived: ${failure}`;
     }
@@ -613,6 +735,13 @@ export class GateService implements Gate {
     this.#running.delete(session.channel.name);
     this.#logger.info({ channel: session.channel.name, session: session.id, state, reason, exitCode: end.exit.code }, 'session over');
     running.finished();
+  }
+
+  /** A refused session leaves nothing: neither its staged recording nor its HLS. */
+  #discard(session: LiveSession): void {
+    const recordFile = this.#recordFile(session);
+    if (recordFile) rmSync(recordFile, { force: true });
+    rmSync(this.hlsDir(session.channel.name), { recursive: true, force: true });
   }
 
   /** Ends a session from onair's side and waits until it is closed. */

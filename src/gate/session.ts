@@ -15,9 +15,17 @@ export interface Attempt {
 
 export interface RunEnd {
   exit: Exit;
+  /** Its source went on air (a source still held back for its admission did not). */
   published: boolean;
   /** Last lines ffmpeg wrote, passphrase removed. */
   diagnostics: string;
+}
+
+/** One run of the relay: where its audio goes; `held` while its source waits for admission. */
+interface Run {
+  feed: Feed | undefined;
+  held: Buffer[] | undefined;
+  over: boolean;
 }
 
 const TAIL_LINES = 8;
@@ -55,6 +63,8 @@ export class LiveSession {
   readonly format: Format;
   readonly record: boolean;
   readonly metadata: Record<string, string>;
+  /** The hook application that decides on it. */
+  readonly appKey: string;
   readonly reservedAt: number;
   /** While no source is on air: when the channel stops waiting for one; undefined waits for ever. */
   expiresAt: number | undefined;
@@ -69,8 +79,10 @@ export class LiveSession {
   readonly attempts: Attempt[] = [];
   readonly outputs: OutputState[];
   bytes = 0;
+  /** The relay's run under way. */
+  #run: Run | undefined;
 
-  constructor(fields: Pick<LiveSession, 'id' | 'channel' | 'mode' | 'instance' | 'format' | 'record' | 'metadata' | 'reservedAt' | 'expiresAt' | 'air'>) {
+  constructor(fields: Pick<LiveSession, 'id' | 'channel' | 'mode' | 'instance' | 'format' | 'record' | 'metadata' | 'appKey' | 'reservedAt' | 'expiresAt' | 'air'>) {
     this.id = fields.id;
     this.channel = fields.channel;
     this.mode = fields.mode;
@@ -78,6 +90,7 @@ export class LiveSession {
     this.format = fields.format;
     this.record = fields.record;
     this.metadata = fields.metadata;
+    this.appKey = fields.appKey;
     this.reservedAt = fields.reservedAt;
     this.expiresAt = fields.expiresAt;
     this.since = fields.reservedAt;
@@ -101,6 +114,25 @@ export class LiveSession {
     };
   }
 
+  /** Its source has connected and waits for its admission: nothing of it has reached the listeners. */
+  get held(): boolean {
+    return this.#run?.held !== undefined;
+  }
+
+  /**
+   * The admission let the source through: listeners hear it from its first page (what it sent meanwhile comes at once).
+   * False when that run is over already.
+   */
+  letThrough(): boolean {
+    const run = this.#run;
+    if (!run?.held || run.over) return false;
+    const feed = this.air.live(this.format);
+    run.feed = feed;
+    for (const chunk of run.held) feed.push(chunk);
+    run.held = undefined;
+    return true;
+  }
+
   /**
    * Starts ffmpeg and resolves once its SRT port is bound (or rejects if it exits first);
    * `ended` settles when that ffmpeg is gone.
@@ -109,7 +141,10 @@ export class LiveSession {
     supervisor: ProcessSupervisor;
     logger: Logger;
     plan: RelayPlan;
-    onPublishing: () => void;
+    /** Its source's audio waits for `letThrough` (an admission decides), rather than going to listeners at once. */
+    hold: boolean;
+    /** The source connected: its first bytes are here. */
+    onConnected: () => void;
     /** ffmpeg dropped the push output at this index of `outputs`. */
     onOutputFailed: (index: number) => void;
   }): Promise<{ ended: Promise<RunEnd> }> {
@@ -118,20 +153,27 @@ export class LiveSession {
     for (const output of this.outputs.filter((o) => o.state !== 'skipped')) Object.assign(output, { state: 'waiting', error: null });
     const child = options.supervisor.spawn(`gate-${this.id}`, 'ffmpeg', relayArgs(plan));
     this.process = child;
-    let published = false;
-    let feed: Feed | undefined;
+    let connected = false;
+    const run: Run = { feed: undefined, held: undefined, over: false };
+    this.#run = run;
     child.child.stdout?.on('data', (chunk: Buffer) => {
-      if (!published) {
-        published = true;
+      if (!connected) {
+        connected = true;
         for (const output of this.outputs.filter((o) => o.state === 'waiting')) output.state = 'connected';
-        options.onPublishing();
-        feed = this.air.live(this.format);
+        if (options.hold) run.held = [];
+        options.onConnected();
+        if (!options.hold) run.feed = this.air.live(this.format);
       }
       this.bytes += chunk.length;
-      feed!.push(chunk);
+      if (run.held) run.held.push(chunk);
+      else run.feed!.push(chunk);
     });
     // Its output is over before the process is gone (ffmpeg closes SRT and the tee's outputs after): the fallback need not wait.
-    child.child.stdout?.on('close', () => this.air.ended(feed));
+    child.child.stdout?.on('close', () => {
+      run.over = true;
+      run.held = undefined;
+      this.air.ended(run.feed);
+    });
     const tail: string[] = [];
     const slaves = teeSlaves(plan);
     const redact = redactor(plan);
@@ -154,7 +196,7 @@ export class LiveSession {
       }
     });
     const ended = child.exited.then((exit): RunEnd => {
-      return { exit, published, diagnostics: tail.join('\n') };
+      return { exit, published: run.feed !== undefined, diagnostics: tail.join('\n') };
     });
     let exited = false;
     void ended.then(() => {

@@ -1,6 +1,7 @@
 import type { Kysely, Transaction, Updateable } from 'kysely';
 import type { Database, Dialect } from '../core/db/database.ts';
 import type { Announce } from '../core/events/bus.ts';
+import type { InstanceRef } from './contract.ts';
 import type { ChannelRow, GateTables, SessionRow } from './migrations.ts';
 
 type Db = Kysely<GateTables>;
@@ -9,6 +10,9 @@ export type SessionPatch = Updateable<SessionRow>;
 
 /** What a change to a run-time channel found: done, the channel held by a session, or no such channel. */
 export type ChannelOutcome = 'done' | 'busy' | 'gone';
+
+/** The programme instance a session row belongs to. */
+export const instanceOf = (row: SessionRow): InstanceRef | null => (row.event === null ? null : { event: row.event, start: row.instance_start ?? '' });
 
 /** All SQL of the gate; the same statements serve SQLite and PostgreSQL. */
 export class GateStore {
@@ -133,20 +137,22 @@ export class GateStore {
 
   /** The session holding the channel, if any. */
   async holder(channel: string): Promise<SessionRow | undefined> {
-    return this.#db.selectFrom('gate_slots')
-      .innerJoin('gate_sessions', 'gate_sessions.id', 'gate_slots.session_id')
-      .selectAll('gate_sessions')
-      .where('gate_slots.channel', '=', channel)
-      .executeTakeFirst();
+    return this.#holding().where('gate_slots.channel', '=', channel).executeTakeFirst();
+  }
+
+  /** The session `id` if it holds a channel. */
+  async holding(id: string): Promise<SessionRow | undefined> {
+    return this.#holding().where('gate_slots.session_id', '=', id).executeTakeFirst();
   }
 
   /** The sessions holding channels, by channel. */
   async holders(): Promise<Map<string, SessionRow>> {
-    const rows = await this.#db.selectFrom('gate_slots')
-      .innerJoin('gate_sessions', 'gate_sessions.id', 'gate_slots.session_id')
-      .selectAll('gate_sessions')
-      .execute();
+    const rows = await this.#holding().execute();
     return new Map(rows.map((row) => [row.channel, row]));
+  }
+
+  #holding() {
+    return this.#db.selectFrom('gate_slots').innerJoin('gate_sessions', 'gate_sessions.id', 'gate_slots.session_id').selectAll('gate_sessions');
   }
 
   async history(channel: string, limit: number): Promise<SessionRow[]> {

@@ -156,6 +156,9 @@ for (const database of testDatabases) {
       'patch /channels/{channel}': () => ({ key: 'a-new-stream-key' }),
     };
 
+    // A listener's own query parameters (a ticket) go to the station's hook backend: these routes take any.
+    const TICKETS = new Set(['/listen', '/channels/{channel}/listen', '/hls/{file}', '/channels/{channel}/hls/{file}']);
+
     function probes(method: string, path: string, operation: Operation): Probe[] {
       const parameters = operation.parameters ?? [];
       const fill = (value: (name: string) => string) => path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(value(name)));
@@ -205,7 +208,7 @@ for (const database of testDatabases) {
             throw new Error(`${method.toUpperCase()} ${path} (${probe.what}): ${error.message}`, { cause: error });
           });
           const named = method === 'head' || body.includes('querystring.bogus is an unknown field');
-          if (probe.what === 'unknown query parameter' && !(status === 400 && named)) {
+          if (probe.what === 'unknown query parameter' && !TICKETS.has(path) && !(status === 400 && named)) {
             accepted.push(`${method.toUpperCase()} ${path}: ${status} ${body}`);
           }
           seen.add(String(status));

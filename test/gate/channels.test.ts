@@ -63,7 +63,7 @@ for (const database of testDatabases) {
       assert.equal((await server.request('POST', '/channels', { name: 'nokey' })).status, 401, 'changes need the key');
 
       const created = server.events.find((e) => e.type === 'channel-created');
-      assert.deepEqual(created?.data, { channel: 'live-one', name: 'live-one', port: server.port + 2, configured: false, static: true, fallback: 'none' });
+      assert.deepEqual(created?.data, { channel: 'live-one', name: 'live-one', port: server.port + 2, configured: false, static: true, fallback: 'none', appKey: 'defaultApp' });
       const open = JSON.stringify([listed, one.body, server.events, server.logs]);
       assert.ok(!open.includes(streamKey) && !open.includes('configured-key'), 'no key in a public answer, an event or a log line');
     });
