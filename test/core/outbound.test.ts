@@ -90,7 +90,7 @@ async function refusedAddress(promise: Promise<unknown>): Promise<OutboundError>
 /** Host forms that all lead to loopback, reachable by the loopback receiver on `port`. */
 const loopbackForms = (port: number) => [
   `http://127.0.0.1:${port}/`, `http://2130706433:${port}/`, `http://0x7f.1:${port}/`, `http://017700000001:${port}/`,
-  `http://127.1:${port}/`, `http://0x7f000001:${port}/`, `http://[::ffff:127.0.0.1]:${port}/`, `http://[::ffff:7f00:1]:${port}/`,
+  `http://127.1:${port}/`, `http://0x7f000001:${port}/`, `http://0177.1:${port}/`, `http://127.0.0.1.:${port}/`, `http://%31%32%37.0.0.1:${port}/`, `http://[::ffff:127.0.0.1]:${port}/`, `http://[::ffff:7f00:1]:${port}/`,
   `http://localhost:${port}/`,
 ];
 
@@ -162,6 +162,14 @@ describe('the address guard', () => {
       assert.equal(answer.status, 200, url);
     }
     assert.equal(loopback.requests.length, loopbackForms(loopback.port).length);
+  });
+
+  test('a refusal names the address, and the IPv4 address an IPv6 form carries', async () => {
+    const said = async (url: string) => (await refusedAddress(guarded.outbound.send({ url, trust: 'api' }))).message;
+    assert.equal(await said('http://[::1]/'), '::1, the loopback address, which ONAIR_ALLOWED_PRIVATE_ADDRESSES does not allow');
+    assert.equal(await said('http://[::ffff:10.0.0.1]/'), '::ffff:a00:1, a private address (10.0.0.1), which ONAIR_ALLOWED_PRIVATE_ADDRESSES does not allow');
+    assert.equal(await said('http://[2002:a9fe:a9fe::]/'), '2002:a9fe:a9fe::, a link-local address (169.254.169.254), which ONAIR_ALLOWED_PRIVATE_ADDRESSES does not allow');
+    assert.equal(await said('http://0x7f.1/'), '127.0.0.1, a loopback address, which ONAIR_ALLOWED_PRIVATE_ADDRESSES does not allow');
   });
 
   test('other refused ranges: refused, then allowed by their CIDR', async () => {
