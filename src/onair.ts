@@ -20,6 +20,7 @@ import { createProgramme, programmeMigrations, type ProgrammeArea } from './prog
 import { createRecordings, recordingMigrations, type Recordings } from './recordings/index.ts';
 import { createGate, gateMigrations, type GateArea } from './gate/index.ts';
 import { automationMigrations, createAutomation, type Automation } from './automation/index.ts';
+import { createHooks, type Hooks } from './hooks/index.ts';
 
 export interface Onair {
   app: App;
@@ -30,6 +31,8 @@ export interface Onair {
   recordings: Recordings;
   gate: GateArea;
   automation: Automation;
+  /** REST hooks (seed 004): the gate's admission by the station's backends. */
+  hooks: Hooks;
   logger: Logger;
   /** Starts the areas and listens; answers the base URL. */
   start(): Promise<string>;
@@ -66,15 +69,18 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
   const recordings = createRecordings({ ...core, programme: programme.reader });
   const gate = createGate({ ...core, programme: programme.reader, archive: recordings.archive });
   const automation = createAutomation({ ...core, tasks: tasks.service, programme: programme.reader, archive: recordings.archive, gate: gate.gate });
+  const hooks = createHooks({ ...core, gate: gate.gate });
   registerSse(app, bus);
   // Each area is a plugin with a scope of its own, so that it may set its own hooks (auth, error shape) for its routes.
   for (const area of [tasks, programme, recordings, gate, automation]) await app.register(area.routes);
+  await app.register(hooks.routes);
 
   let retention: { stop(): void } | undefined;
   let gateHttp: Listener | undefined;
   let stopped: Promise<void> | undefined;
   const onair: Onair = {
     app, database, bus, tasks, programme, recordings, gate, automation, logger,
+    hooks,
     async start() {
       // Every route is known: the access rule checks ONAIR_PUBLIC_ROUTES against them before anything runs.
       await app.ready();
@@ -85,6 +91,8 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
       });
       await programme.start();
       await recordings.start();
+      // Before the gate: its first stream events are told to the hook backends.
+      await hooks.start();
       // The gate frees what a crashed run left (its relays, its channels) before the task engine resumes the
       // operations that use them, so that a broadcast interrupted by kill -9 gets its channel back at once.
       await gate.start();
@@ -109,6 +117,7 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
         // Operations (a broadcast on air) stop before the gate they use, so that they can resume after a restart.
         await tasks.stop();
         await gate.stop();
+        await hooks.stop();
         await recordings.stop();
         await programme.stop();
         retention?.stop();

@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { durationProblem, parseDuration } from './duration.ts';
 import { FALLBACK_EXAMPLE, fallbackOf, type Fallback } from './fallback.ts';
+import { APP_KEY, DEFAULT_APP, hookApps, type HookApp } from './hook-apps.ts';
 
 export type { Fallback } from './fallback.ts';
 
@@ -17,9 +18,8 @@ export type NodeRole = 'origin' | 'edge';
 export const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** Channel names fit in paths; stream keys are SRT passphrases. */
 export const CHANNEL_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
-/** A hook application's name (seed 004's appKey), and the one of channels that name none. */
-export const APP_KEY = /^[A-Za-z0-9_.-]{1,64}$/;
-export const DEFAULT_APP = 'defaultApp';
+// A hook application's name (seed 004's appKey), and the one of channels that name none: defined with the apps.
+export { APP_KEY, DEFAULT_APP } from './hook-apps.ts';
 export const STREAM_KEY = /^[\x21-\x7e]{10,79}$/;
 
 export interface Config {
@@ -79,6 +79,8 @@ export interface Config {
   };
   /** Outgoing calls (core/outbound): the refused ranges that URLs from the API may lead to all the same. */
   outbound: { allowedPrivate: string[] };
+  /** REST hooks (seed 004): the station's backends, and how often a live stream's keep-alive is posted. */
+  hooks: { apps: HookApp[]; keepAliveMs: number };
 }
 
 export type OutputType = 'icecast' | 'srt' | 'rtmp';
@@ -373,5 +375,11 @@ export function loadConfig(env: Env = process.env): Config {
     },
     automation: automation(env),
     outbound: { allowedPrivate: cidrs(env, 'ONAIR_ALLOWED_PRIVATE_ADDRESSES') },
+    hooks: {
+      apps: hookApps(read(env, 'ONAIR_HOOK_APPS'), (message) => {
+        throw new ConfigError(`ONAIR_HOOK_APPS ${message}`);
+      }),
+      keepAliveMs: duration(env, 'ONAIR_HOOKS_KEEPALIVE', 'PT10S', 100),
+    },
   };
 }

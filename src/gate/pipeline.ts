@@ -17,6 +17,11 @@ export interface RelayPlan {
   /** HLS playlist path, for mpegts (audio+video). */
   hlsPlaylist: string | undefined;
   metadata: Record<string, string>;
+  /**
+   * The source waits for its admission before anything of it goes out: the relay leaves the push outputs to a pusher
+   * that onair feeds once the source is let through (HTTP listeners and HLS are held back by onair itself).
+   */
+  held: boolean;
 }
 
 // Stream tags go into ffmpeg's arguments and the database: names of a few characters, values of plain text.
@@ -97,33 +102,51 @@ export function teeSlaves(plan: RelayPlan): Slave[] {
   // Flushed packet by packet (Ogg: a page a second), so that a crash of onair loses at most the last second.
   // Short Ogg pages in recordings too: a replay that joins late can then start within 20 ms of the right position.
   if (plan.recordFile) slaves.push({ spec: `[${plan.format === 'ogg' ? OGG : 'f=mpegts:flush_packets=1'}:onfail=ignore]${teeEscape(plan.recordFile)}` });
-  plan.channel.outputs.forEach((output, index) => {
-    const spec = pushSlave(output, plan.format);
-    if (spec) slaves.push({ spec, output: index });
-  });
-  return slaves;
+  return plan.held ? slaves : [...slaves, ...pushSlaves(plan)];
 }
+
+/** The tee muxer's slaves of the channel's push outputs that a session of this format can go to. */
+export function pushSlaves(plan: Pick<RelayPlan, 'channel' | 'format'>): Slave[] {
+  return plan.channel.outputs.flatMap((output, index) => {
+    const spec = pushSlave(output, plan.format);
+    return spec ? [{ spec, output: index }] : [];
+  });
+}
+
+// Ogg/Opus is known from its first page; MPEG-TS needs some video to learn the picture size. No `-fflags nobuffer`:
+// it drops the packets read while probing, so every recording (and listener) lost the source's first packet (Ogg:
+// 20 ms, the recording starting at pts 648 instead of -312; MPEG-TS: up to the 1 s analysed).
+const probeOf = (format: Format) => (format === 'ogg' ? ['-probesize', '4096', '-analyzeduration', '0'] : ['-probesize', '1000000', '-analyzeduration', '1000000']);
 
 /**
  * ffmpeg arguments for one session: listen for the source over SRT, copy its streams without re-encoding
  * and fan them out with the tee muxer (`teeSlaves`).
  */
 export function relayArgs(plan: RelayPlan): string[] {
-  // Ogg/Opus is known from its first page; MPEG-TS needs some video to learn the picture size. No `-fflags nobuffer`:
-  // it drops the packets read while probing, so every recording (and listener) lost the source's first packet (Ogg:
-  // 20 ms, the recording starting at pts 648 instead of -312; MPEG-TS: up to the 1 s analysed).
-  const probe = plan.format === 'ogg' ? ['-probesize', '4096', '-analyzeduration', '0'] : ['-probesize', '1000000', '-analyzeduration', '1000000'];
   const metadata = Object.entries(plan.metadata).flatMap(([key, value]) => ['-metadata', `${key}=${value}`]);
-  // tee hands the MPEG-TS stream tags to every slave and FLV refuses them: give FLV's own (7 H.264, 10 AAC).
-  const flvTags = plan.format === 'mpegts' && plan.channel.outputs.some((o) => o.type === 'rtmp') ? ['-tag:v', '7', '-tag:a', '10'] : [];
   return [
     '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info',
-    ...probe,
+    ...probeOf(plan.format),
     ...listenerInput(plan),
-    '-map', '0', '-c', 'copy', ...flvTags, ...metadata,
+    '-map', '0', '-c', 'copy', ...flvTags(plan), ...metadata,
     '-f', 'tee', teeSlaves(plan).map((slave) => slave.spec).join('|'),
   ];
 }
+
+/**
+ * ffmpeg arguments of a pusher: the relay's own output (what listeners hear, tags included) read from stdin and copied
+ * to the push outputs (`pushSlaves`), for a source that waited for its admission.
+ */
+export function pusherArgs(plan: Pick<RelayPlan, 'channel' | 'format'>): string[] {
+  return [
+    '-hide_banner', '-nostats', '-loglevel', 'info', ...probeOf(plan.format), '-f', plan.format, '-i', 'pipe:0',
+    '-map', '0', '-c', 'copy', ...flvTags(plan), '-f', 'tee', pushSlaves(plan).map((slave) => slave.spec).join('|'),
+  ];
+}
+
+// tee hands the MPEG-TS stream tags to every slave and FLV refuses them: give FLV's own (7 H.264, 10 AAC).
+const flvTags = (plan: Pick<RelayPlan, 'channel' | 'format'>) =>
+  (plan.format === 'mpegts' && plan.channel.outputs.some((o) => o.type === 'rtmp') ? ['-tag:v', '7', '-tag:a', '10'] : []);
 
 /** The fallback's source: silence, or a file played in a loop. */
 export function fallbackInput(file: string | undefined): string[] {

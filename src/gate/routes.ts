@@ -33,9 +33,11 @@ const ReserveBody = Type.Object({
   appKey: Type.Optional(AppKey),
 }, { additionalProperties: false });
 // A listener's own query parameters (a ticket, say) go to the admission as they are: any name, plain text.
-const ListenerQuery = Type.Record(Type.String(), Text(METADATA_VALUE.source, 'plain text without control characters', { maxLength: 2000 }), {
+// An object of no named properties, so that the document lists none (a record's keywords would read as parameters).
+const ListenerQuery = Type.Unsafe<Record<string, string>>(Type.Object({}, {
+  patternProperties: { '^.*$': Text(METADATA_VALUE.source, 'plain text without control characters', { maxLength: 2000 }) },
   description: 'Any parameters of the listener\'s own (such as a ticket), passed on to the station\'s hook backend (playStream)',
-});
+}));
 const Outputs = Type.Array(Type.Object({
   type: Type.String({ description: 'icecast, srt or rtmp' }),
   url: Type.String({ description: 'The configured URL without its credentials' }),

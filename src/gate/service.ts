@@ -585,9 +585,8 @@ export class GateService implements Gate {
         channel: session.channel, format: session.format, passphrase: running.passphrase,
         // Static mode waits on the clock alone (its alarms end the session).
         listenTimeoutUs: session.mode === 'static' || session.expiresAt === undefined ? undefined : (session.expiresAt - now + LISTEN_GRACE_MS) * 1000,
-        recordFile, hlsPlaylist, metadata: session.metadata,
+        recordFile, hlsPlaylist, metadata: session.metadata, held: admission !== undefined,
       },
-      hold: admission !== undefined,
       onConnected: () => void this.#connected(running, admission),
       onOutputFailed: (index) => void this.#outputFailed(running, index),
     });

@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
+import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ChannelConfig } from '../core/config.ts';
 import type { Exit, ProcessSupervisor, Supervised } from '../core/processes.ts';
 import type { Air, Feed } from './air.ts';
 import type { Format, InstanceRef, Mode, OutputState, SessionState, SessionStats } from './contract.ts';
-import { failedSlave, publicUrl, redactor, relayArgs, skippedOutputs, teeSlaves, type RelayPlan } from './pipeline.ts';
+import { failedSlave, publicUrl, pushSlaves, pusherArgs, redactor, relayArgs, skippedOutputs, teeSlaves, type RelayPlan, type Slave } from './pipeline.ts';
 
 /** A run of the relay that ended before its source was on air: a refused or broken connection. */
 export interface Attempt {
@@ -26,7 +27,14 @@ interface Run {
   feed: Feed | undefined;
   held: Buffer[] | undefined;
   over: boolean;
+  /** Where the push outputs get the stream when the relay leaves them to onair (`RelayPlan.held`). */
+  pusher: Writable | undefined;
+  /** Starts that pusher; undefined when the relay feeds the push outputs itself, or there are none. */
+  startPusher: (() => Writable) | undefined;
 }
+
+// Each pusher gets a name of its own: one finishing may still be in the supervisor as the next starts.
+let pushers = 0;
 
 const TAIL_LINES = 8;
 const BIND_TIMEOUT_MS = 3000;
@@ -126,11 +134,51 @@ export class LiveSession {
   letThrough(): boolean {
     const run = this.#run;
     if (!run?.held || run.over) return false;
-    const feed = this.air.live(this.format);
-    run.feed = feed;
-    for (const chunk of run.held) feed.push(chunk);
+    run.feed = this.air.live(this.format);
+    run.pusher = run.startPusher?.();
+    this.#outputsConnected();
+    for (const chunk of run.held) this.#send(run, chunk);
     run.held = undefined;
     return true;
+  }
+
+  /** A run's output to its listeners, and to its pusher if it has one. */
+  #send(run: Run, chunk: Buffer): void {
+    run.feed!.push(chunk);
+    run.pusher?.write(chunk);
+  }
+
+  #outputsConnected(): void {
+    for (const output of this.outputs.filter((o) => o.state === 'waiting')) output.state = 'connected';
+  }
+
+  /** The push outputs of a source that waited for its admission: an ffmpeg of their own, fed the relay's output. */
+  #startPusher(options: { supervisor: ProcessSupervisor; plan: RelayPlan; onOutputFailed: (index: number) => void }, slaves: Slave[], redact: (text: string) => string): Writable {
+    const pusher = options.supervisor.spawn(`push-${this.id}-${++pushers}`, 'ffmpeg', pusherArgs(options.plan), ['pipe', 'ignore', 'pipe']);
+    this.#watch(pusher, slaves, redact, options.onOutputFailed);
+    const input = pusher.child.stdin!;
+    // A pusher gone (every output failed, its ffmpeg killed) leaves the broadcast going on without it, as the relay's tee would.
+    input.on('error', () => {});
+    return input;
+  }
+
+  /** Reads an ffmpeg's stderr line by line, credentials removed: a push output it dropped (`slaves`) is marked failed; `each` sees every line. */
+  #watch(child: Supervised, slaves: Slave[], redact: (text: string) => string, onOutputFailed: (index: number) => void, each: (line: string) => void = () => {}): void {
+    let partial = '';
+    child.child.stderr?.setEncoding('utf8').on('data', (text: string) => {
+      const lines = (partial + text).split(/\r|\n/);
+      partial = lines.pop() ?? '';
+      for (const line of lines.filter(Boolean)) {
+        const shown = redact(line);
+        each(shown);
+        const failed = failedSlave(shown);
+        const index = failed && slaves[failed.slave]?.output;
+        if (failed && index !== undefined) {
+          Object.assign(this.outputs[index]!, { state: 'failed', error: failed.error });
+          onOutputFailed(index);
+        }
+      }
+    });
   }
 
   /**
@@ -140,9 +188,8 @@ export class LiveSession {
   async run(options: {
     supervisor: ProcessSupervisor;
     logger: Logger;
+    /** `held`: its source waits for `letThrough` (an admission decides) before anything of it goes out. */
     plan: RelayPlan;
-    /** Its source's audio waits for `letThrough` (an admission decides), rather than going to listeners at once. */
-    hold: boolean;
     /** The source connected: its first bytes are here. */
     onConnected: () => void;
     /** ffmpeg dropped the push output at this index of `outputs`. */
@@ -154,46 +201,38 @@ export class LiveSession {
     const child = options.supervisor.spawn(`gate-${this.id}`, 'ffmpeg', relayArgs(plan));
     this.process = child;
     let connected = false;
-    const run: Run = { feed: undefined, held: undefined, over: false };
+    const redact = redactor(plan);
+    const later = plan.held ? pushSlaves(plan) : [];
+    const run: Run = {
+      feed: undefined, held: undefined, over: false, pusher: undefined,
+      startPusher: later.length === 0 ? undefined : () => this.#startPusher(options, later, redact),
+    };
     this.#run = run;
     child.child.stdout?.on('data', (chunk: Buffer) => {
       if (!connected) {
         connected = true;
-        for (const output of this.outputs.filter((o) => o.state === 'waiting')) output.state = 'connected';
-        if (options.hold) run.held = [];
+        if (plan.held) run.held = [];
+        else this.#outputsConnected();
         options.onConnected();
-        if (!options.hold) run.feed = this.air.live(this.format);
+        if (!plan.held) run.feed = this.air.live(this.format);
       }
       this.bytes += chunk.length;
       if (run.held) run.held.push(chunk);
-      else run.feed!.push(chunk);
+      else this.#send(run, chunk);
     });
     // Its output is over before the process is gone (ffmpeg closes SRT and the tee's outputs after): the fallback need not wait.
     child.child.stdout?.on('close', () => {
       run.over = true;
       run.held = undefined;
+      run.pusher?.end();
       this.air.ended(run.feed);
     });
     const tail: string[] = [];
-    const slaves = teeSlaves(plan);
-    const redact = redactor(plan);
-    let partial = '';
-    child.child.stderr?.setEncoding('utf8').on('data', (text: string) => {
-      const lines = (partial + text).split(/\r|\n/);
-      partial = lines.pop() ?? '';
-      for (const line of lines.filter(Boolean)) {
-        const codec = /Stream #0:\d+.*?: (?:Audio|Video): ([\w-]+)/.exec(line);
-        if (codec && this.codec === null) this.codec = codec[1];
-        const shown = redact(line);
-        tail.push(shown);
-        if (tail.length > TAIL_LINES) tail.shift();
-        const failed = failedSlave(shown);
-        const index = failed && slaves[failed.slave]?.output;
-        if (failed && index !== undefined) {
-          Object.assign(this.outputs[index]!, { state: 'failed', error: failed.error });
-          options.onOutputFailed(index);
-        }
-      }
+    this.#watch(child, teeSlaves(plan), redact, options.onOutputFailed, (line) => {
+      const codec = /Stream #0:\d+.*?: (?:Audio|Video): ([\w-]+)/.exec(line);
+      if (codec && this.codec === null) this.codec = codec[1];
+      tail.push(line);
+      if (tail.length > TAIL_LINES) tail.shift();
     });
     const ended = child.exited.then((exit): RunEnd => {
       return { exit, published: run.feed !== undefined, diagnostics: tail.join('\n') };

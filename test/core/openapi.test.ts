@@ -237,5 +237,13 @@ for (const database of testDatabases) {
       const metadata = resolve(body).properties!.metadata as Schema & { propertyNames?: { pattern: string } };
       assert.equal(metadata.propertyNames?.pattern, '^[A-Za-z0-9_.-]{1,64}$');
     });
+
+    test('a query schema\'s keywords are never listed as its parameters (the listening routes take any)', () => {
+      // (`type` is a real parameter of /events and /schedule.)
+      const keywords = new Set(['description', 'properties', 'patternProperties', 'additionalProperties']);
+      const misread = Object.entries(doc.paths).flatMap(([path, byMethod]) => Object.values(byMethod).flatMap((operation) =>
+        (operation.parameters ?? []).filter((p) => p.in === 'query' && keywords.has(p.name)).map((p) => `${path} ${p.name}`)));
+      assert.deepEqual(misread, []);
+    });
   });
 }

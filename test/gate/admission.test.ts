@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { NotFound, Refused } from '../../src/core/errors.ts';
 import type { Admission, ConnectChange, ConnectRequest, PlayRequest, PublishRequest, StreamStatus } from '../../src/gate/contract.ts';
+import { udpPortBound } from '../../src/gate/session.ts';
 import { postgresAvailable, postgresDatabase, testDatabases } from '../support/databases.ts';
-import { waitFor } from '../support/onair.ts';
-import { analyse, commandLine, ffmpegChildren, listen, pushTone, startGate, StandInProgramme, type GateServer } from './harness.ts';
+import { tempDir, waitFor } from '../support/onair.ts';
+import { analyse, commandLine, ffmpegChildren, freeUdpPort, listen, pushTone, startGate, StandInProgramme, type GateServer } from './harness.ts';
 
 const sqlite = testDatabases[0];
 
@@ -100,9 +102,9 @@ describe('the gate asks an Admission before it acts', () => {
     });
 
     const { ingest } = await server.gate.createChannel({ name: 'studio', appKey: 'studio-app' });
-    assert.ok(ingest);
     await assert.rejects(server.gate.activate('studio', { who: 'live-scheduler' }), (error) => error instanceof Refused && error.message === 'no slot booked for this show');
     assert.equal(await state('studio'), 'idle');
+    assert.equal(udpPortBound(ingest.port), false, 'nothing listens for the encoder');
     assert.deepEqual([admission.connects[1]?.kind, admission.connects[1]?.appKey, admission.connects[1]?.who], ['activate', 'studio-app', 'live-scheduler']);
     await server.gate.removeChannel('studio');
   });
@@ -201,6 +203,23 @@ describe('the gate asks an Admission before it acts', () => {
     assert.equal(existsSync(playlist), false, 'cleared');
     source.child.kill('SIGKILL');
     await source.exited;
+  });
+
+  test('publish refused in static mode: the activation ends refused and nothing listens on its port any more', async () => {
+    reset();
+    admission.onPublish = async () => {
+      throw new Refused('encoder not registered');
+    };
+    const { ingest } = await server.gate.createChannel({ name: 'desk' });
+    const { session } = await server.gate.activate('desk', { reconnectWindowMs: 60_000 });
+    const source = pushTone(ingest.url, { seconds: 10, passphrase: ingest.streamKey });
+    assert.equal(((await ended(session!)).data as StreamStatus).reason, 'refused');
+    assert.equal(await state('desk'), 'idle', 'no reconnect window for a refused source');
+    assert.equal(udpPortBound(ingest.port), false);
+    assert.deepEqual(admission.publishes.map((p) => [p.mode, p.channel]), [['static', 'desk']]);
+    source.child.kill('SIGKILL');
+    await source.exited;
+    await server.gate.removeChannel('desk');
   });
 
   test('a source that leaves before the backend decides was never on air: nothing recorded, the reservation waits for a source again', async () => {
@@ -306,6 +325,9 @@ describe('the gate asks an Admission before it acts', () => {
     assert.deepEqual(admission.plays.slice(2).map((p) => [p.kind, p.query.ticket]), [['hls', 'forged'], ['hls', 'valid']]);
     assert.equal(admission.left, 2, 'an HLS listener leaves at once');
     assert.equal((await server.request('GET', '/check?ticket=valid')).status, 400, 'other routes still refuse unknown query parameters');
+    const plays = admission.plays.length;
+    assert.equal((await server.request('GET', '/listen?ticket=%01')).status, 400, 'a ticket is plain text');
+    assert.equal(admission.plays.length, plays, 'refused before the backend is asked');
     await server.gate.terminate(session, 'terminated');
     await idle();
   });
@@ -363,6 +385,53 @@ describe('streams and terminate across two instances sharing PostgreSQL', { skip
       await first.stop();
       await second.stop();
       await postgresDatabase.drop(url);
+    }
+  });
+});
+
+describe('push outputs of a source that waits for its admission', () => {
+  test('refused: no output hears of it; let through: the output gets the whole show, what came during the decision too', async () => {
+    const dir = tempDir('onair-push-');
+    const srtPort = await freeUdpPort();
+    /** An SRT listener that keeps what comes; ffmpeg makes its file only once something connects. */
+    const receiver = (file: string) => {
+      const child = spawn('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'error', '-i', `srt://127.0.0.1:${srtPort}?mode=listener&listen_timeout=30000000`,
+        '-c', 'copy', '-f', 'ogg', join(dir, file)], { stdio: 'ignore' });
+      return { child, exited: new Promise((resolve) => child.once('exit', resolve)) };
+    };
+    const server = await startGate({
+      database: sqlite,
+      env: { ONAIR_CHANNELS: JSON.stringify([{ name: 'main', outputs: [{ type: 'srt', url: `srt://127.0.0.1:${srtPort}?connect_timeout=2000` }] }]) },
+    });
+    const admission = new TestAdmission();
+    server.gate.admit(admission);
+    const show = async (allowed: boolean, file: string) => {
+      const out = receiver(file);
+      await waitFor(() => udpPortBound(srtPort), 'the receiver to listen');
+      admission.onPublish = async () => {
+        await later(700);
+        if (!allowed) throw new Refused('not today');
+      };
+      const event = server.programme.add('live', Date.now() - 60_000);
+      const reserved = await server.gate.reserve('main', { instance: { event: event.id, start: event.start } });
+      const source = pushTone(reserved.url, { seconds: allowed ? 3 : 10, frequency: 550 });
+      await waitFor(() => server.events.find((e) => e.type === 'stream-ended' && (e.data as StreamStatus).session === reserved.session), 'the show to end', 15_000);
+      source.child.kill('SIGKILL');
+      await source.exited;
+      if (!allowed) out.child.kill('SIGKILL');
+      await out.exited;
+      return join(dir, file);
+    };
+    try {
+      assert.equal(existsSync(await show(false, 'refused.ogg')), false, 'nothing connected to the output');
+      const heard = await analyse(readFileSync(await show(true, 'allowed.ogg')));
+      assert.ok(Math.abs(heard.frequency - 550) < 10 && heard.seconds > 2.5, JSON.stringify(heard));
+      const [row] = (await server.request('GET', '/channels/main/sessions?limit=1')).body;
+      assert.deepEqual(row.outputs.map((o: { state: string }) => o.state), ['connected']);
+    } finally {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+      assert.deepEqual(ffmpegChildren(), [], 'no ffmpeg is left behind');
     }
   });
 });

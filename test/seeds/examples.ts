@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import type { Onair } from '../../src/onair.ts';
+import { pushTone } from '../gate/harness.ts';
 import { waitFor, type Answer } from '../support/onair.ts';
 
 /**
@@ -20,6 +21,21 @@ export interface World {
   srtPort: number;
   /** A reservation's one-time token not used yet, put in place of the X's of an SRT example. */
   token: string | undefined;
+  /** seed 004: the station's hook backend (ONAIR_HOOK_APPS points at it), with what it received. */
+  backend: HookBackend;
+}
+
+/** A request as a hook backend receives it. */
+export interface Received {
+  line: string;
+  headers: Record<string, string>;
+  body: any;
+}
+
+export interface HookBackend {
+  received: Received[];
+  /** The status it answers StreamStatusEvent with (200: the seed's answer, the body sent back). */
+  statusEventAnswer: number;
 }
 
 export type Given = (world: World) => Promise<void>;
@@ -35,7 +51,9 @@ export interface Output {
 export type Expect =
   | { answer(output: Output, world: World): void | Promise<void> }
   /** A command that runs until stopped (a stream, an encoder): it is stopped once `until` holds. */
-  | { stream: { meanwhile?: Given; until(world: World, text: string): Promise<boolean>; then?: Given } };
+  | { stream: { meanwhile?: Given; until(world: World, text: string): Promise<boolean>; then?: Given } }
+  /** A request onair sends (seed 004's hooks), the example's text: checked where it arrives. */
+  | { request(world: World, seen: string): Promise<void> };
 
 export interface Example {
   seed: string;
@@ -102,6 +120,44 @@ const publishes: Expect = {
     },
   },
 };
+
+/** The seed's request: its request line, its headers and its JSON body. */
+function seedRequest(text: string): Received {
+  const [head = '', json = ''] = text.split(/\n(?=\{)/);
+  const [line = '', ...headers] = head.split('\n');
+  return { line, headers: Object.fromEntries(headers.map((h) => [h.slice(0, h.indexOf(':')).toLowerCase(), h.slice(h.indexOf(':') + 1).trim()])), body: JSON.parse(json) };
+}
+
+/** A source on air on the default channel for a few seconds, its session returned; the channel is idle again after. */
+async function sourceOnAir(world: World, seconds: number): Promise<string> {
+  const reserved = await world.api('POST', '/reserve', { event: EVENT });
+  assert.equal(reserved.status, 201, JSON.stringify(reserved.body));
+  const [session] = (await world.api('GET', '/channels/main/sessions')).body;
+  assert.equal(await pushTone(reserved.body.url, { seconds }).exited, 0);
+  await waitFor(async () => (await checkState(world)) === 'idle', 'the session to end', 15_000, 50);
+  return session.id;
+}
+
+/**
+ * seed 004: onair tells its hook backend a stream is PUBLISHING as the seed's example shows: the same request line,
+ * the headers that say what it is, and every field of the body but WebRTC's `sdp`, of the same type; an SRT stream of
+ * Opus audio has mediaProvider SRT and no video.
+ */
+const tellsPublishing = (answered: number, then: (world: World, session: string) => Promise<void>): Expect => ({
+  async request(world, seen) {
+    const seed = seedRequest(seen);
+    world.backend.statusEventAnswer = answered;
+    const session = await sourceOnAir(world, 2);
+    const sent = world.backend.received.find((r) => r.body.mediaSessionId === session && r.body.status === 'PUBLISHING' && r.line.includes('StreamStatusEvent'));
+    assert.ok(sent, `no PUBLISHING StreamStatusEvent for ${session}`);
+    assert.equal(sent.line, seed.line);
+    for (const header of ['accept', 'content-type']) assert.equal(sent.headers[header], seed.headers[header], header);
+    const { sdp: _, ...fields } = seed.body;
+    for (const [field, value] of Object.entries(fields)) assert.equal(typeof sent.body[field], typeof value, field);
+    assert.deepEqual([sent.body.appKey, sent.body.published, sent.body.hasAudio, sent.body.hasVideo, sent.body.mediaProvider], ['defaultApp', true, true, false, 'SRT']);
+    await then(world, session);
+  },
+});
 
 export const examples: Example[] = [
   {
@@ -191,5 +247,30 @@ export const examples: Example[] = [
         until: async (_world, text) => /^HTTP\/1\.1 200 [\s\S]*content-type: text\/event-stream[\s\S]*^event: channel-created$/im.test(text),
       },
     },
+  },
+  {
+    seed: '004', title: 'Workflow example using StreamStatusEvent',
+    command: 'POST /rest/my_api/StreamStatusEvent HTTP/1.1\n' + 'Accept: application/json\n' + 'Content-Type: application/json;charset=UTF-8\n' + 'User-Agent: Java/1.8.0_111\n'
+      + 'Host: 192.168.1.101\n' + 'Connection: keep-alive\n' + 'Content-Length: 3614\n' + '{\n'
+      + '"nodeId":"Hw47CFMBEchVOpBMDr29IxjudnJ1sjOY@192.168.1.101",\n' + '"appKey":"defaultApp",\n' + '"sessionId":"/192.168.1.102:4388/192.168.1.101:8443",\n' + '"mediaSessionId":"56141d10-fddc-11e6-ac3a-4d67d5b3360d",\n'
+      + '"name":"b4e7",\n' + '"published":true,\n' + '"hasVideo":true,\n' + '"hasAudio":true,\n'
+      + '"status":"PUBLISHING",\n' + '"sdp":".....",\n' + '"record":false,\n' + '"width":0,\n'
+      + '"height":0,\n' + '"bitrate":0,\n' + '"quality":0,\n' + '"mediaProvider":"WebRTC"\n'
+      + '}',
+    expect: tellsPublishing(200, async () => {}),
+  },
+  {
+    seed: '004', title: 'Error handling: restOnError FAIL',
+    command: 'POST /rest/my_api/StreamStatusEvent HTTP/1.1\n' + 'Accept: application/json\n' + 'Content-Type: application/json;charset=UTF-8\n' + 'User-Agent: Java/1.8.0_111\n'
+      + 'Host: 192.168.1.101\n' + 'Connection: keep-alive\n' + 'Content-Length: 3624\n' + '{\n'
+      + '"nodeId":"Hw47CFMBEchVOpBMDr29IxjudnJ1sjOY@192.168.1.101",\n' + '"appKey":"defaultApp",\n' + '"sessionId":"/192.168.1.102:25301/192.168.1.101:8443",\n' + '"mediaSessionId":"e9c002d0-fde2-11e6-a2bf-c99492323844",\n'
+      + '"name":"dc6a",\n' + '"published":true,\n' + '"hasVideo":true,\n' + '"hasAudio":true,\n'
+      + '"status":"PUBLISHING",\n' + '"sdp":".....",\n' + '"record":false,\n' + '"width":0,\n'
+      + '"height":0,\n' + '"bitrate":0,\n' + '"quality":0,\n' + '"mediaProvider":"WebRTC"\n'
+      + '}',
+    expect: tellsPublishing(500, async ({ onair }, session) => {
+      await waitFor(async () => (await onair.bus.since(0, 10_000)).events.some((e) => e.type === 'hook-error'
+        && (e.data as { session: string }).session === session), 'the ErrorEvent');
+    }),
   },
 ];

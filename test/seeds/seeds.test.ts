@@ -3,13 +3,14 @@ import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { testDatabases } from '../support/databases.ts';
 import { startOnair, tempDir, waitFor, type Running } from '../support/onair.ts';
-import { examples, type Example, type Output, type World } from './examples.ts';
+import { examples, type Example, type HookBackend, type Output, type World } from './examples.ts';
 
 const SEEDS = join(fileURLToPath(new URL('../..', import.meta.url)), '..', 'shared', 'seeds');
 /** The ports the examples name: ONAIR_HTTP_PORT's default, and the default channel's (TCP for HTTP, UDP for SRT). */
@@ -42,6 +43,27 @@ async function ports(): Promise<typeof NAMED> {
 function curlConfig(chosen: typeof NAMED): string {
   const moved = (['http', 'gate'] as const).filter((port) => chosen[port] !== NAMED[port]);
   return CURLRC + moved.map((port) => `connect-to = localhost:${NAMED[port]}:127.0.0.1:${chosen[port]}\n`).join('');
+}
+
+/**
+ * seed 004's hook backend: answers each method with what it received, as the seed's backend does (StreamStatusEvent
+ * with the status asked for), and keeps every request.
+ */
+async function hookBackend(): Promise<{ backend: HookBackend; url: string; close(): Promise<void> }> {
+  const backend: HookBackend = { received: [], statusEventAnswer: 200 };
+  const server = createHttpServer(async (request, response) => {
+    let text = '';
+    for await (const chunk of request) text += chunk;
+    const headers = Object.fromEntries(Object.entries(request.headers).map(([name, value]) => [name, String(value)]));
+    backend.received.push({ line: `${request.method} ${request.url} HTTP/${request.httpVersion}`, headers, body: JSON.parse(text) });
+    const status = request.url!.endsWith('/StreamStatusEvent') ? backend.statusEventAnswer : 200;
+    response.writeHead(status, { 'content-type': 'application/json' }).end(text);
+  }).listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    backend, url: `http://127.0.0.1:${(server.address() as { port: number }).port}/rest/my_api`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }
 
 interface Command {
@@ -96,6 +118,7 @@ async function cannotRun(example: Example, world: World, curlHome: string): Prom
 
 async function perform(example: Example, world: World, curlHome: string): Promise<void> {
   for (const given of example.given ?? []) await given(world);
+  if ('request' in example.expect) return example.expect.request(world, example.command);
   const command = PLACEHOLDER.test(example.command) ? example.command.replace(PLACEHOLDER, world.token!) : example.command;
   const started = run(command, curlHome);
   const said = () => `${started.output()}\n${started.errors()}`;
@@ -130,7 +153,7 @@ describe('the seeds\' examples, verbatim', () => {
         const whole = `\n${text}\n`.includes(`\n${example.command}\n`) && !example.command.endsWith('\\');
         assert.ok(whole, `seed ${seed}, ${example.title}: the copy differs from ${file}`);
       }
-      const theirs = text.match(/^(curl|ffmpeg|liquidsoap) \\$/gm) ?? [];
+      const theirs = text.match(/^(curl|ffmpeg|liquidsoap) \\$|^POST \S+ HTTP\/1\.1$/gm) ?? [];
       assert.equal(ours.length, theirs.length, `seed ${seed} has ${theirs.length} examples, the table ${ours.length}`);
     }
   });
@@ -139,19 +162,26 @@ describe('the seeds\' examples, verbatim', () => {
     const curlHome = tempDir('onair-curl-');
     let server: Running | undefined;
     let world: World;
+    let hooks: Awaited<ReturnType<typeof hookBackend>> | undefined;
 
     before(async () => {
       const chosen = await ports();
       writeFileSync(join(curlHome, '.curlrc'), curlConfig(chosen));
+      hooks = await hookBackend();
+      const apps = [{ name: 'seeds', url: hooks.url, restClientConfig: { StreamStatusEvent: { restOnError: 'FAIL' } } }];
       server = await startOnair({
         database: testDatabases[0]!,
-        env: { ONAIR_HTTP_PORT: String(chosen.http), ONAIR_SRT_PORT_START: String(chosen.srt), ONAIR_GATE_HTTP_PORT: String(chosen.gate) },
+        env: {
+          ONAIR_HTTP_PORT: String(chosen.http), ONAIR_SRT_PORT_START: String(chosen.srt), ONAIR_GATE_HTTP_PORT: String(chosen.gate),
+          ONAIR_HOOK_APPS: JSON.stringify(apps),
+        },
       });
-      world = { onair: server.onair, api: server.request, srtPort: chosen.srt, token: undefined };
+      world = { onair: server.onair, api: server.request, srtPort: chosen.srt, token: undefined, backend: hooks.backend };
     });
 
     after(async () => {
       await server?.stop();
+      await hooks?.close();
       rmSync(curlHome, { recursive: true, force: true });
     });
 
