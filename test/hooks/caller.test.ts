@@ -97,6 +97,18 @@ describe('REST hook authorizations', () => {
     assert.deepEqual(backend.of('connect').at(-1), { name: 'main', record: false });
   });
 
+  test('an app whose URL has a query is posted to {path}/{Method} with that query', async () => {
+    backend.answer('connect', {});
+    await caller.authorize(app(`${backend.url}?ticket=station-secret`), 'connect', {}, `query-${credential++}`);
+    assert.equal(backend.calls.at(-1)!.path, '/rest/my_api/connect?ticket=station-secret');
+  });
+
+  test('under LOG an error answer lets it through but overwrites nothing', async () => {
+    backend.answer('publishStream', { status: 500, body: { record: true } });
+    const station = app(backend.url, { restClientConfig: { publishStream: { restPolicy: 'OVERWRITE', restOverwrite: ['record'] } } });
+    assert.deepEqual(await caller.authorize(station, 'publishStream', {}, `error-${credential++}`), {});
+  });
+
   test('an app asked for no method, or a method DISABLED (or DISABLE), is not called', async () => {
     const before = backend.calls.length;
     backend.answer('playStream', { status: 403 });
