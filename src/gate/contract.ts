@@ -163,6 +163,8 @@ export type StopReason = 'expired' | 'deactivated' | 'max-wait' | 'reconnect-win
 export interface StreamStatus {
   channel: string;
   session: string;
+  /** The hook application that decides on it. */
+  appKey: string;
   mode: Mode;
   state: SessionState;
   instance: InstanceRef | null;

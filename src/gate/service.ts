@@ -754,7 +754,7 @@ export class GateService implements Gate {
   #streamEvent(type: StreamEvent, session: LiveSession, extra: { exitCode?: number | null; reason?: string } = {}): Announce {
     const waiting = session.state === 'reserved' || session.state === 'disconnected';
     const status: StreamStatus = {
-      channel: session.channel.name, session: session.id, mode: session.mode, state: session.state,
+      channel: session.channel.name, session: session.id, appKey: session.appKey, mode: session.mode, state: session.state,
       instance: session.instance, format: session.format, record: session.record, metadata: session.metadata,
       stats: session.stats(this.#deps.clock.now()),
       expiresAt: waiting && session.expiresAt !== undefined ? new Date(session.expiresAt).toISOString() : null, ...extra,
