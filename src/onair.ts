@@ -21,6 +21,7 @@ import { createRecordings, recordingMigrations, type Recordings } from './record
 import { createGate, gateMigrations, type GateArea } from './gate/index.ts';
 import { automationMigrations, createAutomation, type Automation } from './automation/index.ts';
 import { createHooks, type Hooks } from './hooks/index.ts';
+import { createWebhooks, webhookMigrations, type Webhooks } from './webhooks/index.ts';
 
 export interface Onair {
   app: App;
@@ -33,6 +34,7 @@ export interface Onair {
   automation: Automation;
   /** REST hooks (seed 004): the gate's admission by the station's backends. */
   hooks: Hooks;
+  webhooks: Webhooks;
   logger: Logger;
   /** Starts the areas and listens; answers the base URL. */
   start(): Promise<string>;
@@ -42,6 +44,8 @@ export interface Onair {
 export interface Overrides {
   clock?: Clock;
   logger?: Logger;
+  /** In [0, 1): the jitter of webhook retries. */
+  random?: () => number;
 }
 
 /** Wires every area onto the shared core. Nothing runs until `start`. */
@@ -54,7 +58,8 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
   let database: Database;
   try {
     database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, logger });
-    await migrate(database, eventMigrations, taskMigrations, programmeMigrations, recordingMigrations, gateMigrations, automationMigrations, outboundMigrations);
+    await migrate(database, eventMigrations, taskMigrations, programmeMigrations, recordingMigrations, gateMigrations, automationMigrations, outboundMigrations,
+      webhookMigrations);
   } catch (error) {
     unlock();
     throw error;
@@ -70,9 +75,10 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
   const gate = createGate({ ...core, programme: programme.reader, archive: recordings.archive });
   const automation = createAutomation({ ...core, tasks: tasks.service, programme: programme.reader, archive: recordings.archive, gate: gate.gate });
   const hooks = createHooks({ ...core, gate: gate.gate });
+  const webhooks = createWebhooks({ ...core, tasks: tasks.service, random: overrides.random });
   registerSse(app, bus);
   // Each area is a plugin with a scope of its own, so that it may set its own hooks (auth, error shape) for its routes.
-  for (const area of [tasks, programme, recordings, gate, automation]) await app.register(area.routes);
+  for (const area of [tasks, programme, recordings, gate, automation, webhooks]) await app.register(area.routes);
   await app.register(hooks.routes);
 
   let retention: { stop(): void } | undefined;
@@ -80,13 +86,13 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
   let stopped: Promise<void> | undefined;
   const onair: Onair = {
     app, database, bus, tasks, programme, recordings, gate, automation, logger,
-    hooks,
+    hooks, webhooks,
     async start() {
       // Every route is known: the access rule checks ONAIR_PUBLIC_ROUTES against them before anything runs.
       await app.ready();
       await bus.start();
       retention = keepEvents({
-        cleans: { event: (before) => bus.clean(before), delivery: (before) => outbound.clean(before) },
+        cleans: { event: (before) => bus.clean(before), delivery: (before) => outbound.clean(before), 'webhook message': (before) => webhooks.clean(before) },
         clock, logger, retentionMs: config.events.retentionMs, time: config.tasks.cleanTime,
       });
       await programme.start();
@@ -97,6 +103,7 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
       // operations that use them, so that a broadcast interrupted by kill -9 gets its channel back at once.
       await gate.start();
       await automation.start();
+      await webhooks.start();
       await tasks.start();
       const address = await app.listen({ host: config.http.host, port: config.http.port });
       try {
@@ -114,6 +121,7 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
         await app.close();
         await gateHttp?.close();
         await automation.stop();
+        await webhooks.stop();
         // Operations (a broadcast on air) stop before the gate they use, so that they can resume after a restart.
         await tasks.stop();
         await gate.stop();

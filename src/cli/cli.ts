@@ -4,6 +4,7 @@ import { TASKS_USAGE, tasksCommand } from './tasks.ts';
 import { PROGRAMME_USAGE, programmeCommand } from './programme.ts';
 import { RECORDINGS_USAGE, recordingsCommand } from './recordings.ts';
 import { AUTOMATION_USAGE, automationCommand } from './automation.ts';
+import { WEBHOOKS_USAGE, webhooksCommand } from './webhooks.ts';
 import { Output } from './output.ts';
 
 const USAGE = `usage: onair COMMAND [--json] [--help]
@@ -13,6 +14,7 @@ ${TASKS_USAGE}
 ${PROGRAMME_USAGE}
 ${RECORDINGS_USAGE}
 ${AUTOMATION_USAGE}
+${WEBHOOKS_USAGE}
 onair help [COMMAND]                   this text, or one command's
 onair --version                        the version of onair
 
@@ -32,6 +34,7 @@ const commands: Record<string, Command> = {
   recordings: { usage: RECORDINGS_USAGE, run: recordingsCommand('recordings') },
   prerecordings: { usage: RECORDINGS_USAGE, run: recordingsCommand('prerecordings') },
   automation: { usage: AUTOMATION_USAGE, run: automationCommand },
+  webhooks: { usage: WEBHOOKS_USAGE, run: webhooksCommand },
 };
 
 const HELP = ['--help', '-h'];

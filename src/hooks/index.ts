@@ -30,7 +30,7 @@ export function createHooks(deps: HooksDeps) {
     admission,
     streams,
     /** The hooks' routes as a Fastify plugin: `await app.register(hooks.routes)`. */
-    routes: async (app: App) => registerHookRoutes(app, apps, api),
+    routes: async (app: App) => registerHookRoutes(app, apps, api, deps.outbound),
     /** Follows the gate's streams from now on (before the gate starts, so that none is missed). */
     async start() {
       unfollow = streams.follow(deps.bus);

@@ -5,6 +5,8 @@ import { AppKey, ChannelName } from '../gate/contract.ts';
 import type { StreamFilter } from './contract.ts';
 import { appView, type StreamApi } from './service.ts';
 import type { HookApp } from '../core/hook-apps.ts';
+import type { Outbound } from '../core/outbound/contract.ts';
+import { DeliveryList, deliveryList, DeliveryPage } from '../core/outbound/view.ts';
 
 const tags = ['hooks'];
 const problems = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, Type.Ref('Problem')]));
@@ -42,7 +44,7 @@ const StreamView = Type.Object({
   metadata: Type.Record(Type.String(), Type.String()),
 }, { $id: 'HookStream' });
 
-export function registerHookRoutes(app: App, apps: HookApp[], streams: StreamApi): void {
+export function registerHookRoutes(app: App, apps: HookApp[], streams: StreamApi, outbound: Outbound): void {
   // Apps are the operator's: they name the station's private backends.
   app.get('/hooks/apps', {
     config: { access: 'private' },
@@ -51,6 +53,22 @@ export function registerHookRoutes(app: App, apps: HookApp[], streams: StreamApi
       response: { 200: Type.Object({ apps: Type.Array(AppView) }) },
     },
   }, async () => ({ apps: apps.map(appView) }));
+
+  app.get('/hooks/deliveries', {
+    config: { access: 'private' },
+    schema: {
+      tags, summary: 'The delivery log of REST hook calls, newest first (operators only)',
+      description: 'Every call to a hook backend: its method, attempt (send errors are tried again), status or error, duration and the answer\'s first bytes.',
+      querystring: Type.Object({
+        app: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Only the calls to this application (its name)' })),
+        ...DeliveryPage,
+      }, { additionalProperties: false }),
+      response: { 200: DeliveryList },
+    },
+  }, async (request) => {
+    const { limit = 100, app: subscriber, ...page } = request.query;
+    return deliveryList(await outbound.deliveries({ kind: 'hook', subscriber, ...page, limit }), limit);
+  });
 
   app.post('/rest-api/stream/find', {
     schema: {

@@ -154,6 +154,7 @@ for (const database of testDatabases) {
       'post /reserve': () => ({ event: randomUUID() }),
       'post /channels/{channel}/reserve': () => ({ event: randomUUID() }),
       'patch /channels/{channel}': () => ({ key: 'a-new-stream-key' }),
+      'patch /webhooks/{id}': () => ({ enabled: true }),
     };
 
     // A listener's own query parameters (a ticket) go to the station's hook backend: these routes take any.

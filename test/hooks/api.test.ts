@@ -3,7 +3,8 @@ import fc from 'fast-check';
 import { after, before, describe, test } from 'node:test';
 import { testDatabases } from '../support/databases.ts';
 import { startOnair, type Answer, type Running } from '../support/onair.ts';
-import { appsSetting } from './backend.ts';
+import { freeUdpPort } from '../gate/harness.ts';
+import { appsSetting, Backend } from './backend.ts';
 
 const KEY = 'the-station-key-0123456789';
 const withKey = { 'x-api-key': KEY };
@@ -72,5 +73,37 @@ describe('the hooks\' routes', () => {
     assert.equal(field.status, 400);
     assert.match(JSON.stringify(field.body), /status/);
     clear4xx(await server.request('POST', '/rest-api/stream/find', '{"name":', withKey), 'truncated JSON');
+  });
+
+  test('GET /hooks/deliveries: every call to a backend, newest first, for operators; paged and filtered', async () => {
+    const backend = await Backend.start();
+    backend.answer('connect', (_body, n) => (n === 1 ? { status: 403, body: { reason: 'not on the rota' } } : {}));
+    const own = await startOnair({
+      database: testDatabases[0]!,
+      env: {
+        ONAIR_API_KEY: KEY, ONAIR_SRT_PORT_START: String(await freeUdpPort()),
+        ONAIR_HOOK_APPS: appsSetting({ name: 'rota', url: backend.url, methods: ['connect'] }),
+      },
+    });
+    try {
+      assert.equal((await own.request('POST', '/channels', { name: 'studio' }, withKey)).status, 201);
+      await assert.rejects(own.onair.gate.gate.activate('studio'), /not on the rota/);
+      await own.onair.gate.gate.activate('studio');
+      assert.equal((await own.request('GET', '/hooks/deliveries')).status, 401);
+      const all = await own.request('GET', '/hooks/deliveries?app=rota', undefined, withKey);
+      assert.equal(all.status, 200);
+      assert.deepEqual(all.body.deliveries.map((d: { type: string; status: number }) => [d.type, d.status]), [['connect', 200], ['connect', 403]]);
+      assert.match(all.body.deliveries[1].excerpt, /not on the rota/);
+      const failed = await own.request('GET', '/hooks/deliveries?failed=true&limit=1', undefined, withKey);
+      assert.deepEqual(failed.body.deliveries.map((d: { status: number }) => d.status), [403]);
+      const page = await own.request('GET', '/hooks/deliveries?limit=1', undefined, withKey);
+      const next = await own.request('GET', `/hooks/deliveries?limit=1&before=${page.body.next}`, undefined, withKey);
+      assert.deepEqual(next.body.deliveries.map((d: { id: string }) => d.id), [all.body.deliveries[1].id]);
+      assert.deepEqual((await own.request('GET', '/hooks/deliveries?app=nobody', undefined, withKey)).body.deliveries, []);
+      clear4xx(await own.request('GET', '/hooks/deliveries?limit=0', undefined, withKey), 'limit 0');
+    } finally {
+      await own.stop();
+      await backend.close();
+    }
   });
 });

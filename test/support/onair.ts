@@ -60,6 +60,8 @@ export async function startOnair(options: {
   prepare?: (onair: Onair) => void;
   dataDir?: string;
   logger?: Logger;
+  /** In [0, 1): the jitter of webhook retries. */
+  random?: () => number;
 }): Promise<Running> {
   const dataDir = options.dataDir ?? tempDir();
   const databaseUrl = options.databaseUrl ?? (await options.database.create());
@@ -70,7 +72,7 @@ export async function startOnair(options: {
     ...options.env,
   });
   const logger = options.logger ?? pino({ level: process.env.ONAIR_TEST_LOG_LEVEL ?? 'silent' });
-  const onair = await createOnair(config, { clock: options.clock, logger });
+  const onair = await createOnair(config, { clock: options.clock, logger, random: options.random });
   options.prepare?.(onair);
   const url = await onair.start();
   return {
