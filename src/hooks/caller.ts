@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
 import { Refused } from '../core/errors.ts';
@@ -58,7 +59,8 @@ export class HookCaller {
    */
   async authorize(app: HookApp, method: Authorization, body: Body, credential: string): Promise<Body> {
     if (!this.#calls(app, method)) return {};
-    const key = JSON.stringify([app.name, method, credential]);
+    // Hashed: a credential holds the listener's query, which may be as long as a request line.
+    const key = createHash('sha256').update(JSON.stringify([app.name, method, credential])).digest('base64');
     const cached = this.#decisions.get(key);
     const decision = cached && cached.until > this.#clock.now() ? cached : await this.#decide(app, method, body, key);
     if (decision.taken === undefined) throw new Refused(decision.reason);

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { pino } from 'pino';
 import { ManualClock } from '../../src/core/clock.ts';
 import { Refused } from '../../src/core/errors.ts';
@@ -138,6 +140,20 @@ describe('REST hook authorizations', () => {
     await caller.authorize(station, 'connect', {}, 'same');
     await caller.authorize(station, 'connect', {}, 'same');
     assert.equal(count('connect'), connected + 2);
+  });
+
+  test('the cache keeps a credential in a few bytes, however long the listener\'s query that makes it', async () => {
+    setFlagsFromString('--expose-gc');
+    const collect = runInNewContext('gc') as () => void;
+    const station = app(backend.url);
+    backend.answer('playStream', { body: { cacheTtl: 60 } });
+    collect();
+    const before = process.memoryUsage().heapUsed;
+    // A listener's query is part of the credential; 10,000 kept of the 16 KiB a request line may have would be 160 MiB.
+    for (let i = 0; i < 50; i++) await caller.authorize(station, 'playStream', {}, `${i}${'é'.repeat(1 << 20)}`);
+    collect();
+    const kept = process.memoryUsage().heapUsed - before;
+    assert.ok(kept < 20 * 1024 * 1024, `the cache keeps ${Math.round(kept / 1024 / 1024)} MiB for 50 credentials`);
   });
 });
 
