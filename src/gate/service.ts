@@ -587,7 +587,7 @@ export class GateService implements Gate {
         listenTimeoutUs: session.mode === 'static' || session.expiresAt === undefined ? undefined : (session.expiresAt - now + LISTEN_GRACE_MS) * 1000,
         recordFile, hlsPlaylist, metadata: session.metadata, held: admission !== undefined,
       },
-      onConnected: () => void this.#connected(running, admission),
+      onConnected: (letThrough) => void this.#connected(running, admission, letThrough),
       onOutputFailed: (index) => void this.#outputFailed(running, index),
     });
     try {
@@ -602,7 +602,7 @@ export class GateService implements Gate {
   }
 
   /** The source connected: on air at once, or once the admission lets it through; refused, it is cut off. */
-  async #connected(running: Running, admission: Admission | undefined): Promise<void> {
+  async #connected(running: Running, admission: Admission | undefined, letThrough: () => boolean): Promise<void> {
     if (!admission) return this.#publishing(running);
     const { session } = running;
     try {
@@ -615,7 +615,7 @@ export class GateService implements Gate {
       return this.#end(running, 'refused');
     }
     // Ended meanwhile (terminated, expired, stopping): nothing of it goes out.
-    if (session.stopReason === undefined && !this.#stopping && session.letThrough()) await this.#publishing(running);
+    if (session.stopReason === undefined && !this.#stopping && letThrough()) await this.#publishing(running);
   }
 
   async #publishing(running: Running): Promise<void> {

@@ -241,6 +241,30 @@ describe('the gate asks an Admission before it acts', () => {
     assert.ok(!server.archive.adopted.some((f) => f.event === ref.event), 'nothing adopted by the archive');
   });
 
+  test('a late answer about a source that left lets through no later source: that one waits for its own', async () => {
+    reset();
+    const answers: Array<(allowed: boolean) => void> = [];
+    admission.onPublish = () => new Promise<void>((resolve, reject) => {
+      answers.push((allowed) => (allowed ? resolve() : reject(new Refused('not this one'))));
+    });
+    const { url, session } = await reserve({ instance: instance() });
+    const listener = listen(`${server.url}/listen`);
+    await waitFor(async () => (await server.gate.availability('main')).stats?.listeners === 1, 'the listener to join');
+    const first = pushTone(url, { seconds: 1 });
+    assert.equal(await first.exited, 0, first.stderr());
+    await waitFor(async () => (await server.request('GET', '/channels/main/sessions?limit=1')).body[0].attempts.length === 1, 'the attempt to be kept', 15_000);
+    const second = pushTone(url, { seconds: 10 });
+    await waitFor(() => answers.length === 2, 'the second source\'s publish', 15_000);
+    answers[0]!(true);
+    answers[1]!(false);
+    assert.equal(((await ended(session)).data as StreamStatus).reason, 'refused');
+    second.child.kill('SIGKILL');
+    await second.exited;
+    const heard = await listener.done;
+    assert.equal(heard.bytes.length, 0, 'nothing of the second source was heard');
+    assert.ok(!server.events.some((e) => e.type === 'stream-publishing' && (e.data as StreamStatus).session === session), 'never on air');
+  });
+
   test('publish allowed after a delay: on air only then, stream-publishing after the decision, nothing of it heard before', async () => {
     reset();
     let allowedAt = 0;
