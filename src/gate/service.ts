@@ -79,6 +79,14 @@ const once = (leave: () => void) => {
   };
 };
 
+/** A playlist whose segments carry `query`, as a player then asks for them. */
+function withQuery(playlist: Buffer, query: Record<string, string>): Buffer {
+  const search = new URLSearchParams(query).toString();
+  if (search === '') return playlist;
+  const lines = playlist.toString('utf8').split('\n').map((line) => (line === '' || line.startsWith('#') ? line : `${line}?${search}`));
+  return Buffer.from(lines.join('\n'));
+}
+
 type StreamEvent = 'stream-reserved' | 'stream-publishing' | 'stream-disconnected' | 'stream-ended' | 'stream-failed';
 
 /** What a run's end says about itself: ffmpeg's last line (passphrase removed), or its exit. */
@@ -333,16 +341,19 @@ export class GateService implements Gate {
   }
 
   /**
-   * A file of the channel's HTTP Live Streaming on this instance, once its source is let through; the playlist is
-   * for listeners the admission lets in (a player reads it again and again: each read is a listener that leaves at once).
+   * A file of the channel's HTTP Live Streaming on this instance, once its source is let through, for listeners the
+   * admission lets in: every file is asked for (a playlist names its segments, so a refused listener could fetch them),
+   * each read a listener that leaves at once. The playlist hands the listener's query on to its segments, so that the
+   * backend is asked about the same ticket (its cache spares it a call per segment).
    */
   async hls(name: string, file: string, listener: Omit<Listener, 'kind'>): Promise<Buffer> {
     const channel = await this.registry.get(name);
     const local = this.#running.get(name)?.session;
     if (local?.held) throw notFound(`The source on channel ${name} is not on air yet`);
-    const leave = file.endsWith('.m3u8') ? await this.#play(channel, local, { ...listener, kind: 'hls' }) : () => {};
+    const leave = await this.#play(channel, local, { ...listener, kind: 'hls' });
     try {
-      return await readFile(join(this.hlsDir(name), file));
+      const body = await readFile(join(this.hlsDir(name), file));
+      return file.endsWith('.m3u8') ? withQuery(body, listener.query) : body;
     } catch {
       throw notFound(`No HLS file ${file} on channel ${name}`);
     } finally {

@@ -356,6 +356,28 @@ describe('the gate asks an Admission before it acts', () => {
     await idle();
   });
 
+  test('play, HLS: every segment is asked for too, and the playlist hands the listener\'s query on to its segments', async () => {
+    reset();
+    admission.onPlay = async (request) => {
+      if (request.query.ticket !== 'valid') throw new Refused('ticket required');
+    };
+    const playlist = join(server.area.service.hlsDir('main'), 'index.m3u8');
+    const { url, session } = await reserve({ instance: instance(), format: 'mpegts' });
+    const source = pushTone(url, { seconds: 10, format: 'mpegts' });
+    await waitFor(() => existsSync(playlist) && /\.ts/.test(readFileSync(playlist, 'utf8')), 'a segment in the playlist', 15_000);
+    const listed = await fetch(`${server.url}/hls/index.m3u8?ticket=valid`);
+    assert.equal(listed.status, 200);
+    const segments = (await listed.text()).split('\n').filter((line) => line !== '' && !line.startsWith('#'));
+    assert.ok(segments.length > 0 && segments.every((line) => /^index\d+\.ts\?ticket=valid$/.test(line)), segments.join(', '));
+    const segment = segments[0]!.split('?')[0]!;
+    assert.equal((await server.request('GET', `/hls/${segment}`)).status, 403, 'a refused listener gets no segment either');
+    assert.equal((await fetch(`${server.url}/hls/${segments[0]}`)).status, 200);
+    assert.deepEqual(admission.plays.map((p) => [p.kind, p.query.ticket]), [['hls', 'valid'], ['hls', undefined], ['hls', 'valid']]);
+    await server.gate.terminate(session, 'terminated');
+    source.child.kill('SIGKILL');
+    await source.exited;
+  });
+
   test('terminate: here at once with its reason; refused discards what it recorded; an unknown session is NotFound', async () => {
     reset();
     const ref = instance();
