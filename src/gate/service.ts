@@ -729,7 +729,8 @@ export class GateService implements Gate {
       reason = lastLine(end);
     }
     const recordFile = this.#recordFile(session);
-    if (session.stopReason === 'refused') this.#discard(session);
+    // What went on air was broadcast: the station keeps it, whoever ended the show (a keep-alive's 403 included).
+    if (session.stopReason === 'refused' && !end.published) this.#discard(session);
     // Static mode: a run that dropped gave its part to the archive already.
     else if (recordFile && existsSync(recordFile)) {
       const failure = await this.#keepRecording(session.id, recordFile, end.published ? session.instance : null);
@@ -747,7 +748,7 @@ export class GateService implements Gate {
     running.finished();
   }
 
-  /** A refused session leaves nothing: neither its staged recording nor its HLS. */
+  /** A session refused before it went on air leaves nothing: neither its staged recording nor its HLS. */
   #discard(session: LiveSession): void {
     const recordFile = this.#recordFile(session);
     if (recordFile) rmSync(recordFile, { force: true });
