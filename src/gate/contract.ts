@@ -163,6 +163,8 @@ export type StopReason = 'expired' | 'deactivated' | 'max-wait' | 'reconnect-win
 export interface StreamStatus {
   channel: string;
   session: string;
+  /** The hook application that decides on it. */
+  appKey: string;
   mode: Mode;
   state: SessionState;
   instance: InstanceRef | null;
@@ -311,6 +313,9 @@ export interface Gate {
   admit(admission: Admission): void;
   /** Every session that holds a channel now, on every instance. */
   streams(): Promise<StreamInfo[]>;
-  /** Ends a session at once wherever it runs (its source cut off, nothing more of it kept); `reason` as its stream-ended says. */
+  /**
+   * Ends a session at once wherever it runs (its source cut off); `reason` as its stream-ended says. What went on air
+   * stays recorded; `refused` discards a recording of a source never let through.
+   */
   terminate(session: string, reason: 'refused' | 'terminated'): Promise<void>;
 }

@@ -189,7 +189,8 @@ export async function gateRoutes(app: App, { gate, bus }: GateRoutesOptions): Pr
       config: { access: 'public' },
       schema: {
         tags, summary: `HLS of ${which} (mpegts sessions)`,
-        description: 'The station\'s hook backend may refuse a playlist (403, its reason as the detail; playStream), told the query string.',
+        description: 'The station\'s hook backend may refuse a playlist or segment (403, its reason as the detail; playStream), told the query string; '
+          + 'a playlist\'s segments carry the query it was asked with.',
         params: Type.Object({ ...(prefix === '' ? {} : { channel: Name }), file: Text('^[A-Za-z0-9_-]{1,64}\\.(m3u8|ts)$', 'a playlist (.m3u8) or segment (.ts) name') }),
         querystring: ListenerQuery, produces: Object.values(HLS_TYPES), response: { 200: { description: 'Playlist or segment' }, ...problems(400, 403, 404, 503) },
       },

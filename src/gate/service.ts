@@ -79,6 +79,14 @@ const once = (leave: () => void) => {
   };
 };
 
+/** A playlist whose segments carry `query`, as a player then asks for them. */
+function withQuery(playlist: Buffer, query: Record<string, string>): Buffer {
+  const search = new URLSearchParams(query).toString();
+  if (search === '') return playlist;
+  const lines = playlist.toString('utf8').split('\n').map((line) => (line === '' || line.startsWith('#') ? line : `${line}?${search}`));
+  return Buffer.from(lines.join('\n'));
+}
+
 type StreamEvent = 'stream-reserved' | 'stream-publishing' | 'stream-disconnected' | 'stream-ended' | 'stream-failed';
 
 /** What a run's end says about itself: ffmpeg's last line (passphrase removed), or its exit. */
@@ -333,16 +341,19 @@ export class GateService implements Gate {
   }
 
   /**
-   * A file of the channel's HTTP Live Streaming on this instance, once its source is let through; the playlist is
-   * for listeners the admission lets in (a player reads it again and again: each read is a listener that leaves at once).
+   * A file of the channel's HTTP Live Streaming on this instance, once its source is let through, for listeners the
+   * admission lets in: every file is asked for (a playlist names its segments, so a refused listener could fetch them),
+   * each read a listener that leaves at once. The playlist hands the listener's query on to its segments, so that the
+   * backend is asked about the same ticket (its cache spares it a call per segment).
    */
   async hls(name: string, file: string, listener: Omit<Listener, 'kind'>): Promise<Buffer> {
     const channel = await this.registry.get(name);
     const local = this.#running.get(name)?.session;
     if (local?.held) throw notFound(`The source on channel ${name} is not on air yet`);
-    const leave = file.endsWith('.m3u8') ? await this.#play(channel, local, { ...listener, kind: 'hls' }) : () => {};
+    const leave = await this.#play(channel, local, { ...listener, kind: 'hls' });
     try {
-      return await readFile(join(this.hlsDir(name), file));
+      const body = await readFile(join(this.hlsDir(name), file));
+      return file.endsWith('.m3u8') ? withQuery(body, listener.query) : body;
     } catch {
       throw notFound(`No HLS file ${file} on channel ${name}`);
     } finally {
@@ -587,7 +598,7 @@ export class GateService implements Gate {
         listenTimeoutUs: session.mode === 'static' || session.expiresAt === undefined ? undefined : (session.expiresAt - now + LISTEN_GRACE_MS) * 1000,
         recordFile, hlsPlaylist, metadata: session.metadata, held: admission !== undefined,
       },
-      onConnected: () => void this.#connected(running, admission),
+      onConnected: (letThrough) => void this.#connected(running, admission, letThrough),
       onOutputFailed: (index) => void this.#outputFailed(running, index),
     });
     try {
@@ -602,7 +613,7 @@ export class GateService implements Gate {
   }
 
   /** The source connected: on air at once, or once the admission lets it through; refused, it is cut off. */
-  async #connected(running: Running, admission: Admission | undefined): Promise<void> {
+  async #connected(running: Running, admission: Admission | undefined, letThrough: () => boolean): Promise<void> {
     if (!admission) return this.#publishing(running);
     const { session } = running;
     try {
@@ -615,7 +626,7 @@ export class GateService implements Gate {
       return this.#end(running, 'refused');
     }
     // Ended meanwhile (terminated, expired, stopping): nothing of it goes out.
-    if (session.stopReason === undefined && !this.#stopping && session.letThrough()) await this.#publishing(running);
+    if (session.stopReason === undefined && !this.#stopping && letThrough()) await this.#publishing(running);
   }
 
   async #publishing(running: Running): Promise<void> {
@@ -718,7 +729,8 @@ export class GateService implements Gate {
       reason = lastLine(end);
     }
     const recordFile = this.#recordFile(session);
-    if (session.stopReason === 'refused') this.#discard(session);
+    // What went on air was broadcast: the station keeps it, whoever ended the show (a keep-alive's 403 included).
+    if (session.stopReason === 'refused' && !end.published) this.#discard(session);
     // Static mode: a run that dropped gave its part to the archive already.
     else if (recordFile && existsSync(recordFile)) {
       const failure = await this.#keepRecording(session.id, recordFile, end.published ? session.instance : null);
@@ -736,7 +748,7 @@ export class GateService implements Gate {
     running.finished();
   }
 
-  /** A refused session leaves nothing: neither its staged recording nor its HLS. */
+  /** A session refused before it went on air leaves nothing: neither its staged recording nor its HLS. */
   #discard(session: LiveSession): void {
     const recordFile = this.#recordFile(session);
     if (recordFile) rmSync(recordFile, { force: true });
@@ -754,7 +766,7 @@ export class GateService implements Gate {
   #streamEvent(type: StreamEvent, session: LiveSession, extra: { exitCode?: number | null; reason?: string } = {}): Announce {
     const waiting = session.state === 'reserved' || session.state === 'disconnected';
     const status: StreamStatus = {
-      channel: session.channel.name, session: session.id, mode: session.mode, state: session.state,
+      channel: session.channel.name, session: session.id, appKey: session.appKey, mode: session.mode, state: session.state,
       instance: session.instance, format: session.format, record: session.record, metadata: session.metadata,
       stats: session.stats(this.#deps.clock.now()),
       expiresAt: waiting && session.expiresAt !== undefined ? new Date(session.expiresAt).toISOString() : null, ...extra,

@@ -128,12 +128,11 @@ export class LiveSession {
   }
 
   /**
-   * The admission let the source through: listeners hear it from its first page (what it sent meanwhile comes at once).
-   * False when that run is over already.
+   * The admission let the source of `run` through: listeners hear it from its first page (what it sent meanwhile comes
+   * at once). False when that run is over already: a later run's source waits for its own answer.
    */
-  letThrough(): boolean {
-    const run = this.#run;
-    if (!run?.held || run.over) return false;
+  #letThrough(run: Run): boolean {
+    if (!run.held || run.over) return false;
     run.feed = this.air.live(this.format);
     run.pusher = run.startPusher?.();
     this.#outputsConnected();
@@ -190,8 +189,8 @@ export class LiveSession {
     logger: Logger;
     /** `held`: its source waits for `letThrough` (an admission decides) before anything of it goes out. */
     plan: RelayPlan;
-    /** The source connected: its first bytes are here. */
-    onConnected: () => void;
+    /** The source connected: its first bytes are here; `letThrough` lets that run's source on air (held plans). */
+    onConnected: (letThrough: () => boolean) => void;
     /** ffmpeg dropped the push output at this index of `outputs`. */
     onOutputFailed: (index: number) => void;
   }): Promise<{ ended: Promise<RunEnd> }> {
@@ -213,7 +212,7 @@ export class LiveSession {
         connected = true;
         if (plan.held) run.held = [];
         else this.#outputsConnected();
-        options.onConnected();
+        options.onConnected(() => this.#letThrough(run));
         if (!plan.held) run.feed = this.air.live(this.format);
       }
       this.bytes += chunk.length;

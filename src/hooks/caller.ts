@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
 import { Refused } from '../core/errors.ts';
@@ -58,7 +59,8 @@ export class HookCaller {
    */
   async authorize(app: HookApp, method: Authorization, body: Body, credential: string): Promise<Body> {
     if (!this.#calls(app, method)) return {};
-    const key = JSON.stringify([app.name, method, credential]);
+    // Hashed: a credential holds the listener's query, which may be as long as a request line.
+    const key = createHash('sha256').update(JSON.stringify([app.name, method, credential])).digest('base64');
     const cached = this.#decisions.get(key);
     const decision = cached && cached.until > this.#clock.now() ? cached : await this.#decide(app, method, body, key);
     if (decision.taken === undefined) throw new Refused(decision.reason);
@@ -107,7 +109,8 @@ export class HookCaller {
     if (status !== 200 && !decisive) this.#logger.warn({ app: app.name, method, status }, 'a hook backend erred: let through (restOnError LOG)');
     const decision: Decision = {
       until: now + ttlOf(reply.answer, config.cacheTtlMs),
-      taken: refused ? undefined : config.restPolicy === 'OVERWRITE' ? pick(reply.answer, config.restOverwrite, config.clientExclude) : {},
+      // An error answer let through under LOG is no decision of the backend's: it overwrites nothing.
+      taken: refused ? undefined : config.restPolicy === 'OVERWRITE' && reply.status === 200 ? pick(reply.answer, config.restOverwrite, config.clientExclude) : {},
       reason: `Refused by the hook backend${reasonOf(reply.answer, ` (${status})`)}`,
     };
     if (decision.until > now && reply.status === 200) this.#remember(key, decision);
@@ -122,10 +125,11 @@ export class HookCaller {
 
   async #post(app: HookApp, method: HookMethod, body: Body, eventId: number | null): Promise<Reply> {
     const sent = JSON.stringify(omit(body, app.restClientConfig[method].restExclude));
+    const url = methodUrl(app.url, method);
     for (let attempt = 1; ; attempt++) {
       try {
         const response = await this.#outbound.send({
-          url: `${app.url}/${method}`, trust: 'operator', body: sent, timeoutMs: app.timeoutMs, signal: this.#stopped.signal,
+          url, trust: 'operator', body: sent, timeoutMs: app.timeoutMs, signal: this.#stopped.signal,
           headers: { 'content-type': 'application/json;charset=UTF-8', accept: 'application/json' },
           log: { kind: 'hook', subscriber: app.name, message: null, eventId, type: method, attempt },
         });
@@ -137,6 +141,13 @@ export class HookCaller {
       }
     }
   }
+}
+
+/** `{url}/{Method}`: the method ends the app URL's path, before its query (where a backend may want its own ticket). */
+function methodUrl(base: string, method: HookMethod): string {
+  const url = new URL(base);
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}/${method}`;
+  return url.toString();
 }
 
 function parsed(text: string): Body | undefined {

@@ -44,7 +44,10 @@ export class StreamApi {
   async terminate(filter: StreamFilter): Promise<StreamView[]> {
     if (Object.keys(filter).length === 0) throw new InvalidInput('body', 'name at least one of mediaSessionId, name, published, status or appKey');
     const found = await this.find(filter);
-    await Promise.all(found.map((stream) => this.#gate.terminate(stream.mediaSessionId, 'terminated')));
+    const ends = await Promise.allSettled(found.map((stream) => this.#gate.terminate(stream.mediaSessionId, 'terminated')));
+    // One that ended meanwhile is ended all the same; any other failure is answered once every stream was asked.
+    const failed = ends.find((end) => end.status === 'rejected' && !(end.reason instanceof NotFound));
+    if (failed) throw (failed as PromiseRejectedResult).reason;
     return found;
   }
 }

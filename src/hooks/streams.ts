@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Alarm, Clock } from '../core/clock.ts';
 import type { BusEvent, EventBus } from '../core/events/bus.ts';
-import { DEFAULT_APP, type HookApp } from '../core/hook-apps.ts';
+import type { HookApp } from '../core/hook-apps.ts';
 import type { Gate, PlayRequest, PublishRequest, StreamStatus } from '../gate/contract.ts';
 import type { Body, HookCaller } from './caller.ts';
 import type { HookStatus } from './contract.ts';
@@ -13,8 +13,7 @@ import { Lanes } from './lanes.ts';
 interface Stream {
   session: string;
   channel: string;
-  /** Resolved once, from the admission's publish or the gate's streams. */
-  appKey: string | undefined;
+  appKey: string;
   format: string;
   record: boolean;
   metadata: Record<string, string>;
@@ -61,7 +60,7 @@ export class StreamHooks {
   /** A source has connected (the admission is asked to let it publish): PENDING; answers the stream's body. */
   connected(request: PublishRequest): Body {
     const stream = this.#track(request.session, request, this.#options.clock.now());
-    Object.assign(stream, { appKey: request.appKey, connected: true, record: request.record, metadata: request.metadata });
+    Object.assign(stream, { connected: true, record: request.record, metadata: request.metadata });
     this.#connection(stream.session, this.#source(stream), 'ESTABLISHED');
     this.#status(stream, 'PENDING', '', undefined);
     return this.#body(stream, 'PENDING', '');
@@ -130,11 +129,11 @@ export class StreamHooks {
     }
   }
 
-  #track(session: string, from: { channel: string; format: string; record: boolean; metadata: Record<string, string> }, createDate: number): Stream {
+  #track(session: string, from: { channel: string; appKey: string; format: string; record: boolean; metadata: Record<string, string> }, createDate: number): Stream {
     let stream = this.#streams.get(session);
     if (!stream) {
       stream = {
-        session, channel: from.channel, appKey: undefined, format: from.format, record: from.record, metadata: from.metadata,
+        session, channel: from.channel, appKey: from.appKey, format: from.format, record: from.record, metadata: from.metadata,
         bitrate: 0, createDate, connected: false, live: false, keepAlive: undefined,
       };
       this.#streams.set(session, stream);
@@ -152,7 +151,7 @@ export class StreamHooks {
 
   #status(stream: Stream, status: HookStatus, info: string, eventId: number | undefined): void {
     void this.#lanes.run(stream.session, async () => {
-      const app = await this.#appOf(stream);
+      const app = this.#options.apps.get(stream.appKey);
       if (app) await this.#options.caller.notify(app, 'StreamStatusEvent', this.#body(stream, status, info), eventId ?? null);
     });
   }
@@ -175,7 +174,7 @@ export class StreamHooks {
 
   /** A 403 to a keep-alive ends the stream; any other answer keeps it going. */
   async #keepAlive(stream: Stream): Promise<void> {
-    const app = await this.#appOf(stream);
+    const app = this.#options.apps.get(stream.appKey);
     if (!app || !stream.live) return;
     const status = await this.#options.caller.notify(app, 'StreamKeepAliveEvent', this.#body(stream, 'PUBLISHING', ''), null);
     if (status !== 403) {
@@ -186,16 +185,8 @@ export class StreamHooks {
     await this.#options.gate.terminate(stream.session, 'refused');
   }
 
-  async #appOf(stream: Stream): Promise<HookApp | undefined> {
-    stream.appKey ??= await this.#options.gate.streams().then(
-      (streams) => streams.find((s) => s.session === stream.session)?.appKey ?? DEFAULT_APP,
-      () => DEFAULT_APP,
-    );
-    return this.#options.apps.get(stream.appKey);
-  }
-
   #source(stream: Stream): Body {
-    return { ...this.#common(stream.appKey ?? DEFAULT_APP, stream.session), name: stream.channel, published: true };
+    return { ...this.#common(stream.appKey, stream.session), name: stream.channel, published: true };
   }
 
   #common(appKey: string, session: string): Body {
@@ -205,7 +196,7 @@ export class StreamHooks {
   /** StreamStatusEvent's body, with seed 004's fields where they apply. */
   #body(stream: Stream, status: HookStatus, info: string): Body {
     return {
-      ...this.#common(stream.appKey ?? DEFAULT_APP, stream.session), name: stream.channel, published: true,
+      ...this.#common(stream.appKey, stream.session), name: stream.channel, published: true,
       hasVideo: stream.format === 'mpegts', hasAudio: true, status, info, record: stream.record, width: 0, height: 0,
       bitrate: stream.bitrate, quality: 0, mediaProvider: 'SRT', createDate: stream.createDate, metadata: stream.metadata,
     };

@@ -164,12 +164,19 @@ export class TaskStore {
    * Up to `limit` tasks of `statuses` enqueued after `after`, in enqueue order (ties by id): one walk of the
    * (status, enqueued_at, id) index per status, each reading no more than it may answer.
    */
+  /** The first `limit` tasks of `statuses` after `after`, in enqueue order: one snapshot, so a task changing status meanwhile is listed once. */
   async listed(statuses: readonly Status[], limit: number, after?: ListPosition): Promise<Listed[]> {
-    const pages = await Promise.all(statuses.map((status) => this.#db.selectFrom('tasks')
-      .select(['id', 'status', 'enqueued_at']).where('status', '=', status)
-      .$if(after !== undefined, (q) => q.where((eb) => eb(eb.refTuple('enqueued_at', 'id'), '>', eb.tuple(after!.enqueued, after!.id))))
-      .orderBy('enqueued_at').orderBy('id').limit(limit).execute()));
-    return pages.flat().map((r) => ({ id: r.id, status: r.status as Status, enqueued: Number(r.enqueued_at) }))
+    const rows = await this.#db.transaction().setIsolationLevel('repeatable read').execute(async (trx) => {
+      const pages = [];
+      // Status by status, each read along its (status, enqueued_at) index.
+      for (const status of statuses) {
+        pages.push(await trx.selectFrom('tasks').select(['id', 'status', 'enqueued_at']).where('status', '=', status)
+          .$if(after !== undefined, (q) => q.where((eb) => eb(eb.refTuple('enqueued_at', 'id'), '>', eb.tuple(after!.enqueued, after!.id))))
+          .orderBy('enqueued_at').orderBy('id').limit(limit).execute());
+      }
+      return pages.flat();
+    });
+    return rows.map((r) => ({ id: r.id, status: r.status as Status, enqueued: Number(r.enqueued_at) }))
       .sort((a, b) => a.enqueued - b.enqueued || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).slice(0, limit);
   }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { pino, type Logger } from 'pino';
 import { ManualClock, systemClock, type Clock } from '../../src/core/clock.ts';
 import { ConfigError, loadConfig } from '../../src/core/config.ts';
-import { migrate, openDatabase, type Database } from '../../src/core/db/database.ts';
+import { migrate, openDatabase } from '../../src/core/db/database.ts';
 import { InvalidInput } from '../../src/core/errors.ts';
 import { keepEvents } from '../../src/core/events/retention.ts';
 import { createMetrics, type Metrics } from '../../src/core/metrics.ts';
@@ -58,24 +58,25 @@ async function receiver(answer: (request: IncomingMessage, response: ServerRespo
 interface Opened {
   outbound: OutboundService;
   metrics: Metrics;
-  database: Database;
   close(): Promise<void>;
 }
 
 async function openOutbound(options: { allowed?: string; clock?: Clock; database?: TestDatabase; resolver?: Resolver; logger?: Logger } = {}): Promise<Opened> {
   const kind = options.database ?? testDatabases[0]!;
   const url = await kind.create();
-  const config = loadConfig({ ONAIR_DATA_DIR: tempDir('onair-outbound-'), ONAIR_ALLOWED_PRIVATE_ADDRESSES: options.allowed ?? '', ...(url ? { ONAIR_DATABASE_URL: url } : {}) });
+  const dataDir = tempDir('onair-outbound-');
+  const config = loadConfig({ ONAIR_DATA_DIR: dataDir, ONAIR_ALLOWED_PRIVATE_ADDRESSES: options.allowed ?? '', ...(url ? { ONAIR_DATABASE_URL: url } : {}) });
   const logger = options.logger ?? pino({ level: 'silent' });
   const metrics = createMetrics();
   const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, logger });
   await migrate(database, outboundMigrations);
   const outbound = createOutbound({ config, database, clock: options.clock ?? systemClock, logger, metrics, resolver: options.resolver });
   return {
-    outbound, database, metrics,
+    outbound, metrics,
     async close() {
       await database.close();
       await kind.drop(url);
+      rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
@@ -89,7 +90,7 @@ async function refusedAddress(promise: Promise<unknown>): Promise<OutboundError>
 /** Host forms that all lead to loopback, reachable by the loopback receiver on `port`. */
 const loopbackForms = (port: number) => [
   `http://127.0.0.1:${port}/`, `http://2130706433:${port}/`, `http://0x7f.1:${port}/`, `http://017700000001:${port}/`,
-  `http://127.1:${port}/`, `http://0x7f000001:${port}/`, `http://[::ffff:127.0.0.1]:${port}/`, `http://[::ffff:7f00:1]:${port}/`,
+  `http://127.1:${port}/`, `http://0x7f000001:${port}/`, `http://0177.1:${port}/`, `http://127.0.0.1.:${port}/`, `http://%31%32%37.0.0.1:${port}/`, `http://[::ffff:127.0.0.1]:${port}/`, `http://[::ffff:7f00:1]:${port}/`,
   `http://localhost:${port}/`,
 ];
 
@@ -163,6 +164,14 @@ describe('the address guard', () => {
     assert.equal(loopback.requests.length, loopbackForms(loopback.port).length);
   });
 
+  test('a refusal names the address, and the IPv4 address an IPv6 form carries', async () => {
+    const said = async (url: string) => (await refusedAddress(guarded.outbound.send({ url, trust: 'api' }))).message;
+    assert.equal(await said('http://[::1]/'), '::1, the loopback address, which ONAIR_ALLOWED_PRIVATE_ADDRESSES does not allow');
+    assert.equal(await said('http://[::ffff:10.0.0.1]/'), '::ffff:a00:1, a private address (10.0.0.1), which ONAIR_ALLOWED_PRIVATE_ADDRESSES does not allow');
+    assert.equal(await said('http://[2002:a9fe:a9fe::]/'), '2002:a9fe:a9fe::, a link-local address (169.254.169.254), which ONAIR_ALLOWED_PRIVATE_ADDRESSES does not allow');
+    assert.equal(await said('http://0x7f.1/'), '127.0.0.1, a loopback address, which ONAIR_ALLOWED_PRIVATE_ADDRESSES does not allow');
+  });
+
   test('other refused ranges: refused, then allowed by their CIDR', async () => {
     for (const [url, cidr] of OTHER_REFUSED) {
       await assert.rejects(guarded.outbound.check(url, 'notification_url'), (error: unknown) =>
@@ -174,6 +183,12 @@ describe('the address guard', () => {
       } finally {
         await opened.close();
       }
+    }
+  });
+
+  test('public addresses pass without any allowed range', async () => {
+    for (const url of ['https://93.184.215.14/hook', 'http://8.8.8.8:8080/', 'https://[2606:4700:4700::1111]/', 'http://[::ffff:1.1.1.1]/', 'http://[64:ff9b::808:808]/']) {
+      await guarded.outbound.check(url, 'url');
     }
   });
 
@@ -284,6 +299,7 @@ describe('the connection goes to the address that was checked', () => {
       assert.deepEqual(names, ['station.example']);
     } finally {
       setDefaultCACertificates(defaults);
+      rmSync(dir, { recursive: true, force: true });
       await opened.close();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
@@ -545,6 +561,7 @@ const ipv6 = fc.oneof(
   fc.array(group, { minLength: 8, maxLength: 8 }),
   fc.tuple(fc.constantFrom([0, 0, 0, 0, 0, 0xffff], [0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0xffff, 0], [0x64, 0xff9b, 0, 0, 0, 0]), ipv4)
     .map(([prefix, [a, b, c, d]]) => [...prefix, (a! << 8) | b!, (c! << 8) | d!]),
+  fc.tuple(ipv4, fc.array(group, { minLength: 5, maxLength: 5 })).map(([[a, b, c, d], rest]) => [0x2002, (a! << 8) | b!, (c! << 8) | d!, ...rest]),
   fc.tuple(fc.constantFrom([0x2002], [0x2001, 0], [0x2001, 0xdb8], [0x2001, 2, 0], [0x64, 0xff9b, 1], [0x100, 0, 0, 0], [0x3fff], [0xfc00], [0xfdff], [0xfe80], [0xfebf], [0xfec0], [0xff00], [0xffff], [0x2000], [0xfbff]), fc.array(group, { minLength: 8, maxLength: 8 }))
     .map(([prefix, rest]) => [...prefix, ...rest.slice(prefix.length)]),
   fc.array(fc.constantFrom(0, 1, 0xffff), { minLength: 8, maxLength: 8 }),

@@ -11,7 +11,7 @@ interface Parameter {
 }
 
 /** Path values that reach the list behind each parameter name. */
-const PATH_VALUES: Record<string, string> = { event: '00000000-0000-4000-8000-000000000000', start: '2026-12-04T20:00:00', channel: 'main' };
+const PATH_VALUES: Record<string, string> = { event: '00000000-0000-4000-8000-000000000000', id: '00000000-0000-4000-8000-000000000000', start: '2026-12-04T20:00:00', channel: 'main' };
 /** Values for required query parameters other than the paging ones. */
 const QUERY_VALUES: Record<string, string> = { start: '2026-01-01T00:00:00', end: '2026-02-01T00:00:00' };
 
@@ -46,7 +46,7 @@ for (const database of testDatabases) {
           checked.push(`${path} ${name}`);
         }
       }
-      for (const list of ['/shows', '/events', '/schedule', '/recordings/{event}', '/prerecordings/{event}', '/channels/{channel}/sessions']) {
+      for (const list of ['/shows', '/events', '/schedule', '/recordings/{event}', '/prerecordings/{event}', '/channels/{channel}/sessions', '/webhooks/{id}/deliveries', '/hooks/deliveries']) {
         assert.ok(checked.some((c) => c.startsWith(`${list} `)), `${list} was checked: ${checked.join('; ')}`);
       }
     });

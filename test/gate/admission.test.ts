@@ -241,6 +241,30 @@ describe('the gate asks an Admission before it acts', () => {
     assert.ok(!server.archive.adopted.some((f) => f.event === ref.event), 'nothing adopted by the archive');
   });
 
+  test('a late answer about a source that left lets through no later source: that one waits for its own', async () => {
+    reset();
+    const answers: Array<(allowed: boolean) => void> = [];
+    admission.onPublish = () => new Promise<void>((resolve, reject) => {
+      answers.push((allowed) => (allowed ? resolve() : reject(new Refused('not this one'))));
+    });
+    const { url, session } = await reserve({ instance: instance() });
+    const listener = listen(`${server.url}/listen`);
+    await waitFor(async () => (await server.gate.availability('main')).stats?.listeners === 1, 'the listener to join');
+    const first = pushTone(url, { seconds: 1 });
+    assert.equal(await first.exited, 0, first.stderr());
+    await waitFor(async () => (await server.request('GET', '/channels/main/sessions?limit=1')).body[0].attempts.length === 1, 'the attempt to be kept', 15_000);
+    const second = pushTone(url, { seconds: 10 });
+    await waitFor(() => answers.length === 2, 'the second source\'s publish', 15_000);
+    answers[0]!(true);
+    answers[1]!(false);
+    assert.equal(((await ended(session)).data as StreamStatus).reason, 'refused');
+    second.child.kill('SIGKILL');
+    await second.exited;
+    const heard = await listener.done;
+    assert.equal(heard.bytes.length, 0, 'nothing of the second source was heard');
+    assert.ok(!server.events.some((e) => e.type === 'stream-publishing' && (e.data as StreamStatus).session === session), 'never on air');
+  });
+
   test('publish allowed after a delay: on air only then, stream-publishing after the decision, nothing of it heard before', async () => {
     reset();
     let allowedAt = 0;
@@ -332,7 +356,29 @@ describe('the gate asks an Admission before it acts', () => {
     await idle();
   });
 
-  test('terminate: here at once with its reason; refused discards what it recorded; an unknown session is NotFound', async () => {
+  test('play, HLS: every segment is asked for too, and the playlist hands the listener\'s query on to its segments', async () => {
+    reset();
+    admission.onPlay = async (request) => {
+      if (request.query.ticket !== 'valid') throw new Refused('ticket required');
+    };
+    const playlist = join(server.area.service.hlsDir('main'), 'index.m3u8');
+    const { url, session } = await reserve({ instance: instance(), format: 'mpegts' });
+    const source = pushTone(url, { seconds: 10, format: 'mpegts' });
+    await waitFor(() => existsSync(playlist) && /\.ts/.test(readFileSync(playlist, 'utf8')), 'a segment in the playlist', 15_000);
+    const listed = await fetch(`${server.url}/hls/index.m3u8?ticket=valid`);
+    assert.equal(listed.status, 200);
+    const segments = (await listed.text()).split('\n').filter((line) => line !== '' && !line.startsWith('#'));
+    assert.ok(segments.length > 0 && segments.every((line) => /^index\d+\.ts\?ticket=valid$/.test(line)), segments.join(', '));
+    const segment = segments[0]!.split('?')[0]!;
+    assert.equal((await server.request('GET', `/hls/${segment}`)).status, 403, 'a refused listener gets no segment either');
+    assert.equal((await fetch(`${server.url}/hls/${segments[0]}`)).status, 200);
+    assert.deepEqual(admission.plays.map((p) => [p.kind, p.query.ticket]), [['hls', 'valid'], ['hls', undefined], ['hls', 'valid']]);
+    await server.gate.terminate(session, 'terminated');
+    source.child.kill('SIGKILL');
+    await source.exited;
+  });
+
+  test('terminate: here at once with its reason; what went on air stays recorded, even refused (a keep-alive\'s 403); an unknown session is NotFound', async () => {
     reset();
     const ref = instance();
     const { url, session } = await reserve({ instance: ref, record: true });
@@ -347,7 +393,7 @@ describe('the gate asks an Admission before it acts', () => {
     assert.equal(((await ended(session)).data as StreamStatus).reason, 'refused');
     source.child.kill('SIGKILL');
     await source.exited;
-    assert.ok(!server.archive.adopted.some((f) => f.event === ref.event), 'nothing recorded kept');
+    await waitFor(() => server.archive.adopted.find((f) => f.event === ref.event), 'what went on air in the archive');
     assert.deepEqual(await server.gate.streams(), []);
     await assert.rejects(server.gate.terminate(session, 'terminated'), NotFound);
     await assert.rejects(server.gate.terminate(crypto.randomUUID(), 'terminated'), NotFound);

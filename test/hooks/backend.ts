@@ -6,6 +6,8 @@ import { waitFor } from '../support/onair.ts';
 /** One call a backend received: the method is the last part of the path. */
 export interface Call {
   method: string;
+  /** The path and query it was posted to. */
+  path: string;
   body: Record<string, any>;
 }
 
@@ -28,7 +30,7 @@ export class Backend {
       for await (const chunk of request) chunks.push(chunk as Buffer);
       const method = request.url!.split('/').pop()!;
       const body = JSON.parse(Buffer.concat(chunks).toString() || '{}');
-      this.calls.push({ method, body });
+      this.calls.push({ method, path: request.url!, body });
       const answer = this.#answers.get(method)?.(body, this.calls.filter((c) => c.method === method).length) ?? {};
       if (answer === 'hang-up') return request.socket.destroy();
       if (answer.delayMs) await new Promise((resolve) => setTimeout(resolve, answer.delayMs));

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { pino } from 'pino';
 import { ManualClock } from '../../src/core/clock.ts';
 import { Refused } from '../../src/core/errors.ts';
@@ -97,6 +99,18 @@ describe('REST hook authorizations', () => {
     assert.deepEqual(backend.of('connect').at(-1), { name: 'main', record: false });
   });
 
+  test('an app whose URL has a query is posted to {path}/{Method} with that query', async () => {
+    backend.answer('connect', {});
+    await caller.authorize(app(`${backend.url}?ticket=station-secret`), 'connect', {}, `query-${credential++}`);
+    assert.equal(backend.calls.at(-1)!.path, '/rest/my_api/connect?ticket=station-secret');
+  });
+
+  test('under LOG an error answer lets it through but overwrites nothing', async () => {
+    backend.answer('publishStream', { status: 500, body: { record: true } });
+    const station = app(backend.url, { restClientConfig: { publishStream: { restPolicy: 'OVERWRITE', restOverwrite: ['record'] } } });
+    assert.deepEqual(await caller.authorize(station, 'publishStream', {}, `error-${credential++}`), {});
+  });
+
   test('an app asked for no method, or a method DISABLED (or DISABLE), is not called', async () => {
     const before = backend.calls.length;
     backend.answer('playStream', { status: 403 });
@@ -126,6 +140,20 @@ describe('REST hook authorizations', () => {
     await caller.authorize(station, 'connect', {}, 'same');
     await caller.authorize(station, 'connect', {}, 'same');
     assert.equal(count('connect'), connected + 2);
+  });
+
+  test('the cache keeps a credential in a few bytes, however long the listener\'s query that makes it', async () => {
+    setFlagsFromString('--expose-gc');
+    const collect = runInNewContext('gc') as () => void;
+    const station = app(backend.url);
+    backend.answer('playStream', { body: { cacheTtl: 60 } });
+    collect();
+    const before = process.memoryUsage().heapUsed;
+    // A listener's query is part of the credential; 10,000 kept of the 16 KiB a request line may have would be 160 MiB.
+    for (let i = 0; i < 50; i++) await caller.authorize(station, 'playStream', {}, `${i}${'é'.repeat(1 << 20)}`);
+    collect();
+    const kept = process.memoryUsage().heapUsed - before;
+    assert.ok(kept < 20 * 1024 * 1024, `the cache keeps ${Math.round(kept / 1024 / 1024)} MiB for 50 credentials`);
   });
 });
 

@@ -60,15 +60,15 @@ for (const database of testDatabases) {
       await backend.close();
     });
 
-    /** A stream of channel `channel` as the gate lists it, with the appKey given. */
-    function stream(channel: string, appKey = 'defaultApp') {
+    /** A stream of channel `channel` with the appKey given, as the gate lists it unless it has `ended` by the time the hooks hear of it. */
+    function stream(channel: string, appKey = 'defaultApp', ended = false) {
       const session = randomUUID();
-      gate.listed.push({
+      if (!ended) gate.listed.push({
         channel, session, appKey, mode: 'static', state: 'reserved', instance: null, format: 'ogg', record: false, metadata: { title: 'Morning' },
         node: server.onair.bus.origin, reservedAt: clock.now(), publishedAt: null,
       });
       const status = (reason?: string): StreamStatus => ({
-        channel, session, mode: 'static', state: 'reserved', instance: null, format: 'ogg', record: false, metadata: { title: 'Morning' },
+        channel, session, appKey, mode: 'static', state: 'reserved', instance: null, format: 'ogg', record: false, metadata: { title: 'Morning' },
         stats: { bytes: 0, bitrate: 128_000, duration: 0, codec: 'opus', listeners: 0, outputs: [] }, expiresAt: null, ...(reason ? { reason } : {}),
       });
       return {
@@ -128,6 +128,15 @@ for (const database of testDatabases) {
       assert.deepEqual(backend.statuses(failed.session), ['NEW', 'FAILED']);
       assert.equal(backend.of('StreamStatusEvent').find((body) => body.status === 'FAILED')!.info, 'ffmpeg said no');
       assert.deepEqual(backend.statuses(untold.session), []);
+    });
+
+    test('a stream of another app that has ended before its events are heard is not told of to defaultApp\'s backend', async () => {
+      const gone = stream('main', 'elsewhere', true);
+      await gone.record('stream-reserved');
+      await gone.record('stream-ended', 'deactivated');
+      await waitFor(() => heard.some((e) => e.type === 'stream-ended' && (e.data as StreamStatus).session === gone.session), 'stream-ended');
+      await hooks.streams.idle();
+      assert.deepEqual(backend.statuses(gone.session), []);
     });
 
     test('a keep-alive answered 403 ends the stream', async () => {

@@ -179,5 +179,31 @@ for (const database of testDatabases) {
       }
       assert.equal((await server.request('GET', '/docs/')).status, 200);
     });
+
+    test('a page of several statuses is one snapshot: a task changing status meanwhile is listed once', async () => {
+      const created = await server.request('POST', '/tasks', task('test', {}, { condition: { type: 'at', parameters: { datetime: '2099-01-01T00:00:00Z' } } }));
+      const { id } = created.body.task;
+      await waitFor(async () => (await server.request('GET', `/tasks/waiting/${id}`)).status === 200, 'the task to wait');
+      const db = server.onair.database.kysely;
+      let flipping = true;
+      const flips = (async () => {
+        for (let n = 0; flipping; n++) {
+          await db.updateTable('tasks').set({ status: n % 2 ? 'waiting' : 'sleeping' }).where('id', '=', id).execute();
+          await new Promise(setImmediate);
+        }
+      })();
+      try {
+        for (let n = 0; n < 200; n++) {
+          const { body } = await server.request('GET', '/tasks?status=sleeping,waiting&limit=1000');
+          const listed = [...body.sleeping, ...body.waiting].filter((listedId: string) => listedId === id);
+          assert.equal(listed.length, 1, `listing ${n}: ${JSON.stringify({ sleeping: body.sleeping.includes(id), waiting: body.waiting.includes(id) })}`);
+        }
+      } finally {
+        flipping = false;
+        await flips;
+      }
+      await db.updateTable('tasks').set({ status: 'waiting' }).where('id', '=', id).execute();
+      assert.equal((await server.request('DELETE', `/tasks/${id}`)).status, 200);
+    });
   });
 }

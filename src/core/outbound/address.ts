@@ -39,6 +39,11 @@ export function parseAddress(text: string): bigint | undefined {
   }
 }
 
+function isIpv4(address: bigint): boolean {
+  return address >> 32n === 0xffffn;
+}
+
+/** An IPv6 form of an IPv4 address is named by the address it leads to as well. */
 function dotted(address: bigint): string {
   return [24n, 16n, 8n, 0n].map((shift) => (address >> shift) & 0xffn).join('.');
 }
@@ -129,8 +134,9 @@ export class AddressGuard {
     if (raw === undefined) return 'not an IP address';
     const carried = unwrap(raw);
     if (this.#allowed.some((range) => inRange(raw, range) || inRange(carried, range))) return undefined;
-    const what = refusedAs(raw) ?? refusedAs(carried);
-    // An IPv6 form of an IPv4 address is named by the address it leads to as well.
-    return what !== undefined && address.includes(':') && carried >> 32n === 0xffffn ? `${what} (${dotted(carried)})` : what;
+    const own = refusedAs(raw);
+    if (own !== undefined) return address.includes(':') && isIpv4(raw) ? `${own} (${dotted(raw)})` : own;
+    const carriedAs = refusedAs(carried);
+    return carriedAs && `${carriedAs} (${dotted(carried)})`;
   }
 }
