@@ -13,6 +13,8 @@ const BATCH = 1000;
 const RETRY_MS = 1000;
 /** Lossy events in flight at once; past it they are dropped (they may be lost by definition). */
 const MAX_LOSSY_IN_FLIGHT = 64;
+/** Events without messages move the shared cursor only this far behind them, so a restart rereads few. */
+const LAZY_CURSOR = 10_000;
 
 export interface DispatcherOptions {
   store: WebhookStore;
@@ -51,8 +53,12 @@ export class Dispatcher {
   #passing: Promise<void> | undefined;
   #again = false;
   #lossyInFlight = 0;
-  /** The enabled subscriptions, for lossy events: read again after any webhook-* event. */
+  /** The enabled subscriptions: read again after any webhook-* event. */
   #subscriptions: Promise<Subscribed[]> | undefined;
+  /** The shared cursor as this instance last read or wrote it; undefined: read it again. */
+  #stored: number | undefined;
+  /** The last event this instance found no message in past the cursor (not written: see #pass). */
+  #checked = 0;
 
   constructor(options: DispatcherOptions) {
     this.#o = options;
@@ -99,10 +105,30 @@ export class Dispatcher {
   /** One batch: answers whether there may be more. */
   async #pass(): Promise<boolean> {
     const { store, bus, deliverer } = this.#o;
-    const from = await store.cursor();
+    this.#stored ??= await store.cursor();
+    const from = Math.max(this.#stored, this.#checked);
     const { events, through } = await bus.since(from, BATCH);
     if (through <= from) return false;
-    const subscriptions = subscribed(await store.enabled());
+    // A subscription changes only with a webhook-* event: one in the batch means reading them afresh.
+    if (events.some((event) => event.type.startsWith('webhook-'))) this.#subscriptions = undefined;
+    const messages = this.#messages(events, await this.#enabled());
+    this.#checked = through;
+    // Events that make no message need no write (whoever reads them again finds none either), up to a point.
+    if (messages.length === 0 && through - this.#stored < LAZY_CURSOR) return true;
+    const stored = await store.dispatch(this.#stored, through, messages);
+    if (stored === undefined) {
+      // Another instance moved the cursor meanwhile: read on from where it is.
+      this.#stored = undefined;
+      this.#checked = 0;
+      return true;
+    }
+    this.#stored = through;
+    await deliverer.plan(stored);
+    return true;
+  }
+
+  /** The messages of `events` for `subscriptions`, one per event and subscription that wants it. */
+  #messages(events: BusEvent[], subscriptions: Subscribed[]): MessageRow[] {
     const now = this.#o.clock.now();
     const messages: MessageRow[] = [];
     for (const event of events) {
@@ -115,10 +141,7 @@ export class Dispatcher {
         });
       }
     }
-    const stored = await store.dispatch(from, through, messages);
-    // Undefined: another instance moved the cursor meanwhile, and the next pass reads on from where it is.
-    if (stored) await deliverer.plan(stored);
-    return true;
+    return messages;
   }
 
   #enabled(): Promise<Subscribed[]> {
