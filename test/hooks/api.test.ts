@@ -92,7 +92,8 @@ describe('the hooks\' routes', () => {
       assert.equal((await own.request('GET', '/hooks/deliveries')).status, 401);
       const all = await own.request('GET', '/hooks/deliveries?app=rota', undefined, withKey);
       assert.equal(all.status, 200);
-      assert.deepEqual(all.body.deliveries.map((d: { type: string; status: number }) => [d.type, d.status]), [['connect', 200], ['connect', 403]]);
+      assert.deepEqual(all.body.deliveries.map((d: { subscriber: string; type: string; status: number }) => [d.subscriber, d.type, d.status]),
+        [['rota', 'connect', 200], ['rota', 'connect', 403]]);
       assert.match(all.body.deliveries[1].excerpt, /not on the rota/);
       const failed = await own.request('GET', '/hooks/deliveries?failed=true&limit=1', undefined, withKey);
       assert.deepEqual(failed.body.deliveries.map((d: { status: number }) => d.status), [403]);

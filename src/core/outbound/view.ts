@@ -7,7 +7,8 @@ export const DeliveryId = Text('^[A-Za-z0-9_-]{1,100}$', '1 to 100 letters, digi
 
 /** One attempt as the API shows it, for webhooks and REST hooks alike. */
 export const Delivery = Type.Object({
-  id: Type.String(), message: Type.Union([Type.String(), Type.Null()], { description: 'Webhooks: the webhook-id, the same for every attempt; REST hooks: null' }),
+  id: Type.String(), subscriber: Type.String({ description: 'The webhook subscription\'s id, or the hook application\'s name' }),
+  message: Type.Union([Type.String(), Type.Null()], { description: 'Webhooks: the webhook-id, the same for every attempt; REST hooks: null' }),
   eventId: Type.Union([Type.Integer(), Type.Null()], { description: 'The outbox id of the event' }),
   type: Type.String({ description: 'The event type (webhooks) or the REST method (hooks)' }),
   attempt: Type.Integer(), at: Type.String({ format: 'date-time' }), status: Type.Union([Type.Integer(), Type.Null()], { description: 'The answer\'s status; null when none came' }),
@@ -29,7 +30,7 @@ export const DeliveryList = Type.Object({
 
 export function deliveryView(attempt: DeliveryAttempt) {
   return {
-    id: attempt.id, message: attempt.message, eventId: attempt.eventId, type: attempt.type, attempt: attempt.attempt,
+    id: attempt.id, subscriber: attempt.subscriber, message: attempt.message, eventId: attempt.eventId, type: attempt.type, attempt: attempt.attempt,
     at: new Date(attempt.at).toISOString(), status: attempt.status, durationMs: attempt.durationMs, error: attempt.error,
     excerpt: attempt.excerpt,
   };
