@@ -17,6 +17,7 @@ import { nodeIdentity } from '../../src/core/node.ts';
 import { createOutbound, outboundMigrations } from '../../src/core/outbound/index.ts';
 import type { Gate } from '../../src/gate/contract.ts';
 import { createGate, type GateArea } from '../../src/gate/index.ts';
+import type { HoldLimits } from '../../src/gate/session.ts';
 import type { EventType, ProgrammeEvent, ProgrammeReader, ScheduledInstance } from '../../src/programme/contract.ts';
 import type { Archive, ArchivedFile, ArchiveKind } from '../../src/recordings/contract.ts';
 import type { TestDatabase } from '../support/databases.ts';
@@ -245,6 +246,7 @@ export async function startGate(options: {
   dataDir?: string;
   databaseUrl?: string;
   programme?: StandInProgramme;
+  holdLimits?: HoldLimits;
 }): Promise<GateServer> {
   const dataDir = options.dataDir ?? tempDir('onair-gate-');
   const databaseUrl = options.databaseUrl ?? (await options.database.create());
@@ -264,7 +266,7 @@ export async function startGate(options: {
   const programme = options.programme ?? new StandInProgramme();
   const archive = new StandInArchive(dataDir);
   const outbound = createOutbound({ config, database, clock, logger, metrics });
-  const area = createGate({ config, database, bus, clock, logger, metrics, node, outbound, programme, archive });
+  const area = createGate({ config, database, bus, clock, logger, metrics, node, outbound, programme, archive, holdLimits: options.holdLimits });
   await migrate(database, eventMigrations, outboundMigrations, area.migrations);
   await bus.start();
   registerSse(app, bus);
