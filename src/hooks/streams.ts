@@ -78,10 +78,7 @@ export class StreamHooks {
     const tell = (status: HookStatus) => void this.#lanes.run(id, () => this.#options.caller.notify(app, 'StreamStatusEvent', body(status), null));
     this.#connection(id, body('PLAYING'), 'ESTABLISHED');
     tell('PLAYING');
-    let left = false;
     return () => {
-      if (left) return;
-      left = true;
       tell('STOPPED');
       this.#connection(id, body('STOPPED'), 'DISCONNECTED');
     };
