@@ -171,7 +171,7 @@ export async function liveShow(server: GateServer, seconds: number): Promise<voi
   await waitFor(async () => (await server.request('GET', '/check')).body.state === 'idle', 'the show to end', 15_000);
 }
 
-/** Opens an HTTP stream and collects what arrives until it ends (or `until` aborts). */
+/** Opens an HTTP stream and collects what arrives until it ends or `close` (status 0 when closed before the answer came). */
 export function listen(url: string): { done: Promise<{ status: number; type: string | undefined; bytes: Buffer }>; firstByte: Promise<void>; close(): void } {
   let close = () => {};
   let first = () => {};
@@ -189,9 +189,14 @@ export function listen(url: string): { done: Promise<{ status: number; type: str
       res.on('end', finish);
       res.on('close', finish);
     });
-    req.on('error', reject);
+    // A listener that leaves before the answer came is done, with nothing: no error of the server's.
+    let left = false;
+    req.on('error', (error) => (left ? resolve({ status: 0, type: undefined, bytes: Buffer.alloc(0) }) : reject(error)));
     req.end();
-    close = () => req.destroy();
+    close = () => {
+      left = true;
+      req.destroy();
+    };
   });
   return { done, firstByte, close: () => close() };
 }
