@@ -30,7 +30,7 @@ export interface HoldLimits {
   pusherBehindBytes: number;
 }
 
-/** 60 s, the longest a hook may take, of a 2 Mb/s source (MPEG-TS with video) is 15 MiB. */
+/** heldBytes: twice what a 2 Mb/s source (MPEG-TS with video) sends in 60 s, the longest a hook may take. */
 export const HOLD_LIMITS: HoldLimits = { heldBytes: 32 * 1024 * 1024, pusherBehindBytes: 8 * 1024 * 1024 };
 
 /** The push outputs' own ffmpeg when the relay leaves them to onair (`RelayPlan.held`), fed the relay's output. */
