@@ -45,6 +45,8 @@ export interface HookApp {
 export const APP_KEY = /^[A-Za-z0-9_.-]{1,64}$/;
 export const DEFAULT_APP = 'defaultApp';
 const DEFAULT_TIMEOUT = 'PT15S';
+/** A source waits for publishStream's answer with what it sends held in memory: no backend makes it wait longer. */
+const MAX_TIMEOUT_MS = 60_000;
 /** A player asks for every HLS playlist again and again: a few seconds of its answer spare the backend. */
 const PLAY_CACHE_MS = 5_000;
 
@@ -74,11 +76,13 @@ function choice<T extends string>(value: unknown, allowed: readonly T[], fallbac
   return value as T;
 }
 
-/** Whole milliseconds or an ISO 8601 duration, from `min` up. */
-function milliseconds(value: unknown, fallback: string, min: number, at: string, fail: Fail): number {
+/** Whole milliseconds or an ISO 8601 duration, from `min` up to `max`. */
+function milliseconds(value: unknown, fallback: string, [min, max]: [number, number?], at: string, fail: Fail): number {
   const parsed = typeof value === 'number' && Number.isInteger(value) ? value
     : typeof value === 'string' || value === undefined ? parseDuration(value ?? fallback) : undefined;
-  if (parsed === undefined || parsed < min) fail(`${at} must be whole milliseconds from ${min}, or ${DURATION_WORDS}`);
+  if (parsed === undefined || parsed < min || (max !== undefined && parsed > max)) {
+    fail(`${at} must be whole milliseconds from ${min}${max === undefined ? '' : ` to ${max}`}, or ${DURATION_WORDS}`);
+  }
   return parsed!;
 }
 
@@ -94,7 +98,7 @@ function methodConfig(value: unknown, method: HookMethod, at: string, fail: Fail
     restOnError: choice(given.restOnError, ['LOG', 'FAIL'], 'LOG', `${at}.restOnError`, fail),
     restPolicy: policy === 'DISABLE' ? 'DISABLED' : policy,
     restOverwrite: fields(given.restOverwrite, `${at}.restOverwrite`, fail),
-    cacheTtlMs: given.cacheTtl === undefined ? (method === 'playStream' ? PLAY_CACHE_MS : 0) : milliseconds(given.cacheTtl, 'PT0S', 0, `${at}.cacheTtl`, fail),
+    cacheTtlMs: given.cacheTtl === undefined ? (method === 'playStream' ? PLAY_CACHE_MS : 0) : milliseconds(given.cacheTtl, 'PT0S', [0], `${at}.cacheTtl`, fail),
   };
 }
 
@@ -125,7 +129,7 @@ function app(value: unknown, at: string, fail: Fail): HookApp {
     url: url(given.url, `${at}.url`, fail),
     methods: [...new Set(methods as HookMethod[])],
     restClientConfig: Object.fromEntries(HOOK_METHODS.map((method) => [method, methodConfig(configs[method], method, `${at}.restClientConfig.${method}`, fail)])) as Record<HookMethod, MethodConfig>,
-    timeoutMs: milliseconds(given.timeout, DEFAULT_TIMEOUT, 1, `${at}.timeout`, fail),
+    timeoutMs: milliseconds(given.timeout, DEFAULT_TIMEOUT, [1, MAX_TIMEOUT_MS], `${at}.timeout`, fail),
   };
 }
 

@@ -267,7 +267,7 @@ export interface Admission {
   connect(request: ConnectRequest): Promise<ConnectChange>;
   /** Resolves to let the source through; rejects to cut it off (the session ends with reason `refused`). */
   publish(request: PublishRequest): Promise<void>;
-  /** Resolves to let the listener in, with what to call once it leaves; rejects for a 403 before any audio. */
+  /** Resolves to let the listener in, with what the gate calls (only once) when it leaves; rejects for a 403 before any audio. */
   play(request: PlayRequest): Promise<() => void>;
 }
 

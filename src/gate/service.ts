@@ -19,7 +19,7 @@ import type {
 import type { SessionRow } from './migrations.ts';
 import { Air } from './air.ts';
 import { fallbackInput, FORMATS, metadataProblem, skippedOutputs } from './pipeline.ts';
-import { LiveSession, type RunEnd } from './session.ts';
+import { LiveSession, type HoldLimits, type RunEnd } from './session.ts';
 import { GateStore, instanceOf } from './store.ts';
 import type { Core } from '../core/area.ts';
 import { fallbackOf, type Fallback } from '../core/fallback.ts';
@@ -29,6 +29,8 @@ import { APP_KEY } from '../core/config.ts';
 export interface GateDeps extends Core {
   programme: ProgrammeReader;
   archive: Archive;
+  /** What a session keeps of its source in memory at most; HOLD_LIMITS unless a test wants less. */
+  holdLimits?: HoldLimits;
 }
 
 const HEARTBEAT_MS = 5_000;
@@ -210,7 +212,7 @@ export class GateService implements Gate {
     const expiresAt = now + this.#deps.config.gate.reservationTtlMs;
     const session = new LiveSession({
       id: randomUUID(), channel, mode: 'reservation', instance, ...decided, reservedAt: now, expiresAt, air: this.#air(channel),
-    });
+    }, this.#deps.holdLimits);
     const token = randomBytes(24).toString('base64url');
     const running = await this.#open(session, channel, token, request.who ?? 'api');
     this.#arm(running, expiresAt, 'expired');
@@ -231,7 +233,7 @@ export class GateService implements Gate {
     const expiresAt = request.maxWaitMs === undefined ? undefined : now + request.maxWaitMs;
     const session = new LiveSession({
       id: randomUUID(), channel, mode: 'static', instance, ...decided, reservedAt: now, expiresAt, air: this.#air(channel),
-    });
+    }, this.#deps.holdLimits);
     const running = await this.#open(session, channel, channel.key, request.who ?? 'api', request.reconnectWindowMs);
     if (expiresAt !== undefined) this.#arm(running, expiresAt, 'max-wait');
     return this.availability(name);

@@ -22,15 +22,35 @@ export interface RunEnd {
   diagnostics: string;
 }
 
-/** One run of the relay: where its audio goes; `held` while its source waits for admission. */
+/** How much of a source a session keeps in memory at most, in bytes. */
+export interface HoldLimits {
+  /** What its source sends while its admission decides: past it, the source is cut off (a failed attempt). */
+  heldBytes: number;
+  /** What its pusher (see Run) has not taken yet: past it, the pusher is dropped and its outputs fail. */
+  pusherBehindBytes: number;
+}
+
+/** heldBytes: twice what a 2 Mb/s source (MPEG-TS with video) sends in 60 s, the longest a hook may take. */
+export const HOLD_LIMITS: HoldLimits = { heldBytes: 32 * 1024 * 1024, pusherBehindBytes: 8 * 1024 * 1024 };
+
+/** The push outputs' own ffmpeg when the relay leaves them to onair (`RelayPlan.held`), fed the relay's output. */
+interface Pusher {
+  input: Writable;
+  process: Supervised;
+  /** Indexes in `outputs`. */
+  outputs: number[];
+}
+
+/** One run of the relay: where its audio goes; `held` (and `heldBytes` of it) while its source waits for admission. */
 interface Run {
   feed: Feed | undefined;
   held: Buffer[] | undefined;
+  heldBytes: number;
   over: boolean;
-  /** Where the push outputs get the stream when the relay leaves them to onair (`RelayPlan.held`). */
-  pusher: Writable | undefined;
+  pusher: Pusher | undefined;
   /** Starts that pusher; undefined when the relay feeds the push outputs itself, or there are none. */
-  startPusher: (() => Writable) | undefined;
+  startPusher: (() => Pusher) | undefined;
+  onOutputFailed: (index: number) => void;
 }
 
 // Each pusher gets a name of its own: one finishing may still be in the supervisor as the next starts.
@@ -38,6 +58,10 @@ let pushers = 0;
 
 const TAIL_LINES = 8;
 const BIND_TIMEOUT_MS = 3000;
+
+function mebibytes(bytes: number): string {
+  return `${Math.round((bytes / 1024 / 1024) * 100) / 100} MiB`;
+}
 
 function udpTables(): string {
   return ['/proc/net/udp', '/proc/net/udp6'].map((table) => {
@@ -89,8 +113,10 @@ export class LiveSession {
   bytes = 0;
   /** The relay's run under way. */
   #run: Run | undefined;
+  readonly #limits: HoldLimits;
 
-  constructor(fields: Pick<LiveSession, 'id' | 'channel' | 'mode' | 'instance' | 'format' | 'record' | 'metadata' | 'appKey' | 'reservedAt' | 'expiresAt' | 'air'>) {
+  constructor(fields: Pick<LiveSession, 'id' | 'channel' | 'mode' | 'instance' | 'format' | 'record' | 'metadata' | 'appKey' | 'reservedAt' | 'expiresAt' | 'air'>, limits = HOLD_LIMITS) {
+    this.#limits = limits;
     this.id = fields.id;
     this.channel = fields.channel;
     this.mode = fields.mode;
@@ -141,10 +167,23 @@ export class LiveSession {
     return true;
   }
 
-  /** A run's output to its listeners, and to its pusher if it has one. */
+  /** A run's output to its listeners, and to its pusher if it has one: a pusher too far behind is dropped, as slow listeners are. */
   #send(run: Run, chunk: Buffer): void {
     run.feed!.push(chunk);
-    run.pusher?.write(chunk);
+    const pusher = run.pusher;
+    if (!pusher) return;
+    pusher.input.write(chunk);
+    if (pusher.input.writableLength <= this.#limits.pusherBehindBytes) return;
+    run.pusher = undefined;
+    void pusher.process.stop(1000);
+    this.#outputsFailed(run, pusher.outputs, `its ffmpeg fell more than ${mebibytes(this.#limits.pusherBehindBytes)} behind the source`);
+  }
+
+  #outputsFailed(run: Run, indexes: number[], error: string): void {
+    for (const index of indexes.filter((i) => this.outputs[i]!.state !== 'failed')) {
+      Object.assign(this.outputs[index]!, { state: 'failed', error });
+      run.onOutputFailed(index);
+    }
   }
 
   #outputsConnected(): void {
@@ -152,17 +191,17 @@ export class LiveSession {
   }
 
   /** The push outputs of a source that waited for its admission: an ffmpeg of their own, fed the relay's output. */
-  #startPusher(options: { supervisor: ProcessSupervisor; plan: RelayPlan; onOutputFailed: (index: number) => void }, slaves: Slave[], redact: (text: string) => string): Writable {
+  #startPusher(run: Run, options: { supervisor: ProcessSupervisor; plan: RelayPlan }, slaves: Slave[], redact: (text: string) => string): Pusher {
     const pusher = options.supervisor.spawn(`push-${this.id}-${++pushers}`, 'ffmpeg', pusherArgs(options.plan), ['pipe', 'ignore', 'pipe']);
-    this.#watch(pusher, slaves, redact, options.onOutputFailed);
+    this.#watch(run, pusher, slaves, redact);
     const input = pusher.child.stdin!;
     // A pusher gone (every output failed, its ffmpeg killed) leaves the broadcast going on without it, as the relay's tee would.
     input.on('error', () => {});
-    return input;
+    return { input, process: pusher, outputs: slaves.flatMap((slave) => (slave.output === undefined ? [] : [slave.output])) };
   }
 
   /** Reads an ffmpeg's stderr line by line, credentials removed: a push output it dropped (`slaves`) is marked failed; `each` sees every line. */
-  #watch(child: Supervised, slaves: Slave[], redact: (text: string) => string, onOutputFailed: (index: number) => void, each: (line: string) => void = () => {}): void {
+  #watch(run: Run, child: Supervised, slaves: Slave[], redact: (text: string) => string, each: (line: string) => void = () => {}): void {
     let partial = '';
     child.child.stderr?.setEncoding('utf8').on('data', (text: string) => {
       const lines = (partial + text).split(/\r|\n/);
@@ -172,10 +211,7 @@ export class LiveSession {
         each(shown);
         const failed = failedSlave(shown);
         const index = failed && slaves[failed.slave]?.output;
-        if (failed && index !== undefined) {
-          Object.assign(this.outputs[index]!, { state: 'failed', error: failed.error });
-          onOutputFailed(index);
-        }
+        if (failed && index !== undefined) this.#outputsFailed(run, [index], failed.error);
       }
     });
   }
@@ -203,9 +239,10 @@ export class LiveSession {
     const redact = redactor(plan);
     const later = plan.held ? pushSlaves(plan) : [];
     const run: Run = {
-      feed: undefined, held: undefined, over: false, pusher: undefined,
-      startPusher: later.length === 0 ? undefined : () => this.#startPusher(options, later, redact),
+      feed: undefined, held: undefined, heldBytes: 0, over: false, pusher: undefined, startPusher: undefined, onOutputFailed: options.onOutputFailed,
     };
+    if (later.length > 0) run.startPusher = () => this.#startPusher(run, options, later, redact);
+    let cutOff: string | undefined;
     this.#run = run;
     child.child.stdout?.on('data', (chunk: Buffer) => {
       if (!connected) {
@@ -215,26 +252,35 @@ export class LiveSession {
         options.onConnected(() => this.#letThrough(run));
         if (!plan.held) run.feed = this.air.live(this.format);
       }
+      if (run.over) return;
       this.bytes += chunk.length;
-      if (run.held) run.held.push(chunk);
-      else this.#send(run, chunk);
+      if (!run.held) return this.#send(run, chunk);
+      run.held.push(chunk);
+      run.heldBytes += chunk.length;
+      if (run.heldBytes <= this.#limits.heldBytes) return;
+      // Nothing of it was on air: the reservation waits for a source again, as after a failed handshake.
+      cutOff = `the source sent more than ${mebibytes(this.#limits.heldBytes)} while its admission decided: cut off`;
+      options.logger.warn({ channel: plan.channel.name, session: this.id, held: run.heldBytes }, cutOff);
+      run.over = true;
+      run.held = undefined;
+      void child.stop(1000);
     });
     // Its output is over before the process is gone (ffmpeg closes SRT and the tee's outputs after): the fallback need not wait.
     child.child.stdout?.on('close', () => {
       run.over = true;
       run.held = undefined;
-      run.pusher?.end();
+      run.pusher?.input.end();
       this.air.ended(run.feed);
     });
     const tail: string[] = [];
-    this.#watch(child, teeSlaves(plan), redact, options.onOutputFailed, (line) => {
+    this.#watch(run, child, teeSlaves(plan), redact, (line) => {
       const codec = /Stream #0:\d+.*?: (?:Audio|Video): ([\w-]+)/.exec(line);
       if (codec && this.codec === null) this.codec = codec[1];
       tail.push(line);
       if (tail.length > TAIL_LINES) tail.shift();
     });
     const ended = child.exited.then((exit): RunEnd => {
-      return { exit, published: run.feed !== undefined, diagnostics: tail.join('\n') };
+      return { exit, published: run.feed !== undefined, diagnostics: [...tail, ...cutOff ? [cutOff] : []].join('\n') };
     });
     let exited = false;
     void ended.then(() => {

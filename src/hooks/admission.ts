@@ -4,9 +4,6 @@ import type { Admission, ConnectChange, ConnectRequest, PlayRequest, PublishRequ
 import type { Body, HookCaller } from './caller.ts';
 import type { StreamHooks } from './streams.ts';
 
-const METADATA_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
-const METADATA_VALUE = /^[^\u0000-\u001f\u007f]{0,1000}$/;
-
 /**
  * The gate's Admission by REST hooks: connect, publishStream and playStream are asked of the app the stream names
  * (its appKey); a stream whose appKey no app has is let through untold.
@@ -50,19 +47,17 @@ export class HookAdmission implements Admission {
     return kind === 'listen' ? this.#streams.playing(app, request) : () => {};
   }
 
-  /** What an OVERWRITE answer may change of a reservation: `record`, and `metadata` as a request could give it. */
+  /** What an OVERWRITE answer may change of a reservation: `record`, and `metadata` (its tags are the gate's to judge). */
   #change(app: HookApp, taken: Body): ConnectChange {
     const change: ConnectChange = {};
     if (typeof taken.record === 'boolean') change.record = taken.record;
-    if (isMetadata(taken.metadata)) change.metadata = taken.metadata;
+    if (isText(taken.metadata)) change.metadata = taken.metadata;
     const ignored = Object.keys(taken).filter((field) => !(field in change));
     if (ignored.length > 0) this.#logger.warn({ app: app.name, ignored }, 'connect\'s answer overwrites fields a reservation has not, or with values it cannot take');
     return change;
   }
 }
 
-function isMetadata(value: unknown): value is Record<string, string> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const entries = Object.entries(value);
-  return entries.length <= 32 && entries.every(([name, text]) => METADATA_NAME.test(name) && typeof text === 'string' && METADATA_VALUE.test(text));
+function isText(value: unknown): value is Record<string, string> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every((text) => typeof text === 'string');
 }

@@ -5,8 +5,11 @@ import { Refused } from '../core/errors.ts';
 import type { Authorization, HookApp, HookMethod, Notification } from '../core/hook-apps.ts';
 import { OutboundError, type Outbound } from '../core/outbound/contract.ts';
 
-/** Send errors (no answer at all) are tried again this many times; a timeout or an answer never is. */
-const RETRIES = 3;
+/**
+ * Send errors (no answer at all) are tried again after these pauses, a backend restarting being given time to come back,
+ * while the call is within its timeout; a timeout or an answer is never tried again.
+ */
+const RETRY_PAUSES_MS = [100, 200, 400];
 /** Authorization answers kept at most, whatever their time to live. */
 const CACHE_SIZE = 10_000;
 /** A backend's reason is passed on to the client as it is, up to this length. */
@@ -126,6 +129,7 @@ export class HookCaller {
   async #post(app: HookApp, method: HookMethod, body: Body, eventId: number | null): Promise<Reply> {
     const sent = JSON.stringify(omit(body, app.restClientConfig[method].restExclude));
     const url = methodUrl(app.url, method);
+    const until = this.#clock.now() + app.timeoutMs;
     for (let attempt = 1; ; attempt++) {
       try {
         const response = await this.#outbound.send({
@@ -136,10 +140,28 @@ export class HookCaller {
         return { status: response.status, answer: parsed(response.body) };
       } catch (error) {
         if (!(error instanceof OutboundError)) throw error;
-        const again = error.failure === 'send' && attempt <= RETRIES && !this.#stopped.signal.aborted;
+        const pause = RETRY_PAUSES_MS[attempt - 1];
+        const again = error.failure === 'send' && pause !== undefined && this.#clock.now() + pause < until && await this.#paused(pause);
         if (!again) return { failure: `${error.failure}: ${error.message}` };
       }
     }
+  }
+
+  /** Waits `ms` on the clock: true, or false as soon as onair stops. */
+  #paused(ms: number): Promise<boolean> {
+    const { signal } = this.#stopped;
+    if (signal.aborted) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const stopped = () => {
+        alarm.cancel();
+        resolve(false);
+      };
+      const alarm = this.#clock.at(this.#clock.now() + ms, () => {
+        signal.removeEventListener('abort', stopped);
+        resolve(true);
+      });
+      signal.addEventListener('abort', stopped, { once: true });
+    });
   }
 }
 

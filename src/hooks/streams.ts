@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Alarm, Clock } from '../core/clock.ts';
+import { NotFound } from '../core/errors.ts';
 import type { BusEvent, EventBus } from '../core/events/bus.ts';
 import type { HookApp } from '../core/hook-apps.ts';
 import type { Gate, PlayRequest, PublishRequest, StreamStatus } from '../gate/contract.ts';
@@ -59,7 +60,7 @@ export class StreamHooks {
 
   /** A source has connected (the admission is asked to let it publish): PENDING; answers the stream's body. */
   connected(request: PublishRequest): Body {
-    const stream = this.#track(request.session, request, this.#options.clock.now());
+    const stream = this.#track(request.session, request, this.#options.clock.now(), undefined);
     Object.assign(stream, { connected: true, record: request.record, metadata: request.metadata });
     this.#connection(stream.session, this.#source(stream), 'ESTABLISHED');
     this.#status(stream, 'PENDING', '', undefined);
@@ -77,10 +78,7 @@ export class StreamHooks {
     const tell = (status: HookStatus) => void this.#lanes.run(id, () => this.#options.caller.notify(app, 'StreamStatusEvent', body(status), null));
     this.#connection(id, body('PLAYING'), 'ESTABLISHED');
     tell('PLAYING');
-    let left = false;
     return () => {
-      if (left) return;
-      left = true;
       tell('STOPPED');
       this.#connection(id, body('STOPPED'), 'DISCONNECTED');
     };
@@ -104,12 +102,9 @@ export class StreamHooks {
   #heard(event: BusEvent): void {
     const status = event.data as StreamStatus;
     const known = this.#streams.get(status.session);
-    const stream = known ?? this.#track(status.session, status, Date.parse(event.createdAt));
+    const stream = known ?? this.#track(status.session, status, Date.parse(event.createdAt), event.type === 'stream-reserved' ? event.id : undefined);
     stream.bitrate = status.stats?.bitrate ?? stream.bitrate;
     switch (event.type) {
-      case 'stream-reserved':
-        if (!known) this.#status(stream, 'NEW', '', event.id);
-        break;
       case 'stream-publishing':
         this.#status(stream, 'PUBLISHING', '', event.id);
         stream.live = true;
@@ -129,7 +124,11 @@ export class StreamHooks {
     }
   }
 
-  #track(session: string, from: { channel: string; appKey: string; format: string; record: boolean; metadata: Record<string, string> }, createDate: number): Stream {
+  /**
+   * The stream of `session`, NEW to its backend when first heard of, whoever tells first (its reservation's event, or its
+   * source connecting before that event is heard); `reservedEvent`: the event that told.
+   */
+  #track(session: string, from: { channel: string; appKey: string; format: string; record: boolean; metadata: Record<string, string> }, createDate: number, reservedEvent: number | undefined): Stream {
     let stream = this.#streams.get(session);
     if (!stream) {
       stream = {
@@ -137,6 +136,7 @@ export class StreamHooks {
         bitrate: 0, createDate, connected: false, live: false, keepAlive: undefined,
       };
       this.#streams.set(session, stream);
+      this.#status(stream, 'NEW', '', reservedEvent);
     }
     return stream;
   }
@@ -181,8 +181,15 @@ export class StreamHooks {
       if (stream.live) this.#armKeepAlive(stream);
       return;
     }
-    this.#options.logger.info({ channel: stream.channel, session: stream.session, app: app.name }, 'the hook backend ended the stream (keep-alive answered 403)');
-    await this.#options.gate.terminate(stream.session, 'refused');
+    const about = { channel: stream.channel, session: stream.session, app: app.name };
+    this.#options.logger.info(about, 'the hook backend ended the stream (keep-alive answered 403)');
+    try {
+      await this.#options.gate.terminate(stream.session, 'refused');
+    } catch (error) {
+      // The stream ended meanwhile: nothing left to end.
+      if (!(error instanceof NotFound)) throw error;
+      this.#options.logger.debug(about, 'the stream had ended already');
+    }
   }
 
   #source(stream: Stream): Body {

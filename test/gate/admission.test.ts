@@ -481,3 +481,76 @@ describe('push outputs of a source that waits for its admission', () => {
     }
   });
 });
+
+describe('what a session holds of its source is bounded', () => {
+  const small = { heldBytes: 16 * 1024, pusherBehindBytes: 16 * 1024 };
+
+  test('a source that sends more than the limit while its admission decides is cut off: a failed attempt, the reservation still waits', async () => {
+    const server = await startGate({ database: sqlite, holdLimits: small });
+    const admission = new TestAdmission();
+    let allow = () => {};
+    admission.onPublish = () => new Promise<void>((resolve) => {
+      allow = resolve;
+    });
+    server.gate.admit(admission);
+    const event = server.programme.add('live', Date.now() - 60_000);
+    const reserved = await server.gate.reserve('main', { instance: { event: event.id, start: event.start } });
+    const source = pushTone(reserved.url, { seconds: 30 });
+    try {
+      const attempt = await waitFor(async () => (await server.request('GET', '/channels/main/sessions?limit=1')).body[0].attempts[0], 'the attempt to be kept', 15_000);
+      assert.match(attempt.error, /more than 0\.02 MiB while its admission decided/);
+      assert.ok(server.logs.some((line) => line.includes('while its admission decided') && line.includes('"level":40')), 'logged as a warning');
+      allow();
+      await waitFor(async () => (await server.gate.availability('main')).state === 'reserved' && relays().length === 1, 'the channel to listen again', 15_000);
+      assert.ok(!server.events.some((e) => e.type === 'stream-publishing'), 'never on air');
+      await server.gate.terminate(reserved.session, 'terminated');
+    } finally {
+      source.child.kill('SIGKILL');
+      await source.exited;
+      await server.stop();
+      assert.deepEqual(ffmpegChildren(), [], 'no ffmpeg is left behind');
+    }
+  });
+
+  test('a pusher too far behind (its ffmpeg stalled) is dropped: its output fails, the broadcast goes on', async () => {
+    const srtPort = await freeUdpPort();
+    const dir = tempDir('onair-push-');
+    const receiver = spawn('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'error', '-i', `srt://127.0.0.1:${srtPort}?mode=listener&listen_timeout=30000000`,
+      '-c', 'copy', '-f', 'ogg', join(dir, 'out.ogg')], { stdio: 'ignore' });
+    const received = new Promise((resolve) => receiver.once('exit', resolve));
+    const server = await startGate({
+      database: sqlite, holdLimits: small,
+      env: { ONAIR_CHANNELS: JSON.stringify([{ name: 'main', outputs: [{ type: 'srt', url: `srt://127.0.0.1:${srtPort}?connect_timeout=2000` }] }]) },
+    });
+    server.gate.admit(new TestAdmission());
+    let stalled: number | undefined;
+    try {
+      await waitFor(() => udpPortBound(srtPort), 'the receiver to listen');
+      const event = server.programme.add('live', Date.now() - 60_000);
+      const reserved = await server.gate.reserve('main', { instance: { event: event.id, start: event.start } });
+      const source = pushTone(reserved.url, { seconds: 60 });
+      stalled = await waitFor(() => ffmpegChildren().find((pid) => commandLine(pid).includes('\0pipe:0\0')), 'the pusher', 15_000);
+      await waitFor(() => existsSync(join(dir, 'out.ogg')), 'the output to connect', 15_000);
+      process.kill(stalled, 'SIGSTOP');
+      const failed = await waitFor(() => server.events.find((e) => e.type === 'stream-output-failed'), 'the output to fail', 30_000);
+      assert.match((failed.data as { output: { error: string } }).output.error, /more than 0\.02 MiB behind the source/);
+      assert.equal((await server.gate.availability('main')).state, 'publishing');
+      const [row] = (await server.request('GET', '/channels/main/sessions?limit=1')).body;
+      assert.deepEqual(row.outputs.map((o: { state: string }) => o.state), ['failed']);
+      source.child.kill('SIGKILL');
+      await source.exited;
+      await ended(server, reserved.session);
+    } finally {
+      if (stalled !== undefined) try { process.kill(stalled, 'SIGCONT'); } catch { /* gone */ }
+      receiver.kill('SIGKILL');
+      await received;
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+      assert.deepEqual(ffmpegChildren(), [], 'no ffmpeg is left behind');
+    }
+  });
+});
+
+function ended(server: GateServer, session: string) {
+  return waitFor(() => server.events.find((e) => e.type === 'stream-ended' && (e.data as StreamStatus).session === session), `stream-ended of ${session}`, 15_000);
+}

@@ -17,6 +17,7 @@ import { nodeIdentity } from '../../src/core/node.ts';
 import { createOutbound, outboundMigrations } from '../../src/core/outbound/index.ts';
 import type { Gate } from '../../src/gate/contract.ts';
 import { createGate, type GateArea } from '../../src/gate/index.ts';
+import type { HoldLimits } from '../../src/gate/session.ts';
 import type { EventType, ProgrammeEvent, ProgrammeReader, ScheduledInstance } from '../../src/programme/contract.ts';
 import type { Archive, ArchivedFile, ArchiveKind } from '../../src/recordings/contract.ts';
 import type { TestDatabase } from '../support/databases.ts';
@@ -170,7 +171,7 @@ export async function liveShow(server: GateServer, seconds: number): Promise<voi
   await waitFor(async () => (await server.request('GET', '/check')).body.state === 'idle', 'the show to end', 15_000);
 }
 
-/** Opens an HTTP stream and collects what arrives until it ends (or `until` aborts). */
+/** Opens an HTTP stream and collects what arrives until it ends or `close` (status 0 when closed before the answer came). */
 export function listen(url: string): { done: Promise<{ status: number; type: string | undefined; bytes: Buffer }>; firstByte: Promise<void>; close(): void } {
   let close = () => {};
   let first = () => {};
@@ -188,9 +189,14 @@ export function listen(url: string): { done: Promise<{ status: number; type: str
       res.on('end', finish);
       res.on('close', finish);
     });
-    req.on('error', reject);
+    // A listener that leaves before the answer came is done, with nothing: no error of the server's.
+    let left = false;
+    req.on('error', (error) => (left ? resolve({ status: 0, type: undefined, bytes: Buffer.alloc(0) }) : reject(error)));
     req.end();
-    close = () => req.destroy();
+    close = () => {
+      left = true;
+      req.destroy();
+    };
   });
   return { done, firstByte, close: () => close() };
 }
@@ -245,6 +251,7 @@ export async function startGate(options: {
   dataDir?: string;
   databaseUrl?: string;
   programme?: StandInProgramme;
+  holdLimits?: HoldLimits;
 }): Promise<GateServer> {
   const dataDir = options.dataDir ?? tempDir('onair-gate-');
   const databaseUrl = options.databaseUrl ?? (await options.database.create());
@@ -264,7 +271,7 @@ export async function startGate(options: {
   const programme = options.programme ?? new StandInProgramme();
   const archive = new StandInArchive(dataDir);
   const outbound = createOutbound({ config, database, clock, logger, metrics });
-  const area = createGate({ config, database, bus, clock, logger, metrics, node, outbound, programme, archive });
+  const area = createGate({ config, database, bus, clock, logger, metrics, node, outbound, programme, archive, holdLimits: options.holdLimits });
   await migrate(database, eventMigrations, outboundMigrations, area.migrations);
   await bus.start();
   registerSse(app, bus);

@@ -3,12 +3,13 @@ import { after, before, describe, test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { pino } from 'pino';
-import { ManualClock } from '../../src/core/clock.ts';
+import { ManualClock, type Alarm } from '../../src/core/clock.ts';
 import { Refused } from '../../src/core/errors.ts';
 import { AUTHORIZATIONS, hookApps, type Authorization, type HookApp } from '../../src/core/hook-apps.ts';
 import { HookCaller, type HookFailure } from '../../src/hooks/caller.ts';
 import { Backend, type Answer } from './backend.ts';
 import { realOutbound } from './outbound.ts';
+import { waitFor } from '../support/onair.ts';
 
 const logger = pino({ level: 'silent' });
 
@@ -16,6 +17,42 @@ function app(url: string, fields: Record<string, unknown> = {}): HookApp {
   return hookApps(JSON.stringify([{ name: 'station', url, timeout: 'PT0.3S', ...fields }]), (message) => {
     throw new Error(message);
   })[0]!;
+}
+
+/** A ManualClock that knows when someone waits on it: the caller pausing before it tries again. */
+class PausingClock extends ManualClock {
+  readonly #pauses = new Set<number>();
+
+  at(at: number, callback: () => void): Alarm {
+    this.#pauses.add(at);
+    const alarm = super.at(at, () => {
+      this.#pauses.delete(at);
+      callback();
+    });
+    return {
+      cancel: () => {
+        this.#pauses.delete(at);
+        alarm.cancel();
+      },
+    };
+  }
+
+  /** The earliest time someone waits for. */
+  get pause(): number | undefined {
+    return this.#pauses.size === 0 ? undefined : Math.min(...this.#pauses);
+  }
+
+  /** Answers `call`, moving the clock to the end of each pause it takes on the way; `pauses` gets their lengths. */
+  async through<T>(call: Promise<T>, pauses: number[] = []): Promise<T> {
+    let done = false;
+    void call.then(() => (done = true), () => (done = true));
+    for (;;) {
+      await waitFor(() => done || this.pause !== undefined, 'a pause or the answer');
+      if (done) return call;
+      pauses.push(this.pause! - this.now());
+      this.set(this.pause!);
+    }
+  }
 }
 
 function onError(method: Authorization, restOnError: 'LOG' | 'FAIL') {
@@ -38,7 +75,7 @@ describe('REST hook authorizations', () => {
   let outbound: Awaited<ReturnType<typeof realOutbound>>;
   let caller: HookCaller;
   // The cache's clock; the outbound client's timeouts run on the system clock.
-  const clock = new ManualClock(Date.UTC(2026, 11, 6, 8));
+  const clock = new PausingClock(Date.UTC(2026, 11, 6, 8));
   before(async () => {
     backend = await Backend.start();
     down = await Backend.down();
@@ -58,7 +95,7 @@ describe('REST hook authorizations', () => {
         test(`${method}, ${restOnError}: a backend that ${behaviour.name} ${allowed ? 'lets it through' : 'refuses'}`, async () => {
           const url = behaviour.answer === 'down' ? down : backend.url;
           if (behaviour.answer !== 'down') backend.answer(method, behaviour.answer);
-          const asked = caller.authorize(app(url, onError(method, restOnError)), method, { name: 'main' }, `listener-${credential++}`);
+          const asked = clock.through(caller.authorize(app(url, onError(method, restOnError)), method, { name: 'main' }, `listener-${credential++}`));
           if (allowed) assert.deepEqual(await asked, {});
           else {
             const refusal = await asked.then(() => assert.fail('let through'), (error: unknown) => error);
@@ -70,21 +107,29 @@ describe('REST hook authorizations', () => {
     }
   }
 
-  test('a send error is tried again 3 times, an answer or a timeout never', async (t) => {
+  test('a send error is tried again 3 times, 100, 200 and 400 ms later, within the call\'s timeout; an answer or a timeout never', async (t) => {
     const backend = await Backend.start();
     t.after(() => backend.close());
-    const ask = (method: Authorization) => caller.authorize(app(backend.url, onError(method, 'FAIL')), method, {}, `retry-${credential++}`);
+    const pauses: number[] = [];
+    const ask = (method: Authorization, timeout = 'PT1S') =>
+      clock.through(caller.authorize(app(backend.url, { ...onError(method, 'FAIL'), timeout }), method, {}, `retry-${credential++}`), pauses);
     backend.answer('connect', (_body, n) => (n <= 2 ? 'hang-up' : {}));
     assert.deepEqual(await ask('connect'), {});
     assert.equal(backend.of('connect').length, 3);
+    assert.deepEqual(pauses.splice(0), [100, 200]);
     backend.answer('publishStream', 'hang-up');
     await assert.rejects(ask('publishStream'), Refused);
     assert.equal(backend.of('publishStream').length, 4);
+    assert.deepEqual(pauses.splice(0), [100, 200, 400]);
     const logged = await outbound.outbound.deliveries({ kind: 'hook', subscriber: 'station', limit: 100 });
     assert.deepEqual(logged.filter((d) => d.type === 'publishStream' && d.url === `${backend.url}/publishStream`).map((d) => d.attempt).sort(), [1, 2, 3, 4]);
+    // Within 0.3 s a second try starts (at 100 ms), a third (at 300 ms) would not.
+    await assert.rejects(ask('publishStream', 'PT0.3S'), Refused);
+    assert.equal(backend.of('publishStream').length, 6);
+    assert.deepEqual(pauses.splice(0), [100]);
     backend.answer('playStream', { status: 500 });
     await assert.rejects(ask('playStream'), Refused);
-    backend.answer('playStream', { delayMs: 1000 });
+    backend.answer('playStream', { delayMs: 1500 });
     await assert.rejects(ask('playStream'), Refused);
     assert.equal(backend.of('playStream').length, 2);
   });

@@ -58,6 +58,8 @@ test('a bad ONAIR_HOOK_APPS or ONAIR_HOOKS_KEEPALIVE stops onair naming the sett
     [[{ ...app, restClientConfig: { connect: 'FAIL' } }], /restClientConfig\.connect must be an object/],
     [[{ ...app, timeout: 'PT0S' }], /\[0\]\.timeout must be whole milliseconds from 1/],
     [[{ ...app, timeout: 'P1M' }], /\[0\]\.timeout must be/],
+    [[{ ...app, timeout: 'PT61S' }], /\[0\]\.timeout must be whole milliseconds from 1 to 60000/],
+    [[{ ...app, timeout: 3_600_000 }], /\[0\]\.timeout must be whole milliseconds from 1 to 60000/],
     [[app, { ...app, appKey: 'other' }], /two applications with the same name/],
     [[app, { ...app, name: 'other' }], /two applications with the same appKey/],
   ];

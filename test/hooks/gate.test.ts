@@ -27,7 +27,7 @@ describe('REST hooks with real sources and listeners', () => {
         ONAIR_SRT_PORT_START: String(await freeUdpPort()),
         ONAIR_HOOK_APPS: appsSetting({
           name: 'station', url: backend.url,
-          restClientConfig: { connect: { restPolicy: 'OVERWRITE', restOverwrite: 'record' }, publishStream: { restOnError: 'FAIL' } },
+          restClientConfig: { connect: { restPolicy: 'OVERWRITE', restOverwrite: 'record,metadata' }, publishStream: { restOnError: 'FAIL' } },
         }),
       },
     });
@@ -69,7 +69,7 @@ describe('REST hooks with real sources and listeners', () => {
   }
   const state = async () => (await server.request('GET', '/check')).body.state as string;
 
-  test('connect: a refusal is a 403 with the backend\'s reason, and refuses an activation; OVERWRITE turns a reservation\'s record on', async () => {
+  test('connect: a refusal is a 403 with the backend\'s reason, and refuses an activation; OVERWRITE turns a reservation\'s record on, and tags the gate cannot take are a 503 naming them', async () => {
     backend.answer('connect', { body: { status: 403, reason: 'The studio is closed tonight' } });
     const refused = await server.request('POST', '/reserve', { instance: await liveInstance() });
     assert.equal(refused.status, 403);
@@ -88,6 +88,12 @@ describe('REST hooks with real sources and listeners', () => {
     assert.deepEqual([asked.name, asked.record, asked.appKey], ['main', false, 'defaultApp']);
     clock.advance(server.config.gate.reservationTtlMs);
     assert.equal((await ended(session)).reason, 'expired');
+
+    // Tags the gate cannot take are refused by its rule, naming them.
+    backend.answer('connect', { body: { metadata: { 'not a name': 'x' } } });
+    const unusable = await server.request('POST', '/reserve', { instance: await liveInstance() });
+    assert.equal(unusable.status, 503, JSON.stringify(unusable.body));
+    assert.match(unusable.body.detail, /tag "not a name" must be named/);
   });
 
   test('publishStream refused: the source is cut off within a second, nothing reaches a listener or the archive', async (t) => {

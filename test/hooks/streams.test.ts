@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { pino } from 'pino';
 import { ManualClock } from '../../src/core/clock.ts';
+import { NotFound } from '../../src/core/errors.ts';
 import { loadConfig } from '../../src/core/config.ts';
 import type { BusEvent, EventType } from '../../src/core/events/bus.ts';
 import { createMetrics } from '../../src/core/metrics.ts';
@@ -17,12 +19,15 @@ import { realOutbound } from './outbound.ts';
 class StandInGate {
   readonly listed: StreamInfo[] = [];
   readonly terminated: Array<{ session: string; reason: string }> = [];
+  /** Sessions that ended before they were told to: terminating them is a NotFound. */
+  readonly ended = new Set<string>();
   admit(): void {}
   async streams() {
     return this.listed;
   }
   async terminate(session: string, reason: string) {
     this.terminated.push({ session, reason });
+    if (this.ended.has(session)) throw new NotFound(`No stream ${session}`);
   }
 }
 
@@ -38,6 +43,7 @@ for (const database of testDatabases) {
     const clock = new ManualClock(Date.now());
     // Events as the hooks heard them: this subscriber comes after theirs.
     const heard: BusEvent[] = [];
+    const logged: Array<{ level: number; msg: string; lane?: string }> = [];
     before(async () => {
       backend = await Backend.start();
       server = await startOnair({ database, clock });
@@ -47,7 +53,7 @@ for (const database of testDatabases) {
       });
       const { onair } = server;
       hooks = createHooks({
-        config, database: onair.database, bus: onair.bus, clock, logger: onair.logger, metrics: createMetrics(),
+        config, database: onair.database, bus: onair.bus, clock, logger: pino({ level: 'info' }, { write: (line: string) => logged.push(JSON.parse(line)) }), metrics: createMetrics(),
         node: { id: onair.bus.origin, region: 'local', roles: ['origin'], publicHost: '127.0.0.1' },
         gate: gate as unknown as Gate, outbound: (await realOutbound(onair.database)).outbound,
       });
@@ -90,6 +96,8 @@ for (const database of testDatabases) {
       for (let n = 1; n <= 2; n++) {
         clock.advance(10_000);
         await backend.until(`keep-alive ${n}`, () => keepAlives() === n);
+        // The next one is armed once this one is answered: moving the clock before would pass it by.
+        await hooks.streams.idle();
       }
       // The source leaves while a keep-alive is under way: that one is the last.
       let release = () => {};
@@ -150,6 +158,30 @@ for (const database of testDatabases) {
       assert.deepEqual(gate.terminated.find((t) => t.session === source.session), { session: source.session, reason: 'refused' });
     });
 
+    test('a keep-alive answered 403 for a stream that has ended meanwhile is no error', async () => {
+      const source = stream('main');
+      gate.ended.add(source.session);
+      backend.answer('StreamKeepAliveEvent', (body) => (body.mediaSessionId === source.session ? { status: 403 } : {}));
+      await source.record('stream-reserved');
+      await source.record('stream-publishing');
+      await backend.until('PUBLISHING', () => backend.statuses(source.session).includes('PUBLISHING'));
+      clock.advance(10_000);
+      await waitFor(() => gate.terminated.some((t) => t.session === source.session), 'the stream to be terminated');
+      await hooks.streams.idle();
+      assert.deepEqual(logged.filter((line) => line.level >= 50 && line.lane === source.session).map((line) => line.msg), []);
+    });
+
+    test('a source connecting before its reservation is heard of: NEW reaches the backend first, once', async () => {
+      const source = stream('early');
+      await source.publish();
+      await source.record('stream-reserved');
+      await waitFor(() => heard.some((e) => e.type === 'stream-reserved' && (e.data as StreamStatus).session === source.session), 'stream-reserved');
+      await source.record('stream-publishing');
+      await backend.until('PUBLISHING', () => backend.statuses(source.session).includes('PUBLISHING'));
+      await hooks.streams.idle();
+      assert.deepEqual(backend.statuses(source.session), ['NEW', 'PENDING', 'PUBLISHING']);
+    });
+
     test('a slow backend holds up only its own stream, whose events still arrive in order', async () => {
       const slow = stream('slow');
       const fast = stream('fast');
@@ -177,8 +209,7 @@ for (const database of testDatabases) {
       assert.equal(asked.client, '10.0.0.9');
       const listener = () => backend.of('StreamStatusEvent').filter((body) => body.client === '10.0.0.9' && body.published === false);
       await backend.until('PLAYING', () => listener().length === 1);
-      leave();
-      leave();
+      leave(); // the gate calls it once
       await hooks.streams.idle();
       assert.deepEqual(listener().map((body) => body.status), ['PLAYING', 'STOPPED']);
       assert.equal(new Set(listener().map((body) => body.createDate)).size, 1);
