@@ -160,7 +160,8 @@ export interface Availability {
 /** Why onair itself ended a session (the reason of its `stream-ended`). */
 export type StopReason = 'expired' | 'deactivated' | 'max-wait' | 'reconnect-window' | 'stopped' | 'refused' | 'terminated';
 
-export interface StreamStatus {
+/** What every view of a stream (a session that holds or held a channel) tells of it. */
+export interface StreamIdentity {
   channel: string;
   session: string;
   /** The hook application that decides on it. */
@@ -171,6 +172,9 @@ export interface StreamStatus {
   format: Format;
   record: boolean;
   metadata: Record<string, string>;
+}
+
+export interface StreamStatus extends StreamIdentity {
   stats: SessionStats;
   /** As in Availability, ISO 8601: when the channel stops waiting for a source; null while on air or without a limit. */
   expiresAt: string | null;
@@ -272,16 +276,7 @@ export interface Admission {
 }
 
 /** A stream as `Gate.streams` lists it: a session that holds a channel now, on any instance. */
-export interface StreamInfo {
-  channel: string;
-  session: string;
-  appKey: string;
-  mode: Mode;
-  state: SessionState;
-  instance: InstanceRef | null;
-  format: Format;
-  record: boolean;
-  metadata: Record<string, string>;
+export interface StreamInfo extends StreamIdentity {
   /** The node that runs it. */
   node: string;
   reservedAt: number;

@@ -147,26 +147,26 @@ for (const database of testDatabases) {
       assert.deepEqual(backend.statuses(gone.session), []);
     });
 
+    /** Puts `source` on air with a backend answering its keep-alive 403; resolves once the gate was asked to end it. */
+    async function refuseKeepAlive(source: ReturnType<typeof stream>): Promise<void> {
+        backend.answer('StreamKeepAliveEvent', (body) => (body.mediaSessionId === source.session ? { status: 403 } : {}));
+        await source.record('stream-reserved');
+        await source.record('stream-publishing');
+        await backend.until('PUBLISHING', () => backend.statuses(source.session).includes('PUBLISHING'));
+        clock.advance(10_000);
+        await waitFor(() => gate.terminated.some((t) => t.session === source.session), 'the stream to be terminated');
+    }
+
     test('a keep-alive answered 403 ends the stream', async () => {
       const source = stream('main');
-      backend.answer('StreamKeepAliveEvent', (body) => (body.mediaSessionId === source.session ? { status: 403 } : {}));
-      await source.record('stream-reserved');
-      await source.record('stream-publishing');
-      await backend.until('PUBLISHING', () => backend.statuses(source.session).includes('PUBLISHING'));
-      clock.advance(10_000);
-      await waitFor(() => gate.terminated.some((t) => t.session === source.session), 'the stream to be terminated');
+      await refuseKeepAlive(source);
       assert.deepEqual(gate.terminated.find((t) => t.session === source.session), { session: source.session, reason: 'refused' });
     });
 
     test('a keep-alive answered 403 for a stream that has ended meanwhile is no error', async () => {
       const source = stream('main');
       gate.ended.add(source.session);
-      backend.answer('StreamKeepAliveEvent', (body) => (body.mediaSessionId === source.session ? { status: 403 } : {}));
-      await source.record('stream-reserved');
-      await source.record('stream-publishing');
-      await backend.until('PUBLISHING', () => backend.statuses(source.session).includes('PUBLISHING'));
-      clock.advance(10_000);
-      await waitFor(() => gate.terminated.some((t) => t.session === source.session), 'the stream to be terminated');
+      await refuseKeepAlive(source);
       await hooks.streams.idle();
       assert.deepEqual(logged.filter((line) => line.level >= 50 && line.lane === source.session).map((line) => line.msg), []);
     });
