@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import type { Clock } from '../core/clock.ts';
 import type { Announce, EventBus } from '../core/events/bus.ts';
 import { Conflict } from '../core/errors.ts';
-import { OutboundError, type Outbound } from '../core/outbound/contract.ts';
+import { OutboundError, type Outbound, type OutboundRequest } from '../core/outbound/contract.ts';
 import { UNFINISHED, type Operation, type TaskService } from '../tasks/contract.ts';
 import { DELIVERY_OPERATION } from './contract.ts';
 import type { MessageRow, SubscriptionRow } from './migrations.ts';
@@ -53,9 +53,18 @@ export const MAX_SENDING = 64;
 const ok = (status: number | null) => status !== null && status >= 200 && status < 300;
 
 /** The secrets that sign now: the current one, and the one before it during a rotation's overlap. */
-export function signingSecrets(subscription: SubscriptionRow, now: number): string[] {
+function signingSecrets(subscription: SubscriptionRow, now: number): string[] {
   const { secret, previous_secret: previous, previous_until: until } = subscription;
   return previous !== null && until !== null && now < until ? [secret, previous] : [secret];
+}
+
+/** One attempt of a message to a subscription as the outbound client takes it: signed now, logged as a webhook's. */
+export function signedRequest(subscription: SubscriptionRow, message: Pick<MessageRow, 'id' | 'body' | 'event_id' | 'type'>, attempt: number, now: number): OutboundRequest {
+  return {
+    url: subscription.url, trust: 'api', body: message.body,
+    headers: signedHeaders(signingSecrets(subscription, now), message.id, now, message.body),
+    log: { kind: 'webhook', subscriber: subscription.id, message: message.id, eventId: message.event_id, type: message.type, attempt },
+  };
 }
 
 /**
@@ -170,11 +179,7 @@ export class Deliverer {
   async #sendNow(subscription: SubscriptionRow, message: MessageRow, attempt: number, signal?: AbortSignal): Promise<Answer> {
     const now = this.#o.clock.now();
     try {
-      const response = await this.#o.outbound.send({
-        url: subscription.url, trust: 'api', body: message.body, signal,
-        headers: signedHeaders(signingSecrets(subscription, now), message.id, now, message.body),
-        log: { kind: 'webhook', subscriber: subscription.id, message: message.id, eventId: message.event_id, type: message.type, attempt },
-      });
+      const response = await this.#o.outbound.send({ ...signedRequest(subscription, message, attempt, now), signal });
       const error = ok(response.status) ? null : `answered ${response.status}`;
       return { status: response.status, headers: response.headers, error, delivery: response.delivery ?? null };
     } catch (error) {

@@ -3,9 +3,9 @@ import type { Clock } from '../core/clock.ts';
 import type { BusEvent, EventBus } from '../core/events/bus.ts';
 import type { Outbound } from '../core/outbound/contract.ts';
 import { ALL_TYPES, DELIVERY_OPERATION } from './contract.ts';
-import { signingSecrets, type Deliverer } from './delivery.ts';
+import { signedRequest, type Deliverer } from './delivery.ts';
 import type { MessageRow, SubscriptionRow } from './migrations.ts';
-import { newMessageId, signedHeaders } from './signing.ts';
+import { newMessageId } from './signing.ts';
 import type { WebhookStore } from './store.ts';
 
 const BATCH = 1000;
@@ -160,13 +160,9 @@ export class Dispatcher {
         if (!wants(types, event)) continue;
         if (this.#lossyInFlight >= MAX_LOSSY_IN_FLIGHT) return;
         this.#lossyInFlight++;
-        const id = newMessageId();
-        const now = this.#o.clock.now();
-        const body = bodyOf(event);
-        this.#o.outbound.send({
-          url: row.url, trust: 'api', body, headers: signedHeaders(signingSecrets(row, now), id, now, body),
-          log: { kind: 'webhook', subscriber: row.id, message: id, eventId: null, type: event.type, attempt: 1 },
-        }).catch(() => { /* in the delivery log */ }).finally(() => this.#lossyInFlight--);
+        const message = { id: newMessageId(), body: bodyOf(event), event_id: null, type: event.type };
+        this.#o.outbound.send(signedRequest(row, message, 1, this.#o.clock.now()))
+          .catch(() => { /* in the delivery log */ }).finally(() => this.#lossyInFlight--);
       }
     }, (err: unknown) => this.#o.logger.warn({ err }, 'could not read the webhook subscriptions'));
   }
