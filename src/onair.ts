@@ -22,6 +22,7 @@ import { createGate, gateMigrations, type GateArea } from './gate/index.ts';
 import { automationMigrations, createAutomation, type Automation } from './automation/index.ts';
 import { createHooks, type Hooks } from './hooks/index.ts';
 import { createWebhooks, webhookMigrations, type Webhooks } from './webhooks/index.ts';
+import { createLive, liveMigrations, type Live } from './live/index.ts';
 
 export interface Onair {
   app: App;
@@ -35,6 +36,8 @@ export interface Onair {
   /** REST hooks (seed 004): the gate's admission by the station's backends. */
   hooks: Hooks;
   webhooks: Webhooks;
+  /** Live jobs and their scheduler (seed 001). */
+  live: Live;
   logger: Logger;
   /** Starts the areas and listens; answers the base URL. */
   start(): Promise<string>;
@@ -59,7 +62,7 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
   try {
     database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, logger });
     await migrate(database, eventMigrations, taskMigrations, programmeMigrations, recordingMigrations, gateMigrations, automationMigrations, outboundMigrations,
-      webhookMigrations);
+      webhookMigrations, liveMigrations);
   } catch (error) {
     unlock();
     throw error;
@@ -76,9 +79,10 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
   const automation = createAutomation({ ...core, tasks: tasks.service, programme: programme.reader, archive: recordings.archive, gate: gate.gate });
   const hooks = createHooks({ ...core, gate: gate.gate });
   const webhooks = createWebhooks({ ...core, tasks: tasks.service, random: overrides.random });
+  const live = createLive({ ...core, tasks: tasks.service, gate: gate.gate, notifications: webhooks.notifications });
   registerSse(app, bus);
   // Each area is a plugin with a scope of its own, so that it may set its own hooks (auth, error shape) for its routes.
-  for (const area of [tasks, programme, recordings, gate, automation, webhooks]) await app.register(area.routes);
+  for (const area of [tasks, programme, recordings, gate, automation, webhooks, live]) await app.register(area.routes);
   await app.register(hooks.routes);
 
   let retention: { stop(): void } | undefined;
@@ -86,7 +90,7 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
   let stopped: Promise<void> | undefined;
   const onair: Onair = {
     app, database, bus, tasks, programme, recordings, gate, automation, logger,
-    hooks, webhooks,
+    hooks, webhooks, live,
     async start() {
       // Every route is known: the access rule checks ONAIR_PUBLIC_ROUTES against them before anything runs.
       await app.ready();
@@ -102,6 +106,8 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
       // The gate frees what a crashed run left (its relays, its channels) before the task engine resumes the
       // operations that use them, so that a broadcast interrupted by kill -9 gets its channel back at once.
       await gate.start();
+      // Jobs this node left active are opened again once the gate has freed their channels.
+      await live.start();
       await automation.start();
       await webhooks.start();
       await tasks.start();
@@ -124,6 +130,7 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
         await webhooks.stop();
         // Operations (a broadcast on air) stop before the gate they use, so that they can resume after a restart.
         await tasks.stop();
+        await live.stop();
         await gate.stop();
         await hooks.stop();
         await recordings.stop();

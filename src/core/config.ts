@@ -81,6 +81,13 @@ export interface Config {
   outbound: { allowedPrivate: string[] };
   /** REST hooks (seed 004): the station's backends, and how often a live stream's keep-alive is posted. */
   hooks: { apps: HookApp[]; keepAliveMs: number };
+  /**
+   * Live jobs and their scheduler (seed 001). `accountId`: the workflows' account_id. A live event naming a job opens it
+   * `leadMs` before each instance and closes it `graceMs` after the end.
+   */
+  live: { accountId: string; leadMs: number; graceMs: number };
+  /** The base URL listeners and clients reach this instance's HTTP API at (playback URLs). */
+  publicUrl: string;
 }
 
 export type OutputType = 'icecast' | 'srt' | 'rtmp';
@@ -190,6 +197,22 @@ function automation(env: Env): Config['automation'] {
   // The player starts at the stream lead: it cannot be fed earlier than that.
   if (settings.outputDelayMs > settings.streamLeadMs) throw new ConfigError('ONAIR_AUTOMATION_OUTPUT_DELAY must not be longer than ONAIR_AUTOMATION_STREAM_LEAD');
   return settings;
+}
+
+/** ONAIR_PUBLIC_URL without a trailing slash; by default the SRT public host on the HTTP port. */
+function publicUrl(env: Env, httpPort: number): string {
+  const raw = read(env, 'ONAIR_PUBLIC_URL');
+  if (raw === undefined) return `http://${read(env, 'ONAIR_SRT_PUBLIC_HOST') ?? '127.0.0.1'}:${httpPort}`;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`ONAIR_PUBLIC_URL must be an http or https URL such as https://radio.example.org, got "${raw}"`);
+  }
+  if (!['http:', 'https:'].includes(url.protocol) || url.search !== '' || url.hash !== '' || url.username !== '') {
+    throw new ConfigError(`ONAIR_PUBLIC_URL must be an http or https URL without query, fragment or user, such as https://radio.example.org, got "${raw}"`);
+  }
+  return url.href.replace(/\/+$/, '');
 }
 
 function node(env: Env): Config['node'] {
@@ -381,5 +404,11 @@ export function loadConfig(env: Env = process.env): Config {
       }),
       keepAliveMs: duration(env, 'ONAIR_HOOKS_KEEPALIVE', 'PT10S', 100),
     },
+    live: {
+      accountId: matching(env, 'ONAIR_ACCOUNT_ID', 'onair', /^[A-Za-z0-9._-]{1,64}$/, '1 to 64 letters, digits, ., _ or -'),
+      leadMs: duration(env, 'ONAIR_LIVE_LEAD', 'PT60S', 0),
+      graceMs: duration(env, 'ONAIR_LIVE_GRACE', 'PT0S', 0),
+    },
+    publicUrl: publicUrl(env, httpPort),
   };
 }

@@ -4,6 +4,7 @@ import type { App } from '../core/http/server.ts';
 import type { TaskService } from '../tasks/contract.ts';
 import { Deliverer } from './delivery.ts';
 import { Dispatcher } from './dispatcher.ts';
+import { NotificationSender } from './notifications.ts';
 import { registerWebhookRoutes } from './routes.ts';
 import { WebhookService } from './service.ts';
 import { WebhookStore } from './store.ts';
@@ -26,9 +27,12 @@ export function createWebhooks(deps: WebhooksDeps) {
   deps.tasks.register(deliverer.operation);
   const dispatcher = new Dispatcher({ store, bus: deps.bus, deliverer, outbound: deps.outbound, clock: deps.clock, logger });
   const service = new WebhookService({ store, deliverer, outbound: deps.outbound, bus: deps.bus, clock: deps.clock });
+  const notifications = new NotificationSender({ store, deliverer, outbound: deps.outbound, bus: deps.bus, clock: deps.clock });
   return {
     service,
     dispatcher,
+    /** What the live scheduler sends to its notification URLs. */
+    notifications,
     routes: async (app: App) => registerWebhookRoutes(app, service, deps.clock),
     /** Plans what a killed run stored but did not plan, then hands on the events recorded since the last dispatch. */
     async start() {

@@ -82,6 +82,21 @@ export class WebhookStore {
     await this.#insertMessages(this.#db, [message]);
   }
 
+  /** Stores a subscription unless one of its id exists, announcing it then: false when it existed. */
+  async createOnce(row: SubscriptionRow, announce: Announce<SubscriptionRow>): Promise<boolean> {
+    return this.#db.transaction().execute(async (trx) => {
+      const made = await trx.insertInto('webhook_subscriptions').values(row).onConflict((oc) => oc.column('id').doNothing()).returning('id').executeTakeFirst();
+      if (made) await announce(trx, row);
+      return made !== undefined;
+    });
+  }
+
+  /** Stores a message unless one of its id exists: the message as stored, this one or the earlier. */
+  async insertOnce(message: MessageRow): Promise<MessageRow> {
+    await this.#db.insertInto('webhook_messages').values(message).onConflict((oc) => oc.column('id').doNothing()).execute();
+    return (await this.message(message.id))!;
+  }
+
   /** Stores messages, but never two of one event for one subscription; answers those stored. */
   async #insertMessages(db: Kysely<WebhookTables>, messages: MessageRow[]): Promise<MessageRow[]> {
     const stored = new Set<string>();

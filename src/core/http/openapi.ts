@@ -1,6 +1,6 @@
 import type { FastifySchema } from 'fastify';
 import { SAFE_METHODS, type AccessRules } from './auth.ts';
-import { titleOf } from './problem.ts';
+import { titleOf, type ErrorForm } from './problem.ts';
 
 /**
  * What the OpenAPI document says of every route, beside the route's own schema: the answers the core gives on any
@@ -34,7 +34,9 @@ const CHANGING_ROUTE: Record<string, string> = {
   415: 'The body is not JSON',
 };
 
-function problemAnswer(description: string) {
+/** An error answer: a problem document, or the route's own form of errors. */
+function problemAnswer(description: string, code: string, form: ErrorForm | undefined) {
+  if (form) return { description, content: { 'application/json': { schema: form.schema(Number(code)) } } };
   return { description, content: { 'application/problem+json': { schema: { $ref: 'Problem' } } } };
 }
 
@@ -56,16 +58,16 @@ interface Needs {
 }
 
 /** The answers a route documents: its own (problems as application/problem+json) and those of the core. */
-function answers(schema: RouteSchema, needs: Needs): Record<string, unknown> {
+function answers(schema: RouteSchema, needs: Needs, form: ErrorForm | undefined): Record<string, unknown> {
   const own = Object.entries(schema.response ?? {}).map(([code, answer]) =>
-    [code, isProblem(answer) ? problemAnswer(titleOf(Number(code))) : answer]);
+    [code, isProblem(answer) ? problemAnswer(titleOf(Number(code)), code, form) : answer]);
   const shared = {
     ...ANY_ROUTE, ...(needs.key ? KEYED_ROUTE : {}), ...(needs.operator ? OPERATORS_ROUTE : {}), ...(needs.changes ? CHANGING_ROUTE : {}),
   };
   // A route that takes any body (an upload naming the media types it consumes) never answers 415.
   const core = Object.entries(shared)
     .filter(([code]) => !(code === '415' && schema.consumes !== undefined))
-    .map(([code, description]) => [code, problemAnswer(description)]);
+    .map(([code, description]) => [code, problemAnswer(description, code, form)]);
   const documented = Object.fromEntries([...core, ...own]);
   const succeeds = Object.keys(documented).some((code) => code.startsWith('2'));
   return succeeds || schema.produces === undefined ? documented : { 200: { description: 'OK', type: 'string' }, ...documented };
@@ -74,7 +76,7 @@ function answers(schema: RouteSchema, needs: Needs): Record<string, unknown> {
 interface Documented {
   schema: FastifySchema;
   url: string;
-  route: { method: string | string[]; config?: { route?: string; access?: string } };
+  route: { method: string | string[]; config?: { route?: string; access?: string; errors?: ErrorForm } };
 }
 
 /** The `transform` of @fastify/swagger: documents what every route shares; the route's validation is untouched. */
@@ -89,7 +91,7 @@ export function documentRoute(access: AccessRules) {
       url,
       schema: {
         ...schema,
-        response: answers(schema, needs),
+        response: answers(schema, needs, route.config?.errors),
         ...(schema.body === undefined ? {} : { body: withKeyPatterns(schema.body) }),
         ...(key ? { security: [{ apiKey: [] }] } : {}),
       },

@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream';
-import { Type, type Static } from 'typebox';
+import { Type, type Static, type TSchema } from 'typebox';
 import type { DomainError, DomainErrorKind, FieldError } from '../errors.ts';
 
 /** RFC 9457 problem details, with the fields at fault listed under `errors`. */
@@ -37,6 +37,22 @@ export class HttpError extends Error {
 
   toProblem(): Problem {
     return problem(this.status, this.message, this.errors);
+  }
+}
+
+/**
+ * How a seed API writes its errors when they are not problem documents (seed 001: `{"error": "..."}`): a route names
+ * its form in `config.errors`, and the core's error handler and the OpenAPI document both use it, as application/json.
+ */
+export interface ErrorForm {
+  body(status: number, detail: string): unknown;
+  /** The schema of the body of an answer of `status`. */
+  schema(status: number): TSchema;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    errors?: ErrorForm;
   }
 }
 

@@ -101,6 +101,8 @@ export async function createHttpServer(options: HttpOptions): Promise<App> {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const body = toProblem(error, request.headers['content-type']);
     if (body.status >= 500) request.log.error({ err: error }, 'request failed');
+    const form = request.routeOptions.config.errors;
+    if (form) return reply.code(body.status).type('application/json').send(form.body(body.status, body.detail));
     return reply.code(body.status).type('application/problem+json').send(body);
   });
   app.setNotFoundHandler((request, reply) =>

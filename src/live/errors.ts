@@ -1,0 +1,10 @@
+import { Type } from 'typebox';
+import type { ErrorForm } from '../core/http/problem.ts';
+
+/** The cloud live API's errors: `{"error": "..."}`, and 401 `{"message": "Unauthorized"}` as its gateway answers. */
+export const LIVE_ERRORS: ErrorForm = {
+  body: (status, detail) => (status === 401 ? { message: 'Unauthorized' } : { error: detail }),
+  schema: (status) => (status === 401
+    ? Type.Object({ message: Type.Literal('Unauthorized') })
+    : Type.Object({ error: Type.String({ description: 'What is wrong, naming the field' }) })),
+};
