@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { pino } from 'pino';
 import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { testDatabases } from '../support/databases.ts';
@@ -23,13 +24,22 @@ const encoder = (job: Job, seconds: number, key = job.ingest.stream_key) => push
 describe('live jobs with real encoders (sqlite)', () => {
   let server: Running;
   let ask: Ask;
+  const logs: string[] = [];
+  const keys: string[] = [];
   before(async () => {
-    server = await startOnair({ database: testDatabases[0], env: JOBS_ENV });
-    ask = (method, path, body) => server.request(method, path, body);
+    const logger = pino({ level: 'debug' }, { write: (line: string) => logs.push(line) });
+    server = await startOnair({ database: testDatabases[0], env: JOBS_ENV, logger });
+    ask = async (method, path, body) => {
+      const answer = await server.request(method, path, body);
+      if (answer.body?.ingest?.stream_key) keys.push(answer.body.ingest.stream_key);
+      return answer;
+    };
   });
   after(async () => {
     await server.stop();
     assert.deepEqual(ffmpegChildren(), [], 'no ffmpeg is left behind');
+    assert.ok(logs.some((line) => line.includes('live job activated')), 'the jobs log');
+    for (const key of new Set(keys)) assert.ok(!logs.some((line) => line.includes(key)), 'no stream key in any log line');
   });
 
   test('encoder on air, dropped, back within reconnect_time, then deactivated: the stream ends within a second and no encoder gets in', async () => {

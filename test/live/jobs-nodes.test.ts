@@ -39,6 +39,9 @@ describe('a job of another node (PostgreSQL, two instances)', { skip: !postgresA
     const record = (await home.onair.tasks.service.get((task.data as { id: string }).id))!;
     assert.deepEqual([record.task.node, record.status, record.result], ['home', 'completed', { job: job.id, state: 'waiting', sep_state: 'waiting' }]);
     assert.ok(!JSON.stringify(record).includes(job.ingest.stream_key), 'the key is not in the task');
+    const again = await other.request('PUT', `/v1/jobs/${job.id}/activate`);
+    assert.deepEqual([again.status, again.body.history], [200, activated.body.history], 'already active: as it is');
+    assert.equal(tasks.filter((e) => (e.data as { status: string }).status === 'queued').length, 1, 'without another task');
     const deactivated = await other.request('PUT', `/v1/jobs/${job.id}/deactivate`);
     assert.deepEqual([deactivated.body.state, deactivated.body.sep_state], ['standby', 'ready']);
     assert.equal((await home.onair.gate.gate.availability(job.channel)).state, 'idle');
