@@ -6,7 +6,7 @@ import { testDatabases } from '../support/databases.ts';
 import { startOnair, tempDir, waitFor, type Running } from '../support/onair.ts';
 import { spawnOnair } from '../support/process.ts';
 import { ffmpegChildren, listen, pushTone } from '../gate/harness.ts';
-import { JOBS_ENV } from './jobs-support.ts';
+import { jobChanges, JOBS_ENV } from './jobs-support.ts';
 
 type Job = { id: string; channel: string; state: string; sep_state: string; ingest: { url: string; stream_key: string }; history: Array<{ reason: string }> };
 type Ask = (method: string, path: string, body?: unknown) => Promise<{ status: number; body: any }>;
@@ -43,6 +43,7 @@ describe('live jobs with real encoders (sqlite)', () => {
   });
 
   test('encoder on air, dropped, back within reconnect_time, then deactivated: the stream ends within a second and no encoder gets in', async () => {
+    const sse = await jobChanges(server.url);
     const job = (await ask('POST', '/v1/jobs', { static: true, reconnect_time: 60 })).body as Job;
     await ask('PUT', `/v1/jobs/${job.id}/activate`);
     const first = encoder(job, 60);
@@ -69,7 +70,11 @@ describe('live jobs with real encoders (sqlite)', () => {
     await waitFor(() => back.child.exitCode !== null || back.child.signalCode !== null, 'the encoder to notice', 10_000);
     const refused = encoder(job, 1);
     assert.notEqual(await refused.exited, 0, 'nobody listens for the encoder any more');
-    assert.equal((await ask('GET', `/v1/jobs/${job.id}`)).body.state, 'standby');
+    const history = (await ask('GET', `/v1/jobs/${job.id}`)).body.history;
+    await waitFor(() => sse.of(job.id).length >= history.length, 'every change on /sse');
+    await sse.close();
+    assert.deepEqual(sse.of(job.id).map((view) => view.history.at(-1)), history, 'every change, the gate\'s included, arrived on /sse');
+    assert.ok(!JSON.stringify(sse.frames).includes(job.ingest.stream_key), 'without the key');
   });
 
   test('a wrong key is refused; after a rotation the old key is refused and the new one gets in', async () => {
