@@ -194,6 +194,34 @@ for (const database of testDatabases) {
       assert.equal((await call('PUT', `/v1/jobs/${job.id}/deactivate`)).body.state, 'standby');
     });
 
+    test('history keeps the last 200 changes', async () => {
+      const job = (await call('POST', '/v1/jobs', { static: true })).body;
+      for (let i = 0; i < 204; i++) assert.equal((await call('POST', `/v1/jobs/${job.id}/stream_key/rotate`)).status, 200);
+      const history = (await call('GET', `/v1/jobs/${job.id}`)).body.history;
+      assert.equal(history.length, 200);
+      assert.ok(history.every((c: any) => c.reason === 'stream key rotated'), 'the oldest went first');
+    });
+
+    test('an activation for a programme instance records to it; the gate ending the session ends the activation', async () => {
+      const job = (await call('POST', '/v1/jobs', { static: true, record: true, format: 'mpegts' })).body;
+      const show = (await call('POST', '/shows', { title: 'Live jobs' })).body;
+      const start = new Date().toISOString().slice(0, 19);
+      const event = (await call('POST', '/events', { showId: show.id, type: 'live', start, duration: 3600, timezone: 'UTC' })).body;
+      const instance = { event: event.id, start };
+      const opened = await server.onair.live.jobs.activate(job.id, { instance, by: 'automation' });
+      assert.deepEqual([opened.state, opened.history.at(-1)!.reason, opened.history.at(-1)!.by], ['waiting', 'activated', 'automation']);
+      const availability = await server.onair.gate.gate.availability(job.channel);
+      assert.deepEqual(availability.instance, instance);
+      const [stream] = (await server.onair.gate.gate.streams()).filter((s) => s.channel === job.channel);
+      assert.deepEqual([stream.record, stream.format], [true, 'mpegts']);
+      await server.onair.gate.gate.terminate(availability.session!, 'terminated');
+      const ended = await waitFor(async () => {
+        const now = (await call('GET', `/v1/jobs/${job.id}`)).body;
+        return now.sep_state === 'ready' ? now : undefined;
+      }, 'the job to follow the gate');
+      assert.deepEqual([ended.state, ended.history.at(-1).reason, ended.history.at(-1).by], ['standby', 'the stream ended: terminated', 'onair']);
+    });
+
     test('activate and deactivate: the steps in history, already active or not active answers as is, every change on /sse without the key', async () => {
       const sse = await jobChanges(server.url, auth);
       const job = (await call('POST', '/v1/jobs', { static: true, record: true })).body;

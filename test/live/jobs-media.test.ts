@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { ManualClock } from '../../src/core/clock.ts';
 import { pino } from 'pino';
 import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
@@ -94,6 +95,30 @@ describe('live jobs with real encoders (sqlite)', () => {
     await until(ask, job.id, 'processing');
     await ask('PUT', `/v1/jobs/${job.id}/deactivate`);
     await fresh.exited;
+  });
+});
+
+describe('reconnect_time on the injected clock, with a real encoder (sqlite)', () => {
+  test('the encoder does not come back within reconnect_time: standby/ready by itself, with its reason', async () => {
+    const clock = new ManualClock(Date.now());
+    const server = await startOnair({ database: testDatabases[0], env: JOBS_ENV, clock });
+    const ask: Ask = (method, path, body) => server.request(method, path, body);
+    try {
+      const job = (await ask('POST', '/v1/jobs', { static: true, reconnect_time: 30 })).body as Job;
+      await ask('PUT', `/v1/jobs/${job.id}/activate`);
+      const source = encoder(job, 1);
+      await until(ask, job.id, 'processing');
+      assert.equal(await source.exited, 0, source.stderr());
+      await until(ask, job.id, 'disconnected');
+      clock.advance(29_999);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.equal((await ask('GET', `/v1/jobs/${job.id}`)).body.state, 'disconnected', 'a millisecond before');
+      clock.advance(1);
+      const ended = await until(ask, job.id, 'standby', 'ready');
+      assert.equal(ended.history.at(-1)!.reason, 'the encoder did not come back within reconnect_time');
+    } finally {
+      await server.stop();
+    }
   });
 });
 
