@@ -75,20 +75,20 @@ const isActive = (row: JobRow) => ACTIVE_SEP_STATES.includes(row.sep_state);
 const instanceOf = (row: JobRow): InstanceRef | undefined => (row.instance === null ? undefined : JSON.parse(row.instance));
 
 /** What one of the gate's events about the job's current session changes. */
-function stepOf(type: string, status: StreamStatus): Step | undefined {
+function stepOf(type: string, reason?: string): Step | undefined {
   const ended = (reason: string): Step => ({ state: 'standby', sep_state: 'ready', reason, by: 'onair', set: { session: null } });
   switch (type) {
     case 'stream-publishing': return { state: 'processing', sep_state: 'waiting', reason: 'encoder connected', by: 'onair' };
     case 'stream-disconnected': return { state: 'disconnected', sep_state: 'waiting', reason: 'encoder disconnected', by: 'onair' };
-    case 'stream-failed': return { state: 'failed', sep_state: 'ready', reason: `the stream failed: ${status.reason ?? 'unknown'}`, by: 'onair', set: { session: null } };
+    case 'stream-failed': return { state: 'failed', sep_state: 'ready', reason: `the stream failed: ${reason ?? 'unknown'}`, by: 'onair', set: { session: null } };
     case 'stream-ended':
-      switch (status.reason) {
+      switch (reason) {
         // onair is stopping: the job stays active, and the next start opens it again.
         case 'stopped': return undefined;
         case 'max-wait': return ended('no encoder within max_waiting_time');
         case 'reconnect-window': return ended('the encoder did not come back within reconnect_time');
         case 'deactivated': return ended('deactivated');
-        default: return ended(`the stream ended: ${status.reason ?? 'unknown'}`);
+        default: return ended(`the stream ended: ${reason ?? 'unknown'}`);
       }
     default: return undefined;
   }
@@ -322,7 +322,7 @@ export class JobService implements LiveJobs {
     if (event.origin !== this.#o.node.id || !event.type.startsWith('stream-')) return;
     const status = event.data as StreamStatus;
     if (!status.channel?.startsWith(CHANNEL_PREFIX)) return;
-    const step = stepOf(event.type, status);
+    const step = stepOf(event.type, status.reason);
     if (!step) return;
     const id = status.channel.slice(CHANNEL_PREFIX.length);
     void this.#queued(id, () => this.#follow(id, status.session, step)).catch((error) => this.#logger.error({ err: error, job: id }, 'could not follow the gate'));
@@ -346,8 +346,8 @@ export class JobService implements LiveJobs {
     if (!row?.session) return;
     const availability = await this.#o.gate.availability(row.channel);
     if (availability.session !== row.session) return;
-    if (availability.state === 'publishing') await this.#follow(id, row.session, stepOf('stream-publishing', {} as StreamStatus)!);
-    if (availability.state === 'disconnected') await this.#follow(id, row.session, stepOf('stream-disconnected', {} as StreamStatus)!);
+    const step = stepOf(`stream-${availability.state}`);
+    if (step) await this.#follow(id, row.session, step);
   }
 
   #queued(id: string, work: () => Promise<void>): Promise<void> {

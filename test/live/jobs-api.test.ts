@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ManualClock } from '../../src/core/clock.ts';
+import type { StreamStatus } from '../../src/gate/contract.ts';
 import { testDatabases } from '../support/databases.ts';
 import { startOnair, waitFor, type Running } from '../support/onair.ts';
 import { jobChanges, JOBS_ENV } from './jobs-support.ts';
@@ -220,6 +221,25 @@ for (const database of testDatabases) {
         return now.sep_state === 'ready' ? now : undefined;
       }, 'the job to follow the gate');
       assert.deepEqual([ended.state, ended.history.at(-1).reason, ended.history.at(-1).by], ['standby', 'the stream ended: terminated', 'onair']);
+    });
+
+    test('the gate\'s events: only those of the job\'s current session count; stream-failed fails the job', async () => {
+      const job = (await call('POST', '/v1/jobs', { static: true })).body;
+      await call('PUT', `/v1/jobs/${job.id}/activate`);
+      const { session } = await server.onair.gate.gate.availability(job.channel);
+      const { bus, database } = server.onair;
+      const failed = (of: string, reason: string) => bus.record(database.kysely, 'stream-failed', [{ channel: job.channel, session: of, reason } as StreamStatus]);
+      await failed('a-session-of-before', 'not this one');
+      await failed(session!, 'ffmpeg fell over');
+      const now = await waitFor(async () => {
+        const current = (await call('GET', `/v1/jobs/${job.id}`)).body;
+        return current.sep_state === 'ready' ? current : undefined;
+      }, 'the job to fail');
+      assert.deepEqual([now.state, now.history.at(-1).reason], ['failed', 'the stream failed: ffmpeg fell over']);
+      assert.equal(now.history.filter((c: any) => c.state === 'failed').length, 1, 'the other session\'s event changed nothing');
+      await server.onair.gate.gate.deactivate(job.channel);
+      assert.equal((await call('PUT', `/v1/jobs/${job.id}/activate`)).body.state, 'waiting', 'failed is not final');
+      assert.equal((await call('PUT', `/v1/jobs/${job.id}/deactivate`)).body.state, 'standby');
     });
 
     test('activate and deactivate: the steps in history, already active or not active answers as is, every change on /sse without the key', async () => {
