@@ -311,8 +311,9 @@ export class JobService implements LiveJobs {
     const remaining = (row.activated_at ?? this.#o.clock.now()) + row.max_waiting_time * 1000 - this.#o.clock.now();
     const maxWaitMs = live ? row.reconnect_time * 1000 : Math.max(1000, remaining);
     const session = await this.#open(row, ingest, { maxWaitMs, by: 'onair' });
+    // A job that was on air stays disconnected: its encoder has reconnect_time to come back, after another restart too.
     await this.#step(row.id, ingest, () => ({
-      state: 'waiting', sep_state: 'waiting', reason: 'opened again after a restart', by: 'onair', set: { session, activated_at: row.activated_at ?? this.#o.clock.now() },
+      state: live ? 'disconnected' : 'waiting', sep_state: 'waiting', reason: 'opened again after a restart', by: 'onair', set: { session, activated_at: row.activated_at ?? this.#o.clock.now() },
     }));
     this.#logger.info({ job: row.id, session }, 'live job opened again after a restart');
     return true;

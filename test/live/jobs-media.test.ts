@@ -136,7 +136,7 @@ describe('kill -9 of onair serve while a job is active (sqlite)', () => {
       // ffmpeg as a caller does not reconnect by itself: the station's encoder is started again, as a new one.
       source.child.kill('SIGKILL');
       onair = await spawnOnair(env);
-      const reopened = await until(onair.request, job.id, 'waiting');
+      const reopened = await until(onair.request, job.id, 'disconnected');
       assert.equal(reopened.history.at(-1)!.reason, 'opened again after a restart');
       // It was on air: the encoder has reconnect_time (120 s) to come back, not max_waiting_time (1800 s).
       const waits = Date.parse((await onair.request('GET', `/channels/${job.channel}/check`)).body.expiresAt) - Date.now();
