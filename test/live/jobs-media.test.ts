@@ -122,10 +122,11 @@ describe('reconnect_time on the injected clock, with a real encoder (sqlite)', (
   });
 });
 
-describe('kill -9 of onair serve while a job is active (sqlite)', () => {
-  test('after the restart the job is open again and its encoder gets in', async () => {
+for (const database of testDatabases) {
+  test(`kill -9 of onair serve while a job is on air: after the restart the job is open again and its encoder gets in (${database.name})`, async () => {
     const dataDir = tempDir();
-    const env = { ...JOBS_ENV, ONAIR_DATA_DIR: dataDir };
+    const url = await database.create();
+    const env = { ...JOBS_ENV, ONAIR_DATA_DIR: dataDir, ...(url ? { ONAIR_DATABASE_URL: url } : {}) };
     let onair = await spawnOnair(env);
     try {
       const job = (await onair.request('POST', '/v1/jobs', { static: true, reconnect_time: 120 })).body as Job;
@@ -147,7 +148,8 @@ describe('kill -9 of onair serve while a job is active (sqlite)', () => {
       await onair.request('PUT', `/v1/jobs/${job.id}/deactivate`);
     } finally {
       await onair.stop();
+      await database.drop(url);
       rmSync(dataDir, { recursive: true, force: true });
     }
   });
-});
+}
