@@ -75,13 +75,13 @@ export function registerJobRoutes(app: App, jobs: JobService): void {
       tags, summary: 'Live jobs, newest first',
       querystring: Type.Object({
         state: Type.Optional(States),
-        page_size: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
+        page_size: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 10 })),
         start_token: Type.Optional(Type.String({ maxLength: 200, description: 'next_token of the previous page' })),
       }, { additionalProperties: false }),
       response: { 200: Type.Object({ jobs: Type.Array(Job), next_token: Type.Union([Type.String(), Type.Null()], { description: 'null on the last page' }) }), ...problems(400) },
     },
   }, async (request, reply) => {
-    const { state, page_size: pageSize, start_token: startToken } = request.query;
+    const { state, page_size: pageSize = 10, start_token: startToken } = request.query;
     return secret(reply).send(await jobs.list({ states: state ? [...new Set(state.split(','))] : [], pageSize, startToken }));
   });
 
