@@ -9,7 +9,8 @@ import type { Scheduler, TaskPlan, WorkflowPlan } from './scheduler.ts';
 const tags = ['live scheduler'];
 const PATH = '/v1/scheduler/jobstartstop';
 const config = { access: 'private' as const, errors: LIVE_ERRORS };
-const problems = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, Type.Ref('Problem')]));
+// Seed 001's error bodies, which the serializer must know (a Problem schema would refuse them).
+const problems = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, LIVE_ERRORS.schema(c)]));
 // Year 9999: every time a Date can print.
 const LAST_SECOND = 253402300799;
 
