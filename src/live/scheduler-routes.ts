@@ -3,14 +3,15 @@ import { invalid } from '../core/errors.ts';
 import type { App } from '../core/http/server.ts';
 import { Text } from '../core/http/validation.ts';
 import { TASK_STATES, type TaskState } from './contract.ts';
-import { LIVE_ERRORS } from './errors.ts';
+import { errorAnswers, LIVE_ERRORS } from './errors.ts';
 import type { Scheduler, TaskPlan, WorkflowPlan } from './scheduler.ts';
 
 const tags = ['live scheduler'];
 const PATH = '/v1/scheduler/jobstartstop';
 const config = { access: 'private' as const, errors: LIVE_ERRORS };
-// Seed 001's error bodies, which the serializer must know (a Problem schema would refuse them).
-const problems = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, LIVE_ERRORS.schema(c)]));
+const BAD = { 400: 'Bad input: the error names the field' };
+const UNKNOWN = { 404: 'No such workflow' };
+const FIRED = { 409: 'The task is no longer pending (it fired, failed or was cancelled)' };
 // Year 9999: every time a Date can print.
 const LAST_SECOND = 253402300799;
 
@@ -86,7 +87,7 @@ export function registerSchedulerRoutes(app: App, scheduler: Scheduler): void {
     config,
     schema: {
       tags, summary: 'Schedule the activation and deactivation of a live job', body: CreateBody,
-      response: { 200: Created, ...problems(400) },
+      response: { 200: Created, ...errorAnswers(BAD) },
     },
   }, async (request, reply) => {
     const { workflow, secret } = await scheduler.create(planOf(request.body));
@@ -98,7 +99,7 @@ export function registerSchedulerRoutes(app: App, scheduler: Scheduler): void {
     config,
     schema: {
       tags, summary: 'Jobstartstop workflows, by workflow_start_time_utc', querystring: ListQuery,
-      response: { 200: Type.Object({ workflows: Type.Array(WorkflowSchema), next_token: Type.Union([Type.String(), Type.Null()]) }), ...problems(400) },
+      response: { 200: Type.Object({ workflows: Type.Array(WorkflowSchema), next_token: Type.Union([Type.String(), Type.Null()]) }), ...errorAnswers(BAD) },
     },
   }, async (request) => {
     const { job_id, state, start, end, page_size, start_token } = request.query;
@@ -111,7 +112,7 @@ export function registerSchedulerRoutes(app: App, scheduler: Scheduler): void {
 
   app.get(`${PATH}/:workflow_id`, {
     config,
-    schema: { tags, summary: 'A jobstartstop workflow', params: Params, response: { 200: WorkflowSchema, ...problems(400, 404) } },
+    schema: { tags, summary: 'A jobstartstop workflow', params: Params, response: { 200: WorkflowSchema, ...errorAnswers({ ...BAD, ...UNKNOWN }) } },
   }, async (request) => scheduler.view(request.params.workflow_id));
 
   app.put(`${PATH}/:workflow_id`, {
@@ -119,7 +120,7 @@ export function registerSchedulerRoutes(app: App, scheduler: Scheduler): void {
     schema: {
       tags, summary: 'Move the activation and/or the deactivation',
       description: 'Each task given replaces the pending one (time_utc and notification), validated as on creation; a task no longer pending is a 409.',
-      params: Params, body: ChangeBody, response: { 200: WorkflowSchema, ...problems(400, 404, 409) },
+      params: Params, body: ChangeBody, response: { 200: WorkflowSchema, ...errorAnswers({ ...BAD, ...UNKNOWN, ...FIRED }) },
     },
   }, async (request) => {
     const { activation, deactivation } = request.body;
@@ -132,7 +133,7 @@ export function registerSchedulerRoutes(app: App, scheduler: Scheduler): void {
     config,
     schema: {
       tags, summary: 'Cancel a workflow', description: 'Before its activation both tasks are cancelled; after it, the deactivation only. Nothing left pending: 409.',
-      params: Params, response: { 200: WorkflowSchema, ...problems(400, 404, 409) },
+      params: Params, response: { 200: WorkflowSchema, ...errorAnswers({ ...BAD, ...UNKNOWN, ...FIRED }) },
     },
   }, async (request) => scheduler.cancel(request.params.workflow_id));
 }
