@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { ManualClock } from '../../src/core/clock.ts';
 import { Conflict } from '../../src/core/errors.ts';
 import { testDatabases } from '../support/databases.ts';
-import { startOnair, type Running } from '../support/onair.ts';
+import { startOnair, waitFor, type Running } from '../support/onair.ts';
 import {
   createJob, jobState, liveEnv, PATH, reaches, refused, schedule, SEED_ACCOUNT, SEED_NOW, startLive, workflow,
 } from './scheduler-support.ts';
@@ -110,6 +110,31 @@ for (const database of testDatabases) {
       const removed = await server.request('DELETE', `${PATH}/${id}`);
       assert.equal(removed.status, 200, JSON.stringify(removed.body));
       matchesSeed(removed.body, SEED_DELETE_ANSWER, job);
+    });
+
+    test('every change is recorded as live-workflow-changed with the workflow after it, and no secret', async () => {
+      const seen: any[] = [];
+      const unsubscribe = server.onair.bus.subscribe((event) => {
+        if (event.type === 'live-workflow-changed') seen.push(event.data);
+      });
+      try {
+        const now = clock.now() / 1000;
+        const made = await schedule(server, job, now + 50 * HOUR, now + 51 * HOUR, { notification_url: 'http://127.0.0.1:9/events' });
+        assert.match(made.notification_secret, /^whsec_/);
+        await server.request('PUT', `${PATH}/${made.workflow_id}`, { deactivation: { time_utc: now + 52 * HOUR } });
+        await server.request('DELETE', `${PATH}/${made.workflow_id}`);
+        const mine = await waitFor(() => {
+          const found = seen.filter((w) => w.workflow_id === made.workflow_id);
+          return found.length >= 3 ? found : undefined;
+        }, 'three live-workflow-changed events');
+        assert.deepEqual(mine.map((w) => [w.activation.state, w.deactivation.state, w.deactivation.time_utc]), [
+          ['pending', 'pending', now + 51 * HOUR], ['pending', 'pending', now + 52 * HOUR], ['cancelled', 'cancelled', now + 52 * HOUR],
+        ]);
+        assert.ok(mine.every((w) => !JSON.stringify(w).includes('whsec_')), 'no secret in events');
+        assert.deepEqual(mine[2], await workflow(server, made.workflow_id));
+      } finally {
+        unsubscribe();
+      }
     });
 
     test('GET of an unknown workflow is a 404 {"error"}; PUT and DELETE too', async () => {
