@@ -6,7 +6,7 @@ import { Conflict, conflict, invalid, NotFound, notFound } from '../core/errors.
 import type { EventBus } from '../core/events/bus.ts';
 import { nameUuid } from '../core/ids.ts';
 import type { InstanceRef } from '../gate/contract.ts';
-import { UNFINISHED, type Operation, type OperationContext, type TaskService } from '../tasks/contract.ts';
+import type { Operation, OperationContext, TaskService } from '../tasks/contract.ts';
 import type { Notifications } from '../webhooks/contract.ts';
 import type { LiveJobs, LiveScheduler, TaskState, Workflow, WorkflowTask, WindowRequest } from './contract.ts';
 import type { WorkflowRow } from './migrations.ts';
@@ -152,8 +152,8 @@ export class Scheduler implements LiveScheduler {
     const row = await this.#row(workflow);
     const kinds = pendingKinds(row);
     if (kinds.length === 0) throw conflict(`Workflow ${workflow} has nothing left pending to cancel`);
-    // The tasks first: a running activation is aborted before the workflow says it was cancelled.
-    await this.#withdraw(row, kinds, false);
+    // The tasks first: an activation firing now wins (409), rather than open the job of a workflow said cancelled.
+    await this.#withdraw(row, kinds);
     const changed = await this.#o.store.change(workflow, (current) => {
       const left = pendingKinds(current);
       return left.length === 0 ? undefined : { ...Object.fromEntries(left.map((kind) => [`${kind}_state`, 'cancelled'])), updated_at: this.#o.clock.now() };
@@ -207,7 +207,7 @@ export class Scheduler implements LiveScheduler {
     const plan = { ...planOf(row), ...changes };
     await this.#check(plan, caller, { changed: KINDS.filter((kind) => changes[kind]), except: id });
     const kinds = pendingKinds(row);
-    await this.#withdraw(row, kinds, true);
+    await this.#withdraw(row, kinds);
     const changed = await this.#o.store.change(id, (current) => {
       if (current.revision !== row.revision || kinds.some((kind) => stateOf(current, kind) !== 'pending')) return undefined;
       const columns = KINDS.flatMap((kind) => (changes[kind] ? Object.entries(taskColumns(kind, changes[kind]!)) : []));
@@ -275,20 +275,26 @@ export class Scheduler implements LiveScheduler {
   }
 
   /**
-   * Cancels the tasks of the workflow's revision for `kinds`. `strict`: an activation or deactivation that is running
-   * or done has fired, and the change asked for loses (Conflict); otherwise whatever has run is left as it is.
+   * Cancels the tasks of the workflow's revision for `kinds`. An activation or deactivation that is running or done
+   * has fired: the change asked for loses (Conflict). A task cancelled by hand is no obstacle.
    */
-  async #withdraw(row: WorkflowRow, kinds: Kind[], strict: boolean): Promise<void> {
+  async #withdraw(row: WorkflowRow, kinds: Kind[]): Promise<void> {
     const fires = kinds.map((kind) => taskId(row.id, row.revision, ACTION[kind]));
-    if (strict) {
-      for (const [task, status] of await this.#o.tasks.statuses(fires)) {
-        if (status === 'running' || !UNFINISHED.includes(status)) throw conflict(`Workflow ${row.id}: task ${task} has already fired (${status})`);
-      }
+    const statuses = await this.#o.tasks.statuses(fires);
+    for (const [task, status] of statuses) {
+      if (status === 'running') throw conflict(`Workflow ${row.id}: task ${task} is firing now; read the workflow again`);
+      if (status === 'completed' || status === 'failed') throw conflict(`Workflow ${row.id}: task ${task} has already fired (${status})`);
     }
     for (const kind of kinds) {
-      await this.#cancelTask(taskId(row.id, row.revision, ACTION[kind]), strict);
+      const fire = taskId(row.id, row.revision, ACTION[kind]);
+      if (statuses.get(fire) !== 'cancelled') await this.#cancelTask(fire, true);
       await this.#cancelTask(taskId(row.id, row.revision, NOTICE[kind]), false);
     }
+  }
+
+  /** Cancels what is left of a step that will not fire (a failed activation's deactivation). */
+  async #drop(row: WorkflowRow, kind: Kind): Promise<void> {
+    for (const action of [ACTION[kind], NOTICE[kind]]) await this.#cancelTask(taskId(row.id, row.revision, action), false);
   }
 
   async #cancelTask(id: string, strict: boolean): Promise<void> {
@@ -346,7 +352,7 @@ export class Scheduler implements LiveScheduler {
       if (error !== undefined && kind === 'activation' && current.deactivation_state === 'pending') outcome.deactivation_state = 'cancelled';
       return { ...outcome, updated_at: now };
     }, this.#announce);
-    if (after && error !== undefined && kind === 'activation') await this.#withdraw(row, ['deactivation'], false);
+    if (after && error !== undefined && kind === 'activation') await this.#drop(row, 'deactivation');
     return { after, ...(note ? { note } : {}) };
   }
 

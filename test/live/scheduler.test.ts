@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ManualClock } from '../../src/core/clock.ts';
 import { Conflict } from '../../src/core/errors.ts';
+import { taskId } from '../../src/live/scheduler.ts';
 import { testDatabases } from '../support/databases.ts';
 import { startOnair, waitFor, type Running } from '../support/onair.ts';
 import {
@@ -167,6 +168,25 @@ for (const database of testDatabases) {
       clock.set((start + 600) * 1000);
       assert.equal((await workflow(server, made.workflow_id)).deactivation.state, 'cancelled');
       assert.equal((await server.request('PUT', `/v1/jobs/${job}/deactivate`)).status, 200);
+    });
+
+    test('a PUT submits the tasks anew: a task cancelled by hand neither blocks it nor fires, the new one does', async () => {
+      const other = (await createJob(server)).id;
+      const start = clock.now() / 1000 + 120;
+      const made = await schedule(server, other, start, start + 600);
+      const tasks = server.onair.tasks.service;
+      assert.equal((await tasks.cancel(taskId(made.workflow_id, 0, 'activate'))).status, 'cancelled');
+      const moved = await server.request('PUT', `${PATH}/${made.workflow_id}`, { activation: { time_utc: start + 60 } });
+      assert.equal(moved.status, 200, JSON.stringify(moved.body));
+      assert.equal((await tasks.get(taskId(made.workflow_id, 0, 'deactivate')))?.status, 'cancelled', 'the old revision is withdrawn');
+      assert.equal((await tasks.get(taskId(made.workflow_id, 1, 'activate')))?.dueAt, (start + 60) * 1000);
+      assert.equal((await tasks.get(taskId(made.workflow_id, 1, 'deactivate')))?.dueAt, (start + 600) * 1000);
+      clock.set((start + 60) * 1000);
+      const activated = await reaches(server, made.workflow_id, 'activation', 'finished');
+      assert.equal(activated.activation.fired_at, new Date((start + 60) * 1000).toISOString());
+      clock.set((start + 600) * 1000);
+      await reaches(server, made.workflow_id, 'deactivation', 'finished');
+      assert.equal(await jobState(server, other), 'standby');
     });
 
     test('bad input: 400 {"error"} naming the field', async () => {
