@@ -177,7 +177,7 @@ export class JobService implements LiveJobs {
   async activate(id: string, options: ActivationOptions = {}): Promise<LiveJob> {
     const row = await this.#row(id);
     if (row.sep_state === 'cancelled') throw conflict(`Job ${id} is cancelled`);
-    if (row.node !== this.#o.node.id) return this.#elsewhere(row, 'activate', options);
+    if (row.node !== this.#o.node.id) return isActive(row) ? this.#jobOf(row, await this.#ingest(row)) : this.#elsewhere(row, 'activate', options);
     return this.#activateHere(id, options);
   }
 

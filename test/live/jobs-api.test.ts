@@ -3,8 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { ManualClock } from '../../src/core/clock.ts';
 import { testDatabases } from '../support/databases.ts';
 import { startOnair, waitFor, type Running } from '../support/onair.ts';
-import { sseFrames, type SseFrame } from '../support/sse.ts';
-import { JOBS_ENV } from './jobs-support.ts';
+import { jobChanges, JOBS_ENV } from './jobs-support.ts';
 
 const KEY = 'jobs-test-api-key';
 const auth = { 'x-api-key': KEY };
@@ -84,6 +83,25 @@ for (const database of testDatabases) {
         const answer = await call('GET', `/v1/jobs?${query}`);
         assert.equal(answer.status, 400, `${query}: ${JSON.stringify(answer.body)}`);
         assert.ok(answer.body.error.includes(query.split('=')[0]), `${query}: ${answer.body.error}`);
+      }
+    });
+
+    test('the API document: every /v1/jobs route answers the key holder only, and documents its errors in the {"error"} form', async () => {
+      const paths = (await call('GET', '/openapi.json')).body.paths;
+      const expected: Record<string, string[]> = {
+        'post /v1/jobs': ['201', '400', '401', '409'], 'get /v1/jobs': ['200', '400', '401'], 'get /v1/jobs/{id}': ['200', '400', '401', '404'],
+        'put /v1/jobs/{id}/activate': ['200', '400', '401', '404', '409', '503'], 'put /v1/jobs/{id}/deactivate': ['200', '401', '404', '408', '409'],
+        'put /v1/jobs/{id}/cancel': ['200', '401', '404', '409'], 'post /v1/jobs/{id}/stream_key/rotate': ['200', '401', '404', '409'],
+      };
+      for (const [route, codes] of Object.entries(expected)) {
+        const [method, path] = route.split(' ');
+        const operation = paths[path]?.[method];
+        assert.ok(operation, route);
+        assert.deepEqual(operation.security, [{ apiKey: [] }], route);
+        for (const code of codes) assert.ok(operation.responses[code], `${route} documents ${code}`);
+        const error = (code: string) => JSON.stringify(operation.responses[code].content['application/json'].schema.properties);
+        assert.match(error('401'), /"message"/, route);
+        assert.match(error('400'), /"error"/, route);
       }
     });
 
@@ -177,15 +195,8 @@ for (const database of testDatabases) {
     });
 
     test('activate and deactivate: the steps in history, already active or not active answers as is, every change on /sse without the key', async () => {
+      const sse = await jobChanges(server.url, auth);
       const job = (await call('POST', '/v1/jobs', { static: true, record: true })).body;
-      const frames: SseFrame[] = [];
-      const reader = new AbortController();
-      const stream = await fetch(`${server.url}/sse`, { headers: auth, signal: AbortSignal.any([reader.signal, AbortSignal.timeout(20_000)]) });
-      const reading = (async () => {
-        try {
-          for await (const frame of sseFrames(stream.body!)) frames.push(frame);
-        } catch { /* closed */ }
-      })();
       const activated = await call('PUT', `/v1/jobs/${job.id}/activate`);
       assert.equal(activated.status, 200);
       assert.deepEqual([activated.body.state, activated.body.sep_state], ['waiting', 'waiting']);
@@ -202,13 +213,12 @@ for (const database of testDatabases) {
       ]);
       assert.match(deactivated.body.history[3].reason, /without recording/, 'record without a programme instance');
 
-      const changes = () => frames.filter((f) => f.event === 'live-job-changed' && f.data.data.id === job.id);
-      await waitFor(() => changes().length >= 6, 'the six changes on /sse').catch((error) => { throw new Error(`${error.message}: ${JSON.stringify(changes().map((f) => f.data.data.history.at(-1)))}`); });
-      reader.abort();
-      await reading;
-      assert.deepEqual(changes().map((f) => f.data.data.history.at(-1)), deactivated.body.history.slice(1), 'one event per change, in order');
-      assert.ok(changes().every((f) => f.data.data.ingest.stream_key === undefined && f.data.data.ingest.port === job.ingest.port));
-      assert.ok(!JSON.stringify(frames).includes(job.ingest.stream_key), 'the key is in no event');
+      await waitFor(() => sse.of(job.id).length >= 7, 'the seven changes on /sse');
+      await sse.close();
+      const changes = sse.of(job.id);
+      assert.deepEqual(changes.map((view) => view.history.at(-1)), deactivated.body.history, 'one event per change, in order');
+      assert.ok(changes.every((view) => view.ingest.stream_key === undefined && view.ingest.port === job.ingest.port));
+      assert.ok(!JSON.stringify(sse.frames).includes(job.ingest.stream_key), 'the key is in no event');
     });
   });
 }
