@@ -37,6 +37,17 @@ function verify(secret: string, received: Received): void {
   assert.equal(headers['webhook-signature'], expected);
 }
 
+/**
+ * Waits until onair too has seen `count` messages delivered, before time moves on: an attempt still under way when
+ * the ManualClock jumps would time out on it and be sent again.
+ */
+async function delivered(server: Running, webhook: string, count: number): Promise<void> {
+  await waitFor(async () => {
+    const log = await server.request('GET', `/webhooks/${webhook}/deliveries`);
+    return log.body.deliveries.filter((d: { status: number | null }) => d.status === 200).length >= count;
+  }, `${count} notifications delivered`);
+}
+
 async function takenPort(port: number): Promise<Socket> {
   const socket = createSocket('udp4');
   socket.bind(port, '0.0.0.0');
@@ -77,6 +88,7 @@ for (const database of testDatabases) {
         const step = async (at: number, count: number, action: string) => {
           clock.set(at * 1000);
           await waitFor(() => receiver.received.length >= count, `${action} received`);
+          await delivered(server, made.notification_webhook, count);
           const received = receiver.received[count - 1]!;
           verify(made.notification_secret, received);
           assert.equal(received.headers['webhook-id']?.toString().startsWith('msg_'), true);
@@ -120,6 +132,7 @@ for (const database of testDatabases) {
         assert.match(failed.activation.error, new RegExp(`UDP port ${job.ingest.port} is taken`), "the gate's reason is kept");
         assert.equal(failed.deactivation.state, 'cancelled');
         await waitFor(() => receiver.received.length >= 1, 'activate received');
+        await delivered(server, made.notification_webhook, 1);
         const message = body(receiver.received[0]!);
         assert.equal(message.action, 'activate');
         assert.equal(message.error, failed.activation.error);
