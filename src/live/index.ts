@@ -42,7 +42,10 @@ export function createLive(deps: LiveDeps) {
       registerSchedulerRoutes(app, area);
     },
     /** After the gate's start: opens again the jobs of this node that a stop or crash left active. */
-    start: () => jobs.start(),
+    start: async () => {
+      await jobs.start();
+      await area.start();
+    },
     stop: () => jobs.stop(),
   };
 }
