@@ -3,12 +3,12 @@ import { Type } from 'typebox';
 import type { App } from '../core/http/server.ts';
 import { Text } from '../core/http/validation.ts';
 import { JOB_STATES, SEP_STATES } from './contract.ts';
-import { LIVE_ERRORS } from './errors.ts';
+import { errorAnswers, LIVE_ERRORS } from './errors.ts';
 import type { JobService } from './jobs.ts';
 
 const tags = ['live jobs'];
-// In seed 001's form: the answers are serialized with these schemas.
-const problems = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, LIVE_ERRORS.schema(c)]));
+const BAD = { 400: 'A parameter or the body is not valid: the error names it' };
+const UNKNOWN = { 404: 'No such job' };
 // Every /v1 route: seed 001's error bodies; reads show stream keys, so they need the key too.
 const config = { access: 'private' as const, errors: LIVE_ERRORS };
 const Seconds = (what: string) => Type.Integer({ minimum: 1, maximum: 7200, description: `${what}, in seconds (1-7200; 1800 when omitted)` });
@@ -65,7 +65,7 @@ export function registerJobRoutes(app: App, jobs: JobService): void {
     config,
     schema: {
       tags, summary: 'Create a live job with a static SRT entry point', description: 'Its channel job-<id> gets a port of the SRT range and a 192-bit random stream key.',
-      body: JobBody, response: { 201: Job, ...problems(400, 409) },
+      body: JobBody, response: { 201: Job, ...errorAnswers({ ...BAD, 409: 'The SRT port range has no free port' }) },
     },
   }, async (request, reply) => secret(reply).code(201).send(await jobs.create(request.body, who(request))));
 
@@ -78,7 +78,7 @@ export function registerJobRoutes(app: App, jobs: JobService): void {
         page_size: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 10 })),
         start_token: Type.Optional(Type.String({ maxLength: 200, description: 'next_token of the previous page' })),
       }, { additionalProperties: false }),
-      response: { 200: Type.Object({ jobs: Type.Array(Job), next_token: Type.Union([Type.String(), Type.Null()], { description: 'null on the last page' }) }), ...problems(400) },
+      response: { 200: Type.Object({ jobs: Type.Array(Job), next_token: Type.Union([Type.String(), Type.Null()], { description: 'null on the last page' }) }), ...errorAnswers(BAD) },
     },
   }, async (request, reply) => {
     const { state, page_size: pageSize = 10, start_token: startToken } = request.query;
@@ -86,12 +86,12 @@ export function registerJobRoutes(app: App, jobs: JobService): void {
   });
 
   app.get('/v1/jobs/:id', {
-    config, schema: { tags, summary: 'A live job', params: Params, response: { 200: Job, ...problems(400, 404) } },
+    config, schema: { tags, summary: 'A live job', params: Params, response: { 200: Job, ...errorAnswers({ ...BAD, ...UNKNOWN }) } },
   }, async (request, reply) => secret(reply).send(await jobs.get(request.params.id)));
 
   const action = (path: string, summary: string, run: (id: string, by: string) => Promise<unknown>, description?: string) =>
     app.put(`/v1/jobs/:id/${path}`, {
-      config, schema: { tags, summary, ...(description && { description }), params: Params, response: { 200: Job, ...problems(400, 404, 409) } },
+      config, schema: { tags, summary, ...(description && { description }), params: Params, response: { 200: Job, ...errorAnswers({ ...BAD, ...UNKNOWN, 409: 'The job is cancelled' }) } },
     }, async (request, reply) => secret(reply).send(await run(request.params.id, who(request))));
   action('activate', 'Open the job to its encoder', (id, by) => jobs.activate(id, { by }),
     'The job waits for its encoder (waiting), then is on air (processing); a job already active answers as it is. 409 once cancelled.');
@@ -99,6 +99,6 @@ export function registerJobRoutes(app: App, jobs: JobService): void {
   action('cancel', 'Cancel the job: deactivated, its workflows cancelled, its channel removed; it stays readable', (id, by) => jobs.cancel(id, by));
 
   app.post('/v1/jobs/:id/stream_key/rotate', {
-    config, schema: { tags, summary: 'Give the job a new stream key (409 while it is active)', params: Params, response: { 200: Job, ...problems(400, 404, 409) } },
+    config, schema: { tags, summary: 'Give the job a new stream key (409 while it is active)', params: Params, response: { 200: Job, ...errorAnswers({ ...BAD, ...UNKNOWN, 409: 'The job is active (deactivate it first) or cancelled' }) } },
   }, async (request, reply) => secret(reply).send(await jobs.rotate(request.params.id, who(request))));
 }
