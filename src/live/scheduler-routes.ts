@@ -66,7 +66,7 @@ const ListQuery = Type.Object({
   })),
   start: Type.Optional(UnixSeconds('workflow_start_time_utc at or after')),
   end: Type.Optional(UnixSeconds('workflow_start_time_utc before')),
-  page_size: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
+  page_size: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 10 })),
   start_token: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'The next_token of the previous page' })),
 }, { additionalProperties: false });
 
@@ -102,7 +102,7 @@ export function registerSchedulerRoutes(app: App, scheduler: Scheduler): void {
       response: { 200: Type.Object({ workflows: Type.Array(WorkflowSchema), next_token: Type.Union([Type.String(), Type.Null()]) }), ...errorAnswers(BAD) },
     },
   }, async (request) => {
-    const { job_id, state, start, end, page_size, start_token } = request.query;
+    const { job_id, state, start, end, page_size = 10, start_token } = request.query;
     return scheduler.list({
       job: job_id, states: state === undefined ? undefined : ([...new Set(state.split(','))] as TaskState[]),
       from: start === undefined ? undefined : start * 1000, to: end === undefined ? undefined : end * 1000,
