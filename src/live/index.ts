@@ -29,7 +29,7 @@ export function createLive(deps: LiveDeps) {
   });
   scheduler = new Scheduler({
     store: new WorkflowStore(deps.database), jobs, tasks: deps.tasks, notifications: deps.notifications, bus: deps.bus, clock: deps.clock,
-    logger, accountId: deps.config.live.accountId,
+    logger, accountId: deps.config.live.accountId, openLeadMs: deps.config.live.openLeadMs,
   });
   for (const operation of [...jobs.operations, ...scheduler.operations]) deps.tasks.register(operation);
   const area = scheduler;

@@ -21,6 +21,8 @@ export interface SchedulerOptions {
   clock: Clock;
   logger: Logger;
   accountId: string;
+  /** An activation task is due this long before its time_utc, so that the ingest is open at that second. */
+  openLeadMs: number;
 }
 
 /** A workflow as onair shows it: the webhook that signs its notifications too. */
@@ -258,7 +260,7 @@ export class Scheduler implements LiveScheduler {
     const now = this.#o.clock.now();
     for (const kind of pendingKinds(row)) {
       const at = row[`${kind}_at`];
-      await this.#submitTask(row, ACTION[kind], at);
+      await this.#submitTask(row, ACTION[kind], kind === 'activation' ? at - this.#o.openLeadMs : at);
       const notification = row[`${kind}_notification`];
       // A notice whose time has passed was sent by an earlier revision (or is no longer worth sending).
       if (notification !== null && row.notification_url !== null && at - notification * 1000 > now) await this.#submitTask(row, NOTICE[kind], at - notification * 1000);
@@ -333,6 +335,7 @@ export class Scheduler implements LiveScheduler {
 
   async #perform(row: WorkflowRow, kind: Kind): Promise<{ after: WorkflowRow | undefined; note?: string }> {
     const by = `workflow ${row.id}`;
+    const fired = this.#o.clock.now();
     let note: string | undefined;
     let error: string | undefined;
     try {
@@ -346,8 +349,8 @@ export class Scheduler implements LiveScheduler {
     const after = await this.#o.store.change(row.id, (current) => {
       if (current.revision !== row.revision || stateOf(current, kind) !== 'pending') return undefined;
       const outcome: WorkflowPatch = error === undefined
-        ? { [`${kind}_state`]: 'finished', [`${kind}_fired_at`]: now }
-        : { [`${kind}_state`]: 'failed', [`${kind}_fired_at`]: now, [`${kind}_error`]: error };
+        ? { [`${kind}_state`]: 'finished', [`${kind}_fired_at`]: fired }
+        : { [`${kind}_state`]: 'failed', [`${kind}_fired_at`]: fired, [`${kind}_error`]: error };
       // A failed activation leaves nothing to deactivate.
       if (error !== undefined && kind === 'activation' && current.deactivation_state === 'pending') outcome.deactivation_state = 'cancelled';
       return { ...outcome, updated_at: now };

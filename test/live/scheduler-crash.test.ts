@@ -33,8 +33,9 @@ for (const database of testDatabases) {
         const found = await workflowOf(onair!, id);
         return found.activation.state === 'finished' ? found : undefined;
       }, 'the activation', 15_000, 50);
+      // The activation starts ONAIR_LIVE_OPEN_LEAD (250 ms by default) before time_utc, so that the ingest is open then.
       const late = Date.parse(activated.activation.fired_at) - activation * 1000;
-      assert.ok(late >= 0, 'not early');
+      assert.ok(late >= -250, `not early: ${late} ms`);
       process.stdout.write(`# activation fired ${late} ms after its time_utc\n`);
       await onair.crash();
       onair = await spawnOnair(env);

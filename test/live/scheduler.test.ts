@@ -179,11 +179,12 @@ for (const database of testDatabases) {
       const moved = await server.request('PUT', `${PATH}/${made.workflow_id}`, { activation: { time_utc: start + 60 } });
       assert.equal(moved.status, 200, JSON.stringify(moved.body));
       assert.equal((await tasks.get(taskId(made.workflow_id, 0, 'deactivate')))?.status, 'cancelled', 'the old revision is withdrawn');
-      assert.equal((await tasks.get(taskId(made.workflow_id, 1, 'activate')))?.dueAt, (start + 60) * 1000);
+      const lead = server.config.live.openLeadMs;
+      assert.equal((await tasks.get(taskId(made.workflow_id, 1, 'activate')))?.dueAt, (start + 60) * 1000 - lead, 'due the open lead before time_utc');
       assert.equal((await tasks.get(taskId(made.workflow_id, 1, 'deactivate')))?.dueAt, (start + 600) * 1000);
-      clock.set((start + 60) * 1000);
+      clock.set((start + 60) * 1000 - lead);
       const activated = await reaches(server, made.workflow_id, 'activation', 'finished');
-      assert.equal(activated.activation.fired_at, new Date((start + 60) * 1000).toISOString());
+      assert.equal(activated.activation.fired_at, new Date((start + 60) * 1000 - lead).toISOString());
       clock.set((start + 600) * 1000);
       await reaches(server, made.workflow_id, 'deactivation', 'finished');
       assert.equal(await jobState(server, other), 'standby');
