@@ -10,21 +10,8 @@ import { testDatabases } from '../support/databases.ts';
 import { tempDir, waitFor, type Running } from '../support/onair.ts';
 import { startReceiver, type Receiver, type Received } from '../webhooks/receiver.ts';
 import { createJob, jobState, PATH, reaches, schedule, SEED_NOW, startLive, workflow } from './scheduler-support.ts';
+import { SEED_NOTIFICATIONS } from './seed-examples.ts';
 
-// Seed 001's example body with notifications, as the seed writes it.
-const SEED_NOTIFICATIONS = `{
-		"job_id": "your Job ID",
-		"activation": {
-			"time_utc": 1612274100,
-			"notification": 600
-		},
-		"deactivation": {
-			"time_utc": 1612281600,
-			"notification": 600
-		},
-		"description": "My Tuesday broadcast",
-		"notification_url": "https://example.com/live/jobstartstop/callbacks"
-	}`;
 // The seed's times are in February 2021: its clock is 55 minutes before the activation (13:55Z).
 const SEED_FEBRUARY = Date.parse('2021-02-02T13:00:00Z');
 

@@ -8,68 +8,7 @@ import { startOnair, waitFor, type Running } from '../support/onair.ts';
 import {
   createJob, jobState, liveEnv, PATH, reaches, refused, schedule, SEED_ACCOUNT, SEED_NOW, startLive, workflow,
 } from './scheduler-support.ts';
-
-// Seed 001's examples, as the seed writes them.
-const SEED_POST = `{
-			"job_id": "your Job ID",
-			"activation": {
-				"time_utc": 1617386100
-			},
-			"deactivation": {
-				"time_utc": 1617393600
-			},
-			"description": "My Wednesday broadcast"
-		}`;
-const SEED_POST_ANSWER = `{
-	"account_id": "1752604059001",
-	"activation": {
-		"state": "pending",
-		"time_utc": 1617386100
-	},
-	"deactivation": {
-		"state": "pending",
-		"time_utc": 1617393600
-	},
-	"description": "My Wednesday broadcast",
-	"job_id": "15981d93877e490185e6ebc9af2c79a3",
-	"type": "jobstartstop",
-	"workflow_id": "d44cf29f4f184757ac0995beb8a0097e"
-}`;
-const SEED_PUT = `{
-	"deactivation": {
-		"time_utc": 1617391800
-	}
-}`;
-const SEED_PUT_ANSWER = `{
-	"account_id": "1752604059001",
-	"activation": {
-		"state": "pending",
-		"time_utc": 1617386100
-	},
-	"deactivation": {
-		"state": "pending",
-		"time_utc": 1617391800
-	},
-	"description": "My Wednesday broadcast",
-	"job_id": "15981d93877e490185e6ebc9af2c79a3",
-	"type": "jobstartstop",
-	"workflow_id": "d44cf29f4f184757ac0995beb8a0097e"
-}`;
-const SEED_DELETE_ANSWER = `{
-		"account_id": "1752604059001",
-		"activation": {
-			"state": "cancelled",
-			"time_utc": 1617386100
-		},
-		"deactivation": {
-			"state": "cancelled",
-			"time_utc": 1617391800
-		},
-		"description": "My Wednesday broadcast",
-		"job_id": "15981d93877e490185e6ebc9af2c79a3",
-		"type": "jobstartstop",
-		"workflow_id": "d44cf29f4f184757ac0995beb8a0097e"
-	}`;
+import { SEED_DELETE_ANSWER, SEED_POST, SEED_POST_ANSWER, SEED_PUT, SEED_PUT_ANSWER } from './seed-examples.ts';
 
 /** The seed's example answer field by field (the job is ours, the workflow id random), and the real API's start time. */
 function matchesSeed(answer: any, example: string, job: string): void {
