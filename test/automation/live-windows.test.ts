@@ -1,0 +1,279 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { pino } from 'pino';
+import { ManualClock } from '../../src/core/clock.ts';
+import { LiveWindowStore } from '../../src/automation/store.ts';
+import { LiveWindows } from '../../src/automation/windows.ts';
+import { testDatabases } from '../support/databases.ts';
+import { startOnair, waitFor, type Running } from '../support/onair.ts';
+import { ContractScheduler } from './contract-scheduler.ts';
+
+const JOB = 'a'.repeat(32);
+const OTHER_JOB = 'b'.repeat(32);
+const UNKNOWN_JOB = 'c'.repeat(32);
+const MINUTE = 60_000;
+const LEAD = 5 * MINUTE;
+const GRACE = 2 * MINUTE;
+// Nine days ahead from Saturday noon: Sunday 2027-03-21 (CET) and Sunday 2027-03-28 (CEST, the change's day), not 04-04.
+const ENV = { ONAIR_LIVE_LEAD: 'PT5M', ONAIR_LIVE_GRACE: 'PT2M', ONAIR_AUTOMATION_WINDOW: 'P9D' };
+const NOON = Date.parse('2027-03-20T12:00:00Z');
+const at = (iso: string) => Date.parse(iso);
+
+interface Setup {
+  server: Running;
+  clock: ManualClock;
+  scheduler: ContractScheduler;
+  warnings: Array<Record<string, unknown>>;
+}
+
+interface WindowView {
+  event: string;
+  start: string;
+  startsAt: string;
+  endsAt: string;
+  job: string;
+  workflow: string | null;
+  activation: { at: string; state: string | null };
+  deactivation: { at: string; state: string | null };
+  error: string | null;
+}
+
+/**
+ * Runs `run` on a whole onair whose automation uses a ContractScheduler. Its synchronizer runs only when asked
+ * (POST /automation/sync), so that each pass's report is the test's own, unless `woken`.
+ */
+async function withOnair(database: (typeof testDatabases)[number], run: (setup: Setup) => Promise<void>, woken = false): Promise<void> {
+  const clock = new ManualClock(NOON);
+  const scheduler = new ContractScheduler(clock, [JOB, OTHER_JOB]);
+  const warnings: Array<Record<string, unknown>> = [];
+  const logger = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(JSON.parse(line)) });
+  const server = await startOnair({ database, clock, env: ENV, logger, liveScheduler: scheduler });
+  try {
+    if (!woken) await server.onair.automation.synchronizer.stop();
+    await run({ server, clock, scheduler, warnings });
+  } finally {
+    await server.stop();
+  }
+}
+
+async function liveEvent(server: Running, fields: Record<string, unknown> = {}): Promise<string> {
+  const show = await server.request('POST', '/shows', { title: 'live show' });
+  const event = await server.request('POST', '/events', {
+    showId: show.body.id, type: 'live', start: '2027-03-21T20:00:00', duration: 3600, timezone: 'Europe/Warsaw',
+    recurrence: { rule: 'FREQ=WEEKLY' }, liveJob: JOB, ...fields,
+  });
+  assert.equal(event.status, 201, JSON.stringify(event.body));
+  return event.body.id;
+}
+
+async function sync(server: Running) {
+  const answer = await server.request('POST', '/automation/sync');
+  assert.equal(answer.status, 200, JSON.stringify(answer.body));
+  return answer.body.windows as { expected: number; created: number; moved: number; retired: number };
+}
+
+async function windowsOf(server: Running, event: string): Promise<WindowView[]> {
+  const answer = await server.request('GET', '/automation/windows');
+  assert.equal(answer.status, 200, JSON.stringify(answer.body));
+  return (answer.body.windows as WindowView[]).filter((w) => w.event === event);
+}
+
+/** A window's times as the scheduler was asked for them, and their states. */
+const times = (w: WindowView) => [w.start, w.activation.at, w.activation.state, w.deactivation.at, w.deactivation.state];
+
+for (const database of testDatabases) {
+  describe(`live windows on ${database.name}`, () => {
+    test('a weekly live event naming a job: one workflow per instance, right on both sides of the DST change', async () => {
+      await withOnair(database, async ({ server, scheduler }) => {
+        const event = await liveEvent(server);
+        assert.deepEqual(await sync(server), { expected: 2, created: 2, moved: 0, retired: 0 });
+        const windows = await windowsOf(server, event);
+        // 20:00 in Warsaw is 19:00Z on the 21st (CET) and 18:00Z on the 28th (CEST): activation lead before, deactivation grace after.
+        assert.deepEqual(windows.map(times), [
+          ['2027-03-21T20:00:00', '2027-03-21T18:55:00.000Z', 'pending', '2027-03-21T20:02:00.000Z', 'pending'],
+          ['2027-03-28T20:00:00', '2027-03-28T17:55:00.000Z', 'pending', '2027-03-28T19:02:00.000Z', 'pending'],
+        ]);
+        assert.deepEqual(windows.map((w) => [w.startsAt, w.endsAt, w.job, w.error]), [
+          ['2027-03-21T19:00:00.000Z', '2027-03-21T20:00:00.000Z', JOB, null], ['2027-03-28T18:00:00.000Z', '2027-03-28T19:00:00.000Z', JOB, null],
+        ]);
+        // Each window is one workflow of the job, naming its instance.
+        for (const w of windows) {
+          const workflow = await scheduler.get(w.workflow!);
+          assert.deepEqual([workflow?.job_id, workflow?.instance], [JOB, { event, start: w.start }]);
+        }
+        assert.equal(scheduler.of(event).length, 2);
+        assert.deepEqual(await sync(server), { expected: 2, created: 0, moved: 0, retired: 0 }, 'a second pass changes nothing');
+        assert.equal(scheduler.of(event).length, 2);
+      });
+    });
+
+    test('moving the start cancels the pending workflows and makes new ones; shortening moves the deactivation', async () => {
+      await withOnair(database, async ({ server, scheduler }) => {
+        const event = await liveEvent(server);
+        await sync(server);
+        const before = (await windowsOf(server, event)).map((w) => w.workflow!);
+        assert.equal((await server.request('PATCH', `/events/${event}`, { start: '2027-03-21T21:00:00' })).status, 200);
+        assert.deepEqual(await sync(server), { expected: 2, created: 2, moved: 0, retired: 2 });
+        for (const id of before) {
+          const old = await scheduler.get(id);
+          assert.deepEqual([old?.activation.state, old?.deactivation.state], ['cancelled', 'cancelled']);
+        }
+        const moved = await windowsOf(server, event);
+        assert.deepEqual(moved.map(times), [
+          ['2027-03-21T21:00:00', '2027-03-21T19:55:00.000Z', 'pending', '2027-03-21T21:02:00.000Z', 'pending'],
+          ['2027-03-28T21:00:00', '2027-03-28T18:55:00.000Z', 'pending', '2027-03-28T20:02:00.000Z', 'pending'],
+        ]);
+        assert.ok(moved.every((w) => !before.includes(w.workflow!)));
+
+        assert.equal((await server.request('PATCH', `/events/${event}`, { duration: 'PT30M' })).status, 200);
+        assert.deepEqual(await sync(server), { expected: 2, created: 0, moved: 2, retired: 0 });
+        const shortened = await windowsOf(server, event);
+        assert.deepEqual(shortened.map((w) => w.workflow), moved.map((w) => w.workflow), 'the same workflows');
+        assert.deepEqual(shortened.map((w) => [w.endsAt, w.deactivation.at]), [
+          ['2027-03-21T20:30:00.000Z', '2027-03-21T20:32:00.000Z'], ['2027-03-28T19:30:00.000Z', '2027-03-28T19:32:00.000Z'],
+        ]);
+      });
+    });
+
+    test('a programme change wakes the synchronizer: no pass asked for', async () => {
+      await withOnair(database, async ({ server, scheduler }) => {
+        const event = await liveEvent(server);
+        await waitFor(() => scheduler.of(event).length === 2, 'the workflows of the new event', 5_000);
+        await server.request('PATCH', `/events/${event}`, { duration: 1800 });
+        await waitFor(() => scheduler.of(event).every((w) => w.deactivation.time_utc % 3600 === 32 * 60), 'the deactivations moved', 5_000);
+      }, true);
+    });
+
+    test('deleting the event during a window moves its deactivation to now and cancels the later ones', async () => {
+      await withOnair(database, async ({ server, clock, scheduler }) => {
+        const event = await liveEvent(server);
+        await sync(server);
+        const [open, later] = (await windowsOf(server, event)).map((w) => w.workflow!);
+        clock.set(at('2027-03-21T19:10:00Z'));
+        assert.deepEqual(scheduler.fired.map((f) => [f.workflow, f.action]), [[open, 'activation']], 'the job opened at the activation');
+        assert.equal((await server.request('DELETE', `/events/${event}`)).status, 200);
+        await sync(server);
+        const cut = await scheduler.get(open!);
+        assert.deepEqual([cut?.deactivation.state, cut?.deactivation.time_utc], ['finished', at('2027-03-21T19:10:00Z') / 1000]);
+        assert.deepEqual(scheduler.fired.map((f) => [f.workflow, f.action, f.at]), [
+          [open, 'activation', at('2027-03-21T18:55:00Z')], [open, 'deactivation', at('2027-03-21T19:10:00Z')],
+        ]);
+        const cancelled = await scheduler.get(later!);
+        assert.deepEqual([cancelled?.activation.state, cancelled?.deactivation.state], ['cancelled', 'cancelled']);
+        assert.deepEqual(await windowsOf(server, event), []);
+      });
+    });
+
+    test('shortening a window under way to an end already past closes the job now', async () => {
+      await withOnair(database, async ({ server, clock, scheduler }) => {
+        const event = await liveEvent(server);
+        await sync(server);
+        const [open] = (await windowsOf(server, event)).map((w) => w.workflow!);
+        clock.set(at('2027-03-21T19:30:00Z'));
+        assert.equal((await server.request('PATCH', `/events/${event}`, { duration: 600 })).status, 200);
+        await sync(server);
+        const cut = await scheduler.get(open!);
+        assert.deepEqual([cut?.deactivation.state, cut?.deactivation.time_utc], ['finished', at('2027-03-21T19:30:00Z') / 1000]);
+      });
+    });
+
+    test('a window ending normally is listed until a synchronizer window after, then let go', async () => {
+      await withOnair(database, async ({ server, clock, scheduler }) => {
+        const event = await liveEvent(server);
+        await sync(server);
+        clock.set(at('2027-03-21T20:05:00Z'));
+        await sync(server);
+        const [done] = await windowsOf(server, event);
+        assert.deepEqual(times(done!), ['2027-03-21T20:00:00', '2027-03-21T18:55:00.000Z', 'finished', '2027-03-21T20:02:00.000Z', 'finished']);
+        assert.deepEqual(scheduler.fired.filter((f) => f.workflow === done!.workflow).map((f) => [f.action, f.at]),
+          [['activation', at('2027-03-21T18:55:00Z')], ['deactivation', at('2027-03-21T20:02:00Z')]]);
+        clock.set(at('2027-03-30T20:03:00Z'));
+        await sync(server);
+        assert.ok((await windowsOf(server, event)).every((w) => w.start !== '2027-03-21T20:00:00'));
+      });
+    });
+
+    test('changing the job cancels the workflow and makes one for the new job', async () => {
+      await withOnair(database, async ({ server, scheduler }) => {
+        const event = await liveEvent(server);
+        await sync(server);
+        const before = (await windowsOf(server, event)).map((w) => w.workflow!);
+        assert.equal((await server.request('PATCH', `/events/${event}`, { liveJob: OTHER_JOB })).status, 200);
+        assert.deepEqual(await sync(server), { expected: 2, created: 2, moved: 0, retired: 2 });
+        const after = await windowsOf(server, event);
+        assert.deepEqual(after.map((w) => w.job), [OTHER_JOB, OTHER_JOB]);
+        for (const w of after) assert.equal((await scheduler.get(w.workflow!))?.job_id, OTHER_JOB);
+        for (const id of before) assert.equal((await scheduler.get(id))?.activation.state, 'cancelled');
+        assert.equal((await server.request('PATCH', `/events/${event}`, { liveJob: null })).status, 200);
+        assert.deepEqual(await sync(server), { expected: 0, created: 0, moved: 0, retired: 2 });
+        assert.deepEqual(await windowsOf(server, event), []);
+      });
+    });
+
+    test('an unknown or cancelled job: no workflow, the window listed with the error, one warning per window', async () => {
+      await withOnair(database, async ({ server, scheduler, warnings }) => {
+        scheduler.jobs.add(OTHER_JOB);
+        scheduler.cancelledJobs.add(OTHER_JOB);
+        const unknown = await liveEvent(server, { liveJob: UNKNOWN_JOB });
+        const cancelled = await liveEvent(server, { liveJob: OTHER_JOB, recurrence: null });
+        await sync(server);
+        await sync(server);
+        const windows = [...await windowsOf(server, unknown), ...await windowsOf(server, cancelled)];
+        assert.deepEqual(windows.map((w) => [w.start, w.job, w.workflow, w.activation.state, w.error]), [
+          ['2027-03-21T20:00:00', UNKNOWN_JOB, null, null, `Job ${UNKNOWN_JOB} does not exist`],
+          ['2027-03-28T20:00:00', UNKNOWN_JOB, null, null, `Job ${UNKNOWN_JOB} does not exist`],
+          ['2027-03-21T20:00:00', OTHER_JOB, null, null, `Job ${OTHER_JOB} is cancelled`],
+        ]);
+        assert.equal(windows[1]!.activation.at, '2027-03-28T17:55:00.000Z', 'the times it would have');
+        const warned = warnings.filter((w) => w.msg === 'live window without a workflow: the scheduler refused it');
+        assert.deepEqual(warned.map((w) => [w.event, w.start, w.job]).sort(), [
+          [unknown, '2027-03-21T20:00:00', UNKNOWN_JOB], [unknown, '2027-03-28T20:00:00', UNKNOWN_JOB], [cancelled, '2027-03-21T20:00:00', OTHER_JOB],
+        ].sort());
+        assert.equal(scheduler.workflows.size, 0);
+      });
+    });
+
+    test('two synchronizers at once make each workflow once', async () => {
+      await withOnair(database, async ({ server, clock, scheduler }) => {
+        const { onair } = server;
+        const events = await Promise.all(Array.from({ length: 4 }, (_, i) => liveEvent(server, { start: `2027-03-21T1${i}:00:00` })));
+        const make = () => new LiveWindows({
+          store: new LiveWindowStore(onair.database), live: scheduler, programme: onair.programme.reader, clock,
+          logger: pino({ level: 'silent' }), windowMs: 9 * 86_400_000, leadMs: LEAD, graceMs: GRACE,
+        });
+        const reports = await Promise.all([make().sync(), make().sync(), make().sync()]);
+        assert.equal(reports.reduce((n, r) => n + r.created, 0), 8, JSON.stringify(reports));
+        for (const event of events) {
+          const starts = scheduler.of(event).map((w) => w.instance!.start).sort();
+          assert.deepEqual(starts, [`${'2027-03-21'}T1${events.indexOf(event)}:00:00`, `2027-03-28T1${events.indexOf(event)}:00:00`]);
+        }
+      });
+    });
+  });
+}
+
+describe('liveJob on programme events', () => {
+  const database = testDatabases[0]!;
+  test('kept on live events, shown by the views, refused on other types and in another form, naming body.liveJob', async () => {
+    await withOnair(database, async ({ server }) => {
+      const event = await liveEvent(server, { recurrence: null });
+      assert.equal((await server.request('GET', `/events/${event}`)).body.liveJob, JOB);
+      const schedule = await server.request('GET', '/schedule?start=2027-03-21T00:00:00&end=2027-03-22T00:00:00');
+      assert.equal(schedule.body.schedules[0].event.liveJob, JOB);
+      const show = await server.request('POST', '/shows', { title: 'replays' });
+      const base = { showId: show.body.id, start: '2027-03-21T20:00:00', duration: 3600, timezone: 'Europe/Warsaw' };
+      const plain = await server.request('POST', '/events', { ...base, type: 'replay' });
+      assert.equal(plain.body.liveJob, null);
+      for (const body of [{ ...base, type: 'replay', liveJob: JOB }, { ...base, type: 'live', liveJob: 'ABC' }]) {
+        const refused = await server.request('POST', '/events', body);
+        assert.equal(refused.status, 400, JSON.stringify(refused.body));
+        assert.equal(refused.body.errors[0].field, 'body.liveJob', JSON.stringify(refused.body));
+      }
+      const retyped = await server.request('PATCH', `/events/${event}`, { type: 'prerecorded' });
+      assert.equal(retyped.status, 400);
+      assert.equal(retyped.body.errors[0].field, 'body.liveJob');
+      const both = await server.request('PATCH', `/events/${event}`, { type: 'prerecorded', liveJob: null });
+      assert.deepEqual([both.status, both.body.liveJob], [200, null]);
+    });
+  });
+});
