@@ -6,6 +6,7 @@ import { LiveWindowStore } from '../../src/automation/store.ts';
 import { LiveWindows } from '../../src/automation/windows.ts';
 import { testDatabases } from '../support/databases.ts';
 import { startOnair, waitFor, type Running } from '../support/onair.ts';
+import { runOnair } from '../support/process.ts';
 import { ContractScheduler } from './contract-scheduler.ts';
 
 const JOB = 'a'.repeat(32);
@@ -274,6 +275,31 @@ describe('liveJob on programme events', () => {
       assert.equal(retyped.body.errors[0].field, 'body.liveJob');
       const both = await server.request('PATCH', `/events/${event}`, { type: 'prerecorded', liveJob: null });
       assert.deepEqual([both.status, both.body.liveJob], [200, null]);
+    });
+  });
+});
+
+describe('onair automation windows', () => {
+  test('add-event --live-job, automation sync and windows: one row per window, --no-live-job lets them go', async () => {
+    await withOnair(testDatabases[0]!, async ({ server }) => {
+      const show = await server.request('POST', '/shows', { title: 'live show' });
+      const added = await runOnair(server.url, 'programme', 'add-event', show.body.id, 'live', '2027-03-21T20:00:00', 'PT1H',
+        '--timezone', 'Europe/Warsaw', '--rule', 'FREQ=WEEKLY', '--live-job', JOB);
+      assert.equal(added.code, 0, added.stderr);
+      const event = /^event (\S+) created/.exec(added.stdout)?.[1];
+      assert.ok(event, added.stdout);
+      const synced = await runOnair(server.url, 'automation', 'sync');
+      assert.match(synced.stdout, /\n2 live windows; 2 workflows made, 0 moved, 0 cancelled or cut short\n$/);
+      const listed = await runOnair(server.url, 'automation', 'windows');
+      const rows = listed.stdout.split('\n').filter((line) => line.includes(event!)).map((line) => line.trim().split(/\s+/));
+      assert.deepEqual(rows.map((r) => [r[1], r[2], r[4], r[5], r[6], r[7]]), [
+        ['2027-03-21T20:00:00', JOB, '2027-03-21T18:55:00.000Z', 'pending', '2027-03-21T20:02:00.000Z', 'pending'],
+        ['2027-03-28T20:00:00', JOB, '2027-03-28T17:55:00.000Z', 'pending', '2027-03-28T19:02:00.000Z', 'pending'],
+      ], listed.stdout);
+      const edited = await runOnair(server.url, 'programme', 'edit-event', event!, '--no-live-job');
+      assert.equal(edited.code, 0, edited.stderr);
+      assert.equal((await server.request('GET', `/events/${event}`)).body.liveJob, null);
+      assert.match((await runOnair(server.url, 'automation', 'sync')).stdout, /0 live windows; 0 workflows made, 0 moved, 2 cancelled or cut short/);
     });
   });
 });
