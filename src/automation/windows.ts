@@ -167,7 +167,11 @@ export class LiveWindows {
       await this.#retire({ ...window, workflow: workflow.workflow_id });
       return false;
     } catch (error) {
-      if (!isRefusal(error)) throw error;
+      if (!isRefusal(error)) {
+        // The claim stays without a workflow: a pass takes it over once it is stale.
+        logger.error({ err: error, ...instance, job: window.job }, 'live window not scheduled; trying again in a minute');
+        return false;
+      }
       if (await store.settle(window, { error: error.message })) {
         logger.warn({ ...instance, job: window.job, reason: error.message }, 'live window without a workflow: the scheduler refused it');
       }

@@ -16,6 +16,8 @@ export class ContractScheduler implements LiveScheduler {
   readonly cancelledJobs = new Set<string>();
   readonly workflows = new Map<string, Workflow>();
   readonly fired: Array<{ workflow: string; job: string; action: Which; at: number }> = [];
+  /** How many of the next schedule() calls fail as a scheduler that cannot be reached would (not a refusal). */
+  failures = 0;
   readonly #clock: Clock;
   readonly #alarms = new Map<string, { cancel(): void }>();
 
@@ -25,6 +27,7 @@ export class ContractScheduler implements LiveScheduler {
   }
 
   async schedule(window: WindowRequest): Promise<Workflow> {
+    if (this.failures > 0 && this.failures--) throw new Error('scheduler unreachable');
     if (!this.jobs.has(window.job)) throw notFound(`Job ${window.job} does not exist`);
     if (this.cancelledJobs.has(window.job)) throw conflict(`Job ${window.job} is cancelled`);
     if (window.deactivation <= window.activation) throw invalid('deactivation.time_utc', 'must be after the activation');

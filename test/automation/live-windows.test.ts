@@ -234,6 +234,21 @@ for (const database of testDatabases) {
       });
     });
 
+    test('a window the scheduler failed to take (not a refusal) is taken over a minute later', async () => {
+      await withOnair(database, async ({ server, clock, scheduler, warnings }) => {
+        scheduler.failures = 1;
+        const event = await liveEvent(server, { recurrence: null });
+        assert.deepEqual(await sync(server), { expected: 1, created: 0, moved: 0, retired: 0 });
+        assert.deepEqual((await windowsOf(server, event)).map((w) => [w.workflow, w.error]), [[null, null]]);
+        assert.ok(warnings.some((w) => w.msg === 'live window not scheduled; trying again in a minute'));
+        assert.deepEqual(await sync(server), { expected: 1, created: 0, moved: 0, retired: 0 }, 'its claim is left alone for a minute');
+        clock.advance(61_000);
+        assert.deepEqual(await sync(server), { expected: 1, created: 1, moved: 0, retired: 0 });
+        const [taken] = await windowsOf(server, event);
+        assert.deepEqual([taken!.activation.state, (await scheduler.get(taken!.workflow!))?.job_id], ['pending', JOB]);
+      });
+    });
+
     test('two synchronizers at once make each workflow once', async () => {
       await withOnair(database, async ({ server, clock, scheduler }) => {
         const { onair } = server;
