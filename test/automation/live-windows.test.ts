@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { ManualClock } from '../../src/core/clock.ts';
 import { LiveWindowStore } from '../../src/automation/store.ts';
 import { LiveWindows } from '../../src/automation/windows.ts';
-import { testDatabases } from '../support/databases.ts';
+import { postgresAvailable, postgresDatabase, testDatabases } from '../support/databases.ts';
 import { startOnair, waitFor, type Running } from '../support/onair.ts';
 import { runOnair } from '../support/process.ts';
 import { ContractScheduler } from './contract-scheduler.ts';
@@ -267,6 +267,38 @@ for (const database of testDatabases) {
     });
   });
 }
+
+describe('live windows on two onair instances sharing PostgreSQL', { skip: !postgresAvailable && 'PostgreSQL is not reachable' }, () => {
+  test('both wake on the same programme changes; each window gets one workflow, each change is made once', async () => {
+    // The fall-back night in Europe/Warsaw: 02:30 local happens twice on 2026-10-25.
+    const clock = new ManualClock(Date.parse('2026-10-24T12:00:30Z'));
+    const scheduler = new ContractScheduler(clock, [JOB]);
+    const databaseUrl = await postgresDatabase.create();
+    const started = (await Promise.all([0, 1].map(() => startOnair({ database: postgresDatabase, clock, databaseUrl, env: ENV, liveScheduler: scheduler }))));
+    const [one, two] = started as [Running, Running];
+    const pending = (events: string[]) => [...scheduler.workflows.values()]
+      .filter((w) => events.includes(w.instance!.event) && w.activation.state === 'pending').map((w) => `${w.instance!.event} ${w.instance!.start}`);
+    try {
+      const events = await Promise.all(['01:30', '02:30', '03:30'].map((t) => liveEvent(one, { start: `2026-10-20T${t}:00`, recurrence: { rule: 'FREQ=DAILY' } })));
+      await Promise.all([one.request('POST', '/automation/sync'), two.request('POST', '/automation/sync'), one.request('POST', '/automation/sync')]);
+      // The nine days ahead (ONAIR_AUTOMATION_WINDOW) hold nine instances of each; each has one workflow.
+      const first = pending(events);
+      assert.equal(first.length, 27, first.join(', '));
+      assert.equal(new Set(first).size, first.length, 'no duplicates');
+      assert.equal((await one.request('PATCH', `/events/${events[0]}`, { start: '2026-10-20T01:45:00' })).status, 200);
+      await Promise.all([two.request('POST', '/automation/sync'), one.request('POST', '/automation/sync')]);
+      const moved = pending(events);
+      assert.equal(new Set(moved).size, moved.length, 'no duplicates');
+      assert.deepEqual(moved.filter((key) => key.startsWith(events[0]!)).map((key) => key.slice(-8)), Array(9).fill('01:45:00'));
+      const cancelled = [...scheduler.workflows.values()].filter((w) => w.instance!.event === events[0] && w.activation.state === 'cancelled');
+      assert.equal(cancelled.length, 9, 'each old window retired once');
+    } finally {
+      await two.stop();
+      await one.stop();
+      await postgresDatabase.drop(databaseUrl);
+    }
+  });
+});
 
 describe('liveJob on programme events', () => {
   const database = testDatabases[0]!;
