@@ -66,7 +66,7 @@ export function createAutomation(deps: AutomationDeps) {
     routes: async (app: App) => registerAutomationRoutes(app, service),
     /** Kills stream players a killed run left behind (their tasks resume), then starts synchronizing. */
     async start() {
-      const reaped = supervisor.reapLeftovers();
+      const reaped = await supervisor.reapLeftovers();
       if (reaped.length > 0) logger.warn({ reaped }, 'stopped stream players left by a previous run');
       synchronizer.start();
     },

@@ -83,9 +83,10 @@ export interface Config {
   hooks: { apps: HookApp[]; keepAliveMs: number };
   /**
    * Live jobs and their scheduler (seed 001). `accountId`: the workflows' account_id. A live event naming a job opens it
-   * `leadMs` before each instance and closes it `graceMs` after the end.
+   * `leadMs` before each instance and closes it `graceMs` after the end. `openLeadMs`: a scheduled activation starts
+   * this much before its time_utc, so that the ingest is open at that second (opening takes an ffmpeg start).
    */
-  live: { accountId: string; leadMs: number; graceMs: number };
+  live: { accountId: string; leadMs: number; graceMs: number; openLeadMs: number };
   /** The base URL listeners and clients reach this instance's HTTP API at (playback URLs). */
   publicUrl: string;
 }
@@ -197,6 +198,12 @@ function automation(env: Env): Config['automation'] {
   // The player starts at the stream lead: it cannot be fed earlier than that.
   if (settings.outputDelayMs > settings.streamLeadMs) throw new ConfigError('ONAIR_AUTOMATION_OUTPUT_DELAY must not be longer than ONAIR_AUTOMATION_STREAM_LEAD');
   return settings;
+}
+
+function openLead(env: Env): number {
+  const lead = millisOrDuration(env, 'ONAIR_LIVE_OPEN_LEAD', 'PT0.25S', 0);
+  if (lead > 10_000) throw new ConfigError('ONAIR_LIVE_OPEN_LEAD must be at most 10 s (PT10S): an ingest opened earlier is opened too soon');
+  return lead;
 }
 
 /** ONAIR_PUBLIC_URL without a trailing slash; by default the SRT public host on the HTTP port. */
@@ -408,6 +415,7 @@ export function loadConfig(env: Env = process.env): Config {
       accountId: matching(env, 'ONAIR_ACCOUNT_ID', 'onair', /^[A-Za-z0-9._-]{1,64}$/, '1 to 64 letters, digits, ., _ or -'),
       leadMs: duration(env, 'ONAIR_LIVE_LEAD', 'PT60S', 0),
       graceMs: duration(env, 'ONAIR_LIVE_GRACE', 'PT0S', 0),
+      openLeadMs: openLead(env),
     },
     publicUrl: publicUrl(env, httpPort),
   };

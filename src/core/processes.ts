@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,6 +28,20 @@ export function processStartTime(pid: number): string | undefined {
   }
 }
 
+/** Whether the process `pid` started at `started` still runs (a zombie holds none of its sockets and files any more). */
+function stillRuns(pid: number, started: string): boolean {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const [state, ...rest] = fields.slice(fields.lastIndexOf(')') + 2).split(' ');
+    return state !== 'Z' && rest[18] === started;
+  } catch {
+    return false;
+  }
+}
+
+/** How long a killed leftover may take to exit before the start goes on regardless. */
+const REAP_WAIT_MS = 2000;
+
 /** User plus system CPU time of a process in clock ticks (fields 14 and 15 of /proc/<pid>/stat). */
 export function processCpuTicks(pid: number): number | undefined {
   try {
@@ -53,22 +68,29 @@ export class ProcessSupervisor {
     mkdirSync(this.#dir, { recursive: true });
   }
 
-  /** Kills the children a previous run left (pid files whose process still runs with the same start time); answers their names. */
-  reapLeftovers(): string[] {
+  /**
+   * Kills the children a previous run left (pid files whose process still runs with the same start time) and waits
+   * until they have exited, so that the ports and files they held are free; answers their names.
+   */
+  async reapLeftovers(): Promise<string[]> {
     const names: string[] = [];
+    const killed: Array<{ pid: number; started: string }> = [];
     for (const file of readdirSync(this.#dir).filter((f) => f.endsWith('.pid'))) {
       const name = file.slice(0, -4);
       if (this.#running.has(name)) continue;
       const [pid, started] = readFileSync(join(this.#dir, file), 'utf8').trim().split(' ');
-      if (started !== undefined && processStartTime(Number(pid)) === started) {
+      if (started !== undefined && stillRuns(Number(pid), started)) {
         try {
           process.kill(Number(pid), 'SIGKILL');
+          killed.push({ pid: Number(pid), started });
           this.#logger.warn({ name, pid: Number(pid) }, 'killed a child process left by a previous run');
         } catch { /* gone meanwhile */ }
       }
       rmSync(join(this.#dir, file), { force: true });
       names.push(name);
     }
+    const deadline = Date.now() + REAP_WAIT_MS;
+    while (killed.some((k) => stillRuns(k.pid, k.started)) && Date.now() < deadline) await sleep(5);
     return names;
   }
 

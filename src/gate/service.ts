@@ -183,7 +183,7 @@ export class GateService implements Gate {
    * run (the data-dir lock proves it is gone), and on SQLite, where one onair has the database, every one.
    */
   async start(): Promise<void> {
-    const leftovers = this.#supervisor.reapLeftovers().filter((name) => name.startsWith('gate-')).map((name) => name.replace(/^gate-/, ''));
+    const leftovers = (await this.#supervisor.reapLeftovers()).filter((name) => name.startsWith('gate-')).map((name) => name.replace(/^gate-/, ''));
     const now = this.#deps.clock.now();
     const staleBefore = this.#deps.database.dialect === 'sqlite' ? Number.MAX_SAFE_INTEGER : now - STALE_MS;
     await this.#sweep({ sessions: leftovers, owner: this.#deps.node.id, staleBefore });

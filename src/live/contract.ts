@@ -97,7 +97,7 @@ export interface WorkflowTask {
   time_utc: number;
   /** Seconds before `time_utc` to send notify-activate / notify-deactivate. */
   notification?: number;
-  /** When it fired (ISO 8601, beyond the seed); it was due at time_utc. */
+  /** When it fired (ISO 8601, beyond the seed): an activation ONAIR_LIVE_OPEN_LEAD before time_utc, so that the ingest is open at time_utc. */
   fired_at?: string;
   /** Why it failed. */
   error?: string;

@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { Type, type TSchema } from 'typebox';
 import type { ErrorForm } from '../core/http/problem.ts';
 
 /** The cloud live API's errors: `{"error": "..."}`, and 401 `{"message": "Unauthorized"}` as its gateway answers. */
@@ -8,3 +8,8 @@ export const LIVE_ERRORS: ErrorForm = {
     ? Type.Object({ message: Type.Literal('Unauthorized') })
     : Type.Object({ error: Type.String({ description: 'What is wrong, naming the field' }) })),
 };
+
+/** A route's own error answers in this form, each with what it means (documented, and known to the serializer). */
+export function errorAnswers(meanings: Record<number, string>): Record<number, TSchema> {
+  return Object.fromEntries(Object.entries(meanings).map(([code, description]) => [code, { ...LIVE_ERRORS.schema(Number(code)), description }]));
+}

@@ -29,7 +29,7 @@ export function createLive(deps: LiveDeps) {
   });
   scheduler = new Scheduler({
     store: new WorkflowStore(deps.database), jobs, tasks: deps.tasks, notifications: deps.notifications, bus: deps.bus, clock: deps.clock,
-    logger, accountId: deps.config.live.accountId,
+    logger, accountId: deps.config.live.accountId, openLeadMs: deps.config.live.openLeadMs,
   });
   for (const operation of [...jobs.operations, ...scheduler.operations]) deps.tasks.register(operation);
   const area = scheduler;
@@ -42,7 +42,10 @@ export function createLive(deps: LiveDeps) {
       registerSchedulerRoutes(app, area);
     },
     /** After the gate's start: opens again the jobs of this node that a stop or crash left active. */
-    start: () => jobs.start(),
+    start: async () => {
+      await jobs.start();
+      await area.start();
+    },
     stop: () => jobs.stop(),
   };
 }

@@ -53,6 +53,12 @@ export const liveMigrations: Migrations = {
       await db.schema.createIndex('live_workflows_start').on('live_workflows').columns(['activation_at', 'id']).execute();
     },
   },
+  '2026-12-07-11-live-workflow-webhook': {
+    async up(db: Kysely<any>) {
+      // The webhook that signs the notifications of the workflow's notification_url.
+      await db.schema.alterTable('live_workflows').addColumn('notification_webhook', 'text').execute();
+    },
+  },
 };
 
 export interface JobRow {
@@ -81,6 +87,7 @@ export interface WorkflowRow {
   job_id: string;
   description: string | null;
   notification_url: string | null;
+  notification_webhook: string | null;
   instance: string | null;
   activation_state: string;
   /** Epoch ms (whole seconds: time_utc). */

@@ -8,7 +8,8 @@ import { UNFINISHED, type Operation, type TaskService } from '../tasks/contract.
 import { DELIVERY_OPERATION } from './contract.ts';
 import type { MessageRow, SubscriptionRow } from './migrations.ts';
 import { FAILING_FOR, nextAttemptAt, retryAfter } from './schedule.ts';
-import { nameUuid, signedHeaders } from './signing.ts';
+import { nameUuid } from '../core/ids.ts';
+import { signedHeaders } from './signing.ts';
 import type { Settlement, WebhookStore } from './store.ts';
 import { eventOf } from './view.ts';
 

@@ -5,7 +5,8 @@ import type { Outbound } from '../core/outbound/contract.ts';
 import type { NotificationEndpoint, Notifications } from './contract.ts';
 import type { Deliverer } from './delivery.ts';
 import type { MessageRow, SubscriptionRow } from './migrations.ts';
-import { nameUuid, newSecret } from './signing.ts';
+import { nameUuid } from '../core/ids.ts';
+import { newSecret } from './signing.ts';
 import type { WebhookStore } from './store.ts';
 import { eventOf } from './view.ts';
 

@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 
 /** Standard Webhooks: `whsec_` and the base64 of 24 to 64 random bytes (32 here). */
 export function newSecret(): string {
@@ -26,11 +26,4 @@ export function signedHeaders(secrets: string[], id: string, now: number, body: 
     'webhook-timestamp': String(timestamp),
     'webhook-signature': signature(secrets, id, timestamp, body),
   };
-}
-
-/** A UUID made from `name`: the same task id for the same message and plan, on every instance. */
-export function nameUuid(name: string): string {
-  const hex = createHash('sha256').update(name).digest('hex');
-  const variant = ((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }

@@ -155,6 +155,7 @@ for (const database of testDatabases) {
       'post /channels/{channel}/reserve': () => ({ event: randomUUID() }),
       'patch /channels/{channel}': () => ({ key: 'a-new-stream-key' }),
       'patch /webhooks/{id}': () => ({ enabled: true }),
+      'put /v1/scheduler/jobstartstop/{workflow_id}': () => ({ deactivation: { time_utc: 4102444800 } }),
     };
 
     // A listener's own query parameters (a ticket) go to the station's hook backend: these routes take any.

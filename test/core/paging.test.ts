@@ -39,7 +39,9 @@ for (const database of testDatabases) {
           for (const value of [String(parameter.schema.maximum! + 1), '9223372036854775807', '1.5', '-1']) {
             const answer = await server.request(method, `${url}?${new URLSearchParams([...required, [name, value]])}`);
             assert.equal(answer.status, 400, `${method} ${url}?${name}=${value}: ${answer.status} ${JSON.stringify(answer.body)}`);
-            assert.ok(answer.body.errors.some((e: { field: string }) => e.field === `querystring.${name}`), `${path} ${name}=${value}: ${answer.body.detail}`);
+            // A problem document lists the fields; seed 001's API (/v1) names the field in its `error` text.
+            const named = answer.body.errors?.some((e: { field: string }) => e.field === `querystring.${name}`) ?? answer.body.error?.includes(`querystring.${name}`);
+            assert.ok(named, `${path} ${name}=${value}: ${JSON.stringify(answer.body)}`);
           }
           const fine = await server.request(method, `${url}?${new URLSearchParams([...required, [name, String(parameter.schema.maximum)]])}`);
           assert.ok(fine.status === 200 || fine.status === 404, `${method} ${url}?${name}=${parameter.schema.maximum}: ${fine.status} ${JSON.stringify(fine.body)}`);

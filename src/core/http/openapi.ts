@@ -34,9 +34,12 @@ const CHANGING_ROUTE: Record<string, string> = {
   415: 'The body is not JSON',
 };
 
+/** Answered by Node's HTTP parser before any route is known: always a problem document. */
+const BEFORE_ROUTING = new Set(['431']);
+
 /** An error answer: a problem document, or the route's own form of errors. */
 function problemAnswer(description: string, code: string, form: ErrorForm | undefined) {
-  if (form) return { description, content: { 'application/json': { schema: form.schema(Number(code)) } } };
+  if (form && !BEFORE_ROUTING.has(code)) return { description, content: { 'application/json': { schema: form.schema(Number(code)) } } };
   return { description, content: { 'application/problem+json': { schema: { $ref: 'Problem' } } } };
 }
 
