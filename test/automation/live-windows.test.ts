@@ -8,6 +8,7 @@ import { postgresAvailable, postgresDatabase, testDatabases } from '../support/d
 import { startOnair, waitFor, type Running } from '../support/onair.ts';
 import type { LiveScheduler, Workflow } from '../../src/live/contract.ts';
 import { runOnair } from '../support/process.ts';
+import { ffmpegChildren, listen, pushTone } from '../gate/harness.ts';
 
 /** A job id the programme accepts (32 hex) that no job has. */
 const UNKNOWN_JOB = 'c'.repeat(32);
@@ -341,6 +342,42 @@ describe('live windows on two onair instances sharing PostgreSQL', { skip: !post
       await one.stop();
       await postgresDatabase.drop(databaseUrl);
     }
+  });
+});
+
+for (const database of testDatabases) describe(`a live window opens and closes a real job on ${database.name}`, () => {
+  test('at the activation a real encoder gets on air; at the deactivation its stream ends and a new connection is refused', async () => {
+    await withOnair(database, async ({ server, clock, job }) => {
+      const { channel, ingest } = (await server.request('GET', `/v1/jobs/${job}`)).body;
+      const encoder = (seconds: number) => pushTone(ingest.url, { seconds, passphrase: ingest.stream_key });
+      const state = () => jobState(server, job);
+      const event = await liveEvent(server, job, { recurrence: null });
+      await sync(server);
+      const before = encoder(1);
+      assert.notEqual(await before.exited, 0, 'before the activation nobody listens for the encoder');
+
+      clock.set(at('2027-03-21T18:55:00Z'));
+      await waitFor(async () => (await state()) === 'waiting', 'the job opened at the activation', 15_000, 50);
+      const source = encoder(120);
+      await waitFor(async () => (await state()) === 'processing', 'the encoder on air', 20_000, 50);
+      const heard = listen(`${server.url}/channels/${channel}/listen`);
+      await heard.firstByte;
+      assert.equal(source.child.exitCode, null, 'still sending');
+
+      const started = performance.now();
+      clock.set(at('2027-03-21T20:02:00Z'));
+      const { bytes } = await heard.done;
+      const ended = performance.now() - started;
+      process.stdout.write(`# deactivation by the live window: the listener's stream ended ${ended.toFixed(0)} ms after the clock reached it\n`);
+      assert.ok(bytes.includes(Buffer.from('OggS')), `the listener heard Ogg audio (${bytes.length} bytes)`);
+      await waitFor(async () => (await state()) === 'standby', 'the job closed', 10_000, 50);
+      await waitFor(() => source.child.exitCode !== null || source.child.signalCode !== null, 'the encoder to notice', 10_000);
+      const after = encoder(1);
+      assert.notEqual(await after.exited, 0, 'after the deactivation nobody listens for the encoder');
+      const [window] = await windowsOf(server, event);
+      assert.deepEqual([window!.activation.state, window!.deactivation.state], ['finished', 'finished']);
+    });
+    assert.deepEqual(ffmpegChildren(), [], 'no ffmpeg is left behind');
   });
 });
 
