@@ -8,8 +8,9 @@ export const SCHEDULER_USAGE = `onair scheduler add JOB_ID ACTIVATION DEACTIVATI
                                        schedule a job's activation and deactivation (a jobstartstop workflow);
                                        times: ISO 8601 (UTC unless it has an offset) or Unix seconds; S: seconds
                                        before the time to send notify-activate / notify-deactivate
-onair scheduler list [--job ID] [--state S,...] [--page-size N] [--start-token T]
-                                       workflows (--start-token: the next_token of the previous page)
+onair scheduler list [--job ID] [--state S,...] [--start T] [--end T] [--page-size N] [--start-token T]
+                                       workflows by activation time, from --start to before --end
+                                       (--start-token: the next_token of the previous page)
 onair scheduler show ID                a workflow
 onair scheduler move ID [--activation T] [--deactivation T]
                                        move its tasks still pending
@@ -58,7 +59,8 @@ export async function schedulerCommand(args: string[], out: Output, client = new
     options: {
       description: { type: 'string' }, 'notification-url': { type: 'string' }, 'activation-notification': { type: 'string' },
       'deactivation-notification': { type: 'string' }, job: { type: 'string' }, state: { type: 'string' }, 'page-size': { type: 'string' },
-      'start-token': { type: 'string' }, activation: { type: 'string' }, deactivation: { type: 'string' },
+      'start-token': { type: 'string' }, activation: { type: 'string' }, deactivation: { type: 'string' }, start: { type: 'string' },
+      end: { type: 'string' },
     },
   });
   const [verb, first, second, third] = positionals;
@@ -75,6 +77,8 @@ export async function schedulerCommand(args: string[], out: Output, client = new
       const query = new URLSearchParams();
       if (values.job) query.set('job_id', values.job);
       if (values.state) query.set('state', values.state);
+      if (values.start) query.set('start', String(unixSeconds('--start', values.start)));
+      if (values.end) query.set('end', String(unixSeconds('--end', values.end)));
       if (values['page-size']) query.set('page_size', values['page-size']);
       if (values['start-token']) query.set('start_token', values['start-token']);
       return out.print(await client.request('GET', `${PATH}${query.size > 0 ? `?${query}` : ''}`), rows);
