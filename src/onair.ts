@@ -50,7 +50,7 @@ export interface Overrides {
   logger?: Logger;
   /** In [0, 1): the jitter of webhook retries. */
   random?: () => number;
-  /** The scheduler the automation's live windows use instead of the live area's (tests written against its contract). */
+  /** The scheduler the automation's live windows use instead of the live area's (tests put faults in front of it). */
   liveScheduler?: LiveScheduler;
 }
 

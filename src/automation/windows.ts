@@ -49,6 +49,7 @@ export interface WindowView {
 }
 
 type Planned = WindowPlan['key'] & Omit<WindowPlan, 'key'>;
+type Outcome = 'changed' | 'unchanged' | 'refused';
 
 const planOf = (w: Planned): WindowPlan => ({ key: { event: w.event, start: w.start, startsAt: w.startsAt }, endsAt: w.endsAt, job: w.job });
 
@@ -85,8 +86,14 @@ export class LiveWindows {
       if (wanted) await this.#follow(window, wanted, now, report);
       else if (await this.#over(window, now)) gone.push(window);
     }
-    for (const window of gone) if (await this.#retire(window)) report.retired++;
-    await store.remove(gone);
+    const retired: LiveWindow[] = [];
+    for (const window of gone) {
+      const outcome = await this.#retire(window);
+      if (outcome === 'changed') report.retired++;
+      // A task firing right now refuses the change: the next pass reads the workflow again and retires it then.
+      if (outcome !== 'refused') retired.push(window);
+    }
+    await store.remove(retired);
     for (const window of await store.claim(expected.values().map(planOf), now)) if (await this.#open(window)) report.created++;
     if (report.created + report.moved + report.retired > 0) this.#o.logger.info(report, 'live windows synchronized');
     return report;
@@ -130,7 +137,7 @@ export class LiveWindows {
     if (making || wanted.job !== window.job) {
       const renewed = await this.#o.store.renew(window, plan, now, true);
       if (!renewed) return;
-      if (await this.#retire(window)) report.retired++;
+      if ((await this.#retire(window)) === 'changed') report.retired++;
       if (await this.#open(renewed)) report.created++;
       return;
     }
@@ -181,29 +188,29 @@ export class LiveWindows {
 
   /**
    * Ends a window's workflow: cancelled while its activation is pending, else its deactivation moved to now (the end
-   * of a slot really ends the source). Answers whether it changed anything.
+   * of a slot really ends the source). Answers whether it changed it, found nothing left to change, or was refused.
    */
-  async #retire(window: LiveWindow): Promise<boolean> {
-    if (window.workflow === null) return false;
+  async #retire(window: LiveWindow): Promise<Outcome> {
+    if (window.workflow === null) return 'unchanged';
     const workflow = await this.#o.live.get(window.workflow);
     if (workflow?.activation.state === 'pending') return this.#guarded(window.workflow, () => this.#o.live.cancel(window.workflow!));
-    if (workflow?.deactivation.state === 'pending') return this.#move(window.workflow, { deactivation: this.#o.clock.now() });
-    return false;
+    if (workflow?.deactivation.state === 'pending') return this.#guarded(window.workflow, () => this.#o.live.move(window.workflow!, { deactivation: this.#o.clock.now() }));
+    return 'unchanged';
   }
 
-  #move(workflow: string, times: { deactivation: number }): Promise<boolean> {
-    return this.#guarded(workflow, () => this.#o.live.move(workflow, times));
+  async #move(workflow: string, times: { deactivation: number }): Promise<boolean> {
+    return (await this.#guarded(workflow, () => this.#o.live.move(workflow, times))) === 'changed';
   }
 
-  /** Runs a change of a workflow; one the scheduler refuses (its task fired meanwhile) is logged and skipped. */
-  async #guarded(workflow: string, change: () => Promise<unknown>): Promise<boolean> {
+  /** Runs a change of a workflow; one the scheduler refuses (a task firing or fired meanwhile) is logged. */
+  async #guarded(workflow: string, change: () => Promise<unknown>): Promise<Outcome> {
     try {
       await change();
-      return true;
+      return 'changed';
     } catch (error) {
       if (!isRefusal(error)) throw error;
       this.#o.logger.debug({ workflow, reason: error.message }, 'live workflow left as it is');
-      return false;
+      return 'refused';
     }
   }
 }

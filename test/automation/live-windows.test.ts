@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { pino } from 'pino';
 import { ManualClock } from '../../src/core/clock.ts';
+import { conflict } from '../../src/core/errors.ts';
 import { LiveWindowStore } from '../../src/automation/store.ts';
 import { LiveWindows } from '../../src/automation/windows.ts';
 import { postgresAvailable, postgresDatabase, testDatabases } from '../support/databases.ts';
@@ -291,6 +292,26 @@ for (const database of testDatabases) {
         assert.deepEqual(await sync(server), { expected: 1, created: 1, moved: 0, retired: 0 });
         const [taken] = await windowsOf(server, event);
         assert.deepEqual([taken!.activation.state, (await scheduler.get(taken!.workflow!))?.job_id], ['pending', job]);
+      }, { wrap });
+    });
+
+    test('a window whose workflow was firing as it was retired is kept, and retired by the next pass', async () => {
+      let refusals = 1;
+      // onair's own scheduler, but the first cancel() meets an activation firing at that very moment, as the scheduler refuses it.
+      const wrap = (real: () => LiveScheduler): LiveScheduler => ({
+        schedule: (w) => real().schedule(w), move: (id, t) => real().move(id, t), get: (id) => real().get(id),
+        cancel: (id) => (refusals-- > 0 ? Promise.reject(conflict(`Workflow ${id}: task x is firing now; read the workflow again`)) : real().cancel(id)),
+      });
+      await withOnair(database, async ({ server, scheduler, job }) => {
+        const event = await liveEvent(server, job, { recurrence: null });
+        await sync(server);
+        const [window] = await windowsOf(server, event);
+        assert.equal((await server.request('DELETE', `/events/${event}`)).status, 200);
+        assert.deepEqual(await sync(server), { expected: 0, created: 0, moved: 0, retired: 0 });
+        assert.deepEqual((await windowsOf(server, event)).map((w) => w.workflow), [window!.workflow], 'kept');
+        assert.deepEqual(await sync(server), { expected: 0, created: 0, moved: 0, retired: 1 });
+        assert.deepEqual(states(await scheduler.get(window!.workflow!)), ['cancelled', 'cancelled']);
+        assert.deepEqual(await windowsOf(server, event), []);
       }, { wrap });
     });
 
