@@ -67,7 +67,7 @@ const toBroadcast = (row: BroadcastRow): Broadcast => ({
 
 type Db = Kysely<AutomationTables>;
 type Claimed = 'automation_broadcasts' | 'automation_live_windows';
-// Up to eight bound values per row: stay well under SQLite's limit of bound parameters per statement.
+// Up to nine bound values per row: stay well under SQLite's limit of bound parameters per statement.
 const CHUNK = 1000;
 
 /**
