@@ -18,7 +18,7 @@ const RULES = ['FREQ=WEEKLY;BYDAY=MO,WE,FR', 'FREQ=DAILY', 'FREQ=MONTHLY;BYDAY=1
 
 function events(): ProgrammeEvent[] {
   return Array.from({ length: EVENTS }, (_, i) => ({
-    id: `e${i}`, showId: 's', type: 'replay', duration: 3600, timezone: ZONES[i % ZONES.length]!,
+    id: `e${i}`, showId: 's', type: 'replay', duration: 3600, liveJob: null, timezone: ZONES[i % ZONES.length]!,
     start: `2020-01-${String(1 + (i % 28)).padStart(2, '0')}T${String(i % 24).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}:00`,
     recurrence: { rule: RULES[Math.floor(i / ZONES.length) % RULES.length]!, include: [], exclude: [] },
   }));

@@ -23,6 +23,7 @@ import { automationMigrations, createAutomation, type Automation } from './autom
 import { createHooks, type Hooks } from './hooks/index.ts';
 import { createWebhooks, webhookMigrations, type Webhooks } from './webhooks/index.ts';
 import { createLive, liveMigrations, type Live } from './live/index.ts';
+import type { LiveScheduler } from './live/contract.ts';
 
 export interface Onair {
   app: App;
@@ -49,6 +50,8 @@ export interface Overrides {
   logger?: Logger;
   /** In [0, 1): the jitter of webhook retries. */
   random?: () => number;
+  /** The scheduler the automation's live windows use instead of the live area's (tests put faults in front of it). */
+  liveScheduler?: LiveScheduler;
 }
 
 /** Wires every area onto the shared core. Nothing runs until `start`. */
@@ -76,10 +79,13 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
   const programme = createProgramme({ ...core, logger: logger.child({ area: 'programme' }) });
   const recordings = createRecordings({ ...core, programme: programme.reader });
   const gate = createGate({ ...core, programme: programme.reader, archive: recordings.archive });
-  const automation = createAutomation({ ...core, tasks: tasks.service, programme: programme.reader, archive: recordings.archive, gate: gate.gate });
   const hooks = createHooks({ ...core, gate: gate.gate });
   const webhooks = createWebhooks({ ...core, tasks: tasks.service, random: overrides.random });
   const live = createLive({ ...core, tasks: tasks.service, gate: gate.gate, notifications: webhooks.notifications });
+  const automation = createAutomation({
+    ...core, tasks: tasks.service, programme: programme.reader, archive: recordings.archive, gate: gate.gate,
+    live: overrides.liveScheduler ?? live.scheduler,
+  });
   registerSse(app, bus);
   // Each area is a plugin with a scope of its own, so that it may set its own hooks (auth, error shape) for its routes.
   for (const area of [tasks, programme, recordings, gate, automation, webhooks, live]) await app.register(area.routes);

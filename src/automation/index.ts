@@ -2,13 +2,15 @@ import { join } from 'node:path';
 import type { App } from '../core/http/server.ts';
 import { ProcessSupervisor } from '../core/processes.ts';
 import type { Gate } from '../gate/contract.ts';
+import type { LiveScheduler } from '../live/contract.ts';
 import type { ProgrammeReader } from '../programme/contract.ts';
 import type { Archive } from '../recordings/contract.ts';
 import type { Status, TaskService } from '../tasks/contract.ts';
 import { registerAutomationRoutes } from './routes.ts';
-import { BroadcastStore, type Broadcast } from './store.ts';
+import { BroadcastStore, LiveWindowStore, type Broadcast } from './store.ts';
 import { streamOperation } from './stream.ts';
 import { Synchronizer, type SyncReport } from './synchronizer.ts';
+import { LiveWindows, type WindowView } from './windows.ts';
 import type { Core } from '../core/area.ts';
 
 export { automationMigrations } from './migrations.ts';
@@ -18,10 +20,14 @@ export interface AutomationDeps extends Core {
   programme: ProgrammeReader;
   archive: Archive;
   gate: Gate;
+  /** The live area's scheduler: the live instances' windows are its jobstartstop workflows. */
+  live: LiveScheduler;
 }
 
 export interface AutomationService {
   broadcasts(): Promise<Array<Omit<Broadcast, 'claimedAt' | 'taskCreated'> & { status: Status | null }>>;
+  /** The live instances' windows and their workflows. */
+  windows(): Promise<WindowView[]>;
   sync(): Promise<SyncReport>;
 }
 
@@ -37,8 +43,12 @@ export function createAutomation(deps: AutomationDeps) {
     workDir: join(root, 'work'), ...settings, stopping: () => stopping,
   }));
   const store = new BroadcastStore(deps.database);
+  const windows = new LiveWindows({
+    store: new LiveWindowStore(deps.database), live: deps.live, programme: deps.programme, clock: deps.clock, logger,
+    windowMs: settings.windowMs, leadMs: deps.config.live.leadMs, graceMs: deps.config.live.graceMs,
+  });
   const synchronizer = new Synchronizer({
-    store, tasks: deps.tasks, programme: deps.programme, bus: deps.bus, clock: deps.clock, logger, ...settings,
+    store, windows, tasks: deps.tasks, programme: deps.programme, bus: deps.bus, clock: deps.clock, logger, ...settings,
   });
   const service: AutomationService = {
     async broadcasts() {
@@ -46,6 +56,7 @@ export function createAutomation(deps: AutomationDeps) {
       const statuses = await deps.tasks.statuses(held.map((b) => b.task));
       return held.map(({ claimedAt: _, taskCreated: __, ...b }) => ({ ...b, status: statuses.get(b.task) ?? null }));
     },
+    windows: () => windows.views(),
     sync: () => synchronizer.request(),
   };
   return {

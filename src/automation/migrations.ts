@@ -28,6 +28,23 @@ export const automationMigrations: Migrations = {
       await db.schema.alterTable('automation_broadcasts').addColumn('task_created', 'integer', (c) => c.notNull().defaultTo(0)).execute();
     },
   },
+  '2026-12-07-30-automation-live-windows': {
+    async up(db: Kysely<any>) {
+      // One row per live instance naming a job: the key is the claim, as for broadcasts (a moved start is a new window).
+      await db.schema.createTable('automation_live_windows')
+        .addColumn('event_id', 'text', (c) => c.notNull())
+        .addColumn('instance_start', 'text', (c) => c.notNull())
+        .addColumn('starts_at', 'bigint', (c) => c.notNull())
+        .addColumn('ends_at', 'bigint', (c) => c.notNull())
+        .addColumn('job_id', 'text', (c) => c.notNull())
+        .addColumn('claim', 'text', (c) => c.notNull())
+        .addColumn('claimed_at', 'bigint', (c) => c.notNull())
+        .addColumn('workflow_id', 'text')
+        .addColumn('error', 'text')
+        .addPrimaryKeyConstraint('automation_live_windows_pk', ['event_id', 'instance_start', 'starts_at'])
+        .execute();
+    },
+  },
 };
 
 export interface BroadcastRow {
@@ -42,6 +59,22 @@ export interface BroadcastRow {
   task_created: number;
 }
 
+export interface LiveWindowRow {
+  event_id: string;
+  instance_start: string;
+  starts_at: number;
+  ends_at: number;
+  job_id: string;
+  /** A token set anew by every claim and change: changes compare and set it. */
+  claim: string;
+  claimed_at: number;
+  /** Null while the claimer makes the workflow, or when the scheduler refused it. */
+  workflow_id: string | null;
+  /** Why the scheduler refused the window (an unknown or cancelled job). */
+  error: string | null;
+}
+
 export interface AutomationTables {
   automation_broadcasts: BroadcastRow;
+  automation_live_windows: LiveWindowRow;
 }

@@ -5,6 +5,7 @@ import type { EventBus } from '../core/events/bus.ts';
 import type { ProgrammeReader } from '../programme/contract.ts';
 import { UNFINISHED, type Status, type TaskService } from '../tasks/contract.ts';
 import { BroadcastKeys, type Broadcast, type BroadcastKey, type BroadcastStore } from './store.ts';
+import type { LiveWindows, WindowReport } from './windows.ts';
 
 export const AUTOMATED_TYPES = ['replay', 'prerecorded'] as const;
 export const STREAM = 'stream';
@@ -13,6 +14,8 @@ const STALE_CLAIM_MS = 60_000;
 
 export interface SynchronizerOptions {
   store: BroadcastStore;
+  /** The live instances' windows, kept in the same passes. */
+  windows: LiveWindows;
   tasks: TaskService;
   programme: ProgrammeReader;
   bus: EventBus;
@@ -27,11 +30,14 @@ export interface SyncReport {
   expected: number;
   created: number;
   cancelled: number;
+  windows: WindowReport;
 }
 
+const NOTHING: SyncReport = { expected: 0, created: 0, cancelled: 0, windows: { expected: 0, created: 0, moved: 0, retired: 0 } };
+
 /**
- * Keeps one `stream` task per instance of a replay or prerecorded event starting within the window:
- * every interval (aligned to it) and at once when the programme changes.
+ * Keeps one `stream` task per instance of a replay or prerecorded event starting within the window, and one live
+ * window per live instance naming a job: every interval (aligned to it) and at once when the programme changes.
  */
 export class Synchronizer {
   readonly #o: SynchronizerOptions;
@@ -72,7 +78,7 @@ export class Synchronizer {
         this.#again = false;
         report = await this.sync().catch((err: unknown) => {
           this.#o.logger.error({ err }, 'automation sync failed; retrying at the next interval');
-          return { expected: 0, created: 0, cancelled: 0 };
+          return NOTHING;
         });
       } while (this.#again);
       return report;
@@ -91,8 +97,14 @@ export class Synchronizer {
     });
   }
 
-  /** One comparison of the tasks that should exist with those that do; idempotent. */
+  /** One pass over the stream tasks, then the live windows; idempotent. */
   async sync(): Promise<SyncReport> {
+    const broadcasts = await this.#broadcasts();
+    return { ...broadcasts, windows: await this.#o.windows.sync() };
+  }
+
+  /** One comparison of the tasks that should exist with those that do. */
+  async #broadcasts(): Promise<Omit<SyncReport, 'windows'>> {
     const { store, programme, clock, windowMs } = this.#o;
     const now = clock.now();
     // The programme expands its rules on this thread while the database reads the broadcasts held and their tasks.

@@ -5,6 +5,8 @@ import { PROGRAMME_USAGE, programmeCommand } from './programme.ts';
 import { RECORDINGS_USAGE, recordingsCommand } from './recordings.ts';
 import { AUTOMATION_USAGE, automationCommand } from './automation.ts';
 import { WEBHOOKS_USAGE, webhooksCommand } from './webhooks.ts';
+import { JOBS_USAGE, jobsCommand } from './jobs.ts';
+import { SCHEDULER_USAGE, schedulerCommand } from './scheduler.ts';
 import { Output } from './output.ts';
 
 const USAGE = `usage: onair COMMAND [--json] [--help]
@@ -15,6 +17,8 @@ ${PROGRAMME_USAGE}
 ${RECORDINGS_USAGE}
 ${AUTOMATION_USAGE}
 ${WEBHOOKS_USAGE}
+${JOBS_USAGE}
+${SCHEDULER_USAGE}
 onair help [COMMAND]                   this text, or one command's
 onair --version                        the version of onair
 
@@ -35,6 +39,8 @@ const commands: Record<string, Command> = {
   prerecordings: { usage: RECORDINGS_USAGE, run: recordingsCommand('prerecordings') },
   automation: { usage: AUTOMATION_USAGE, run: automationCommand },
   webhooks: { usage: WEBHOOKS_USAGE, run: webhooksCommand },
+  jobs: { usage: JOBS_USAGE, run: jobsCommand },
+  scheduler: { usage: SCHEDULER_USAGE, run: schedulerCommand },
 };
 
 const HELP = ['--help', '-h'];

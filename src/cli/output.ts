@@ -73,7 +73,9 @@ export class Output {
    */
   print(answer: Answer, view: (body: any) => unknown = (body) => body): number {
     if (answer.status >= 400) {
-      const detail = (answer.body as { detail?: string } | null)?.detail ?? JSON.stringify(answer.body);
+      // A problem document's detail, or the live API's {error} (seed 001's form).
+      const body = answer.body as { detail?: string; error?: string } | null;
+      const detail = body?.detail ?? body?.error ?? JSON.stringify(answer.body);
       process.stderr.write(`error ${answer.status}: ${detail}\n`);
       return 1;
     }

@@ -10,11 +10,13 @@ onair programme edit-show ID [--title T] [--description TEXT]
 onair programme delete-show ID                      delete a show (it must have no events)
 onair programme events [--show ID] [--type T]       events, paged (--limit, --offset)
 onair programme event ID                            an event
-onair programme add-event SHOW_ID TYPE START DURATION [--timezone TZ] [--rule RRULE] [--include T] [--exclude T]
+onair programme add-event SHOW_ID TYPE START DURATION [--timezone TZ] [--rule RRULE] [--include T] [--exclude T] [--live-job JOB]
                                                     create an event: TYPE live|replay|prerecorded, START naive local
                                                     (2026-12-04T20:00:00), DURATION seconds or ISO 8601 (PT1H), TZ default UTC;
-                                                    --include/--exclude repeatable local times (RDATE/EXDATE)
+                                                    --include/--exclude repeatable local times (RDATE/EXDATE);
+                                                    --live-job: the live job each instance opens (live events)
 onair programme edit-event ID [--type T] [--start T] [--duration S] [--timezone TZ] [--rule RRULE|--no-rule]
+                              [--live-job JOB|--no-live-job]
 onair programme delete-event ID                     delete an event
 onair programme schedule [--start T] [--end T] [--show ID] [--type T]
                                                     instances per event (default: the next 7 days; T in UTC
@@ -50,6 +52,7 @@ export async function programmeCommand(args: string[], out: Output, client = new
       description: { type: 'string' }, title: { type: 'string' }, timezone: { type: 'string' }, rule: { type: 'string' },
       'no-rule': { type: 'boolean' }, include: { type: 'string', multiple: true }, exclude: { type: 'string', multiple: true },
       start: { type: 'string' }, end: { type: 'string' }, duration: { type: 'string' },
+      'live-job': { type: 'string' }, 'no-live-job': { type: 'boolean' },
     },
   });
   const [verb, first, second, third, fourth] = positionals;
@@ -79,12 +82,13 @@ export async function programmeCommand(args: string[], out: Output, client = new
       if (!fourth) break;
       return out.print(await client.request('POST', '/events', {
         showId: first, type: second, start: third, duration: /^\d+$/.test(fourth ?? '') ? Number(fourth) : fourth, timezone: values.timezone ?? 'UTC', recurrence,
+        liveJob: values['live-job'],
       }), eventSaid('created'));
     case 'edit-event':
       if (!first) break;
       return out.print(await client.request('PATCH', `/events/${encodeURIComponent(first)}`, {
         type: values.type, start: values.start, duration: integer(values.duration), timezone: values.timezone,
-        recurrence: values['no-rule'] ? null : recurrence,
+        recurrence: values['no-rule'] ? null : recurrence, liveJob: values['no-live-job'] ? null : values['live-job'],
       }));
     case 'delete-event':
       if (!first) break;

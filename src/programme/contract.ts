@@ -12,6 +12,8 @@ export interface ProgrammeEvent {
   duration: number;
   timezone: string;
   recurrence: { rule: string; include: string[]; exclude: string[] } | null;
+  /** The live job (32 lowercase hex) a live event opens for each instance; null on others. Whether it exists is the automation's business. */
+  liveJob: string | null;
 }
 
 /** One occurrence of an event. `start`/`end` are naive local times in the event's time zone; `startsAt`/`endsAt` epoch ms. */

@@ -29,6 +29,12 @@ export const programmeMigrations: Migrations = {
       await db.schema.createIndex('programme_events_bounds').on('programme_events').columns(['first_start', 'last_end']).execute();
     },
   },
+  '2026-12-07-20-programme-live-job': {
+    async up(db: Kysely<any>) {
+      // The live job a live event opens for each of its instances (the automation schedules it).
+      await db.schema.alterTable('programme_events').addColumn('live_job', 'text').execute();
+    },
+  },
 };
 
 export interface ShowRow {
@@ -50,6 +56,7 @@ export interface EventRow {
   exclude: string;
   first_start: number;
   last_end: number | null;
+  live_job: string | null;
   created_at: number;
 }
 

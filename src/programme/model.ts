@@ -4,6 +4,7 @@ import type { ProgrammeEvent } from './contract.ts';
 import { isZone } from './localtime.ts';
 import { localField, NaiveLocal } from '../core/time.ts';
 import { durationField } from '../core/duration.ts';
+import { Text } from '../core/http/validation.ts';
 
 export const EVENT_TYPES = ['live', 'replay', 'prerecorded'] as const;
 
@@ -47,10 +48,13 @@ const DurationInput = Type.Union([
   Type.String({ maxLength: 40, description: 'ISO 8601 duration of whole seconds', examples: ['PT1H30M'] }),
 ], { description: 'Seconds of each instance, or an ISO 8601 duration (PT1H30M); answers give seconds' });
 
+const LIVE_JOB_DESCRIPTION = 'A live event\'s job, opened for each instance by the automation; null when none (and on other event types)';
+
 export const EventInput = Type.Object({
   ...eventFields,
   duration: DurationInput,
   recurrence: Type.Optional(Type.Union([Recurrence, Type.Null()])),
+  liveJob: Type.Optional(Type.Union([Text('^[0-9a-f]{32}$', 'a job id: 32 lowercase hexadecimal digits'), Type.Null()], { description: LIVE_JOB_DESCRIPTION })),
 }, { additionalProperties: false });
 export type EventInput = Static<typeof EventInput>;
 
@@ -64,6 +68,7 @@ export const Event = Type.Object({
     Type.Object({ rule: Type.String(), include: Type.Array(Type.String()), exclude: Type.Array(Type.String()) }),
     Type.Null(),
   ]),
+  liveJob: Type.Union([Type.String(), Type.Null()], { description: LIVE_JOB_DESCRIPTION }),
 }, { $id: 'ProgrammeEvent' });
 
 function locals(field: string, texts: string[] | undefined): string[] {
@@ -81,11 +86,13 @@ function seconds(duration: number | string): number {
 /** An event from input: times in one spelling, the zone known. The rule is checked where it is expanded. */
 export function normalizeEvent(id: string, input: EventInput): ProgrammeEvent {
   if (!isZone(input.timezone)) throw invalid('timezone', `"${input.timezone}" is not an IANA time zone`);
+  const liveJob = input.liveJob ?? null;
+  if (liveJob !== null && input.type !== 'live') throw invalid('body.liveJob', `only a live event names a job; this one is ${input.type} (give null)`);
   const recurrence = input.recurrence
     ? { rule: input.recurrence.rule.trim(), include: locals('recurrence.include', input.recurrence.include), exclude: locals('recurrence.exclude', input.recurrence.exclude) }
     : null;
   return {
     id, showId: input.showId, type: input.type, start: localField('start', input.start), duration: seconds(input.duration),
-    timezone: input.timezone, recurrence,
+    timezone: input.timezone, recurrence, liveJob,
   };
 }

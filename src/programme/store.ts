@@ -28,6 +28,7 @@ function toEvent(row: EventRow): ProgrammeEvent {
   return {
     id: row.id, showId: row.show_id, type: row.type as EventType, start: row.start, duration: Number(row.duration), timezone: row.timezone,
     recurrence: row.rule === null ? null : { rule: row.rule, include: JSON.parse(row.include), exclude: JSON.parse(row.exclude) },
+    liveJob: row.live_job ?? null,
   };
 }
 
@@ -37,7 +38,7 @@ function eventColumns(event: ProgrammeEvent, bounds: Bounds) {
     rule: event.recurrence?.rule ?? null,
     include: JSON.stringify(event.recurrence?.include ?? []),
     exclude: JSON.stringify(event.recurrence?.exclude ?? []),
-    first_start: bounds.firstStart, last_end: bounds.lastEnd,
+    first_start: bounds.firstStart, last_end: bounds.lastEnd, live_job: event.liveJob,
   };
 }
 

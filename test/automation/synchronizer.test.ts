@@ -2,13 +2,15 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { ManualClock } from '../../src/core/clock.ts';
-import { BroadcastKeys, BroadcastStore } from '../../src/automation/store.ts';
+import { BroadcastKeys, BroadcastStore, LiveWindowStore } from '../../src/automation/store.ts';
+import { LiveWindows } from '../../src/automation/windows.ts';
 import { Synchronizer } from '../../src/automation/synchronizer.ts';
 import { STATUSES } from '../../src/tasks/model.ts';
 import { postgresAvailable, postgresDatabase, testDatabases } from '../support/databases.ts';
 import { startOnair, waitFor, type Running } from '../support/onair.ts';
 
 const LEAD_MS = 15 * 60_000;
+const NO_WINDOWS = { expected: 0, created: 0, moved: 0, retired: 0 };
 
 async function makeEvent(server: Running, type: string, start: string, extra: Record<string, unknown> = {}): Promise<string> {
   const show = await server.request('POST', '/shows', { title: `${type} show` });
@@ -66,7 +68,8 @@ for (const database of testDatabases) {
       const replay = await makeEvent(server, 'replay', '2027-03-20T22:30:00');
       await makeEvent(server, 'live', '2027-03-20T18:00:00');
       const first = await (await server.request('POST', '/automation/sync')).body;
-      assert.deepEqual(first, { expected: 2, created: first.created, cancelled: 0 });
+      // The live event names no job: no window.
+      assert.deepEqual(first, { expected: 2, created: first.created, cancelled: 0, windows: NO_WINDOWS });
       const tasks = await streamTasks(server);
       // Today's 20:00 CET is 19:00 UTC; 22:30 CET is 21:30 UTC: each is due 15 minutes before.
       assert.deepEqual(tasks.map((t) => [t.event, t.start, t.condition]).sort(), [
@@ -74,7 +77,7 @@ for (const database of testDatabases) {
         [replay, '2027-03-27T22:30:00', { type: 'at', parameters: { datetime: '2027-03-27T21:15:00.000Z' } }],
       ].sort());
       const again = await (await server.request('POST', '/automation/sync')).body;
-      assert.deepEqual(again, { expected: 2, created: 0, cancelled: 0 });
+      assert.deepEqual(again, { expected: 2, created: 0, cancelled: 0, windows: NO_WINDOWS });
       assert.equal((await streamTasks(server)).length, 2);
       const listed = await broadcasts(server);
       assert.deepEqual(listed.map((b) => b.startsAt).sort(), ['2027-03-27T19:00:00.000Z', '2027-03-27T21:30:00.000Z']);
@@ -140,8 +143,13 @@ for (const database of testDatabases) {
     test('two synchronizers at once create each task once', async () => {
       const events = await Promise.all(Array.from({ length: 5 }, (_, i) => makeEvent(server, 'replay', `2027-03-27T1${i + 5}:10:00`)));
       const { onair } = server;
+      const logger = pino({ level: 'silent' });
+      const windows = new LiveWindows({
+        store: new LiveWindowStore(onair.database), live: onair.live.scheduler, programme: onair.programme.reader, clock, logger,
+        windowMs: 86_400_000, leadMs: 0, graceMs: 0,
+      });
       const make = () => new Synchronizer({
-        store: new BroadcastStore(onair.database), tasks: onair.tasks.service, programme: onair.programme.reader, bus: onair.bus,
+        store: new BroadcastStore(onair.database), windows, tasks: onair.tasks.service, programme: onair.programme.reader, bus: onair.bus,
         clock, logger: pino({ level: 'silent' }), leadMs: LEAD_MS, windowMs: 86_400_000, intervalMs: 60_000,
       });
       await Promise.all([make().sync(), make().sync(), server.request('POST', '/automation/sync')]);

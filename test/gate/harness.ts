@@ -44,7 +44,7 @@ export class StandInProgramme implements ProgrammeReader {
   add(type: EventType, startsAt: number, duration = 3600): ProgrammeEvent {
     const event: ProgrammeEvent = {
       id: crypto.randomUUID(), showId: crypto.randomUUID(), type, start: new Date(startsAt).toISOString().slice(0, 19),
-      duration, timezone: 'UTC', recurrence: null,
+      duration, timezone: 'UTC', recurrence: null, liveJob: null,
     };
     this.events.set(event.id, event);
     return event;

@@ -75,7 +75,7 @@ for (const database of testDatabases) {
       const created = await event(weekly(owner.id, { recurrence: { rule: 'FREQ=WEEKLY;BYDAY=FR', exclude: ['2026-04-03T20:00'] } }));
       assert.deepEqual(created, {
         id: created.id, showId: owner.id, type: 'live', start: '2026-03-20T20:00:00', duration: 3600, timezone: 'Europe/Warsaw',
-        recurrence: { rule: 'FREQ=WEEKLY;BYDAY=FR', include: [], exclude: ['2026-04-03T20:00:00'] },
+        recurrence: { rule: 'FREQ=WEEKLY;BYDAY=FR', include: [], exclude: ['2026-04-03T20:00:00'] }, liveJob: null,
       });
       assert.deepEqual((await server.request('GET', `/events/${created.id}`)).body, created);
       const replay = await event({ showId: owner.id, type: 'replay', start: '2026-03-21T10:00:00', duration: 60, timezone: 'UTC' });

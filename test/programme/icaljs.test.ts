@@ -139,7 +139,7 @@ test('the first instance of a window, found with an early stop, is the first of 
     let schedule: EventSchedule;
     let all: Awaited<ReturnType<EventSchedule['between']>>;
     try {
-      schedule = new EventSchedule({ id: 'e', showId: 's', type: 'live', start, duration, timezone, recurrence: { rule, include: [], exclude: [] } });
+      schedule = new EventSchedule({ id: 'e', showId: 's', type: 'live', liveJob: null, start, duration, timezone, recurrence: { rule, include: [], exclude: [] } });
       all = await schedule.between(from, from + span);
     } catch (error) {
       fc.pre(!(error instanceof ExpansionLimit || error instanceof RuleError));
@@ -155,7 +155,7 @@ test('the first instance of a window when the spring-forward gap puts local orde
   // Every 7 minutes from 01:00 Warsaw on 2027-03-28: 02:10 does not exist and is moved to 03:10 (01:10Z), after the
   // real 03:06 (01:06Z), which the expansion meets later in local order.
   const schedule = new EventSchedule({
-    id: 'e', showId: 's', type: 'live', start: '2027-03-28T01:00:00', duration: 60, timezone: 'Europe/Warsaw',
+    id: 'e', showId: 's', type: 'live', liveJob: null, start: '2027-03-28T01:00:00', duration: 60, timezone: 'Europe/Warsaw',
     recurrence: { rule: 'FREQ=MINUTELY;INTERVAL=7', include: [], exclude: [] },
   });
   const from = Date.parse('2027-03-28T01:04:00Z');

@@ -7,7 +7,7 @@ import { EventSchedule } from '../../src/programme/recurrence.ts';
 
 function schedule(timezone: string, start: string, rule: string | null, duration = 3600): EventSchedule {
   const event: ProgrammeEvent = {
-    id: 'e', showId: 's', type: 'live', start, duration, timezone,
+    id: 'e', showId: 's', type: 'live', liveJob: null, start, duration, timezone,
     recurrence: rule === null ? null : { rule, include: [], exclude: [] },
   };
   return new EventSchedule(event);

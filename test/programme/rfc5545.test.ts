@@ -12,7 +12,7 @@ const zone = 'America/New_York';
 
 function event(start: string, rule: string, exclude: string[] = []): ProgrammeEvent {
   return {
-    id: 'rfc', showId: 'rfc', type: 'live', start, duration: 60, timezone: zone,
+    id: 'rfc', showId: 'rfc', type: 'live', liveJob: null, start, duration: 60, timezone: zone,
     recurrence: { rule, include: [], exclude },
   };
 }

@@ -5,6 +5,7 @@ import { pino, type Logger } from 'pino';
 import type { Clock } from '../../src/core/clock.ts';
 import { loadConfig, type Config } from '../../src/core/config.ts';
 import { createOnair, type Onair } from '../../src/onair.ts';
+import type { LiveScheduler } from '../../src/live/contract.ts';
 import type { TestDatabase } from './databases.ts';
 
 export interface Running {
@@ -62,6 +63,8 @@ export async function startOnair(options: {
   logger?: Logger;
   /** In [0, 1): the jitter of webhook retries. */
   random?: () => number;
+  /** The scheduler the automation uses instead of the live area's. */
+  liveScheduler?: LiveScheduler;
 }): Promise<Running> {
   const dataDir = options.dataDir ?? tempDir();
   const databaseUrl = options.databaseUrl ?? (await options.database.create());
@@ -72,7 +75,7 @@ export async function startOnair(options: {
     ...options.env,
   });
   const logger = options.logger ?? pino({ level: process.env.ONAIR_TEST_LOG_LEVEL ?? 'silent' });
-  const onair = await createOnair(config, { clock: options.clock, logger, random: options.random });
+  const onair = await createOnair(config, { clock: options.clock, logger, random: options.random, liveScheduler: options.liveScheduler });
   options.prepare?.(onair);
   const url = await onair.start();
   return {
