@@ -3,20 +3,11 @@ import fc from 'fast-check';
 import { after, before, describe, test } from 'node:test';
 import { ManualClock } from '../../src/core/clock.ts';
 import { testDatabases } from '../support/databases.ts';
-import type { Answer, Running } from '../support/onair.ts';
-import { createJob, PATH, schedule, SEED_NOW, startLive } from './scheduler-support.ts';
+import type { Running } from '../support/onair.ts';
+import { answered, createJob, PATH, schedule, SEED_NOW, startLive } from './scheduler-support.ts';
 
 const RUNS = 200;
 const NOW = SEED_NOW / 1000;
-
-/** A success, or a 4xx in seed 001's form: never a 5xx. */
-function answered(answer: Answer, what: string): void {
-  assert.ok(answer.status < 500, `${what}: ${answer.status} ${JSON.stringify(answer.body)}`);
-  if (answer.status >= 400) {
-    assert.deepEqual(Object.keys(answer.body ?? {}), ['error'], `${what}: ${JSON.stringify(answer.body)}`);
-    assert.equal(typeof answer.body.error, 'string', what);
-  }
-}
 
 for (const database of testDatabases) {
   describe(`jobstartstop routes under malformed input (${database.name})`, () => {

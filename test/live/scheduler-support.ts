@@ -57,3 +57,12 @@ export function refused(answer: Answer, status: number, ...words: string[]): voi
   assert.deepEqual(Object.keys(answer.body), ['error'], JSON.stringify(answer.body));
   for (const word of words) assert.ok(answer.body.error.includes(word), `"${answer.body.error}" should name ${word}`);
 }
+
+/** A success, or a 4xx in seed 001's form: never a 5xx. */
+export function answered(answer: Answer, what: string): void {
+  assert.ok(answer.status < 500, `${what}: ${answer.status} ${JSON.stringify(answer.body)}`);
+  if (answer.status >= 400) {
+    assert.deepEqual(Object.keys(answer.body ?? {}), ['error'], `${what}: ${JSON.stringify(answer.body)}`);
+    assert.equal(typeof answer.body.error, 'string', what);
+  }
+}
