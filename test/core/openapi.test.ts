@@ -181,6 +181,7 @@ for (const database of testDatabases) {
         { what: 'wrong path types', path: url(fill(() => 'not valid!')), headers: key },
         { what: 'unknown query parameter', path: url(goodPath, [['bogus', '1']]), headers: bodyHeaders, ...(hasBody ? { body: goodBody } : {}) },
         { what: 'huge headers', path: url(goodPath), headers: { ...key, 'x-padding': 'x'.repeat(20_000) } },
+        ...(path.includes('{') ? [{ what: 'a malformed %-escape in the path', path: url(path.replace(/\{\w+\}/g, '%ff')), headers: key }] : []),
         ...parameters.filter((p) => p.in === 'query').map((p) => ({ what: `wrong type of ${p.name}`, path: url(goodPath, [[p.name, p.schema.type === 'string' ? '\u0000' : 'abc']]), headers: key })),
       ];
       if (!SAFE.has(method)) list.push({ what: 'no API key', path: url(goodPath), headers: { 'content-type': 'application/json' }, body: media ? seed.ogg : goodBody });

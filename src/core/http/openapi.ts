@@ -36,11 +36,16 @@ const CHANGING_ROUTE: Record<string, string> = {
 
 /** Answered by Node's HTTP parser before any route is known: always a problem document. */
 const BEFORE_ROUTING = new Set(['431']);
+const PROBLEM = { 'application/problem+json': { schema: { $ref: 'Problem' } } };
 
-/** An error answer: a problem document, or the route's own form of errors. */
+/**
+ * An error answer: a problem document, or the route's own form of errors. A 400 may be a problem document on any
+ * route: a path whose %-escapes do not decode is refused before the route is known.
+ */
 function problemAnswer(description: string, code: string, form: ErrorForm | undefined) {
-  if (form && !BEFORE_ROUTING.has(code)) return { description, content: { 'application/json': { schema: form.schema(Number(code)) } } };
-  return { description, content: { 'application/problem+json': { schema: { $ref: 'Problem' } } } };
+  if (!form || BEFORE_ROUTING.has(code)) return { description, content: PROBLEM };
+  const own = { 'application/json': { schema: form.schema(Number(code)) } };
+  return { description, content: code === '400' ? { ...own, ...PROBLEM } : own };
 }
 
 const isProblem = (answer: unknown) => (answer as { $ref?: unknown } | undefined)?.$ref === 'Problem';

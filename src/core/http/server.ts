@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type RawServerDefault } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type RawServerDefault } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { registerAjvFormats, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -84,6 +84,14 @@ export async function createHttpServer(options: HttpOptions): Promise<App> {
     forceCloseConnections: 'idle',
     clientErrorHandler: clientError,
     routerOptions: { maxParamLength: 500 },
+    // A path Fastify cannot decode (a bad %-escape) fails before any route: a problem document like every other error.
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      const body = error.code === 'FST_ERR_BAD_URL'
+        ? problem(400, `The path is not valid: ${error.message}`, [{ field: 'url', message: 'has a malformed %-escape' }])
+        : problem(400, `The request is not valid: ${error.message}`);
+      request.log.debug({ err: error }, 'request refused before routing');
+      void reply.code(400).type('application/problem+json').send(body);
+    },
     // request.ip is the client a trusted proxy names, for logs and the areas (the gate's sessions).
     trustProxy: options.http.trustProxy.length > 0 ? options.http.trustProxy : false,
     // A factory rather than setValidatorCompiler: an area's plugin that adds its own schemas builds its validator
