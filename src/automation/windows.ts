@@ -116,7 +116,7 @@ export class LiveWindows {
   /** Live instances naming a job whose window is open at some point from now to the end of the synchronizer's window. */
   async #expected(now: number): Promise<BroadcastKeys<Planned>> {
     const { programme, windowMs, leadMs, graceMs } = this.#o;
-    const listed = await programme.instancesBetween(now - graceMs, now + windowMs + leadMs, ['live']);
+    const listed = await programme.liveJobInstancesBetween(now - graceMs, now + windowMs + leadMs);
     const expected = new BroadcastKeys<Planned>();
     for (const s of listed.filter((s) => this.#wanted(s, now))) {
       expected.add({ event: s.event.id, start: s.instance.start, startsAt: s.instance.startsAt, endsAt: s.instance.endsAt, job: s.event.liveJob! });

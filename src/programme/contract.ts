@@ -36,6 +36,8 @@ export interface ProgrammeReader {
   getInstance(eventId: string, start: string): Promise<ScheduledInstance | undefined>;
   /** Instances overlapping [from, to) (epoch ms), optionally only of some event types; ordered by startsAt. */
   instancesBetween(from: number, to: number, types?: EventType[]): Promise<ScheduledInstance[]>;
+  /** Instances of the live events that name a live job overlapping [from, to), ordered by startsAt. */
+  liveJobInstancesBetween(from: number, to: number): Promise<ScheduledInstance[]>;
   /** Instances of all events of one show overlapping [from, to), ordered by startsAt. */
   showInstancesBetween(showId: string, from: number, to: number, types?: EventType[]): Promise<ScheduledInstance[]>;
 }

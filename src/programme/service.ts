@@ -186,6 +186,10 @@ export class Programme implements ProgrammeReader {
     return this.#instances(from, to, { types });
   }
 
+  liveJobInstancesBetween(from: number, to: number): Promise<ScheduledInstance[]> {
+    return this.#instances(from, to, { types: ['live'], liveJobs: true });
+  }
+
   showInstancesBetween(showId: string, from: number, to: number, types?: EventType[]): Promise<ScheduledInstance[]> {
     return this.#instances(from, to, { show: showId, types });
   }

@@ -10,6 +10,8 @@ type Db = Kysely<ProgrammeTables>;
 export interface EventFilter {
   show?: string;
   types?: EventType[];
+  /** Only live events that name a live job. */
+  liveJobs?: boolean;
 }
 
 export interface Page {
@@ -154,6 +156,7 @@ export class ProgrammeStore {
   #filtered(filter: EventFilter): SelectQueryBuilder<ProgrammeTables, 'programme_events', {}> {
     return this.#db.selectFrom('programme_events')
       .$if(filter.show !== undefined, (q) => q.where('show_id', '=', filter.show!))
-      .$if(filter.types !== undefined, (q) => q.where('type', 'in', filter.types!));
+      .$if(filter.types !== undefined, (q) => q.where('type', 'in', filter.types!))
+      .$if(filter.liveJobs === true, (q) => q.where('live_job', 'is not', null));
   }
 }

@@ -73,6 +73,10 @@ export class StandInProgramme implements ProgrammeReader {
   async showInstancesBetween(showId: string, from: number, to: number, types?: EventType[]) {
     return (await this.instancesBetween(from, to, types)).filter((s) => s.event.showId === showId);
   }
+
+  async liveJobInstancesBetween(from: number, to: number) {
+    return (await this.instancesBetween(from, to, ['live'])).filter((s) => s.event.liveJob !== null);
+  }
 }
 
 /** Stand-in archive until the recordings area is wired: moves adopted files into a folder and probes them. */
