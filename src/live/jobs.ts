@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Updateable } from 'kysely';
 import type { Logger } from 'pino';
-import { Type } from 'typebox';
+import { Type, type Static } from 'typebox';
 import type { Clock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
 import { ChannelBusy, Conflict, conflict, invalid, NotFound, notFound, TimedOut, Unavailable } from '../core/errors.ts';
@@ -130,17 +130,19 @@ export class JobService implements LiveJobs {
   constructor(options: JobServiceOptions) {
     this.#o = options;
     this.#logger = options.logger.child({ part: 'jobs' });
-    const operation: Operation<typeof ActionParameters> = {
+    const operation: Operation = {
       type: JOB_ACTION,
       summary: 'Activates or deactivates a live job on the node its ingest lives on',
       parameters: ActionParameters,
-      run: async ({ parameters: { job, action, instance, by }, signal }) => {
+      run: async ({ parameters, signal }) => {
+        // The tasks area checked them against ActionParameters when the task was made.
+        const { job, action, instance, by } = parameters as Static<typeof ActionParameters>;
         const done = action === 'activate' ? await this.#activateHere(job, { instance, by }, signal) : await this.deactivate(job, { by });
         // Never the job itself: it carries the stream key.
         return { job, state: done.state, sep_state: done.sep_state };
       },
     };
-    this.operations = [operation as unknown as Operation];
+    this.operations = [operation];
   }
 
   async create(request: JobRequest, by: string): Promise<LiveJob> {
