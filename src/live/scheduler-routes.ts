@@ -1,9 +1,9 @@
 import { Type, type Static } from 'typebox';
 import { invalid } from '../core/errors.ts';
 import type { App } from '../core/http/server.ts';
-import { Text } from '../core/http/validation.ts';
 import { TASK_STATES, type TaskState } from './contract.ts';
 import { errorAnswers, LIVE_ERRORS } from './errors.ts';
+import { commaList } from './paging.ts';
 import type { Scheduler, TaskPlan, WorkflowPlan } from './scheduler.ts';
 
 const tags = ['live scheduler'];
@@ -61,9 +61,7 @@ const ChangeBody = Type.Object({
 }, { additionalProperties: false, minProperties: 1 });
 const ListQuery = Type.Object({
   job_id: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
-  state: Type.Optional(Text(`^(${TASK_STATES.join('|')})(,(${TASK_STATES.join('|')}))*$`, `a comma-separated list of ${TASK_STATES.join(', ')}`, {
-    description: 'Workflows with either task in one of these states',
-  })),
+  state: Type.Optional(commaList(TASK_STATES, 'task states', { description: 'Workflows with either task in one of these states' })),
   start: Type.Optional(UnixSeconds('workflow_start_time_utc at or after')),
   end: Type.Optional(UnixSeconds('workflow_start_time_utc before')),
   page_size: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 10 })),

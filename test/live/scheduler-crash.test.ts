@@ -17,7 +17,7 @@ for (const database of testDatabases) {
   test(`kill -9 of onair serve between activation and deactivation: the deactivation still fires (${database.name})`, async () => {
     const dataDir = tempDir();
     const databaseUrl = await database.create();
-    const env = { ...liveEnv({ ONAIR_SRT_PORT_START: '21500', ONAIR_SRT_PORT_END: '21599' }), ONAIR_DATA_DIR: dataDir, ...(databaseUrl ? { ONAIR_DATABASE_URL: databaseUrl } : {}) };
+    const env = { ...liveEnv({ ONAIR_SRT_PORT_START: '26500', ONAIR_SRT_PORT_END: '26599' }), ONAIR_DATA_DIR: dataDir, ...(databaseUrl ? { ONAIR_DATABASE_URL: databaseUrl } : {}) };
     let onair: OnairProcess | undefined;
     try {
       onair = await spawnOnair(env);
