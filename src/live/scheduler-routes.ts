@@ -11,7 +11,7 @@ const PATH = '/v1/scheduler/jobstartstop';
 const config = { access: 'private' as const, errors: LIVE_ERRORS };
 const BAD = { 400: 'Bad input: the error names the field' };
 const UNKNOWN = { 404: 'No such workflow' };
-const FIRED = { 409: 'The task is no longer pending (it fired, failed or was cancelled)' };
+const FIRED = { 409: 'The task is no longer pending (it fired, failed or was cancelled), or is firing now' };
 // Year 9999: every time a Date can print.
 const LAST_SECOND = 253402300799;
 
@@ -26,7 +26,7 @@ const TaskView = Type.Object({
   state: Type.Union([Type.Literal('pending'), Type.Literal('cancelled'), Type.Literal('failed'), Type.Literal('finished')]),
   time_utc: Type.Integer(),
   notification: Type.Optional(Type.Integer()),
-  fired_at: Type.Optional(Type.String({ format: 'date-time', description: 'When it fired (it was due at time_utc)' })),
+  fired_at: Type.Optional(Type.String({ format: 'date-time', description: 'When its task fired it (it was due at time_utc); set while it is firing too (state still pending: PUT and DELETE answer 409 then)' })),
   error: Type.Optional(Type.String({ description: 'Why it failed' })),
 });
 const WorkflowSchema = Type.Object({
