@@ -4,13 +4,14 @@ import type { Logger } from 'pino';
 import { Type, type Static } from 'typebox';
 import type { Clock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
-import { ChannelBusy, Conflict, conflict, invalid, NotFound, notFound, TimedOut, Unavailable } from '../core/errors.ts';
+import { ChannelBusy, Conflict, conflict, errorMessage, invalid, NotFound, notFound, TimedOut, Unavailable } from '../core/errors.ts';
 import type { BusEvent, EventBus } from '../core/events/bus.ts';
 import type { NodeIdentity } from '../core/node.ts';
 import type { Gate, Ingest, InstanceRef, StreamStatus } from '../gate/contract.ts';
 import type { Operation, TaskService } from '../tasks/contract.ts';
 import type { ActivationOptions, JobChange, JobState, LiveJob, LiveJobs, LiveJobView, SepState } from './contract.ts';
-import { ACTIVE_SEP_STATES, type JobCursor, type JobStore } from './job-store.ts';
+import { ACTIVE_SEP_STATES, type JobStore } from './job-store.ts';
+import { pageTokens } from './paging.ts';
 import type { JobRow } from './migrations.ts';
 
 export interface JobServiceOptions {
@@ -52,6 +53,8 @@ const REMOTE_MS = 10_000;
 /** How much longer it waits for a task the job's node is running (opening the job) before answering it in progress. */
 const OPENING_MS = 60_000;
 const JOB_ID = /^[0-9a-f]{32}$/;
+/** next_token of the list of jobs: another list's is refused. */
+const tokens = pageTokens('live jobs', JOB_ID);
 
 /** A change of state as the history tells it; `set` changes the activation's own columns with it. */
 interface Step {
@@ -72,7 +75,6 @@ const ActionParameters = Type.Object({
 /** A row whose states are read as the contract's. */
 type Current = JobRow & { state: JobState; sep_state: SepState };
 
-const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 const isActive = (row: JobRow) => ACTIVE_SEP_STATES.includes(row.sep_state);
 const DEACTIVATING: readonly string[] = ['pending_deactivation', 'deactivation_in_progress'];
 const isDeactivating = (row: JobRow) => DEACTIVATING.includes(row.sep_state);
@@ -100,18 +102,6 @@ function stepOf(type: string, reason?: string): Step | undefined {
       }
     default: return undefined;
   }
-}
-
-export function encodeToken(cursor: JobCursor): string {
-  return Buffer.from(JSON.stringify([cursor.created_at, cursor.id])).toString('base64url');
-}
-
-function decodeToken(token: string): JobCursor {
-  try {
-    const [createdAt, id] = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
-    if (Number.isSafeInteger(createdAt) && typeof id === 'string' && JOB_ID.test(id)) return { created_at: createdAt, id };
-  } catch { /* refused below */ }
-  throw invalid('querystring.start_token', 'is not a token this list gave (next_token)');
 }
 
 /**
@@ -176,11 +166,12 @@ export class JobService implements LiveJobs {
   }
 
   async list(options: { states: string[]; pageSize: number; startToken?: string }): Promise<JobPage> {
-    const after = options.startToken === undefined ? undefined : decodeToken(options.startToken);
+    const start = options.startToken === undefined ? undefined : tokens.read(options.startToken);
+    const after = start && { created_at: start.at, id: start.id };
     const rows = await this.#o.store.list({ states: options.states, limit: options.pageSize + 1, after });
     const page = rows.slice(0, options.pageSize);
     const jobs = await Promise.all(page.map(async (row) => this.#jobOf(row, await this.#ingest(row))));
-    return { jobs, next_token: rows.length > options.pageSize ? encodeToken(page.at(-1)!) : null };
+    return { jobs, next_token: rows.length > options.pageSize ? tokens.write({ at: page.at(-1)!.created_at, id: page.at(-1)!.id }) : null };
   }
 
   /** Opens the job here, or on its node through a task pinned to it (waiting for it). */
@@ -213,7 +204,7 @@ export class JobService implements LiveJobs {
       if (ownerGone(error)) throw await this.#deferred(id, ingest, row.node, error, by);
       if (!(error instanceof Conflict)) {
         await this.#step(id, ingest, (current) => (current.sep_state === 'deactivation_in_progress'
-          ? { state: current.state, sep_state: 'waiting', reason: `deactivation failed: ${messageOf(error)}`, by } : undefined));
+          ? { state: current.state, sep_state: 'waiting', reason: `deactivation failed: ${errorMessage(error)}`, by } : undefined));
         throw error;
       }
     }
@@ -332,8 +323,8 @@ export class JobService implements LiveJobs {
       return availability.session!;
     } catch (error) {
       const failed = await this.#step(row.id, ingest, (current) => (how.still(current)
-        ? { state: 'failed', sep_state: 'ready', reason: `activation failed: ${messageOf(error)}`, by: how.by, set: { session: null } } : undefined));
-      this.#logger.warn({ job: row.id, error: messageOf(error) }, 'live job could not be activated');
+        ? { state: 'failed', sep_state: 'ready', reason: `activation failed: ${errorMessage(error)}`, by: how.by, set: { session: null } } : undefined));
+      this.#logger.warn({ job: row.id, error: errorMessage(error) }, 'live job could not be activated');
       throw failed.changed ? error : deactivatedMeanwhile(row.id);
     }
   }
@@ -361,9 +352,9 @@ export class JobService implements LiveJobs {
   /** The gate could not reach the node running the job's session: the job stays pending_deactivation until it can. */
   async #deferred(id: string, ingest: Ingest | undefined, node: string, error: unknown, by: string): Promise<Error> {
     await this.#step(id, ingest, (current) => (current.sep_state === 'deactivation_in_progress'
-      ? { state: current.state, sep_state: 'pending_deactivation', reason: `deactivation waits for node ${node}: ${messageOf(error)}`, by } : undefined));
-    this.#logger.warn({ job: id, node, error: messageOf(error) }, 'live job deactivation waits for its node');
-    return new Unavailable(`Job ${id} will be deactivated when node ${node} is back: ${messageOf(error)}`);
+      ? { state: current.state, sep_state: 'pending_deactivation', reason: `deactivation waits for node ${node}: ${errorMessage(error)}`, by } : undefined));
+    this.#logger.warn({ job: id, node, error: errorMessage(error) }, 'live job deactivation waits for its node');
+    return new Unavailable(`Job ${id} will be deactivated when node ${node} is back: ${errorMessage(error)}`);
   }
 
   #heard(event: BusEvent): void {
