@@ -97,6 +97,20 @@ for (const database of testDatabases) {
       }
     });
 
+    test('a deactivation left pending (its node was out of reach) is finished when the job\'s session ends', async () => {
+      const job = (await server.request('POST', '/v1/jobs', { static: true })).body;
+      assert.equal((await server.request('PUT', `/v1/jobs/${job.id}/activate`)).body.sep_state, 'waiting');
+      // As a deactivation that timed out waiting for the job's node leaves it.
+      await server.onair.database.kysely.updateTable('live_jobs').set({ sep_state: 'pending_deactivation' }).where('id', '=', job.id).execute();
+      await server.onair.gate.gate.deactivate(job.channel);
+      let now: any;
+      await waitFor(async () => {
+        now = await get(job.id);
+        return now.sep_state === 'ready';
+      }, 'the job to be closed').catch((error) => assert.fail(`${error.message}: ${reasons(now).join(', ')}`));
+      assert.deepEqual([now.state, now.history.at(-1).reason], ['standby', 'deactivated']);
+    });
+
     test('a cancel that cannot remove the channel cancels nothing; the next one finishes it', async () => {
       const job = (await server.request('POST', '/v1/jobs', { static: true })).body;
       const gate = server.onair.gate.gate;
