@@ -35,7 +35,7 @@ for (const database of testDatabases) {
       assert.equal(job.channel, `job-${job.id}`);
       assert.equal(job.node, server.onair.bus.origin);
       assert.equal(job.playback_url, `https://radio.example.org/channels/job-${job.id}/listen`);
-      assert.ok(job.ingest.port >= 20000 && job.ingest.port <= 20999, String(job.ingest.port));
+      assert.ok(job.ingest.port >= Number(JOBS_ENV.ONAIR_SRT_PORT_START) && job.ingest.port <= Number(JOBS_ENV.ONAIR_SRT_PORT_END), String(job.ingest.port));
       assert.equal(job.ingest.url, `srt://${job.ingest.host}:${job.ingest.port}?pbkeylen=32&linger=3`);
       // base64url of 24 random bytes: 32 characters of 64 possible ones, 192 bits.
       assert.match(job.ingest.stream_key, /^[A-Za-z0-9_-]{32}$/);
