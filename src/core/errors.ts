@@ -93,3 +93,6 @@ export class Refused extends DomainError {
 export const invalid = (field: string, message: string) => new InvalidInput(field, message);
 export const notFound = (detail: string) => new NotFound(detail);
 export const conflict = (detail: string) => new Conflict(detail);
+
+/** What went wrong, as words: an Error's message, anything else as a string. */
+export const errorMessage = (error: unknown) => (error instanceof Error ? error.message : String(error));

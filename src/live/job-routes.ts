@@ -5,6 +5,7 @@ import { Text } from '../core/http/validation.ts';
 import { JOB_STATES, SEP_STATES } from './contract.ts';
 import { errorAnswers, LIVE_ERRORS } from './errors.ts';
 import type { JobService } from './jobs.ts';
+import { commaList } from './paging.ts';
 
 const tags = ['live jobs'];
 const BAD = { 400: 'A parameter or the body is not valid: the error names it' };
@@ -54,7 +55,7 @@ const Job = Type.Object({
 });
 
 const Params = Type.Object({ id: Type.String({ maxLength: 64, description: 'Job id (32 lowercase hex); any other is a 404' }) });
-const States = Text(`^(${JOB_STATES.join('|')})(,(${JOB_STATES.join('|')}))*$`, `states separated by commas (${JOB_STATES.join(', ')})`);
+const States = commaList(JOB_STATES, 'states');
 
 const who = (request: FastifyRequest) => `api ${request.ip}`;
 /** Every answer carries the stream key. */
@@ -89,14 +90,21 @@ export function registerJobRoutes(app: App, jobs: JobService): void {
     config, schema: { tags, summary: 'A live job', params: Params, response: { 200: Job, ...errorAnswers({ ...BAD, ...UNKNOWN }) } },
   }, async (request, reply) => secret(reply).send(await jobs.get(request.params.id)));
 
-  const action = (path: string, summary: string, run: (id: string, by: string) => Promise<unknown>, description?: string) =>
+  const action = (path: string, summary: string, run: (id: string, by: string) => Promise<unknown>, answers: Record<number, string>, description?: string) =>
     app.put(`/v1/jobs/:id/${path}`, {
-      config, schema: { tags, summary, ...(description && { description }), params: Params, response: { 200: Job, ...errorAnswers({ ...BAD, ...UNKNOWN, 409: 'The job is cancelled' }) } },
+      config, schema: { tags, summary, ...(description && { description }), params: Params, response: { 200: Job, ...errorAnswers({ ...BAD, ...UNKNOWN, ...answers }) } },
     }, async (request, reply) => secret(reply).send(await run(request.params.id, who(request))));
-  action('activate', 'Open the job to its encoder', (id, by) => jobs.activate(id, { by }),
-    'The job waits for its encoder (waiting), then is on air (processing); a job already active answers as it is. 409 once cancelled.');
-  action('deactivate', 'Close the job: the stream ends within a second and new connections are refused', (id, by) => jobs.deactivate(id, { by }));
-  action('cancel', 'Cancel the job: deactivated, its workflows cancelled, its channel removed; it stays readable', (id, by) => jobs.cancel(id, by));
+  action('activate', 'Open the job to its encoder', (id, by) => jobs.activate(id, { by }), {
+    409: 'The job is cancelled, is being deactivated, or was deactivated while it was being opened',
+    503: "The job's node did not take the activation within 10 s, or could not open it",
+  }, 'The job waits for its encoder (waiting), then is on air (processing); a job already active, or still being opened by its node, answers as it is.');
+  action('deactivate', 'Close the job: the stream ends within a second and new connections are refused', (id, by) => jobs.deactivate(id, { by }), {
+    409: 'The job is cancelled',
+    503: "The job's node cannot be reached: the job stays pending_deactivation, and closes when its node is back (it is never opened again)",
+  });
+  action('cancel', 'Cancel the job: deactivated, its workflows cancelled, its channel removed; it stays readable', (id, by) => jobs.cancel(id, by), {
+    409: 'The job is cancelled already, or its channel is in use',
+  });
 
   app.post('/v1/jobs/:id/stream_key/rotate', {
     config, schema: { tags, summary: 'Give the job a new stream key (409 while it is active)', params: Params, response: { 200: Job, ...errorAnswers({ ...BAD, ...UNKNOWN, 409: 'The job is active (deactivate it first) or cancelled' }) } },

@@ -1,16 +1,17 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Updateable } from 'kysely';
 import type { Logger } from 'pino';
-import { Type } from 'typebox';
+import { Type, type Static } from 'typebox';
 import type { Clock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
-import { ChannelBusy, Conflict, conflict, invalid, NotFound, notFound, Unavailable } from '../core/errors.ts';
+import { ChannelBusy, Conflict, conflict, errorMessage, invalid, NotFound, notFound, TimedOut, Unavailable } from '../core/errors.ts';
 import type { BusEvent, EventBus } from '../core/events/bus.ts';
 import type { NodeIdentity } from '../core/node.ts';
 import type { Gate, Ingest, InstanceRef, StreamStatus } from '../gate/contract.ts';
 import type { Operation, TaskService } from '../tasks/contract.ts';
 import type { ActivationOptions, JobChange, JobState, LiveJob, LiveJobs, LiveJobView, SepState } from './contract.ts';
-import { ACTIVE_SEP_STATES, type JobCursor, type JobStore } from './job-store.ts';
+import { ACTIVE_SEP_STATES, type JobStore } from './job-store.ts';
+import { pageTokens } from './paging.ts';
 import type { JobRow } from './migrations.ts';
 
 export interface JobServiceOptions {
@@ -47,9 +48,13 @@ export const JOB_ACTION = 'live-job-action';
 const CHANNEL_PREFIX = 'job-';
 const DEFAULT_SECONDS = 1800;
 const HISTORY_KEPT = 200;
-/** How long activate() on another node waits for the job's node to open it. */
+/** How long activate() on another node waits for the job's node to take its task. */
 const REMOTE_MS = 10_000;
+/** How much longer it waits for a task the job's node is running (opening the job) before answering it in progress. */
+const OPENING_MS = 60_000;
 const JOB_ID = /^[0-9a-f]{32}$/;
+/** next_token of the list of jobs: another list's is refused. */
+const tokens = pageTokens('live jobs', JOB_ID);
 
 /** A change of state as the history tells it; `set` changes the activation's own columns with it. */
 interface Step {
@@ -70,8 +75,13 @@ const ActionParameters = Type.Object({
 /** A row whose states are read as the contract's. */
 type Current = JobRow & { state: JobState; sep_state: SepState };
 
-const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 const isActive = (row: JobRow) => ACTIVE_SEP_STATES.includes(row.sep_state);
+const DEACTIVATING: readonly string[] = ['pending_deactivation', 'deactivation_in_progress'];
+const isDeactivating = (row: JobRow) => DEACTIVATING.includes(row.sep_state);
+const deactivating = (id: string) => conflict(`Job ${id} is being deactivated`);
+const deactivatedMeanwhile = (id: string) => conflict(`Job ${id} was deactivated meanwhile`);
+/** The gate could not reach the node that runs the job's session. */
+const ownerGone = (error: unknown) => error instanceof Unavailable || error instanceof TimedOut;
 const instanceOf = (row: JobRow): InstanceRef | undefined => (row.instance === null ? undefined : JSON.parse(row.instance));
 
 /** What one of the gate's events about the job's current session changes. */
@@ -94,18 +104,6 @@ function stepOf(type: string, reason?: string): Step | undefined {
   }
 }
 
-export function encodeToken(cursor: JobCursor): string {
-  return Buffer.from(JSON.stringify([cursor.created_at, cursor.id])).toString('base64url');
-}
-
-function decodeToken(token: string): JobCursor {
-  try {
-    const [createdAt, id] = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
-    if (Number.isSafeInteger(createdAt) && typeof id === 'string' && JOB_ID.test(id)) return { created_at: createdAt, id };
-  } catch { /* refused below */ }
-  throw invalid('querystring.start_token', 'is not a token this list gave (next_token)');
-}
-
 /**
  * Live jobs with a static entry point (seed 001): each is a gate channel `job-<id>` made for it, opened on the node
  * that created it. The gate's events about the job's current session move its state; every change is in its history
@@ -122,17 +120,19 @@ export class JobService implements LiveJobs {
   constructor(options: JobServiceOptions) {
     this.#o = options;
     this.#logger = options.logger.child({ part: 'jobs' });
-    const operation: Operation<typeof ActionParameters> = {
+    const operation: Operation = {
       type: JOB_ACTION,
       summary: 'Activates or deactivates a live job on the node its ingest lives on',
       parameters: ActionParameters,
-      run: async ({ parameters: { job, action, instance, by } }) => {
-        const done = action === 'activate' ? await this.#activateHere(job, { instance, by }) : await this.deactivate(job, { by });
+      run: async ({ parameters, signal }) => {
+        // The tasks area checked them against ActionParameters when the task was made.
+        const { job, action, instance, by } = parameters as Static<typeof ActionParameters>;
+        const done = action === 'activate' ? await this.#activateHere(job, { instance, by }, signal) : await this.deactivate(job, { by });
         // Never the job itself: it carries the stream key.
         return { job, state: done.state, sep_state: done.sep_state };
       },
     };
-    this.operations = [operation as unknown as Operation];
+    this.operations = [operation];
   }
 
   async create(request: JobRequest, by: string): Promise<LiveJob> {
@@ -166,36 +166,45 @@ export class JobService implements LiveJobs {
   }
 
   async list(options: { states: string[]; pageSize: number; startToken?: string }): Promise<JobPage> {
-    const after = options.startToken === undefined ? undefined : decodeToken(options.startToken);
+    const start = options.startToken === undefined ? undefined : tokens.read(options.startToken);
+    const after = start && { created_at: start.at, id: start.id };
     const rows = await this.#o.store.list({ states: options.states, limit: options.pageSize + 1, after });
     const page = rows.slice(0, options.pageSize);
     const jobs = await Promise.all(page.map(async (row) => this.#jobOf(row, await this.#ingest(row))));
-    return { jobs, next_token: rows.length > options.pageSize ? encodeToken(page.at(-1)!) : null };
+    return { jobs, next_token: rows.length > options.pageSize ? tokens.write({ at: page.at(-1)!.created_at, id: page.at(-1)!.id }) : null };
   }
 
   /** Opens the job here, or on its node through a task pinned to it (waiting for it). */
   async activate(id: string, options: ActivationOptions = {}): Promise<LiveJob> {
     const row = await this.#row(id);
     if (row.sep_state === 'cancelled') throw conflict(`Job ${id} is cancelled`);
+    if (isDeactivating(row)) throw deactivating(id);
     if (row.node !== this.#o.node.id) return isActive(row) ? this.#jobOf(row, await this.#ingest(row)) : this.#elsewhere(row, 'activate', options);
     return this.#activateHere(id, options);
   }
 
-  /** From any instance: the gate ends the activation wherever it runs. */
+  /**
+   * From any instance: the gate ends the activation wherever it runs. When the job's node cannot be reached, the job
+   * stays pending_deactivation (never opened again): its node closes it when its session ends, or when it starts again.
+   */
   async deactivate(id: string, options: { by?: string } = {}): Promise<LiveJob> {
     const by = options.by ?? 'onair';
     const row = await this.#row(id);
     const ingest = await this.#ingest(row);
-    const pending = await this.#step(id, ingest, (current) => (['pending_activation', 'activation_in_progress', 'waiting'].includes(current.sep_state)
+    const pending = await this.#step(id, ingest, (current) => (isActive(current) && !isDeactivating(current)
       ? { state: current.state, sep_state: 'pending_deactivation', reason: 'deactivation asked', by } : undefined));
     if (!pending.changed) return this.#jobOf(pending.row, ingest);
-    await this.#step(id, ingest, (current) => ({ state: current.state, sep_state: 'deactivation_in_progress', reason: 'closing the ingest', by }));
+    const closing = await this.#step(id, ingest, (current) => (current.sep_state === 'pending_deactivation'
+      ? { state: current.state, sep_state: 'deactivation_in_progress', reason: 'closing the ingest', by } : undefined));
+    if (!closing.changed) return this.#jobOf(closing.row, ingest);
     try {
       await this.#o.gate.deactivate(row.channel);
     } catch (error) {
       // Conflict: the gate had no activation left (it ended meanwhile): the job is closed all the same.
+      if (ownerGone(error)) throw await this.#deferred(id, ingest, row.node, error, by);
       if (!(error instanceof Conflict)) {
-        await this.#step(id, ingest, (current) => ({ state: current.state, sep_state: 'waiting', reason: `deactivation failed: ${messageOf(error)}`, by }));
+        await this.#step(id, ingest, (current) => (current.sep_state === 'deactivation_in_progress'
+          ? { state: current.state, sep_state: 'waiting', reason: `deactivation failed: ${errorMessage(error)}`, by } : undefined));
         throw error;
       }
     }
@@ -205,19 +214,22 @@ export class JobService implements LiveJobs {
     return this.#jobOf(closed.row, ingest);
   }
 
-  /** Deactivates it if active, cancels its workflows and removes its channel; it stays readable. */
+  /**
+   * Deactivates it if active, cancels its workflows and removes its channel, then marks it cancelled (a cancel that
+   * failed half-way is finished by the next); it stays readable.
+   */
   async cancel(id: string, by: string): Promise<LiveJob> {
     const row = await this.#row(id);
     if (row.sep_state === 'cancelled') throw conflict(`Job ${id} is cancelled already`);
     if (isActive(row)) await this.deactivate(id, { by });
-    const done = await this.#step(id, undefined, (current) => {
-      if (current.sep_state === 'cancelled') throw conflict(`Job ${id} is cancelled already`);
-      if (isActive(current)) throw conflict(`Job ${id} was activated meanwhile: deactivate it, then cancel it`);
-      return { state: 'cancelled', sep_state: 'cancelled', reason: 'cancelled', by, set: { session: null } };
-    });
     await this.#o.cancelWorkflows(id);
     await this.#o.gate.removeChannel(row.channel).catch((error) => {
+      if (error instanceof ChannelBusy) throw conflict(`Job ${id} is in use (activated meanwhile?): deactivate it, then cancel it`);
       if (!(error instanceof NotFound)) throw error;
+    });
+    const done = await this.#step(id, undefined, (current) => {
+      if (current.sep_state === 'cancelled') throw conflict(`Job ${id} is cancelled already`);
+      return { state: 'cancelled', sep_state: 'cancelled', reason: 'cancelled', by, set: { session: null } };
     });
     this.#logger.info({ job: id, by }, 'live job cancelled');
     return this.#jobOf(done.row, undefined);
@@ -257,35 +269,51 @@ export class JobService implements LiveJobs {
     await Promise.all(this.#queues.values());
   }
 
-  async #activateHere(id: string, options: ActivationOptions): Promise<LiveJob> {
+  /**
+   * Opens the job on this node. Its session column holds this call's attempt while it opens, so that only this call
+   * ends it (opened or failed); a deactivation meanwhile wins (409). `signal`: the task that asked was cancelled.
+   */
+  async #activateHere(id: string, options: ActivationOptions, signal?: AbortSignal): Promise<LiveJob> {
     const by = options.by ?? 'onair';
     const row = await this.#row(id);
     const ingest = await this.#ingest(row);
     const instance = options.instance ?? null;
     const pending = await this.#step(id, ingest, (current) => {
       if (current.sep_state === 'cancelled') throw conflict(`Job ${id} is cancelled`);
+      if (isDeactivating(current)) throw deactivating(id);
       if (current.sep_state !== 'ready') return undefined;
       return { state: current.state, sep_state: 'pending_activation', reason: 'activation asked', by, set: { instance: instance && JSON.stringify(instance) } };
     });
     if (!pending.changed) return this.#jobOf(pending.row, ingest);
-    await this.#step(id, ingest, (current) => ({ state: current.state, sep_state: 'activation_in_progress', reason: 'opening the ingest', by }));
+    const attempt = `opening ${randomUUID()}`;
+    const ours = (current: JobRow) => current.session === attempt && current.sep_state === 'activation_in_progress';
+    const opening = await this.#step(id, ingest, (current) => (current.sep_state === 'pending_activation'
+      ? { state: current.state, sep_state: 'activation_in_progress', reason: 'opening the ingest', by, set: { session: attempt } } : undefined));
+    if (!opening.changed) throw deactivatedMeanwhile(id);
+    if (signal?.aborted) {
+      await this.#step(id, ingest, (current) => (ours(current) ? { state: current.state, sep_state: 'ready', reason: 'activation cancelled', by, set: { session: null } } : undefined));
+      throw conflict(`The activation of job ${id} was cancelled`);
+    }
     const unrecorded = pending.row.record === 1 && instance === null;
-    const session = await this.#open(pending.row, ingest, { maxWaitMs: pending.row.max_waiting_time * 1000, by });
+    const session = await this.#open(pending.row, ingest, { maxWaitMs: pending.row.max_waiting_time * 1000, by, still: ours });
     const reason = unrecorded ? 'activated without recording: record needs a programme instance' : 'activated';
-    const opened = await this.#step(id, ingest, (current) => (current.sep_state === 'activation_in_progress'
+    const opened = await this.#step(id, ingest, (current) => (ours(current)
       ? { state: 'waiting', sep_state: 'waiting', reason, by, set: { session, activated_at: this.#o.clock.now() } } : undefined));
     if (!opened.changed) {
       // Deactivated while it was being opened: close what was opened.
       await this.#o.gate.deactivate(pending.row.channel).catch(() => undefined);
-      return this.#jobOf(opened.row, ingest);
+      throw deactivatedMeanwhile(id);
     }
     this.#logger.info({ job: id, by, session }, 'live job activated');
     await this.#queued(id, () => this.#catchUp(id));
     return this.#jobOf((await this.#o.store.get(id))!, ingest);
   }
 
-  /** Gate.activate for the job; a refusal fails the job (it may be activated again) and is thrown on. */
-  async #open(row: JobRow, ingest: Ingest | undefined, how: { maxWaitMs: number; by: string }): Promise<string> {
+  /**
+   * Gate.activate for the job; a refusal fails the job (it may be activated again) and is thrown on, unless the job is
+   * not `still` as this opening left it (deactivated meanwhile: Conflict).
+   */
+  async #open(row: JobRow, ingest: Ingest | undefined, how: { maxWaitMs: number; by: string; still: (current: JobRow) => boolean }): Promise<string> {
     const instance = instanceOf(row);
     try {
       const availability = await this.#o.gate.activate(row.channel, {
@@ -294,29 +322,39 @@ export class JobService implements LiveJobs {
       });
       return availability.session!;
     } catch (error) {
-      await this.#step(row.id, ingest, () => ({ state: 'failed', sep_state: 'ready', reason: `activation failed: ${messageOf(error)}`, by: how.by, set: { session: null } }));
-      this.#logger.warn({ job: row.id, error: messageOf(error) }, 'live job could not be activated');
-      throw error;
+      const failed = await this.#step(row.id, ingest, (current) => (how.still(current)
+        ? { state: 'failed', sep_state: 'ready', reason: `activation failed: ${errorMessage(error)}`, by: how.by, set: { session: null } } : undefined));
+      this.#logger.warn({ job: row.id, error: errorMessage(error) }, 'live job could not be activated');
+      throw failed.changed ? error : deactivatedMeanwhile(row.id);
     }
   }
 
   /** After a restart: the gate freed the channel; the job is opened again, or its deactivation finished. */
   async #reopen(row: JobRow): Promise<boolean> {
     const ingest = await this.#ingest(row);
-    if (row.sep_state === 'pending_deactivation' || row.sep_state === 'deactivation_in_progress') {
+    if (isDeactivating(row)) {
       await this.#step(row.id, ingest, () => ({ state: 'standby', sep_state: 'ready', reason: 'deactivated (finished after a restart)', by: 'onair', set: { session: null } }));
       return false;
     }
     const live = row.state === 'processing' || row.state === 'disconnected';
     const remaining = (row.activated_at ?? this.#o.clock.now()) + row.max_waiting_time * 1000 - this.#o.clock.now();
     const maxWaitMs = live ? row.reconnect_time * 1000 : Math.max(1000, remaining);
-    const session = await this.#open(row, ingest, { maxWaitMs, by: 'onair' });
+    const still = (current: JobRow) => current.sep_state === row.sep_state && current.session === row.session;
+    const session = await this.#open(row, ingest, { maxWaitMs, by: 'onair', still });
     // A job that was on air stays disconnected: its encoder has reconnect_time to come back, after another restart too.
     await this.#step(row.id, ingest, () => ({
       state: live ? 'disconnected' : 'waiting', sep_state: 'waiting', reason: 'opened again after a restart', by: 'onair', set: { session, activated_at: row.activated_at ?? this.#o.clock.now() },
     }));
     this.#logger.info({ job: row.id, session }, 'live job opened again after a restart');
     return true;
+  }
+
+  /** The gate could not reach the node running the job's session: the job stays pending_deactivation until it can. */
+  async #deferred(id: string, ingest: Ingest | undefined, node: string, error: unknown, by: string): Promise<Error> {
+    await this.#step(id, ingest, (current) => (current.sep_state === 'deactivation_in_progress'
+      ? { state: current.state, sep_state: 'pending_deactivation', reason: `deactivation waits for node ${node}: ${errorMessage(error)}`, by } : undefined));
+    this.#logger.warn({ job: id, node, error: errorMessage(error) }, 'live job deactivation waits for its node');
+    return new Unavailable(`Job ${id} will be deactivated when node ${node} is back: ${errorMessage(error)}`);
   }
 
   #heard(event: BusEvent): void {
@@ -329,16 +367,22 @@ export class JobService implements LiveJobs {
     void this.#queued(id, () => this.#follow(id, status.session, step)).catch((error) => this.#logger.error({ err: error, job: id }, 'could not follow the gate'));
   }
 
-  /** A change the gate told of, for the job's current session only, once. */
+  /**
+   * A change the gate told of, for the job's current session only, once. A deactivation left pending (its node was
+   * out of reach) is finished by the end of the session.
+   */
   async #follow(id: string, session: string, step: Step): Promise<void> {
-    const row = await this.#o.store.get(id);
-    if (!row || row.session !== session || row.sep_state !== 'waiting') return;
-    const ingest = await this.#ingest(row);
-    await this.#step(id, ingest, (current) => {
-      if (current.session !== session || current.sep_state !== 'waiting') return undefined;
-      if (current.state === step.state && current.sep_state === step.sep_state) return undefined;
+    const decide = (current: JobRow): Step | undefined => {
+      if (current.session !== session) return undefined;
+      if (current.sep_state === 'pending_deactivation' && step.sep_state === 'ready') {
+        return { state: 'standby', sep_state: 'ready', reason: 'deactivated', by: 'onair', set: { session: null } };
+      }
+      if (current.sep_state !== 'waiting' || (current.state === step.state && current.sep_state === step.sep_state)) return undefined;
       return step;
-    });
+    };
+    const row = await this.#o.store.get(id);
+    if (!row || !decide(row)) return;
+    await this.#step(id, await this.#ingest(row), decide);
   }
 
   /** What the gate's events of the job's session told before the session was stored, read from its availability. */
@@ -361,14 +405,24 @@ export class JobService implements LiveJobs {
     return next;
   }
 
-  /** activate() for a job of another node: a task pinned to that node, waited for up to 10 s. */
+  /**
+   * activate() for a job of another node: a task pinned to that node, waited for up to 10 s to start (then cancelled),
+   * and up to OPENING_MS more once running: a task still running then may open the job, which is answered as it is.
+   */
   async #elsewhere(row: JobRow, action: 'activate' | 'deactivate', options: ActivationOptions): Promise<LiveJob> {
     const parameters = { job: row.id, action, by: options.by ?? 'onair', ...(options.instance && { instance: options.instance }) };
     const { task } = await this.#o.tasks.submit({ operation: { type: JOB_ACTION, parameters }, node: row.node });
-    const record = await this.#settled(task.id);
+    let record = await this.#settled(task.id, REMOTE_MS);
+    if (!record && (await this.#o.tasks.get(task.id))?.status === 'running') record = await this.#settled(task.id, OPENING_MS);
+    // Still running: it may open the job, so it is not told as failed (nor cancelled): the job is answered as it is.
+    if (!record && (await this.#o.tasks.get(task.id))?.status === 'running') return this.get(row.id);
     if (!record) {
-      await this.#o.tasks.cancel(task.id).catch(() => undefined);
-      throw new Unavailable(`node ${row.node} did not open job ${row.id} within ${REMOTE_MS / 1000} s`);
+      // Not started: cancelled (a run that starts meanwhile sees its signal before opening).
+      if (await this.#o.tasks.cancel(task.id).then(() => true, () => false)) {
+        throw new Unavailable(`node ${row.node} did not open job ${row.id} within ${REMOTE_MS / 1000} s`);
+      }
+      record = await this.#o.tasks.get(task.id);
+      if (!record || !['failed', 'cancelled'].includes(record.status)) return this.get(row.id);
     }
     if (record.status !== 'completed') {
       const now = await this.#row(row.id);
@@ -378,10 +432,10 @@ export class JobService implements LiveJobs {
     return this.get(row.id);
   }
 
-  /** The task once finished, or undefined when it is not within REMOTE_MS. */
-  async #settled(task: string) {
+  /** The task once finished, or undefined when it is not within `ms`. */
+  async #settled(task: string, ms: number) {
     const deadline = new AbortController();
-    const alarm = this.#o.clock.at(this.#o.clock.now() + REMOTE_MS, () => deadline.abort());
+    const alarm = this.#o.clock.at(this.#o.clock.now() + ms, () => deadline.abort());
     try {
       for (;;) {
         const record = await this.#o.tasks.get(task);

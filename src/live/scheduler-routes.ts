@@ -1,9 +1,9 @@
 import { Type, type Static } from 'typebox';
 import { invalid } from '../core/errors.ts';
 import type { App } from '../core/http/server.ts';
-import { Text } from '../core/http/validation.ts';
 import { TASK_STATES, type TaskState } from './contract.ts';
 import { errorAnswers, LIVE_ERRORS } from './errors.ts';
+import { commaList } from './paging.ts';
 import type { Scheduler, TaskPlan, WorkflowPlan } from './scheduler.ts';
 
 const tags = ['live scheduler'];
@@ -11,7 +11,7 @@ const PATH = '/v1/scheduler/jobstartstop';
 const config = { access: 'private' as const, errors: LIVE_ERRORS };
 const BAD = { 400: 'Bad input: the error names the field' };
 const UNKNOWN = { 404: 'No such workflow' };
-const FIRED = { 409: 'The task is no longer pending (it fired, failed or was cancelled)' };
+const FIRED = { 409: 'The task is no longer pending (it fired, failed or was cancelled), or is firing now' };
 // Year 9999: every time a Date can print.
 const LAST_SECOND = 253402300799;
 
@@ -26,7 +26,7 @@ const TaskView = Type.Object({
   state: Type.Union([Type.Literal('pending'), Type.Literal('cancelled'), Type.Literal('failed'), Type.Literal('finished')]),
   time_utc: Type.Integer(),
   notification: Type.Optional(Type.Integer()),
-  fired_at: Type.Optional(Type.String({ format: 'date-time', description: 'When it fired (it was due at time_utc)' })),
+  fired_at: Type.Optional(Type.String({ format: 'date-time', description: 'When its task fired it (it was due at time_utc); set while it is firing too (state still pending: PUT and DELETE answer 409 then)' })),
   error: Type.Optional(Type.String({ description: 'Why it failed' })),
 });
 const WorkflowSchema = Type.Object({
@@ -61,9 +61,7 @@ const ChangeBody = Type.Object({
 }, { additionalProperties: false, minProperties: 1 });
 const ListQuery = Type.Object({
   job_id: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
-  state: Type.Optional(Text(`^(${TASK_STATES.join('|')})(,(${TASK_STATES.join('|')}))*$`, `a comma-separated list of ${TASK_STATES.join(', ')}`, {
-    description: 'Workflows with either task in one of these states',
-  })),
+  state: Type.Optional(commaList(TASK_STATES, 'task states', { description: 'Workflows with either task in one of these states' })),
   start: Type.Optional(UnixSeconds('workflow_start_time_utc at or after')),
   end: Type.Optional(UnixSeconds('workflow_start_time_utc before')),
   page_size: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 10 })),

@@ -2,15 +2,16 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Type } from 'typebox';
 import type { Clock } from '../core/clock.ts';
-import { Conflict, conflict, invalid, NotFound, notFound } from '../core/errors.ts';
+import { Conflict, conflict, errorMessage, invalid, NotFound, notFound } from '../core/errors.ts';
 import type { EventBus } from '../core/events/bus.ts';
 import { nameUuid } from '../core/ids.ts';
 import type { InstanceRef } from '../gate/contract.ts';
-import type { Operation, OperationContext, TaskService } from '../tasks/contract.ts';
+import { UNFINISHED, type Operation, type OperationContext, type TaskService } from '../tasks/contract.ts';
 import type { Notifications } from '../webhooks/contract.ts';
 import type { LiveJobs, LiveScheduler, TaskState, Workflow, WorkflowTask, WindowRequest } from './contract.ts';
 import type { WorkflowRow } from './migrations.ts';
-import type { WorkflowFilter, WorkflowPatch, WorkflowStore } from './workflow-store.ts';
+import { pageTokens } from './paging.ts';
+import type { Overlap, WorkflowFilter, WorkflowPatch, WorkflowStore } from './workflow-store.ts';
 
 export interface SchedulerOptions {
   store: WorkflowStore;
@@ -82,9 +83,17 @@ const NotifyParameters = Type.Object({
   action: Type.Union([Type.Literal('notify-activate'), Type.Literal('notify-deactivate')]),
 }, { additionalProperties: false });
 
-const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
 const stateOf = (row: WorkflowRow, kind: Kind) => row[`${kind}_state`] as TaskState;
 const pendingKinds = (row: WorkflowRow) => KINDS.filter((kind) => stateOf(row, kind) === 'pending');
+/** A pending step whose task has claimed it: it is firing, and the workflow row says so until it has fired. */
+const firing = (row: WorkflowRow) => pendingKinds(row).find((kind) => row[`${kind}_fired_at`] !== null);
+const TOKENS = pageTokens('jobstartstop workflows');
+
+/** Refuses any change of a workflow whose activation or deactivation is firing: the task has the workflow now. */
+function refuseFiring(row: WorkflowRow): void {
+  const kind = firing(row);
+  if (kind) throw conflict(`Workflow ${row.id}: the ${kind} has fired (it is under way); read the workflow again`);
+}
 
 /** The jobstartstop scheduler (seed 001): each activation, deactivation and notification is a task of the task engine. */
 export class Scheduler implements LiveScheduler {
@@ -103,9 +112,12 @@ export class Scheduler implements LiveScheduler {
     ];
   }
 
-  /** Submits again the tasks of unfinished workflows that a crash may have left without them (the same ids: once). */
+  /**
+   * Gives every unfinished workflow its tasks again: those a crash left unsubmitted under the same ids (once), and a new
+   * revision when a pending step's task has ended without firing it (cancelled by hand), so that no step stays pending.
+   */
   async start(): Promise<void> {
-    for (const row of await this.#o.store.unfinished()) await this.#submit(row);
+    for (const row of await this.#o.store.unfinished()) await this.#resubmit(row);
   }
 
   // --- The API (seconds are converted by the routes; fields named as the request has them).
@@ -125,12 +137,12 @@ export class Scheduler implements LiveScheduler {
   async list(query: ListQuery): Promise<{ workflows: WorkflowView[]; next_token: string | null }> {
     const filter: WorkflowFilter = {
       job: query.job, states: query.states, from: query.from, to: query.to, limit: query.limit + 1,
-      after: query.token === undefined ? undefined : readToken(query.token),
+      after: query.token === undefined ? undefined : TOKENS.read(query.token),
     };
     const rows = await this.#o.store.list(filter);
     const page = rows.slice(0, query.limit);
     const last = page.at(-1);
-    return { workflows: page.map((row) => this.#view(row)), next_token: rows.length > query.limit && last ? writeToken(last) : null };
+    return { workflows: page.map((row) => this.#view(row)), next_token: rows.length > query.limit && last ? TOKENS.write({ at: last.activation_at, id: last.id }) : null };
   }
 
   // --- LiveScheduler (epoch ms).
@@ -150,17 +162,18 @@ export class Scheduler implements LiveScheduler {
     return this.#move(workflow, changes, INTERNAL);
   }
 
+  /** The row decides: a step its task has claimed wins (Conflict); the tasks of the steps cancelled are withdrawn after. */
   async cancel(workflow: string): Promise<WorkflowView> {
-    const row = await this.#row(workflow);
-    const kinds = pendingKinds(row);
-    if (kinds.length === 0) throw conflict(`Workflow ${workflow} has nothing left pending to cancel`);
-    // The tasks first: an activation firing now wins (409), rather than open the job of a workflow said cancelled.
-    await this.#withdraw(row, kinds);
+    await this.#row(workflow);
+    let kinds: Kind[] = [];
     const changed = await this.#o.store.change(workflow, (current) => {
-      const left = pendingKinds(current);
-      return left.length === 0 ? undefined : { ...Object.fromEntries(left.map((kind) => [`${kind}_state`, 'cancelled'])), updated_at: this.#o.clock.now() };
+      kinds = pendingKinds(current);
+      if (kinds.length === 0) throw conflict(`Workflow ${workflow} has nothing left pending to cancel`);
+      refuseFiring(current);
+      return { ...Object.fromEntries(kinds.map((kind) => [`${kind}_state`, 'cancelled'])), updated_at: this.#o.clock.now() };
     }, this.#announce);
-    if (!changed) throw conflict(`Workflow ${workflow} has nothing left pending to cancel`);
+    if (!changed) throw notFound(`There is no jobstartstop workflow ${workflow}`);
+    await this.#withdraw(changed, kinds);
     return this.#view(changed);
   }
 
@@ -182,6 +195,7 @@ export class Scheduler implements LiveScheduler {
 
   async #create(plan: WorkflowPlan, caller: Caller): Promise<{ workflow: WorkflowView; secret?: string }> {
     await this.#check(plan, caller);
+    // Before the insert's transaction: the URL's lookup must not hold the job's overlap check.
     const endpoint = plan.notification_url === undefined ? undefined : await this.#o.notifications.endpoint(plan.notification_url, `${caller.prefix}notification_url`);
     const now = this.#o.clock.now();
     const row: WorkflowRow = {
@@ -192,32 +206,32 @@ export class Scheduler implements LiveScheduler {
       activation_fired_at: null, activation_error: null, deactivation_fired_at: null, deactivation_error: null,
       revision: 0, created_at: now, updated_at: now,
     };
-    await this.#o.store.insert(row, this.#announce);
+    await this.#o.store.insert(row, this.#announce, this.#overlap(caller, [...KINDS]));
     await this.#submit(row);
     this.#o.logger.info({ workflow: row.id, job: row.job_id, activation: row.activation_at, deactivation: row.deactivation_at }, 'jobstartstop workflow scheduled');
     return { workflow: this.#view(row), ...(endpoint?.secret === undefined ? {} : { secret: endpoint.secret }) };
   }
 
-  /** Moves pending tasks: a new revision, the tasks of the old one cancelled (one that has fired loses the move: Conflict). */
+  /**
+   * Moves pending steps: a new revision in the row first (refused while a step is firing: its task has the workflow),
+   * then the old revision's tasks withdrawn and the new ones submitted.
+   */
   async #move(id: string, changes: Partial<Record<Kind, TaskPlan>>, caller: Caller): Promise<WorkflowView> {
     const row = await this.#row(id);
-    for (const kind of KINDS) {
-      if (changes[kind] && stateOf(row, kind) !== 'pending') {
-        throw conflict(`Workflow ${id}: the ${kind} is ${stateOf(row, kind)}; only a pending task can be changed`);
-      }
-    }
-    const plan = { ...planOf(row), ...changes };
-    await this.#check(plan, caller, { changed: KINDS.filter((kind) => changes[kind]), except: id });
-    const kinds = pendingKinds(row);
-    await this.#withdraw(row, kinds);
-    const changed = await this.#o.store.change(id, (current) => {
-      if (current.revision !== row.revision || kinds.some((kind) => stateOf(current, kind) !== 'pending')) return undefined;
-      const columns = KINDS.flatMap((kind) => (changes[kind] ? Object.entries(taskColumns(kind, changes[kind]!)) : []));
+    const changed = KINDS.filter((kind) => changes[kind]);
+    refuseMove(row, changed);
+    await this.#check({ ...planOf(row), ...changes }, caller, { changed, except: id });
+    const overlap = this.#overlap(caller, changed);
+    const moved = await this.#o.store.change(id, (current) => {
+      if (current.revision !== row.revision) return undefined;
+      refuseMove(current, changed);
+      const columns = changed.flatMap((kind) => Object.entries(taskColumns(kind, changes[kind]!)));
       return { ...Object.fromEntries(columns), revision: row.revision + 1, updated_at: this.#o.clock.now() } as WorkflowPatch;
-    }, this.#announce);
-    if (!changed) throw conflict(`Workflow ${id} changed meanwhile; read it again`);
-    await this.#submit(changed);
-    return this.#view(changed);
+    }, this.#announce, overlap && { job: row.job_id, overlap });
+    if (!moved) throw conflict(`Workflow ${id} changed meanwhile; read it again`);
+    await this.#withdraw(row, pendingKinds(row));
+    await this.#submit(moved);
+    return this.#view(moved);
   }
 
   /** Refuses what a workflow may not be, naming the field; `changed`: the tasks a PUT moves (a POST: both). */
@@ -234,15 +248,18 @@ export class Scheduler implements LiveScheduler {
       }
     }
     if (plan.deactivation.at <= plan.activation.at) {
-      throw invalid(field('deactivation.time_utc'), `must be after activation.time_utc (${seconds(plan.activation.at)})`);
+      // The field the request changed: a PUT moving only the activation past the deactivation names the activation.
+      if (move.changed.includes('deactivation')) throw invalid(field('deactivation.time_utc'), `must be after activation.time_utc (${seconds(plan.activation.at)})`);
+      throw invalid(field('activation.time_utc'), `must be before deactivation.time_utc (${seconds(plan.deactivation.at)})`);
     }
     if (!move.except) await this.#checkJob(plan.job, field('job_id'));
-    if (!caller.api) return;
-    const other = await this.#o.store.overlapping(plan.job, plan.activation.at, plan.deactivation.at, move.except);
-    if (other) {
-      throw invalid(field(move.changed[0] === 'deactivation' ? 'deactivation.time_utc' : 'activation.time_utc'),
-        `overlaps workflow ${other.id} of the same job (${seconds(other.activation_at)} to ${seconds(other.deactivation_at)})`);
-    }
+  }
+
+  /** How the API refuses a window overlapping another workflow of the job (checked by the store as it writes); none for the automation. */
+  #overlap(caller: Caller, changed: Kind[]): Overlap | undefined {
+    if (!caller.api) return undefined;
+    const field = `${caller.prefix}${changed.length === 1 && changed[0] === 'deactivation' ? 'deactivation' : 'activation'}.time_utc`;
+    return (other) => invalid(field, `overlaps workflow ${other.id} of the same job (${seconds(other.activation_at)} to ${seconds(other.deactivation_at)})`);
   }
 
   async #checkJob(job: string, field: string): Promise<void> {
@@ -277,34 +294,31 @@ export class Scheduler implements LiveScheduler {
   }
 
   /**
-   * Cancels the tasks of the workflow's revision for `kinds`. An activation or deactivation that is running or done
-   * has fired: the change asked for loses (Conflict). A task cancelled by hand is no obstacle.
+   * Cancels the tasks of `row`'s revision for `kinds`, once the row no longer wants them (moved, cancelled, or left
+   * with nothing to do): cleanup only, as a task that runs anyway finds the row changed and does nothing.
    */
   async #withdraw(row: WorkflowRow, kinds: Kind[]): Promise<void> {
-    const fires = kinds.map((kind) => taskId(row.id, row.revision, ACTION[kind]));
-    const statuses = await this.#o.tasks.statuses(fires);
-    for (const [task, status] of statuses) {
-      if (status === 'running') throw conflict(`Workflow ${row.id}: task ${task} is firing now; read the workflow again`);
-      if (status === 'completed' || status === 'failed') throw conflict(`Workflow ${row.id}: task ${task} has already fired (${status})`);
-    }
     for (const kind of kinds) {
-      const fire = taskId(row.id, row.revision, ACTION[kind]);
-      if (statuses.get(fire) !== 'cancelled') await this.#cancelTask(fire, true);
-      await this.#cancelTask(taskId(row.id, row.revision, NOTICE[kind]), false);
+      for (const action of [ACTION[kind], NOTICE[kind]]) {
+        await this.#o.tasks.cancel(taskId(row.id, row.revision, action)).catch((error: unknown) => {
+          if (!(error instanceof NotFound || error instanceof Conflict)) throw error;
+        });
+      }
     }
   }
 
-  /** Cancels what is left of a step that will not fire (a failed activation's deactivation). */
-  async #drop(row: WorkflowRow, kind: Kind): Promise<void> {
-    for (const action of [ACTION[kind], NOTICE[kind]]) await this.#cancelTask(taskId(row.id, row.revision, action), false);
-  }
-
-  async #cancelTask(id: string, strict: boolean): Promise<void> {
-    await this.#o.tasks.cancel(id).catch((error: unknown) => {
-      if (error instanceof NotFound) return;
-      if (error instanceof Conflict && !strict) return;
-      throw error instanceof Conflict ? conflict(`Task ${id} has already fired`) : error;
-    });
+  /** start(): the same revision while its pending steps' tasks are still to run; a new one when one of them has ended. */
+  async #resubmit(row: WorkflowRow): Promise<void> {
+    const fires = pendingKinds(row).map((kind) => taskId(row.id, row.revision, ACTION[kind]));
+    const statuses = await this.#o.tasks.statuses(fires);
+    const ended = [...statuses.values()].some((status) => !UNFINISHED.includes(status));
+    if (!ended) return this.#submit(row);
+    const renewed = await this.#o.store.change(row.id, (current) => (current.revision === row.revision && pendingKinds(current).length > 0
+      ? { revision: row.revision + 1, updated_at: this.#o.clock.now() } : undefined), this.#announce);
+    if (!renewed) return;
+    this.#o.logger.warn({ workflow: row.id, revision: renewed.revision }, 'jobstartstop workflow left pending without its task: submitted again');
+    await this.#withdraw(row, pendingKinds(row));
+    await this.#submit(renewed);
   }
 
   // --- What the tasks do.
@@ -314,12 +328,14 @@ export class Scheduler implements LiveScheduler {
   }
 
   /**
-   * Fires a step: does it once (a run resumed after a crash finds it recorded and only sends its notification again,
-   * which the notification's key makes once), records how it went, then notifies. A failure fails the task too.
+   * Fires a step: first claims it in the row (its fired_at, the revision unchanged), so that no PUT or DELETE changes
+   * it any more, then does it and records how it went, then notifies. A run resumed after a crash finds the step
+   * claimed and does it again (opening or closing a job twice is once), or finds it recorded and only notifies again
+   * (the notification's key makes that once). A failure fails the task too.
    */
   async #fire(context: OperationContext<{ workflow: string; revision: number }>, kind: Kind): Promise<unknown> {
-    const row = await this.#o.store.get(context.parameters.workflow);
-    if (!row || row.revision !== context.parameters.revision || stateOf(row, kind) === 'cancelled') return { skipped: 'the workflow changed since this task was made' };
+    const row = await this.#claim(context.parameters, kind);
+    if (!row) return { skipped: 'the workflow changed since this task was made' };
     let note: string | undefined;
     let after: WorkflowRow | undefined = row;
     if (stateOf(row, kind) === 'pending') {
@@ -333,16 +349,26 @@ export class Scheduler implements LiveScheduler {
     return { workflow: row.id, [kind]: stateOf(after, kind), ...(note ? { note } : {}) };
   }
 
+  /** The workflow with the step claimed by this task (or recorded already), or undefined when it is not this task's any more. */
+  async #claim(task: { workflow: string; revision: number }, kind: Kind): Promise<WorkflowRow | undefined> {
+    const row = await this.#o.store.get(task.workflow);
+    if (!row || row.revision !== task.revision || stateOf(row, kind) === 'cancelled') return undefined;
+    if (stateOf(row, kind) !== 'pending' || row[`${kind}_fired_at`] !== null) return row;
+    const now = this.#o.clock.now();
+    return this.#o.store.change(row.id, (current) => (current.revision === task.revision && stateOf(current, kind) === 'pending' && current[`${kind}_fired_at`] === null
+      ? { [`${kind}_fired_at`]: now, updated_at: now } : undefined), this.#announce);
+  }
+
   async #perform(row: WorkflowRow, kind: Kind): Promise<{ after: WorkflowRow | undefined; note?: string }> {
     const by = `workflow ${row.id}`;
-    const fired = this.#o.clock.now();
+    const fired = row[`${kind}_fired_at`] ?? this.#o.clock.now();
     let note: string | undefined;
     let error: string | undefined;
     try {
       if (kind === 'activation') await this.#o.jobs.activate(row.job_id, { by, ...(row.instance ? { instance: JSON.parse(row.instance) as InstanceRef } : {}) });
       else note = await this.#deactivate(row, by);
     } catch (failure) {
-      error = message(failure);
+      error = errorMessage(failure);
       this.#o.logger.warn({ workflow: row.id, job: row.job_id, err: failure }, `jobstartstop ${kind} failed`);
     }
     const now = this.#o.clock.now();
@@ -355,7 +381,7 @@ export class Scheduler implements LiveScheduler {
       if (error !== undefined && kind === 'activation' && current.deactivation_state === 'pending') outcome.deactivation_state = 'cancelled';
       return { ...outcome, updated_at: now };
     }, this.#announce);
-    if (after && error !== undefined && kind === 'activation') await this.#drop(row, 'deactivation');
+    if (after && error !== undefined && kind === 'activation') await this.#withdraw(row, ['deactivation']);
     return { after, ...(note ? { note } : {}) };
   }
 
@@ -445,15 +471,10 @@ function planOf(row: WorkflowRow): WorkflowPlan {
   };
 }
 
-/** The list's next_token: where the page ended (activation time and id), opaque to clients. */
-function writeToken(row: WorkflowRow): string {
-  return Buffer.from(JSON.stringify([row.activation_at, row.id])).toString('base64url');
-}
-
-function readToken(token: string): { at: number; id: string } {
-  try {
-    const [at, id] = JSON.parse(Buffer.from(token, 'base64url').toString()) as unknown[];
-    if (Number.isSafeInteger(at) && typeof id === 'string' && /^[0-9a-f]{32}$/.test(id)) return { at: at as number, id };
-  } catch { /* refused below */ }
-  throw invalid('querystring.start_token', 'is not a next_token this list gave');
+/** A step may be moved while pending and unclaimed; nothing may be moved while a step is firing (the move bumps the revision). */
+function refuseMove(row: WorkflowRow, changed: Kind[]): void {
+  for (const kind of changed) {
+    if (stateOf(row, kind) !== 'pending') throw conflict(`Workflow ${row.id}: the ${kind} is ${stateOf(row, kind)}; only a pending task can be changed`);
+  }
+  refuseFiring(row);
 }

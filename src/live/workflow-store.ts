@@ -1,4 +1,4 @@
-import type { Kysely, Transaction, Updateable } from 'kysely';
+import { sql, type Kysely, type Transaction, type Updateable } from 'kysely';
 import type { Database } from '../core/db/database.ts';
 import type { Announce } from '../core/events/bus.ts';
 import type { LiveTables, WorkflowRow } from './migrations.ts';
@@ -18,6 +18,9 @@ export interface WorkflowFilter {
 
 const PENDING = 'pending';
 
+/** What refuses a window that overlaps `other`, an unfinished workflow of the same job. */
+export type Overlap = (other: WorkflowRow) => Error;
+
 /** The jobstartstop workflows: one row each, every change made with its live-workflow-changed in one transaction. */
 export class WorkflowStore {
   readonly #db: Kysely<LiveTables>;
@@ -28,8 +31,10 @@ export class WorkflowStore {
     this.#postgres = database.dialect === 'postgres';
   }
 
-  async insert(row: WorkflowRow, announce: Announce<WorkflowRow>): Promise<void> {
+  /** Inserts a workflow; with `overlap`, only if no unfinished workflow of its job overlaps it (checked per job, serially). */
+  async insert(row: WorkflowRow, announce: Announce<WorkflowRow>, overlap?: Overlap): Promise<void> {
     await this.#db.transaction().execute(async (trx) => {
+      if (overlap) await this.#refuseOverlap(trx, row, overlap);
       await trx.insertInto('live_workflows').values(row).execute();
       await announce(trx, row);
     });
@@ -41,13 +46,17 @@ export class WorkflowStore {
 
   /**
    * Changes a workflow as `change` decides from its row read under a lock: undefined from it leaves the row as it is
-   * (the change no longer applies) and answers undefined.
+   * (the change no longer applies) and answers undefined. With `guard`, the changed window must not overlap another
+   * unfinished workflow of `guard.job` (checked per job, serially).
    */
-  async change(id: string, change: (row: WorkflowRow) => WorkflowPatch | undefined, announce: Announce<WorkflowRow>): Promise<WorkflowRow | undefined> {
+  async change(id: string, change: (row: WorkflowRow) => WorkflowPatch | undefined, announce: Announce<WorkflowRow>,
+    guard?: { job: string; overlap: Overlap }): Promise<WorkflowRow | undefined> {
     return this.#db.transaction().execute(async (trx) => {
+      if (guard) await this.#serialise(trx, guard.job);
       const row = await this.#locked(trx, id);
       const patch = row && change(row);
       if (!patch) return undefined;
+      if (guard) await this.#refuseOverlap(trx, { ...row, ...patch } as WorkflowRow, guard.overlap);
       const changed = await trx.updateTable('live_workflows').set(patch).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
       await announce(trx, changed);
       return changed;
@@ -65,14 +74,6 @@ export class WorkflowStore {
         eb('activation_at', '>', after!.at), eb.and([eb('activation_at', '=', after!.at), eb('id', '>', after!.id)]),
       ])))
       .orderBy('activation_at').orderBy('id').limit(limit).execute();
-  }
-
-  /** The job's unfinished workflows (a task still pending) whose window meets [activation, deactivation), but `except`. */
-  async overlapping(job: string, activation: number, deactivation: number, except?: string): Promise<WorkflowRow | undefined> {
-    return this.#unfinished(job)
-      .where('activation_at', '<', deactivation).where('deactivation_at', '>', activation)
-      .$if(except !== undefined, (q) => q.where('id', '!=', except!))
-      .orderBy('activation_at').executeTakeFirst();
   }
 
   async unfinishedOf(job: string): Promise<WorkflowRow[]> {
@@ -93,8 +94,22 @@ export class WorkflowStore {
       .executeTakeFirst();
   }
 
-  #unfinished(job: string) {
-    return this.#db.selectFrom('live_workflows').selectAll().where('job_id', '=', job)
+  /** One checker of overlaps per job at a time: PostgreSQL locks the job for the transaction; SQLite runs one transaction at a time. */
+  async #serialise(trx: Transaction<LiveTables>, job: string): Promise<void> {
+    if (this.#postgres) await sql`SELECT pg_advisory_xact_lock(hashtext(${`live job ${job}`}))`.execute(trx);
+  }
+
+  /** Refuses `row` when an unfinished workflow of its job (another one) meets [activation, deactivation). */
+  async #refuseOverlap(trx: Transaction<LiveTables>, row: WorkflowRow, overlap: Overlap): Promise<void> {
+    await this.#serialise(trx, row.job_id);
+    const other = await this.#unfinished(row.job_id, trx)
+      .where('activation_at', '<', row.deactivation_at).where('deactivation_at', '>', row.activation_at)
+      .where('id', '!=', row.id).orderBy('activation_at').executeTakeFirst();
+    if (other) throw overlap(other);
+  }
+
+  #unfinished(job: string, db: Kysely<LiveTables> = this.#db) {
+    return db.selectFrom('live_workflows').selectAll().where('job_id', '=', job)
       .where((eb) => eb.or([eb('activation_state', '=', PENDING), eb('deactivation_state', '=', PENDING)]));
   }
 

@@ -38,9 +38,10 @@ export interface Notifications {
   /** Checks a URL before it is stored (InvalidInput naming `field` when the address guard refuses it); its webhook. */
   endpoint(url: string, field: string): Promise<NotificationEndpoint>;
   /**
-   * Sends `body` as it is to the URL's webhook (made again if it was removed), first attempt now. `key` makes it once:
-   * a second call with the same key (a task run again after a crash) stores and sends nothing more. Answers the
-   * message's id (its webhook-id).
+   * Sends `body` as it is to the URL's webhook, first attempt now. `key` makes it once: a second call with the same key
+   * (a task run again after a crash) stores and sends nothing more. Answers the message's id (its webhook-id), or
+   * undefined when the URL's webhook was removed: nothing is sent (a warning names the URL without its query), and
+   * nothing makes it again but endpoint().
    */
-  notify(url: string, key: string, type: string, body: unknown): Promise<string>;
+  notify(url: string, key: string, type: string, body: unknown): Promise<string | undefined>;
 }

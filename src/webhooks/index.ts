@@ -27,7 +27,7 @@ export function createWebhooks(deps: WebhooksDeps) {
   deps.tasks.register(deliverer.operation);
   const dispatcher = new Dispatcher({ store, bus: deps.bus, deliverer, outbound: deps.outbound, clock: deps.clock, logger });
   const service = new WebhookService({ store, deliverer, outbound: deps.outbound, bus: deps.bus, clock: deps.clock });
-  const notifications = new NotificationSender({ store, deliverer, outbound: deps.outbound, bus: deps.bus, clock: deps.clock });
+  const notifications = new NotificationSender({ store, deliverer, outbound: deps.outbound, bus: deps.bus, clock: deps.clock, logger });
   return {
     service,
     dispatcher,

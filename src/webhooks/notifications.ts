@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
 import type { EventBus } from '../core/events/bus.ts';
 import type { Outbound } from '../core/outbound/contract.ts';
@@ -16,11 +17,19 @@ export interface NotificationOptions {
   outbound: Outbound;
   bus: EventBus;
   clock: Clock;
+  logger: Logger;
 }
 
 const DESCRIPTION = 'Notifications of the live scheduler (made for its notification_url)';
 
-/** One webhook per notification URL, its id made from the URL: every instance finds the same one, and makes it once. */
+const webhookOf = (url: string) => nameUuid(`notifications ${url}`);
+/** The URL as logs may show it: its query may carry a token. */
+const withoutQuery = (url: string) => url.split(/[?#]/)[0];
+
+/**
+ * One webhook per notification URL, its id made from the URL: every instance finds the same one, and makes it once.
+ * Only endpoint() makes it: once removed, the URL gets nothing more (nobody has the secret a new one would have).
+ */
 export class NotificationSender implements Notifications {
   readonly #o: NotificationOptions;
 
@@ -33,8 +42,12 @@ export class NotificationSender implements Notifications {
     return this.#webhookOf(url);
   }
 
-  async notify(url: string, key: string, type: string, body: unknown): Promise<string> {
-    const { webhook } = await this.#webhookOf(url);
+  async notify(url: string, key: string, type: string, body: unknown): Promise<string | undefined> {
+    const webhook = webhookOf(url);
+    if (!(await this.#o.store.get(webhook))) {
+      this.#o.logger.warn({ url: withoutQuery(url), webhook, type }, 'a notification was not sent: the webhook of its URL was removed');
+      return undefined;
+    }
     const now = this.#o.clock.now();
     const message: MessageRow = {
       id: `msg_${createHash('sha256').update(key).digest('hex').slice(0, 32)}`, subscription: webhook, event_id: null, type,
@@ -47,7 +60,7 @@ export class NotificationSender implements Notifications {
   }
 
   async #webhookOf(url: string): Promise<NotificationEndpoint> {
-    const id = nameUuid(`notifications ${url}`);
+    const id = webhookOf(url);
     if (await this.#o.store.get(id)) return { webhook: id };
     const now = this.#o.clock.now();
     const secret = newSecret();

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ManualClock } from '../../src/core/clock.ts';
 import type { StreamStatus } from '../../src/gate/contract.ts';
+import { pageTokens } from '../../src/live/paging.ts';
 import { testDatabases } from '../support/databases.ts';
 import { startOnair, waitFor, type Running } from '../support/onair.ts';
 import { jobChanges, JOBS_ENV } from './jobs-support.ts';
@@ -34,7 +35,7 @@ for (const database of testDatabases) {
       assert.equal(job.channel, `job-${job.id}`);
       assert.equal(job.node, server.onair.bus.origin);
       assert.equal(job.playback_url, `https://radio.example.org/channels/job-${job.id}/listen`);
-      assert.ok(job.ingest.port >= 20000 && job.ingest.port <= 20999, String(job.ingest.port));
+      assert.ok(job.ingest.port >= Number(JOBS_ENV.ONAIR_SRT_PORT_START) && job.ingest.port <= Number(JOBS_ENV.ONAIR_SRT_PORT_END), String(job.ingest.port));
       assert.equal(job.ingest.url, `srt://${job.ingest.host}:${job.ingest.port}?pbkeylen=32&linger=3`);
       // base64url of 24 random bytes: 32 characters of 64 possible ones, 192 bits.
       assert.match(job.ingest.stream_key, /^[A-Za-z0-9_-]{32}$/);
@@ -91,7 +92,7 @@ for (const database of testDatabases) {
       const paths = (await call('GET', '/openapi.json')).body.paths;
       const expected: Record<string, string[]> = {
         'post /v1/jobs': ['201', '400', '401', '409'], 'get /v1/jobs': ['200', '400', '401'], 'get /v1/jobs/{id}': ['200', '400', '401', '404'],
-        'put /v1/jobs/{id}/activate': ['200', '400', '401', '404', '409', '503'], 'put /v1/jobs/{id}/deactivate': ['200', '401', '404', '408', '409'],
+        'put /v1/jobs/{id}/activate': ['200', '400', '401', '404', '409', '503'], 'put /v1/jobs/{id}/deactivate': ['200', '401', '404', '408', '409', '503'],
         'put /v1/jobs/{id}/cancel': ['200', '401', '404', '409'], 'post /v1/jobs/{id}/stream_key/rotate': ['200', '401', '404', '409'],
       };
       for (const [route, codes] of Object.entries(expected)) {
@@ -104,6 +105,8 @@ for (const database of testDatabases) {
         assert.match(error('401'), /"message"/, route);
         assert.match(error('400'), /"error"/, route);
       }
+      assert.match(paths['/v1/jobs/{id}/deactivate'].put.responses['503'].description, /stays pending_deactivation/, 'a deactivation its node cannot be reached for');
+      assert.match(paths['/v1/jobs/{id}/activate'].put.responses['409'].description, /being deactivated/);
     });
 
     test('unknown ids: 404 {"error"}, whether or not they are 32 hex', async () => {
@@ -159,6 +162,9 @@ for (const database of testDatabases) {
       assert.ok(made.every((id) => either.some((j: any) => j.id === id)));
       const forged = Buffer.from(JSON.stringify([Date.now(), 'zz'])).toString('base64url');
       assert.match((await call('GET', `/v1/jobs?start_token=${forged}`)).body.error, /start_token/);
+      const workflows = pageTokens('jobstartstop workflows').write({ at: all.jobs[0].created_at, id: all.jobs[0].id });
+      const refused = await call('GET', `/v1/jobs?start_token=${workflows}`);
+      assert.deepEqual([refused.status, refused.body.error], [400, 'querystring.start_token: is not a next_token this list gave'], 'another list\'s token');
     });
 
     test('cancel: deactivates, cancelled/cancelled, removes the channel, stays readable; again is a 409; then activate is a 409', async () => {

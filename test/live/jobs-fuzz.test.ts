@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { ManualClock } from '../../src/core/clock.ts';
 import { testDatabases } from '../support/databases.ts';
 import type { Running } from '../support/onair.ts';
+import { JOBS_ENV } from './jobs-support.ts';
 import { answered, createJob, SEED_NOW, startLive } from './scheduler-support.ts';
 
 const RUNS = 200;
@@ -12,7 +13,7 @@ for (const database of testDatabases) {
     let server: Running;
     let job: string;
     before(async () => {
-      server = await startLive(database, new ManualClock(SEED_NOW));
+      server = await startLive(database, new ManualClock(SEED_NOW), { env: JOBS_ENV });
       job = (await createJob(server)).id;
     });
     after(() => server.stop());

@@ -1,7 +1,7 @@
 import { sseFrames } from '../support/sse.ts';
 
 /** The SRT ports of the live jobs' tests: their own range, so that they never take another suite's. */
-export const JOBS_ENV = { ONAIR_SRT_PORT_START: '20000', ONAIR_SRT_PORT_END: '20999' };
+export const JOBS_ENV = { ONAIR_SRT_PORT_START: '27000', ONAIR_SRT_PORT_END: '27999' };
 
 /** The live-job-changed events of /sse as they arrive (their data: the job's view), until `close`. */
 export async function jobChanges(base: string, headers: Record<string, string> = {}) {

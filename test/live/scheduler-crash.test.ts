@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { test } from 'node:test';
-import { testDatabases } from '../support/databases.ts';
+import pg from 'pg';
+import { postgresAvailable, postgresDatabase, testDatabases } from '../support/databases.ts';
 import { tempDir, waitFor } from '../support/onair.ts';
 import { spawnOnair, type OnairProcess } from '../support/process.ts';
 import { liveEnv, PATH } from './scheduler-support.ts';
@@ -17,7 +18,7 @@ for (const database of testDatabases) {
   test(`kill -9 of onair serve between activation and deactivation: the deactivation still fires (${database.name})`, async () => {
     const dataDir = tempDir();
     const databaseUrl = await database.create();
-    const env = { ...liveEnv({ ONAIR_SRT_PORT_START: '21500', ONAIR_SRT_PORT_END: '21599' }), ONAIR_DATA_DIR: dataDir, ...(databaseUrl ? { ONAIR_DATABASE_URL: databaseUrl } : {}) };
+    const env = { ...liveEnv({ ONAIR_SRT_PORT_START: '26500', ONAIR_SRT_PORT_END: '26599' }), ONAIR_DATA_DIR: dataDir, ...(databaseUrl ? { ONAIR_DATABASE_URL: databaseUrl } : {}) };
     let onair: OnairProcess | undefined;
     try {
       onair = await spawnOnair(env);
@@ -59,3 +60,54 @@ for (const database of testDatabases) {
     }
   });
 }
+
+/**
+ * The activation's task claims its step, then onair is killed while the job is being opened (the test holds the job's
+ * row lock on PostgreSQL): the task resumed after the restart finishes the activation rather than skip it.
+ */
+test('kill -9 of onair serve while the activation is firing: the resumed task opens the job (postgres)', { skip: !postgresAvailable && 'no PostgreSQL' }, async () => {
+  const dataDir = tempDir();
+  const databaseUrl = (await postgresDatabase.create())!;
+  const env = { ...liveEnv({ ONAIR_SRT_PORT_START: '26600', ONAIR_SRT_PORT_END: '26699' }), ONAIR_DATA_DIR: dataDir, ONAIR_DATABASE_URL: databaseUrl };
+  const holder = new pg.Client({ connectionString: databaseUrl });
+  let onair: OnairProcess | undefined;
+  let held = false;
+  try {
+    onair = await spawnOnair(env);
+    await holder.connect();
+    const job = await onair.request('POST', '/v1/jobs', { static: true, max_waiting_time: 600 });
+    assert.equal(job.status, 201, JSON.stringify(job.body));
+    const activation = Math.ceil(Date.now() / 1000) + 2;
+    const made = await onair.request('POST', PATH, { job_id: job.body.id, activation: { time_utc: activation }, deactivation: { time_utc: activation + 3600 } });
+    assert.equal(made.status, 200, JSON.stringify(made.body));
+    const id = made.body.workflow_id;
+    await holder.query('BEGIN');
+    await holder.query('SELECT id FROM live_jobs WHERE id = $1 FOR UPDATE', [job.body.id]);
+    held = true;
+    await waitFor(async () => {
+      const waiting = await holder.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'");
+      return waiting.rows[0].n > 0;
+    }, 'the activation waiting on the job', 15_000, 50);
+    const claimed = await workflowOf(onair, id);
+    assert.equal(claimed.activation.state, 'pending');
+    assert.ok(claimed.activation.fired_at, 'claimed by its task: fired_at set while it fires');
+    await onair.crash();
+    await holder.query('ROLLBACK');
+    held = false;
+    onair = await spawnOnair(env);
+    const done = await waitFor(async () => {
+      const found = await workflowOf(onair!, id);
+      return found.activation.state === 'finished' ? found : undefined;
+    }, 'the activation finished by the resumed task', 20_000, 50);
+    assert.equal(done.activation.fired_at, claimed.activation.fired_at, 'fired when it was claimed');
+    const opened = (await onair.request('GET', `/v1/jobs/${job.body.id}`)).body;
+    assert.equal(opened.state, 'waiting', JSON.stringify(opened.history.slice(-4)));
+    assert.equal(opened.history.at(-1).by, `workflow ${id}`);
+  } finally {
+    if (held) await holder.query('ROLLBACK');
+    await holder.end().catch(() => undefined);
+    await onair?.stop();
+    await postgresDatabase.drop(databaseUrl);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});

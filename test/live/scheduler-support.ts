@@ -11,7 +11,7 @@ export const PATH = '/v1/scheduler/jobstartstop';
 /** This part's own SRT ports; loopback receivers allowed. */
 export function liveEnv(extra: Record<string, string> = {}): Record<string, string> {
   return {
-    ONAIR_ACCOUNT_ID: SEED_ACCOUNT, ONAIR_SRT_PORT_START: '21000', ONAIR_SRT_PORT_END: '21999',
+    ONAIR_ACCOUNT_ID: SEED_ACCOUNT, ONAIR_SRT_PORT_START: '26000', ONAIR_SRT_PORT_END: '26499',
     ONAIR_ALLOWED_PRIVATE_ADDRESSES: '127.0.0.0/8', ...extra,
   };
 }

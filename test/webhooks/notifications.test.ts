@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { pino } from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { InvalidInput } from '../../src/core/errors.ts';
 import { testDatabases } from '../support/databases.ts';
@@ -12,9 +13,12 @@ for (const database of testDatabases) {
   describe(`notifications to a given URL on ${database.name}`, () => {
     let receiver: Receiver;
     let server: Running;
+    /** The warnings onair logged. */
+    const warnings: Array<Record<string, unknown>> = [];
     before(async () => {
       receiver = await startReceiver();
-      server = await startOnair({ database, env: ALLOW_LOOPBACK });
+      const logger = pino({ level: 'warn' }, { write: (line: string) => warnings.push(JSON.parse(line)) });
+      server = await startOnair({ database, env: ALLOW_LOOPBACK, logger });
     });
     after(async () => {
       await server.stop();
@@ -44,15 +48,25 @@ for (const database of testDatabases) {
       assert.equal(log.body.deliveries[0].type, 'jobstartstop.activate');
     });
 
-    test('a URL leading to a refused address is refused naming the field, and a removed webhook is made again', async () => {
+    test('a URL leading to a refused address is refused naming the field; a removed webhook is not made again and gets nothing', async () => {
       const notifications = server.onair.webhooks.notifications;
       await assert.rejects(notifications.endpoint('http://10.1.2.3/x', 'body.notification_url'),
         (error: unknown) => error instanceof InvalidInput && /body\.notification_url/.test(JSON.stringify(error.errors)));
-      const url = `${receiver.url}/again`;
+      const url = `${receiver.url}/again?token=s3cr3t-in-query`;
       const { webhook } = await notifications.endpoint(url, 'f');
       assert.equal((await server.request('DELETE', `/webhooks/${webhook}`)).status, 204);
-      const id = await notifications.notify(url, 'after removal', 'jobstartstop.deactivate', { action: 'deactivate' });
-      await waitFor(() => receiver.received.some((r) => r.headers['webhook-id'] === id), 'the notification through the webhook made again');
+      warnings.length = 0;
+      assert.equal(await notifications.notify(url, 'after removal', 'jobstartstop.deactivate', { action: 'deactivate' }), undefined, 'nothing sent');
+      assert.equal((await server.request('GET', `/webhooks/${webhook}`)).status, 404, 'not made again with a secret nobody has');
+      const [warning] = warnings.filter((w) => w.webhook === webhook);
+      assert.equal(warning?.url, `${receiver.url}/again`, `the warning names the URL without its query: ${JSON.stringify(warnings)}`);
+      assert.ok(!JSON.stringify(warnings).includes('s3cr3t-in-query'));
+      // A URL that has its webhook still gets its notifications, and the removed one's never comes.
+      const kept = `${receiver.url}/kept`;
+      await notifications.endpoint(kept, 'f');
+      const id = await notifications.notify(kept, 'kept', 'jobstartstop.deactivate', { action: 'deactivate' });
+      await waitFor(() => receiver.received.some((r) => r.headers['webhook-id'] === id), 'the notification of the kept URL');
+      assert.ok(!receiver.received.some((r) => r.url?.startsWith('/again')), 'nothing reached the removed webhook\'s URL');
     });
   });
 }
