@@ -17,11 +17,16 @@ onair scheduler move ID [--activation T] [--deactivation T]
 onair scheduler cancel ID              cancel it: both tasks before the activation, the deactivation after`;
 
 interface Task { state: string; time_utc: number }
-interface Workflow { workflow_id: string; job_id: string; activation: Task; deactivation: Task; description?: string }
+interface Workflow {
+  workflow_id: string; job_id: string; activation: Task; deactivation: Task; description?: string;
+  notification_webhook?: string; notification_secret?: string;
+}
 
 const when = (task: Task) => `${new Date(task.time_utc * 1000).toISOString()} (${task.state})`;
+/** A workflow in a sentence, with the secret of its notification webhook when this answer made it (shown only now). */
 const said = (done: string) => (w: Workflow) =>
-  `workflow ${w.workflow_id} ${done}: job ${w.job_id}, activation ${when(w.activation)}, deactivation ${when(w.deactivation)}`;
+  `workflow ${w.workflow_id} ${done}: job ${w.job_id}, activation ${when(w.activation)}, deactivation ${when(w.deactivation)}`
+  + (w.notification_secret ? `\nnotifications signed by webhook ${w.notification_webhook}, secret: ${w.notification_secret} (shown only now)` : '');
 
 /** One row per workflow, its two tasks side by side. */
 const rows = (body: { workflows: Workflow[]; next_token: string | null }) => ({

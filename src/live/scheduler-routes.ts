@@ -17,7 +17,8 @@ const LAST_SECOND = 253402300799;
 
 const UnixSeconds = (description: string) => Type.Integer({ minimum: 0, maximum: LAST_SECOND, description, examples: [1617386100] });
 const TaskInput = Type.Object({
-  time_utc: UnixSeconds('When, in whole Unix seconds (UTC); it must be ahead of now'),
+  // Bounded by what a number holds exactly: a time in milliseconds gets a message saying so (the service's).
+  time_utc: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'When, in whole Unix seconds (UTC); it must be ahead of now', examples: [1617386100] }),
   notification: Type.Optional(Type.Integer({
     minimum: 1, maximum: LAST_SECOND, description: 'Seconds before time_utc to POST notify-activate / notify-deactivate to notification_url',
   })),

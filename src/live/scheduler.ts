@@ -31,6 +31,8 @@ export type WorkflowView = Workflow & { notification_webhook?: string };
 
 type Kind = 'activation' | 'deactivation';
 type Action = 'activate' | 'deactivate' | 'notify-activate' | 'notify-deactivate';
+/** Year 9999's last second, in ms: a time_utc beyond it is most likely milliseconds given for seconds. */
+const LAST_MS = 253402300799_000;
 const KINDS: readonly Kind[] = ['activation', 'deactivation'];
 const ACTION: Record<Kind, Action> = { activation: 'activate', deactivation: 'deactivate' };
 const NOTICE: Record<Kind, Action> = { activation: 'notify-activate', deactivation: 'notify-deactivate' };
@@ -241,6 +243,9 @@ export class Scheduler implements LiveScheduler {
     for (const kind of move.changed) {
       const task = plan[kind];
       if (caller.api && task.at <= now) throw invalid(field(`${kind}.time_utc`), `${seconds(task.at)} is not in the future (now: ${seconds(now)})`);
+      if (caller.api && task.at > LAST_MS) {
+        throw invalid(field(`${kind}.time_utc`), `${seconds(task.at)} is after the year 9999: give Unix seconds (this looks like milliseconds)`);
+      }
       if (task.notification === undefined) continue;
       if (plan.notification_url === undefined) throw invalid(field(`${kind}.notification`), 'needs a notification_url to send it to');
       if (caller.api && task.at - task.notification * 1000 <= now) {

@@ -7,7 +7,7 @@ import { runOnair, type Ran } from '../support/process.ts';
 
 const HEX = '[0-9a-f]{32}';
 // This part's own SRT ports: activating a job opens its ingest.
-const ENV = { ONAIR_SRT_PORT_START: '22000', ONAIR_SRT_PORT_END: '22999' };
+const ENV = { ONAIR_SRT_PORT_START: '22000', ONAIR_SRT_PORT_END: '22999', ONAIR_ALLOWED_PRIVATE_ADDRESSES: '127.0.0.1' };
 
 const ok = (ran: Ran): string => {
   assert.equal(ran.code, 0, ran.stderr);
@@ -77,5 +77,13 @@ describe('onair jobs and onair scheduler, against a running onair', () => {
     assert.match(badTime.stderr, /ACTIVATION must be an ISO 8601 date-time or Unix seconds, got "tomorrow"/);
     const nothing = await onair('scheduler', 'move', workflow!);
     assert.equal(nothing.code, 2, 'move without a time is not understood');
+
+    const url = 'http://127.0.0.1:9/cli-notifications';
+    const notified = ok(await onair('scheduler', 'add', job, '2027-03-22T19:00:00Z', '2027-03-22T20:00:00Z', '--notification-url', url));
+    const [, webhook, secret] = /\nnotifications signed by webhook (\S+), secret: (whsec_\S+) \(shown only now\)\n$/.exec(notified) ?? [];
+    assert.ok(secret, `the secret of the notification webhook made now is printed: ${notified}`);
+    assert.equal((await server.request('GET', `/webhooks/${webhook}`)).body.url, url);
+    const again = ok(await onair('scheduler', 'add', job, '2027-03-23T19:00:00Z', '2027-03-23T20:00:00Z', '--notification-url', url));
+    assert.ok(!again.includes('secret'), `no secret once the webhook exists: ${again}`);
   });
 });

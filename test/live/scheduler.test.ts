@@ -135,6 +135,8 @@ for (const database of testDatabases) {
       const post = (value: unknown) => server.request('POST', PATH, value);
       refused(await post(body({ activation: { time_utc: now } })), 400, 'body.activation.time_utc', 'not in the future');
       refused(await post(body({ activation: { time_utc: now - 1 } })), 400, 'body.activation.time_utc');
+      refused(await post(body({ activation: { time_utc: (now + HOUR) * 1000 }, deactivation: { time_utc: (now + 2 * HOUR) * 1000 } })), 400,
+        'body.activation.time_utc', 'Unix seconds', 'milliseconds');
       refused(await post(body({ deactivation: { time_utc: now + HOUR } })), 400, 'body.deactivation.time_utc', 'after activation');
       refused(await post(body({ job_id: 'ffffffffffffffffffffffffffffffff' })), 400, 'body.job_id', 'ffffffffffffffffffffffffffffffff');
       refused(await post(body({ activation: { time_utc: now + HOUR, notification: 60 } })), 400, 'body.activation.notification', 'notification_url');
