@@ -1,63 +1,48 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ManualClock } from '../../src/core/clock.ts';
-import type { BusEvent } from '../../src/core/events/bus.ts';
-import { postgresAvailable, postgresDatabase } from '../support/databases.ts';
-import { startOnair, waitFor, type Running } from '../support/onair.ts';
-import { JOBS_ENV } from './jobs-support.ts';
+import { postgresAvailable } from '../support/databases.ts';
+import { waitFor } from '../support/onair.ts';
+import { TwoNodes } from './jobs-support.ts';
 
 /** Two instances sharing PostgreSQL: a job's ingest lives on the node that created it. */
 describe('a job of another node (PostgreSQL, two instances)', { skip: !postgresAvailable }, () => {
-  let url: string;
-  let home: Running;
-  let other: Running;
   /** The other node's clock: its wait for the job's node moves only when told. */
   const clock = new ManualClock(Date.now());
-  const tasks: BusEvent[] = [];
-  before(async () => {
-    url = (await postgresDatabase.create())!;
-    home = await startOnair({ database: postgresDatabase, databaseUrl: url, env: { ...JOBS_ENV, ONAIR_NODE_ID: 'home' } });
-    other = await startOnair({ database: postgresDatabase, databaseUrl: url, clock, env: { ...JOBS_ENV, ONAIR_NODE_ID: 'other' } });
-    other.onair.bus.subscribe((event) => {
-      if (event.type === 'task-status-changed' && (event.data as { operation: string }).operation === 'live-job-action') tasks.push(event);
-    });
-  });
-  after(async () => {
-    await other.stop();
-    await home.stop();
-    await postgresDatabase.drop(url);
-  });
+  const nodes = new TwoNodes(clock);
+  before(() => nodes.start());
+  after(() => nodes.stop());
 
   test('activate on the other node opens it on its own node through a pinned task; deactivate works from anywhere', async () => {
-    const job = (await home.request('POST', '/v1/jobs', { static: true })).body;
+    const job = (await nodes.home.request('POST', '/v1/jobs', { static: true })).body;
     assert.equal(job.node, 'home');
-    const activated = await other.request('PUT', `/v1/jobs/${job.id}/activate`);
+    const activated = await nodes.other.request('PUT', `/v1/jobs/${job.id}/activate`);
     assert.deepEqual([activated.status, activated.body.state, activated.body.sep_state], [200, 'waiting', 'waiting'], JSON.stringify(activated.body));
-    const availability = await home.onair.gate.gate.availability(job.channel);
+    const availability = await nodes.home.onair.gate.gate.availability(job.channel);
     assert.equal(availability.state, 'reserved');
-    const [task] = await waitFor(() => (tasks.length >= 1 ? tasks : undefined), 'the task');
-    const record = (await home.onair.tasks.service.get((task.data as { id: string }).id))!;
+    const [task] = await waitFor(() => (nodes.tasks.length >= 1 ? nodes.tasks : undefined), 'the task');
+    const record = (await nodes.home.onair.tasks.service.get((task.data as { id: string }).id))!;
     assert.deepEqual([record.task.node, record.status, record.result], ['home', 'completed', { job: job.id, state: 'waiting', sep_state: 'waiting' }]);
     assert.ok(!JSON.stringify(record).includes(job.ingest.stream_key), 'the key is not in the task');
-    const again = await other.request('PUT', `/v1/jobs/${job.id}/activate`);
+    const again = await nodes.other.request('PUT', `/v1/jobs/${job.id}/activate`);
     assert.deepEqual([again.status, again.body.history], [200, activated.body.history], 'already active: as it is');
-    assert.equal(tasks.filter((e) => (e.data as { status: string }).status === 'queued').length, 1, 'without another task');
-    const deactivated = await other.request('PUT', `/v1/jobs/${job.id}/deactivate`);
+    assert.equal(nodes.tasks.filter((e) => (e.data as { status: string }).status === 'queued').length, 1, 'without another task');
+    const deactivated = await nodes.other.request('PUT', `/v1/jobs/${job.id}/deactivate`);
     assert.deepEqual([deactivated.body.state, deactivated.body.sep_state], ['standby', 'ready']);
-    assert.equal((await home.onair.gate.gate.availability(job.channel)).state, 'idle');
+    assert.equal((await nodes.home.onair.gate.gate.availability(job.channel)).state, 'idle');
   });
 
   test('the job\'s node does not answer within 10 s: the task is cancelled and the activation is a 503 naming node and job', async () => {
-    const job = (await home.request('POST', '/v1/jobs', { static: true })).body;
-    await home.stop();
-    tasks.length = 0;
-    const asked = other.request('PUT', `/v1/jobs/${job.id}/activate`);
-    const [queued] = await waitFor(() => (tasks.length >= 1 ? tasks : undefined), 'the task to be queued');
+    const job = (await nodes.home.request('POST', '/v1/jobs', { static: true })).body;
+    await nodes.home.stop();
+    nodes.tasks.length = 0;
+    const asked = nodes.other.request('PUT', `/v1/jobs/${job.id}/activate`);
+    const [queued] = await waitFor(() => (nodes.tasks.length >= 1 ? nodes.tasks : undefined), 'the task to be queued');
     clock.advance(10_000);
     const answer = await asked;
     assert.deepEqual([answer.status, answer.body], [503, { error: `node home did not open job ${job.id} within 10 s` }]);
-    const record = (await other.onair.tasks.service.get((queued.data as { id: string }).id))!;
+    const record = (await nodes.other.onair.tasks.service.get((queued.data as { id: string }).id))!;
     assert.equal(record.status, 'cancelled');
-    assert.equal((await other.request('GET', `/v1/jobs/${job.id}`)).body.sep_state, 'ready', 'nothing changed');
+    assert.equal((await nodes.other.request('GET', `/v1/jobs/${job.id}`)).body.sep_state, 'ready', 'nothing changed');
   });
 });

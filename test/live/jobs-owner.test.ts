@@ -2,49 +2,33 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
 import { ManualClock } from '../../src/core/clock.ts';
-import type { BusEvent } from '../../src/core/events/bus.ts';
-import { postgresAvailable, postgresDatabase } from '../support/databases.ts';
-import { startOnair, waitFor, type Running } from '../support/onair.ts';
-import { JOBS_ENV } from './jobs-support.ts';
+import { postgresAvailable } from '../support/databases.ts';
+import { waitFor } from '../support/onair.ts';
+import { TwoNodes } from './jobs-support.ts';
 
 /** Two instances sharing PostgreSQL; the job's node (home) is out of reach, or slow to open it. */
 describe('a job whose node is gone or slow (PostgreSQL, two instances)', { skip: !postgresAvailable }, () => {
-  let url: string;
-  let home: Running;
-  let other: Running;
   /** The other node's clock: its waits for the job's node move only when told. */
   const clock = new ManualClock(Date.now());
-  const tasks: BusEvent[] = [];
-  const startHome = () => startOnair({ database: postgresDatabase, databaseUrl: url, env: { ...JOBS_ENV, ONAIR_NODE_ID: 'home' } });
-  before(async () => {
-    url = (await postgresDatabase.create())!;
-    home = await startHome();
-    other = await startOnair({ database: postgresDatabase, databaseUrl: url, clock, env: { ...JOBS_ENV, ONAIR_NODE_ID: 'other' } });
-    other.onair.bus.subscribe((event) => {
-      if (event.type === 'task-status-changed' && (event.data as { operation: string }).operation === 'live-job-action') tasks.push(event);
-    });
-  });
-  after(async () => {
-    await other.stop();
-    await home.stop();
-    await postgresDatabase.drop(url);
-  });
+  const nodes = new TwoNodes(clock);
+  before(() => nodes.start());
+  after(() => nodes.stop());
 
-  const db = () => other.onair.database.kysely as any;
-  const get = async (id: string) => (await other.request('GET', `/v1/jobs/${id}`)).body;
+  const db = () => nodes.other.onair.database.kysely as any;
+  const get = async (id: string) => (await nodes.other.request('GET', `/v1/jobs/${id}`)).body;
 
   test('a deactivation its node cannot be reached for keeps the job pending_deactivation; the node closes it when back, never opens it', async () => {
-    const job = (await home.request('POST', '/v1/jobs', { static: true })).body;
-    assert.equal((await home.request('PUT', `/v1/jobs/${job.id}/activate`)).body.sep_state, 'waiting');
+    const job = (await nodes.home.request('POST', '/v1/jobs', { static: true })).body;
+    assert.equal((await nodes.home.request('PUT', `/v1/jobs/${job.id}/activate`)).body.sep_state, 'waiting');
     // As kill -9 leaves it: the session still holds the channel for a node that does not answer.
     const slot = await db().selectFrom('gate_slots').selectAll().where('channel', '=', job.channel).executeTakeFirstOrThrow();
-    await home.stop();
+    await nodes.home.stop();
     let answer, waiting, activation;
     try {
       await db().updateTable('gate_sessions').set({ ended_at: null, state: 'reserved', reason: null }).where('id', '=', slot.session_id).execute();
       await db().insertInto('gate_slots').values({ ...slot, heartbeat_at: clock.now() }).execute();
       let answered = false;
-      const asked = other.request('PUT', `/v1/jobs/${job.id}/deactivate`).finally(() => {
+      const asked = nodes.other.request('PUT', `/v1/jobs/${job.id}/deactivate`).finally(() => {
         answered = true;
       });
       // The gate waits 5 s (on this clock) for the job's node to end the session.
@@ -54,10 +38,10 @@ describe('a job whose node is gone or slow (PostgreSQL, two instances)', { skip:
       }, 'the deactivation to give up on the node');
       answer = await asked;
       waiting = await get(job.id);
-      activation = await other.request('PUT', `/v1/jobs/${job.id}/activate`);
+      activation = await nodes.other.request('PUT', `/v1/jobs/${job.id}/activate`);
     } finally {
       // Home comes back after its crash: its start finishes what it left.
-      home = await startHome();
+      nodes.home = await nodes.startHome();
     }
     const closed = await get(job.id);
     assert.deepEqual([closed.state, closed.sep_state, closed.history.at(-1).reason], ['standby', 'ready', 'deactivated (finished after a restart)'], JSON.stringify(closed.history));
@@ -66,7 +50,7 @@ describe('a job whose node is gone or slow (PostgreSQL, two instances)', { skip:
     assert.match(answer.body.error, new RegExp(`^Job ${job.id} will be deactivated when node home is back: Node home did not end session`));
     assert.equal(waiting.sep_state, 'pending_deactivation', JSON.stringify(waiting.history));
     assert.deepEqual([activation.status, activation.body], [409, { error: `Job ${job.id} is being deactivated` }]);
-    assert.equal((await home.onair.gate.gate.availability(job.channel)).state, 'idle');
+    assert.equal((await nodes.home.onair.gate.gate.availability(job.channel)).state, 'idle');
   });
 
   /** Holds the job's row locked (PostgreSQL) until released: the job's node blocks at its first change of the job. */
@@ -96,7 +80,7 @@ describe('a job whose node is gone or slow (PostgreSQL, two instances)', { skip:
    * the other node's clock, which earlier tests moved ahead of home's: home may take some seconds to claim it.
    */
   async function running(from: number) {
-    const task = await waitFor(() => tasks.slice(from).find((e) => (e.data as { status: string }).status === 'running'), 'the task to run on home', 40_000);
+    const task = await waitFor(() => nodes.tasks.slice(from).find((e) => (e.data as { status: string }).status === 'running'), 'the task to run on home', 40_000);
     await waitFor(async () => {
       const { rows } = await sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like '%live_jobs%'`.execute(db());
       return (rows[0] as { n: number }).n > 0;
@@ -105,27 +89,27 @@ describe('a job whose node is gone or slow (PostgreSQL, two instances)', { skip:
   }
 
   test('an activation through another node whose task is running after 10 s is waited for, not cancelled nor told as failed', async () => {
-    const job = (await home.request('POST', '/v1/jobs', { static: true })).body;
+    const job = (await nodes.home.request('POST', '/v1/jobs', { static: true })).body;
     const release = await lockJob(job.id);
-    const from = tasks.length;
-    const asked = other.request('PUT', `/v1/jobs/${job.id}/activate`);
+    const from = nodes.tasks.length;
+    const asked = nodes.other.request('PUT', `/v1/jobs/${job.id}/activate`);
     const task = await running(from);
     clock.advance(10_000);
     await release();
     const answer = await asked;
     assert.deepEqual([answer.status, answer.body.sep_state], [200, 'waiting'], JSON.stringify(answer.body));
-    assert.equal((await other.onair.tasks.service.get(task.id))!.status, 'completed');
-    assert.equal((await home.onair.gate.gate.availability(job.channel)).state, 'reserved');
-    assert.equal((await other.request('PUT', `/v1/jobs/${job.id}/deactivate`)).body.sep_state, 'ready');
+    assert.equal((await nodes.other.onair.tasks.service.get(task.id))!.status, 'completed');
+    assert.equal((await nodes.home.onair.gate.gate.availability(job.channel)).state, 'reserved');
+    assert.equal((await nodes.other.request('PUT', `/v1/jobs/${job.id}/deactivate`)).body.sep_state, 'ready');
   });
 
   test('an activation task cancelled before it opens the job does not open it', async () => {
-    const job = (await home.request('POST', '/v1/jobs', { static: true })).body;
+    const job = (await nodes.home.request('POST', '/v1/jobs', { static: true })).body;
     const release = await lockJob(job.id);
-    const from = tasks.length;
-    const asked = other.request('PUT', `/v1/jobs/${job.id}/activate`);
+    const from = nodes.tasks.length;
+    const asked = nodes.other.request('PUT', `/v1/jobs/${job.id}/activate`);
     const task = await running(from);
-    await other.onair.tasks.service.cancel(task.id);
+    await nodes.other.onair.tasks.service.cancel(task.id);
     await release();
     const answer = await asked;
     assert.equal(answer.status, 503, JSON.stringify(answer.body));
@@ -135,6 +119,6 @@ describe('a job whose node is gone or slow (PostgreSQL, two instances)', { skip:
       return last.sep_state === 'ready' && last.history.length > 1 && last;
     }, 'the cancelled activation to be over').catch((error) => assert.fail(`${error.message}: ${JSON.stringify(last.history)}`));
     assert.deepEqual([now.state, now.history.at(-1).reason], ['standby', 'activation cancelled'], JSON.stringify(now.history));
-    assert.equal((await home.onair.gate.gate.availability(job.channel)).state, 'idle');
+    assert.equal((await nodes.home.onair.gate.gate.availability(job.channel)).state, 'idle');
   });
 });

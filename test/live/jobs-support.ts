@@ -1,3 +1,7 @@
+import type { Clock } from '../../src/core/clock.ts';
+import type { BusEvent } from '../../src/core/events/bus.ts';
+import { postgresDatabase } from '../support/databases.ts';
+import { startOnair, type Running } from '../support/onair.ts';
 import { sseFrames } from '../support/sse.ts';
 
 /** The SRT ports of the live jobs' tests: their own range, so that they never take another suite's. */
@@ -22,4 +26,39 @@ export async function jobChanges(base: string, headers: Record<string, string> =
       await reading;
     },
   };
+}
+
+/**
+ * Two instances on one PostgreSQL database: `home`, where the tests make their jobs, and `other`, on `clock` (its waits
+ * for the job's node move only when told); `tasks`: the live-job-action task events `other` hears.
+ */
+export class TwoNodes {
+  url = '';
+  home!: Running;
+  other!: Running;
+  readonly tasks: BusEvent[] = [];
+  readonly #clock: Clock;
+
+  constructor(clock: Clock) {
+    this.#clock = clock;
+  }
+
+  startHome(): Promise<Running> {
+    return startOnair({ database: postgresDatabase, databaseUrl: this.url, env: { ...JOBS_ENV, ONAIR_NODE_ID: 'home' } });
+  }
+
+  async start(): Promise<void> {
+    this.url = (await postgresDatabase.create())!;
+    this.home = await this.startHome();
+    this.other = await startOnair({ database: postgresDatabase, databaseUrl: this.url, clock: this.#clock, env: { ...JOBS_ENV, ONAIR_NODE_ID: 'other' } });
+    this.other.onair.bus.subscribe((event) => {
+      if (event.type === 'task-status-changed' && (event.data as { operation: string }).operation === 'live-job-action') this.tasks.push(event);
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.other.stop();
+    await this.home.stop();
+    await postgresDatabase.drop(this.url);
+  }
 }
