@@ -124,12 +124,19 @@ for (const database of testDatabases) {
     });
 
     test('property: for any rule, POST /events answers within a bound and /ping stays under 100 ms meanwhile', async () => {
+      const saved = async (rule: string) => {
+        const measured = await whilePinging(server, () => event(rule));
+        assert.ok([201, 400].includes(measured.answer.status), `${rule}: ${measured.answer.status} ${JSON.stringify(measured.answer.body)}`);
+        if (measured.answer.status === 201) await server.request('DELETE', `/events/${measured.answer.body.id}`);
+        return measured;
+      };
       await fc.assert(fc.asyncProperty(rules, async (rule) => {
-        const { answer, ms, slowestPing } = await whilePinging(server, () => event(rule));
-        assert.ok([201, 400].includes(answer.status), `${rule}: ${answer.status} ${JSON.stringify(answer.body)}`);
-        assert.ok(ms < ANSWER_MS, `${rule}: answered in ${ms} ms`);
-        assert.ok(slowestPing < PING_MS, `${rule}: /ping waited ${slowestPing} ms`);
-        if (answer.status === 201) await server.request('DELETE', `/events/${answer.body.id}`);
+        let { ms, slowestPing } = await saved(rule);
+        // A rule that stalls the event loop does so every time: one slow /ping on a busy shared machine (a collection, another
+        // process) is measured again, and only a second one fails.
+        if (ms >= ANSWER_MS || slowestPing >= PING_MS) ({ ms, slowestPing } = await saved(rule));
+        assert.ok(ms < ANSWER_MS, `${rule}: answered in ${ms} ms, twice`);
+        assert.ok(slowestPing < PING_MS, `${rule}: /ping waited ${slowestPing} ms, twice`);
       }), { numRuns: 150 });
     });
   });
