@@ -22,29 +22,28 @@ export interface LiveDeps extends Core {
 /** Live jobs with a static SRT entry point, and the jobstartstop scheduler that opens and closes them (seed 001). */
 export function createLive(deps: LiveDeps) {
   const logger = deps.logger.child({ area: 'live' });
-  let scheduler: Scheduler | undefined = undefined;
-  const jobs = new JobService({
+  // Each needs the other: a job cancelled cancels its workflows, a workflow opens and closes its job.
+  const jobs: JobService = new JobService({
     store: new JobStore(deps.database), gate: deps.gate, tasks: deps.tasks, bus: deps.bus, clock: deps.clock, logger, node: deps.node,
-    config: deps.config, cancelWorkflows: (job) => scheduler!.cancelOfJob(job),
+    config: deps.config, cancelWorkflows: (job) => scheduler.cancelOfJob(job),
   });
-  scheduler = new Scheduler({
+  const scheduler: Scheduler = new Scheduler({
     store: new WorkflowStore(deps.database), jobs, tasks: deps.tasks, notifications: deps.notifications, bus: deps.bus, clock: deps.clock,
     logger, accountId: deps.config.live.accountId, openLeadMs: deps.config.live.openLeadMs,
   });
   for (const operation of [...jobs.operations, ...scheduler.operations]) deps.tasks.register(operation);
-  const area = scheduler;
   return {
     jobs,
-    scheduler: area,
+    scheduler,
     /** The /v1 routes (seed 001's API) as a Fastify plugin in a scope of its own. */
     routes: async (app: App) => {
       registerJobRoutes(app, jobs);
-      registerSchedulerRoutes(app, area);
+      registerSchedulerRoutes(app, scheduler);
     },
     /** After the gate's start: opens again the jobs of this node that a stop or crash left active. */
     start: async () => {
       await jobs.start();
-      await area.start();
+      await scheduler.start();
     },
     stop: () => jobs.stop(),
   };
