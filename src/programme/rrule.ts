@@ -223,7 +223,8 @@ export class Expansion {
     period += jump * rule.interval;
     const last = Math.min(stop, LAST_LOCAL);
     while (this.#periodStart(period) <= last) {
-      if (work.step()) yield PAUSE;
+      work.step();
+      if (work.pauseDue()) yield PAUSE;
       const skipTo = this.#skip(period);
       if (skipTo !== undefined) {
         period += Math.max(1, Math.ceil((this.#periodOf(skipTo) - period) / rule.interval)) * rule.interval;
@@ -290,9 +291,13 @@ export class Expansion {
     if (freq === HOURLY) {
       const hour = new Date(at).getUTCHours();
       if (this.#byHour && !this.#byHour.includes(hour)) return [];
+      work.step(this.#byMinute!.length * this.#bySecond!.length);
       return this.#product(this.#byMinute!, MINUTE, this.#bySecond!.map((x) => x * SECOND)).map((offset) => at + offset);
     }
-    if (freq === MINUTELY) return this.#bySecond!.map((second) => at + second * SECOND);
+    if (freq === MINUTELY) {
+      work.step(this.#bySecond!.length);
+      return this.#bySecond!.map((second) => at + second * SECOND);
+    }
     if (freq === SECONDLY) {
       return !this.#bySecond || this.#bySecond.includes(new Date(at).getUTCSeconds()) ? [at] : [];
     }
@@ -301,6 +306,7 @@ export class Expansion {
     work.step(days.length);
     for (const day of days) {
       if (!this.#dayMatches(day)) continue;
+      work.step(this.#times.length);
       for (const time of this.#times) found.push(day.number * DAY + time);
     }
     return found;

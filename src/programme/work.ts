@@ -23,8 +23,8 @@ export interface Limits {
 }
 
 /**
- * What expansions may cost, so that no rule and no window can hold the server: every period and every day examined
- * is a step, every instance kept is an instance. A share (one event's part of a request) has limits of its own and
+ * What expansions may cost, so that no rule and no window can hold the server: every period, every day examined and
+ * every candidate time is a step, every instance kept is an instance. A share (one event's part of a request) has limits of its own and
  * spends from its parent's as well. All shares of one request breathe together: they yield to the event loop once
  * the request has held it for a slice.
  */
@@ -44,12 +44,16 @@ export class Work {
     this.breathe = parent?.breathe ?? cooperate();
   }
 
-  /** Spends steps; answers true every so many, when the expansion should yield PAUSE. */
-  step(count = 1): boolean {
+  /** Spends steps; throws ExpansionLimit past the limits. */
+  step(count = 1): void {
     this.#steps -= count;
     if (this.#steps < 0) throw new ExpansionLimit('steps', this.#scope);
     this.#parent?.step(count);
     this.#sincePause += count;
+  }
+
+  /** True once so many steps were spent since it last was: time for the expansion to yield PAUSE. */
+  pauseDue(): boolean {
     if (this.#sincePause < STEPS_BETWEEN_PAUSES) return false;
     this.#sincePause = 0;
     return true;

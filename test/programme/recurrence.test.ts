@@ -3,7 +3,9 @@ import { describe, test } from 'node:test';
 import type { ProgrammeEvent } from '../../src/programme/contract.ts';
 import { parseLocal } from '../../src/core/time.ts';
 import { toEpoch } from '../../src/programme/localtime.ts';
-import { EventSchedule } from '../../src/programme/recurrence.ts';
+import { EVENT_LIMITS, EventSchedule } from '../../src/programme/recurrence.ts';
+import { Expansion, parseRule } from '../../src/programme/rrule.ts';
+import { ExpansionLimit, PAUSE, Work } from '../../src/programme/work.ts';
 
 function schedule(timezone: string, start: string, rule: string | null, duration = 3600): EventSchedule {
   const event: ProgrammeEvent = {
@@ -97,4 +99,42 @@ describe('recurrence in local time across DST', () => {
     const instances = await schedule('UTC', '2026-01-01T22:00:00', 'FREQ=DAILY', 4 * 3600).between(at('2026-01-05T01:00:00'), at('2026-01-05T02:00:00'));
     assert.deepEqual(instances.map((i) => i.start), ['2026-01-04T22:00:00']);
   });
+});
+
+describe('expansion shares the event loop', () => {
+  /** Follows a rule to its step limit; answers the most steps spent between two pauses and how many pauses. */
+  function pausesOf(rule: string, work: Work & { spent: number }) {
+    let mostBetween = 0;
+    let since = 0;
+    let pauses = 0;
+    try {
+      for (const occurrence of new Expansion(parseRule(rule), parseLocal('2026-01-01T10:00:00')!).occurrences(0, Number.POSITIVE_INFINITY, () => false, work)) {
+        if (occurrence !== PAUSE) continue;
+        pauses += 1;
+        mostBetween = Math.max(mostBetween, work.spent - since);
+        since = work.spent;
+      }
+    } catch (error) {
+      if (!(error instanceof ExpansionLimit)) throw error;
+    }
+    return { mostBetween, pauses };
+  }
+
+  // Each rule never reaches its COUNT, so it runs to the limit; the periods of each cost one to a few hundred steps.
+  for (const rule of ['FREQ=YEARLY;BYMONTH=4;BYMONTHDAY=31;COUNT=3', 'FREQ=MONTHLY;BYMONTH=2;BYMONTHDAY=30;COUNT=2',
+    'FREQ=WEEKLY;BYDAY=MO;BYSETPOS=2;COUNT=2', 'FREQ=YEARLY;BYHOUR=1,2,3,4;BYMINUTE=1,2,3,4;BYSETPOS=366;COUNT=2',
+    'FREQ=HOURLY;BYMINUTE=1,2,3,4,5,6,7,8;BYSECOND=1,2,3,4,5,6,7,8;BYSETPOS=100;COUNT=2']) {
+    test(`${rule}: pauses at least once every 256 steps and one period`, () => {
+      const work = Object.assign(new Work(EVENT_LIMITS, 'event'), { spent: 0 });
+      const step = work.step.bind(work);
+      work.step = (count = 1) => {
+        work.spent += count;
+        return step(count);
+      };
+      const { mostBetween, pauses } = pausesOf(rule, work);
+      assert.ok(work.spent >= EVENT_LIMITS.steps, `spent ${work.spent} steps`);
+      assert.ok(mostBetween <= 256 + 366 * 16 + 1, `${mostBetween} steps between two pauses`);
+      assert.ok(pauses >= EVENT_LIMITS.steps / (256 + 366 * 16 + 1), `${pauses} pauses`);
+    });
+  }
 });
