@@ -24,6 +24,7 @@ import { createHooks, type Hooks } from './hooks/index.ts';
 import { createWebhooks, webhookMigrations, type Webhooks } from './webhooks/index.ts';
 import { createLive, liveMigrations, type Live } from './live/index.ts';
 import type { LiveScheduler } from './live/contract.ts';
+import { directoryMigrations } from './directory/migrations.ts';
 
 export interface Onair {
   app: App;
@@ -65,7 +66,7 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
   try {
     database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, logger });
     await migrate(database, eventMigrations, taskMigrations, programmeMigrations, recordingMigrations, gateMigrations, automationMigrations, outboundMigrations,
-      webhookMigrations, liveMigrations);
+      webhookMigrations, liveMigrations, directoryMigrations);
   } catch (error) {
     unlock();
     throw error;

@@ -89,6 +89,17 @@ export interface Config {
   live: { accountId: string; leadMs: number; graceMs: number; openLeadMs: number };
   /** The base URL listeners and clients reach this instance's HTTP API at (playback URLs). */
   publicUrl: string;
+  /**
+   * The directory (seed 003): this node as clients and the other nodes see it. `address`: handed to clients as
+   * serverAddress; `url`: where edges pull this node's streams (undefined: the address the API listens on);
+   * `capacity`: listeners at most. Reports every `reportIntervalMs`; a node silent for `faultAfterMs` is in FAULT; an
+   * edge's relay stops `edgeLingerMs` after its last listener left. `adminToken`: the stream manager's accessToken
+   * (the API key works too). Streams are named `scope`/channel.
+   */
+  directory: {
+    geozone: string | undefined; address: string; url: string | undefined; capacity: number;
+    reportIntervalMs: number; faultAfterMs: number; edgeLingerMs: number; adminToken: string | undefined; scope: string;
+  };
 }
 
 export type OutputType = 'icecast' | 'srt' | 'rtmp';
@@ -208,16 +219,21 @@ function openLead(env: Env): number {
 
 /** ONAIR_PUBLIC_URL without a trailing slash; by default the SRT public host on the HTTP port. */
 function publicUrl(env: Env, httpPort: number): string {
-  const raw = read(env, 'ONAIR_PUBLIC_URL');
-  if (raw === undefined) return `http://${read(env, 'ONAIR_SRT_PUBLIC_HOST') ?? '127.0.0.1'}:${httpPort}`;
+  if (read(env, 'ONAIR_PUBLIC_URL') === undefined) return `http://${read(env, 'ONAIR_SRT_PUBLIC_HOST') ?? '127.0.0.1'}:${httpPort}`;
+  return httpUrl(env, 'ONAIR_PUBLIC_URL');
+}
+
+/** A base URL setting (http or https, no query, fragment or user), without a trailing slash. */
+function httpUrl(env: Env, name: string): string {
+  const raw = read(env, name)!;
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new ConfigError(`ONAIR_PUBLIC_URL must be an http or https URL such as https://radio.example.org, got "${raw}"`);
+    throw new ConfigError(`${name} must be an http or https URL such as https://radio.example.org, got "${raw}"`);
   }
   if (!['http:', 'https:'].includes(url.protocol) || url.search !== '' || url.hash !== '' || url.username !== '') {
-    throw new ConfigError(`ONAIR_PUBLIC_URL must be an http or https URL without query, fragment or user, such as https://radio.example.org, got "${raw}"`);
+    throw new ConfigError(`${name} must be an http or https URL without query, fragment or user, such as https://radio.example.org, got "${raw}"`);
   }
   return url.href.replace(/\/+$/, '');
 }
@@ -227,12 +243,34 @@ function node(env: Env): Config['node'] {
   if (id !== undefined && !NODE_ID.test(id)) {
     throw new ConfigError(`ONAIR_NODE_ID must be 1 to 64 letters, digits, ., _ or - (starting with a letter or digit), got "${id}"`);
   }
-  const region = matching(env, 'ONAIR_REGION', 'local', /^[a-z0-9][a-z0-9-]{0,63}$/, 'lowercase letters, digits and - (such as eu-central)');
+  const region = matching(env, 'ONAIR_REGION', 'local', REGION, REGION_WORDS);
   const roles = (read(env, 'ONAIR_NODE_ROLES') ?? 'origin,edge').split(',').map((role) => role.trim());
   if (roles.length === 0 || roles.some((role) => role !== 'origin' && role !== 'edge')) {
     throw new ConfigError(`ONAIR_NODE_ROLES must be origin, edge or both (origin,edge), got "${read(env, 'ONAIR_NODE_ROLES')}"`);
   }
   return { id, region, roles: [...new Set(roles)] as NodeRole[] };
+}
+
+const REGION = /^[a-z0-9][a-z0-9-]{0,63}$/;
+const REGION_WORDS = 'lowercase letters, digits and - (such as eu-central)';
+
+function directory(env: Env, publicHost: string): Config['directory'] {
+  const settings = {
+    geozone: read(env, 'ONAIR_GEOZONE') === undefined ? undefined : matching(env, 'ONAIR_GEOZONE', '', REGION, REGION_WORDS),
+    address: matching(env, 'ONAIR_NODE_ADDRESS', publicHost, /^[A-Za-z0-9.-]+$|^\[[0-9A-Fa-f:]+\]$/, 'a host name or IP address'),
+    url: read(env, 'ONAIR_NODE_URL') === undefined ? undefined : httpUrl(env, 'ONAIR_NODE_URL'),
+    capacity: integer(env, 'ONAIR_NODE_CAPACITY', 1000, 1, 10_000_000),
+    reportIntervalMs: millisOrDuration(env, 'ONAIR_NODE_REPORT_INTERVAL', 'PT2S', 100),
+    faultAfterMs: millisOrDuration(env, 'ONAIR_NODE_FAULT_AFTER', 'PT10S', 300),
+    edgeLingerMs: millisOrDuration(env, 'ONAIR_EDGE_LINGER', 'PT30S', 0),
+    adminToken: read(env, 'ONAIR_DIRECTORY_ADMIN_TOKEN'),
+    scope: matching(env, 'ONAIR_DIRECTORY_SCOPE', 'live', /^[A-Za-z0-9_-]{1,64}$/, '1 to 64 letters, digits, _ or -'),
+  };
+  if (settings.faultAfterMs <= settings.reportIntervalMs) {
+    throw new ConfigError('ONAIR_NODE_FAULT_AFTER must be longer than ONAIR_NODE_REPORT_INTERVAL: a node would be in FAULT between two reports');
+  }
+  if (settings.adminToken !== undefined && settings.adminToken.length < 16) throw new ConfigError('ONAIR_DIRECTORY_ADMIN_TOKEN must be at least 16 characters long');
+  return settings;
 }
 
 function recordings(env: Env, dataDir: string): Config['recordings'] {
@@ -418,5 +456,6 @@ export function loadConfig(env: Env = process.env): Config {
       openLeadMs: openLead(env),
     },
     publicUrl: publicUrl(env, httpPort),
+    directory: directory(env, read(env, 'ONAIR_SRT_PUBLIC_HOST') ?? '127.0.0.1'),
   };
 }

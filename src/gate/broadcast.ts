@@ -101,6 +101,13 @@ export class Relink {
   }
 }
 
+let sent = 0;
+
+/** Bytes written to listeners by every Broadcast of this process since it started. */
+export function bytesSent(): number {
+  return sent;
+}
+
 /**
  * Fans a channel's stream out to HTTP listeners, whichever source feeds it. For Ogg, it is fed whole pages: a page
  * that begins a stream (a new link: the fallback, a live source) makes its header pages (OpusHead, OpusTags) those
@@ -130,7 +137,10 @@ export class Broadcast {
     if (this.ogg) this.#keepHeaders(data);
     for (const res of this.#listeners) {
       if (res.writableLength > MAX_BEHIND) res.destroy();
-      else res.write(data);
+      else {
+        res.write(data);
+        sent += data.length;
+      }
     }
   }
 

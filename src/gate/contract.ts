@@ -283,6 +283,36 @@ export interface StreamInfo extends StreamIdentity {
   publishedAt: number | null;
 }
 
+/** One channel as this node carries it now, for the directory's reports. */
+export interface LocalChannelLoad {
+  channel: string;
+  /** A session of this node is on air on it: this node is its origin. */
+  publishing: boolean;
+  /** This node relays it from the node that holds its session (an edge). */
+  relaying: boolean;
+  /** HTTP listeners here. */
+  listeners: number;
+  /** When the source went on air, or the relay started (epoch ms). */
+  since: number;
+  instance: InstanceRef | null;
+}
+
+/** What this node carries now: the channels on air or relayed here, and bytes taken in and sent out since it started. */
+export interface LocalLoad {
+  channels: LocalChannelLoad[];
+  bytesIn: number;
+  bytesOut: number;
+}
+
+/**
+ * Where an edge pulls a channel that another node has on air: the directory knows each node's URL. Without one (or
+ * when it answers undefined), a listener of a channel on air elsewhere is told to listen there (404).
+ */
+export interface Upstreams {
+  /** The URL of the channel's live stream on `node`, the node that holds its session; undefined: do not relay it here. */
+  origin(channel: string, node: string): string | undefined;
+}
+
 /** The gate as other areas use it: channels, and one source at a time on each. */
 export interface Gate {
   /** The first configured channel, which the bare paths (/check, /reserve) serve. */
@@ -313,4 +343,8 @@ export interface Gate {
    * stays recorded; `refused` discards a recording of a source never let through.
    */
   terminate(session: string, reason: 'refused' | 'terminated'): Promise<void>;
+  /** What this node carries now (read from memory). */
+  localLoad(): LocalLoad;
+  /** Who tells an edge where to pull a channel on air on another node (one at a time: the directory). */
+  relayFrom(upstreams: Upstreams): void;
 }

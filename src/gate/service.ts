@@ -14,10 +14,12 @@ import type { Archive } from '../recordings/contract.ts';
 import { ChannelRegistry, infoOf, ingestOf, type Definition } from './channels.ts';
 import type {
   ActivateRequest, Admission, Availability, AvailabilityChanged, ChannelChange, ChannelChanged, ChannelInfo, ChannelRequest, ChannelWithIngest,
-  ConnectRequest, Format, Gate, Ingest, InstanceRef, Mode, OutputState, PlayRequest, Reservation, ReserveRequest, SessionState, StopReason, StreamInfo, StreamStatus,
+  ConnectRequest, Format, Gate, Ingest, InstanceRef, LocalChannelLoad, LocalLoad, Mode, OutputState, PlayRequest, Reservation, ReserveRequest, SessionState,
+  StopReason, StreamInfo, StreamStatus, Upstreams,
 } from './contract.ts';
 import type { SessionRow } from './migrations.ts';
 import { Air } from './air.ts';
+import { bytesSent } from './broadcast.ts';
 import { fallbackInput, FORMATS, metadataProblem, skippedOutputs } from './pipeline.ts';
 import { LiveSession, type HoldLimits, type RunEnd } from './session.ts';
 import { GateStore, instanceOf } from './store.ts';
@@ -110,6 +112,10 @@ export class GateService implements Gate {
   #heartbeat: NodeJS.Timeout | undefined;
   /** Who decides on connections, sources and listeners; everything passes without one. */
   #admission: Admission | undefined;
+  /** Where an edge pulls a channel on air elsewhere (the directory); none: listeners are sent there. */
+  #upstreams: Upstreams | undefined;
+  /** What the sessions that ended here took in. */
+  #endedBytes = 0;
   #stopping = false;
 
   constructor(deps: GateDeps) {
@@ -302,6 +308,25 @@ export class GateService implements Gate {
     this.#admission = admission;
   }
 
+  relayFrom(upstreams: Upstreams): void {
+    this.#upstreams = upstreams;
+  }
+
+  localLoad(): LocalLoad {
+    const channels: LocalChannelLoad[] = [];
+    for (const [channel, air] of this.#airs) {
+      const session = this.#running.get(channel)?.session;
+      const publishing = session?.state === 'publishing';
+      if (!publishing && air.listeners === 0) continue;
+      channels.push({
+        channel, publishing, relaying: false, listeners: air.listeners,
+        since: session?.publishedAt ?? session?.reservedAt ?? this.#deps.clock.now(), instance: session?.instance ?? null,
+      });
+    }
+    const bytesIn = [...this.#running.values()].reduce((sum, running) => sum + running.session.bytes, this.#endedBytes);
+    return { channels, bytesIn, bytesOut: bytesSent() };
+  }
+
   async streams(): Promise<StreamInfo[]> {
     return [...(await this.store.holders()).values()].map((row) => ({
       channel: row.channel, session: row.id, appKey: row.app_key, mode: row.mode as Mode, state: row.state as SessionState,
@@ -328,7 +353,7 @@ export class GateService implements Gate {
     const local = this.#running.get(name)?.session;
     // The fallback here would stand in for a show another instance has on air.
     const held = local ? undefined : await this.store.holder(name);
-    if (held) throw notFound(`Channel ${name} is on air on node ${held.owner}: listen there`);
+    if (held) throw notFound(`Channel ${name} is on air on node ${held.owner}: listen there${this.#upstreams ? ` (${this.#upstreams.origin(name, held.owner) ?? 'its address is not known'})` : ''}`);
     const leave = await this.#play(channel, local, listener);
     const join = this.#air(channel).join(local?.format);
     if (!join) {
@@ -746,6 +771,7 @@ export class GateService implements Gate {
       exit_code: end.exit.code, reason, outputs: JSON.stringify(session.outputs),
     }, together(over, this.#availabilityChanged([session.channel.name], null)));
     this.#running.delete(session.channel.name);
+    this.#endedBytes += session.bytes;
     this.#logger.info({ channel: session.channel.name, session: session.id, state, reason, exitCode: end.exit.code }, 'session over');
     running.finished();
   }
