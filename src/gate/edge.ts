@@ -46,9 +46,10 @@ export interface EdgeOptions {
   node: string;
 }
 
-/** A relay that could not connect: listeners of that session are told so at once until `until`, rather than retried. */
+/** A relay that could not connect: listeners of that session are told so at once until `until` (unless its address changed). */
 interface Failure {
   session: string;
+  url: string;
   until: number;
   reason: string;
 }
@@ -156,7 +157,7 @@ export class EdgeRelays {
 
   #start(origin: Origin, air: Air): Relay {
     const failure = this.#failures.get(origin.channel);
-    if (failure?.session === origin.session && this.#options.clock.now() < failure.until) throw this.#unavailable(origin, failure.reason);
+    if (failure?.session === origin.session && failure.url === origin.url && this.#options.clock.now() < failure.until) throw this.#unavailable(origin, failure.reason);
     const { supervisor, logger, clock, node } = this.#options;
     const process = supervisor.spawn(`edge-${origin.channel}-${++relayRuns}`, 'ffmpeg', relayPullArgs(origin.url, node));
     const relay: Relay = {
@@ -176,7 +177,7 @@ export class EdgeRelays {
       });
       void process.exited.then((exit) => {
         const reason = relay.stopReason ?? (error.trim().split('\n').at(-1) || `ffmpeg exited with ${exit.code ?? exit.signal}`);
-        if (!relay.feed && relay.stopReason === undefined) this.#failures.set(origin.channel, { session: origin.session, until: clock.now() + RETRY_AFTER_MS, reason });
+        if (!relay.feed && relay.stopReason === undefined) this.#failures.set(origin.channel, { session: origin.session, url: origin.url, until: clock.now() + RETRY_AFTER_MS, reason });
         reject(this.#unavailable(origin, reason));
       });
     });

@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { pino } from 'pino';
+import { granule } from '../../src/gate/broadcast.ts';
+import type { Upstreams } from '../../src/gate/contract.ts';
+import { postgresAvailable, postgresDatabase } from '../support/databases.ts';
+import { startOnair, waitFor, type Running } from '../support/onair.ts';
+import { analyse, commandLine, ffmpegChildren, pushTone, type Source } from './harness.ts';
+import { capture } from './listener.ts';
+
+// Two onair nodes on one PostgreSQL database: the origin holds the show, the edge relays it to its own listeners.
+const ORIGIN = 'origin-a';
+const EDGE = 'edge-b';
+const LINGER_MS = 500;
+const PORTS = { ONAIR_SRT_PORT_START: '29000', ONAIR_SRT_PORT_END: '29019' };
+
+/** The edge's relay ffmpegs (this process's children pulling with the relay header). */
+const relays = () => ffmpegChildren().filter((pid) => commandLine(pid).includes('X-Onair-Relay'));
+const alive = (pid: number) => commandLine(pid) !== '';
+
+/** A listener of `url`, with how long its first page of audio took from the request, in ms. */
+function listener(url: string) {
+  const asked = performance.now();
+  const heard = capture(url);
+  const firstAudio = waitFor(() => heard.arrivals.find((a) => granule(a.page) > 0n), `audio at ${url}`, 10_000).then((a) => a.at - asked);
+  return { ...heard, firstAudio };
+}
+
+describe('edge relays: two nodes sharing PostgreSQL', { skip: !postgresAvailable && 'PostgreSQL not reachable' }, () => {
+  let url: string | undefined;
+  let origin: Running;
+  let edge: Running;
+  const edgeLogs: string[] = [];
+  let upstream = (channel: string, node: string): string | undefined => (node === ORIGIN ? `${origin.url}/channels/${channel}/listen` : undefined);
+
+  before(async () => {
+    url = await postgresDatabase.create();
+    origin = await startOnair({ database: postgresDatabase, databaseUrl: url, env: { ...PORTS, ONAIR_NODE_ID: ORIGIN } });
+    const logger = pino({ level: 'info' }, { write: (line: string) => edgeLogs.push(line) });
+    edge = await startOnair({ database: postgresDatabase, databaseUrl: url, logger, env: { ...PORTS, ONAIR_NODE_ID: EDGE, ONAIR_EDGE_LINGER: String(LINGER_MS) } });
+    const upstreams: Upstreams = { origin: (channel, node) => upstream(channel, node) };
+    edge.onair.gate.gate.relayFrom(upstreams);
+  });
+
+  after(async () => {
+    await edge?.stop();
+    await origin?.stop();
+    await postgresDatabase.drop(url);
+    assert.deepEqual(ffmpegChildren(), [], 'no process left behind');
+  });
+
+  /** A show on the origin: a live event reserved there and a 440 Hz tone pushed for `seconds`, on air once this resolves. */
+  async function show(seconds: number): Promise<Source> {
+    const made = await origin.request('POST', '/shows', { title: 'Edge test' });
+    const start = new Date(Date.now() - 60_000).toISOString().slice(0, 19);
+    const event = await origin.request('POST', '/events', { showId: made.body.id, type: 'live', start, duration: 3600, timezone: 'UTC' });
+    const reserved = await origin.request('POST', '/reserve', { event: event.body.id });
+    assert.equal(reserved.status, 201, JSON.stringify(reserved.body));
+    const source = pushTone(reserved.body.url, { seconds, frequency: 440 });
+    await waitFor(async () => (await edge.request('GET', '/check')).body.state === 'publishing', 'the show on air, as the edge sees it');
+    return source;
+  }
+
+  const idle = () => waitFor(async () => (await origin.request('GET', '/check')).body.state === 'idle', 'the show to end', 15_000);
+
+  test('listeners of the edge hear the origin\'s show through one relay, which lingers after the last leaves, then stops; the show ending ends it', async () => {
+    const source = await show(12);
+    const first = listener(`${edge.url}/listen`);
+    const cold = await first.firstAudio;
+    const relay = await waitFor(() => (relays().length === 1 ? relays()[0] : undefined), 'the relay');
+    const second = listener(`${edge.url}/listen`);
+    const warm = await second.firstAudio;
+    console.log(`first audio at the edge's listener: ${cold.toFixed(1)} ms with a relay to start, ${warm.toFixed(1)} ms with the relay running`);
+    assert.deepEqual(relays(), [relay], 'the second listener joins the same relay');
+    const load = edge.onair.gate.gate.localLoad();
+    assert.deepEqual(load.channels.map(({ channel, publishing, relaying, listeners }) => ({ channel, publishing, relaying, listeners })),
+      [{ channel: 'main', publishing: false, relaying: true, listeners: 2 }]);
+    assert.ok(load.bytesIn > 0, 'bytes taken in by the relay');
+    assert.equal(origin.onair.gate.gate.localLoad().channels[0]?.listeners, 1, 'the origin serves the relay alone');
+
+    await waitFor(() => first.arrivals.length > 100, 'two seconds of audio');
+    const heard = await analyse(Buffer.concat(first.arrivals.map((a) => a.page)));
+    assert.ok(Math.abs(heard.frequency - 440) < 10 && heard.seconds > 1.5, JSON.stringify(heard));
+
+    // Both leave; one comes back within the linger: the relay goes on.
+    first.close();
+    second.close();
+    const back = listener(`${edge.url}/listen`);
+    await back.firstAudio;
+    assert.deepEqual(relays(), [relay], 'a listener back within the linger keeps the relay');
+    back.close();
+    const left = performance.now();
+    await waitFor(() => !alive(relay) && edge.onair.gate.gate.localLoad().channels.length === 0, 'the relay to stop after the linger', 5_000);
+    assert.ok(performance.now() - left >= LINGER_MS - 50, `stopped ${performance.now() - left} ms after the last listener left`);
+
+    // A new relay for a new listener; the show ends at its origin, and the relay with it.
+    const late = listener(`${edge.url}/listen`);
+    await late.firstAudio;
+    const [again] = relays();
+    assert.ok(again !== undefined && again !== relay);
+    assert.equal(await source.exited, 0, source.stderr());
+    await waitFor(() => late.ended(), 'the edge\'s listener to be let go with the show\'s end');
+    await waitFor(() => !alive(again), 'the relay to end with the show');
+    await idle();
+    assert.equal((await edge.request('GET', '/listen')).status, 404, 'nothing on air, no fallback');
+  });
+
+  test('an origin that cannot be pulled: the waiting listener gets a 503, no process is left and the relay is not tried again at once', async () => {
+    const source = await show(6);
+    try {
+      for (const [what, address] of [['no such stream', `${origin.url}/channels/nosuch/listen`], ['nobody listening', 'http://127.0.0.1:9/listen']]) {
+        upstream = () => address;
+        const starts = () => edgeLogs.filter((line) => line.includes('relaying a channel on air on another node')).length;
+        const before = starts();
+        const refused = await edge.request('GET', '/listen');
+        assert.equal(refused.status, 503, what);
+        assert.match(refused.body.detail, new RegExp(`^Channel main is on air on node ${ORIGIN}, but it could not be relayed here \\(.+\\): try again shortly, or listen there$`));
+        assert.deepEqual(relays(), [], `${what}: no relay left`);
+        assert.equal((await edge.request('GET', '/listen')).status, 503);
+        assert.equal(starts(), before + 1, `${what}: tried once`);
+      }
+      upstream = () => undefined;
+      assert.equal((await edge.request('GET', '/listen')).status, 404, 'without an address: listen on the origin');
+      // A relay's pull is served only where the show is held, never relayed in turn.
+      upstream = (channel, node) => (node === ORIGIN ? `${origin.url}/channels/${channel}/listen` : undefined);
+      assert.equal((await edge.request('GET', '/listen', undefined, { 'X-Onair-Relay': 'another-edge' })).status, 404);
+    } finally {
+      upstream = (channel, node) => (node === ORIGIN ? `${origin.url}/channels/${channel}/listen` : undefined);
+      source.child.kill();
+      await source.exited;
+      await idle();
+    }
+  });
+});
