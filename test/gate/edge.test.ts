@@ -49,15 +49,15 @@ describe('edge relays: two nodes sharing PostgreSQL', { skip: !postgresAvailable
     assert.deepEqual(ffmpegChildren(), [], 'no process left behind');
   });
 
-  /** A show on the origin: a live event reserved there and a 440 Hz tone pushed for `seconds`, on air once this resolves. */
-  async function show(seconds: number): Promise<Source> {
+  /** A show on the origin's `channel`: a live event reserved there and a 440 Hz tone pushed for `seconds`, on air once this resolves. */
+  async function show(seconds: number, channel = 'main'): Promise<Source> {
     const made = await origin.request('POST', '/shows', { title: 'Edge test' });
     const start = new Date(Date.now() - 60_000).toISOString().slice(0, 19);
     const event = await origin.request('POST', '/events', { showId: made.body.id, type: 'live', start, duration: 3600, timezone: 'UTC' });
-    const reserved = await origin.request('POST', '/reserve', { event: event.body.id });
+    const reserved = await origin.request('POST', `/channels/${channel}/reserve`, { event: event.body.id });
     assert.equal(reserved.status, 201, JSON.stringify(reserved.body));
     const source = pushTone(reserved.body.url, { seconds, frequency: 440 });
-    await waitFor(async () => (await edge.request('GET', '/check')).body.state === 'publishing', 'the show on air, as the edge sees it');
+    await waitFor(async () => (await edge.request('GET', `/channels/${channel}/check`)).body.state === 'publishing', 'the show on air, as the edge sees it');
     return source;
   }
 
@@ -130,5 +130,23 @@ describe('edge relays: two nodes sharing PostgreSQL', { skip: !postgresAvailable
       await source.exited;
       await idle();
     }
+  });
+
+  test('a show ending at an origin that plays its fallback: the relay stops with the show\'s end, and the edge\'s listener hears the edge\'s own fallback', async () => {
+    assert.equal((await origin.request('POST', '/channels', { name: 'studio', fallback: 'silence' })).status, 201);
+    const source = await show(3, 'studio');
+    const heard = listener(`${edge.url}/channels/studio/listen`);
+    await heard.firstAudio;
+    const relay = await waitFor(() => relays()[0], 'the relay');
+    assert.equal(await source.exited, 0, source.stderr());
+    const pulling = capture(`${origin.url}/channels/studio/listen`);
+    await waitFor(() => !alive(relay), 'the relay to stop with the show, though the origin serves its fallback', 10_000);
+    await waitFor(() => pulling.arrivals.length > 10, 'the origin\'s fallback');
+    pulling.close();
+    const before = heard.arrivals.length;
+    await waitFor(() => heard.arrivals.length > before + 25, 'the edge\'s fallback at its listener');
+    assert.ok(!heard.ended(), 'the listener stays');
+    assert.deepEqual(relays(), []);
+    heard.close();
   });
 });
