@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { granule } from '../../src/gate/broadcast.ts';
 import type { Upstreams } from '../../src/gate/contract.ts';
 import { postgresAvailable, postgresDatabase } from '../support/databases.ts';
 import { startOnair, waitFor, type Running } from '../support/onair.ts';
-import { analyse, commandLine, ffmpegChildren, pushTone, type Source } from './harness.ts';
+import { analyse, commandLine, ffmpegChildren, listen, pushTone, type Source } from './harness.ts';
 import { capture } from './listener.ts';
 
 // Two onair nodes on one PostgreSQL database: the origin holds the show, the edge relays it to its own listeners.
@@ -50,13 +52,13 @@ describe('edge relays: two nodes sharing PostgreSQL', { skip: !postgresAvailable
   });
 
   /** A show on the origin's `channel`: a live event reserved there and a 440 Hz tone pushed for `seconds`, on air once this resolves. */
-  async function show(seconds: number, channel = 'main'): Promise<Source> {
+  async function show(seconds: number, channel = 'main', format: 'ogg' | 'mpegts' = 'ogg'): Promise<Source> {
     const made = await origin.request('POST', '/shows', { title: 'Edge test' });
     const start = new Date(Date.now() - 60_000).toISOString().slice(0, 19);
     const event = await origin.request('POST', '/events', { showId: made.body.id, type: 'live', start, duration: 3600, timezone: 'UTC' });
-    const reserved = await origin.request('POST', `/channels/${channel}/reserve`, { event: event.body.id });
+    const reserved = await origin.request('POST', `/channels/${channel}/reserve`, { event: event.body.id, format });
     assert.equal(reserved.status, 201, JSON.stringify(reserved.body));
-    const source = pushTone(reserved.body.url, { seconds, frequency: 440 });
+    const source = pushTone(reserved.body.url, { seconds, frequency: 440, format });
     await waitFor(async () => (await edge.request('GET', `/channels/${channel}/check`)).body.state === 'publishing', 'the show on air, as the edge sees it');
     return source;
   }
@@ -72,6 +74,9 @@ describe('edge relays: two nodes sharing PostgreSQL', { skip: !postgresAvailable
     const warm = await second.firstAudio;
     console.log(`first audio at the edge's listener: ${cold.toFixed(1)} ms with a relay to start, ${warm.toFixed(1)} ms with the relay running`);
     assert.deepEqual(relays(), [relay], 'the second listener joins the same relay');
+    const pidFiles = readdirSync(join(edge.config.dataDir, 'gate', 'pids')).filter((file) => file.startsWith('edge-'));
+    assert.deepEqual(pidFiles.map((file) => Number(readFileSync(join(edge.config.dataDir, 'gate', 'pids', file), 'utf8').split(' ')[0])), [relay],
+      'supervised: in a pid file, reaped at the next start after a kill -9');
     const load = edge.onair.gate.gate.localLoad();
     assert.deepEqual(load.channels.map(({ channel, publishing, relaying, listeners }) => ({ channel, publishing, relaying, listeners })),
       [{ channel: 'main', publishing: false, relaying: true, listeners: 2 }]);
@@ -148,5 +153,17 @@ describe('edge relays: two nodes sharing PostgreSQL', { skip: !postgresAvailable
     assert.ok(!heard.ended(), 'the listener stays');
     assert.deepEqual(relays(), []);
     heard.close();
+  });
+
+  test('an MPEG-TS show is relayed as it is', async () => {
+    const source = await show(4, 'main', 'mpegts');
+    const heard = listen(`${edge.url}/listen`);
+    assert.equal(await source.exited, 0, source.stderr());
+    const { status, type, bytes } = await heard.done;
+    assert.equal(status, 200);
+    assert.equal(type, 'video/mp2t');
+    const audio = await analyse(bytes);
+    assert.ok(Math.abs(audio.frequency - 440) < 10 && audio.seconds > 2 && audio.codecs.includes('h264'), JSON.stringify(audio));
+    await idle();
   });
 });
