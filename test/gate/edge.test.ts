@@ -1,12 +1,18 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
+import { ManualClock } from '../../src/core/clock.ts';
+import { ProcessSupervisor } from '../../src/core/processes.ts';
+import { Air } from '../../src/gate/air.ts';
+import { EdgeRelays, type Origin } from '../../src/gate/edge.ts';
 import { granule } from '../../src/gate/broadcast.ts';
 import type { Upstreams } from '../../src/gate/contract.ts';
 import { postgresAvailable, postgresDatabase } from '../support/databases.ts';
-import { startOnair, waitFor, type Running } from '../support/onair.ts';
+import { startOnair, tempDir, waitFor, type Running } from '../support/onair.ts';
 import { analyse, commandLine, ffmpegChildren, listen, pushTone, type Source } from './harness.ts';
 import { capture } from './listener.ts';
 
@@ -27,6 +33,57 @@ function listener(url: string) {
   const firstAudio = waitFor(() => heard.arrivals.find((a) => granule(a.page) > 0n), `audio at ${url}`, 10_000).then((a) => a.at - asked);
   return { ...heard, firstAudio };
 }
+
+/** An origin of its own: each request gets a 440 Hz tone as Ogg/Opus from an ffmpeg that stops when the request closes. */
+async function toneServer(): Promise<{ url: string; server: Server }> {
+  const server = createServer((_, res) => {
+    const tone = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'sine=f=440', '-c:a', 'libopus',
+      '-page_duration', '20000', '-flush_packets', '1', '-f', 'ogg', 'pipe:1'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    res.writeHead(200, { 'Content-Type': 'audio/ogg' });
+    tone.stdout.pipe(res);
+    res.on('close', () => tone.kill('SIGKILL'));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address() as { port: number };
+  return { url: `http://127.0.0.1:${address.port}/listen`, server };
+}
+
+describe('edge relays on the injected clock', () => {
+  test('a relay outlives its last listener by the linger, to the millisecond of the clock; one a killed run left is reaped at the next start', async () => {
+    const dir = tempDir('onair-edge-');
+    const logger = pino({ level: 'silent' });
+    const supervisor = new ProcessSupervisor({ dir, logger });
+    const clock = new ManualClock(Date.now());
+    const edges = new EdgeRelays({ supervisor, logger, clock, lingerMs: 30_000, node: 'edge' });
+    const air = new Air({ channel: 'main', supervisor, logger, input: async () => [], idle: () => edges.settle('main') }, { type: 'none' });
+    const { url, server } = await toneServer();
+    const origin: Origin = { channel: 'main', session: 's1', node: 'origin', format: 'ogg', url, instance: null };
+    try {
+      await edges.feed(origin, air);
+      const [relay] = relays();
+      assert.ok(relay !== undefined);
+      // Nobody joined: the linger starts once the caller had its turn.
+      await new Promise((resolve) => setImmediate(resolve));
+      clock.advance(29_999);
+      const taken = edges.bytesIn;
+      await waitFor(() => edges.bytesIn > taken + 4096, 'the relay to go on 1 ms before the linger is over');
+      assert.ok(alive(relay) && edges.relays.length === 1);
+      clock.advance(1);
+      await waitFor(() => !alive(relay) && edges.relays.length === 0, 'the relay to stop at the end of the linger');
+
+      await edges.feed(origin, air);
+      const [left] = relays();
+      assert.ok(left !== undefined && left !== relay);
+      const reaped = await new ProcessSupervisor({ dir, logger }).reapLeftovers();
+      assert.ok(reaped.some((name) => name.startsWith('edge-main-')) && !alive(left), `reaped ${reaped}`);
+      await waitFor(() => edges.relays.length === 0, 'the relay to be gone');
+    } finally {
+      await edges.stop();
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+});
 
 describe('edge relays: two nodes sharing PostgreSQL', { skip: !postgresAvailable && 'PostgreSQL not reachable' }, () => {
   let url: string | undefined;
