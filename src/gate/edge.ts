@@ -159,33 +159,34 @@ export class EdgeRelays {
     const failure = this.#failures.get(origin.channel);
     if (failure?.session === origin.session && failure.url === origin.url && this.#options.clock.now() < failure.until) throw this.#unavailable(origin, failure.reason);
     const { supervisor, logger, clock, node } = this.#options;
-    const process = supervisor.spawn(`edge-${origin.channel}-${++relayRuns}`, 'ffmpeg', relayPullArgs(origin.url, node));
+    const child = supervisor.spawn(`edge-${origin.channel}-${++relayRuns}`, 'ffmpeg', relayPullArgs(origin.url, node));
     const relay: Relay = {
-      origin, air, process, since: clock.now(), bytes: 0, feed: undefined, ready: Promise.resolve(), waiting: 0, linger: undefined, stopReason: undefined,
+      origin, air, process: child, since: clock.now(), bytes: 0, feed: undefined, ready: Promise.resolve(), waiting: 0, linger: undefined, stopReason: undefined,
     };
     this.#relays.set(origin.channel, relay);
     let error = '';
-    process.child.stderr?.setEncoding('utf8').on('data', (text: string) => {
+    child.child.stderr?.setEncoding('utf8').on('data', (text: string) => {
       error = (error + text).slice(-500);
     });
     relay.ready = new Promise<void>((resolve, reject) => {
-      process.child.stdout?.on('data', (chunk: Buffer) => {
+      child.child.stdout?.on('data', (chunk: Buffer) => {
         relay.bytes += chunk.length;
         relay.feed ??= air.live(origin.format);
         relay.feed.push(chunk);
         resolve();
       });
-      void process.exited.then((exit) => {
-        const reason = relay.stopReason ?? (error.trim().split('\n').at(-1) || `ffmpeg exited with ${exit.code ?? exit.signal}`);
+      void child.exited.then((exit) => {
+        // Listeners are told why, not where: the origin's address is the directory's.
+        const reason = relay.stopReason ?? (error.trim().split('\n').at(-1)?.replaceAll(origin.url, 'the origin') || `ffmpeg exited with ${exit.code ?? exit.signal}`);
         if (!relay.feed && relay.stopReason === undefined) this.#failures.set(origin.channel, { session: origin.session, url: origin.url, until: clock.now() + RETRY_AFTER_MS, reason });
         reject(this.#unavailable(origin, reason));
       });
     });
     relay.ready.catch(() => {});
     // Its input is over before the process is gone: the fallback need not wait.
-    process.child.stdout?.on('close', () => air.ended(relay.feed));
+    child.child.stdout?.on('close', () => air.ended(relay.feed));
     logger.info({ channel: origin.channel, session: origin.session, origin: origin.node, url: origin.url }, 'relaying a channel on air on another node');
-    void process.exited.then((exit) => this.#gone(relay, exit.code, error));
+    void child.exited.then((exit) => this.#gone(relay, exit.code, error));
     return relay;
   }
 

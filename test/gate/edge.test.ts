@@ -177,6 +177,7 @@ describe('edge relays: two nodes sharing PostgreSQL', { skip: !postgresAvailable
         const refused = await edge.request('GET', '/listen');
         assert.equal(refused.status, 503, what);
         assert.match(refused.body.detail, new RegExp(`^Channel main is on air on node ${ORIGIN}, but it could not be relayed here \\(.+\\): try again shortly, or listen there$`));
+        assert.ok(!refused.body.detail.includes(address), `${what}: the origin's address is the directory's, not the listener's: ${refused.body.detail}`);
         assert.deepEqual(relays(), [], `${what}: no relay left`);
         assert.equal((await edge.request('GET', '/listen')).status, 503);
         assert.equal(starts(), before + 1, `${what}: tried once`);
