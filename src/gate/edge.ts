@@ -105,7 +105,7 @@ export class EdgeRelays {
   async feed(origin: Origin, air: Air): Promise<void> {
     let relay = this.#relays.get(origin.channel);
     if (relay && (relay.origin.session !== origin.session || relay.stopReason !== undefined)) {
-      void this.#stop(relay, 'an older session');
+      void this.#stop(relay, 'a relay of an older session');
       relay = undefined;
     }
     relay ??= this.#start(origin, air);
@@ -183,8 +183,11 @@ export class EdgeRelays {
       });
     });
     relay.ready.catch(() => {});
-    // Its input is over before the process is gone: the fallback need not wait.
-    child.child.stdout?.on('close', () => air.ended(relay.feed));
+    // Its input is over before the process is gone: the fallback need not wait, and a listener coming now needs a new relay.
+    child.child.stdout?.on('close', () => {
+      if (relay.feed) relay.stopReason ??= 'its input ended';
+      air.ended(relay.feed);
+    });
     logger.info({ channel: origin.channel, session: origin.session, origin: origin.node, url: origin.url }, 'relaying a channel on air on another node');
     void child.exited.then((exit) => this.#gone(relay, exit.code, error));
     return relay;
