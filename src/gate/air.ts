@@ -23,6 +23,8 @@ export interface AirOptions {
   logger: Logger;
   /** The fallback's ffmpeg input (fallbackInput). */
   input: (fallback: Fallback) => Promise<string[]>;
+  /** Its last listener left (an edge's relay then lingers). */
+  idle: () => void;
 }
 
 // Each run of a fallback gets a name of its own: one stopping may still be in the supervisor as the next starts.
@@ -133,6 +135,7 @@ export class Air {
     if (broadcast !== this.#broadcast) return;
     this.#stopStandby();
     if (!this.#live) this.#broadcast = undefined;
+    this.#options.idle();
   }
 
   #replaceBroadcast(next: Broadcast | undefined): void {

@@ -8,6 +8,7 @@ import { Choice, Text } from '../core/http/validation.ts';
 import { NaiveLocal } from '../core/time.ts';
 import { AppKey, ChannelName as Name, StreamKey as Key, type Availability, type ChannelInfo, type ChannelWithIngest } from './contract.ts';
 import type { SessionRow } from './migrations.ts';
+import { RELAY_HEADER } from './edge.ts';
 import { METADATA_KEY, METADATA_LIMITS, METADATA_VALUE } from './pipeline.ts';
 import { instanceOf } from './store.ts';
 import type { GateService } from './service.ts';
@@ -173,13 +174,15 @@ export async function gateRoutes(app: App, { gate, bus }: GateRoutesOptions): Pr
         description: 'The live stream as it arrives: Ogg/Opus for audio sessions (any player or <audio> element), MPEG-TS for mpegts sessions. '
           + 'Between sessions, the channel\'s fallback (silence unless configured otherwise) as Ogg/Opus: listeners stay connected and hear the next '
           + 'Ogg session as it starts (a chained Ogg stream). 404 only when nothing is on air and the channel has no fallback. '
+          + 'A show on air on another node: an edge relays it from there (the answer comes with its first bytes; 503 when the origin cannot be '
+          + 'reached, for 5 s before it is tried again), any other node answers 404 naming that node. '
           + 'The station\'s hook backend may refuse the listener (403, its reason as the detail; playStream), told the query string.',
         ...params, querystring: ListenerQuery, produces: ['audio/ogg', 'video/mp2t'],
         response: { 200: { description: 'audio/ogg or video/mp2t stream' }, ...problems(400, 403, 404, 503) },
       },
     }, async (request, reply) => {
       const name = channelOf(request.params);
-      const join = await gate.listen(name, { kind: 'listen', query: request.query, client: request.ip });
+      const join = await gate.listen(name, { kind: 'listen', query: request.query, client: request.ip, relay: request.headers[RELAY_HEADER] !== undefined });
       if (!join) throw notFound(`Nothing is on air on channel ${name}, and it has no fallback`);
       reply.hijack();
       join(reply.raw);

@@ -19,6 +19,7 @@ import type {
 } from './contract.ts';
 import type { SessionRow } from './migrations.ts';
 import { Air } from './air.ts';
+import { EdgeRelays, pullable, type Origin } from './edge.ts';
 import { bytesSent } from './broadcast.ts';
 import { fallbackInput, FORMATS, metadataProblem, skippedOutputs } from './pipeline.ts';
 import { LiveSession, type HoldLimits, type RunEnd } from './session.ts';
@@ -68,8 +69,11 @@ interface EndRequest {
   reason: StopReason;
 }
 
-/** A listener asking to hear a channel: what an Admission's `play` is told of it. */
-export type Listener = Pick<PlayRequest, 'kind' | 'query' | 'client'>;
+/**
+ * A listener asking to hear a channel: what an Admission's `play` is told of it; `relay`: another node's relay pulling
+ * it (served only from a session held here, never relayed in turn).
+ */
+export type Listener = Pick<PlayRequest, 'kind' | 'query' | 'client'> & { relay?: boolean };
 
 /** What a session is made with once the admission has had its say. */
 type Decided = Pick<LiveSession, 'format' | 'record' | 'metadata' | 'appKey'>;
@@ -114,6 +118,7 @@ export class GateService implements Gate {
   #admission: Admission | undefined;
   /** Where an edge pulls a channel on air elsewhere (the directory); none: listeners are sent there. */
   #upstreams: Upstreams | undefined;
+  readonly #edges: EdgeRelays;
   /** What the sessions that ended here took in. */
   #endedBytes = 0;
   #stopping = false;
@@ -124,6 +129,9 @@ export class GateService implements Gate {
     this.store = new GateStore(deps.database);
     this.registry = new ChannelRegistry({ config: deps.config, store: this.store, clock: deps.clock, bus: deps.bus });
     this.#supervisor = new ProcessSupervisor({ dir: join(deps.config.dataDir, 'gate', 'pids'), logger: this.#logger });
+    this.#edges = new EdgeRelays({
+      supervisor: this.#supervisor, logger: this.#logger, clock: deps.clock, lingerMs: deps.config.directory.edgeLingerMs, node: deps.node.id,
+    });
     this.#outputFailures = new Counter({
       name: 'onair_gate_output_failures_total',
       help: 'Push outputs (Icecast, SRT, RTMP) that could not connect or dropped, by channel, type and URL (without credentials)',
@@ -134,6 +142,11 @@ export class GateService implements Gate {
     deps.bus.subscribe((event) => {
       if (event.type === 'channel-changed') this.#refallback(event.data as ChannelChanged);
       if (event.type === 'channel-removed') this.#closeAir((event.data as ChannelChanged).channel);
+      // A show relayed here ended on its origin.
+      if (event.type === 'stream-ended' || event.type === 'stream-failed') {
+        const { channel, session } = event.data as StreamStatus;
+        this.#edges.ended(channel, session);
+      }
     });
     deps.database.notifier.listen(END, (payload) => {
       const { session, reason } = JSON.parse(payload) as EndRequest;
@@ -205,7 +218,7 @@ export class GateService implements Gate {
     this.#stopping = true;
     clearInterval(this.#heartbeat);
     this.closeListeners();
-    await Promise.all([...this.#running.values()].map((running) => this.#end(running, 'stopped')));
+    await Promise.all([...this.#running.values()].map((running) => this.#end(running, 'stopped')).concat(this.#edges.stop()));
     await this.#supervisor.stopAll(500);
   }
 
@@ -313,17 +326,18 @@ export class GateService implements Gate {
   }
 
   localLoad(): LocalLoad {
-    const channels: LocalChannelLoad[] = [];
+    const relays = this.#edges.relays;
+    const channels: LocalChannelLoad[] = relays.map(({ channel, since, listeners, instance }) => ({ channel, publishing: false, relaying: true, listeners, since, instance }));
     for (const [channel, air] of this.#airs) {
       const session = this.#running.get(channel)?.session;
       const publishing = session?.state === 'publishing';
-      if (!publishing && air.listeners === 0) continue;
+      if ((!publishing && air.listeners === 0) || relays.some((relay) => relay.channel === channel)) continue;
       channels.push({
         channel, publishing, relaying: false, listeners: air.listeners,
         since: session?.publishedAt ?? session?.reservedAt ?? this.#deps.clock.now(), instance: session?.instance ?? null,
       });
     }
-    const bytesIn = [...this.#running.values()].reduce((sum, running) => sum + running.session.bytes, this.#endedBytes);
+    const bytesIn = [...this.#running.values()].reduce((sum, running) => sum + running.session.bytes, this.#endedBytes + this.#edges.bytesIn);
     return { channels, bytesIn, bytesOut: bytesSent() };
   }
 
@@ -353,9 +367,41 @@ export class GateService implements Gate {
     const local = this.#running.get(name)?.session;
     // The fallback here would stand in for a show another instance has on air.
     const held = local ? undefined : await this.store.holder(name);
-    if (held) throw notFound(`Channel ${name} is on air on node ${held.owner}: listen there${this.#upstreams ? ` (${this.#upstreams.origin(name, held.owner) ?? 'its address is not known'})` : ''}`);
+    if (held) return this.#relayed(channel, held, listener);
     const leave = await this.#play(channel, local, listener);
-    const join = this.#air(channel).join(local?.format);
+    return this.#joined(this.#air(channel).join(local?.format), leave);
+  }
+
+  /** A listener of a show another node holds: it hears this node's relay of it, when the directory says where it is. */
+  async #relayed(channel: Definition, held: SessionRow, listener: Listener): Promise<((res: ServerResponse) => void) | undefined> {
+    const origin = this.#origin(held, listener);
+    if (!origin) throw notFound(`Channel ${channel.name} is on air on node ${held.owner}: listen there`);
+    const leave = await this.#play(channel, { id: held.id, appKey: held.app_key }, listener);
+    const air = this.#air(channel);
+    try {
+      await this.#edges.feed(origin, air);
+    } catch (error) {
+      leave();
+      throw error;
+    }
+    return this.#joined(air.join(origin.format), leave);
+  }
+
+  /**
+   * Where this node pulls a show another node holds: the directory's address of that node, for a show on air there
+   * (one waiting for its source would keep the listener waiting on nothing), never for another relay.
+   */
+  #origin(held: SessionRow, listener: Listener): Origin | undefined {
+    if (listener.relay || held.state !== 'publishing') return undefined;
+    const url = this.#upstreams?.origin(held.channel, held.owner);
+    if (url === undefined) return undefined;
+    if (pullable(url)) return { channel: held.channel, session: held.id, node: held.owner, format: held.format as Format, url, instance: instanceOf(held) };
+    this.#logger.warn({ channel: held.channel, origin: held.owner }, 'the directory\'s address of the origin is not an http(s) URL: not relayed');
+    return undefined;
+  }
+
+  /** How the listener joins the Air (undefined: nothing to hear), the admission told when it leaves. */
+  #joined(join: ((res: ServerResponse) => void) | undefined, leave: () => void): ((res: ServerResponse) => void) | undefined {
     if (!join) {
       leave();
       return undefined;
@@ -389,12 +435,13 @@ export class GateService implements Gate {
   }
 
   /** Asks the admission whether the listener may hear the channel; answers what to call, once, when it leaves. */
-  async #play(channel: Definition, local: LiveSession | undefined, listener: Listener): Promise<() => void> {
+  async #play(channel: Definition, session: Pick<LiveSession, 'id' | 'appKey'> | undefined, listener: Listener): Promise<() => void> {
     if (!this.#admission) return () => {};
-    const appKey = local?.appKey ?? channel.appKey;
+    const appKey = session?.appKey ?? channel.appKey;
+    const { kind, client } = listener;
     // The query as a plain object: Fastify's has no prototype.
     const query = { ...listener.query };
-    return once(await this.#admission.play({ ...listener, query, channel: channel.name, session: local?.id ?? null, appKey }));
+    return once(await this.#admission.play({ kind, client, query, channel: channel.name, session: session?.id ?? null, appKey }));
   }
 
   /**
@@ -460,7 +507,10 @@ export class GateService implements Gate {
   #air(channel: Definition): Air {
     let air = this.#airs.get(channel.name);
     if (!air) {
-      const options = { channel: channel.name, supervisor: this.#supervisor, logger: this.#logger, input: (fallback: Fallback) => this.#fallbackInput(channel.name, fallback) };
+      const options = {
+        channel: channel.name, supervisor: this.#supervisor, logger: this.#logger, input: (fallback: Fallback) => this.#fallbackInput(channel.name, fallback),
+        idle: () => this.#edges.settle(channel.name),
+      };
       air = new Air(options, channel.fallback);
       this.#airs.set(channel.name, air);
     }
