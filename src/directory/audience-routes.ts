@@ -1,16 +1,20 @@
 import { Type } from 'typebox';
 import { invalid } from '../core/errors.ts';
+import type { Clock } from '../core/clock.ts';
 import type { App } from '../core/http/server.ts';
-import { parseDateTime } from '../core/time.ts';
-import type { Audience } from './audience.ts';
+import { DAY, parseDateTime } from '../core/time.ts';
+import type { Audience, AudienceQuery } from './audience.ts';
+
+// Without an event, at most a week of minutes at once: a year of them held SQLite's event loop for seconds.
+const MOST_DAYS = 7;
 
 const Instant = (description: string) => Type.String({
   maxLength: 40, description: `${description}: ISO 8601, such as 2026-12-04T20:00:00Z (without an offset: UTC)`, examples: ['2026-12-04T20:00:00Z'],
 });
 const Query = Type.Object({
   event: Type.Optional(Type.String({ format: 'uuid', description: 'Only the instances of this event' })),
-  start: Type.Optional(Instant('Only the minutes heard from this instant')),
-  end: Type.Optional(Instant('Only the minutes heard before this instant')),
+  start: Type.Optional(Instant('Only the minutes heard from this instant (by default a day before end)')),
+  end: Type.Optional(Instant('Only the minutes heard before this instant (by default a day after start, or now)')),
 }, { additionalProperties: false });
 const InstanceAudience = Type.Object({
   event: Type.String(),
@@ -32,21 +36,29 @@ function instant(field: string, value: string | undefined): number | undefined {
   return at;
 }
 
+/** The instances of the event, or the minutes of a window of at most MOST_DAYS (the day before now by default). */
+function queryOf(given: { event?: string; start?: string; end?: string }, now: number): AudienceQuery {
+  const start = instant('querystring.start', given.start);
+  const end = instant('querystring.end', given.end);
+  if (start !== undefined && end !== undefined && end <= start) throw invalid('querystring.end', 'must be after start');
+  if (given.event !== undefined) return { event: given.event, start, end };
+  const to = end ?? (start === undefined ? now : start + DAY);
+  const from = start ?? to - DAY;
+  if (to - from > MOST_DAYS * DAY) throw invalid('querystring.end', `must be at most ${MOST_DAYS} days after start unless an event is named`);
+  return { start: from, end: to };
+}
+
 /** The audience of programme instances over every node, for operators (what was heard, where). */
-export function registerAudienceRoutes(app: App, audience: Audience): void {
+export function registerAudienceRoutes(app: App, audience: Audience, clock: Clock): void {
   app.get('/directory/audience', {
     config: { access: 'private' },
     schema: {
       tags: ['directory'], summary: 'The audience of programme instances over every node',
       description: 'Counted from every node\'s reports (each ONAIR_NODE_REPORT_INTERVAL), per minute, and kept after the stream ends. '
-        + 'With start or end, only the minutes heard within count: an instance heard across a bound shows the part within.',
+        + 'Only the minutes heard between start and end count: an instance heard across a bound shows the part within. Without an event, '
+        + `the window is the day before now unless given, and at most ${MOST_DAYS} days long; with one, every instance of the event unless bounded.`,
       querystring: Query,
       response: { 200: Type.Object({ audiences: Type.Array(InstanceAudience) }), ...problems(400, 401, 403) },
     },
-  }, async (request) => {
-    const start = instant('querystring.start', request.query.start);
-    const end = instant('querystring.end', request.query.end);
-    if (start !== undefined && end !== undefined && end <= start) throw invalid('querystring.end', 'must be after start');
-    return { audiences: await audience.between({ event: request.query.event, start, end }) };
-  });
+  }, async (request) => ({ audiences: await audience.between(queryOf(request.query, clock.now())) }));
 }

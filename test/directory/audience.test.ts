@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { describe, test } from 'node:test';
+import { ManualClock, systemClock } from '../../src/core/clock.ts';
 import { Audience } from '../../src/directory/audience.ts';
 import { registerAudienceRoutes } from '../../src/directory/audience-routes.ts';
 import type { NodeStream } from '../../src/directory/contract.ts';
@@ -31,7 +32,7 @@ async function startWithAudience(options: Parameters<typeof startOnair>[0]): Pro
     ...options, env: { ...PORTS, ...options.env },
     prepare: (onair) => {
       audience = new Audience(onair.database);
-      void onair.app.register(async (scope) => registerAudienceRoutes(scope, audience!));
+      void onair.app.register(async (scope) => registerAudienceRoutes(scope, audience!, options.clock ?? systemClock));
     },
   });
   return { server, audience: audience! };
@@ -79,11 +80,18 @@ for (const database of testDatabases) {
 
     test('GET /directory/audience answers the numbers, and a 400 naming the field for bad input', async () => {
       const key = 'operator-key-0123456789';
-      const { server, audience } = await startWithAudience({ database, env: { ONAIR_API_KEY: key } });
+      const clock = new ManualClock(T0 + 10 * MINUTE);
+      const { server, audience } = await startWithAudience({ database, clock, env: { ONAIR_API_KEY: key } });
       try {
         await airX(audience);
         const get = (query: string) => server.request('GET', `/directory/audience${query}`, undefined, { 'x-api-key': key });
-        assert.deepEqual((await get('')).body, { audiences: [X_WHOLE, Y_WHOLE] });
+        assert.deepEqual((await get('')).body, { audiences: [X_WHOLE, Y_WHOLE] }, 'the day before now');
+        clock.set(T0 + 25 * 60 * MINUTE);
+        assert.deepEqual((await get('')).body, { audiences: [] }, 'more than a day ago');
+        assert.deepEqual((await get('?start=2026-12-04T20:01:00Z')).body.audiences.map((a: { listenerMinutes: number }) => a.listenerMinutes), [6.5, 1], 'a day from start');
+        assert.deepEqual((await get('?end=2026-12-04T20:01:00')).body.audiences.map((a: { peakListeners: number }) => a.peakListeners), [9], 'a naive end is UTC');
+        assert.deepEqual((await get(`?event=${X.event}`)).body, { audiences: [X_WHOLE] }, 'every instance of an event');
+        assert.equal((await get(`?event=${X.event}&start=2026-01-01T00:00:00Z`)).status, 200, 'an event over any window');
         const ofY = await get(`?event=${Y.event}&start=2026-12-04T21:00:00%2B01:00&end=2026-12-04T20:02:00Z`);
         assert.equal(ofY.status, 200, JSON.stringify(ofY.body));
         assert.deepEqual(ofY.body, { audiences: [Y_WHOLE] });
@@ -91,7 +99,7 @@ for (const database of testDatabases) {
         const bad: Array<[string, string]> = [
           ['?event=x', 'querystring.event'], ['?start=yesterday', 'querystring.start'], ['?end=2026-02-30T00:00:00Z', 'querystring.end'],
           ['?start=2026-12-04T20:00:00Z&end=2026-12-04T20:00:00Z', 'querystring.end'], ['?region=eu', 'querystring.region'],
-          [`?start=${'9'.repeat(41)}`, 'querystring.start'],
+          [`?start=${'9'.repeat(41)}`, 'querystring.start'], ['?start=2026-11-27T20:00:00Z&end=2026-12-04T20:00:01Z', 'querystring.end'],
         ];
         for (const [query, field] of bad) {
           const answer = await get(query);
@@ -115,7 +123,7 @@ for (const database of testDatabases) {
         }
         const again = await startWithAudience({ database, databaseUrl, dataDir });
         try {
-          assert.deepEqual((await again.server.request('GET', '/directory/audience')).body, { audiences: [X_WHOLE, Y_WHOLE] });
+          assert.deepEqual((await again.server.request('GET', '/directory/audience?start=2026-12-04T20:00:00Z')).body, { audiences: [X_WHOLE, Y_WHOLE] });
         } finally {
           await again.server.stop();
         }
