@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { rmSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { ManualClock, systemClock } from '../../src/core/clock.ts';
@@ -106,6 +107,11 @@ for (const database of testDatabases) {
           assert.equal(answer.status, 400, `${query}: ${JSON.stringify(answer.body)}`);
           assert.deepEqual(answer.body.errors.map((e: { field: string }) => e.field), [field], query);
         }
+        const text = fc.oneof(fc.string({ unit: 'binary', maxLength: 45 }), fc.date({ noInvalidDate: true }).map((d) => d.toISOString()));
+        await fc.assert(fc.asyncProperty(fc.record({ event: fc.oneof(fc.uuid(), text), start: text, end: text }, { requiredKeys: [] }), async (query) => {
+          const answer = await get(`?${new URLSearchParams(query)}`);
+          assert.ok(answer.status === 200 || (answer.status === 400 && typeof answer.body.detail === 'string'), `${JSON.stringify(query)}: ${answer.status} ${JSON.stringify(answer.body)}`);
+        }), { numRuns: 200 });
       } finally {
         await server.stop();
       }
