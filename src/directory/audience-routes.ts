@@ -1,6 +1,7 @@
 import { Type } from 'typebox';
 import { invalid } from '../core/errors.ts';
 import type { Clock } from '../core/clock.ts';
+import { problems } from '../core/http/problem.ts';
 import type { App } from '../core/http/server.ts';
 import { DAY, parseDateTime } from '../core/time.ts';
 import type { Audience, AudienceQuery } from './audience.ts';
@@ -27,7 +28,6 @@ const InstanceAudience = Type.Object({
   firstHeardAt: Type.Integer({ description: 'The start of the first minute anyone listened, epoch ms' }),
   lastHeardAt: Type.Integer({ description: 'The start of the last minute anyone listened, epoch ms' }),
 });
-const problems = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, Type.Ref('Problem')]));
 
 function instant(field: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;

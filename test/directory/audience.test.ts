@@ -97,6 +97,8 @@ for (const database of testDatabases) {
         assert.equal(ofY.status, 200, JSON.stringify(ofY.body));
         assert.deepEqual(ofY.body, { audiences: [Y_WHOLE] });
         assert.equal((await server.request('GET', '/directory/audience')).status, 401, 'operators only');
+        const documented = (await server.request('GET', '/openapi.json')).body.paths['/directory/audience'].get;
+        assert.deepEqual(documented.parameters.map((p: { name: string }) => p.name), ['event', 'start', 'end']);
         const bad: Array<[string, string]> = [
           ['?event=x', 'querystring.event'], ['?start=yesterday', 'querystring.start'], ['?end=2026-02-30T00:00:00Z', 'querystring.end'],
           ['?start=2026-12-04T20:00:00Z&end=2026-12-04T20:00:00Z', 'querystring.end'], ['?region=eu', 'querystring.region'],
