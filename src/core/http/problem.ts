@@ -12,6 +12,9 @@ export const Problem = Type.Object({
 }, { $id: 'Problem', description: 'RFC 9457 problem details' });
 export type Problem = Static<typeof Problem>;
 
+/** A route's error answers: a problem document for each status. */
+export const problems = (...codes: number[]) => Object.fromEntries(codes.map((code) => [code, Type.Ref('Problem')]));
+
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
