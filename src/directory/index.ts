@@ -1,0 +1,37 @@
+import type { Core } from '../core/area.ts';
+import type { App } from '../core/http/server.ts';
+import type { Gate } from '../gate/contract.ts';
+import { nodeMetrics } from './metrics.ts';
+import { registerNodeRoutes } from './node-routes.ts';
+import { NodeRegistry, type ReportHook } from './registry.ts';
+import { NodeStore } from './store.ts';
+import './contract.ts';
+
+export { directoryMigrations } from './migrations.ts';
+
+export interface DirectoryDeps extends Core {
+  gate: Gate;
+  /** Called after each report of this node. */
+  onReport?: ReportHook;
+}
+
+/** The directory (seed 003): this node in the shared registry of nodes, their admin, and the stream manager's node admin. */
+export function createDirectory(deps: DirectoryDeps) {
+  const registry = new NodeRegistry({
+    store: new NodeStore(deps.database), bus: deps.bus, notifier: deps.database.notifier, clock: deps.clock,
+    logger: deps.logger.child({ area: 'directory' }), node: deps.node, settings: deps.config.directory, gate: deps.gate, onReport: deps.onReport,
+  });
+  nodeMetrics(deps.metrics.registry, registry, () => deps.clock.now());
+  return {
+    registry,
+    /** The /directory routes and the stream manager's (/streammanager/api/2.0) node admin, in a scope of their own. */
+    routes: async (app: App) => {
+      registerNodeRoutes(app, { registry, clock: deps.clock, tokens: [deps.config.directory.adminToken, deps.config.apiKey] });
+    },
+    /** Once the API listens: registers this node (its URL is ONAIR_NODE_URL, else `listenUrl`) and reports. */
+    start: (listenUrl: string) => registry.start(listenUrl),
+    stop: () => registry.stop(),
+  };
+}
+
+export type Directory = ReturnType<typeof createDirectory>;
