@@ -107,6 +107,7 @@ function registerAdminRoutes(app: App, registry: NodeRegistry, clock: Clock, tok
   const HostParams = Type.Object({ host: Text(NODE_ID.source, 'a node id or address: 1 to 64 letters, digits, ., _ or -', { description: 'Node id, or its address' }) });
   const unknown = { ...TOKEN_ANSWERS, 404: 'No such node' };
   const smTags = ['stream manager'];
+  const security = [{ accessToken: [] }];
   const nodeOf = (host: string): DirectoryNode => {
     const node = registry.node(host) ?? registry.nodes().find((candidate) => candidate.address === host);
     if (!node) throw notFound(`There is no node ${host}`);
@@ -116,7 +117,7 @@ function registerAdminRoutes(app: App, registry: NodeRegistry, clock: Clock, tok
   app.get(`${STREAM_MANAGER}/admin/node/:host`, {
     config: smConfig, onRequest,
     schema: {
-      tags: smTags, summary: 'A node, as the stream manager shows it', params: HostParams,
+      tags: smTags, security, summary: 'A node, as the stream manager shows it', params: HostParams,
       querystring: Type.Object({ accessToken: Type.Optional(AccessToken) }),
       response: {
         200: Type.Object({
@@ -141,7 +142,7 @@ function registerAdminRoutes(app: App, registry: NodeRegistry, clock: Clock, tok
   app.get(`${STREAM_MANAGER}/admin/node/:host/stats`, {
     config: smConfig, onRequest,
     schema: {
-      tags: smTags, summary: 'A node\'s last report', params: HostParams,
+      tags: smTags, security, summary: 'A node\'s last report', params: HostParams,
       querystring: Type.Object({ accessToken: Type.Optional(AccessToken) }),
       response: { 200: Type.Object({ ...Load, streams: Type.Array(Stream), reportedAt: EpochMs('Reported') }), ...streamManagerAnswers(unknown) },
     },
@@ -153,7 +154,7 @@ function registerAdminRoutes(app: App, registry: NodeRegistry, clock: Clock, tok
   app.delete(`${STREAM_MANAGER}/admin/node/:host`, {
     config: smConfig, onRequest,
     schema: {
-      tags: smTags, summary: 'Remove a node in FAULT or STOPPED (any node with force=true)', params: HostParams,
+      tags: smTags, security, summary: 'Remove a node in FAULT or STOPPED (any node with force=true)', params: HostParams,
       querystring: Type.Object({ accessToken: Type.Optional(AccessToken), force: Type.Optional(Type.Boolean({ default: false })) }),
       response: {
         200: Type.Object({ identifier: Type.String(), timestamp: EpochMs('Removed') }),
