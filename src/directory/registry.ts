@@ -26,7 +26,7 @@ export interface RegistryDeps {
   onReport?: ReportHook;
 }
 
-/** NOTIFY: a node of the registry changed (payload: its id); every instance reads the registry again. */
+/** NOTIFY: a node of the registry changed (payload: its id); every instance reads its row again. */
 const CHANNEL = 'onair_directory';
 /** The states a node that stops reporting leaves for FAULT. */
 const LIVE: readonly NodeState[] = ['STARTED', 'INSERVICE', 'SOFT_SUNSET'];
@@ -55,12 +55,14 @@ export class NodeRegistry implements NodeSnapshot, NodeAdmin {
   #ticking: Promise<void> | undefined;
   #reading: Promise<void> = Promise.resolve();
   #queued: Promise<void> | undefined;
+  /** What the next read reads: the nodes named since the last one began, or all. */
+  #wanted: Set<string> | 'all' | undefined;
 
   constructor(deps: RegistryDeps) {
     this.#deps = deps;
     this.self = deps.node.id;
-    deps.notifier.listen(CHANNEL, () => {
-      if (this.#running) void this.#reload();
+    deps.notifier.listen(CHANNEL, (id) => {
+      if (this.#running) void this.#reload(id);
     });
   }
 
@@ -80,7 +82,7 @@ export class NodeRegistry implements NodeSnapshot, NodeAdmin {
     await this.#ticking;
     try {
       await this.#deps.store.change(this.self, () => ({ state: 'STOPPED', stateChangedAt: this.#deps.clock.now() }), this.#announce);
-      await this.#tell();
+      await this.#tell([this.self]);
     } catch (err) {
       this.#deps.logger.warn({ err }, 'could not mark this node STOPPED in the directory; it turns FAULT once it is overdue');
     }
@@ -122,7 +124,7 @@ export class NodeRegistry implements NodeSnapshot, NodeAdmin {
       }
     }, this.#announce);
     if (!removed) throw new NotFound(`There is no node ${id}`);
-    await this.#tell();
+    await this.#tell([id]);
   }
 
   /** A node as lookups see it: one that is overdue counts as FAULT before any sweep writes it. */
@@ -134,7 +136,7 @@ export class NodeRegistry implements NodeSnapshot, NodeAdmin {
   async #admin(id: string, decide: (node: DirectoryNode) => NodePatch): Promise<DirectoryNode> {
     const node = await this.#deps.store.change(id, decide, this.#announce);
     if (!node) throw new NotFound(`There is no node ${id}`);
-    await this.#tell();
+    await this.#tell([id]);
     return this.node(id) ?? node;
   }
 
@@ -170,8 +172,10 @@ export class NodeRegistry implements NodeSnapshot, NodeAdmin {
       await this.#register(at, report);
       await store.change(this.self, reported, this.#announce);
     }
-    await store.sweep(at - settings.faultAfterMs, LIVE, at, this.#announce);
-    await this.#tell();
+    const faulted = await store.sweep(at - settings.faultAfterMs, LIVE, at, this.#announce);
+    await this.#tell([this.self, ...faulted.map((node) => node.id)]);
+    // Every node, each interval: makes up for a NOTIFY lost while the LISTEN connection was down.
+    await this.#reload();
     await this.#deps.onReport?.({ id: this.self, region: this.#deps.node.region }, streams, settings.reportIntervalMs, at);
     // A tick that ran late is not made up for: the next one is an interval on, or now.
     this.#schedule(Math.max(at + settings.reportIntervalMs, this.#deps.clock.now()));
@@ -188,35 +192,46 @@ export class NodeRegistry implements NodeSnapshot, NodeAdmin {
     });
   }
 
-  /** Tells every instance (this one included) that the registry changed, and reads it again here. */
-  async #tell(): Promise<void> {
-    await this.#deps.notifier.notify(CHANNEL, this.self).catch((err: unknown) =>
-      this.#deps.logger.warn({ err }, 'could not tell the other instances of a directory change; they read it at their next report'));
-    await this.#reload();
+  /** Tells every instance (this one included) which nodes changed, and reads them again here. */
+  async #tell(ids: string[]): Promise<void> {
+    for (const id of ids) {
+      await this.#deps.notifier.notify(CHANNEL, id).catch((err: unknown) =>
+        this.#deps.logger.warn({ err }, 'could not tell the other instances of a directory change; they read it at their next report'));
+    }
+    await Promise.all(ids.map((id) => this.#reload(id)));
   }
 
-  /** Reads every node, once for any number of calls made while a read waits to begin; a read begins after the last ended. */
-  #reload(): Promise<void> {
+  /**
+   * Reads the node named (every node without one), together with those named while the read waits to begin; a read
+   * begins after the last one ended, so the snapshot ends as the database last was.
+   */
+  #reload(id?: string): Promise<void> {
+    const wanted = this.#wanted;
+    this.#wanted = id === undefined || wanted === 'all' ? 'all' : new Set([...(wanted ?? []), id]);
     this.#queued ??= this.#reading.then(() => {
       this.#queued = undefined;
-      this.#reading = this.#readAll();
+      const wanted = this.#wanted!;
+      this.#wanted = undefined;
+      this.#reading = this.#read(wanted);
       return this.#reading;
     });
     return this.#queued;
   }
 
-  async #readAll(): Promise<void> {
+  async #read(wanted: Set<string> | 'all'): Promise<void> {
     let nodes: DirectoryNode[];
     try {
-      nodes = await this.#deps.store.all();
+      nodes = wanted === 'all' ? await this.#deps.store.all() : await this.#deps.store.some([...wanted]);
     } catch (err) {
-      this.#deps.logger.warn({ err }, 'could not read the directory; the snapshot stays as it was');
+      this.#deps.logger.warn({ err }, 'could not read the directory; the snapshot stays as it was until the next report');
       return;
     }
-    this.#byId = new Map(nodes.map((node) => [node.id, node]));
-    this.#list = nodes;
+    if (wanted === 'all') this.#byId = new Map();
+    else for (const id of wanted) this.#byId.delete(id);
+    for (const node of nodes) this.#byId.set(node.id, node);
+    this.#list = [...this.#byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     const { faultAfterMs } = this.#deps.settings;
-    this.#faultDue = Math.min(...nodes.filter((node) => LIVE.includes(node.state)).map((node) => node.reportedAt + faultAfterMs));
+    this.#faultDue = Math.min(...this.#list.filter((node) => LIVE.includes(node.state)).map((node) => node.reportedAt + faultAfterMs));
     for (const listener of this.#listeners) {
       try {
         listener();

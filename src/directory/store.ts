@@ -80,6 +80,11 @@ export class NodeStore {
     return (await this.#db.selectFrom('directory_nodes').selectAll().orderBy('id').execute()).map(toNode);
   }
 
+  async some(ids: string[]): Promise<DirectoryNode[]> {
+    if (ids.length === 0) return [];
+    return (await this.#db.selectFrom('directory_nodes').selectAll().where('id', 'in', ids).execute()).map(toNode);
+  }
+
   /** Writes the node as given, keeping `drained` when it was there already. */
   async register(node: DirectoryNode, announce: NodeAnnounce): Promise<DirectoryNode> {
     return this.#db.transaction().execute(async (trx) => {
