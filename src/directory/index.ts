@@ -5,7 +5,7 @@ import { nodeMetrics } from './metrics.ts';
 import { registerNodeRoutes } from './node-routes.ts';
 import { NodeRegistry, type ReportHook } from './registry.ts';
 import { NodeStore } from './store.ts';
-import './contract.ts';
+import type { NodeAdmin, NodeSnapshot } from './contract.ts';
 
 export { directoryMigrations } from './migrations.ts';
 
@@ -24,6 +24,9 @@ export function createDirectory(deps: DirectoryDeps) {
   nodeMetrics(deps.metrics.registry, registry, () => deps.clock.now());
   return {
     registry,
+    /** What lookups read: every node, from memory. */
+    snapshot: registry as NodeSnapshot,
+    admin: registry as NodeAdmin,
     /** The /directory routes and the stream manager's (/streammanager/api/2.0) node admin, in a scope of their own. */
     routes: async (app: App) => {
       registerNodeRoutes(app, { registry, clock: deps.clock, tokens: [deps.config.directory.adminToken, deps.config.apiKey] });

@@ -173,10 +173,14 @@ export class NodeRegistry implements NodeSnapshot, NodeAdmin {
       await store.change(this.self, reported, this.#announce);
     }
     const faulted = await store.sweep(at - settings.faultAfterMs, LIVE, at, this.#announce);
-    await this.#tell([this.self, ...faulted.map((node) => node.id)]);
+    await this.#notify([this.self, ...faulted.map((node) => node.id)]);
     // Every node, each interval: makes up for a NOTIFY lost while the LISTEN connection was down.
     await this.#reload();
-    await this.#deps.onReport?.({ id: this.self, region: this.#deps.node.region }, streams, settings.reportIntervalMs, at);
+    try {
+      await this.#deps.onReport?.({ id: this.self, region: this.#deps.node.region }, streams, settings.reportIntervalMs, at);
+    } catch (err) {
+      this.#deps.logger.warn({ err }, 'the report hook failed on this report');
+    }
     // A tick that ran late is not made up for: the next one is an interval on, or now.
     this.#schedule(Math.max(at + settings.reportIntervalMs, this.#deps.clock.now()));
   }
@@ -192,13 +196,17 @@ export class NodeRegistry implements NodeSnapshot, NodeAdmin {
     });
   }
 
-  /** Tells every instance (this one included) which nodes changed, and reads them again here. */
+  /** Tells every instance which nodes changed, and reads them again here. */
   async #tell(ids: string[]): Promise<void> {
+    await this.#notify(ids);
+    await Promise.all(ids.map((id) => this.#reload(id)));
+  }
+
+  async #notify(ids: string[]): Promise<void> {
     for (const id of ids) {
       await this.#deps.notifier.notify(CHANNEL, id).catch((err: unknown) =>
         this.#deps.logger.warn({ err }, 'could not tell the other instances of a directory change; they read it at their next report'));
     }
-    await Promise.all(ids.map((id) => this.#reload(id)));
   }
 
   /**
