@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { ManualClock } from '../../src/core/clock.ts';
 import { NotFound } from '../../src/core/errors.ts';
 import type { NodeChanged } from '../../src/directory/contract.ts';
 import { EMPTY_REPORT, NodeStore } from '../../src/directory/store.ts';
 import { testDatabases } from '../support/databases.ts';
-import { startOnair, waitFor, type Running } from '../support/onair.ts';
+import { startOnair, tempDir, waitFor, type Running } from '../support/onair.ts';
 
 /**
  * The node registry on one instance, its time moved by hand: registration, reports, FAULT after the timeout and back,
@@ -96,6 +97,27 @@ for (const database of testDatabases) {
         assert.deepEqual(transitions(changes, 'node-a'), ['null>STARTED', 'STARTED>INSERVICE', 'FAULT>INSERVICE', 'INSERVICE>SOFT_SUNSET', 'FAULT>SOFT_SUNSET']);
       } finally {
         await server.stop();
+      }
+    });
+
+    test('a drained node restarted is still drained: back in SOFT_SUNSET after its first report', async () => {
+      const dataDir = tempDir();
+      const databaseUrl = await database.create();
+      const run = () => startOnair({ database, databaseUrl, dataDir, env: ENV });
+      try {
+        const first = await run();
+        await first.onair.directory.registry.drain('node-a');
+        await first.stop();
+        const second = await run();
+        try {
+          const node = second.onair.directory.registry.node('node-a')!;
+          assert.deepEqual([node.state, node.drained], ['SOFT_SUNSET', true]);
+        } finally {
+          await second.stop();
+        }
+      } finally {
+        await database.drop(databaseUrl);
+        rmSync(dataDir, { recursive: true, force: true });
       }
     });
 
