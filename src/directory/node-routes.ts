@@ -8,7 +8,9 @@ import { NODE_STATES, type DirectoryNode } from './contract.ts';
 import type { NodeRegistry } from './registry.ts';
 import { AccessToken, requireAccessToken, STREAM_MANAGER, streamManagerAnswers, streamManagerErrors, TOKEN_ANSWERS } from './streammanager.ts';
 
-const NodeId = Text(NODE_ID.source, '1 to 64 letters, digits, ., _ or - (starting with a letter or digit)', { description: 'Node id (ONAIR_NODE_ID)' });
+// The words of every schema with this pattern (tasks' `node` too): a pattern has one wording.
+const NODE_WORDS = '1 to 64 letters, digits, ., _ or -, starting with a letter or digit (a node id)';
+const NodeId = Text(NODE_ID.source, NODE_WORDS, { description: 'Node id (ONAIR_NODE_ID)' });
 const Region = Text('^[a-z0-9][a-z0-9-]{0,63}$', 'lowercase letters, digits and - (such as eu-central)');
 const State = Type.Union([Type.Literal('STARTED'), Type.Literal('INSERVICE'), Type.Literal('SOFT_SUNSET'), Type.Literal('FAULT'), Type.Literal('STOPPED')], {
   description: `One of ${NODE_STATES.join(', ')}`,
@@ -104,7 +106,7 @@ function registerDirectoryRoutes(app: App, registry: NodeRegistry): void {
 function registerAdminRoutes(app: App, registry: NodeRegistry, clock: Clock, tokens: Array<string | undefined>): void {
   const smConfig = { access: 'token' as const, errors: streamManagerErrors(clock) };
   const onRequest = requireAccessToken(tokens);
-  const HostParams = Type.Object({ host: Text(NODE_ID.source, 'a node id or address: 1 to 64 letters, digits, ., _ or -', { description: 'Node id, or its address' }) });
+  const HostParams = Type.Object({ host: Text(NODE_ID.source, NODE_WORDS, { description: 'Node id, or its address' }) });
   const unknown = { ...TOKEN_ANSWERS, 404: 'No such node' };
   const smTags = ['stream manager'];
   const security = [{ accessToken: [] }];
