@@ -24,7 +24,7 @@ import { createHooks, type Hooks } from './hooks/index.ts';
 import { createWebhooks, webhookMigrations, type Webhooks } from './webhooks/index.ts';
 import { createLive, liveMigrations, type Live } from './live/index.ts';
 import type { LiveScheduler } from './live/contract.ts';
-import { directoryMigrations } from './directory/migrations.ts';
+import { createDirectory, directoryMigrations, type Directory } from './directory/index.ts';
 
 export interface Onair {
   app: App;
@@ -40,6 +40,8 @@ export interface Onair {
   webhooks: Webhooks;
   /** Live jobs and their scheduler (seed 001). */
   live: Live;
+  /** The registry of nodes (seed 003). */
+  directory: Directory;
   logger: Logger;
   /** Starts the areas and listens; answers the base URL. */
   start(): Promise<string>;
@@ -80,6 +82,7 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
   const programme = createProgramme({ ...core, logger: logger.child({ area: 'programme' }) });
   const recordings = createRecordings({ ...core, programme: programme.reader });
   const gate = createGate({ ...core, programme: programme.reader, archive: recordings.archive });
+  const directory = createDirectory({ ...core, gate: gate.gate });
   const hooks = createHooks({ ...core, gate: gate.gate });
   const webhooks = createWebhooks({ ...core, tasks: tasks.service, random: overrides.random });
   const live = createLive({ ...core, tasks: tasks.service, gate: gate.gate, notifications: webhooks.notifications });
@@ -89,7 +92,7 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
   });
   registerSse(app, bus);
   // Each area is a plugin with a scope of its own, so that it may set its own hooks (auth, error shape) for its routes.
-  for (const area of [tasks, programme, recordings, gate, automation, webhooks, live]) await app.register(area.routes);
+  for (const area of [tasks, programme, recordings, gate, automation, webhooks, live, directory]) await app.register(area.routes);
   await app.register(hooks.routes);
 
   let retention: { stop(): void } | undefined;
@@ -97,7 +100,7 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
   let stopped: Promise<void> | undefined;
   const onair: Onair = {
     app, database, bus, tasks, programme, recordings, gate, automation, logger,
-    hooks, webhooks, live,
+    hooks, webhooks, live, directory,
     async start() {
       // Every route is known: the access rule checks ONAIR_PUBLIC_ROUTES against them before anything runs.
       await app.ready();
@@ -120,6 +123,7 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
       await tasks.start();
       const address = await app.listen({ host: config.http.host, port: config.http.port });
       try {
+        await directory.start(address);
         gateHttp = await gate.listen(app);
       } catch (error) {
         await onair.stop();
@@ -133,6 +137,8 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
       stopped ??= (async () => {
         await app.close();
         await gateHttp?.close();
+        // STOPPED while the gate still carries its streams: lookups stop sending clients here first.
+        await directory.stop();
         await automation.stop();
         await webhooks.stop();
         // Operations (a broadcast on air) stop before the gate they use, so that they can resume after a restart.

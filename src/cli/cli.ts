@@ -7,6 +7,7 @@ import { AUTOMATION_USAGE, automationCommand } from './automation.ts';
 import { WEBHOOKS_USAGE, webhooksCommand } from './webhooks.ts';
 import { JOBS_USAGE, jobsCommand } from './jobs.ts';
 import { SCHEDULER_USAGE, schedulerCommand } from './scheduler.ts';
+import { NODES_USAGE, nodesCommand } from './nodes.ts';
 import { Output } from './output.ts';
 
 const USAGE = `usage: onair COMMAND [--json] [--help]
@@ -19,6 +20,7 @@ ${AUTOMATION_USAGE}
 ${WEBHOOKS_USAGE}
 ${JOBS_USAGE}
 ${SCHEDULER_USAGE}
+${NODES_USAGE}
 onair help [COMMAND]                   this text, or one command's
 onair --version                        the version of onair
 
@@ -41,6 +43,7 @@ const commands: Record<string, Command> = {
   webhooks: { usage: WEBHOOKS_USAGE, run: webhooksCommand },
   jobs: { usage: JOBS_USAGE, run: jobsCommand },
   scheduler: { usage: SCHEDULER_USAGE, run: schedulerCommand },
+  nodes: { usage: NODES_USAGE, run: nodesCommand },
 };
 
 const HELP = ['--help', '-h'];

@@ -4,7 +4,7 @@ import type { LogFormat, LogLevel } from './config.ts';
 /** Paths that may carry secrets; pino replaces them before a line is written. */
 const REDACT = [
   'req.headers["x-api-key"]', 'req.headers.authorization', '*.token', '*.passphrase', '*.password',
-  '*.apiKey', '*.credentials', 'config.apiKey', 'config.databaseUrl',
+  '*.apiKey', '*.credentials', 'config.apiKey', 'config.databaseUrl', '*.adminToken', '*.accessToken', 'config.directory.adminToken',
 ];
 
 const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };

@@ -11,7 +11,7 @@ import { freePort, runOnairWith } from '../support/process.ts';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const run = promisify(execFile);
 const VERSION = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
-const COMMANDS = ['serve', 'tasks', 'programme', 'recordings', 'prerecordings', 'automation', 'jobs', 'scheduler'];
+const COMMANDS = ['serve', 'tasks', 'programme', 'recordings', 'prerecordings', 'automation', 'jobs', 'scheduler', 'nodes'];
 
 describe('the onair command: version and help', () => {
   // Nothing listens there: a command that tried to reach onair would fail.

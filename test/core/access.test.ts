@@ -28,8 +28,8 @@ async function statusOf(server: Running, path: string, headers: Record<string, s
   }
   const text = await response.text();
   const body = text.startsWith('{') ? JSON.parse(text) : {};
-  // Seed 001's API (/v1) answers its gateway's 401 body, {"message": "Unauthorized"}.
-  return { status: response.status, detail: path.startsWith('/v1/') && body.message === 'Unauthorized' ? 'X-API-KEY (seed 001)' : body.detail };
+  // Seed 001's API (/v1) answers its gateway's 401 body, {"message": "Unauthorized"}; seed 003's, {errorMessage, timestamp}.
+  return { status: response.status, detail: path.startsWith('/v1/') && body.message === 'Unauthorized' ? 'X-API-KEY (seed 001)' : body.detail ?? body.errorMessage };
 }
 
 /** Every GET path of the OpenAPI document, with made-up parameters (the answer may be a 404: only 401 counts here). */
@@ -57,12 +57,18 @@ describe('access with ONAIR_API_KEY', () => {
       for (const path of ['/tasks', '/sse', '/channels', '/channels/main/sessions', '/metrics', '/events', '/automation/broadcasts']) {
         assert.ok(keyed.includes(path), `${path} is walked`);
       }
+      // The stream manager's admin routes (seed 003) take the key as their accessToken, in the query.
+      const token = (path: string) => path.startsWith('/streammanager/api/2.0/admin/');
       for (const path of keyed) {
         const { status, detail } = await statusOf(server, path);
         assert.equal(status, 401, path);
-        assert.match(detail ?? '', /X-API-KEY/, path);
+        assert.match(detail ?? '', token(path) ? /accessToken/ : /X-API-KEY/, path);
       }
-      for (const path of paths) assert.notEqual((await statusOf(server, path, withKey)).status, 401, `${path} with the key`);
+      for (const path of paths) {
+        const asked = token(path) ? `${path}?accessToken=${KEY}` : path;
+        assert.notEqual((await statusOf(server, asked, withKey)).status, 401, `${path} with the key`);
+      }
+      assert.ok(keyed.some(token), 'the stream manager\'s admin reads are walked');
       assert.equal((await statusOf(server, '/tasks', { 'x-api-key': 'not-the-station-key' })).status, 401);
     } finally {
       await server.stop();

@@ -7,9 +7,11 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /**
      * `public`: in the default public set (what listeners and a public website use); `private`: for operators only,
-     * never public (it shows what is not aired yet, addresses or task results). Other reads need the key when one is set.
+     * never public (it shows what is not aired yet, addresses or task results); `token`: the route checks a token of its
+     * own (the stream manager's accessToken), so the access rule lets every request through to it. Other reads need
+     * the key when one is set.
      */
-    access?: 'public' | 'private';
+    access?: 'public' | 'private' | 'token';
     /** Set by the access rule: the name ONAIR_PUBLIC_ROUTES knows the route by. */
     route?: string;
   }
@@ -110,10 +112,10 @@ export class AccessRules {
   readonly check = async (request: FastifyRequest): Promise<void> => {
     const config = request.routeOptions.config;
     const reads = SAFE_METHODS.has(request.method);
-    if (config.route === undefined || (reads && this.isPublic(config))) return;
+    if (config.route === undefined || config.access === 'token' || (reads && this.isPublic(config))) return;
     if (reads && config.access !== 'private' && this.#apiKey === undefined) return;
     const what = `${request.method} ${config.route}`;
-    const refused = this.#apiKey === undefined ? this.#notLocal(request, what) : this.#withoutKey(request, what);
+    const refused = this.#apiKey === undefined ? notLocal(request, what) : this.#withoutKey(request, what);
     if (refused === undefined) return;
     request.log.info({ ip: request.ip, method: request.method, url: config.route, status: refused.status }, 'access refused');
     throw refused;
@@ -124,11 +126,15 @@ export class AccessRules {
     if (typeof given === 'string' && secretsEqual(given, this.#apiKey!)) return undefined;
     return new HttpError(401, `A valid X-API-KEY header is required for ${what}`);
   }
+}
 
-  #notLocal(request: FastifyRequest, what: string): HttpError | undefined {
-    const rule = `${what} is accepted from this machine only unless ONAIR_API_KEY is set`;
-    const relay = RELAY_HEADERS.find((header) => request.headers[header.toLowerCase()] !== undefined);
-    if (relay !== undefined) return new HttpError(403, `${rule}, and this request came through a proxy (it carries ${relay})`);
-    return isLoopback(request.socket.remoteAddress) ? undefined : new HttpError(403, rule);
-  }
+/**
+ * The operators' rule without a key: a request from this machine, never one relayed by a proxy (which would open it
+ * to whoever reaches the proxy). Answers the refusal of `what`, if any.
+ */
+export function notLocal(request: FastifyRequest, what: string, unless = 'ONAIR_API_KEY is set'): HttpError | undefined {
+  const rule = `${what} is accepted from this machine only unless ${unless}`;
+  const relay = RELAY_HEADERS.find((header) => request.headers[header.toLowerCase()] !== undefined);
+  if (relay !== undefined) return new HttpError(403, `${rule}, and this request came through a proxy (it carries ${relay})`);
+  return isLoopback(request.socket.remoteAddress) ? undefined : new HttpError(403, rule);
 }

@@ -93,8 +93,10 @@ export function documentRoute(access: AccessRules) {
     const schema = given as RouteSchema | undefined;
     if (schema === undefined || schema.hide) return { schema: given, url };
     const changes = [route.method].flat().some((method) => !SAFE_METHODS.has(method));
-    const key = changes || !access.isPublic(route.config ?? {});
-    const needs = { changes, key, operator: changes || route.config?.access === 'private' };
+    // A route with a token of its own documents its own refusals and security.
+    const own = route.config?.access === 'token';
+    const key = !own && (changes || !access.isPublic(route.config ?? {}));
+    const needs = { changes, key, operator: !own && (changes || route.config?.access === 'private') };
     return {
       url,
       schema: {

@@ -144,6 +144,11 @@ export async function createHttpServer(options: HttpOptions): Promise<App> {
             description: 'Needed, when ONAIR_API_KEY is set, by every request but those to the public routes (ONAIR_PUBLIC_ROUTES); '
               + 'without it, changes and the reads for operators only are accepted from this machine only, never through a proxy',
           },
+          accessToken: {
+            type: 'apiKey', name: 'accessToken', in: 'query',
+            description: "The stream manager's (seed 003) admin token: ONAIR_DIRECTORY_ADMIN_TOKEN or ONAIR_API_KEY; with neither set, "
+              + 'its admin routes are accepted from this machine only, never through a proxy',
+          },
         },
       },
     },
