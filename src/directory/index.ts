@@ -28,6 +28,8 @@ export function createDirectory(deps: DirectoryDeps) {
   if (deps.node.roles.includes('edge')) deps.gate.relayFrom({ origin: (channel, node) => originUrl(registry, channel, node) });
   return {
     registry,
+    /** Each programme instance's listeners over every node. */
+    audience,
     /** What lookups read: every node, from memory. */
     snapshot: registry as NodeSnapshot,
     admin: registry as NodeAdmin,
