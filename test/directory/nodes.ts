@@ -1,0 +1,31 @@
+import { choose, Pending } from '../../src/directory/choice.ts';
+import type { DirectoryNode } from '../../src/directory/contract.ts';
+
+export interface NodeSpec extends Partial<Omit<DirectoryNode, 'report'>> {
+  subscribers?: number;
+  publishers?: number;
+}
+
+/** A node in service of both roles in region `local`, capacity 1000, reported at 0, with what `spec` changes. */
+export function directoryNode(id: string, spec: NodeSpec = {}): DirectoryNode {
+  const { subscribers = 0, publishers = 0, ...rest } = spec;
+  return {
+    id, address: `${id}.example`, url: `http://${id}.example:8080`, region: 'local', geozone: null, roles: ['origin', 'edge'], capacity: 1000,
+    state: 'INSERVICE', drained: false, startedAt: 0, reportedAt: 0, stateChangedAt: 0,
+    report: { streams: [], publishers, subscribers, cpuLoad: 0, bytesIn: 0, bytesOut: 0 },
+    ...rest,
+  };
+}
+
+/** Broadcast lookups answered for each of `count` equal nodes, counting pending lookups and no report in between. */
+export function spread(lookups: number, count: number, random: () => number): { busiest: number; idlest: number } {
+  const nodes = Array.from({ length: count }, (_, i) => directoryNode(`n${i}`, { capacity: 1_000_000 }));
+  const pending = new Pending();
+  for (let i = 0; i < lookups; i++) {
+    const choice = choose({ action: 'broadcast', stream: '/live/demo' }, nodes, undefined, random, (node) => pending.of(node));
+    if ('refusal' in choice) throw new Error(choice.refusal.message);
+    pending.answered(choice.nodes[0]!);
+  }
+  const counts = nodes.map((node) => pending.of(node));
+  return { busiest: Math.max(...counts), idlest: Math.min(...counts) };
+}
