@@ -1,18 +1,19 @@
 import { choose, Pending } from '../../src/directory/choice.ts';
-import type { DirectoryNode } from '../../src/directory/contract.ts';
+import type { DirectoryNode, NodeStream } from '../../src/directory/contract.ts';
 
 export interface NodeSpec extends Partial<Omit<DirectoryNode, 'report'>> {
   subscribers?: number;
   publishers?: number;
+  streams?: NodeStream[];
 }
 
 /** A node in service of both roles in region `local`, capacity 1000, reported at 0, with what `spec` changes. */
 export function directoryNode(id: string, spec: NodeSpec = {}): DirectoryNode {
-  const { subscribers = 0, publishers = 0, ...rest } = spec;
+  const { subscribers = 0, publishers = 0, streams = [], ...rest } = spec;
   return {
     id, address: `${id}.example`, url: `http://${id}.example:8080`, region: 'local', geozone: null, roles: ['origin', 'edge'], capacity: 1000,
     state: 'INSERVICE', drained: false, startedAt: 0, reportedAt: 0, stateChangedAt: 0,
-    report: { streams: [], publishers, subscribers, cpuLoad: 0, bytesIn: 0, bytesOut: 0 },
+    report: { streams, publishers, subscribers, cpuLoad: 0, bytesIn: 0, bytesOut: 0 },
     ...rest,
   };
 }
