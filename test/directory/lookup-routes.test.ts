@@ -108,9 +108,16 @@ for (const [index, database] of testDatabases.entries()) {
         assert.deepEqual(broadcast.candidates.map((c: { node: string; tier: string }) => [c.node, c.tier]), [[onair.onair.bus.origin, 'other']]);
 
         const text = fc.string({ unit: 'binary', maxLength: 30 });
-        const query = fc.dictionary(fc.oneof(fc.constantFrom('action', 'region', 'geozone', 'strict', 'endpoints', 'transcode', 'explain', 'accessToken'), text),
-          fc.oneof(text, fc.constantFrom('broadcast', 'subscribe', 'true', '0', '11', 'eu')), { maxKeys: 4 });
-        await fc.assert(fc.asyncProperty(fc.oneof(text, fc.constant('main')), query, async (stream, pairs) => {
+        // Each parameter most often well formed, so that the checks after validation are reached too.
+        const value = (...good: string[]) => fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...good) }, { weight: 1, arbitrary: text });
+        const query = fc.record({
+          action: value('broadcast', 'subscribe'), region: value('eu-central', 'us-east'), geozone: value('europe', 'eu'),
+          strict: value('true', 'false'), endpoints: value('1', '3', '10', '0', '11'), transcode: value('false', 'true'),
+          explain: value('false', 'true'), accessToken: value(ADMIN_TOKEN, 'wrong')
+        }, { requiredKeys: [] });
+        const unknown = fc.dictionary(text, text, { maxKeys: 1 });
+        await fc.assert(fc.asyncProperty(fc.oneof(text, fc.constant('main')), query, unknown, async (stream, known, other) => {
+          const pairs = { ...other, ...known } as Record<string, string>;
           const answer = await ask(`/event/live/${encodeURIComponent(stream.toWellFormed())}?${new URLSearchParams(pairs)}`);
           assert.ok(answer.status < 500, `${stream} ${JSON.stringify(pairs)}: ${answer.status} ${JSON.stringify(answer.body)}`);
           if (answer.status >= 400) assert.ok(typeof answer.body.errorMessage === 'string' || typeof answer.body.detail === 'string', JSON.stringify(answer.body));
