@@ -17,12 +17,14 @@ export interface Lookup {
   strict?: boolean;
   /** How many nodes to answer, best first (1 when omitted). */
   endpoints?: number;
+  /** Rank every candidate, not only as many tiers as the answer needs. */
+  explain?: boolean;
 }
 
 /** Where a stream is now: the node holding its session (null when none publishes), and every node carrying it. */
 export interface Placement {
   origin: string | null;
-  carriers: ReadonlySet<string>;
+  carriers: { has(node: string): boolean };
 }
 
 /** `region`: in the region asked; `geozone`: in the geozone asked, or in the asked region's; `any`: nothing asked. */
@@ -115,10 +117,28 @@ function shuffle<T>(items: T[], random: Random): T[] {
   return items;
 }
 
-/** A tier best first: its best max(ceil(0.1·n), 2) shuffled, so that equal nodes share a burst, then the rest by score. */
-function ranked(tier: Candidate[], random: Random): Candidate[] {
-  const sorted = [...tier].sort((a, b) => a.score - b.score || (a.node < b.node ? -1 : 1));
-  const best = Math.max(Math.ceil(0.1 * sorted.length), 2);
+const byScore = (a: Candidate, b: Candidate) => a.score - b.score || (a.node < b.node ? -1 : 1);
+
+/** The `count` best of `items`, best first, in one pass (a lookup needs a few of a hundred). */
+function lowest(items: Candidate[], count: number): Candidate[] {
+  const kept: Candidate[] = [];
+  for (const item of items) {
+    if (kept.length === count && byScore(item, kept[count - 1]!) >= 0) continue;
+    let at = kept.length;
+    while (at > 0 && byScore(item, kept[at - 1]!) < 0) at--;
+    kept.splice(at, 0, item);
+    if (kept.length > count) kept.pop();
+  }
+  return kept;
+}
+
+/**
+ * A tier best first, as far as `wanted` (every one for Infinity): its best max(ceil(0.1·n), 2) shuffled, so that
+ * equal nodes share a burst, then the rest by score.
+ */
+function ranked(tier: Candidate[], wanted: number, random: Random): Candidate[] {
+  const best = Math.max(Math.ceil(0.1 * tier.length), 2);
+  const sorted = wanted === Infinity ? [...tier].sort(byScore) : lowest(tier, Math.max(best, wanted));
   return [...shuffle(sorted.slice(0, best), random), ...sorted.slice(best)];
 }
 
@@ -143,7 +163,6 @@ export function choose(lookup: Lookup, nodes: readonly DirectoryNode[], placemen
     return { refusal: { status: 404, message: `Stream ${lookup.stream} is not publishing` }, explanation };
   }
   const regionZone = lookup.region === undefined ? null : geozoneOf(lookup.region, nodes);
-  const byId = new Map(nodes.map((node) => [node.id, node]));
   let eligible = 0;
   for (const node of nodes) {
     const rule = ruleAgainst(node, lookup, placement);
@@ -162,6 +181,24 @@ export function choose(lookup: Lookup, nodes: readonly DirectoryNode[], placemen
     candidates.push({ node: node.id, region: node.region, tier: tierOf(node, lookup, regionZone), load, carrying, score: load - (carrying ? CARRYING_AHEAD : 0) });
   }
   if (candidates.length === 0) return { refusal: refusal(lookup, eligible), explanation };
-  const order = TIER_ORDER.flatMap((tier) => ranked(candidates.filter((c) => c.tier === tier), random));
-  return { nodes: order.slice(0, lookup.endpoints ?? 1).map((c) => byId.get(c.node)!), explanation: { candidates: order, leftOut } };
+  const wanted = lookup.endpoints ?? 1;
+  const order = inOrder(candidates, lookup.explain ? Infinity : wanted, random);
+  const chosen = order.slice(0, wanted).map((c) => nodes.find((node) => node.id === c.node)!);
+  return { nodes: chosen, explanation: { candidates: lookup.explain ? order : candidates, leftOut } };
+}
+
+/** The candidates best first, tier after tier, as far as the tier that makes `wanted` of them. */
+function inOrder(candidates: Candidate[], wanted: number, random: Random): Candidate[] {
+  const tiers = new Map<Tier, Candidate[]>();
+  for (const candidate of candidates) {
+    const tier = tiers.get(candidate.tier);
+    if (tier) tier.push(candidate);
+    else tiers.set(candidate.tier, [candidate]);
+  }
+  const order: Candidate[] = [];
+  for (const tier of TIER_ORDER) {
+    if (order.length >= wanted) break;
+    order.push(...ranked(tiers.get(tier) ?? [], wanted - order.length, random));
+  }
+  return order;
 }

@@ -122,7 +122,7 @@ export function registerLookupRoutes(app: App, deps: LookupDeps): void {
     refuseQuery(query);
     if (query.explain) checkAccessToken(query.accessToken, tokens);
     const stream = served(params.scope, params.stream);
-    const lookup: Lookup = { action: query.action, stream, region: query.region, geozone: query.geozone, strict: query.strict, endpoints: query.endpoints };
+    const lookup: Lookup = { action: query.action, stream, region: query.region, geozone: query.geozone, strict: query.strict, endpoints: query.endpoints, explain: query.explain };
     const choice = choose(lookup, deps.snapshot.nodes(), deps.streams.placement(`/${params.scope}`, params.stream), deps.random, (node) => pending.of(node));
     if (query.explain) {
       const chosen = 'nodes' in choice ? await answers(lookup, choice, params.scope, params.stream) : [];

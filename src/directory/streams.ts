@@ -91,7 +91,7 @@ export class StreamsOnAir {
   /** Where the stream is, for the choice of a node. */
   placement(scope: string, name: string): Placement | undefined {
     const stream = this.get(scope, name);
-    return stream && { origin: stream.origin, carriers: new Set(stream.carriers.keys()) };
+    return stream && { origin: stream.origin, carriers: stream.carriers };
   }
 
   /** Forgets every stream on every instance (they come back with their nodes' next reports); answers how many there were here. */

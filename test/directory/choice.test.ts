@@ -50,7 +50,7 @@ describe('choice of a node', () => {
     const strict = choose(broadcast({ region: 'ap-south', strict: true }), nodes, undefined, first);
     assert.deepEqual(chosen(strict), { status: 404, message: `No node in service in region ap-south can serve an origin for ${STREAM}` });
     assert.equal(ruleFor(strict, 'far'), 'region strict: not in ap-south');
-    const tiers = choose(broadcast({ region: 'eu-central', endpoints: 3 }), nodes, undefined, first).explanation.candidates.map((c) => [c.node, c.tier]);
+    const tiers = choose(broadcast({ region: 'eu-central', endpoints: 3, explain: true }), nodes, undefined, first).explanation.candidates.map((c) => [c.node, c.tier]);
     assert.deepEqual(tiers, [['here', 'region'], ['near', 'geozone'], ['far', 'other']]);
   });
 
@@ -69,7 +69,7 @@ describe('choice of a node', () => {
       directoryNode('edge-a', { roles: ['edge'], subscribers: 400 }), directoryNode('edge-b', { roles: ['edge'], subscribers: 400 }),
       directoryNode('carrier', { roles: ['edge'], subscribers: carrierLoad }), directoryNode('origin', { roles: ['origin'], subscribers: 990 }),
     ];
-    const order = (carrierLoad: number) => choose(subscribe({ endpoints: 4 }), nodes(carrierLoad), onAir('origin', 'carrier'), first)
+    const order = (carrierLoad: number) => choose(subscribe({ endpoints: 4, explain: true }), nodes(carrierLoad), onAir('origin', 'carrier'), first)
       .explanation.candidates.map((c) => c.node);
     assert.equal(order(440)[0] === 'carrier' || order(440)[1] === 'carrier', true);
     assert.deepEqual(order(440).slice(0, 2).sort(), ['carrier', 'edge-a']);
@@ -109,6 +109,8 @@ describe('choice of a node', () => {
           return;
         }
         assert.ok(choice.nodes.length >= 1 && choice.nodes.length <= asked.endpoints);
+        const explained = choose({ ...request, explain: true }, nodes, placement, () => r);
+        assert.deepEqual('nodes' in explained && explained.nodes, choice.nodes, 'ranking only the best gives what ranking all gives');
         assert.equal(new Set(choice.nodes).size, choice.nodes.length);
         for (const chosenNode of choice.nodes) {
           assert.equal(chosenNode.state, 'INSERVICE');
