@@ -61,6 +61,7 @@ export class StreamsOnAir {
   readonly #peaks = new Map<string, { peak: number; at: number }>();
   #entries: Map<string, StreamOnAir> | undefined;
   #unsubscribe: (() => void) | undefined;
+  #rebuilding = false;
 
   constructor(options: StreamsOptions) {
     this.#options = options;
@@ -130,10 +131,18 @@ export class StreamsOnAir {
     this.#changed();
   }
 
+  /**
+   * Reports come one NOTIFY at a time: those of one turn of the event loop make one rebuild, after them (a read in
+   * between rebuilds at once). Peaks are seen as changes come, not only when someone asks.
+   */
   #changed(): void {
     this.#entries = undefined;
-    // Peaks are seen as changes come, not when someone asks.
-    this.#current();
+    if (this.#rebuilding) return;
+    this.#rebuilding = true;
+    setImmediate(() => {
+      this.#rebuilding = false;
+      this.#current();
+    });
   }
 
   #current(): Map<string, StreamOnAir> {
@@ -143,8 +152,7 @@ export class StreamsOnAir {
 
   #build(): Map<string, StreamOnAir> {
     const entries = new Map<string, StreamOnAir & { carriers: Map<string, number> }>();
-    const entry = (scope: string, name: string) => {
-      const key = keyOf(scope, name);
+    const entry = (key: string, scope: string, name: string) => {
       let found = entries.get(key);
       if (!found) entries.set(key, (found = { name, scope, origin: null, startTime: Infinity, carriers: new Map(), currentSubscribers: 0, peakSubscribers: 0, peakAt: 0 }));
       return found;
@@ -152,19 +160,21 @@ export class StreamsOnAir {
     for (const node of this.#options.snapshot.nodes()) {
       if (masked(this.#cleared, node)) continue;
       for (const stream of node.report.streams) {
-        if (masked(this.#ended.get(keyOf(stream.scope, stream.name)), node)) continue;
-        const found = entry(stream.scope, stream.name);
+        const key = keyOf(stream.scope, stream.name);
+        if (this.#ended.size > 0 && masked(this.#ended.get(key), node)) continue;
+        const found = entry(key, stream.scope, stream.name);
         found.carriers.set(node.id, stream.subscribers);
+        found.currentSubscribers += stream.subscribers;
         if (stream.carriedAs === 'origin') Object.assign(found, { origin: node.id, startTime: stream.startTime });
         else if (found.origin === null) found.startTime = Math.min(found.startTime, stream.startTime);
       }
     }
-    for (const announced of this.#announced.values()) {
-      const found = entry(`/${this.#options.scope}`, announced.name);
+    for (const [key, announced] of this.#announced) {
+      const found = entry(key, `/${this.#options.scope}`, announced.name);
       Object.assign(found, { origin: announced.node, startTime: announced.startTime });
       if (!found.carriers.has(announced.node)) found.carriers.set(announced.node, 0);
     }
-    for (const [key, found] of entries) this.#count(key, found);
+    for (const [key, found] of entries) this.#peak(key, found);
     this.#forgetReported();
     for (const key of this.#peaks.keys()) if (!entries.has(key)) this.#peaks.delete(key);
     return entries;
@@ -176,10 +186,9 @@ export class StreamsOnAir {
     for (const [key, mask] of this.#ended) if (!nodes.some((node) => masked(mask, node))) this.#ended.delete(key);
   }
 
-  #count(key: string, stream: StreamOnAir & { carriers: Map<string, number> }): void {
-    stream.currentSubscribers = [...stream.carriers.values()].reduce((sum, n) => sum + n, 0);
-    const peak = this.#peaks.get(key);
-    if (!peak || stream.currentSubscribers > peak.peak) this.#peaks.set(key, { peak: stream.currentSubscribers, at: this.#options.clock.now() });
-    Object.assign(stream, { peakSubscribers: this.#peaks.get(key)!.peak, peakAt: this.#peaks.get(key)!.at });
+  #peak(key: string, stream: StreamOnAir): void {
+    let peak = this.#peaks.get(key);
+    if (!peak || stream.currentSubscribers > peak.peak) this.#peaks.set(key, (peak = { peak: stream.currentSubscribers, at: this.#options.clock.now() }));
+    Object.assign(stream, { peakSubscribers: peak.peak, peakAt: peak.at });
   }
 }
