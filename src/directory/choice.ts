@@ -142,6 +142,14 @@ function ranked(tier: Candidate[], wanted: number, random: Random): Candidate[] 
   return [...shuffle(sorted.slice(0, best), random), ...sorted.slice(best)];
 }
 
+/** Why a subscriber cannot play the stream: nobody publishes it, or its origin is gone (no relay could reach it). */
+function notPublishing(lookup: Lookup, placement: Placement | undefined, nodes: readonly DirectoryNode[]): string | undefined {
+  if (!placement?.origin) return `Stream ${lookup.stream} is not publishing`;
+  const origin = nodes.find((node) => node.id === placement.origin);
+  if (origin?.state === 'FAULT' || origin?.state === 'STOPPED') return `Stream ${lookup.stream} is not publishing: its origin ${origin.id} is ${origin.state}`;
+  return undefined;
+}
+
 function refusal(lookup: Lookup, eligible: number): { status: 404 | 503; message: string } {
   const where = lookup.strict ? (lookup.region !== undefined ? ` in region ${lookup.region}` : ` in geozone ${lookup.geozone}`) : '';
   const what = lookup.action === 'broadcast' ? `an origin for ${lookup.stream}` : `a node to play ${lookup.stream} from`;
@@ -159,8 +167,9 @@ export function choose(lookup: Lookup, nodes: readonly DirectoryNode[], placemen
   const candidates: Candidate[] = [];
   const leftOut: LeftOut[] = [];
   const explanation = { candidates, leftOut };
-  if (lookup.action === 'subscribe' && !placement?.origin) {
-    return { refusal: { status: 404, message: `Stream ${lookup.stream} is not publishing` }, explanation };
+  if (lookup.action === 'subscribe') {
+    const silent = notPublishing(lookup, placement, nodes);
+    if (silent !== undefined) return { refusal: { status: 404, message: silent }, explanation };
   }
   const regionZone = lookup.region === undefined ? null : geozoneOf(lookup.region, nodes);
   let eligible = 0;

@@ -36,6 +36,10 @@ describe('choice of a node', () => {
     const choice = choose(subscribe({ endpoints: 3 }), nodes, onAir('origin'), first);
     assert.deepEqual(new Set(chosen(choice) as string[]), new Set(['origin', 'edge']));
     assert.equal(ruleFor(choice, 'origin-2'), 'role: not carrying the stream and not an edge');
+    const gone = [{ ...nodes[0]!, state: 'FAULT' as const }, ...nodes.slice(1)];
+    assert.deepEqual(chosen(choose(subscribe(), gone, onAir('origin'), first)), { status: 404, message: `Stream ${STREAM} is not publishing: its origin origin is FAULT` });
+    const draining = [{ ...nodes[0]!, state: 'SOFT_SUNSET' as const }, ...nodes.slice(1)];
+    assert.deepEqual(chosen(choose(subscribe(), draining, onAir('origin'), first)), ['edge'], 'a draining origin still feeds the edges');
   });
 
   test('the region asked first, then its geozone, then the others; strict keeps to it or says 404 naming it', () => {
