@@ -118,10 +118,13 @@ async function throughput(rows: Row[]): Promise<void> {
   });
   const [ours, theirs, cores]: number[][] = [[], [], []];
   try {
+    // Each round in another order, so that none is always measured first on a machine that others share.
+    const servers: Array<[string, number[]]> = [[plainUrl, theirs], [core.url, cores], [lookups.url, ours]];
     for (let round = 0; round < ROUNDS; round++) {
-      theirs.push(await load(plainUrl, paths));
-      cores.push(await load(core.url, paths));
-      ours.push(await load(lookups.url, paths));
+      for (let i = 0; i < servers.length; i++) {
+        const [url, figures] = servers[(round + i) % servers.length]!;
+        figures.push(await load(url, paths));
+      }
     }
   } finally {
     await lookups.close();
