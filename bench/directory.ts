@@ -4,6 +4,7 @@
 // the route spread over 5 equal nodes between two reports, beside a uniform random pick.
 // Goals from issue 13: >= 0.8x the plain route; busiest/idlest <= 1.1.
 // npx node bench/directory.ts [--quick] [--seconds=5] [--connections=32]
+import { Worker } from 'node:worker_threads';
 import Fastify from 'fastify';
 import { pino } from 'pino';
 import { Type } from 'typebox';
@@ -11,10 +12,8 @@ import { systemClock } from '../src/core/clock.ts';
 import { loadConfig } from '../src/core/config.ts';
 import { createHttpServer } from '../src/core/http/server.ts';
 import { createMetrics } from '../src/core/metrics.ts';
-import { Worker } from 'node:worker_threads';
 import type { DirectoryNode, NodeStream } from '../src/directory/contract.ts';
-import { directoryNode } from '../test/directory/nodes.ts';
-import { StandInSnapshot } from '../test/directory/snapshot.ts';
+import { directoryNode, StandInSnapshot } from '../test/directory/stand-ins.ts';
 import { serveLookups } from '../test/directory/lookups.ts';
 import { attempt, cells, finish, inFlight, judge, option, printConditions, printTable, quick, ratio, summary, type Row } from './support.ts';
 

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, test } from 'node:test';
 import { choose, Pending, type Choice, type Lookup, type Placement } from '../../src/directory/choice.ts';
 import { NODE_STATES, type DirectoryNode } from '../../src/directory/contract.ts';
-import { directoryNode, spread } from './nodes.ts';
+import { directoryNode, spread } from './stand-ins.ts';
 
 const STREAM = '/live/demo';
 /** Shuffles nothing (Fisher-Yates swaps an item with itself). */

@@ -5,8 +5,7 @@ import { localNotifier } from '../../src/core/db/notifier.ts';
 import type { BusEvent } from '../../src/core/events/bus.ts';
 import type { NodeStream } from '../../src/directory/contract.ts';
 import { StreamsOnAir } from '../../src/directory/streams.ts';
-import { directoryNode } from './nodes.ts';
-import { StandInSnapshot } from './snapshot.ts';
+import { directoryNode, StandInSnapshot } from './stand-ins.ts';
 
 const T0 = Date.parse('2026-12-06T12:00:00Z');
 

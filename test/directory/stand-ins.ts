@@ -1,5 +1,5 @@
 import { choose, Pending } from '../../src/directory/choice.ts';
-import type { DirectoryNode, NodeStream } from '../../src/directory/contract.ts';
+import type { DirectoryNode, NodeSnapshot, NodeStream } from '../../src/directory/contract.ts';
 
 export interface NodeSpec extends Partial<Omit<DirectoryNode, 'report'>> {
   subscribers?: number;
@@ -29,4 +29,38 @@ export function spread(lookups: number, count: number, random: () => number): { 
   }
   const counts = nodes.map((node) => pending.of(node));
   return { busiest: Math.max(...counts), idlest: Math.min(...counts) };
+}
+
+/** A NodeSnapshot the test sets by hand: `set` replaces the nodes and tells the listeners, as a report would. */
+export class StandInSnapshot implements NodeSnapshot {
+  readonly self: string;
+  #nodes: DirectoryNode[];
+  #listeners: Array<() => void> = [];
+
+  constructor(self: string, nodes: DirectoryNode[] = []) {
+    this.self = self;
+    this.#nodes = nodes;
+  }
+
+  nodes(): readonly DirectoryNode[] {
+    return this.#nodes;
+  }
+
+  node(id: string): DirectoryNode | undefined {
+    return this.#nodes.find((node) => node.id === id);
+  }
+
+  onChange(listener: () => void): void {
+    this.#listeners.push(listener);
+  }
+
+  /** The same nodes as another instance sees them. */
+  as(self: string): NodeSnapshot {
+    return { self, nodes: () => this.nodes(), node: (id) => this.node(id), onChange: (listener) => this.onChange(listener) };
+  }
+
+  set(nodes: DirectoryNode[]): void {
+    this.#nodes = nodes;
+    for (const listener of this.#listeners) listener();
+  }
 }
