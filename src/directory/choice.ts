@@ -48,6 +48,7 @@ export interface LeftOut {
 }
 
 export interface Explanation {
+  /** Best first: every candidate when the lookup explains, else those of the tiers its answer needed. */
   candidates: Candidate[];
   leftOut: LeftOut[];
 }
@@ -164,14 +165,13 @@ function refusal(lookup: Lookup, eligible: number): { status: 404 | 503; message
  */
 export function choose(lookup: Lookup, nodes: readonly DirectoryNode[], placement: Placement | undefined, random: Random,
   pending: (node: DirectoryNode) => number = () => 0): Choice {
-  const candidates: Candidate[] = [];
   const leftOut: LeftOut[] = [];
-  const explanation = { candidates, leftOut };
   if (lookup.action === 'subscribe') {
     const silent = notPublishing(lookup, placement, nodes);
-    if (silent !== undefined) return { refusal: { status: 404, message: silent }, explanation };
+    if (silent !== undefined) return { refusal: { status: 404, message: silent }, explanation: { candidates: [], leftOut } };
   }
   const regionZone = lookup.region === undefined ? null : geozoneOf(lookup.region, nodes);
+  const tiers = new Map<Tier, DirectoryNode[]>();
   let eligible = 0;
   for (const node of nodes) {
     const rule = ruleAgainst(node, lookup, placement);
@@ -185,29 +185,29 @@ export function choose(lookup: Lookup, nodes: readonly DirectoryNode[], placemen
       leftOut.push({ node: node.id, rule: `capacity: ${count} of ${node.capacity} clients` });
       continue;
     }
-    const load = count / node.capacity;
-    const carrying = placement?.carriers.has(node.id) ?? false;
-    candidates.push({ node: node.id, region: node.region, tier: tierOf(node, lookup, regionZone), load, carrying, score: load - (carrying ? CARRYING_AHEAD : 0) });
+    const tier = tierOf(node, lookup, regionZone);
+    const members = tiers.get(tier);
+    if (members) members.push(node);
+    else tiers.set(tier, [node]);
   }
-  if (candidates.length === 0) return { refusal: refusal(lookup, eligible), explanation };
+  if (tiers.size === 0) return { refusal: refusal(lookup, eligible), explanation: { candidates: [], leftOut } };
   const wanted = lookup.endpoints ?? 1;
-  const order = inOrder(candidates, lookup.explain ? Infinity : wanted, random);
+  const scored = (node: DirectoryNode, tier: Tier): Candidate => {
+    const load = clients(node, pending(node)) / node.capacity;
+    const carrying = placement?.carriers.has(node.id) ?? false;
+    return { node: node.id, region: node.region, tier, load, carrying, score: load - (carrying ? CARRYING_AHEAD : 0) };
+  };
+  const order = inOrder(tiers, lookup.explain ? Infinity : wanted, scored, random);
   const chosen = order.slice(0, wanted).map((c) => nodes.find((node) => node.id === c.node)!);
-  return { nodes: chosen, explanation: { candidates: lookup.explain ? order : candidates, leftOut } };
+  return { nodes: chosen, explanation: { candidates: order, leftOut } };
 }
 
-/** The candidates best first, tier after tier, as far as the tier that makes `wanted` of them. */
-function inOrder(candidates: Candidate[], wanted: number, random: Random): Candidate[] {
-  const tiers = new Map<Tier, Candidate[]>();
-  for (const candidate of candidates) {
-    const tier = tiers.get(candidate.tier);
-    if (tier) tier.push(candidate);
-    else tiers.set(candidate.tier, [candidate]);
-  }
+/** The candidates best first, tier after tier, as far as the tier that makes `wanted` of them: only those are scored. */
+function inOrder(tiers: Map<Tier, DirectoryNode[]>, wanted: number, scored: (node: DirectoryNode, tier: Tier) => Candidate, random: Random): Candidate[] {
   const order: Candidate[] = [];
   for (const tier of TIER_ORDER) {
     if (order.length >= wanted) break;
-    order.push(...ranked(tiers.get(tier) ?? [], wanted - order.length, random));
+    order.push(...ranked((tiers.get(tier) ?? []).map((node) => scored(node, tier)), wanted - order.length, random));
   }
   return order;
 }
