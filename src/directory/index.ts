@@ -6,6 +6,8 @@ import { registerNodeRoutes } from './node-routes.ts';
 import { NodeRegistry } from './registry.ts';
 import { Audience } from './audience.ts';
 import { registerAudienceRoutes } from './audience-routes.ts';
+import { registerLookupRoutes } from './lookup-routes.ts';
+import { StreamsOnAir } from './streams.ts';
 import { NodeStore } from './store.ts';
 import type { NodeAdmin, NodeSnapshot } from './contract.ts';
 
@@ -24,6 +26,7 @@ export function createDirectory(deps: DirectoryDeps) {
     // Each node counts its own listeners once, at its own report.
     onReport: (node, streams, intervalMs, at) => audience.record(node, streams, intervalMs, at),
   });
+  const streams = new StreamsOnAir({ snapshot: registry, bus: deps.bus, notifier: deps.database.notifier, clock: deps.clock, scope: deps.config.directory.scope });
   nodeMetrics(deps.metrics.registry, registry, () => deps.clock.now());
   if (deps.node.roles.includes('edge')) deps.gate.relayFrom({ origin: (channel, node) => originUrl(registry, channel, node) });
   return {
@@ -37,10 +40,19 @@ export function createDirectory(deps: DirectoryDeps) {
     routes: async (app: App) => {
       registerNodeRoutes(app, { registry, clock: deps.clock, tokens: [deps.config.directory.adminToken, deps.config.apiKey] });
       registerAudienceRoutes(app, audience, deps.clock);
+      registerLookupRoutes(app, {
+        snapshot: registry, streams, gate: deps.gate, clock: deps.clock, random: Math.random, directory: deps.config.directory, apiKey: deps.config.apiKey,
+      });
     },
     /** Once the API listens: registers this node (its URL is ONAIR_NODE_URL, else `listenUrl`) and reports. */
-    start: (listenUrl: string) => registry.start(listenUrl),
-    stop: () => registry.stop(),
+    start: (listenUrl: string) => {
+      streams.start();
+      return registry.start(listenUrl);
+    },
+    stop: () => {
+      streams.stop();
+      return registry.stop();
+    },
   };
 }
 
