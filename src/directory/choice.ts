@@ -78,7 +78,10 @@ export class Pending {
 }
 
 /** Clients on a node now, with the lookups answered for it that its report does not show yet. */
+/** What the node carries against its capacity: listeners and sources, with the lookups answered since its report. */
 const clients = (node: DirectoryNode, pending: number) => node.report.subscribers + node.report.publishers + pending;
+/** The capacity is in listeners: a node's sources do not fill it. */
+const listeners = (node: DirectoryNode, pending: number) => node.report.subscribers + pending;
 
 /** The first rule that keeps `node` from serving the lookup, if any (capacity apart). */
 function ruleAgainst(node: DirectoryNode, lookup: Lookup, placement: Placement | undefined): string | undefined {
@@ -134,13 +137,14 @@ function lowest(items: Candidate[], count: number): Candidate[] {
 }
 
 /**
- * A tier best first, as far as `wanted` (every one for Infinity): its best max(ceil(0.1·n), 2) shuffled, so that
- * equal nodes share a burst, then the rest by score.
+ * A tier best first, as far as `wanted` (every one for Infinity): those of its best max(ceil(0.1·n), 2) whose score is
+ * within CARRYING_AHEAD of the best one (tied) are shuffled, so that equal nodes share a burst, then the rest by score.
  */
 function ranked(tier: Candidate[], wanted: number, random: Random): Candidate[] {
   const best = Math.max(Math.ceil(0.1 * tier.length), 2);
   const sorted = wanted === Infinity ? [...tier].sort(byScore) : lowest(tier, Math.max(best, wanted));
-  return [...shuffle(sorted.slice(0, best), random), ...sorted.slice(best)];
+  const tied = sorted.slice(0, best).filter((candidate) => candidate.score - sorted[0]!.score <= CARRYING_AHEAD).length;
+  return [...shuffle(sorted.slice(0, tied), random), ...sorted.slice(tied)];
 }
 
 /** Why a subscriber cannot play the stream: nobody publishes it, or its origin is gone (no relay could reach it). */
@@ -154,9 +158,9 @@ function notPublishing(lookup: Lookup, placement: Placement | undefined, nodes: 
 function refusal(lookup: Lookup, eligible: number): { status: 404 | 503; message: string } {
   const where = lookup.strict ? (lookup.region !== undefined ? ` in region ${lookup.region}` : ` in geozone ${lookup.geozone}`) : '';
   const what = lookup.action === 'broadcast' ? `an origin for ${lookup.stream}` : `a node to play ${lookup.stream} from`;
-  if (eligible > 0) return { status: 503, message: `Every node that could serve ${what}${where} is at capacity` };
-  if (lookup.strict) return { status: 404, message: `No node in service${where} can serve ${what}` };
-  return { status: 503, message: `No node in service can serve ${what}` };
+  if (eligible > 0) return { status: 503, message: `Every node in service${where} that could be ${what} is at capacity` };
+  if (lookup.strict) return { status: 404, message: `No node in service${where} can be ${what}` };
+  return { status: 503, message: `No node in service can be ${what}` };
 }
 
 /**
@@ -180,9 +184,9 @@ export function choose(lookup: Lookup, nodes: readonly DirectoryNode[], placemen
       continue;
     }
     eligible++;
-    const count = clients(node, pending(node));
+    const count = listeners(node, pending(node));
     if (count >= node.capacity) {
-      leftOut.push({ node: node.id, rule: `capacity: ${count} of ${node.capacity} clients` });
+      leftOut.push({ node: node.id, rule: `capacity: ${count} of ${node.capacity} listeners` });
       continue;
     }
     const tier = tierOf(node, lookup, regionZone);

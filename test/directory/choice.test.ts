@@ -52,7 +52,7 @@ describe('choice of a node', () => {
     assert.deepEqual(chosen(choose(broadcast({ geozone: 'europe', endpoints: 3 }), nodes, undefined, first)), ['near', 'here', 'far']);
     assert.deepEqual(chosen(choose(broadcast({ geozone: 'europe', strict: true, endpoints: 3 }), nodes, undefined, first)), ['near', 'here']);
     const strict = choose(broadcast({ region: 'ap-south', strict: true }), nodes, undefined, first);
-    assert.deepEqual(chosen(strict), { status: 404, message: `No node in service in region ap-south can serve an origin for ${STREAM}` });
+    assert.deepEqual(chosen(strict), { status: 404, message: `No node in service in region ap-south can be an origin for ${STREAM}` });
     assert.equal(ruleFor(strict, 'far'), 'region strict: not in ap-south');
     const tiers = choose(broadcast({ region: 'eu-central', endpoints: 3, explain: true }), nodes, undefined, first).explanation.candidates.map((c) => [c.node, c.tier]);
     assert.deepEqual(tiers, [['here', 'region'], ['near', 'geozone'], ['far', 'other']]);
@@ -64,8 +64,21 @@ describe('choice of a node', () => {
     const pending = (node: DirectoryNode) => (node.id === 'almost' ? 1 : 0);
     const refused = choose(broadcast(), nodes, undefined, first, pending);
     assert.equal(status(refused), 503);
-    assert.equal(ruleFor(refused, 'almost'), 'capacity: 10 of 10 clients');
+    assert.equal(ruleFor(refused, 'almost'), 'capacity: 10 of 10 listeners');
     assert.equal(status(choose(broadcast(), [], undefined, first)), 503);
+  });
+
+  test('only nodes within 0.05 of the best load are shuffled: a busy node of a small tier is never picked first', () => {
+    const nodes = [directoryNode('idle', { capacity: 25 }), directoryNode('busy', { capacity: 25, subscribers: 20 })];
+    for (const random of [() => 0, () => 0.5, () => 0.999]) assert.deepEqual(chosen(choose(broadcast(), nodes, undefined, random)), ['idle']);
+    const close = [directoryNode('a', { capacity: 100 }), directoryNode('b', { capacity: 100, subscribers: 4 })];
+    assert.deepEqual(new Set([() => 0, () => 0.999].map((random) => (chosen(choose(broadcast(), close, undefined, random)) as string[])[0])), new Set(['a', 'b']));
+  });
+
+  test('capacity counts listeners: a node with its source on air and no listener takes one', () => {
+    const nodes = [directoryNode('origin', { capacity: 1, publishers: 1, roles: ['origin'] })];
+    assert.deepEqual(chosen(choose(subscribe(), nodes, onAir('origin'), first)), ['origin']);
+    assert.equal(status(choose(subscribe(), [directoryNode('origin', { capacity: 1, subscribers: 1, publishers: 1 })], onAir('origin'), first)), 503);
   });
 
   test('a node carrying the stream ranks ahead of a relay to start when their loads are within 0.05', () => {
@@ -118,7 +131,7 @@ describe('choice of a node', () => {
         assert.equal(new Set(choice.nodes).size, choice.nodes.length);
         for (const chosenNode of choice.nodes) {
           assert.equal(chosenNode.state, 'INSERVICE');
-          assert.ok(chosenNode.report.subscribers + chosenNode.report.publishers < chosenNode.capacity);
+          assert.ok(chosenNode.report.subscribers < chosenNode.capacity, 'the capacity is in listeners');
           if (asked.action === 'broadcast') assert.ok(chosenNode.roles.includes('origin'));
           else assert.ok(chosenNode.roles.includes('edge') || placement!.carriers.has(chosenNode.id));
           if (asked.action === 'broadcast' && placement) assert.equal(chosenNode.id, placement.origin);
