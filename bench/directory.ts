@@ -18,11 +18,10 @@ import { loadConfig } from '../src/core/config.ts';
 import { createHttpServer } from '../src/core/http/server.ts';
 import { createMetrics } from '../src/core/metrics.ts';
 import type { DirectoryNode, NodeState, NodeStream } from '../src/directory/contract.ts';
-import { granule } from '../src/gate/broadcast.ts';
 import { directoryNode, StandInSnapshot } from '../test/directory/stand-ins.ts';
 import { serveLookups } from '../test/directory/lookups.ts';
 import { commandLine, ffmpegChildren, pushTone } from '../test/gate/harness.ts';
-import { capture } from '../test/gate/listener.ts';
+import { audioListener } from '../test/gate/listener.ts';
 import { reserveNow } from '../test/support/process.ts';
 import {
   attempt, cells, finish, inFlight, judge, option, postgresAvailable, postgresDatabase, printConditions, printTable, quick, ratio, startInProcess,
@@ -206,17 +205,9 @@ async function onPostgres(figures: string[], rows: Row[], measure: (databaseUrl:
   }
 }
 
-/** A listener of `url`, and how long its first page of audio took from the request, ms. */
-function listener(url: string) {
-  const asked = performance.now();
-  const heard = capture(url);
-  const firstAudio = waitFor(() => heard.arrivals.find((a) => granule(a.page) > 0n), `audio at ${url}`, 10_000).then((a) => a.at - asked);
-  return { firstAudio, close: heard.close };
-}
-
 /** First audio at a listener, who then leaves. */
 async function firstAudio(url: string): Promise<number> {
-  const heard = listener(url);
+  const heard = audioListener(url);
   try {
     return await heard.firstAudio;
   } finally {
@@ -248,7 +239,7 @@ async function edgeFirstAudio(rows: Row[]): Promise<void> {
       for (let i = 0; i < FIRST_AUDIO_SAMPLES; i++) {
         atOrigin.push(await firstAudio(`${origin.url}/listen`));
         await waitFor(() => edge.onair.gate.gate.localLoad().channels.length === 0, 'the edge\'s relay to linger out', 5_000);
-        const starting = listener(`${edge.url}/listen`);
+        const starting = audioListener(`${edge.url}/listen`);
         try {
           cold.push(await starting.firstAudio);
           const relay = oneRelay(undefined);
