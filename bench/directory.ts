@@ -183,24 +183,30 @@ async function evenness(rows: Row[]): Promise<void> {
   });
 }
 
+/** SRT ports of this benchmark (23000-23299), 50 to a node. */
+const SRT_PORTS = 23_000;
 
-/** A node of a cluster on the shared PostgreSQL database `databaseUrl`, with SRT ports of its own from `ports`. */
-function clusterNode(databaseUrl: string, id: string, ports: number, env: Record<string, string> = {}): Promise<Running> {
-  return startInProcess(postgresDatabase, {
-    ONAIR_NODE_ID: id, ONAIR_NODE_REPORT_INTERVAL: 'PT0.2S', ONAIR_SRT_PORT_START: String(ports), ONAIR_SRT_PORT_END: String(ports + 49), ...env,
-  }, databaseUrl);
-}
-
-/** Runs `measure` on a fresh PostgreSQL database, dropped after; without PostgreSQL, rows saying so. */
-async function onPostgres(figures: string[], rows: Row[], measure: (databaseUrl: string) => Promise<void>): Promise<void> {
+/**
+ * Runs `measure` on a cluster in this process: a node for each env given (ids node-0, node-1...), on one fresh
+ * PostgreSQL database, all stopped and dropped after. Without PostgreSQL, rows saying the figures are skipped.
+ */
+async function onCluster(figures: string[], rows: Row[], envs: Array<Record<string, string>>, measure: (nodes: Running[], databaseUrl: string) => Promise<void>): Promise<void> {
   if (!postgresAvailable) {
     rows.push(...figures.map((figure) => ({ figure, verdict: 'skipped: PostgreSQL not reachable' })));
     return;
   }
   const databaseUrl = (await postgresDatabase.create())!;
+  const nodes: Running[] = [];
   try {
-    await measure(databaseUrl);
+    for (const [i, env] of envs.entries()) {
+      const ports = SRT_PORTS + 50 * i;
+      nodes.push(await startInProcess(postgresDatabase, {
+        ONAIR_NODE_ID: `node-${i}`, ONAIR_NODE_REPORT_INTERVAL: 'PT0.2S', ONAIR_SRT_PORT_START: String(ports), ONAIR_SRT_PORT_END: String(ports + 49), ...env,
+      }, databaseUrl));
+    }
+    await measure(nodes, databaseUrl);
   } finally {
+    for (const node of nodes) await node.stop();
     await postgresDatabase.drop(databaseUrl);
   }
 }
@@ -216,7 +222,7 @@ async function firstAudio(url: string): Promise<number> {
 }
 
 /** The edge's one relay ffmpeg (this process's child pulling with the relay header), `expected` if given. */
-function oneRelay(expected: number | undefined): number {
+function oneRelay(expected?: number): number {
   const relays = ffmpegChildren().filter((pid) => commandLine(pid).includes('X-Onair-Relay'));
   if (relays.length !== 1 || (expected !== undefined && relays[0] !== expected)) throw new Error(`relays ${relays}, expected one${expected ? `: ${expected}` : ''}`);
   return relays[0]!;
@@ -229,9 +235,7 @@ const EDGE_FIGURES = ['edge listener first audio, relay to start, ms', 'edge lis
  * baseline), then, once the edge's relay has lingered out, one at the edge that starts it, and one more that joins it.
  */
 async function edgeFirstAudio(rows: Row[]): Promise<void> {
-  await onPostgres(EDGE_FIGURES, rows, async (databaseUrl) => {
-    const origin = await clusterNode(databaseUrl, 'origin-a', 23000, { ONAIR_NODE_ROLES: 'origin' });
-    const edge = await clusterNode(databaseUrl, 'edge-b', 23050, { ONAIR_NODE_ROLES: 'edge', ONAIR_EDGE_LINGER: 'PT0.3S' });
+  await onCluster(EDGE_FIGURES, rows, [{ ONAIR_NODE_ROLES: 'origin' }, { ONAIR_NODE_ROLES: 'edge', ONAIR_EDGE_LINGER: 'PT0.3S' }], async ([origin, edge]) => {
     const source = pushTone(await reserveNow(origin.url), { seconds: 3600 });
     const [atOrigin, cold, warm]: number[][] = [[], [], []];
     try {
@@ -242,7 +246,7 @@ async function edgeFirstAudio(rows: Row[]): Promise<void> {
         const starting = audioListener(`${edge.url}/listen`);
         try {
           cold.push(await starting.firstAudio);
-          const relay = oneRelay(undefined);
+          const relay = oneRelay();
           warm.push(await firstAudio(`${edge.url}/listen`));
           oneRelay(relay);
         } finally {
@@ -252,8 +256,6 @@ async function edgeFirstAudio(rows: Row[]): Promise<void> {
     } finally {
       source.child.kill('SIGKILL');
       await source.exited;
-      await edge.stop();
-      await origin.stop();
     }
     const base = summary(atOrigin);
     const against = { 'baseline is': 'first audio at the origin', ...cells(base, 'baseline ') };
@@ -292,15 +294,13 @@ const STATES_FIGURE = 'node drained/resumed on one instance -> seen in the snaps
  * two say when they show each change (onChange). A bare NOTIFY round trip after each change is the baseline.
  */
 async function statesSeen(rows: Row[]): Promise<void> {
-  await onPostgres([STATES_FIGURE], rows, async (databaseUrl) => {
-    const instances: Running[] = [];
+  await onCluster([STATES_FIGURE], rows, [{}, {}, {}], async (nodes, databaseUrl) => {
     const [listening, sending] = [new pg.Client({ connectionString: databaseUrl }), new pg.Client({ connectionString: databaseUrl })];
+    await Promise.all([listening.connect(), sending.connect()]);
     const [seen, bare]: number[][] = [[], []];
     try {
-      for (let i = 0; i < 3; i++) instances.push(await clusterNode(databaseUrl, `node-${i}`, 23150 + 50 * i));
-      await Promise.all([listening.connect(), sending.connect()]);
       await listening.query('LISTEN onair_bench');
-      const [admin, ...others] = instances.map((running) => running.onair.directory);
+      const [admin, ...others] = nodes.map((running) => running.onair.directory);
       const target = 'node-2';
       await waitFor(() => others.every((d) => d.snapshot.nodes().filter((n) => n.state === 'INSERVICE').length === 3), 'three nodes in service everywhere', 15_000);
       let change: { state: NodeState; start: number; left: Set<unknown>; done(): void } | undefined;
@@ -322,7 +322,6 @@ async function statesSeen(rows: Row[]): Promise<void> {
       }
     } finally {
       await Promise.all([listening.end(), sending.end()]);
-      for (const running of instances) await running.stop();
     }
     const [ours, base] = [summary(seen), summary(bare)];
     rows.push({
