@@ -160,9 +160,12 @@ export function pingsWhile(url: string, done: Promise<unknown>, everyMs: number)
   return probesWhile(done, everyMs, async () => (await fetch(`${url}/ping`)).arrayBuffer());
 }
 
-/** Starts a whole onair in this process (silent logs, fresh data dir and database, dropped on stop). */
-export function startInProcess(database: TestDatabase, env: Record<string, string> = {}): Promise<Running> {
-  return startOnair({ database, env: { ONAIR_LOG_LEVEL: 'silent', ...env } });
+/**
+ * Starts a whole onair in this process (silent logs, fresh data dir); on a fresh database dropped on stop, or on the
+ * caller's `databaseUrl`, kept (instances of one cluster share it).
+ */
+export function startInProcess(database: TestDatabase, env: Record<string, string> = {}, databaseUrl?: string): Promise<Running> {
+  return startOnair({ database, databaseUrl, env: { ONAIR_LOG_LEVEL: 'silent', ...env } });
 }
 
 export interface ChildOnair {

@@ -9,12 +9,11 @@ import { ManualClock } from '../../src/core/clock.ts';
 import { ProcessSupervisor } from '../../src/core/processes.ts';
 import { Air } from '../../src/gate/air.ts';
 import { EdgeRelays, type Origin } from '../../src/gate/edge.ts';
-import { granule } from '../../src/gate/broadcast.ts';
 import type { Upstreams } from '../../src/gate/contract.ts';
 import { postgresAvailable, postgresDatabase } from '../support/databases.ts';
 import { startOnair, tempDir, waitFor, type Running } from '../support/onair.ts';
 import { analyse, commandLine, ffmpegChildren, listen, pushTone, type Source } from './harness.ts';
-import { capture } from './listener.ts';
+import { audioListener, capture } from './listener.ts';
 
 // Two onair nodes on one PostgreSQL database: the origin holds the show, the edge relays it to its own listeners.
 const ORIGIN = 'origin-a';
@@ -25,14 +24,6 @@ const PORTS = { ONAIR_SRT_PORT_START: '29000', ONAIR_SRT_PORT_END: '29019' };
 /** The edge's relay ffmpegs (this process's children pulling with the relay header). */
 const relays = () => ffmpegChildren().filter((pid) => commandLine(pid).includes('X-Onair-Relay'));
 const alive = (pid: number) => commandLine(pid) !== '';
-
-/** A listener of `url`, with how long its first page of audio took from the request, in ms. */
-function listener(url: string) {
-  const asked = performance.now();
-  const heard = capture(url);
-  const firstAudio = waitFor(() => heard.arrivals.find((a) => granule(a.page) > 0n), `audio at ${url}`, 10_000).then((a) => a.at - asked);
-  return { ...heard, firstAudio };
-}
 
 /** An origin of its own: each request gets a 440 Hz tone as Ogg/Opus from an ffmpeg that stops when the request closes. */
 async function toneServer(): Promise<{ url: string; server: Server }> {
@@ -124,10 +115,10 @@ describe('edge relays: two nodes sharing PostgreSQL', { skip: !postgresAvailable
 
   test('listeners of the edge hear the origin\'s show through one relay, which lingers after the last leaves, then stops; the show ending ends it', async () => {
     const source = await show(12);
-    const first = listener(`${edge.url}/listen`);
+    const first = audioListener(`${edge.url}/listen`);
     const cold = await first.firstAudio;
     const relay = await waitFor(() => (relays().length === 1 ? relays()[0] : undefined), 'the relay');
-    const second = listener(`${edge.url}/listen`);
+    const second = audioListener(`${edge.url}/listen`);
     const warm = await second.firstAudio;
     console.log(`first audio at the edge's listener: ${cold.toFixed(1)} ms with a relay to start, ${warm.toFixed(1)} ms with the relay running`);
     assert.deepEqual(relays(), [relay], 'the second listener joins the same relay');
@@ -147,7 +138,7 @@ describe('edge relays: two nodes sharing PostgreSQL', { skip: !postgresAvailable
     // Both leave; one comes back within the linger: the relay goes on.
     first.close();
     second.close();
-    const back = listener(`${edge.url}/listen`);
+    const back = audioListener(`${edge.url}/listen`);
     await back.firstAudio;
     assert.deepEqual(relays(), [relay], 'a listener back within the linger keeps the relay');
     back.close();
@@ -156,7 +147,7 @@ describe('edge relays: two nodes sharing PostgreSQL', { skip: !postgresAvailable
     assert.ok(performance.now() - left >= LINGER_MS - 50, `stopped ${performance.now() - left} ms after the last listener left`);
 
     // A new relay for a new listener; the show ends at its origin, and the relay with it.
-    const late = listener(`${edge.url}/listen`);
+    const late = audioListener(`${edge.url}/listen`);
     await late.firstAudio;
     const [again] = relays();
     assert.ok(again !== undefined && again !== relay);
@@ -198,7 +189,7 @@ describe('edge relays: two nodes sharing PostgreSQL', { skip: !postgresAvailable
   test('a show ending at an origin that plays its fallback: the relay stops with the show\'s end, and the edge\'s listener hears the edge\'s own fallback', async () => {
     assert.equal((await origin.request('POST', '/channels', { name: 'studio', fallback: 'silence' })).status, 201);
     const source = await show(3, 'studio');
-    const heard = listener(`${edge.url}/channels/studio/listen`);
+    const heard = audioListener(`${edge.url}/channels/studio/listen`);
     await heard.firstAudio;
     const relay = await waitFor(() => relays()[0], 'the relay');
     assert.equal(await source.exited, 0, source.stderr());

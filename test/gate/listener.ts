@@ -1,8 +1,9 @@
 import { request as httpRequest } from 'node:http';
 import { granule, OggPages } from '../../src/gate/broadcast.ts';
+import { waitFor } from '../support/onair.ts';
 
 // What a listener of a channel receives across its sources (links of a chained Ogg stream), page by page with the
-// time each arrived: for the fallback test and bench/gate.ts.
+// time each arrived: for the fallback and edge tests, bench/gate.ts and bench/directory.ts.
 
 /** Opus always counts granule positions at 48 kHz. */
 export const RATE = 48_000;
@@ -38,6 +39,14 @@ export function capture(url: string) {
     /** Whether the server ended the stream (the test closing it does not count: `close` comes after). */
     ended: () => ended,
   };
+}
+
+/** A capture of `url`, with how long its first page of audio took from the request, in ms. */
+export function audioListener(url: string) {
+  const asked = performance.now();
+  const heard = capture(url);
+  const firstAudio = waitFor(() => heard.arrivals.find((a) => granule(a.page) > 0n), `audio at ${url}`, 10_000).then((a) => a.at - asked);
+  return { ...heard, firstAudio };
 }
 
 /** Pages of the capture grouped into links of the chained stream (each begins with a BOS page). */
