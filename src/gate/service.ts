@@ -119,6 +119,8 @@ export class GateService implements Gate {
   /** Where an edge pulls a channel on air elsewhere (the directory); none: listeners are sent there. */
   #upstreams: Upstreams | undefined;
   readonly #edges: EdgeRelays;
+  /** Per channel, the relays of other nodes pulling it from here: among the Air's listeners, but no listeners. */
+  readonly #pulls = new Map<string, number>();
   /** What the sessions that ended here took in. */
   #endedBytes = 0;
   #stopping = false;
@@ -333,7 +335,7 @@ export class GateService implements Gate {
       const publishing = session?.state === 'publishing';
       if ((!publishing && air.listeners === 0) || relays.some((relay) => relay.channel === channel)) continue;
       channels.push({
-        channel, publishing, relaying: false, listeners: air.listeners,
+        channel, publishing, relaying: false, listeners: air.listeners - (this.#pulls.get(channel) ?? 0),
         since: session?.publishedAt ?? session?.reservedAt ?? this.#deps.clock.now(), instance: session?.instance ?? null,
       });
     }
@@ -369,7 +371,17 @@ export class GateService implements Gate {
     const held = local ? undefined : await this.store.holder(name);
     if (held) return this.#relayed(channel, held, listener);
     const leave = await this.#play(channel, local, listener);
-    return this.#joined(this.#air(channel).join(local?.format), leave);
+    const pulled = listener.relay ? this.#pull(name) : () => {};
+    return this.#joined(this.#air(channel).join(local?.format), () => {
+      pulled();
+      leave();
+    });
+  }
+
+  /** Counts another node's relay among the channel's listeners here until the answer it calls once: it is no listener. */
+  #pull(channel: string): () => void {
+    this.#pulls.set(channel, (this.#pulls.get(channel) ?? 0) + 1);
+    return once(() => this.#pulls.set(channel, this.#pulls.get(channel)! - 1));
   }
 
   /** A listener of a show another node holds: it hears this node's relay of it, when the directory says where it is. */
