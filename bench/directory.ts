@@ -19,7 +19,7 @@ import { createHttpServer } from '../src/core/http/server.ts';
 import { createMetrics } from '../src/core/metrics.ts';
 import type { DirectoryNode, NodeState, NodeStream } from '../src/directory/contract.ts';
 import { directoryNode, StandInSnapshot } from '../test/directory/stand-ins.ts';
-import { serveLookups } from '../test/directory/lookups.ts';
+import { serveLookups } from './lookups.ts';
 import { commandLine, ffmpegChildren, pushTone } from '../test/gate/harness.ts';
 import { audioListener } from '../test/gate/listener.ts';
 import { reserveNow } from '../test/support/process.ts';
@@ -122,7 +122,7 @@ async function coreConstant(): Promise<{ url: string; close(): Promise<unknown> 
 }
 
 async function throughput(rows: Row[]): Promise<void> {
-  const lookups = await serveLookups({ snapshot: new StandInSnapshot('node-0', registry()), gate });
+  const lookups = await serveLookups(new StandInSnapshot('node-0', registry()), gate);
   const plain = Fastify();
   plain.get(ROUTE, async () => CONSTANT);
   const plainUrl = await plain.listen({ host: '127.0.0.1', port: 0 });
@@ -158,7 +158,7 @@ async function throughput(rows: Row[]): Promise<void> {
 
 async function evenness(rows: Row[]): Promise<void> {
   const nodes = Array.from({ length: 5 }, (_, n) => directoryNode(`equal-${n}`, { capacity: 1_000_000 }));
-  const lookups = await serveLookups({ snapshot: new StandInSnapshot('equal-0', nodes), gate });
+  const lookups = await serveLookups(new StandInSnapshot('equal-0', nodes), gate);
   const answered = new Map<string, number>();
   try {
     await inFlight(Array.from({ length: LOOKUPS }), 16, async () => {

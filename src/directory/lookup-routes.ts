@@ -106,7 +106,8 @@ export function registerLookupRoutes(app: App, deps: LookupDeps): void {
   app.get(`${STREAM_MANAGER}/event/:scope/:stream`, {
     config,
     schema: {
-      tags, summary: 'The node to publish to (broadcast) or play from (subscribe)',
+      // Open to anyone; explain alone takes the token.
+      tags, security: [{}, { accessToken: [] }], summary: 'The node to publish to (broadcast) or play from (subscribe)',
       description: 'Nodes in service of the role, the region asked first (then its geozone, then the others unless strict), the least loaded, '
         + 'never one at capacity. broadcast adds the channel\'s SRT port and URL (never its key); endpoints > 1 answers an array, best first.',
       params: Params, querystring: Query,

@@ -35,7 +35,7 @@ async function statusOf(server: Running, path: string, headers: Record<string, s
 /** Every GET path of the OpenAPI document, with made-up parameters (the answer may be a 404: only 401 counts here). */
 async function readPaths(server: Running): Promise<string[]> {
   const doc = (await server.request('GET', '/openapi.json', undefined, withKey)).body as { paths: Record<string, Record<string, unknown>> };
-  const fill: Record<string, string> = { channel: 'main', file: 'index.m3u8', start: '2026-12-04T20:00:00', status: 'completed' };
+  const fill: Record<string, string> = { channel: 'main', file: 'index.m3u8', start: '2026-12-04T20:00:00', status: 'completed', scope: 'live', stream: 'main' };
   return Object.entries(doc.paths).filter(([, methods]) => 'get' in methods)
     .map(([path]) => path.replace(/\{(\w+)\}/g, (_, name: string) => fill[name] ?? randomUUID()))
     .map((path) => (path === '/schedule' ? `${path}?start=2026-12-01T00:00:00&end=2026-12-02T00:00:00` : path));
@@ -43,7 +43,10 @@ async function readPaths(server: Running): Promise<string[]> {
 
 const PUBLIC = ['/ping', '/docs', '/docs/json', '/openapi.json', '/check', '/channels/main/check', '/listen', '/channels/main/listen',
   '/hls/index.m3u8', '/channels/main/hls/index.m3u8', '/schedule?start=2026-12-01T00:00:00&end=2026-12-02T00:00:00', '/schedule.ics',
-  `/instances/${randomUUID()}/2026-12-04T20:00:00`, '/shows', `/shows/${randomUUID()}`];
+  `/instances/${randomUUID()}/2026-12-04T20:00:00`, '/shows', `/shows/${randomUUID()}`,
+  // Seed 003's lookups: where a source publishes and a listener plays.
+  '/streammanager/api/2.0/event/live/main?action=broadcast', '/streammanager/api/2.0/event/live/main/stats', '/streammanager/api/2.0/event/list',
+  '/streammanager/api/2.0/event/list/stats'];
 
 describe('access with ONAIR_API_KEY', () => {
   test('what listeners and a public website use is open; every other read needs the key, named in a 401', async () => {

@@ -11,9 +11,12 @@ interface Parameter {
 }
 
 /** Path values that reach the list behind each parameter name. */
-const PATH_VALUES: Record<string, string> = { event: '00000000-0000-4000-8000-000000000000', id: '00000000-0000-4000-8000-000000000000', start: '2026-12-04T20:00:00', channel: 'main' };
+const PATH_VALUES: Record<string, string> = {
+  event: '00000000-0000-4000-8000-000000000000', id: '00000000-0000-4000-8000-000000000000', start: '2026-12-04T20:00:00', channel: 'main',
+  scope: 'live', stream: 'main',
+};
 /** Values for required query parameters other than the paging ones. */
-const QUERY_VALUES: Record<string, string> = { start: '2026-01-01T00:00:00', end: '2026-02-01T00:00:00' };
+const QUERY_VALUES: Record<string, string> = { start: '2026-01-01T00:00:00', end: '2026-02-01T00:00:00', action: 'broadcast' };
 
 for (const database of testDatabases) {
   describe(`paging of every list on ${database.name}`, () => {
@@ -39,8 +42,9 @@ for (const database of testDatabases) {
           for (const value of [String(parameter.schema.maximum! + 1), '9223372036854775807', '1.5', '-1']) {
             const answer = await server.request(method, `${url}?${new URLSearchParams([...required, [name, value]])}`);
             assert.equal(answer.status, 400, `${method} ${url}?${name}=${value}: ${answer.status} ${JSON.stringify(answer.body)}`);
-            // A problem document lists the fields; seed 001's API (/v1) names the field in its `error` text.
-            const named = answer.body.errors?.some((e: { field: string }) => e.field === `querystring.${name}`) ?? answer.body.error?.includes(`querystring.${name}`);
+            // A problem document lists the fields; seed 001's API (/v1) names the field in its `error` text, seed 003's in its `errorMessage`.
+            const named = answer.body.errors?.some((e: { field: string }) => e.field === `querystring.${name}`)
+              ?? (answer.body.error ?? answer.body.errorMessage)?.includes(`querystring.${name}`);
             assert.ok(named, `${path} ${name}=${value}: ${JSON.stringify(answer.body)}`);
           }
           const fine = await server.request(method, `${url}?${new URLSearchParams([...required, [name, String(parameter.schema.maximum)]])}`);
