@@ -94,6 +94,8 @@ const streamName = (i: number) => `stream-${i}`;
 
 /** NODES nodes over REGIONS; each stream has its origin on one node and edges on the next two. */
 function registry(): DirectoryNode[] {
+  // Every node serves every channel (made at run time: one port for all).
+  const ports = Object.fromEntries(Array.from({ length: STREAMS }, (_, s) => [streamName(s), 20_000 + s]));
   const carried = new Map<number, NodeStream[]>();
   for (let s = 0; s < STREAMS; s++) {
     for (const [k, carriedAs] of (['origin', 'edge', 'edge'] as const).entries()) {
@@ -105,11 +107,9 @@ function registry(): DirectoryNode[] {
   }
   return Array.from({ length: NODES }, (_, n) => directoryNode(`node-${n}`, {
     region: REGIONS[n % REGIONS.length]!, geozone: REGIONS[n % REGIONS.length]!.split('-')[0]!, capacity: 10_000, subscribers: (n * 37) % 500,
-    streams: carried.get(n) ?? [], reportedAt: Date.now(),
+    streams: carried.get(n) ?? [], reportedAt: Date.now(), ports,
   }));
 }
-
-const gate = { channel: async (name: string) => ({ name, port: 20_000, configured: false, static: true, fallback: null as never, appKey: 'live' }) };
 
 const CONSTANT = { name: 'stream-1', scope: '/live', serverAddress: 'node-1.example', region: 'eu-west' };
 const ROUTE = '/streammanager/api/2.0/event/:scope/:stream';
@@ -122,7 +122,7 @@ async function coreConstant(): Promise<{ url: string; close(): Promise<unknown> 
 }
 
 async function throughput(rows: Row[]): Promise<void> {
-  const lookups = await serveLookups(new StandInSnapshot('node-0', registry()), gate);
+  const lookups = await serveLookups(new StandInSnapshot('node-0', registry()));
   const plain = Fastify();
   plain.get(ROUTE, async () => CONSTANT);
   const plainUrl = await plain.listen({ host: '127.0.0.1', port: 0 });
@@ -157,8 +157,8 @@ async function throughput(rows: Row[]): Promise<void> {
 }
 
 async function evenness(rows: Row[]): Promise<void> {
-  const nodes = Array.from({ length: 5 }, (_, n) => directoryNode(`equal-${n}`, { capacity: 1_000_000 }));
-  const lookups = await serveLookups(new StandInSnapshot('equal-0', nodes), gate);
+  const nodes = Array.from({ length: 5 }, (_, n) => directoryNode(`equal-${n}`, { capacity: 1_000_000, ports: { main: 20_000 } }));
+  const lookups = await serveLookups(new StandInSnapshot('equal-0', nodes));
   const answered = new Map<string, number>();
   try {
     await inFlight(Array.from({ length: LOOKUPS }), 16, async () => {

@@ -41,6 +41,8 @@ export interface NodeReport {
   /** Bytes of sources and relays taken in, and bytes sent to listeners, since the node started. */
   bytesIn: number;
   bytesOut: number;
+  /** The SRT port of each channel this node serves (channels of its own configuration may differ between nodes). */
+  ports: Record<string, number>;
 }
 
 export interface DirectoryNode {

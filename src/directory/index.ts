@@ -41,7 +41,7 @@ export function createDirectory(deps: DirectoryDeps) {
       registerNodeRoutes(app, { registry, clock: deps.clock, tokens: [deps.config.directory.adminToken, deps.config.apiKey] });
       registerAudienceRoutes(app, audience, deps.clock);
       registerLookupRoutes(app, {
-        snapshot: registry, streams, gate: deps.gate, clock: deps.clock, random: Math.random, directory: deps.config.directory, apiKey: deps.config.apiKey,
+        snapshot: registry, streams, clock: deps.clock, random: Math.random, directory: deps.config.directory, apiKey: deps.config.apiKey,
       });
     },
     /** Once the API listens: registers this node (its URL is ONAIR_NODE_URL, else `listenUrl`) and reports. */

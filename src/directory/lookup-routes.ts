@@ -4,7 +4,7 @@ import type { Config } from '../core/config.ts';
 import { HttpError } from '../core/http/problem.ts';
 import type { App } from '../core/http/server.ts';
 import { Text } from '../core/http/validation.ts';
-import { ChannelName, type Gate } from '../gate/contract.ts';
+import { ChannelName } from '../gate/contract.ts';
 import { choose, Pending, type Action, type Choice, type Lookup, type Random } from './choice.ts';
 import type { DirectoryNode, NodeSnapshot } from './contract.ts';
 import { AccessToken, requireAccessToken, STREAM_MANAGER, streamManagerAnswers, streamManagerErrors, TOKEN_ANSWERS } from './streammanager.ts';
@@ -13,7 +13,6 @@ import type { StreamOnAir, StreamsOnAir } from './streams.ts';
 export interface LookupDeps {
   snapshot: NodeSnapshot;
   streams: StreamsOnAir;
-  gate: Pick<Gate, 'channel'>;
   clock: Clock;
   random: Random;
   directory: Config['directory'];
@@ -76,6 +75,15 @@ function refuseQuery(query: Query): void {
   }
 }
 
+/** A source can publish a channel only on a node that serves it (its configuration's channels, and those made at run time). */
+function servingNodes(snapshot: NodeSnapshot, action: Action, channel: string): readonly DirectoryNode[] {
+  const nodes = snapshot.nodes();
+  if (action !== 'broadcast') return nodes;
+  const serving = nodes.filter((node) => node.report.ports[channel] !== undefined);
+  if (serving.length === 0) throw new HttpError(404, `No node has a channel ${channel}`);
+  return serving;
+}
+
 export function registerLookupRoutes(app: App, deps: LookupDeps): void {
   const errors = streamManagerErrors(deps.clock);
   const config = { access: 'public' as const, errors };
@@ -96,12 +104,11 @@ export function registerLookupRoutes(app: App, deps: LookupDeps): void {
     return node ? [stats(stream, node)] : [];
   });
 
-  const answers = async (lookup: Lookup, choice: Choice & { nodes: DirectoryNode[] }, scope: string, name: string) => {
-    const port = lookup.action === 'broadcast' ? (await deps.gate.channel(name)).port : undefined;
-    return choice.nodes.map((node) => ({
-      ...endpoint(node, `/${scope}`, name), ...(port === undefined ? {} : { port, url: `srt://${node.address}:${port}?${SRT_OPTIONS}` }),
-    }));
-  };
+  // A source's ingest on each node: the port that node reports for the channel (configured channels may differ per node).
+  const answers = (lookup: Lookup, choice: Choice & { nodes: DirectoryNode[] }, scope: string, name: string) => choice.nodes.map((node) => {
+    const port = lookup.action === 'broadcast' ? node.report.ports[name] : undefined;
+    return { ...endpoint(node, `/${scope}`, name), ...(port === undefined ? {} : { port, url: `srt://${node.address}:${port}?${SRT_OPTIONS}` }) };
+  });
 
   app.get(`${STREAM_MANAGER}/event/:scope/:stream`, {
     config,
@@ -125,15 +132,16 @@ export function registerLookupRoutes(app: App, deps: LookupDeps): void {
     if (query.explain) await requireToken(request);
     const stream = served(params.scope, params.stream);
     const lookup: Lookup = { action: query.action as Action, stream, region: query.region, geozone: query.geozone, strict: query.strict, endpoints: query.endpoints, explain: query.explain };
-    const choice = choose(lookup, deps.snapshot.nodes(), deps.streams.placement(`/${params.scope}`, params.stream), deps.random, (node) => pending.of(node));
+    const choice = choose(lookup, servingNodes(deps.snapshot, lookup.action, params.stream), deps.streams.placement(`/${params.scope}`, params.stream), deps.random,
+      (node) => pending.of(node));
     if (query.explain) {
-      const chosen = 'nodes' in choice ? await answers(lookup, choice, params.scope, params.stream) : [];
+      const chosen = 'nodes' in choice ? answers(lookup, choice, params.scope, params.stream) : [];
       const outcome = 'refusal' in choice ? { status: choice.refusal.status, errorMessage: choice.refusal.message } : { status: 200 };
       return reply.send({ ...outcome, endpoints: chosen, ...choice.explanation });
     }
     if ('refusal' in choice) throw new HttpError(choice.refusal.status, choice.refusal.message);
     pending.answered(choice.nodes[0]!);
-    const chosen = await answers(lookup, choice, params.scope, params.stream);
+    const chosen = answers(lookup, choice, params.scope, params.stream);
     return reply.send((query.endpoints ?? 1) > 1 ? chosen : chosen[0]);
   });
 

@@ -22,7 +22,7 @@ export interface RegistryDeps {
   logger: Logger;
   node: NodeIdentity;
   settings: Config['directory'];
-  gate: Pick<Gate, 'localLoad'>;
+  gate: Pick<Gate, 'localLoad' | 'channels'>;
   onReport?: ReportHook;
 }
 
@@ -160,11 +160,12 @@ export class NodeRegistry implements NodeSnapshot, NodeAdmin {
   /** Writes this node's report (a silent node is back in service), puts overdue nodes in FAULT, and reads the registry again. */
   async #tick(at: number): Promise<void> {
     const { settings, store, gate } = this.#deps;
+    const ports = Object.fromEntries((await gate.channels()).map((channel) => [channel.name, channel.port]));
     const load = gate.localLoad();
     const streams = streamsOf(load, settings.scope);
     const report: NodeReport = {
       streams, publishers: sum(streams, 'publishers'), subscribers: sum(streams, 'subscribers'),
-      cpuLoad: loadavg()[0]! / availableParallelism(), bytesIn: load.bytesIn, bytesOut: load.bytesOut,
+      cpuLoad: loadavg()[0]! / availableParallelism(), bytesIn: load.bytesIn, bytesOut: load.bytesOut, ports,
     };
     const reported = (node: DirectoryNode): NodePatch => ({ report, reportedAt: at, ...(SILENT.includes(node.state) && { state: serving(node), stateChangedAt: at }) });
     // Removed (forced) while it runs: a node that reports is there, so it registers again.

@@ -37,7 +37,7 @@ export interface NodeChange {
 /** Records, as the last statement of the transaction of a change, what it changed. */
 export type NodeAnnounce = (trx: Transaction<any>, changes: NodeChange[]) => Promise<void>;
 
-export const EMPTY_REPORT: NodeReport = { streams: [], publishers: 0, subscribers: 0, cpuLoad: 0, bytesIn: 0, bytesOut: 0 };
+export const EMPTY_REPORT: NodeReport = { streams: [], publishers: 0, subscribers: 0, cpuLoad: 0, bytesIn: 0, bytesOut: 0, ports: {} };
 
 function toNode(row: Selectable<NodeRow>): DirectoryNode {
   return {

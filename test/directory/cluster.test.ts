@@ -115,6 +115,9 @@ describe('three onair serve processes on one PostgreSQL database: an origin and 
     assert.equal(chosen.node, 'edge-us');
     assert.equal(chosen.body.region, 'us-east');
     assert.equal(chosen.body.scope, '/live');
+    // Asked on an edge, a broadcast lookup answers the origin holding the stream, with that origin's own SRT port.
+    const broadcast = await lookup(nodes['edge-eu']!, 'action=broadcast');
+    assert.deepEqual([broadcast.node, broadcast.body.port, broadcast.body.url?.startsWith('srt://origin-eu.test:25000?')], ['origin-eu', 25000, true]);
     const listener = tuneIn(`${nodes['edge-us']!.url}/listen`);
     await listener.firstByte;
     await waitFor(async () => (await nodes['origin-eu']!.request('GET', `${LOOKUP}/stats`)).body.currentSubscribers === 1 || undefined, 'the listener to be counted', 5000, 50);

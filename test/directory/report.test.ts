@@ -5,7 +5,7 @@ import type { NodeStream } from '../../src/directory/contract.ts';
 import { NodeRegistry } from '../../src/directory/registry.ts';
 import { NodeStore } from '../../src/directory/store.ts';
 import { streamsOf } from '../../src/directory/streams-of.ts';
-import type { LocalLoad } from '../../src/gate/contract.ts';
+import type { ChannelInfo, LocalLoad } from '../../src/gate/contract.ts';
 import { testDatabases } from '../support/databases.ts';
 import { startOnair, waitFor } from '../support/onair.ts';
 
@@ -40,14 +40,14 @@ describe('the reports of a node', () => {
       const registry = new NodeRegistry({
         store: new NodeStore(onair.database), bus: onair.bus, notifier: onair.database.notifier, clock, logger: onair.logger,
         node: { id: 'node-x', region: 'ap-south', roles: ['edge'], publicHost: 'x.example.org' }, settings: server.config.directory,
-        gate: { localLoad: () => LOAD }, onReport: (...args) => void heard.push(args),
+        gate: { localLoad: () => LOAD, channels: async () => [{ name: 'first', port: 28042 } as ChannelInfo] }, onReport: (...args) => void heard.push(args),
       });
       try {
         await registry.start('http://x.example.org:10800');
         const node = registry.node('node-x')!;
         assert.deepEqual([node.state, node.url, node.roles], ['INSERVICE', 'http://x.example.org:10800', ['edge']]);
         const { cpuLoad, ...report } = node.report;
-        assert.deepEqual(report, { streams: streamsOf(LOAD, 'radio'), publishers: 1, subscribers: 10, bytesIn: 123_456, bytesOut: 654_321 });
+        assert.deepEqual(report, { streams: streamsOf(LOAD, 'radio'), publishers: 1, subscribers: 10, bytesIn: 123_456, bytesOut: 654_321, ports: { first: 28042 } });
         assert.ok(cpuLoad >= 0);
         assert.deepEqual(heard, [[{ id: 'node-x', region: 'ap-south' }, streamsOf(LOAD, 'radio'), 2000, START]]);
         await waitFor(() => onair.directory.registry.node('node-x')?.report.subscribers === 10, 'the onair instance to see node-x');

@@ -5,15 +5,17 @@ export interface NodeSpec extends Partial<Omit<DirectoryNode, 'report'>> {
   subscribers?: number;
   publishers?: number;
   streams?: NodeStream[];
+  /** The SRT port of each channel it serves. */
+  ports?: Record<string, number>;
 }
 
 /** A node in service of both roles in region `local`, capacity 1000, reported at 0, with what `spec` changes. */
 export function directoryNode(id: string, spec: NodeSpec = {}): DirectoryNode {
-  const { subscribers = 0, publishers = 0, streams = [], ...rest } = spec;
+  const { subscribers = 0, publishers = 0, streams = [], ports = {}, ...rest } = spec;
   return {
     id, address: `${id}.example`, url: `http://${id}.example:8080`, region: 'local', geozone: null, roles: ['origin', 'edge'], capacity: 1000,
     state: 'INSERVICE', drained: false, startedAt: 0, reportedAt: 0, stateChangedAt: 0,
-    report: { streams, publishers, subscribers, cpuLoad: 0, bytesIn: 0, bytesOut: 0 },
+    report: { streams, publishers, subscribers, cpuLoad: 0, bytesIn: 0, bytesOut: 0, ports },
     ...rest,
   };
 }
