@@ -43,7 +43,13 @@ interface Announced {
   node: string;
   session: string;
   startTime: number;
+  /** The origin's reportedAt when last looked at, and how many of its reports came since the event. */
+  reportedAt: number;
+  reports: number;
 }
+
+/** A node whose reports are not believed any more: silent for too long, stopped, or gone. */
+const down = (node: DirectoryNode | undefined) => node === undefined || node.state === 'FAULT' || node.state === 'STOPPED';
 
 /** NOTIFY: DELETE /admin/event was answered on the instance named in the payload. */
 const CLEAR_CHANNEL = 'onair_directory_clear';
@@ -122,7 +128,8 @@ export class StreamsOnAir {
     if (event.type === 'stream-publishing') {
       const known = this.#announced.get(key);
       const startTime = known?.session === session ? known.startTime : Date.parse(event.createdAt);
-      this.#announced.set(key, { name: channel, node: event.origin, session, startTime });
+      const reportedAt = this.#options.snapshot.node(event.origin)?.reportedAt ?? 0;
+      this.#announced.set(key, { name: channel, node: event.origin, session, startTime, reportedAt, reports: 0 });
       this.#ended.delete(key);
     } else {
       this.#announced.delete(key);
@@ -158,7 +165,7 @@ export class StreamsOnAir {
       return found;
     };
     for (const node of this.#options.snapshot.nodes()) {
-      if (masked(this.#cleared, node)) continue;
+      if (masked(this.#cleared, node) || down(node)) continue;
       for (const stream of node.report.streams) {
         const key = keyOf(stream.scope, stream.name);
         if (this.#ended.size > 0 && masked(this.#ended.get(key), node)) continue;
@@ -170,6 +177,10 @@ export class StreamsOnAir {
       }
     }
     for (const [key, announced] of this.#announced) {
+      if (this.#refuted(announced, entries.get(key))) {
+        this.#announced.delete(key);
+        continue;
+      }
       const found = entry(key, `/${this.#options.scope}`, announced.name);
       Object.assign(found, { origin: announced.node, startTime: announced.startTime });
       if (!found.carriers.has(announced.node)) found.carriers.set(announced.node, 0);
@@ -178,6 +189,17 @@ export class StreamsOnAir {
     this.#forgetReported();
     for (const key of this.#peaks.keys()) if (!entries.has(key)) this.#peaks.delete(key);
     return entries;
+  }
+
+  /**
+   * Whether a stream known from its publishing event is over without its end having been heard (its origin killed): the
+   * origin is down, or two of its reports since the event did not name it.
+   */
+  #refuted(announced: Announced, reported: StreamOnAir | undefined): boolean {
+    const origin = this.#options.snapshot.node(announced.node);
+    if (down(origin)) return true;
+    if (origin!.reportedAt !== announced.reportedAt) Object.assign(announced, { reportedAt: origin!.reportedAt, reports: announced.reports + 1 });
+    return announced.reports >= 2 && reported?.origin !== announced.node;
   }
 
   /** Drops the masks of ends every node has reported since. */

@@ -48,6 +48,22 @@ describe('streams on air', () => {
     assert.deepEqual(streams.list().map((s) => s.name), ['demo', 'solo']);
   });
 
+  test('a stream whose end was never heard (its origin killed) is forgotten: its origin down, or two of its reports without it', () => {
+    const { snapshot, make, tell, report } = setUp();
+    const streams = make('a');
+    snapshot.set([report('a', 1, []), report('b', 1, [])]);
+    tell('stream-publishing', 'b', 'demo', 's1');
+    snapshot.set([report('a', 2, []), report('b', 2, [])]);
+    assert.equal(streams.get('/live', 'demo')?.origin, 'b', 'one report may have been made before the source went on air');
+    snapshot.set([report('a', 3, []), report('b', 3, [])]);
+    assert.equal(streams.get('/live', 'demo'), undefined, 'the second report without it refutes it');
+    tell('stream-publishing', 'b', 'other', 's2');
+    assert.equal(streams.get('/live', 'other')?.origin, 'b');
+    snapshot.set([report('a', 4, []), directoryNode('b', { reportedAt: 3, state: 'FAULT', streams: [carried('other', 'origin', 3)] })]);
+    assert.equal(streams.get('/live', 'other'), undefined, 'a node in FAULT carries nothing any more');
+    assert.deepEqual(streams.list(), []);
+  });
+
   test('a stream is known when it publishes and forgotten when it ends, before any report says so', () => {
     const { clock, snapshot, make, tell, report } = setUp();
     const streams = make('a');
