@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import type { Clock } from '../core/clock.ts';
 import { NODE_ID } from '../core/config.ts';
-import { notFound } from '../core/errors.ts';
+import { invalid, notFound } from '../core/errors.ts';
 import type { App } from '../core/http/server.ts';
 import { Text } from '../core/http/validation.ts';
 import { NODE_STATES, type DirectoryNode } from './contract.ts';
@@ -111,9 +111,12 @@ function registerAdminRoutes(app: App, registry: NodeRegistry, clock: Clock, tok
   const smTags = ['stream manager'];
   const security = [{ accessToken: [] }];
   const nodeOf = (host: string): DirectoryNode => {
-    const node = registry.node(host) ?? registry.nodes().find((candidate) => candidate.address === host);
-    if (!node) throw notFound(`There is no node ${host}`);
-    return node;
+    const found = registry.node(host);
+    if (found) return found;
+    const sharing = registry.nodes().filter((candidate) => candidate.address === host);
+    if (sharing.length > 1) throw invalid('host', `nodes ${sharing.map((node) => node.id).join(', ')} share the address ${host}: name one by its id`);
+    if (!sharing[0]) throw notFound(`There is no node ${host}`);
+    return sharing[0];
   };
 
   app.get(`${STREAM_MANAGER}/admin/node/:host`, {
