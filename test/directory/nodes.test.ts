@@ -23,6 +23,9 @@ describe('nodes sharing one PostgreSQL database', { skip: !postgresAvailable }, 
     try {
       await waitFor(() => stateOn(a, 'node-b') === 'INSERVICE', 'a to see b in service', DEADLINE);
       assert.equal(stateOn(b, 'node-a'), 'INSERVICE', 'b read a at its start');
+      const shared = await a.request('GET', '/streammanager/api/2.0/admin/node/127.0.0.1');
+      assert.equal(shared.status, 400, 'both have the default address: which one is meant is not guessed');
+      assert.match(shared.body.errorMessage, /node-a, node-b share the address 127\.0\.0\.1/);
       let changes = 0;
       snapshot(b).onChange(() => changes++);
 
