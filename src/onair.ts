@@ -85,7 +85,7 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
   const directory = createDirectory({ ...core, gate: gate.gate });
   const hooks = createHooks({ ...core, gate: gate.gate });
   const webhooks = createWebhooks({ ...core, tasks: tasks.service, random: overrides.random });
-  const live = createLive({ ...core, tasks: tasks.service, gate: gate.gate, notifications: webhooks.notifications });
+  const live = createLive({ ...core, tasks: tasks.service, gate: gate.gate, notifications: webhooks.notifications, nodes: directory.snapshot });
   const automation = createAutomation({
     ...core, tasks: tasks.service, programme: programme.reader, archive: recordings.archive, gate: gate.gate,
     live: overrides.liveScheduler ?? live.scheduler,

@@ -3,6 +3,7 @@ import type { App } from '../core/http/server.ts';
 import type { Gate } from '../gate/contract.ts';
 import type { TaskService } from '../tasks/contract.ts';
 import type { Notifications } from '../webhooks/contract.ts';
+import type { NodeSnapshot } from '../directory/contract.ts';
 import { registerJobRoutes } from './job-routes.ts';
 import { JobStore } from './job-store.ts';
 import { JobService } from './jobs.ts';
@@ -17,6 +18,8 @@ export interface LiveDeps extends Core {
   tasks: TaskService;
   gate: Gate;
   notifications: Notifications;
+  /** The directory's nodes (a job's ingest on another node is reached at its address). */
+  nodes: Pick<NodeSnapshot, 'node'>;
 }
 
 /** Live jobs with a static SRT entry point, and the jobstartstop scheduler that opens and closes them (seed 001). */
@@ -25,7 +28,7 @@ export function createLive(deps: LiveDeps) {
   // Each needs the other: a job cancelled cancels its workflows, a workflow opens and closes its job.
   const jobs: JobService = new JobService({
     store: new JobStore(deps.database), gate: deps.gate, tasks: deps.tasks, bus: deps.bus, clock: deps.clock, logger, node: deps.node,
-    config: deps.config, cancelWorkflows: (job) => scheduler.cancelOfJob(job),
+    config: deps.config, cancelWorkflows: (job) => scheduler.cancelOfJob(job), nodes: deps.nodes,
   });
   const scheduler: Scheduler = new Scheduler({
     store: new WorkflowStore(deps.database), jobs, tasks: deps.tasks, notifications: deps.notifications, bus: deps.bus, clock: deps.clock,

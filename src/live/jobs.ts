@@ -7,6 +7,7 @@ import type { Config } from '../core/config.ts';
 import { ChannelBusy, Conflict, conflict, errorMessage, invalid, NotFound, notFound, TimedOut, Unavailable } from '../core/errors.ts';
 import type { BusEvent, EventBus } from '../core/events/bus.ts';
 import type { NodeIdentity } from '../core/node.ts';
+import type { NodeSnapshot } from '../directory/contract.ts';
 import type { Gate, Ingest, InstanceRef, StreamStatus } from '../gate/contract.ts';
 import type { Operation, TaskService } from '../tasks/contract.ts';
 import type { ActivationOptions, JobChange, JobState, LiveJob, LiveJobs, LiveJobView, SepState } from './contract.ts';
@@ -25,6 +26,8 @@ export interface JobServiceOptions {
   config: Config;
   /** Cancels every unfinished workflow of a job being cancelled (the scheduler's). */
   cancelWorkflows: (job: string) => Promise<void>;
+  /** The directory's nodes: where an encoder reaches a job whose ingest lives on another node. */
+  nodes: Pick<NodeSnapshot, 'node'>;
 }
 
 /** POST /v1/jobs as validated by its schema; the service checks what the schema cannot say. */
@@ -474,10 +477,13 @@ export class JobService implements LiveJobs {
   /** Its channel's ingest; none once cancelled (the channel is gone). */
   async #ingest(row: JobRow): Promise<Ingest | undefined> {
     if (row.sep_state === 'cancelled') return undefined;
-    return this.#o.gate.ingest(row.channel).catch((error) => {
+    const ingest = await this.#o.gate.ingest(row.channel).catch((error) => {
       if (error instanceof NotFound) return undefined;
       throw error;
     });
+    // This instance's gate names its own host: a job of another node is reached at that node's address.
+    const host = row.node === this.#o.node.id ? undefined : this.#o.nodes.node(row.node)?.address;
+    return ingest && host !== undefined ? { ...ingest, host, url: ingest.url.replace(`//${ingest.host}:`, `//${host}:`) } : ingest;
   }
 
   /** One change of the job with its history entry and its event, in one transaction. */

@@ -16,6 +16,9 @@ describe('a job of another node (PostgreSQL, two instances)', { skip: !postgresA
   test('activate on the other node opens it on its own node through a pinned task; deactivate works from anywhere', async () => {
     const job = (await nodes.home.request('POST', '/v1/jobs', { static: true })).body;
     assert.equal(job.node, 'home');
+    // Asked on the other node, the ingest is where an encoder reaches the job's node: the directory's address of it.
+    const seen = (await nodes.other.request('GET', `/v1/jobs/${job.id}`)).body;
+    assert.deepEqual([seen.ingest.host, seen.ingest.port, seen.ingest.url], ['home.example.org', job.ingest.port, job.ingest.url.replace('//127.0.0.1:', '//home.example.org:')]);
     const activated = await nodes.other.request('PUT', `/v1/jobs/${job.id}/activate`);
     assert.deepEqual([activated.status, activated.body.state, activated.body.sep_state], [200, 'waiting', 'waiting'], JSON.stringify(activated.body));
     const availability = await nodes.home.onair.gate.gate.availability(job.channel);

@@ -44,13 +44,13 @@ export class TwoNodes {
   }
 
   startHome(): Promise<Running> {
-    return startOnair({ database: postgresDatabase, databaseUrl: this.url, env: { ...JOBS_ENV, ONAIR_NODE_ID: 'home' } });
+    return startOnair({ database: postgresDatabase, databaseUrl: this.url, env: { ...JOBS_ENV, ONAIR_NODE_ID: 'home', ONAIR_NODE_ADDRESS: 'home.example.org' } });
   }
 
   async start(): Promise<void> {
     this.url = (await postgresDatabase.create())!;
     this.home = await this.startHome();
-    this.other = await startOnair({ database: postgresDatabase, databaseUrl: this.url, clock: this.#clock, env: { ...JOBS_ENV, ONAIR_NODE_ID: 'other' } });
+    this.other = await startOnair({ database: postgresDatabase, databaseUrl: this.url, clock: this.#clock, env: { ...JOBS_ENV, ONAIR_NODE_ID: 'other', ONAIR_NODE_ADDRESS: 'other.example.org' } });
     this.other.onair.bus.subscribe((event) => {
       if (event.type === 'task-status-changed' && (event.data as { operation: string }).operation === 'live-job-action') this.tasks.push(event);
     });
