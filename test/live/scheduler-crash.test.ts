@@ -84,8 +84,9 @@ test('kill -9 of onair serve while the activation is firing: the resumed task op
     await holder.query('BEGIN');
     await holder.query('SELECT id FROM live_jobs WHERE id = $1 FOR UPDATE', [job.body.id]);
     held = true;
+    // Waiting on the holder itself, which holds the job's row alone: other lock waits (the outbox's) say nothing of it.
     await waitFor(async () => {
-      const waiting = await holder.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'");
+      const waiting = await holder.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))');
       return waiting.rows[0].n > 0;
     }, 'the activation waiting on the job', 15_000, 50);
     const claimed = await workflowOf(onair, id);

@@ -116,7 +116,7 @@ test('PUT and DELETE while the activation is firing answer 409; the job opens an
     // Claimed (fired_at set) and held inside the job's activation, which waits for the job's row.
     await waitFor(async () => (await workflow(server, made.workflow_id)).activation.fired_at !== undefined, 'the activation to claim its step', 20_000);
     await waitFor(async () => {
-      const waiting = await holder.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'");
+      const waiting = await holder.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))');
       return waiting.rows[0].n > 0;
     }, 'the activation waiting on the job', 20_000);
     assert.equal((await server.request('DELETE', `/tasks/${taskId(made.workflow_id, 0, 'activate')}`)).status, 200, 'cancelled by hand while it runs');
