@@ -383,7 +383,8 @@ describe('the gate asks an Admission before it acts', () => {
     const ref = instance();
     const { url, session } = await reserve({ instance: ref, record: true });
     const source = pushTone(url, { seconds: 10 });
-    await waitFor(async () => (await state()) === 'publishing', 'on air', 15_000);
+    // A second of audio on air (64 kb/s), so that the recording holds some when the session is cut.
+    await waitFor(async () => ((await server.gate.availability('main')).stats?.bytes ?? 0) >= 8000, 'a second on air', 15_000);
     const [stream] = await server.gate.streams();
     const node = server.events.find((e) => e.type === 'stream-reserved')?.origin;
     assert.deepEqual([stream?.session, stream?.state, stream?.record, stream?.node, stream?.instance], [session, 'publishing', true, node, ref]);
