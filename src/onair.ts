@@ -25,6 +25,7 @@ import { createWebhooks, webhookMigrations, type Webhooks } from './webhooks/ind
 import { createLive, liveMigrations, type Live } from './live/index.ts';
 import type { LiveScheduler } from './live/contract.ts';
 import { createDirectory, directoryMigrations, type Directory } from './directory/index.ts';
+import { createDashboard } from './dashboard/index.ts';
 
 export interface Onair {
   app: App;
@@ -90,10 +91,12 @@ export async function createOnair(config: Config, overrides: Overrides = {}): Pr
     ...core, tasks: tasks.service, programme: programme.reader, archive: recordings.archive, gate: gate.gate,
     live: overrides.liveScheduler ?? live.scheduler,
   });
+  const dashboard = createDashboard({ config, node });
   registerSse(app, bus);
   // Each area is a plugin with a scope of its own, so that it may set its own hooks (auth, error shape) for its routes.
   for (const area of [tasks, programme, recordings, gate, automation, webhooks, live, directory]) await app.register(area.routes);
   await app.register(hooks.routes);
+  await app.register(dashboard.routes);
 
   let retention: { stop(): void } | undefined;
   let gateHttp: Listener | undefined;

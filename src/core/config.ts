@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
+import { IANAZone } from 'luxon';
 import { durationProblem, parseDuration } from './duration.ts';
 import { FALLBACK_EXAMPLE, fallbackOf, type Fallback } from './fallback.ts';
 import { APP_KEY, DEFAULT_APP, hookApps, type HookApp } from './hook-apps.ts';
@@ -42,6 +43,8 @@ export interface Config {
   /** Unset: SQLite file in the data dir. */
   databaseUrl: string | undefined;
   apiKey: string | undefined;
+  /** The station's time zone (IANA): the dashboard shows the programme in it, and its forms start there. */
+  timezone: string;
   logLevel: LogLevel;
   logFormat: LogFormat;
   /** The outbox of durable events: the daily clean removes those older than `retentionMs`. */
@@ -385,6 +388,12 @@ function isSetting(name: string): boolean {
   return settingNames.has(name);
 }
 
+function timezone(env: Env): string {
+  const zone = read(env, 'ONAIR_TIMEZONE') ?? 'UTC';
+  if (!IANAZone.isValidZone(zone)) throw new ConfigError(`ONAIR_TIMEZONE must be an IANA time zone such as Europe/Warsaw, not ${zone}`);
+  return zone;
+}
+
 /** ONAIR_GATE_HTTP_PORT: a port, or off; by default the default channel's port (TCP beside its UDP). */
 function gateHttpPort(env: Env, defaultChannel: ChannelConfig, httpPort: number): number | undefined {
   const raw = read(env, 'ONAIR_GATE_HTTP_PORT');
@@ -423,6 +432,7 @@ export function loadConfig(env: Env = process.env): Config {
     node: node(env),
     databaseUrl: databaseUrl(env),
     apiKey,
+    timezone: timezone(env),
     logLevel: oneOf(env, 'ONAIR_LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     logFormat: oneOf(env, 'ONAIR_LOG_FORMAT', 'auto', ['auto', 'json', 'pretty']),
     events: { retentionMs: duration(env, 'ONAIR_EVENTS_RETENTION', 'P7D', 3_600_000) },

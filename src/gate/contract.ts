@@ -217,6 +217,17 @@ declare module '../core/events/bus.ts' {
     'channel-changed': ChannelChanged;
     'channel-removed': ChannelChanged;
   }
+  interface LossyEventMap {
+    /** Every second, for each session this node runs: its figures (bytes, bitrate, listeners, outputs) as they stand. */
+    'channel-stats': ChannelStats;
+  }
+}
+
+export interface ChannelStats {
+  channel: string;
+  session: string;
+  state: SessionState;
+  stats: SessionStats;
 }
 
 /** Who asks for a channel (a reservation or an activation), as an Admission sees it before anything is opened. */

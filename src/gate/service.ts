@@ -37,6 +37,7 @@ export interface GateDeps extends Core {
 }
 
 const HEARTBEAT_MS = 5_000;
+const FIGURES_MS = 1_000;
 // A slot whose owner has not been heard of for this long is freed by any instance.
 const STALE_MS = 30_000;
 // ffmpeg's own listen timeout backs up onair's expiry alarm, a little later.
@@ -114,6 +115,7 @@ export class GateService implements Gate {
   readonly #airs = new Map<string, Air>();
   readonly #outputFailures: Counter<'channel' | 'type' | 'output'>;
   #heartbeat: NodeJS.Timeout | undefined;
+  #figures: NodeJS.Timeout | undefined;
   /** Who decides on connections, sources and listeners; everything passes without one. */
   #admission: Admission | undefined;
   /** Where an edge pulls a channel on air elsewhere (the directory); none: listeners are sent there. */
@@ -213,12 +215,23 @@ export class GateService implements Gate {
     if (shadowed.length > 0) this.#logger.warn({ channels: shadowed }, 'ONAIR_CHANNELS now has the name or port of channels made at run time: remove or move them');
     this.#heartbeat = setInterval(() => void this.#beat(), HEARTBEAT_MS);
     this.#heartbeat.unref();
+    this.#figures = setInterval(() => this.#tellFigures(), FIGURES_MS);
+    this.#figures.unref();
+  }
+
+  /** The figures of every session this node runs, as lossy events (the dashboard's On air page shows them live). */
+  #tellFigures(): void {
+    const now = this.#deps.clock.now();
+    for (const { session } of this.#running.values()) {
+      this.#deps.bus.publish('channel-stats', { channel: session.channel.name, session: session.id, state: session.state, stats: session.stats(now) });
+    }
   }
 
   /** Ends every session (reason `stopped`) and waits until no relay is left. */
   async stop(): Promise<void> {
     this.#stopping = true;
     clearInterval(this.#heartbeat);
+    clearInterval(this.#figures);
     this.closeListeners();
     await Promise.all([...this.#running.values()].map((running) => this.#end(running, 'stopped')).concat(this.#edges.stop()));
     await this.#supervisor.stopAll(500);

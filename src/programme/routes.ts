@@ -27,7 +27,15 @@ const filters = {
   show: Type.Optional(Type.String({ format: 'uuid', description: 'Only events of this show' })),
 };
 const instant = (what: string) => Type.String({ maxLength: 40, description: `${what}: ISO 8601; without an offset it is UTC`, examples: ['2026-12-04T00:00:00'] });
-const Instance = Type.Object({ start: Type.String(), end: Type.String() }, { description: 'Naive local times in the event\'s time zone' });
+const Instance = Type.Object({
+  start: Type.String({ description: 'Naive local start in the event\'s time zone' }),
+  end: Type.String({ description: 'Naive local end in the event\'s time zone' }),
+  startsAt: Type.String({ format: 'date-time', description: 'The instant it starts (UTC): a local start that does not exist (DST) moves forward by the gap, one that happens twice is the first' }),
+  endsAt: Type.String({ format: 'date-time', description: 'The instant it ends (UTC)' }),
+}, { description: 'An instance: its local times in the event\'s time zone, and the instants they are' });
+
+const instanceView = ({ start, end, startsAt, endsAt }: { start: string; end: string; startsAt: number; endsAt: number }) =>
+  ({ start, end, startsAt: new Date(startsAt).toISOString(), endsAt: new Date(endsAt).toISOString() });
 const problems = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, Type.Ref('Problem')]));
 const listOf = (name: string, item: string) => Type.Object({
   count: Type.Integer(), limit: Type.Integer(), offset: Type.Integer(), [name]: Type.Array(Type.Ref(item)),
@@ -138,7 +146,7 @@ export function registerProgrammeRoutes(app: App, programme: Programme, clock: C
     const { count, schedules } = await programme.schedule(from, to, filter, paged);
     return {
       count, ...paged,
-      schedules: schedules.map(({ event, instances }) => ({ event, instances: instances.map(({ start, end }) => ({ start, end })) })),
+      schedules: schedules.map(({ event, instances }) => ({ event, instances: instances.map(instanceView) })),
     };
   });
 
@@ -173,6 +181,6 @@ export function registerProgrammeRoutes(app: App, programme: Programme, clock: C
     const start = localField('params.start', request.params.start);
     const found = await programme.getInstance(eventId, start);
     if (!found) throw notFound(`Event ${eventId} has no instance starting at ${start}`);
-    return { event: found.event, instance: { start: found.instance.start, end: found.instance.end } };
+    return { event: found.event, instance: instanceView(found.instance) };
   });
 }

@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Browser } from 'playwright-core';
+import { testDatabases } from '../support/databases.ts';
+import { ffmpegChildren, freeUdpPort, pushTone } from '../gate/harness.ts';
+import { asOperator, BROWSER_ZONES, launch, openDashboard, PHONE, screenshot, skipWithoutChromium, startStation } from './browser.ts';
+
+describe('dashboard: the On air page', { skip: skipWithoutChromium }, () => {
+  let browser: Browser;
+  let station: Awaited<ReturnType<typeof startStation>>;
+  before(async () => {
+    station = await startStation(testDatabases[0]!, { ONAIR_SRT_PORT_START: String(await freeUdpPort()), ONAIR_GATE_FALLBACK: 'silence' });
+    browser = await launch();
+  });
+  after(async () => {
+    await browser?.close();
+    await station?.close();
+  });
+
+  test('/ opens the dashboard; the channels need the key, asked once; a source going live shows within 2 s without a reload, and Listen plays', async () => {
+    const dashboard = await openDashboard(browser, station.url, { timezoneId: BROWSER_ZONES[0]!, expected: [/^GET \/(channels|sse) 401$/] });
+    const { page } = dashboard;
+    await page.goto('/');
+    assert.equal(new URL(page.url()).pathname, '/ui/');
+    await page.getByRole('heading', { name: 'API key needed' }).waitFor();
+    await dashboard.giveKey();
+    const card = page.getByRole('article', { name: /main/ });
+    await card.and(page.locator('[data-state="fallback"]')).waitFor();
+
+    const show = await asOperator(station.url, 'POST', '/shows', { title: 'Morning live' });
+    const start = new Date(Date.now() - 60_000).toISOString().slice(0, 19);
+    const event = await asOperator(station.url, 'POST', '/events', { showId: show.body.id, type: 'live', start, duration: 3600, timezone: 'UTC' });
+    const reserved = await asOperator(station.url, 'POST', '/reserve', { instance: { event: event.body.id, start } });
+    assert.equal(reserved.status, 201, JSON.stringify(reserved.body));
+    const source = pushTone(reserved.body.url, { seconds: 120, frequency: 440 });
+    try {
+      await waitForState(station.url, 'publishing');
+      const seenAt = Date.now();
+      await card.and(page.locator('[data-state="live"]')).waitFor({ timeout: 2000 });
+      const shownWithin = Date.now() - seenAt;
+      await card.getByText('Morning live').waitFor();
+
+      await card.getByRole('button', { name: 'Listen' }).click();
+      await page.waitForFunction('document.querySelector("audio[data-channel=main]")?.currentTime > 1.5', undefined, { timeout: 15_000 });
+      const played = await page.evaluate<{ error: number | null; paused: boolean }>(
+        '(({ error, paused }) => ({ error: error?.code ?? null, paused }))(document.querySelector("audio[data-channel=main]"))');
+      assert.deepEqual(played, { error: null, paused: false });
+      await page.waitForFunction('Number(document.querySelector("[role=meter]")?.getAttribute("aria-valuenow")) > 10', undefined, { timeout: 5000 });
+      // The listener count comes with the gate's channel-stats events, with no reload.
+      await card.getByTestId('listeners').filter({ hasText: /^1$/ }).waitFor({ timeout: 5000 });
+      await screenshot(page, 'onair');
+      await card.getByRole('button', { name: 'Stop listening' }).click();
+      assert.ok(shownWithin < 2000, `shown ${shownWithin} ms after the gate said publishing`);
+    } finally {
+      source.child.kill('SIGTERM');
+      await source.exited;
+    }
+    await card.and(page.locator('[data-state="fallback"]')).waitFor({ timeout: 10_000 });
+    assert.deepEqual(dashboard.problems, []);
+    await dashboard.context.close();
+  });
+
+  test('at 390 px the page fits the screen: no sideways scroll, the menu and the cards usable', async () => {
+    const dashboard = await openDashboard(browser, station.url, { timezoneId: BROWSER_ZONES[1]!, viewport: PHONE, expected: [/^GET \/(channels|sse) 401$/] });
+    const { page } = dashboard;
+    await page.goto('/ui/');
+    await dashboard.giveKey();
+    await page.getByRole('article', { name: /main/ }).waitFor();
+    const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
+    assert.equal(overflow, 0, 'the page scrolls sideways');
+    await page.getByRole('link', { name: 'Tasks' }).click();
+    await page.getByRole('heading', { name: 'Tasks' }).waitFor();
+    assert.deepEqual(dashboard.problems, []);
+    await dashboard.context.close();
+  });
+});
+
+async function waitForState(url: string, state: string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while ((await asOperator(url, 'GET', '/check')).body.state !== state) {
+    if (Date.now() > deadline) throw new Error(`the channel did not become ${state}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+process.on('exit', () => assert.deepEqual(ffmpegChildren(), []));

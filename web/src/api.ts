@@ -1,0 +1,111 @@
+/**
+ * The one client of onair's API: every page reads and changes through it, as any script could. The API key, once
+ * given, is kept for this browser tab only (sessionStorage). A 401 asks for it (key.tsx) and tries once more.
+ */
+
+const KEY = 'onair-api-key';
+
+export const apiKey = {
+  get: (): string | undefined => sessionStorage.getItem(KEY) ?? undefined,
+  set: (key: string) => sessionStorage.setItem(KEY, key),
+  clear: () => sessionStorage.removeItem(KEY),
+};
+
+/** What the API refused: its own words, and the message of each field it names (`body.title` → `title`). */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly fields: Record<string, string>;
+
+  constructor(status: number, message: string, fields: Record<string, string> = {}) {
+    super(message);
+    this.status = status;
+    this.fields = fields;
+  }
+
+  /** The message for a form field, by its name in the request body or query (`title`, `recurrence.rule`). */
+  field(name: string): string | undefined {
+    return this.fields[name];
+  }
+}
+
+interface ErrorBody {
+  detail?: string;
+  error?: string;
+  errorMessage?: string;
+  message?: string;
+  errors?: Array<{ field: string; message: string }>;
+}
+
+/** Problem documents (detail, errors[]), seed 001's {error} and the stream manager's {errorMessage}, read alike. */
+async function refusal(response: Response): Promise<ApiError> {
+  const body = (await response.json().catch(() => ({}))) as ErrorBody;
+  const fields: Record<string, string> = {};
+  for (const { field, message } of body.errors ?? []) fields[field.replace(/^(body|querystring|params)\./, '')] = message;
+  const message = body.detail ?? body.error ?? body.errorMessage ?? body.message ?? `${response.status} ${response.statusText}`;
+  return new ApiError(response.status, message, fields);
+}
+
+type KeyAsker = (reason: string) => Promise<string | undefined>;
+let askForKey: KeyAsker = async () => undefined;
+
+/** The key prompt (key.tsx) registers itself here. */
+export function onKeyNeeded(asker: KeyAsker): void {
+  askForKey = asker;
+}
+
+export interface RequestOptions {
+  body?: unknown;
+  /** Sent as is (an upload); `body` is sent as JSON. */
+  raw?: BodyInit;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+/** One request; on a 401, asks for the key and tries once more with it. Answers the response, which is ok. */
+export async function send(method: string, path: string, options: RequestOptions = {}): Promise<Response> {
+  const attempt = () => {
+    const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
+    const key = apiKey.get();
+    if (key !== undefined) headers['x-api-key'] = key;
+    if (options.body !== undefined) headers['content-type'] = 'application/json';
+    return fetch(path, { method, headers, signal: options.signal, body: options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body)) });
+  };
+  let response = await attempt();
+  if (response.status === 401) {
+    const reason = (await refusal(response)).message;
+    const key = await askForKey(reason);
+    if (key === undefined) throw new ApiError(401, reason);
+    apiKey.set(key);
+    response = await attempt();
+  }
+  if (!response.ok) throw await refusal(response);
+  return response;
+}
+
+/** A request whose answer is JSON (or nothing, 204). */
+export async function api<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+  const response = await send(method, path, options);
+  return (response.status === 204 ? undefined : await response.json()) as T;
+}
+
+export const get = <T>(path: string, signal?: AbortSignal) => api<T>('GET', path, { signal });
+
+/** Every item of a paged list (`{count, limit, offset, <key>: [...]}`), 500 a request. */
+export async function getAll<T>(path: string, key: string, signal?: AbortSignal): Promise<T[]> {
+  const items: T[] = [];
+  const separator = path.includes('?') ? '&' : '?';
+  for (;;) {
+    const page = await get<{ count: number } & Record<string, unknown>>(`${path}${separator}limit=500&offset=${items.length}`, signal);
+    const got = page[key] as T[];
+    items.push(...got);
+    if (got.length === 0 || items.length >= page.count) return items;
+  }
+}
+
+/** A query string of the values that are set. */
+export function query(values: Record<string, string | number | boolean | undefined>): string {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(values)) if (value !== undefined && value !== '') params.set(name, String(value));
+  const text = params.toString();
+  return text === '' ? '' : `?${text}`;
+}
