@@ -1,5 +1,13 @@
 # onair with ffmpeg on Debian. Build: docker build -t onair .
 # Run:  docker run -d --name onair -p 10800:10800 -p 10300-10399:10300-10399/udp -v onair-data:/var/lib/onair onair
+# The dashboard (web/) is built in a stage of its own, with the development packages; the image keeps only web/dist.
+FROM node:24-bookworm-slim AS web
+WORKDIR /build
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund --ignore-scripts
+COPY web web
+RUN node_modules/.bin/vite build web --logLevel warn
+
 FROM node:24-bookworm-slim
 
 RUN apt-get update \
@@ -12,6 +20,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY bin bin
 COPY src src
+COPY --from=web /build/web/dist web/dist
 
 USER onair
 ENV ONAIR_DATA_DIR=/var/lib/onair ONAIR_HTTP_HOST=0.0.0.0 ONAIR_LOG_FORMAT=json

@@ -46,7 +46,9 @@ const PUBLIC = ['/ping', '/docs', '/docs/json', '/openapi.json', '/check', '/cha
   `/instances/${randomUUID()}/2026-12-04T20:00:00`, '/shows', `/shows/${randomUUID()}`,
   // Seed 003's lookups: where a source publishes and a listener plays.
   '/streammanager/api/2.0/event/live/main?action=broadcast', '/streammanager/api/2.0/event/live/main/stats', '/streammanager/api/2.0/event/list',
-  '/streammanager/api/2.0/event/list/stats'];
+  '/streammanager/api/2.0/event/list/stats',
+  // The dashboard: the app itself, and what it asks first (the station's time zone).
+  '/', '/ui/', '/ui/schedule', '/station'];
 
 describe('access with ONAIR_API_KEY', () => {
   test('what listeners and a public website use is open; every other read needs the key, named in a 401', async () => {

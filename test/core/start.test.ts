@@ -59,9 +59,9 @@ function systemdUnit(): Start {
   };
 }
 
-/** The Dockerfile's CMD as written, in its WORKDIR (the repository), with its ENV but a temporary data dir. */
+/** The Dockerfile's CMD as written, in its WORKDIR (the repository), with its ENV but a temporary data dir: its last stage, the image. */
 function dockerImage(): Start & { healthcheck: string[] } {
-  const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8').replace(/\\\n\s*/g, '');
+  const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8').replace(/\\\n\s*/g, '').split(/^FROM /m).at(-1)!;
   const instruction = (name: string) => new RegExp(`^${name} (.*)$`, 'm').exec(dockerfile)![1]!;
   const [command, ...args] = JSON.parse(instruction('CMD')) as string[];
   const settings = Object.fromEntries(instruction('ENV').split(' ').map((pair) => pair.split('=', 2) as [string, string]));

@@ -152,11 +152,12 @@ for (const database of testDatabases) {
       assert.equal(answer.body.offset, 0);
       const [first, second] = answer.body.schedules;
       assert.equal(first.event.id, live.id);
+      // The instants follow the zone: CET (UTC+1) before 2026-03-29, CEST (UTC+2) after.
       assert.deepEqual(first.instances, [
-        { start: '2026-03-20T20:00:00', end: '2026-03-20T21:00:00' },
-        { start: '2026-03-27T20:00:00', end: '2026-03-27T21:00:00' },
-        { start: '2026-04-04T12:00:00', end: '2026-04-04T13:00:00' },
-        { start: '2026-04-10T20:00:00', end: '2026-04-10T21:00:00' },
+        { start: '2026-03-20T20:00:00', end: '2026-03-20T21:00:00', startsAt: '2026-03-20T19:00:00.000Z', endsAt: '2026-03-20T20:00:00.000Z' },
+        { start: '2026-03-27T20:00:00', end: '2026-03-27T21:00:00', startsAt: '2026-03-27T19:00:00.000Z', endsAt: '2026-03-27T20:00:00.000Z' },
+        { start: '2026-04-04T12:00:00', end: '2026-04-04T13:00:00', startsAt: '2026-04-04T10:00:00.000Z', endsAt: '2026-04-04T11:00:00.000Z' },
+        { start: '2026-04-10T20:00:00', end: '2026-04-10T21:00:00', startsAt: '2026-04-10T18:00:00.000Z', endsAt: '2026-04-10T19:00:00.000Z' },
       ]);
       assert.equal(second.event.id, replay.id);
       const paged = await server.request('GET', `/schedule?start=2026-03-19T00:00:00&end=2026-04-12T00:00:00&show=${owner.id}&limit=1&offset=1`);
@@ -176,13 +177,14 @@ for (const database of testDatabases) {
       const late = await event({ showId: owner.id, type: 'live', start: '2026-06-01T23:00:00', duration: 7200, timezone: 'Europe/Warsaw' });
       // 23:00 Warsaw (CEST) = 21:00Z; it runs until 23:00Z.
       const naive = await server.request('GET', `/schedule?start=2026-06-01T22:00:00&end=2026-06-01T22:30:00&show=${owner.id}`);
-      assert.deepEqual(naive.body.schedules[0].instances, [{ start: '2026-06-01T23:00:00', end: '2026-06-02T01:00:00' }]);
+      const running = { start: '2026-06-01T23:00:00', end: '2026-06-02T01:00:00', startsAt: '2026-06-01T21:00:00.000Z', endsAt: '2026-06-01T23:00:00.000Z' };
+      assert.deepEqual(naive.body.schedules[0].instances, [running]);
       const offset = await server.request('GET', `/schedule?start=${encodeURIComponent('2026-06-02T01:00:00+02:00')}&end=${encodeURIComponent('2026-06-02T01:30:00+02:00')}&show=${owner.id}`);
       assert.equal(offset.body.count, 0, 'it ended at 01:00 local');
       const before = await server.request('GET', `/schedule?start=2026-06-01T20:00:00&end=2026-06-01T21:00:00&show=${owner.id}`);
       assert.equal(before.body.count, 0, 'the window ends as it starts');
       const found = await server.request('GET', `/instances/${late.id}/2026-06-01T23:00:00`);
-      assert.deepEqual(found.body, { event: found.body.event, instance: { start: '2026-06-01T23:00:00', end: '2026-06-02T01:00:00' } });
+      assert.deepEqual(found.body, { event: found.body.event, instance: running });
       assert.equal(found.body.event.id, late.id);
     });
 

@@ -55,7 +55,7 @@ for (const database of testDatabases) {
         assert.ok(ms < ANSWER_MS, `FREQ=${freq};COUNT=1 took ${ms} ms`);
         const schedule = await server.request('GET', `/schedule?start=2026-01-01T00:00:00&end=2030-01-01T00:00:00&limit=500`);
         const instances = schedule.body.schedules.find((s: { event: { id: string } }) => s.event.id === answer.body.id).instances;
-        assert.deepEqual(instances, [{ start: '2026-06-01T20:00:00', end: '2026-06-01T20:01:00' }]);
+        assert.deepEqual(instances, [{ start: '2026-06-01T20:00:00', end: '2026-06-01T20:01:00', startsAt: '2026-06-01T18:00:00.000Z', endsAt: '2026-06-01T18:01:00.000Z' }]);
       }
     });
 
