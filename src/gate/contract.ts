@@ -219,11 +219,11 @@ declare module '../core/events/bus.ts' {
   }
   interface LossyEventMap {
     /** Every second, for each session this node runs: its figures (bytes, bitrate, listeners, outputs) as they stand. */
-    'channel-stats': ChannelStats;
+    'session-stats': SessionFigures;
   }
 }
 
-export interface ChannelStats {
+export interface SessionFigures {
   channel: string;
   session: string;
   state: SessionState;

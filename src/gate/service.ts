@@ -223,7 +223,7 @@ export class GateService implements Gate {
   #tellFigures(): void {
     const now = this.#deps.clock.now();
     for (const { session } of this.#running.values()) {
-      this.#deps.bus.publish('channel-stats', { channel: session.channel.name, session: session.id, state: session.state, stats: session.stats(now) });
+      this.#deps.bus.publish('session-stats', { channel: session.channel.name, session: session.id, state: session.state, stats: session.stats(now) });
     }
   }
 

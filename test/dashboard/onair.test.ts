@@ -46,7 +46,7 @@ describe('dashboard: the On air page', { skip: skipWithoutChromium }, () => {
         '(({ error, paused }) => ({ error: error?.code ?? null, paused }))(document.querySelector("audio[data-channel=main]"))');
       assert.deepEqual(played, { error: null, paused: false });
       await page.waitForFunction('Number(document.querySelector("[role=meter]")?.getAttribute("aria-valuenow")) > 10', undefined, { timeout: 5000 });
-      // The listener count comes with the gate's channel-stats events, with no reload.
+      // The listener count comes with the gate's session-stats events, with no reload.
       await card.getByTestId('listeners').filter({ hasText: /^1$/ }).waitFor({ timeout: 5000 });
       await screenshot(page, 'onair');
       await card.getByRole('button', { name: 'Stop listening' }).click();

@@ -52,11 +52,11 @@ async function load(signal: AbortSignal): Promise<OnAirState> {
   return { channels, titles: eventTitles, next };
 }
 
-/** The live figures of each channel's session, from the gate's channel-stats events (every second while on air). */
+/** The live figures of each channel's session, from the gate's session-stats events (every second while on air). */
 function useFigures(): [Record<string, SessionStats>, (event: LiveEvent) => void] {
   const [figures, setFigures] = useState<Record<string, SessionStats>>({});
   const onEvent = (event: LiveEvent) => {
-    if (event.type !== 'channel-stats') return;
+    if (event.type !== 'session-stats') return;
     const { channel, stats } = event.data as { channel: string; stats: SessionStats };
     setFigures((current) => ({ ...current, [channel]: stats }));
   };
@@ -65,7 +65,7 @@ function useFigures(): [Record<string, SessionStats>, (event: LiveEvent) => void
 
 export function OnAir() {
   const [figures, onEvent] = useFigures();
-  const { data, error } = useLive(load, [...CHANGES, 'channel-stats'], [], onEvent);
+  const { data, error } = useLive(load, [...CHANGES, 'session-stats'], [], onEvent);
   return (
     <Page title="On air">
       <Refusal error={error} />
