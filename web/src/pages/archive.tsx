@@ -183,7 +183,7 @@ function FileRow({ file, path, kind }: { file: ArchivedFile; path: string; kind:
           </>
         ) : <button type="button" className="small danger" onClick={() => setConfirming(true)} aria-label={`Delete ${name}`}>Delete</button>}
       </span>
-      {playing && <audio controls autoPlay src={playing} data-part={file.part} aria-label={`Play ${name}`} />}
+      {playing && <audio controls autoPlay src={playing} data-part={file.part} aria-label={`Player of ${name}`} />}
       <Refusal error={action.error} />
     </li>
   );

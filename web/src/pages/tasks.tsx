@@ -72,7 +72,7 @@ export default function Tasks() {
                 <ol className="task-list" aria-label={`${status} tasks`}>
                   {data.tasks.map((details) => <li key={details.task.id}><TaskCard details={details} status={status} /></li>)}
                 </ol>
-                {data.more && <button type="button" onClick={() => setPages(pages + 1)}>More</button>}
+                {data.more && <button type="button" onClick={() => setPages(pages + 1)}>More {status} tasks</button>}
               </>
             )}
         </div>
@@ -88,7 +88,7 @@ function When({ condition }: { condition: Specification }) {
   if (type === 'at' && typeof parameters.datetime === 'string') {
     // The API reads a date-time without an offset as UTC.
     const at = /(Z|[+-]\d{2}:?\d{2})$/.test(parameters.datetime) ? parameters.datetime : `${parameters.datetime}Z`;
-    return <>at <Time value={at} /></>;
+    return <>at <Time value={at} /> <small>({parameters.datetime})</small></>;
   }
   if (type === 'cron') return <>cron <code>{String(parameters.expression)}</code> ({String(parameters.timezone ?? 'UTC')})</>;
   return <>{type} <code>{json(parameters)}</code></>;
@@ -139,7 +139,7 @@ function CleanForm() {
   };
   return (
     <aside className="card clean" aria-labelledby="clean-title">
-      <h2 id="clean-title">Clean finished tasks</h2>
+      <h2 id="clean-title">Clean up</h2>
       <form className="stack" onSubmit={(event) => void submit(event)}>
         <Field label="Remove" name="strategy.type" error={action.error}>
           {(props) => (
