@@ -91,13 +91,16 @@ describe('dashboard: the Archive page', { skip: skipWithoutChromium }, () => {
     await dashboard.context.close();
   });
 
-  test('at 390 px the archive fits the screen, and a file chosen with the keyboard-usable input uploads', async () => {
-    const dashboard = await openDashboard(browser, station.url, { timezoneId: BROWSER_ZONES[1]!, viewport: PHONE, expected: REFUSALS });
+  test('at 390 px, without the key the programme shows; a file chosen with the input asks for the key, uploads and fits the screen', async () => {
+    const dashboard = await openDashboard(browser, station.url, { timezoneId: BROWSER_ZONES[1]!, viewport: PHONE, expected: [...REFUSALS, /^PUT \/prerecordings\/[^ ]+ 401$/] });
     const { page } = dashboard;
     await page.goto('/ui/archive');
-    await dashboard.giveKey();
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await page.getByText('The prerecordings of this event need the API key.').waitFor();
     const slot = page.getByRole('listitem', { name: `${prerecorded.title} ${prerecorded.start}` });
     await slot.getByLabel('Upload the prerecording').setInputFiles(tone);
+    await page.getByRole('heading', { name: 'API key needed' }).waitFor();
+    await dashboard.giveKey();
     await slot.getByText('Stored tone.ogg: 100 %').waitFor();
     await slot.getByText(/^Part 1 · ogg/).waitFor();
     const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');

@@ -31,20 +31,19 @@ function useTasks(status: Status, pages: number) {
   const seen = useRef(new Map<string, Details>());
   const load = async (signal: AbortSignal): Promise<Listed> => {
     const listed = await get<Partial<Record<Status, string[]>> & { next: string | null }>(`/tasks${query({ status, limit: PAGE * pages })}`, signal);
-    const tasks = await Promise.all((listed[status] ?? []).map(async (id) => {
-      const key = `${status}/${id}`;
-      const known = status === 'running' ? undefined : seen.current.get(key);
+    const read = await Promise.all((listed[status] ?? []).map(async (id) => {
+      const known = status === 'running' ? undefined : seen.current.get(`${status}/${id}`);
       if (known) return known;
       try {
-        const details = await get<Details>(`/tasks/${key}`, signal);
-        seen.current.set(key, details);
-        return details;
+        return await get<Details>(`/tasks/${status}/${id}`, signal);
       } catch (error) {
         if (error instanceof ApiError && error.status === 404) return undefined;
         throw error;
       }
     }));
-    return { tasks: tasks.filter((task) => task !== undefined), more: listed.next !== null };
+    const tasks = read.filter((task) => task !== undefined);
+    seen.current = new Map(tasks.map((details) => [`${status}/${details.task.id}`, details]));
+    return { tasks, more: listed.next !== null };
   };
   const types = ['task-status-changed', 'tasks-cleaned', ...(status === 'running' ? ['task-progress'] : [])];
   return useLive(load, types, [status, pages]);
