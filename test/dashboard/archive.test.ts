@@ -48,6 +48,12 @@ describe('dashboard: the Archive page', { skip: skipWithoutChromium }, () => {
     return event.body.id;
   }
 
+  async function eventOf(title: string): Promise<string> {
+    const { body: { shows } } = await asOperator(station.url, 'GET', '/shows');
+    const show = shows.find((each: { title: string }) => each.title === title);
+    return (await asOperator(station.url, 'GET', `/events?show=${show.id}`)).body.events[0].id;
+  }
+
   test('a text file gets the API\'s message; a dropped prerecording uploads to 100 %, is listed, plays, downloads and is deleted', async () => {
     const dashboard = await openDashboard(browser, station.url, { timezoneId: BROWSER_ZONES[0]!, expected: REFUSALS });
     const { page } = dashboard;
@@ -58,7 +64,13 @@ describe('dashboard: the Archive page', { skip: skipWithoutChromium }, () => {
 
     const slot = page.getByRole('listitem', { name: `${prerecorded.title} ${prerecorded.start}` });
     await slot.getByLabel('Upload the prerecording').setInputFiles(notes);
-    await slot.getByRole('alert').filter({ hasText: 'notes.txt: body: is not an audio or video file' }).waitFor();
+    const refused = await fetch(`${station.url}/prerecordings/${await eventOf(prerecorded.title)}/${prerecorded.start}`, {
+      method: 'PUT', headers: { 'x-api-key': API_KEY, 'content-type': 'text/plain' }, body: readFileSync(notes),
+    });
+    const { errors: [said] } = await refused.json() as { errors: Array<{ field: string; message: string }> };
+    assert.equal(refused.status, 400);
+    assert.match(said!.message, /^is not an audio or video file/);
+    await slot.getByRole('alert').filter({ hasText: `notes.txt ${said!.message}` }).waitFor();
 
     const bytes = readFileSync(tone).toString('base64');
     const dropped = await page.evaluateHandle(`(() => {
@@ -85,8 +97,7 @@ describe('dashboard: the Archive page', { skip: skipWithoutChromium }, () => {
     await slot.getByRole('button', { name: 'Delete part 1', exact: true }).click();
     await slot.getByRole('button', { name: 'Delete part 1 for good' }).click();
     await slot.getByText(/^Part 1/).waitFor({ state: 'detached' });
-    const [event] = (await asOperator(station.url, 'GET', '/events?type=prerecorded')).body.events;
-    assert.equal((await asOperator(station.url, 'GET', `/prerecordings/${event.id}`)).body.count, 0);
+    assert.equal((await asOperator(station.url, 'GET', `/prerecordings/${await eventOf(prerecorded.title)}`)).body.count, 0);
     assert.deepEqual(dashboard.problems, []);
     await dashboard.context.close();
   });

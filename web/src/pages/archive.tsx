@@ -222,6 +222,13 @@ function DropZone({ path, kind, replaces }: { path: string; kind: Kind; replaces
   );
 }
 
+/** The API's message for the file (the request's body) reads as said of it: "notes.txt is not an audio or video file". */
+function refusalWords(name: string, error: ApiError): string {
+  const said = error.field('body');
+  if (said !== undefined && name !== '') return `${name} ${said}`;
+  return name === '' ? error.message : `${name}: ${error.message}`;
+}
+
 const PHASE_WORDS = { sending: 'Sending', checking: 'Sent; onair checks it', stored: 'Stored', refused: 'Refused' };
 
 function UploadProgress({ state }: { state: UploadState }) {
@@ -234,7 +241,7 @@ function UploadProgress({ state }: { state: UploadState }) {
           <span className="upload-words">{PHASE_WORDS[state.phase]} {state.name}: {percent} %</span>
         </>
       )}
-      {state.error && <p className="error" role="alert">{state.name && `${state.name}: `}{state.error.message}</p>}
+      {state.error && <p className="error" role="alert">{refusalWords(state.name, state.error)}</p>}
     </div>
   );
 }
