@@ -37,7 +37,7 @@ interface ErrorBody {
 }
 
 /** Problem documents (detail, errors[]), seed 001's {error} and the stream manager's {errorMessage}, read alike. */
-async function refusal(response: Response): Promise<ApiError> {
+export async function refusal(response: Response): Promise<ApiError> {
   const body = (await response.json().catch(() => ({}))) as ErrorBody;
   const fields: Record<string, string> = {};
   for (const { field, message } of body.errors ?? []) fields[field.replace(/^(body|querystring|params)\./, '')] = message;
@@ -61,6 +61,14 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
+/** Asks for the key with the API's reason for a 401 (a request made outside `send`: an upload); true once it is held. */
+export async function askKey(reason: string): Promise<boolean> {
+  const key = await askForKey(reason);
+  if (key === undefined) return false;
+  apiKey.set(key);
+  return true;
+}
+
 /** One request; on a 401, asks for the key and tries once more with it. Answers the response, which is ok. */
 export async function send(method: string, path: string, options: RequestOptions = {}): Promise<Response> {
   const attempt = () => {
@@ -73,9 +81,7 @@ export async function send(method: string, path: string, options: RequestOptions
   let response = await attempt();
   if (response.status === 401) {
     const reason = (await refusal(response)).message;
-    const key = await askForKey(reason);
-    if (key === undefined) throw new ApiError(401, reason);
-    apiKey.set(key);
+    if (!(await askKey(reason))) throw new ApiError(401, reason);
     response = await attempt();
   }
   if (!response.ok) throw await refusal(response);

@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Browser } from 'playwright-core';
+import { testDatabases } from '../support/databases.ts';
+import { asOperator, BROWSER_ZONES, launch, openDashboard, PHONE, screenshot, skipWithoutChromium, startStation } from './browser.ts';
+
+const BEFORE_KEY = /^GET \/(sse|tasks) 401$/;
+
+describe('dashboard: the Tasks page', { skip: skipWithoutChromium }, () => {
+  let browser: Browser;
+  let station: Awaited<ReturnType<typeof startStation>>;
+  before(async () => {
+    station = await startStation(testDatabases[0]!);
+    browser = await launch();
+    const done = await asOperator(station.url, 'POST', '/tasks', { operation: { type: 'test', parameters: { hello: 'world' } } });
+    assert.equal(done.status, 201, JSON.stringify(done.body));
+  });
+  after(async () => {
+    await browser?.close();
+    await station?.close();
+  });
+
+  test('a task created over the API appears live as waiting, with its details; cancelled from the page, it moves to cancelled', async () => {
+    const dashboard = await openDashboard(browser, station.url, { timezoneId: BROWSER_ZONES[0]!, expected: [BEFORE_KEY] });
+    const { page } = dashboard;
+    await page.goto('/ui/tasks');
+    await dashboard.giveKey();
+    await page.getByText('No waiting tasks.').waitFor();
+    await page.evaluate('window.notReloaded = true');
+
+    const created = await asOperator(station.url, 'POST', '/tasks', {
+      operation: { type: 'delay', parameters: { milliseconds: 1000 } },
+      condition: { type: 'at', parameters: { datetime: '2030-01-01T12:00:00+01:00' } },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id: string = created.body.task.id;
+    const card = page.locator(`article[data-task="${id}"]`);
+    await card.waitFor({ timeout: 5000 });
+    assert.equal(await page.evaluate('window.notReloaded'), true, 'the page was loaded again');
+    // At 12:00 in UTC+1, shown in the station's zone (Europe/Warsaw, UTC+1 in winter).
+    await card.getByText('at Tue 1 Jan, 12:00:00').waitFor();
+    await card.getByText('Dequeued').waitFor();
+    await card.getByText('{"milliseconds":1000}').waitFor();
+    await screenshot(page, 'tasks');
+
+    await card.getByRole('button', { name: `Cancel task ${id}` }).click();
+    await card.waitFor({ state: 'detached' });
+    assert.equal((await asOperator(station.url, 'GET', `/tasks/${id}`)).body.status, 'cancelled');
+    await page.getByRole('button', { name: 'cancelled', exact: true }).click();
+    await card.getByText('Cancelled', { exact: true }).waitFor();
+    await page.getByRole('button', { name: 'completed', exact: true }).click();
+    await page.locator('article.task').getByText('"hello": "world"').waitFor();
+    assert.deepEqual(dashboard.problems, []);
+    await dashboard.context.close();
+  });
+
+  test('at 390 px: a bad duration in the clean form shows the API\'s message by the field; a good one cleans', async () => {
+    const dashboard = await openDashboard(browser, station.url, { timezoneId: BROWSER_ZONES[1]!, viewport: PHONE, expected: [BEFORE_KEY, /^POST \/tasks\/clean 400$/] });
+    const { page } = dashboard;
+    await page.goto('/ui/tasks');
+    await dashboard.giveKey();
+    await page.getByText(/^No waiting tasks\.|In the order they were enqueued\.$/).waitFor();
+
+    const delta = page.getByLabel('Finished longer ago than');
+    await delta.fill('a week');
+    await page.getByRole('button', { name: 'Remove finished tasks' }).click();
+    const message = page.locator('.field.invalid').filter({ has: delta }).locator('.field-error');
+    const refused = await asOperator(station.url, 'POST', '/tasks/clean', { strategy: { type: 'timedelta', parameters: { delta: 'a week' } } });
+    assert.equal(refused.status, 400);
+    await message.filter({ hasText: refused.body.errors[0].message }).waitFor();
+    assert.equal(await delta.getAttribute('aria-invalid'), 'true');
+    assert.match(await delta.getAttribute('aria-describedby') ?? '', new RegExp(await message.getAttribute('id') ?? 'none'));
+
+    await delta.fill('PT0S');
+    await page.getByRole('button', { name: 'Remove finished tasks' }).click();
+    await page.getByRole('status').filter({ hasText: /^Removed [1-9]\d* tasks?\.$/ }).waitFor();
+    assert.equal(await delta.getAttribute('aria-invalid'), 'false');
+    const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
+    assert.equal(overflow, 0, 'the page scrolls sideways');
+    assert.deepEqual(dashboard.problems, []);
+    await dashboard.context.close();
+  });
+});
