@@ -156,8 +156,7 @@ function Streams({ streams }: { streams: NodeStream[] }) {
   if (streams.length === 0) return <p className="empty">No stream carried.</p>;
   return (
     <div className="table-wrap">
-      <table>
-        <caption className="visually-hidden">Streams carried</caption>
+      <table aria-label="Streams carried">
         <thead><tr><th scope="col">Stream</th><th scope="col">As</th><th scope="col">Listeners</th><th scope="col">Since</th></tr></thead>
         <tbody>
           {streams.map((stream) => (
