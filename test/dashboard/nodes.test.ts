@@ -37,7 +37,7 @@ describe('dashboard: the Nodes page', { skip: skipWithoutChromium }, () => {
 
     const source = await onAirWithAListener(station.url);
     try {
-      // Reports come without an event; the gate's channel-stats bring the page to read them while on air.
+      // Each report is a node-reported event: the page reads the node again.
       await card.getByRole('cell', { name: '/live/main' }).waitFor({ timeout: 10_000 });
       await card.getByText('1 of 500 listeners').waitFor({ timeout: 10_000 });
       assert.equal(await card.getByRole('meter', { name: `Load of ${node}` }).getAttribute('aria-valuetext'), '1 of 500 listeners');
@@ -45,6 +45,8 @@ describe('dashboard: the Nodes page', { skip: skipWithoutChromium }, () => {
     } finally {
       await source.stop();
     }
+    await card.getByText('No stream carried.').waitFor({ timeout: 10_000 });
+    await card.getByText('0 of 500 listeners').waitFor();
 
     await card.getByRole('button', { name: 'Drain' }).click();
     await card.getByRole('button', { name: `Drain ${node}` }).click();

@@ -41,10 +41,8 @@ interface InstanceAudience {
 }
 interface Region { name: string; geozones: string[]; nodes: DirectoryNode[] }
 
-// Reports come every ONAIR_NODE_REPORT_INTERVAL without an event: only state changes are events. The page reads
-// again on those, on streams going on or off air, and on the gate's channel-stats (every second while on air), so
-// listeners are current while anything is on air; each node says when its figures are from.
-const NODE_EVENTS = ['node-changed', 'stream-publishing', 'stream-disconnected', 'stream-ended', 'stream-failed', 'channel-stats'];
+// Each report is a lossy node-reported (every ONAIR_NODE_REPORT_INTERVAL), each state change a node-changed.
+const NODE_EVENTS = ['node-changed', 'node-reported'];
 const AUDIENCE_EVENTS = ['stream-publishing', 'stream-ended', 'stream-failed', 'programme-changed'];
 
 const iso = (ms: number) => new Date(ms).toISOString();

@@ -71,7 +71,8 @@ export default function Webhooks() {
           <div className="cards">
             {webhooks.data.map((webhook) => (
               <WebhookCard key={webhook.id} webhook={webhook} changed={changed} showSecret={setSecret}
-                logShown={webhook.id === chosen} toggleLog={() => choose(webhook.id === chosen ? undefined : webhook.id)} />
+                logShown={webhook.id === chosen} toggleLog={() => choose(webhook.id === chosen ? undefined : webhook.id)}
+                removing={() => { if (webhook.id === chosen) choose(undefined); }} />
             ))}
           </div>
         )}
@@ -96,8 +97,10 @@ function SecretShownOnce({ url, secret, done }: { url: string; secret: string; d
   );
 }
 
-function WebhookCard({ webhook, changed, showSecret, logShown, toggleLog }: {
+function WebhookCard({ webhook, changed, showSecret, logShown, toggleLog, removing }: {
   webhook: Webhook; changed(): void; showSecret(shown: { url: string; secret: string }): void; logShown: boolean; toggleLog(): void;
+  /** Before it is deleted: its log closes, so that nothing reads what is gone. */
+  removing(): void;
 }) {
   const action = useAction();
   const [editing, setEditing] = useState(false);
@@ -136,7 +139,7 @@ function WebhookCard({ webhook, changed, showSecret, logShown, toggleLog }: {
         {webhook.enabled
           ? <ConfirmButton label="Disable" busy={action.busy} question="No event is sent while disabled." confirm="Disable it" onConfirm={() => change('PATCH', { enabled: false })} />
           : <button type="button" className="small" disabled={action.busy} onClick={() => change('PATCH', { enabled: true })}>Enable</button>}
-        <ConfirmButton label="Delete" danger busy={action.busy} question="Its messages waiting to be sent go too." confirm="Delete the webhook" onConfirm={() => change('DELETE')} />
+        <ConfirmButton label="Delete" danger busy={action.busy} question="Its messages waiting to be sent go too." confirm="Delete the webhook" onConfirm={() => { removing(); change('DELETE'); }} />
       </div>
       <Refusal error={action.error} />
     </article>
