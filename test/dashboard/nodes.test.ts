@@ -61,13 +61,17 @@ describe('dashboard: the Nodes page', { skip: skipWithoutChromium }, () => {
     await dashboard.context.close();
   });
 
-  test('at 390 px the page fits the screen; a change asked for and cancelled changes nothing', async () => {
+  test('at 390 px the page fits the screen with the audience chart; a change asked for and cancelled changes nothing', async () => {
     const dashboard = await openDashboard(browser, station.url, { timezoneId: BROWSER_ZONES[1]!, viewport: PHONE, expected: BEFORE_THE_KEY });
     const { page } = dashboard;
     await page.goto('/ui/nodes');
     await dashboard.giveKey();
     const card = page.getByRole('article', { name: new RegExp(`^${node}`) });
     await card.and(page.locator('[data-state="INSERVICE"]')).waitFor({ timeout: 10_000 });
+    // The show of the first test was heard: its instance is in the last day's audience, charted and in the table.
+    const audience = page.getByRole('region', { name: 'Audience of the last day' });
+    await audience.getByRole('row', { name: /Night shift/ }).waitFor();
+    await audience.getByRole('img', { name: /Peak listeners and listener-minutes/ }).locator('canvas').waitFor();
     const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
     assert.equal(overflow, 0, 'the page scrolls sideways');
     await card.getByRole('button', { name: 'Drain' }).click();

@@ -1,7 +1,9 @@
+import { useMemo } from 'react';
 import { api, get, getAll } from '../api.ts';
 import { ConfirmButton } from '../confirm.tsx';
 import { useLive } from '../live.ts';
 import type { ProgrammeEvent, Show } from '../programme.ts';
+import { AudienceChart } from './audience-chart.tsx';
 import { Badge, Empty, formatBytes, Page, Refusal, Time, useAction, useStation } from '../ui.tsx';
 import './nodes.css';
 
@@ -175,12 +177,17 @@ function Streams({ streams }: { streams: NodeStream[] }) {
 function Audience() {
   const { data, error } = useLive(loadAudience, AUDIENCE_EVENTS);
   const highest = Math.max(1, ...(data?.audiences ?? []).map((audience) => audience.peakListeners));
+  // Made again only by a read: the chart is drawn anew for each new list.
+  const instances = useMemo(() => (data?.audiences ?? []).map((audience) => ({
+    label: `${data?.titles[audience.event] ?? 'Instance'} ${audience.start.slice(5, 16).replace('T', ' ')}`, ...audience,
+  })), [data]);
   return (
     <section aria-labelledby="audience-title">
       <h2 id="audience-title">Audience of the last day</h2>
       <Refusal error={error} />
       {data === undefined ? <Empty>Loading the audience…</Empty> : data.audiences.length === 0 ? <Empty>No one listened in the last day.</Empty> : (
         <>
+          <AudienceChart instances={instances} />
           <div className="table-wrap">
             <table className="audience">
               <thead><tr><th scope="col">Instance</th><th scope="col">Peak</th><th scope="col">Listener-minutes</th><th scope="col">Average</th><th scope="col">By region</th></tr></thead>
