@@ -16,7 +16,9 @@ describe('dashboard: the Webhooks and hooks page', { skip: skipWithoutChromium }
   let receiver: Receiver;
   before(async () => {
     receiver = await startReceiver();
-    station = await startStation(testDatabases[0]!, { ONAIR_ALLOWED_PRIVATE_ADDRESSES: '127.0.0.1/32' });
+    // A hook backend on the same receiver, asked only whether a reservation may go on air.
+    const hookApps = [{ name: 'station', appKey: 'defaultApp', url: receiver.url.replace(/\/hooks$/, '/rest'), methods: ['connect'] }];
+    station = await startStation(testDatabases[0]!, { ONAIR_ALLOWED_PRIVATE_ADDRESSES: '127.0.0.1/32', ONAIR_HOOK_APPS: JSON.stringify(hookApps) });
     browser = await launch();
   });
   after(async () => {
@@ -89,7 +91,11 @@ describe('dashboard: the Webhooks and hooks page', { skip: skipWithoutChromium }
     await dashboard.context.close();
   });
 
-  test('at 390 px: the page fits; a disabled webhook is recovered, then deleted after a confirm', async () => {
+  test('at 390 px: the page fits; a disabled webhook is recovered, then deleted after a confirm; the hook backend and its calls are shown', async () => {
+    receiver.answer = (received) => (received.url.startsWith('/rest/')
+      ? { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ status: 403, reason: 'the studio is closed' }) }
+      : { status: 204 });
+    assert.equal((await reserveNow(station.url)).status, 403, 'the hook backend refuses');
     const made = await asOperator(station.url, 'POST', '/webhooks', { url: `${receiver.url}?phone`, types: ['programme-changed'], description: 'phone' });
     assert.equal(made.status, 201);
     const dashboard = await openDashboard(browser, station.url, { timezoneId: BROWSER_ZONES[1]!, viewport: PHONE, expected: [BEFORE_THE_KEY] });
@@ -101,6 +107,10 @@ describe('dashboard: the Webhooks and hooks page', { skip: skipWithoutChromium }
     await card.getByRole('button', { name: 'Disable it' }).click();
     await card.and(page.locator('[data-enabled="false"]')).waitFor();
     assert.equal(await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth'), 0, 'the page scrolls sideways');
+
+    const hooks = page.getByRole('region', { name: 'REST hooks' });
+    await hooks.getByRole('table', { name: 'Hook applications' }).getByRole('row', { name: /station defaultApp/ }).waitFor();
+    await hooks.getByRole('row', { name: /station connect 1 delivered 200/ }).waitFor();
 
     await card.getByRole('button', { name: 'Delivery log' }).click();
     await page.getByRole('button', { name: 'Enable and send again' }).click();
@@ -121,4 +131,12 @@ async function rows(log: Locator, type: string, outcome: 'delivered' | 'failed',
   const row = log.getByRole('row').filter({ hasText: type }).filter({ has: log.page().locator(`td:nth-child(3):text-is("${attempt}")`) })
     .filter({ has: log.page().locator(`.badge-${outcome}`) });
   await row.first().waitFor({ timeout: 10_000 });
+}
+
+/** A reservation for an instance on now: the hook backend is asked first. */
+async function reserveNow(url: string): Promise<{ status: number; body: any }> {
+  const show = await asOperator(url, 'POST', '/shows', { title: 'Studio session' });
+  const start = new Date(Date.now() - 60_000).toISOString().slice(0, 19);
+  const event = await asOperator(url, 'POST', '/events', { showId: show.body.id, type: 'live', start, duration: 3600, timezone: 'UTC' });
+  return asOperator(url, 'POST', '/reserve', { instance: { event: event.body.id, start } });
 }
