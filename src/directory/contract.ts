@@ -74,9 +74,22 @@ export interface NodeChanged {
   at: number;
 }
 
+/** A node reported (every ONAIR_NODE_REPORT_INTERVAL): its load as it stands; read the node for its streams. */
+export interface NodeReported {
+  node: string;
+  region: string;
+  publishers: number;
+  subscribers: number;
+  streams: number;
+  at: number;
+}
+
 declare module '../core/events/bus.ts' {
   interface EventMap {
     'node-changed': NodeChanged;
+  }
+  interface LossyEventMap {
+    'node-reported': NodeReported;
   }
 }
 

@@ -173,6 +173,10 @@ export class NodeRegistry implements NodeSnapshot, NodeAdmin {
       await this.#register(at, report);
       await store.change(this.self, reported, this.#announce);
     }
+    // No state change, no durable event: a lossy one tells the dashboards that the load moved.
+    this.#deps.bus.publish('node-reported', {
+      node: this.self, region: this.#deps.node.region, publishers: report.publishers, subscribers: report.subscribers, streams: streams.length, at,
+    });
     const faulted = await store.sweep(at - settings.faultAfterMs, LIVE, at, this.#announce);
     await this.#notify([this.self, ...faulted.map((node) => node.id)]);
     // Every node, each interval: makes up for a NOTIFY lost while the LISTEN connection was down.

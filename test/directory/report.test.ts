@@ -42,8 +42,11 @@ describe('the reports of a node', () => {
         node: { id: 'node-x', region: 'ap-south', roles: ['edge'], publicHost: 'x.example.org' }, settings: server.config.directory,
         gate: { localLoad: () => LOAD, channels: async () => [{ name: 'first', port: 28042 } as ChannelInfo] }, onReport: (...args) => void heard.push(args),
       });
+      const reported: unknown[] = [];
+      const unsubscribe = onair.bus.subscribe((event) => { if (event.type === 'node-reported' && (event.data as { node: string }).node === 'node-x') reported.push({ lossy: event.id === undefined, ...(event.data as object) }); });
       try {
         await registry.start('http://x.example.org:10800');
+        assert.deepEqual(reported, [{ lossy: true, node: 'node-x', region: 'ap-south', publishers: 1, subscribers: 10, streams: 2, at: START }]);
         const node = registry.node('node-x')!;
         assert.deepEqual([node.state, node.url, node.roles], ['INSERVICE', 'http://x.example.org:10800', ['edge']]);
         const { cpuLoad, ...report } = node.report;
@@ -57,6 +60,7 @@ describe('the reports of a node', () => {
         }, 'the next report');
         assert.equal(heard[1]![3], START + 2000);
       } finally {
+        unsubscribe();
         await registry.stop();
         await server.stop();
       }
