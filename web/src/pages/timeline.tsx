@@ -1,5 +1,271 @@
-import { Empty, Page } from '../ui.tsx';
+import { DateTime } from 'luxon';
+import { useEffect, useMemo, useState } from 'react';
+import { ApiError, get, getAll, query } from '../api.ts';
+import { useLive } from '../live.ts';
+import type { ScheduleAnswer, Show } from '../programme.ts';
+import { Empty, formatTime, Page, Refusal, useStation } from '../ui.tsx';
+import './timeline.css';
+
+interface InstanceRef { event: string; start: string }
+interface Session {
+  id: string; channel: string; instance: InstanceRef | null; state: string; metadata: Record<string, string>;
+  reservedAt: string; publishedAt: string | null; endedAt: string | null; reason: string | null;
+}
+interface WindowStep { at: string; state: string | null }
+interface LiveWindow extends InstanceRef { startsAt: string; endsAt: string; job: string; workflow: string | null; activation: WindowStep; deactivation: WindowStep; error: string | null }
+interface Broadcast extends InstanceRef { startsAt: string; task: string; status: string | null }
+interface Fired { state: string; fired_at?: string; error?: string }
+interface Workflow { workflow_id: string; activation: Fired; deactivation: Fired }
+interface Planned extends InstanceRef { title: string; type: string; startsAt: string; endsAt: string }
+
+/** What only operators may read: without the key the timeline shows the plan alone. */
+interface Reality { windows: LiveWindow[]; broadcasts: Broadcast[]; sessions: Session[]; workflows: Record<string, Workflow> }
+interface TimelineData { planned: Planned[]; reality: Reality | undefined }
+
+const HOUR = 3_600_000;
+const SPAN_HOURS = 6;
+/** On air later than planned by more than this is a late start; a shorter stretch with nothing on air is no gap. */
+const TOLERANCE_MS = 5000;
+const CHANGES = ['programme-changed', 'stream-reserved', 'stream-publishing', 'stream-disconnected', 'stream-ended', 'stream-failed',
+  'task-status-changed', 'live-workflow-changed'];
+
+const keyOf = (ref: InstanceRef) => `${ref.event}|${ref.start}`;
+const ms = (iso: string) => Date.parse(iso);
+
+async function loadPlanned(from: number, to: number, signal: AbortSignal): Promise<Planned[]> {
+  const window = query({ start: new Date(from).toISOString(), end: new Date(to).toISOString() });
+  const [schedules, shows] = await Promise.all([
+    getAll<ScheduleAnswer['schedules'][number]>(`/schedule${window}`, 'schedules', signal),
+    getAll<Show>('/shows', 'shows', signal),
+  ]);
+  const titles = new Map(shows.map((show) => [show.id, show.title]));
+  return schedules.flatMap(({ event, instances }) => instances.map((instance) => ({
+    event: event.id, start: instance.start, startsAt: instance.startsAt, endsAt: instance.endsAt, type: event.type,
+    title: titles.get(event.showId) ?? 'Untitled show',
+  })));
+}
+
+async function loadReality(from: number, to: number, signal: AbortSignal): Promise<Reality> {
+  const workflowWindow = query({ start: Math.floor(from / 1000) - 86_400, end: Math.ceil(to / 1000), page_size: 1000 });
+  const [windows, broadcasts, channels, workflows] = await Promise.all([
+    get<{ windows: LiveWindow[] }>('/automation/windows', signal),
+    get<{ broadcasts: Broadcast[] }>('/automation/broadcasts', signal),
+    get<Array<{ channel: string }>>('/channels', signal),
+    get<{ workflows: Workflow[] }>(`/v1/scheduler/jobstartstop${workflowWindow}`, signal),
+  ]);
+  const histories = await Promise.all(channels.map(({ channel }) =>
+    get<Session[]>(`/channels/${encodeURIComponent(channel)}/sessions?limit=200`, signal)));
+  const sessions = histories.flat().filter((s) => ms(s.reservedAt) < to && (s.endedAt === null || ms(s.endedAt) > from));
+  return {
+    windows: windows.windows, broadcasts: broadcasts.broadcasts, sessions,
+    workflows: Object.fromEntries(workflows.workflows.map((w) => [w.workflow_id, w])),
+  };
+}
+
+async function load(from: number, to: number, signal: AbortSignal): Promise<TimelineData> {
+  const [planned, reality] = await Promise.all([
+    loadPlanned(from, to, signal),
+    loadReality(from, to, signal).catch((reason: unknown) => {
+      if (reason instanceof ApiError && reason.status === 401) return undefined;
+      throw reason;
+    }),
+  ]);
+  return { planned, reality };
+}
+
+type Tone = 'planned' | 'window' | 'automation' | 'air' | 'reserved' | 'gap' | 'late';
+interface Block { id: string; from: number; to: number; label: string; details: string; tone: Tone }
+interface Lane { name: string; blocks: Block[] }
+
+/** A length of time in words: "12 s", "4 min 5 s", "1 h 20 min". */
+function inWords(duration: number): string {
+  const seconds = Math.round(duration / 1000);
+  if (seconds < 60) return `${seconds} s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min${seconds % 60 ? ` ${seconds % 60} s` : ''}`;
+  const minutes = Math.round(seconds / 60);
+  return `${Math.floor(minutes / 60)} h${minutes % 60 ? ` ${minutes % 60} min` : ''}`;
+}
+
+/** The stretches of `span` that none of `covered` covers, longer than the tolerance. */
+function uncovered(span: [number, number], covered: Array<[number, number]>): Array<[number, number]> {
+  const holes: Array<[number, number]> = [];
+  let at = span[0];
+  for (const [from, to] of [...covered].sort((a, b) => a[0] - b[0])) {
+    if (from > at) holes.push([at, Math.min(from, span[1])]);
+    at = Math.max(at, to);
+    if (at >= span[1]) break;
+  }
+  if (at < span[1]) holes.push([at, span[1]]);
+  return holes.filter(([from, to]) => to - from > TOLERANCE_MS);
+}
+
+function lanes(data: TimelineData, now: number, zone: string): Lane[] {
+  const t = (iso: string | null | undefined) => formatTime(iso, zone, false);
+  const byInstance = new Map(data.planned.map((p) => [keyOf(p), p]));
+  const titleOf = (ref: InstanceRef | null) => (ref ? byInstance.get(keyOf(ref))?.title : undefined);
+  const planned: Block[] = data.planned.map((p) => ({
+    id: `planned-${keyOf(p)}`, from: ms(p.startsAt), to: ms(p.endsAt), tone: 'planned', label: p.title,
+    details: `${p.title} (${p.type}): planned ${t(p.startsAt)} to ${t(p.endsAt)}`,
+  }));
+  if (data.reality === undefined) return [{ name: 'Planned', blocks: planned }];
+  const { windows, broadcasts, sessions, workflows } = data.reality;
+  const sessionsOf = new Map<string, Session[]>();
+  for (const s of sessions) if (s.instance) sessionsOf.set(keyOf(s.instance), [...(sessionsOf.get(keyOf(s.instance)) ?? []), s]);
+  const firstOnAir = (ref: InstanceRef) => sessionsOf.get(keyOf(ref))?.map((s) => s.publishedAt).filter((at) => at !== null).sort()[0];
+
+  const windowBlocks: Block[] = windows.map((w) => {
+    const workflow = w.workflow ? workflows[w.workflow] : undefined;
+    const step = (name: string, planned: WindowStep, fired: Fired | undefined) =>
+      `${name} planned ${t(planned.at)}${fired?.fired_at ? `, done ${t(fired.fired_at)}` : ''} (${planned.state ?? 'no workflow'})`;
+    return {
+      id: `window-${keyOf(w)}`, from: ms(w.activation.at), to: ms(w.deactivation.at), tone: 'window', label: `job ${w.job.slice(0, 8)}`,
+      details: `Live window of ${titleOf(w) ?? w.start}, job ${w.job}: ${step('opening', w.activation, workflow?.activation)}; `
+        + `${step('closing', w.deactivation, workflow?.deactivation)}${w.error ? `; refused: ${w.error}` : ''}`,
+    };
+  });
+  const automation: Block[] = broadcasts.flatMap((b) => {
+    const instance = byInstance.get(keyOf(b));
+    if (instance === undefined) return [];
+    const onAir = firstOnAir(b);
+    return [{
+      id: `automation-${keyOf(b)}`, from: ms(b.startsAt), to: ms(instance.endsAt), tone: 'automation' as const, label: `${instance.title}: ${b.status ?? 'no task'}`,
+      details: `Automated ${instance.title}: stream task ${b.status ?? 'not there'}; on air planned ${t(b.startsAt)}, ${onAir ? `actually ${t(onAir)}` : 'not on air yet'}`,
+    }];
+  });
+  const air: Block[] = sessions.map((s) => {
+    const title = titleOf(s.instance) ?? s.metadata.title ?? 'no instance';
+    return {
+      id: `air-${s.id}`, from: ms(s.publishedAt ?? s.reservedAt), to: s.endedAt ? ms(s.endedAt) : now, tone: s.publishedAt ? 'air' : 'reserved',
+      label: `${s.channel}: ${title}`,
+      details: `${s.channel}: ${title}; reserved ${t(s.reservedAt)}, on air ${s.publishedAt ? t(s.publishedAt) : 'never'}, `
+        + `${s.endedAt ? `ended ${t(s.endedAt)}${s.reason ? ` (${s.reason})` : ''}` : 'still on'}`,
+    };
+  });
+  return [
+    { name: 'Planned', blocks: planned },
+    { name: 'Live windows', blocks: windowBlocks },
+    { name: 'Automation', blocks: automation },
+    { name: 'On air', blocks: air },
+    { name: 'Gaps and late starts', blocks: data.planned.flatMap((p) => misses(p, sessionsOf.get(keyOf(p)) ?? [], now, t)) },
+  ];
+}
+
+/** Planned time of an instance with nothing of it on air: a late start when it came on air afterwards, else a gap. */
+function misses(p: Planned, sessions: Session[], now: number, t: (iso: string) => string): Block[] {
+  const span: [number, number] = [ms(p.startsAt), Math.min(ms(p.endsAt), now)];
+  if (span[1] <= span[0]) return [];
+  const covered = sessions.filter((s) => s.publishedAt !== null).map((s): [number, number] => [ms(s.publishedAt!), s.endedAt ? ms(s.endedAt) : now]);
+  return uncovered(span, covered).map(([from, to]) => {
+    const late = from === span[0] && covered.some(([start]) => start >= to);
+    const words = late ? `late by ${inWords(to - from)}` : `gap: nothing on air for ${inWords(to - from)}`;
+    return {
+      id: `${late ? 'late' : 'gap'}-${keyOf(p)}-${from}`, from, to, tone: late ? 'late' : 'gap', label: words,
+      details: `${p.title}: ${words}, from ${t(new Date(from).toISOString())} to ${t(new Date(to).toISOString())}`,
+    };
+  });
+}
+
+/** Blocks of a lane in rows, so that none overlaps another. */
+function rows(blocks: Block[]): Array<Block & { row: number }> {
+  const ends: number[] = [];
+  return [...blocks].sort((a, b) => a.from - b.from).map((block) => {
+    let row = ends.findIndex((end) => end <= block.from);
+    if (row < 0) row = ends.length;
+    ends[row] = block.to;
+    return { ...block, row };
+  });
+}
+
+function ticks(from: number, to: number, zone: string): Array<{ at: number; label: string }> {
+  const result = [];
+  for (let at = DateTime.fromMillis(from, { zone }).startOf('hour'); at.toMillis() < to; at = at.plus({ hours: 1 })) {
+    if (at.toMillis() >= from) result.push({ at: at.toMillis(), label: at.hour === 0 ? at.toFormat('ccc d LLL') : at.toFormat('HH:mm') });
+  }
+  return result;
+}
+
+/** The clock, read again every `every` ms: the now line and the gaps grow with it. */
+function useNow(every: number): number {
+  const [now, setNow] = useState(Date.now);
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), every);
+    return () => clearInterval(timer);
+  }, [every]);
+  return now;
+}
 
 export default function Timeline() {
-  return <Page title="Timeline"><Empty>Not built yet.</Empty></Page>;
+  const { timezone } = useStation();
+  const [center, setCenter] = useState(() => Math.round(Date.now() / 60_000) * 60_000);
+  const [from, to] = [center - SPAN_HOURS * HOUR, center + SPAN_HOURS * HOUR];
+  const { data, error } = useLive((signal) => load(from, to, signal), CHANGES, [from, to]);
+  const now = useNow(15_000);
+  const move = (hours: number) => setCenter((c) => c + hours * HOUR);
+  const actions = (
+    <div className="actions tl-moves" role="group" aria-label="Move the timeline">
+      <button type="button" onClick={() => move(-24)}>− 1 day</button>
+      <button type="button" onClick={() => move(-1)}>− 1 h</button>
+      <button type="button" onClick={() => setCenter(Math.round(Date.now() / 60_000) * 60_000)}>Now</button>
+      <button type="button" onClick={() => move(1)}>+ 1 h</button>
+      <button type="button" onClick={() => move(24)}>+ 1 day</button>
+    </div>
+  );
+  return (
+    <Page title="Timeline" actions={actions}>
+      <p className="tl-range">Plan against reality from {formatTime(new Date(from).toISOString(), timezone)} to {formatTime(new Date(to).toISOString(), timezone)} ({timezone}).</p>
+      <Refusal error={error} />
+      {data === undefined ? <Empty>Loading the timeline…</Empty> : (
+        <>
+          {data.reality === undefined && <p className="notice">Live windows, automation and what went on air need the API key: only the plan is shown.</p>}
+          <Chart lanes={lanes(data, now, timezone)} from={from} to={to} now={now} zone={timezone} />
+        </>
+      )}
+    </Page>
+  );
+}
+
+function Chart({ lanes: shown, from, to, now, zone }: { lanes: Lane[]; from: number; to: number; now: number; zone: string }) {
+  const [selected, setSelected] = useState<Block>();
+  const x = (at: number) => `${((Math.min(Math.max(at, from), to) - from) / (to - from)) * 100}%`;
+  const hourTicks = useMemo(() => ticks(from, to, zone), [from, to, zone]);
+  return (
+    <>
+      <div className="tl-scroll" role="region" aria-label="Timeline (scrolls sideways)" tabIndex={0}>
+        <div className="tl-track" style={{ minWidth: `${((to - from) / HOUR) * 70}px` }}>
+          <div className="tl-axis" aria-hidden="true">
+            {hourTicks.map((tick) => <span key={tick.at} style={{ left: x(tick.at) }}>{tick.label}</span>)}
+          </div>
+          {shown.map((lane) => (
+            <LaneView key={lane.name} lane={lane} x={x} from={from} to={to} selected={selected} onSelect={setSelected} />
+          ))}
+          {now > from && now < to && <div className="tl-now" style={{ left: x(now) }}><span>now</span></div>}
+        </div>
+      </div>
+      <p className="tl-details" aria-live="polite">{selected ? selected.details : 'Focus or pick a block to read its details here.'}</p>
+    </>
+  );
+}
+
+function LaneView({ lane, x, from, to, selected, onSelect }: {
+  lane: Lane; x: (at: number) => string; from: number; to: number; selected: Block | undefined; onSelect: (block: Block) => void;
+}) {
+  const placed = rows(lane.blocks.filter((b) => b.to > from && b.from < to));
+  const height = Math.max(...placed.map((b) => b.row + 1));
+  return (
+    <section className="tl-lane" aria-label={lane.name}>
+      <h2 className="tl-lane-name">{lane.name}</h2>
+      {placed.length === 0 ? <p className="tl-none">nothing</p> : (
+        <ul style={{ height: `calc(${height} * var(--tl-row))` }}>
+          {placed.map((block) => (
+            <li key={block.id} style={{ left: x(block.from), width: `calc(${x(block.to)} - ${x(block.from)})`, top: `calc(${block.row} * var(--tl-row))` }}>
+              <button type="button" className={`tl-block tl-${block.tone}`} title={block.details} aria-label={`${block.label}. ${block.details}`}
+                aria-pressed={selected?.id === block.id} onFocus={() => onSelect(block)} onClick={() => onSelect(block)}>
+                {block.label}
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
 }

@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Browser } from 'playwright-core';
+import { testDatabases } from '../support/databases.ts';
+import { ffmpegChildren, freeUdpPort, pushTone, type Source } from '../gate/harness.ts';
+import { asOperator, BROWSER_ZONES, launch, openDashboard, PHONE, screenshot, skipWithoutChromium, startStation } from './browser.ts';
+
+const BEFORE_KEY = [/^GET \/(sse|channels|automation\/(windows|broadcasts)|v1\/scheduler\/jobstartstop) 401$/];
+
+describe('dashboard: the Timeline page', { skip: skipWithoutChromium }, () => {
+  let browser: Browser;
+  let station: Awaited<ReturnType<typeof startStation>>;
+  before(async () => {
+    station = await startStation(testDatabases[0]!, { ONAIR_SRT_PORT_START: String(await freeUdpPort()) });
+    browser = await launch();
+  });
+  after(async () => {
+    await browser?.close();
+    await station?.close();
+  });
+
+  /** A live instance of a show of its own, starting `offsetS` seconds from now (UTC). */
+  async function liveInstance(title: string, offsetS: number, duration = 3600): Promise<{ event: string; start: string }> {
+    const show = await asOperator(station.url, 'POST', '/shows', { title });
+    const start = new Date(Date.now() + offsetS * 1000).toISOString().slice(0, 19);
+    const event = await asOperator(station.url, 'POST', '/events', { showId: show.body.id, type: 'live', start, duration, timezone: 'UTC' });
+    assert.equal(event.status, 201, JSON.stringify(event.body));
+    return { event: event.body.id, start };
+  }
+
+  async function goLive(channel: string, instance: { event: string; start: string }): Promise<Source> {
+    const reserved = await asOperator(station.url, 'POST', `/channels/${channel}/reserve`, { instance });
+    assert.equal(reserved.status, 201, JSON.stringify(reserved.body));
+    return pushTone(reserved.body.url, { seconds: 60 });
+  }
+
+  test('plan against reality: an instance on air in the planned and on-air lanes, a missed one as a gap, a late one "late by"', async () => {
+    const onTime = await liveInstance('Morning live', 3);
+    const late = await liveInstance('Late show', -40);
+    await liveInstance('Missed show', -20 * 60, 600);
+    assert.equal((await asOperator(station.url, 'POST', '/channels', { name: 'studio2' })).status, 201);
+
+    const dashboard = await openDashboard(browser, station.url, { timezoneId: BROWSER_ZONES[0]!, expected: BEFORE_KEY });
+    const { page } = dashboard;
+    await page.goto('/ui/timeline');
+    await page.getByRole('heading', { name: 'API key needed' }).waitFor();
+    await dashboard.giveKey();
+    const lane = (name: string) => page.getByRole('region', { name, exact: true });
+    await lane('Planned').getByRole('button', { name: /^Morning live\. Morning live \(live\): planned/ }).waitFor();
+
+    const missed = lane('Gaps and late starts').getByRole('button', { name: /^gap: nothing on air for 10 min\. Missed show/ });
+    await missed.waitFor();
+    assert.equal(await missed.evaluate((element) => getComputedStyle(element).backgroundColor), 'rgb(179, 38, 30)');
+    await missed.focus();
+    await page.locator('.tl-details').filter({ hasText: /^Missed show: gap: nothing on air for 10 min, from \d\d:\d\d:\d\d to/ }).waitFor();
+
+    const sources = [await goLive('main', onTime), await goLive('studio2', late)];
+    try {
+      // Shown live, from the gate's events: no reload.
+      await lane('On air').getByRole('button', { name: /^main: Morning live\..*on air \d\d:\d\d:\d\d, still on$/ }).waitFor({ timeout: 15_000 });
+      await lane('On air').getByRole('button', { name: /^studio2: Late show\./ }).waitFor({ timeout: 15_000 });
+      const lateStart = lane('Gaps and late starts').getByRole('button', { name: /^late by 4\d s\. Late show: late by/ });
+      await lateStart.waitFor();
+      assert.equal(await lane('Gaps and late starts').getByRole('button', { name: /Morning live/ }).count(), 0, 'the instance on time is no gap');
+      await screenshot(page, 'timeline');
+    } finally {
+      for (const source of sources) source.child.kill('SIGTERM');
+      await Promise.all(sources.map((source) => source.exited));
+    }
+    assert.deepEqual(dashboard.problems, []);
+    await dashboard.context.close();
+  });
+
+  test('at 390 px the timeline scrolls inside its box, the page does not, and the view moves by the hour', async () => {
+    const dashboard = await openDashboard(browser, station.url, { timezoneId: BROWSER_ZONES[1]!, viewport: PHONE, expected: BEFORE_KEY });
+    const { page } = dashboard;
+    await page.goto('/ui/timeline');
+    await dashboard.giveKey();
+    await page.getByRole('region', { name: 'On air', exact: true }).waitFor();
+    const widths = await page.evaluate<{ page: number; box: number }>(`({
+      page: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+      box: document.querySelector('.tl-scroll').scrollWidth - document.querySelector('.tl-scroll').clientWidth })`);
+    assert.equal(widths.page, 0, 'the page scrolls sideways');
+    assert.ok(widths.box > 0, 'the timeline does not scroll inside its box');
+    const range = await page.locator('.tl-range').textContent();
+    await page.getByRole('button', { name: '+ 1 day' }).click();
+    await page.locator('.tl-range').filter({ hasNotText: range! }).waitFor();
+    await page.getByRole('region', { name: 'Planned', exact: true }).getByText('nothing').waitFor();
+    assert.deepEqual(dashboard.problems, []);
+    await dashboard.context.close();
+  });
+});
+
+process.on('exit', () => assert.deepEqual(ffmpegChildren(), []));
