@@ -23,7 +23,8 @@ interface Reality { windows: LiveWindow[]; broadcasts: Broadcast[]; sessions: Se
 interface TimelineData { planned: Planned[]; reality: Reality | undefined }
 
 const HOUR = 3_600_000;
-const SPAN_HOURS = 6;
+/** How much of the day the axis shows, in hours: 12 (the last 6 and the next 6) at first. */
+const SPANS = [2, 12, 24];
 /** On air later than planned by more than this is a late start; a shorter stretch with nothing on air is no gap. */
 const TOLERANCE_MS = 5000;
 const CHANGES = ['programme-changed', 'stream-reserved', 'stream-publishing', 'stream-disconnected', 'stream-ended', 'stream-failed',
@@ -197,17 +198,23 @@ function useNow(every: number): number {
 export default function Timeline() {
   const { timezone } = useStation();
   const [center, setCenter] = useState(() => Math.round(Date.now() / 60_000) * 60_000);
-  const [from, to] = [center - SPAN_HOURS * HOUR, center + SPAN_HOURS * HOUR];
+  const [span, setSpan] = useState(12);
+  const [from, to] = [center - (span / 2) * HOUR, center + (span / 2) * HOUR];
   const { data, error } = useLive((signal) => load(from, to, signal), CHANGES, [from, to]);
   const now = useNow(15_000);
   const move = (hours: number) => setCenter((c) => c + hours * HOUR);
   const actions = (
-    <div className="actions tl-moves" role="group" aria-label="Move the timeline">
-      <button type="button" onClick={() => move(-24)}>− 1 day</button>
-      <button type="button" onClick={() => move(-1)}>− 1 h</button>
-      <button type="button" onClick={() => setCenter(Math.round(Date.now() / 60_000) * 60_000)}>Now</button>
-      <button type="button" onClick={() => move(1)}>+ 1 h</button>
-      <button type="button" onClick={() => move(24)}>+ 1 day</button>
+    <div className="actions tl-moves">
+      <div role="group" aria-label="Move the timeline">
+        <button type="button" onClick={() => move(-24)}>− 1 day</button>
+        <button type="button" onClick={() => move(-1)}>− 1 h</button>
+        <button type="button" onClick={() => setCenter(Math.round(Date.now() / 60_000) * 60_000)}>Now</button>
+        <button type="button" onClick={() => move(1)}>+ 1 h</button>
+        <button type="button" onClick={() => move(24)}>+ 1 day</button>
+      </div>
+      <div role="group" aria-label="Hours shown">
+        {SPANS.map((hours) => <button key={hours} type="button" aria-pressed={span === hours} onClick={() => setSpan(hours)}>{hours} h</button>)}
+      </div>
     </div>
   );
   return (
