@@ -62,11 +62,12 @@ describe('dashboard: the Live jobs and scheduler page', { skip: skipWithoutChrom
 
     const now = Math.floor(Date.now() / 1000);
     const made = await asOperator(station.url, 'POST', '/v1/scheduler/jobstartstop', {
-      job_id: job.id, activation: { time_utc: now + 600 }, deactivation: { time_utc: now + 3000 }, description: 'Evening slot',
+      job_id: job.id, activation: { time_utc: now + 600 }, deactivation: { time_utc: now + 7800 }, description: 'Evening slot',
     });
     assert.equal(made.status, 200, JSON.stringify(made.body));
     const slot = page.locator('.agenda').getByRole('button', { name: /Evening slot/ });
     await slot.first().waitFor();
+    await page.evaluate('window.scrollTo(0, 0)');
     await screenshot(page, 'live');
     await slot.first().click();
     await page.getByRole('button', { name: 'Delete workflow' }).click();

@@ -19,11 +19,11 @@ describe('dashboard: the Timeline page', { skip: skipWithoutChromium }, () => {
     await station?.close();
   });
 
-  /** A live instance of a show of its own, starting `offsetS` seconds from now (UTC). */
-  async function liveInstance(title: string, offsetS: number, duration = 3600): Promise<{ event: string; start: string }> {
+  /** An instance (live unless `more` says otherwise) of a show of its own, starting `offsetS` seconds from now (UTC). */
+  async function instance(title: string, offsetS: number, duration = 3600, more: Record<string, string> = {}): Promise<{ event: string; start: string }> {
     const show = await asOperator(station.url, 'POST', '/shows', { title });
     const start = new Date(Date.now() + offsetS * 1000).toISOString().slice(0, 19);
-    const event = await asOperator(station.url, 'POST', '/events', { showId: show.body.id, type: 'live', start, duration, timezone: 'UTC' });
+    const event = await asOperator(station.url, 'POST', '/events', { showId: show.body.id, type: 'live', start, duration, timezone: 'UTC', ...more });
     assert.equal(event.status, 201, JSON.stringify(event.body));
     return { event: event.body.id, start };
   }
@@ -34,10 +34,14 @@ describe('dashboard: the Timeline page', { skip: skipWithoutChromium }, () => {
     return pushTone(reserved.body.url, { seconds: 60 });
   }
 
-  test('plan against reality: an instance on air in the planned and on-air lanes, a missed one as a gap, a late one "late by"', async () => {
-    const onTime = await liveInstance('Morning live', 3);
-    const late = await liveInstance('Late show', -40);
-    await liveInstance('Missed show', -20 * 60, 600);
+  test('plan against reality: an instance on air in the planned and on-air lanes, a missed one as a gap, a late one "late by", a live window, an automated broadcast', async () => {
+    const onTime = await instance('Morning live', 3);
+    const late = await instance('Late show', -40);
+    await instance('Missed show', -20 * 60, 600);
+    await instance('News bulletin', 20 * 60, 900, { type: 'prerecorded' });
+    const job = await asOperator(station.url, 'POST', '/v1/jobs', { static: true, name: 'Studio encoder' });
+    await instance('Evening live', 40 * 60, 1800, { liveJob: job.body.id });
+    assert.equal((await asOperator(station.url, 'POST', '/automation/sync')).status, 200);
     assert.equal((await asOperator(station.url, 'POST', '/channels', { name: 'studio2' })).status, 201);
 
     const dashboard = await openDashboard(browser, station.url, { timezoneId: BROWSER_ZONES[0]!, expected: BEFORE_KEY });
@@ -48,9 +52,11 @@ describe('dashboard: the Timeline page', { skip: skipWithoutChromium }, () => {
     const lane = (name: string) => page.getByRole('region', { name, exact: true });
     await lane('Planned').getByRole('button', { name: /^Morning live\. Morning live \(live\): planned/ }).waitFor();
 
+    await lane('Live windows').getByRole('button', { name: /^Window: Evening live\. Live window of Evening live, job \w+: opening planned \d\d:\d\d:\d\d \(pending\)/ }).waitFor();
+    await lane('Automation').getByRole('button', { name: /^News bulletin: waiting\. .*not on air yet$/ }).waitFor();
     const missed = lane('Gaps and late starts').getByRole('button', { name: /^gap: nothing on air for 10 min\. Missed show/ });
     await missed.waitFor();
-    assert.equal(await missed.evaluate((element) => getComputedStyle(element).backgroundColor), 'rgb(179, 38, 30)');
+    assert.equal(await page.evaluate('getComputedStyle(document.querySelector(".tl-gap")).backgroundColor'), 'rgb(179, 38, 30)');
     await missed.focus();
     await page.locator('.tl-details').filter({ hasText: /^Missed show: gap: nothing on air for 10 min, from \d\d:\d\d:\d\d to/ }).waitFor();
 
@@ -62,6 +68,9 @@ describe('dashboard: the Timeline page', { skip: skipWithoutChromium }, () => {
       const lateStart = lane('Gaps and late starts').getByRole('button', { name: /^late by 4\d s\. Late show: late by/ });
       await lateStart.waitFor();
       assert.equal(await lane('Gaps and late starts').getByRole('button', { name: /Morning live/ }).count(), 0, 'the instance on time is no gap');
+      await page.getByRole('button', { name: '2 h', exact: true }).click();
+      await page.getByRole('button', { name: '2 h', exact: true, pressed: true }).waitFor();
+      await lane('On air').getByText('main: Morning live', { exact: true }).waitFor();
       await screenshot(page, 'timeline');
     } finally {
       for (const source of sources) source.child.kill('SIGTERM');

@@ -51,19 +51,27 @@ export default function Live() {
   return (
     <Page title="Live jobs and scheduler">
       <Refusal error={error} />
-      <h2>Jobs</h2>
-      {data === undefined ? <Empty>Loading the jobs…</Empty> : data.jobs.length === 0 ? <Empty>No live jobs yet: create one below.</Empty> : (
-        <div className="cards">{data.jobs.map((job) => <JobCard key={job.id} job={job} changed={reload} />)}</div>
-      )}
-      <JobForm created={reload} />
-      <h2 id="calendar-title">Workflows</h2>
-      <div className="actions live-days" role="group" aria-label="Move the calendar">
-        <button type="button" onClick={() => moveDays(-DAYS)}>Previous week</button>
-        <button type="button" onClick={() => setFirstDay(DateTime.now().setZone(timezone).startOf('day').toMillis())}>From today</button>
-        <button type="button" onClick={() => moveDays(DAYS)}>Next week</button>
+      <div className="live-layout">
+        <section aria-labelledby="jobs-title">
+          <h2 id="jobs-title">Jobs</h2>
+          {data === undefined ? <Empty>Loading the jobs…</Empty> : data.jobs.length === 0 ? <Empty>No live jobs yet: create one below.</Empty> : (
+            <div className="jobs">{data.jobs.map((job) => <JobCard key={job.id} job={job} changed={reload} />)}</div>
+          )}
+        </section>
+        <section aria-labelledby="calendar-title">
+          <h2 id="calendar-title">Workflows</h2>
+          <div className="actions live-days" role="group" aria-label="Move the calendar">
+            <button type="button" onClick={() => moveDays(-DAYS)}>Previous week</button>
+            <button type="button" onClick={() => setFirstDay(DateTime.now().setZone(timezone).startOf('day').toMillis())}>From today</button>
+            <button type="button" onClick={() => moveDays(DAYS)}>Next week</button>
+          </div>
+          {data && <Agenda firstDay={firstDay} workflows={data.workflows} jobs={data.jobs} changed={reload} />}
+        </section>
       </div>
-      {data && <Agenda firstDay={firstDay} workflows={data.workflows} jobs={data.jobs} changed={reload} />}
-      {data && <WorkflowForm jobs={data.jobs.filter((job) => job.state !== 'cancelled')} created={reload} />}
+      <div className="live-forms">
+        <JobForm created={reload} />
+        {data && <WorkflowForm jobs={data.jobs.filter((job) => job.state !== 'cancelled')} created={reload} />}
+      </div>
     </Page>
   );
 }
@@ -163,7 +171,7 @@ function Agenda({ firstDay, workflows, jobs, changed }: { firstDay: number; work
   const chosen = workflows.find((w) => w.workflow_id === selected);
   return (
     <>
-      <div className="agenda" aria-labelledby="calendar-title">
+      <div className="agenda">
         <ol className="agenda-hours" aria-hidden="true">{[0, 3, 6, 9, 12, 15, 18, 21].map((hour) => <li key={hour}>{String(hour).padStart(2, '0')}:00</li>)}</ol>
         {days.map((day) => {
           const [start, end] = [day.toMillis(), day.plus({ days: 1 }).toMillis()];
@@ -177,6 +185,7 @@ function Agenda({ firstDay, workflows, jobs, changed }: { firstDay: number; work
                 {segments.map((segment) => (
                   <li key={segment.workflow.workflow_id} style={{ top: `${((segment.from - start) / (end - start)) * 100}%`, height: `${((segment.to - segment.from) / (end - start)) * 100}%` }}>
                     <button type="button" className={`workflow workflow-${segment.workflow.deactivation.state}`} aria-pressed={selected === segment.workflow.workflow_id}
+                      title={`${clock(segment.from, timezone)}–${clock(segment.to, timezone)} ${segment.workflow.description ?? ''} (${names.get(segment.workflow.job_id) ?? 'unknown job'}, ${stateWords(segment.workflow)})`}
                       onClick={() => setSelected(segment.workflow.workflow_id)}>
                       <strong>{clock(segment.from, timezone)}–{clock(segment.to, timezone)}</strong> {segment.workflow.description || names.get(segment.workflow.job_id) || segment.workflow.job_id}
                       {' '}<small>({names.get(segment.workflow.job_id) ?? 'unknown job'}, {stateWords(segment.workflow)})</small>

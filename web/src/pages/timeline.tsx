@@ -119,7 +119,7 @@ function lanes(data: TimelineData, now: number, zone: string): Lane[] {
     const step = (name: string, planned: WindowStep, fired: Fired | undefined) =>
       `${name} planned ${t(planned.at)}${fired?.fired_at ? `, done ${t(fired.fired_at)}` : ''} (${planned.state ?? 'no workflow'})`;
     return {
-      id: `window-${keyOf(w)}`, from: ms(w.activation.at), to: ms(w.deactivation.at), tone: 'window', label: `job ${w.job.slice(0, 8)}`,
+      id: `window-${keyOf(w)}`, from: ms(w.activation.at), to: ms(w.deactivation.at), tone: 'window', label: `Window: ${titleOf(w) ?? w.start}`,
       details: `Live window of ${titleOf(w) ?? w.start}, job ${w.job}: ${step('opening', w.activation, workflow?.activation)}; `
         + `${step('closing', w.deactivation, workflow?.deactivation)}${w.error ? `; refused: ${w.error}` : ''}`,
     };
@@ -177,22 +177,25 @@ function rows(blocks: Block[]): Array<Block & { row: number }> {
   });
 }
 
+/** Axis marks in the station's zone: every quarter, hour or two hours, so that their labels never crowd. */
 function ticks(from: number, to: number, zone: string): Array<{ at: number; label: string }> {
+  const step = to - from <= 2 * HOUR ? 15 : to - from <= 12 * HOUR ? 60 : 120;
   const result = [];
-  for (let at = DateTime.fromMillis(from, { zone }).startOf('hour'); at.toMillis() < to; at = at.plus({ hours: 1 })) {
-    if (at.toMillis() >= from) result.push({ at: at.toMillis(), label: at.hour === 0 ? at.toFormat('ccc d LLL') : at.toFormat('HH:mm') });
+  for (let at = DateTime.fromMillis(from, { zone }).startOf('hour'); at.toMillis() < to; at = at.plus({ minutes: 15 })) {
+    if (at.toMillis() >= from + (to - from) / 50 && (at.hour * 60 + at.minute) % step === 0) {
+      result.push({ at: at.toMillis(), label: at.hour === 0 && at.minute === 0 ? at.toFormat('ccc d LLL') : at.toFormat('HH:mm') });
+    }
   }
   return result;
 }
 
-/** The clock, read again every `every` ms: the now line and the gaps grow with it. */
-function useNow(every: number): number {
-  const [now, setNow] = useState(Date.now);
+/** Draws again every `every` ms, so that the now line and the gaps grow with the clock. */
+function useTick(every: number): void {
+  const [, setTick] = useState(0);
   useEffect(() => {
-    const timer = setInterval(() => setNow(Date.now()), every);
+    const timer = setInterval(() => setTick((n) => n + 1), every);
     return () => clearInterval(timer);
   }, [every]);
-  return now;
 }
 
 export default function Timeline() {
@@ -201,7 +204,8 @@ export default function Timeline() {
   const [span, setSpan] = useState(12);
   const [from, to] = [center - (span / 2) * HOUR, center + (span / 2) * HOUR];
   const { data, error } = useLive((signal) => load(from, to, signal), CHANGES, [from, to]);
-  const now = useNow(15_000);
+  useTick(15_000);
+  const now = Date.now();
   const move = (hours: number) => setCenter((c) => c + hours * HOUR);
   const actions = (
     <div className="actions tl-moves">
