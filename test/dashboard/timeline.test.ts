@@ -80,17 +80,19 @@ describe('dashboard: the Timeline page', { skip: skipWithoutChromium }, () => {
     await dashboard.context.close();
   });
 
-  test('at 390 px the timeline scrolls inside its box, the page does not, and the view moves by the hour', async () => {
+  test('at 390 px the timeline scrolls inside its box from the middle of the span, the page does not, and the view moves by the day', async () => {
     const dashboard = await openDashboard(browser, station.url, { timezoneId: BROWSER_ZONES[1]!, viewport: PHONE, expected: BEFORE_KEY });
     const { page } = dashboard;
     await page.goto('/ui/timeline');
     await dashboard.giveKey();
     await page.getByRole('region', { name: 'On air', exact: true }).waitFor();
-    const widths = await page.evaluate<{ page: number; box: number }>(`({
+    const widths = await page.evaluate<{ page: number; box: number; left: number }>(`({
       page: document.documentElement.scrollWidth - document.documentElement.clientWidth,
-      box: document.querySelector('.tl-scroll').scrollWidth - document.querySelector('.tl-scroll').clientWidth })`);
+      box: document.querySelector('.tl-scroll').scrollWidth - document.querySelector('.tl-scroll').clientWidth,
+      left: document.querySelector('.tl-scroll').scrollLeft })`);
     assert.equal(widths.page, 0, 'the page scrolls sideways');
     assert.ok(widths.box > 0, 'the timeline does not scroll inside its box');
+    assert.ok(Math.abs(widths.left - widths.box / 2) <= 1, `the box shows the middle of the span first: ${widths.left} of ${widths.box}`);
     const range = await page.locator('.tl-range').textContent();
     await page.getByRole('button', { name: '+ 1 day' }).click();
     await page.locator('.tl-range').filter({ hasNotText: range! }).waitFor();

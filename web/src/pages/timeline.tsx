@@ -1,5 +1,5 @@
 import { DateTime } from 'luxon';
-import { useEffect, useMemo, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import { ApiError, get, getAll, query } from '../api.ts';
 import { useLive } from '../live.ts';
 import type { ScheduleAnswer, Show } from '../programme.ts';
@@ -239,9 +239,15 @@ function Chart({ lanes: shown, from, to, now, zone }: { lanes: Lane[]; from: num
   const [selected, setSelected] = useState<Block>();
   const x = (at: number) => `${((Math.min(Math.max(at, from), to) - from) / (to - from)) * 100}%`;
   const hourTicks = useMemo(() => ticks(from, to, zone), [from, to, zone]);
+  const scroller = useRef<HTMLDivElement>(null);
+  // Where the axis is wider than the screen (a phone), the middle of the span is what shows first.
+  useEffect(() => {
+    const box = scroller.current;
+    if (box) box.scrollLeft = (box.scrollWidth - box.clientWidth) / 2;
+  }, [from, to]);
   return (
     <>
-      <div className="tl-scroll" role="region" aria-label="Timeline (scrolls sideways)" tabIndex={0}>
+      <div ref={scroller} className="tl-scroll" role="region" aria-label="Timeline (scrolls sideways)" tabIndex={0}>
         <div className="tl-track" style={{ minWidth: `${((to - from) / HOUR) * 70}px` }}>
           <div className="tl-axis" aria-hidden="true">
             {hourTicks.map((tick) => <span key={tick.at} style={{ left: x(tick.at) }}>{tick.label}</span>)}
