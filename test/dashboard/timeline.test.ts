@@ -5,6 +5,7 @@ import { testDatabases } from '../support/databases.ts';
 import { ffmpegChildren, freeUdpPort, pushTone, type Source } from '../gate/harness.ts';
 import { asOperator, BROWSER_ZONES, launch, openDashboard, PHONE, screenshot, skipWithoutChromium, startStation } from './browser.ts';
 
+const warsaw = (at: number) => new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Warsaw', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }).format(at);
 const BEFORE_KEY = [/^GET \/(sse|channels|automation\/(windows|broadcasts)|v1\/scheduler\/jobstartstop) 401$/];
 
 describe('dashboard: the Timeline page', { skip: skipWithoutChromium }, () => {
@@ -38,7 +39,7 @@ describe('dashboard: the Timeline page', { skip: skipWithoutChromium }, () => {
     const onTime = await instance('Morning live', 3);
     const late = await instance('Late show', -40);
     await instance('Missed show', -20 * 60, 600);
-    await instance('News bulletin', 20 * 60, 900, { type: 'prerecorded' });
+    const news = await instance('News bulletin', 20 * 60, 900, { type: 'prerecorded' });
     const job = await asOperator(station.url, 'POST', '/v1/jobs', { static: true, name: 'Studio encoder' });
     await instance('Evening live', 40 * 60, 1800, { liveJob: job.body.id });
     assert.equal((await asOperator(station.url, 'POST', '/automation/sync')).status, 200);
@@ -52,8 +53,16 @@ describe('dashboard: the Timeline page', { skip: skipWithoutChromium }, () => {
     const lane = (name: string) => page.getByRole('region', { name, exact: true });
     await lane('Planned').getByRole('button', { name: /^Morning live\. Morning live \(live\): planned/ }).waitFor();
 
-    await lane('Live windows').getByRole('button', { name: /^Window: Evening live\. Live window of Evening live, job \w+: opening planned \d\d:\d\d:\d\d \(pending\)/ }).waitFor();
-    await lane('Automation').getByRole('button', { name: /^News bulletin: waiting\. .*not on air yet$/ }).waitFor();
+    const planned = '\\d\\d:\\d\\d:\\d\\d';
+    await lane('Live windows').getByRole('button', {
+      name: new RegExp(`^Window: Evening live\\. Live window of Evening live, job \\w+ \\(opening pending, closing pending\\): opening planned ${planned}, not done; closing planned ${planned}, not done$`),
+    }).waitFor();
+    // In the station's zone (the browser's is New York), by the default leads: reserve 10 s before the start, the player 1 s.
+    const at = (offsetS: number) => warsaw(Date.parse(`${news.start}Z`) + offsetS * 1000);
+    await lane('Automation').getByRole('button', {
+      name: `News bulletin: waiting. Automated News bulletin, stream task waiting: reserve planned ${at(-10)}, not done; player planned ${at(-1)}; `
+        + `on air planned ${at(0)}, not done; end planned ${at(900)}, not done`, exact: true,
+    }).waitFor();
     const missed = lane('Gaps and late starts').getByRole('button', { name: /^gap: nothing on air for 10 min\. Missed show/ });
     await missed.waitFor();
     assert.equal(await page.evaluate('getComputedStyle(document.querySelector(".tl-gap")).backgroundColor'), 'rgb(179, 38, 30)');

@@ -13,7 +13,7 @@ interface Session {
 }
 interface WindowStep { at: string; state: string | null }
 interface LiveWindow extends InstanceRef { startsAt: string; endsAt: string; job: string; workflow: string | null; activation: WindowStep; deactivation: WindowStep; error: string | null }
-interface Broadcast extends InstanceRef { startsAt: string; task: string; status: string | null }
+interface Broadcast extends InstanceRef { startsAt: string; reserveAt: string; playerAt: string; task: string; status: string | null }
 interface Fired { state: string; fired_at?: string; error?: string }
 interface Workflow { workflow_id: string; activation: Fired; deactivation: Fired }
 interface Planned extends InstanceRef { title: string; type: string; startsAt: string; endsAt: string }
@@ -100,68 +100,88 @@ function uncovered(span: [number, number], covered: Array<[number, number]>): Ar
   return holes.filter(([from, to]) => to - from > TOLERANCE_MS);
 }
 
-function lanes(data: TimelineData, now: number, zone: string): Lane[] {
-  const t = (iso: string | null | undefined) => formatTime(iso, zone, false);
-  const byInstance = new Map(data.planned.map((p) => [keyOf(p), p]));
-  const titleOf = (ref: InstanceRef | null) => (ref ? byInstance.get(keyOf(ref))?.title : undefined);
-  const planned: Block[] = data.planned.map((p) => ({
-    id: `planned-${keyOf(p)}`, from: ms(p.startsAt), to: ms(p.endsAt), tone: 'planned', label: p.title,
-    details: `${p.title} (${p.type}): planned ${t(p.startsAt)} to ${t(p.endsAt)}`,
-  }));
-  if (data.reality === undefined) return [{ name: 'Planned', blocks: planned }];
-  const { windows, broadcasts, sessions, workflows } = data.reality;
-  const sessionsOf = new Map<string, Session[]>();
-  for (const s of sessions) if (s.instance) sessionsOf.set(keyOf(s.instance), [...(sessionsOf.get(keyOf(s.instance)) ?? []), s]);
-  const firstOnAir = (ref: InstanceRef) => sessionsOf.get(keyOf(ref))?.map((s) => s.publishedAt).filter((at) => at !== null).sort()[0];
+/** What every lane's blocks are read with: times in the station's zone, titles and sessions by instance. */
+interface Reading {
+  t(iso: string | null | undefined): string;
+  now: number;
+  instances: Map<string, Planned>;
+  sessionsOf: Map<string, Session[]>;
+}
 
-  const windowBlocks: Block[] = windows.map((w) => {
-    const workflow = w.workflow ? workflows[w.workflow] : undefined;
-    const step = (name: string, planned: WindowStep, fired: Fired | undefined) =>
-      `${name} planned ${t(planned.at)}${fired?.fired_at ? `, done ${t(fired.fired_at)}` : ''} (${planned.state ?? 'no workflow'})`;
-    return {
-      id: `window-${keyOf(w)}`, from: ms(w.activation.at), to: ms(w.deactivation.at), tone: 'window', label: `Window: ${titleOf(w) ?? w.start}`,
-      details: `Live window of ${titleOf(w) ?? w.start}, job ${w.job}: ${step('opening', w.activation, workflow?.activation)}; `
-        + `${step('closing', w.deactivation, workflow?.deactivation)}${w.error ? `; refused: ${w.error}` : ''}`,
-    };
-  });
-  const automation: Block[] = broadcasts.flatMap((b) => {
-    const instance = byInstance.get(keyOf(b));
-    if (instance === undefined) return [];
-    const onAir = firstOnAir(b);
-    return [{
-      id: `automation-${keyOf(b)}`, from: ms(b.startsAt), to: ms(instance.endsAt), tone: 'automation' as const, label: `${instance.title}: ${b.status ?? 'no task'}`,
-      details: `Automated ${instance.title}: stream task ${b.status ?? 'not there'}; on air planned ${t(b.startsAt)}, ${onAir ? `actually ${t(onAir)}` : 'not on air yet'}`,
-    }];
-  });
-  const air: Block[] = sessions.map((s) => {
-    const title = titleOf(s.instance) ?? s.metadata.title ?? 'no instance';
-    return {
-      id: `air-${s.id}`, from: ms(s.publishedAt ?? s.reservedAt), to: s.endedAt ? ms(s.endedAt) : now, tone: s.publishedAt ? 'air' : 'reserved',
-      label: `${s.channel}: ${title}`,
-      details: `${s.channel}: ${title}; reserved ${t(s.reservedAt)}, on air ${s.publishedAt ? t(s.publishedAt) : 'never'}, `
-        + `${s.endedAt ? `ended ${t(s.endedAt)}${s.reason ? ` (${s.reason})` : ''}` : 'still on'}`,
-    };
-  });
+const titleOf = (r: Reading, ref: InstanceRef | null) => (ref ? r.instances.get(keyOf(ref))?.title : undefined);
+
+function lanes(data: TimelineData, now: number, zone: string): Lane[] {
+  const sessionsOf = new Map<string, Session[]>();
+  const oldestFirst = [...data.reality?.sessions ?? []].sort((a, b) => a.reservedAt.localeCompare(b.reservedAt));
+  for (const s of oldestFirst) if (s.instance) sessionsOf.set(keyOf(s.instance), [...(sessionsOf.get(keyOf(s.instance)) ?? []), s]);
+  const r: Reading = { t: (iso) => formatTime(iso, zone, false), now, instances: new Map(data.planned.map((p) => [keyOf(p), p])), sessionsOf };
+  const planned: Lane = { name: 'Planned', blocks: data.planned.map((p) => plannedBlock(r, p)) };
+  if (data.reality === undefined) return [planned];
+  const { windows, broadcasts, sessions, workflows } = data.reality;
   return [
-    { name: 'Planned', blocks: planned },
-    { name: 'Live windows', blocks: windowBlocks },
-    { name: 'Automation', blocks: automation },
-    { name: 'On air', blocks: air },
-    { name: 'Gaps and late starts', blocks: data.planned.flatMap((p) => misses(p, sessionsOf.get(keyOf(p)) ?? [], now, t)) },
+    planned,
+    { name: 'Live windows', blocks: windows.map((w) => windowBlock(r, w, w.workflow ? workflows[w.workflow] : undefined)) },
+    { name: 'Automation', blocks: broadcasts.flatMap((b) => automationBlock(r, b)) },
+    { name: 'On air', blocks: sessions.map((s) => airBlock(r, s)) },
+    { name: 'Gaps and late starts', blocks: data.planned.flatMap((p) => misses(r, p)) },
   ];
 }
 
+function plannedBlock(r: Reading, p: Planned): Block {
+  return {
+    id: `planned-${keyOf(p)}`, from: ms(p.startsAt), to: ms(p.endsAt), tone: 'planned', label: p.title,
+    details: `${p.title} (${p.type}): planned ${r.t(p.startsAt)} to ${r.t(p.endsAt)}`,
+  };
+}
+
+/** A step's planned time, and when it was done if it was. */
+const step = (r: Reading, name: string, planned: string, done: string | null | undefined) =>
+  `${name} planned ${r.t(planned)}${done ? `, done ${r.t(done)}` : ', not done'}`;
+
+function windowBlock(r: Reading, w: LiveWindow, workflow: Workflow | undefined): Block {
+  const title = titleOf(r, w) ?? w.start;
+  return {
+    id: `window-${keyOf(w)}`, from: ms(w.activation.at), to: ms(w.deactivation.at), tone: 'window', label: `Window: ${title}`,
+    details: `Live window of ${title}, job ${w.job} (${w.workflow ? `opening ${w.activation.state}, closing ${w.deactivation.state}` : 'no workflow'}): `
+      + `${step(r, 'opening', w.activation.at, workflow?.activation.fired_at)}; ${step(r, 'closing', w.deactivation.at, workflow?.deactivation.fired_at)}`
+      + `${w.error ? `; refused: ${w.error}` : ''}`,
+  };
+}
+
+/** An automated broadcast: its task, and each timed step planned against what the gate's session of it recorded. */
+function automationBlock(r: Reading, b: Broadcast): Block[] {
+  const instance = r.instances.get(keyOf(b));
+  if (instance === undefined) return [];
+  const session = r.sessionsOf.get(keyOf(b))?.[0];
+  return [{
+    id: `automation-${keyOf(b)}`, from: ms(b.reserveAt), to: ms(instance.endsAt), tone: 'automation', label: `${instance.title}: ${b.status ?? 'no task'}`,
+    details: `Automated ${instance.title}, stream task ${b.status ?? 'not there'}: ${step(r, 'reserve', b.reserveAt, session?.reservedAt)}; `
+      + `player planned ${r.t(b.playerAt)}; ${step(r, 'on air', b.startsAt, session?.publishedAt)}; ${step(r, 'end', instance.endsAt, session?.endedAt)}`,
+  }];
+}
+
+function airBlock(r: Reading, s: Session): Block {
+  const title = titleOf(r, s.instance) ?? s.metadata.title ?? 'no instance';
+  return {
+    id: `air-${s.id}`, from: ms(s.publishedAt ?? s.reservedAt), to: s.endedAt ? ms(s.endedAt) : r.now, tone: s.publishedAt ? 'air' : 'reserved',
+    label: `${s.channel}: ${title}`,
+    details: `${s.channel}: ${title}; reserved ${r.t(s.reservedAt)}, on air ${s.publishedAt ? r.t(s.publishedAt) : 'never'}, `
+      + `${s.endedAt ? `ended ${r.t(s.endedAt)}${s.reason ? ` (${s.reason})` : ''}` : 'still on'}`,
+  };
+}
+
 /** Planned time of an instance with nothing of it on air: a late start when it came on air afterwards, else a gap. */
-function misses(p: Planned, sessions: Session[], now: number, t: (iso: string) => string): Block[] {
-  const span: [number, number] = [ms(p.startsAt), Math.min(ms(p.endsAt), now)];
+function misses(r: Reading, p: Planned): Block[] {
+  const span: [number, number] = [ms(p.startsAt), Math.min(ms(p.endsAt), r.now)];
   if (span[1] <= span[0]) return [];
-  const covered = sessions.filter((s) => s.publishedAt !== null).map((s): [number, number] => [ms(s.publishedAt!), s.endedAt ? ms(s.endedAt) : now]);
+  const covered = (r.sessionsOf.get(keyOf(p)) ?? []).filter((s) => s.publishedAt !== null)
+    .map((s): [number, number] => [ms(s.publishedAt!), s.endedAt ? ms(s.endedAt) : r.now]);
   return uncovered(span, covered).map(([from, to]) => {
     const late = from === span[0] && covered.some(([start]) => start >= to);
     const words = late ? `late by ${inWords(to - from)}` : `gap: nothing on air for ${inWords(to - from)}`;
     return {
       id: `${late ? 'late' : 'gap'}-${keyOf(p)}-${from}`, from, to, tone: late ? 'late' : 'gap', label: words,
-      details: `${p.title}: ${words}, from ${t(new Date(from).toISOString())} to ${t(new Date(to).toISOString())}`,
+      details: `${p.title}: ${words}, from ${r.t(new Date(from).toISOString())} to ${r.t(new Date(to).toISOString())}`,
     };
   });
 }
