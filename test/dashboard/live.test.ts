@@ -22,7 +22,7 @@ describe('dashboard: the Live jobs and scheduler page', { skip: skipWithoutChrom
   /** The API's message shown by the labelled field. */
   const fieldError = (page: Page, label: string) => page.locator('.field', { has: page.getByLabel(label, { exact: true }) }).locator('.field-error');
 
-  test('a job created from the page shows its ingest with copy buttons, opens, goes on air and closes live; a workflow made over the API is on the calendar', async () => {
+  test('a job created from the page shows its ingest with copy buttons, opens, goes on air and closes live, gets a new key; a workflow made over the API is on the calendar, deleted from it', async () => {
     const dashboard = await openDashboard(browser, station.url, { timezoneId: BROWSER_ZONES[0]!, expected: [BEFORE_KEY, /^POST \/v1\/jobs 400$/] });
     const { page, context } = dashboard;
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: station.url });
@@ -59,6 +59,10 @@ describe('dashboard: the Live jobs and scheduler page', { skip: skipWithoutChrom
       source.child.kill('SIGTERM');
       await source.exited;
     }
+    await card.getByRole('button', { name: 'Rotate stream key' }).click();
+    await card.getByText(job.ingest.stream_key, { exact: true }).waitFor({ state: 'detached' });
+    const rotated = (await asOperator(station.url, 'GET', `/v1/jobs/${job.id}`)).body.ingest.stream_key;
+    await card.getByText(rotated, { exact: true }).waitFor();
 
     const now = Math.floor(Date.now() / 1000);
     const made = await asOperator(station.url, 'POST', '/v1/scheduler/jobstartstop', {
@@ -77,7 +81,7 @@ describe('dashboard: the Live jobs and scheduler page', { skip: skipWithoutChrom
     await context.close();
   });
 
-  test('at 390 px: no sideways scroll, the calendar is a list of days, and a workflow without times shows the API\'s message by the field', async () => {
+  test('at 390 px: no sideways scroll, the calendar is a list of days; a workflow without times shows the API\'s message by the field, one with times lands at the station\'s hour; cancelling the job', async () => {
     const job = await asOperator(station.url, 'POST', '/v1/jobs', { static: true, name: 'Phone job' });
     const dashboard = await openDashboard(browser, station.url, { timezoneId: BROWSER_ZONES[1]!, viewport: PHONE, expected: [BEFORE_KEY, /^POST \/v1\/scheduler\/jobstartstop 400$/] });
     const { page } = dashboard;
@@ -86,11 +90,29 @@ describe('dashboard: the Live jobs and scheduler page', { skip: skipWithoutChrom
     await page.getByRole('article', { name: /Phone job/ }).waitFor();
     const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
     assert.equal(overflow, 0, 'the page scrolls sideways');
-    const [today, tomorrow] = await page.locator('.agenda-day').evaluateAll((days) => days.slice(0, 2).map((day) => day.getBoundingClientRect().top));
-    assert.ok(tomorrow! > today!, 'the days stand side by side on a phone');
+    const [first, second] = await page.locator('.agenda-day').evaluateAll((days) => days.slice(0, 2).map((day) => day.getBoundingClientRect().top));
+    assert.ok(second! > first!, 'the days stand side by side on a phone, not one under another');
     await page.getByLabel('Job', { exact: true }).selectOption(job.body.id);
     await page.getByRole('button', { name: 'Schedule' }).click();
     await fieldError(page, 'Opens (Europe/Warsaw)').filter({ hasText: /^body\.activation\.time_utc/ }).waitFor();
+
+    // Tomorrow 20:00 to 22:00 on the station's clock, whatever the browser's zone.
+    const tomorrow = new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Warsaw' }).format(Date.now() + 86_400_000);
+    await page.getByLabel('Opens (Europe/Warsaw)').fill(`${tomorrow}T20:00:00`);
+    await page.getByLabel('Closes (Europe/Warsaw)').fill(`${tomorrow}T22:00:00`);
+    await page.getByLabel('Description').fill('Phone slot');
+    await page.getByRole('button', { name: 'Schedule' }).click();
+    const slot = page.locator('.agenda').getByRole('button', { name: /^20:00–22:00 Phone slot/ });
+    await slot.waitFor();
+    const [workflow] = (await asOperator(station.url, 'GET', `/v1/scheduler/jobstartstop?job_id=${job.body.id}`)).body.workflows;
+    assert.equal(new Date(workflow.activation.time_utc * 1000).toLocaleString('sv', { timeZone: 'Europe/Warsaw' }), `${tomorrow} 20:00:00`);
+
+    // Cancelling the job cancels its workflows: the slot leaves the calendar.
+    const card = page.getByRole('article', { name: /Phone job/ });
+    await card.getByRole('button', { name: 'Cancel job…' }).click();
+    await card.getByRole('button', { name: 'Cancel the job for good' }).click();
+    await card.and(page.locator('[data-state="cancelled"]')).waitFor();
+    await slot.waitFor({ state: 'detached' });
     assert.deepEqual(dashboard.problems, []);
     await dashboard.context.close();
   });
