@@ -38,8 +38,9 @@ async function load(from: number, to: number, signal: AbortSignal): Promise<Live
     allPages<Job>('/v1/jobs', 'jobs', signal),
     allPages<Workflow>(`/v1/scheduler/jobstartstop${window}`, 'workflows', signal),
   ]);
-  // A workflow cancelled before it opened anything never happens: the calendar leaves it out.
-  return { jobs, workflows: workflows.filter((w) => w.activation.state !== 'cancelled') };
+  // Cancelled jobs stay readable, after the others; a workflow cancelled before it opened anything never happens.
+  const cancelled = (job: Job) => (job.state === 'cancelled' ? 1 : 0);
+  return { jobs: jobs.sort((a, b) => cancelled(a) - cancelled(b)), workflows: workflows.filter((w) => w.activation.state !== 'cancelled') };
 }
 
 export default function Live() {
