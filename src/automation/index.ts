@@ -25,7 +25,8 @@ export interface AutomationDeps extends Core {
 }
 
 export interface AutomationService {
-  broadcasts(): Promise<Array<Omit<Broadcast, 'claimedAt' | 'taskCreated'> & { status: Status | null }>>;
+  /** Each with its task's status and the planned times of its timed steps (reserving the channel, starting the player). */
+  broadcasts(): Promise<Array<Omit<Broadcast, 'claimedAt' | 'taskCreated'> & { status: Status | null; reserveAt: number; playerAt: number }>>;
   /** The live instances' windows and their workflows. */
   windows(): Promise<WindowView[]>;
   sync(): Promise<SyncReport>;
@@ -54,7 +55,9 @@ export function createAutomation(deps: AutomationDeps) {
     async broadcasts() {
       const held = await store.all();
       const statuses = await deps.tasks.statuses(held.map((b) => b.task));
-      return held.map(({ claimedAt: _, taskCreated: __, ...b }) => ({ ...b, status: statuses.get(b.task) ?? null }));
+      return held.map(({ claimedAt: _, taskCreated: __, ...b }) => ({
+        ...b, status: statuses.get(b.task) ?? null, reserveAt: b.startsAt - settings.reserveLeadMs, playerAt: b.startsAt - settings.streamLeadMs,
+      }));
     },
     windows: () => windows.views(),
     sync: () => synchronizer.request(),

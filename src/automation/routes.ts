@@ -10,6 +10,8 @@ const BroadcastView = Type.Object({
   startsAt: Type.String({ format: 'date-time', description: 'The instance start, ISO 8601 (UTC)' }),
   task: Type.String({ format: 'uuid', description: 'The stream task' }),
   status: Type.Union([Type.String(), Type.Null()], { description: 'The task status; null while the task does not exist (being created, or cleaned)' }),
+  reserveAt: Type.String({ format: 'date-time', description: 'When the task plans to reserve the channel: ONAIR_AUTOMATION_RESERVE_LEAD before the start, ISO 8601 (UTC)' }),
+  playerAt: Type.String({ format: 'date-time', description: 'When the task plans to start its player: ONAIR_AUTOMATION_STREAM_LEAD before the start, ISO 8601 (UTC)' }),
 }, { $id: 'AutomatedBroadcast' });
 
 const WindowTask = (what: string) => Type.Object({
@@ -51,7 +53,7 @@ export function registerAutomationRoutes(app: App, automation: AutomationService
       response: { 200: Type.Object({ broadcasts: Type.Array(BroadcastView) }) },
     },
   }, async () => ({
-    broadcasts: (await automation.broadcasts()).map((b) => ({ ...b, startsAt: iso(b.startsAt) })),
+    broadcasts: (await automation.broadcasts()).map((b) => ({ ...b, startsAt: iso(b.startsAt), reserveAt: iso(b.reserveAt), playerAt: iso(b.playerAt) })),
   }));
 
   app.get('/automation/windows', {

@@ -34,7 +34,7 @@ async function streamTasks(server: Running) {
 }
 
 const broadcasts = async (server: Running) => (await server.request('GET', '/automation/broadcasts')).body.broadcasts as
-  Array<{ event: string; start: string; startsAt: string; task: string; status: string }>;
+  Array<{ event: string; start: string; startsAt: string; task: string; status: string; reserveAt: string; playerAt: string }>;
 
 test('broadcast keys: a key is its event, local start and moment together', () => {
   const keys = new BroadcastKeys();
@@ -81,6 +81,9 @@ for (const database of testDatabases) {
       assert.equal((await streamTasks(server)).length, 2);
       const listed = await broadcasts(server);
       assert.deepEqual(listed.map((b) => b.startsAt).sort(), ['2027-03-27T19:00:00.000Z', '2027-03-27T21:30:00.000Z']);
+      // The timed steps' planned times, by the default leads: the channel reserved 10 s before the start, the player 1 s.
+      assert.deepEqual(listed.map((b) => [b.reserveAt, b.playerAt]).sort(), [
+        ['2027-03-27T18:59:50.000Z', '2027-03-27T18:59:59.000Z'], ['2027-03-27T21:29:50.000Z', '2027-03-27T21:29:59.000Z']]);
       assert.ok(listed.every((b) => b.status === 'waiting' || b.status === 'queued'), JSON.stringify(listed));
     });
 

@@ -41,6 +41,9 @@ export async function refusal(response: Response): Promise<ApiError> {
   const body = (await response.json().catch(() => ({}))) as ErrorBody;
   const fields: Record<string, string> = {};
   for (const { field, message } of body.errors ?? []) fields[field.replace(/^(body|querystring|params)\./, '')] = message;
+  // Seed 001's {error} names its field first: "body.activation.time_utc: 100 is not in the future".
+  const named = body.error?.match(/^(?:body|querystring|params)\.([\w.]+?)(?::|\s)/);
+  if (named) fields[named[1]!] = body.error!;
   const message = body.detail ?? body.error ?? body.errorMessage ?? body.message ?? `${response.status} ${response.statusText}`;
   return new ApiError(response.status, message, fields);
 }
