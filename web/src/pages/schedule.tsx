@@ -7,7 +7,7 @@ import { getAll, query } from '../api.ts';
 import { useLive } from '../live.ts';
 import type { Instance, ProgrammeEvent, Show } from '../programme.ts';
 import { describeRule, parseRule } from '../recurrence.ts';
-import { CopyButton, Empty, formatTime, Page, Refusal, useStation } from '../ui.tsx';
+import { CopyButton, Empty, Page, Refusal, useStation } from '../ui.tsx';
 import { EventEditor, ShowForm } from './schedule-form.tsx';
 import './schedule.css';
 
@@ -51,6 +51,7 @@ export default function Schedule() {
   const { data, error, reload } = useLive((signal) => load(range, signal), ['programme-changed'], [range?.start, range?.end]);
   const titles = useMemo(() => Object.fromEntries((data?.shows ?? []).map((show) => [show.id, show.title])), [data?.shows]);
   const events = useMemo(() => calendarEvents(data, titles), [data, titles]);
+  const span = useMemo(() => spanFormat(timezone), [timezone]);
 
   const datesSet = (arg: DatesSetArg) => {
     const next = { start: arg.start.toISOString(), end: arg.end.toISOString() };
@@ -90,7 +91,7 @@ export default function Schedule() {
             events={events}
             datesSet={datesSet}
             eventClick={select}
-            eventDidMount={(arg) => describeEvent(arg, timezone)}
+            eventDidMount={(arg) => describeEvent(arg, span)}
           />
         </div>
         <aside className="schedule-side" aria-label="Shows and events">
@@ -113,10 +114,14 @@ export default function Schedule() {
   );
 }
 
+/** "Sunday 28 March, 03:30–04:30" in a zone; one formatter for every entry (making one costs more than using it). */
+const spanFormat = (zone: string) =>
+  new Intl.DateTimeFormat('en-GB', { timeZone: zone, weekday: 'long', day: 'numeric', month: 'long', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+
 /** A calendar entry is a button named by what and when, for keyboards and screen readers. */
-function describeEvent({ el, event }: EventMountArg, zone: string): void {
+function describeEvent({ el, event }: EventMountArg, span: Intl.DateTimeFormat): void {
   el.setAttribute('role', 'button');
-  el.setAttribute('aria-label', `${event.title}, ${formatTime(event.startStr, zone)} to ${formatTime(event.endStr, zone, false)}: edit`);
+  el.setAttribute('aria-label', `${event.title}, ${span.formatRange(event.start!, event.end!)}: edit`);
 }
 
 function EventList({ programme, titles, onEdit }: { programme: Programme | undefined; titles: Record<string, string>; onEdit(event: ProgrammeEvent): void }) {
