@@ -29,6 +29,17 @@ async function timeOn(page: Page, date: string, title: string): Promise<string> 
 const messageBy = (page: Page, label: string) =>
   page.locator('.field', { has: page.getByLabel(label, { exact: true }) }).getByRole('alert');
 
+/** The screenshot: the week of the change at 1440 px, its warnings beside it, and more shows on air (added live). */
+async function figure(page: Page, url: string): Promise<void> {
+  const [breakfast, jazz] = await Promise.all(['Breakfast', 'Evening jazz'].map((title) => asOperator(url, 'POST', '/shows', { title })));
+  const weekly = { timezone: 'Europe/Warsaw', duration: 7200 };
+  await asOperator(url, 'POST', '/events', { ...weekly, showId: breakfast!.body.id, type: 'prerecorded', start: '2027-03-01T07:00', recurrence: { rule: 'FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR' } });
+  await asOperator(url, 'POST', '/events', { ...weekly, showId: jazz!.body.id, type: 'live', start: '2027-03-05T20:00', recurrence: { rule: 'FREQ=WEEKLY' } });
+  await page.locator('.fc-event', { hasText: 'Evening jazz' }).waitFor();
+  await page.getByLabel('Go to date').blur();
+  await screenshot(page, 'schedule');
+}
+
 describe('dashboard: the Schedule page', { skip: skipWithoutChromium }, () => {
   let browser: Browser;
   let station: Awaited<ReturnType<typeof startStation>>;
@@ -82,6 +93,7 @@ describe('dashboard: the Schedule page', { skip: skipWithoutChromium }, () => {
       assert.equal(await page.locator('.fc-event', { hasText: title }).count(), 1, 'one instance a week, on Sunday');
       await showWeek(page, '2027-03-28');
       assert.equal(await timeOn(page, '2027-03-28', title), '03:30 - 04:30');
+      if (n === 0) await figure(page, station.url);
       await showWeek(page, '2027-04-04');
       assert.equal(await timeOn(page, '2027-04-04', title), '02:30 - 03:30');
 
@@ -96,23 +108,27 @@ describe('dashboard: the Schedule page', { skip: skipWithoutChromium }, () => {
       await page.getByRole('button', { name: 'Skip this instance' }).click();
       await entries(page, '2027-04-04', title).waitFor({ state: 'detached' });
       await page.getByText('2027-04-04 02:30').waitFor();
-      if (n === 0) {
-        await showWeek(page, '2027-03-28');
-        await entries(page, '2027-03-28', title).waitFor();
-        await screenshot(page, 'schedule');
-      }
+      await entries(page, '2027-04-01', title).click();
+      await page.getByRole('button', { name: 'Delete…' }).click();
+      await page.getByRole('button', { name: 'Delete event' }).click();
+      await entries(page, '2027-04-01', title).waitFor({ state: 'detached' });
+      await page.getByRole('heading', { name: 'New event' }).waitFor();
       assert.deepEqual(dashboard.problems, []);
       await dashboard.context.close();
     });
   }
 
-  test('at 390 px: the day view and the forms fit the screen, no sideways scroll', async () => {
+  test('at 390 px: the day view and the forms fit the screen, no sideways scroll; a broadcast chosen brings its form into view', async () => {
     const dashboard = await openDashboard(browser, station.url, { timezoneId: BROWSER_ZONES[1]!, viewport: PHONE, expected: [BEFORE_KEY] });
     const { page } = dashboard;
     await page.goto('/ui/schedule');
     await page.getByLabel('Go to date').fill('2027-03-28');
-    await page.locator('.fc-timeGridDay-view .fc-event').first().waitFor();
-    await page.getByRole('button', { name: 'Create event' }).scrollIntoViewIfNeeded();
+    // Choosing a broadcast brings its event's form into view, focused, below the calendar.
+    await page.locator('.fc-timeGridDay-view .fc-event').first().click();
+    const heading = page.getByRole('heading', { name: 'Edit event' });
+    await heading.and(page.locator(':focus')).waitFor();
+    const box = await heading.boundingBox();
+    assert.ok(box !== null && box.y >= 0 && box.y + box.height <= PHONE.height, `the form's heading is at ${JSON.stringify(box)}`);
     const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
     assert.equal(overflow, 0, 'the page scrolls sideways');
     const form = await page.locator('form.event-form').boundingBox();

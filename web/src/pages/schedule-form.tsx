@@ -1,4 +1,4 @@
-import { useEffect, useState, type FormEvent } from 'react';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { api, ApiError, getAll, query } from '../api.ts';
 import { dstWarnings } from '../dst.ts';
 import type { Instance, ProgrammeEvent, Show } from '../programme.ts';
@@ -6,7 +6,7 @@ import { buildRule, describeRule, NO_RULE, parseRule, WEEKDAYS, type Frequency, 
 import { Field, FormRefusal, Time, useAction, useStation } from '../ui.tsx';
 import type { Selection } from './schedule.tsx';
 
-const TYPES = [{ type: 'live', name: 'Live (a source through the gate)' }, { type: 'replay', name: 'Replay' }, { type: 'prerecorded', name: 'Prerecorded (a file played out)' }];
+const TYPES = [{ type: 'live', name: 'Live' }, { type: 'replay', name: 'Replay' }, { type: 'prerecorded', name: 'Prerecorded' }];
 const FREQUENCIES: Array<{ value: Frequency; name: string; unit?: string }> = [
   { value: 'none', name: 'Does not repeat' }, { value: 'DAILY', name: 'Daily', unit: 'days' }, { value: 'WEEKLY', name: 'Weekly', unit: 'weeks' },
   { value: 'MONTHLY', name: 'Monthly', unit: 'months' }, { value: 'custom', name: 'Custom rule (RRULE)' },
@@ -53,8 +53,10 @@ async function warningsOf(event: ProgrammeEvent): Promise<string[]> {
 }
 
 /** Creates an event, or changes and deletes the one selected; after a save, says which of its starts DST moves. */
-export function EventEditor({ selection, shows, pickedShow, onSaved, onClosed }: {
+export function EventEditor({ selection, shows, pickedShow, shown, onSaved, onClosed }: {
   selection: Selection;
+  /** Chosen now (not at the page's load): take the focus, and come into view on a small screen. */
+  shown: boolean;
   shows: Show[];
   pickedShow: string | undefined;
   onSaved(event: ProgrammeEvent, warnings: string[]): void;
@@ -67,6 +69,13 @@ export function EventEditor({ selection, shows, pickedShow, onSaved, onClosed }:
   const action = useAction();
   const set = (change: Partial<Draft>) => setDraft((current) => ({ ...current, ...change }));
   useEffect(() => { if (pickedShow !== undefined) set({ showId: pickedShow }); }, [pickedShow]);
+  const heading = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    if (!shown) return;
+    heading.current?.focus({ preventScroll: true });
+    // From the warnings above the form (if any) down, as far as the screen shows.
+    heading.current?.closest('aside')?.scrollIntoView({ block: 'nearest' });
+  }, [shown]);
 
   const saved = async (change: () => Promise<ProgrammeEvent>) => {
     const result = await action.run(change);
@@ -86,10 +95,10 @@ export function EventEditor({ selection, shows, pickedShow, onSaved, onClosed }:
 
   return (
     <form className="stack card event-form" onSubmit={submit} noValidate aria-labelledby="event-form-title">
-      <h2 id="event-form-title">{event ? 'Edit event' : 'New event'}</h2>
+      <h2 id="event-form-title" ref={heading} tabIndex={-1}>{event ? 'Edit event' : 'New event'}</h2>
       {event && instance && (
         <p className="instance">
-          Instance of <Time value={instance.startsAt} />
+          This broadcast: <Time value={instance.startsAt} />
           {event.recurrence && <button type="button" className="small" onClick={() => skip(event, instance)} disabled={action.busy}>Skip this instance</button>}
         </p>
       )}

@@ -83,6 +83,7 @@ export default function Schedule() {
             firstDay={1}
             locale="en-GB"
             allDaySlot={false}
+            slotEventOverlap={false}
             slotDuration="01:00:00"
             slotLabelFormat={HOUR}
             eventTimeFormat={HOUR}
@@ -98,7 +99,7 @@ export default function Schedule() {
           <div className="dst-warnings" role="status">
             {warnings.length > 0 && <ul className="notice">{warnings.map((warning) => <li key={warning}>{warning}</li>)}</ul>}
           </div>
-          <EventEditor key={edition} selection={selection} shows={data?.shows ?? []} pickedShow={pickedShow}
+          <EventEditor key={edition} selection={selection} shown={edition > 0} shows={data?.shows ?? []} pickedShow={pickedShow}
             onSaved={(saved, found) => {
               // A new event: show the week of its first instance.
               if (selection.event === undefined) goTo(saved.start.slice(0, 10));
