@@ -74,13 +74,22 @@ describe('dashboard: the Schedule page', { skip: skipWithoutChromium }, () => {
       await page.getByLabel('Duration (minutes)').fill('0');
       await page.getByLabel('Repeats').selectOption('WEEKLY');
       await page.getByLabel('Sun', { exact: true }).check();
-      await page.getByText('Every week on Sunday at 02:30', { exact: true }).waitFor();
-      await page.getByText('RRULE:FREQ=WEEKLY;BYDAY=SU', { exact: true }).waitFor();
+      await page.getByLabel('After').check();
+      await page.getByText('Every week on Sunday at 02:30, 10 times', { exact: true }).waitFor();
+      await page.getByText('RRULE:FREQ=WEEKLY;BYDAY=SU;COUNT=10', { exact: true }).waitFor();
+      await page.getByLabel('Never').check();
       await page.getByRole('button', { name: 'Create event' }).click();
       assert.equal(await messageBy(page, 'Duration (minutes)').textContent(), 'must be >= 1');
       assert.equal(await page.getByLabel('Duration (minutes)').getAttribute('aria-invalid'), 'true');
 
       await page.getByLabel('Duration (minutes)').fill('60');
+      await page.getByLabel('Repeats').selectOption('custom');
+      await page.getByLabel('RRULE').fill('FREQ=WEEKL');
+      await page.getByRole('button', { name: 'Create event' }).click();
+      assert.match(await messageBy(page, 'RRULE').textContent() ?? '', /^FREQ "WEEKL" must be one of/);
+      await page.getByLabel('Repeats').selectOption('WEEKLY');
+      await page.getByLabel('Sun', { exact: true }).check();
+      await page.getByText('Every week on Sunday at 02:30', { exact: true }).waitFor();
       await page.getByRole('button', { name: 'Create event' }).click();
       const warnings = page.getByRole('status').filter({ hasText: 'does not exist' });
       await warnings.waitFor();
@@ -123,8 +132,10 @@ describe('dashboard: the Schedule page', { skip: skipWithoutChromium }, () => {
     const { page } = dashboard;
     await page.goto('/ui/schedule');
     await page.getByLabel('Go to date').fill('2027-03-28');
-    // Choosing a broadcast brings its event's form into view, focused, below the calendar.
-    await page.locator('.fc-timeGridDay-view .fc-event').first().click();
+    // Choosing a broadcast (by keyboard) brings its event's form into view, focused, below the calendar.
+    const entry = page.getByRole('button', { name: /^Night owls 0 · live, Sunday 28 March, 03:30–04:30/ });
+    await entry.focus();
+    await page.keyboard.press('Enter');
     const heading = page.getByRole('heading', { name: 'Edit event' });
     await heading.and(page.locator(':focus')).waitFor();
     const box = await heading.boundingBox();

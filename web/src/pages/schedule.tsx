@@ -1,4 +1,5 @@
 import { useMemo, useRef, useState } from 'react';
+import { DateTime } from 'luxon';
 import FullCalendar from '@fullcalendar/react';
 import timeGridPlugin from '@fullcalendar/timegrid';
 import luxonPlugin from '@fullcalendar/luxon3';
@@ -42,6 +43,7 @@ function calendarEvents(programme: Programme | undefined, titles: Record<string,
 export default function Schedule() {
   const { timezone } = useStation();
   const [range, setRange] = useState<Range>();
+  const [shownDate, setShownDate] = useState('');
   const [selection, setSelection] = useState<Selection>({});
   const [pickedShow, setPickedShow] = useState<string>();
   const [warnings, setWarnings] = useState<string[]>([]);
@@ -54,6 +56,7 @@ export default function Schedule() {
   const span = useMemo(() => spanFormat(timezone), [timezone]);
 
   const datesSet = (arg: DatesSetArg) => {
+    setShownDate(DateTime.fromJSDate(arg.view.currentStart, { zone: timezone }).toISODate() ?? '');
     const next = { start: arg.start.toISOString(), end: arg.end.toISOString() };
     setRange((current) => (current?.start === next.start && current.end === next.end ? current : next));
   };
@@ -70,7 +73,7 @@ export default function Schedule() {
       <div className="schedule">
         <div className="schedule-calendar">
           <div className="row calendar-tools">
-            <label>Go to date <input type="date" onChange={(event) => goTo(event.target.value)} /></label>
+            <label>Go to date <input type="date" value={shownDate} onChange={(event) => goTo(event.target.value)} /></label>
             <span className="hint">Times in {timezone}, the station's time zone</span>
           </div>
           <FullCalendar
