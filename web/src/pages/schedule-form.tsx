@@ -68,7 +68,7 @@ export function EventEditor({ selection, shows, pickedShow, shown, onSaved, onCl
   const [deleting, setDeleting] = useState(false);
   const action = useAction();
   const set = (change: Partial<Draft>) => setDraft((current) => ({ ...current, ...change }));
-  useEffect(() => { if (pickedShow !== undefined) set({ showId: pickedShow }); }, [pickedShow]);
+  useEffect(() => { if (pickedShow !== undefined && event === undefined) set({ showId: pickedShow }); }, [pickedShow]);
   const heading = useRef<HTMLHeadingElement>(null);
   useEffect(() => {
     if (!shown) return;
