@@ -1,4 +1,4 @@
-import { useMemo, useRef, useState } from 'react';
+import { useCallback, useMemo, useRef, useState } from 'react';
 import { DateTime } from 'luxon';
 import FullCalendar from '@fullcalendar/react';
 import timeGridPlugin from '@fullcalendar/timegrid';
@@ -18,7 +18,15 @@ interface Programme { schedules: Array<{ event: ProgrammeEvent; instances: Insta
 export type Selection = { event?: ProgrammeEvent; instance?: Instance };
 
 const PHONE_WIDTH = 700;
+// FullCalendar's options, made once: an option that changes (a new object or function) rebuilds the whole calendar.
 const HOUR = { hour: '2-digit', minute: '2-digit', hour12: false } as const;
+const PLUGINS = [timeGridPlugin, luxonPlugin];
+const TOOLBAR = { start: 'prev,next today', center: 'title', end: 'timeGridWeek,timeGridDay' };
+const BUTTONS = { today: 'Today', week: 'Week', day: 'Day' };
+type Reading = { hour: number; minute: number };
+const clock = ({ hour, minute }: Reading) => `${String(hour).padStart(2, '0')}:${String(minute).padStart(2, '0')}`;
+/** "02:30 - 03:30" from FullCalendar's own readings in the station's zone (its range format builds an Intl formatter per entry). */
+const entryTime = ({ start, end }: { start: Reading; end?: Reading }) => (end ? `${clock(start)} - ${clock(end)}` : clock(start));
 
 async function load(range: Range | undefined, signal: AbortSignal): Promise<Programme> {
   const [schedules, shows] = await Promise.all([
@@ -53,15 +61,15 @@ export default function Schedule() {
   const { data, error, reload } = useLive((signal) => load(range, signal), ['programme-changed'], [range?.start, range?.end]);
   const titles = useMemo(() => Object.fromEntries((data?.shows ?? []).map((show) => [show.id, show.title])), [data?.shows]);
   const events = useMemo(() => calendarEvents(data, titles), [data, titles]);
-  const span = useMemo(() => spanFormat(timezone), [timezone]);
+  const eventDidMount = useMemo(() => describeEvent(timezone), [timezone]);
 
-  const datesSet = (arg: DatesSetArg) => {
+  const datesSet = useCallback((arg: DatesSetArg) => {
     setShownDate(DateTime.fromJSDate(arg.view.currentStart, { zone: timezone }).toISODate() ?? '');
     const next = { start: arg.start.toISOString(), end: arg.end.toISOString() };
     setRange((current) => (current?.start === next.start && current.end === next.end ? current : next));
-  };
-  const choose = (chosen: Selection, found: string[] = []) => { setSelection(chosen); setWarnings(found); setEdition((n) => n + 1); };
-  const select = ({ event }: EventClickArg) => choose(event.extendedProps as Selection);
+  }, [timezone]);
+  const choose = useCallback((chosen: Selection, found: string[] = []) => { setSelection(chosen); setWarnings(found); setEdition((n) => n + 1); }, []);
+  const select = useCallback(({ event }: EventClickArg) => choose(event.extendedProps as Selection), [choose]);
   const goTo = (date: string) => { if (date !== '') calendar.current?.getApi().gotoDate(date); };
   const feed = `${window.location.origin}/schedule.ics`;
 
@@ -78,24 +86,24 @@ export default function Schedule() {
           </div>
           <FullCalendar
             ref={calendar}
-            plugins={[timeGridPlugin, luxonPlugin]}
+            plugins={PLUGINS}
             timeZone={timezone}
             initialView={window.innerWidth < PHONE_WIDTH ? 'timeGridDay' : 'timeGridWeek'}
-            headerToolbar={{ start: 'prev,next today', center: 'title', end: 'timeGridWeek,timeGridDay' }}
-            buttonText={{ today: 'Today', week: 'Week', day: 'Day' }}
+            headerToolbar={TOOLBAR}
+            buttonText={BUTTONS}
             firstDay={1}
             locale="en-GB"
             allDaySlot={false}
             slotEventOverlap={false}
             slotDuration="01:00:00"
             slotLabelFormat={HOUR}
-            eventTimeFormat={HOUR}
+            eventTimeFormat={entryTime}
             height="auto"
             nowIndicator
             events={events}
             datesSet={datesSet}
             eventClick={select}
-            eventDidMount={(arg) => describeEvent(arg, span)}
+            eventDidMount={eventDidMount}
           />
         </div>
         <aside className="schedule-side" aria-label="Shows and events">
@@ -118,14 +126,16 @@ export default function Schedule() {
   );
 }
 
-/** "Sunday 28 March, 03:30–04:30" in a zone; one formatter for every entry (making one costs more than using it). */
-const spanFormat = (zone: string) =>
-  new Intl.DateTimeFormat('en-GB', { timeZone: zone, weekday: 'long', day: 'numeric', month: 'long', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
-
-/** A calendar entry is a button named by what and when, for keyboards and screen readers. */
-function describeEvent({ el, event }: EventMountArg, span: Intl.DateTimeFormat): void {
-  el.setAttribute('role', 'button');
-  el.setAttribute('aria-label', `${event.title}, ${span.formatRange(event.start!, event.end!)}: edit`);
+/**
+ * A calendar entry is a button named by what and when ("Sunday 28 March, 03:30–04:30"), for keyboards and screen
+ * readers; one formatter for every entry (making one costs more than using it).
+ */
+function describeEvent(zone: string) {
+  const span = new Intl.DateTimeFormat('en-GB', { timeZone: zone, weekday: 'long', day: 'numeric', month: 'long', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+  return ({ el, event }: EventMountArg) => {
+    el.setAttribute('role', 'button');
+    el.setAttribute('aria-label', `${event.title}, ${span.formatRange(event.start!, event.end!)}: edit`);
+  };
 }
 
 function EventList({ programme, titles, onEdit }: { programme: Programme | undefined; titles: Record<string, string>; onEdit(event: ProgrammeEvent): void }) {
