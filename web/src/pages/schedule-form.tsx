@@ -71,10 +71,11 @@ export function EventEditor({ selection, shows, pickedShow, shown, onSaved, onCl
   useEffect(() => { if (pickedShow !== undefined && event === undefined) set({ showId: pickedShow }); }, [pickedShow]);
   const heading = useRef<HTMLHeadingElement>(null);
   useEffect(() => {
-    if (!shown) return;
-    heading.current?.focus({ preventScroll: true });
-    // From the warnings above the form (if any) down, as far as the screen shows.
-    heading.current?.closest('aside')?.scrollIntoView({ block: 'nearest' });
+    if (!shown || heading.current === null) return;
+    heading.current.focus({ preventScroll: true });
+    const { top, bottom } = heading.current.getBoundingClientRect();
+    // Out of sight (below the calendar on a small screen): from the warnings above the form (if any) down.
+    if (top < 0 || bottom > window.innerHeight) heading.current.closest('aside')?.scrollIntoView({ block: 'start' });
   }, [shown]);
 
   const saved = async (change: () => Promise<ProgrammeEvent>) => {
