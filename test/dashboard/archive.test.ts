@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import type { Browser } from 'playwright-core';
-import { testDatabases } from '../support/databases.ts';
+import { before, describe, test } from 'node:test';
 import { tempDir } from '../support/onair.ts';
 import { media } from '../recordings/support.ts';
-import { API_KEY, asOperator, BROWSER_ZONES, launch, openDashboard, PHONE, screenshot, skipWithoutChromium, startStation } from './browser.ts';
+import { API_KEY, asOperator, BROWSER_ZONES, openDashboard, PHONE, screenshot, skipWithoutChromium, stationSuite } from './browser.ts';
 
 const DAY = 86_400_000;
 /** A naive local date-time `days` from today, at `time`. */
@@ -15,47 +13,40 @@ const local = (days: number, time: string) => `${new Date(Date.now() + days * DA
 const REFUSALS = [/^GET \/(sse|recordings\/[^ ]+|prerecordings\/[^ ]+) 401$/, /^PUT \/prerecordings\/[^ ]+ 400$/];
 
 describe('dashboard: the Archive page', { skip: skipWithoutChromium }, () => {
-  let browser: Browser;
-  let station: Awaited<ReturnType<typeof startStation>>;
+  const suite = stationSuite();
   let tone: string;
   let notes: string;
   const prerecorded = { title: 'Sunday brunch', start: local(1, '08:00:00') };
   const live = { title: 'Evening news', start: local(-1, '20:00:00') };
 
   before(async () => {
-    station = await startStation(testDatabases[0]!);
-    browser = await launch();
     const dir = tempDir('onair-dashboard-archive-');
     tone = await media(dir, 'tone.ogg', '-f', 'lavfi', '-i', 'sine=f=440:d=4', '-c:a', 'libopus');
     notes = join(dir, 'notes.txt');
     writeFileSync(notes, 'Running order: news, weather, music.\n');
     await addEvent(prerecorded.title, 'prerecorded', prerecorded.start);
     const liveEvent = await addEvent(live.title, 'live', live.start);
-    const stored = await fetch(`${station.url}/recordings/${liveEvent}/${live.start}`, {
+    const stored = await fetch(`${suite.station.url}/recordings/${liveEvent}/${live.start}`, {
       method: 'PUT', headers: { 'x-api-key': API_KEY, 'content-type': 'audio/ogg' }, body: readFileSync(tone),
     });
     assert.equal(stored.status, 201);
   });
-  after(async () => {
-    await browser?.close();
-    await station?.close();
-  });
 
   async function addEvent(title: string, type: string, start: string): Promise<string> {
-    const show = await asOperator(station.url, 'POST', '/shows', { title });
-    const event = await asOperator(station.url, 'POST', '/events', { showId: show.body.id, type, start, duration: 3600, timezone: 'Europe/Warsaw' });
+    const show = await asOperator(suite.station.url, 'POST', '/shows', { title });
+    const event = await asOperator(suite.station.url, 'POST', '/events', { showId: show.body.id, type, start, duration: 3600, timezone: 'Europe/Warsaw' });
     assert.equal(event.status, 201, JSON.stringify(event.body));
     return event.body.id;
   }
 
   async function eventOf(title: string): Promise<string> {
-    const { body: { shows } } = await asOperator(station.url, 'GET', '/shows');
+    const { body: { shows } } = await asOperator(suite.station.url, 'GET', '/shows');
     const show = shows.find((each: { title: string }) => each.title === title);
-    return (await asOperator(station.url, 'GET', `/events?show=${show.id}`)).body.events[0].id;
+    return (await asOperator(suite.station.url, 'GET', `/events?show=${show.id}`)).body.events[0].id;
   }
 
   test('a text file gets the API\'s message; a dropped prerecording uploads to 100 %, is listed, plays, downloads and is deleted', async () => {
-    const dashboard = await openDashboard(browser, station.url, { timezoneId: BROWSER_ZONES[0]!, expected: REFUSALS });
+    const dashboard = await openDashboard(suite.browser, suite.station.url, { timezoneId: BROWSER_ZONES[0]!, expected: REFUSALS });
     const { page } = dashboard;
     await page.goto('/ui/archive');
     await dashboard.giveKey();
@@ -64,7 +55,7 @@ describe('dashboard: the Archive page', { skip: skipWithoutChromium }, () => {
 
     const slot = page.getByRole('listitem', { name: `${prerecorded.title} ${prerecorded.start}` });
     await slot.getByLabel('Upload the prerecording').setInputFiles(notes);
-    const refused = await fetch(`${station.url}/prerecordings/${await eventOf(prerecorded.title)}/${prerecorded.start}`, {
+    const refused = await fetch(`${suite.station.url}/prerecordings/${await eventOf(prerecorded.title)}/${prerecorded.start}`, {
       method: 'PUT', headers: { 'x-api-key': API_KEY, 'content-type': 'text/plain' }, body: readFileSync(notes),
     });
     const { errors: [said] } = await refused.json() as { errors: Array<{ field: string; message: string }> };
@@ -97,13 +88,13 @@ describe('dashboard: the Archive page', { skip: skipWithoutChromium }, () => {
     await slot.getByRole('button', { name: 'Delete part 1', exact: true }).click();
     await slot.getByRole('button', { name: 'Delete part 1 for good' }).click();
     await slot.getByText(/^Part 1/).waitFor({ state: 'detached' });
-    assert.equal((await asOperator(station.url, 'GET', `/prerecordings/${await eventOf(prerecorded.title)}`)).body.count, 0);
+    assert.equal((await asOperator(suite.station.url, 'GET', `/prerecordings/${await eventOf(prerecorded.title)}`)).body.count, 0);
     assert.deepEqual(dashboard.problems, []);
     await dashboard.context.close();
   });
 
   test('at 390 px, without the key the programme shows; a file chosen with the input asks for the key, uploads and fits the screen', async () => {
-    const dashboard = await openDashboard(browser, station.url, { timezoneId: BROWSER_ZONES[1]!, viewport: PHONE, expected: [...REFUSALS, /^PUT \/prerecordings\/[^ ]+ 401$/] });
+    const dashboard = await openDashboard(suite.browser, suite.station.url, { timezoneId: BROWSER_ZONES[1]!, viewport: PHONE, expected: [...REFUSALS, /^PUT \/prerecordings\/[^ ]+ 401$/] });
     const { page } = dashboard;
     await page.goto('/ui/archive');
     await page.getByRole('button', { name: 'Cancel' }).click();

@@ -1,8 +1,10 @@
 import { existsSync } from 'node:fs';
+import { after, before } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { spawnOnair, type OnairProcess } from '../support/process.ts';
 import { tempDir } from '../support/onair.ts';
-import type { TestDatabase } from '../support/databases.ts';
+import { testDatabases, type TestDatabase } from '../support/databases.ts';
+import { freeUdpPort } from '../gate/harness.ts';
 
 export const CHROMIUM = '/usr/bin/chromium';
 // The flags this machine's closed network needs (no background connections), plus playback without a click.
@@ -23,7 +25,7 @@ export async function startStation(database: TestDatabase, env: Record<string, s
   const databaseUrl = await database.create();
   const dataDir = tempDir('onair-dashboard-');
   const server = await spawnOnair({
-    ONAIR_DATA_DIR: dataDir, ONAIR_API_KEY: API_KEY, ONAIR_TIMEZONE: 'Europe/Warsaw',
+    ONAIR_DATA_DIR: dataDir, ONAIR_API_KEY: API_KEY, ONAIR_TIMEZONE: 'Europe/Warsaw', ONAIR_SRT_PORT_START: String(await freeUdpPort()),
     ...(databaseUrl ? { ONAIR_DATABASE_URL: databaseUrl } : {}), ...env,
   });
   return {
@@ -33,6 +35,25 @@ export async function startStation(database: TestDatabase, env: Record<string, s
       await database.drop(databaseUrl);
     },
   };
+}
+
+export type Station = Awaited<ReturnType<typeof startStation>>;
+
+/**
+ * The station and the browser of a suite's tests: registers the suite's before and after hooks (call it in `describe`),
+ * which start one real `onair serve` on SQLite (the settings `env` gives) and one Chromium, and stop them.
+ */
+export function stationSuite(env: () => Record<string, string> | Promise<Record<string, string>> = () => ({})): { station: Station; browser: Browser } {
+  const suite = {} as { station: Station; browser: Browser };
+  before(async () => {
+    suite.station = await startStation(testDatabases[0]!, await env());
+    suite.browser = await launch();
+  });
+  after(async () => {
+    await suite.browser?.close();
+    await suite.station?.close();
+  });
+  return suite;
 }
 
 /** Sends a request with the API key, as a script would. */

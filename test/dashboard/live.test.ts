@@ -1,31 +1,21 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
-import { testDatabases } from '../support/databases.ts';
-import { ffmpegChildren, freeUdpPort, pushTone } from '../gate/harness.ts';
-import { asOperator, BROWSER_ZONES, launch, openDashboard, PHONE, screenshot, skipWithoutChromium, startStation } from './browser.ts';
+import { describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { ffmpegChildren, pushTone } from '../gate/harness.ts';
+import { asOperator, BROWSER_ZONES, openDashboard, PHONE, screenshot, skipWithoutChromium, stationSuite } from './browser.ts';
 
 const BEFORE_KEY = /^GET \/(sse|v1\/jobs|v1\/scheduler\/jobstartstop) 401$/;
 
 describe('dashboard: the Live jobs and scheduler page', { skip: skipWithoutChromium }, () => {
-  let browser: Browser;
-  let station: Awaited<ReturnType<typeof startStation>>;
-  before(async () => {
-    station = await startStation(testDatabases[0]!, { ONAIR_SRT_PORT_START: String(await freeUdpPort()) });
-    browser = await launch();
-  });
-  after(async () => {
-    await browser?.close();
-    await station?.close();
-  });
+  const suite = stationSuite();
 
   /** The API's message shown by the labelled field. */
   const fieldError = (page: Page, label: string) => page.locator('.field', { has: page.getByLabel(label, { exact: true }) }).locator('.field-error');
 
   test('a job created from the page shows its ingest with copy buttons, opens, goes on air and closes live, gets a new key; a workflow made over the API is on the calendar, deleted from it', async () => {
-    const dashboard = await openDashboard(browser, station.url, { timezoneId: BROWSER_ZONES[0]!, expected: [BEFORE_KEY, /^POST \/v1\/jobs 400$/] });
+    const dashboard = await openDashboard(suite.browser, suite.station.url, { timezoneId: BROWSER_ZONES[0]!, expected: [BEFORE_KEY, /^POST \/v1\/jobs 400$/] });
     const { page, context } = dashboard;
-    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: station.url });
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: suite.station.url });
     await page.goto('/ui/live');
     await page.getByRole('heading', { name: 'API key needed' }).waitFor();
     await dashboard.giveKey();
@@ -41,7 +31,7 @@ describe('dashboard: the Live jobs and scheduler page', { skip: skipWithoutChrom
 
     const card = page.getByRole('article', { name: /Friday night live/ });
     await card.and(page.locator('[data-state="standby"]')).waitFor();
-    const job = (await asOperator(station.url, 'GET', '/v1/jobs')).body.jobs[0];
+    const job = (await asOperator(suite.station.url, 'GET', '/v1/jobs')).body.jobs[0];
     await card.getByText(job.ingest.url, { exact: true }).waitFor();
     await card.getByRole('button', { name: 'Copy Stream key of Friday night live' }).click();
     assert.equal(await page.evaluate('navigator.clipboard.readText()'), job.ingest.stream_key);
@@ -61,11 +51,11 @@ describe('dashboard: the Live jobs and scheduler page', { skip: skipWithoutChrom
     }
     await card.getByRole('button', { name: 'Rotate stream key' }).click();
     await card.getByText(job.ingest.stream_key, { exact: true }).waitFor({ state: 'detached' });
-    const rotated = (await asOperator(station.url, 'GET', `/v1/jobs/${job.id}`)).body.ingest.stream_key;
+    const rotated = (await asOperator(suite.station.url, 'GET', `/v1/jobs/${job.id}`)).body.ingest.stream_key;
     await card.getByText(rotated, { exact: true }).waitFor();
 
     const now = Math.floor(Date.now() / 1000);
-    const made = await asOperator(station.url, 'POST', '/v1/scheduler/jobstartstop', {
+    const made = await asOperator(suite.station.url, 'POST', '/v1/scheduler/jobstartstop', {
       job_id: job.id, activation: { time_utc: now + 600 }, deactivation: { time_utc: now + 7800 }, description: 'Evening slot',
     });
     assert.equal(made.status, 200, JSON.stringify(made.body));
@@ -76,14 +66,14 @@ describe('dashboard: the Live jobs and scheduler page', { skip: skipWithoutChrom
     await slot.first().click();
     await page.getByRole('button', { name: 'Delete workflow' }).click();
     await slot.first().waitFor({ state: 'detached' });
-    assert.equal((await asOperator(station.url, 'GET', `/v1/scheduler/jobstartstop/${made.body.workflow_id}`)).body.activation.state, 'cancelled');
+    assert.equal((await asOperator(suite.station.url, 'GET', `/v1/scheduler/jobstartstop/${made.body.workflow_id}`)).body.activation.state, 'cancelled');
     assert.deepEqual(dashboard.problems, []);
     await context.close();
   });
 
   test('at 390 px: no sideways scroll, the calendar is a list of days; a workflow without times shows the API\'s message by the field, one with times lands at the station\'s hour; cancelling the job', async () => {
-    const job = await asOperator(station.url, 'POST', '/v1/jobs', { static: true, name: 'Phone job' });
-    const dashboard = await openDashboard(browser, station.url, { timezoneId: BROWSER_ZONES[1]!, viewport: PHONE, expected: [BEFORE_KEY, /^POST \/v1\/scheduler\/jobstartstop 400$/] });
+    const job = await asOperator(suite.station.url, 'POST', '/v1/jobs', { static: true, name: 'Phone job' });
+    const dashboard = await openDashboard(suite.browser, suite.station.url, { timezoneId: BROWSER_ZONES[1]!, viewport: PHONE, expected: [BEFORE_KEY, /^POST \/v1\/scheduler\/jobstartstop 400$/] });
     const { page } = dashboard;
     await page.goto('/ui/live');
     await dashboard.giveKey();
@@ -104,7 +94,7 @@ describe('dashboard: the Live jobs and scheduler page', { skip: skipWithoutChrom
     await page.getByRole('button', { name: 'Schedule' }).click();
     const slot = page.locator('.agenda').getByRole('button', { name: /^20:00–22:00 Phone slot/ });
     await slot.waitFor();
-    const [workflow] = (await asOperator(station.url, 'GET', `/v1/scheduler/jobstartstop?job_id=${job.body.id}`)).body.workflows;
+    const [workflow] = (await asOperator(suite.station.url, 'GET', `/v1/scheduler/jobstartstop?job_id=${job.body.id}`)).body.workflows;
     assert.equal(new Date(workflow.activation.time_utc * 1000).toLocaleString('sv', { timeZone: 'Europe/Warsaw' }), `${tomorrow} 20:00:00`);
 
     // Cancelling the job cancels its workflows: the slot leaves the calendar.

@@ -1,32 +1,20 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { Browser } from 'playwright-core';
-import { testDatabases } from '../support/databases.ts';
-import { ffmpegChildren, freeUdpPort, listen, pushTone } from '../gate/harness.ts';
-import { asOperator, BROWSER_ZONES, launch, openDashboard, PHONE, screenshot, skipWithoutChromium, startStation } from './browser.ts';
+import { before, describe, test } from 'node:test';
+import { ffmpegChildren, listen, pushTone } from '../gate/harness.ts';
+import { asOperator, BROWSER_ZONES, openDashboard, PHONE, screenshot, skipWithoutChromium, stationSuite } from './browser.ts';
 
 // Every read of the page is an operator's: each is refused until the key is given.
 const BEFORE_THE_KEY = [/^GET \/(sse|directory\/nodes|directory\/audience) 401$/];
 
 describe('dashboard: the Nodes page', { skip: skipWithoutChromium }, () => {
-  let browser: Browser;
-  let station: Awaited<ReturnType<typeof startStation>>;
+  const suite = stationSuite(() => ({ ONAIR_NODE_REPORT_INTERVAL: 'PT1S', ONAIR_REGION: 'eu-central', ONAIR_GEOZONE: 'europe', ONAIR_NODE_CAPACITY: '500' }));
   let node: string;
   before(async () => {
-    station = await startStation(testDatabases[0]!, {
-      ONAIR_SRT_PORT_START: String(await freeUdpPort()), ONAIR_NODE_REPORT_INTERVAL: 'PT1S',
-      ONAIR_REGION: 'eu-central', ONAIR_GEOZONE: 'europe', ONAIR_NODE_CAPACITY: '500',
-    });
-    node = (await asOperator(station.url, 'GET', '/station')).body.node.id;
-    browser = await launch();
-  });
-  after(async () => {
-    await browser?.close();
-    await station?.close();
+    node = (await asOperator(suite.station.url, 'GET', '/station')).body.node.id;
   });
 
   test('the station is a node of its region, with its load and the stream it carries; drained from the page, resumed by a script, live', async () => {
-    const dashboard = await openDashboard(browser, station.url, { timezoneId: BROWSER_ZONES[0]!, expected: BEFORE_THE_KEY });
+    const dashboard = await openDashboard(suite.browser, suite.station.url, { timezoneId: BROWSER_ZONES[0]!, expected: BEFORE_THE_KEY });
     const { page } = dashboard;
     await page.goto('/ui/nodes');
     await dashboard.giveKey();
@@ -35,7 +23,7 @@ describe('dashboard: the Nodes page', { skip: skipWithoutChromium }, () => {
     await card.and(page.locator('[data-state="INSERVICE"]')).waitFor({ timeout: 10_000 });
     await card.getByText('0 of 500 listeners').waitFor();
 
-    const source = await onAirWithAListener(station.url);
+    const source = await onAirWithAListener(suite.station.url);
     try {
       // Each report is a node-reported event: the page reads the node again.
       await card.getByRole('cell', { name: '/live/main' }).waitFor({ timeout: 10_000 });
@@ -51,10 +39,10 @@ describe('dashboard: the Nodes page', { skip: skipWithoutChromium }, () => {
     await card.getByRole('button', { name: 'Drain' }).click();
     await card.getByRole('button', { name: `Drain ${node}` }).click();
     await card.and(page.locator('[data-state="SOFT_SUNSET"]')).waitFor({ timeout: 5000 });
-    assert.equal((await asOperator(station.url, 'GET', `/directory/nodes/${node}`)).body.state, 'SOFT_SUNSET');
+    assert.equal((await asOperator(suite.station.url, 'GET', `/directory/nodes/${node}`)).body.state, 'SOFT_SUNSET');
 
     // A change by anyone else reaches the page by node-changed, without a reload.
-    const resumed = await asOperator(station.url, 'POST', `/directory/nodes/${node}/resume`);
+    const resumed = await asOperator(suite.station.url, 'POST', `/directory/nodes/${node}/resume`);
     assert.equal(resumed.status, 200);
     await card.and(page.locator('[data-state="INSERVICE"]')).waitFor({ timeout: 5000 });
     assert.deepEqual(dashboard.problems, []);
@@ -62,7 +50,7 @@ describe('dashboard: the Nodes page', { skip: skipWithoutChromium }, () => {
   });
 
   test('at 390 px the page fits the screen with the audience chart; a change asked for and cancelled changes nothing', async () => {
-    const dashboard = await openDashboard(browser, station.url, { timezoneId: BROWSER_ZONES[1]!, viewport: PHONE, expected: BEFORE_THE_KEY });
+    const dashboard = await openDashboard(suite.browser, suite.station.url, { timezoneId: BROWSER_ZONES[1]!, viewport: PHONE, expected: BEFORE_THE_KEY });
     const { page } = dashboard;
     await page.goto('/ui/nodes');
     await dashboard.giveKey();
@@ -77,7 +65,7 @@ describe('dashboard: the Nodes page', { skip: skipWithoutChromium }, () => {
     await card.getByRole('button', { name: 'Drain' }).click();
     await card.getByRole('button', { name: 'Cancel' }).click();
     await card.getByRole('button', { name: 'Drain' }).waitFor();
-    assert.equal((await asOperator(station.url, 'GET', `/directory/nodes/${node}`)).body.state, 'INSERVICE');
+    assert.equal((await asOperator(suite.station.url, 'GET', `/directory/nodes/${node}`)).body.state, 'INSERVICE');
     assert.deepEqual(dashboard.problems, []);
     await dashboard.context.close();
   });

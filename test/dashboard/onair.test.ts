@@ -1,24 +1,13 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { Browser } from 'playwright-core';
-import { testDatabases } from '../support/databases.ts';
-import { ffmpegChildren, freeUdpPort, pushTone } from '../gate/harness.ts';
-import { asOperator, BROWSER_ZONES, launch, openDashboard, PHONE, screenshot, skipWithoutChromium, startStation } from './browser.ts';
+import { describe, test } from 'node:test';
+import { ffmpegChildren, pushTone } from '../gate/harness.ts';
+import { asOperator, BROWSER_ZONES, openDashboard, PHONE, screenshot, skipWithoutChromium, stationSuite } from './browser.ts';
 
 describe('dashboard: the On air page', { skip: skipWithoutChromium }, () => {
-  let browser: Browser;
-  let station: Awaited<ReturnType<typeof startStation>>;
-  before(async () => {
-    station = await startStation(testDatabases[0]!, { ONAIR_SRT_PORT_START: String(await freeUdpPort()), ONAIR_GATE_FALLBACK: 'silence' });
-    browser = await launch();
-  });
-  after(async () => {
-    await browser?.close();
-    await station?.close();
-  });
+  const suite = stationSuite(() => ({ ONAIR_GATE_FALLBACK: 'silence' }));
 
   test('/ opens the dashboard; the channels need the key, asked once; a source going live shows within 2 s without a reload, and Listen plays', async () => {
-    const dashboard = await openDashboard(browser, station.url, { timezoneId: BROWSER_ZONES[0]!, expected: [/^GET \/(channels|sse) 401$/] });
+    const dashboard = await openDashboard(suite.browser, suite.station.url, { timezoneId: BROWSER_ZONES[0]!, expected: [/^GET \/(channels|sse) 401$/] });
     const { page } = dashboard;
     await page.goto('/');
     assert.equal(new URL(page.url()).pathname, '/ui/');
@@ -27,14 +16,14 @@ describe('dashboard: the On air page', { skip: skipWithoutChromium }, () => {
     const card = page.getByRole('article', { name: /main/ });
     await card.and(page.locator('[data-state="fallback"]')).waitFor();
 
-    const show = await asOperator(station.url, 'POST', '/shows', { title: 'Morning live' });
+    const show = await asOperator(suite.station.url, 'POST', '/shows', { title: 'Morning live' });
     const start = new Date(Date.now() - 60_000).toISOString().slice(0, 19);
-    const event = await asOperator(station.url, 'POST', '/events', { showId: show.body.id, type: 'live', start, duration: 3600, timezone: 'UTC' });
-    const reserved = await asOperator(station.url, 'POST', '/reserve', { instance: { event: event.body.id, start } });
+    const event = await asOperator(suite.station.url, 'POST', '/events', { showId: show.body.id, type: 'live', start, duration: 3600, timezone: 'UTC' });
+    const reserved = await asOperator(suite.station.url, 'POST', '/reserve', { instance: { event: event.body.id, start } });
     assert.equal(reserved.status, 201, JSON.stringify(reserved.body));
     const source = pushTone(reserved.body.url, { seconds: 120, frequency: 440 });
     try {
-      await waitForState(station.url, 'publishing');
+      await waitForState(suite.station.url, 'publishing');
       const seenAt = Date.now();
       await card.and(page.locator('[data-state="live"]')).waitFor({ timeout: 2000 });
       const shownWithin = Date.now() - seenAt;
@@ -61,7 +50,7 @@ describe('dashboard: the On air page', { skip: skipWithoutChromium }, () => {
   });
 
   test('at 390 px the page fits the screen: no sideways scroll, the menu and the cards usable', async () => {
-    const dashboard = await openDashboard(browser, station.url, { timezoneId: BROWSER_ZONES[1]!, viewport: PHONE, expected: [/^GET \/(channels|sse) 401$/] });
+    const dashboard = await openDashboard(suite.browser, suite.station.url, { timezoneId: BROWSER_ZONES[1]!, viewport: PHONE, expected: [/^GET \/(channels|sse) 401$/] });
     const { page } = dashboard;
     await page.goto('/ui/');
     await dashboard.giveKey();

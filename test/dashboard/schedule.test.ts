@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
-import { testDatabases } from '../support/databases.ts';
-import { asOperator, BROWSER_ZONES, launch, openDashboard, PHONE, screenshot, skipWithoutChromium, startStation } from './browser.ts';
+import { describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { asOperator, BROWSER_ZONES, openDashboard, PHONE, screenshot, skipWithoutChromium, stationSuite } from './browser.ts';
 
 const SPRING = '02:30 does not exist on 2027-03-28 in Europe/Warsaw; the show will start at 03:30';
 const AUTUMN = '02:30 happens twice on 2027-10-31 in Europe/Warsaw; the show will start at the first (UTC+2)';
@@ -41,20 +40,11 @@ async function figure(page: Page, url: string): Promise<void> {
 }
 
 describe('dashboard: the Schedule page', { skip: skipWithoutChromium }, () => {
-  let browser: Browser;
-  let station: Awaited<ReturnType<typeof startStation>>;
-  before(async () => {
-    station = await startStation(testDatabases[0]!);
-    browser = await launch();
-  });
-  after(async () => {
-    await browser?.close();
-    await station?.close();
-  });
+  const suite = stationSuite();
 
   for (const [n, zone] of BROWSER_ZONES.entries()) {
     test(`in a browser in ${zone}: the first change asks for the key; a weekly Sunday 02:30 show sits at 02:30, then at 03:30 after the change, with the DST warnings`, async () => {
-      const dashboard = await openDashboard(browser, station.url, { timezoneId: zone, expected: [BEFORE_KEY, /^POST \/(shows|events) 400$/] });
+      const dashboard = await openDashboard(suite.browser, suite.station.url, { timezoneId: zone, expected: [BEFORE_KEY, /^POST \/(shows|events) 400$/] });
       const { page } = dashboard;
       const title = `Night owls ${n}`;
       await page.goto('/ui/schedule');
@@ -102,14 +92,14 @@ describe('dashboard: the Schedule page', { skip: skipWithoutChromium }, () => {
       assert.equal(await page.locator('.fc-event', { hasText: title }).count(), 1, 'one instance a week, on Sunday');
       await showWeek(page, '2027-03-28');
       assert.equal(await timeOn(page, '2027-03-28', title), '03:30 - 04:30');
-      if (n === 0) await figure(page, station.url);
+      if (n === 0) await figure(page, suite.station.url);
       await showWeek(page, '2027-04-04');
       assert.equal(await timeOn(page, '2027-04-04', title), '02:30 - 03:30');
 
       // A change made elsewhere shows without a reload (programme-changed over /sse).
-      const shows = await asOperator(station.url, 'GET', '/shows');
+      const shows = await asOperator(suite.station.url, 'GET', '/shows');
       const show = shows.body.shows.find((s: { title: string }) => s.title === title);
-      await asOperator(station.url, 'POST', '/events', { showId: show.id, type: 'replay', start: '2027-04-01T20:00', duration: 1800, timezone: 'Europe/Warsaw' });
+      await asOperator(suite.station.url, 'POST', '/events', { showId: show.id, type: 'replay', start: '2027-04-01T20:00', duration: 1800, timezone: 'Europe/Warsaw' });
       assert.equal(await timeOn(page, '2027-04-01', title), '20:00 - 20:30');
 
       // Clicking an instance edits its event: skip that week, and the instance leaves the calendar.
@@ -128,7 +118,7 @@ describe('dashboard: the Schedule page', { skip: skipWithoutChromium }, () => {
   }
 
   test('at 390 px: the day view and the forms fit the screen, no sideways scroll; a broadcast chosen brings its form into view', async () => {
-    const dashboard = await openDashboard(browser, station.url, { timezoneId: BROWSER_ZONES[1]!, viewport: PHONE, expected: [BEFORE_KEY] });
+    const dashboard = await openDashboard(suite.browser, suite.station.url, { timezoneId: BROWSER_ZONES[1]!, viewport: PHONE, expected: [BEFORE_KEY] });
     const { page } = dashboard;
     await page.goto('/ui/schedule');
     await page.getByLabel('Go to date').fill('2027-03-28');

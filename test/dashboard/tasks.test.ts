@@ -1,34 +1,25 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { Browser } from 'playwright-core';
-import { testDatabases } from '../support/databases.ts';
-import { asOperator, BROWSER_ZONES, launch, openDashboard, PHONE, screenshot, skipWithoutChromium, startStation } from './browser.ts';
+import { before, describe, test } from 'node:test';
+import { asOperator, BROWSER_ZONES, openDashboard, PHONE, screenshot, skipWithoutChromium, stationSuite } from './browser.ts';
 
 const BEFORE_KEY = /^GET \/(sse|tasks) 401$/;
 
 describe('dashboard: the Tasks page', { skip: skipWithoutChromium }, () => {
-  let browser: Browser;
-  let station: Awaited<ReturnType<typeof startStation>>;
+  const suite = stationSuite();
   before(async () => {
-    station = await startStation(testDatabases[0]!);
-    browser = await launch();
-    const done = await asOperator(station.url, 'POST', '/tasks', { operation: { type: 'test', parameters: { hello: 'world' } } });
+    const done = await asOperator(suite.station.url, 'POST', '/tasks', { operation: { type: 'test', parameters: { hello: 'world' } } });
     assert.equal(done.status, 201, JSON.stringify(done.body));
-  });
-  after(async () => {
-    await browser?.close();
-    await station?.close();
   });
 
   test('a task created over the API appears live as waiting, with its details; cancelled from the page, it moves to cancelled', async () => {
-    const dashboard = await openDashboard(browser, station.url, { timezoneId: BROWSER_ZONES[0]!, expected: [BEFORE_KEY] });
+    const dashboard = await openDashboard(suite.browser, suite.station.url, { timezoneId: BROWSER_ZONES[0]!, expected: [BEFORE_KEY] });
     const { page } = dashboard;
     await page.goto('/ui/tasks');
     await dashboard.giveKey();
     await page.getByText('No waiting tasks.').waitFor();
     await page.evaluate('window.notReloaded = true');
 
-    const created = await asOperator(station.url, 'POST', '/tasks', {
+    const created = await asOperator(suite.station.url, 'POST', '/tasks', {
       operation: { type: 'delay', parameters: { milliseconds: 1000 } },
       condition: { type: 'at', parameters: { datetime: '2030-01-01T12:00:00+01:00' } },
     });
@@ -45,7 +36,7 @@ describe('dashboard: the Tasks page', { skip: skipWithoutChromium }, () => {
 
     await card.getByRole('button', { name: `Cancel task ${id}` }).click();
     await card.waitFor({ state: 'detached' });
-    assert.equal((await asOperator(station.url, 'GET', `/tasks/${id}`)).body.status, 'cancelled');
+    assert.equal((await asOperator(suite.station.url, 'GET', `/tasks/${id}`)).body.status, 'cancelled');
     await page.getByRole('button', { name: 'cancelled', exact: true }).click();
     await card.getByText('Cancelled', { exact: true }).waitFor();
     await page.getByRole('button', { name: 'completed', exact: true }).click();
@@ -55,7 +46,7 @@ describe('dashboard: the Tasks page', { skip: skipWithoutChromium }, () => {
   });
 
   test('at 390 px: a bad duration in the clean form shows the API\'s message by the field; a good one cleans', async () => {
-    const dashboard = await openDashboard(browser, station.url, { timezoneId: BROWSER_ZONES[1]!, viewport: PHONE, expected: [BEFORE_KEY, /^POST \/tasks\/clean 400$/] });
+    const dashboard = await openDashboard(suite.browser, suite.station.url, { timezoneId: BROWSER_ZONES[1]!, viewport: PHONE, expected: [BEFORE_KEY, /^POST \/tasks\/clean 400$/] });
     const { page } = dashboard;
     await page.goto('/ui/tasks');
     await dashboard.giveKey();
@@ -65,7 +56,7 @@ describe('dashboard: the Tasks page', { skip: skipWithoutChromium }, () => {
     await delta.fill('a week');
     await page.getByRole('button', { name: 'Remove finished tasks' }).click();
     const message = page.locator('.field.invalid').filter({ has: delta }).locator('.field-error');
-    const refused = await asOperator(station.url, 'POST', '/tasks/clean', { strategy: { type: 'timedelta', parameters: { delta: 'a week' } } });
+    const refused = await asOperator(suite.station.url, 'POST', '/tasks/clean', { strategy: { type: 'timedelta', parameters: { delta: 'a week' } } });
     assert.equal(refused.status, 400);
     await message.filter({ hasText: refused.body.errors[0].message }).waitFor();
     assert.equal(await delta.getAttribute('aria-invalid'), 'true');

@@ -1,36 +1,25 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { Browser } from 'playwright-core';
-import { testDatabases } from '../support/databases.ts';
-import { ffmpegChildren, freeUdpPort, pushTone, type Source } from '../gate/harness.ts';
-import { asOperator, BROWSER_ZONES, launch, openDashboard, PHONE, screenshot, skipWithoutChromium, startStation } from './browser.ts';
+import { describe, test } from 'node:test';
+import { ffmpegChildren, pushTone, type Source } from '../gate/harness.ts';
+import { asOperator, BROWSER_ZONES, openDashboard, PHONE, screenshot, skipWithoutChromium, stationSuite } from './browser.ts';
 
 const warsaw = (at: number) => new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Warsaw', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }).format(at);
 const BEFORE_KEY = [/^GET \/(sse|channels|automation\/(windows|broadcasts)|v1\/scheduler\/jobstartstop) 401$/];
 
 describe('dashboard: the Timeline page', { skip: skipWithoutChromium }, () => {
-  let browser: Browser;
-  let station: Awaited<ReturnType<typeof startStation>>;
-  before(async () => {
-    station = await startStation(testDatabases[0]!, { ONAIR_SRT_PORT_START: String(await freeUdpPort()) });
-    browser = await launch();
-  });
-  after(async () => {
-    await browser?.close();
-    await station?.close();
-  });
+  const suite = stationSuite();
 
   /** An instance (live unless `more` says otherwise) of a show of its own, starting `offsetS` seconds from now (UTC). */
   async function instance(title: string, offsetS: number, duration = 3600, more: Record<string, string> = {}): Promise<{ event: string; start: string }> {
-    const show = await asOperator(station.url, 'POST', '/shows', { title });
+    const show = await asOperator(suite.station.url, 'POST', '/shows', { title });
     const start = new Date(Date.now() + offsetS * 1000).toISOString().slice(0, 19);
-    const event = await asOperator(station.url, 'POST', '/events', { showId: show.body.id, type: 'live', start, duration, timezone: 'UTC', ...more });
+    const event = await asOperator(suite.station.url, 'POST', '/events', { showId: show.body.id, type: 'live', start, duration, timezone: 'UTC', ...more });
     assert.equal(event.status, 201, JSON.stringify(event.body));
     return { event: event.body.id, start };
   }
 
   async function goLive(channel: string, instance: { event: string; start: string }): Promise<Source> {
-    const reserved = await asOperator(station.url, 'POST', `/channels/${channel}/reserve`, { instance });
+    const reserved = await asOperator(suite.station.url, 'POST', `/channels/${channel}/reserve`, { instance });
     assert.equal(reserved.status, 201, JSON.stringify(reserved.body));
     return pushTone(reserved.body.url, { seconds: 60 });
   }
@@ -40,12 +29,12 @@ describe('dashboard: the Timeline page', { skip: skipWithoutChromium }, () => {
     const late = await instance('Late show', -40);
     await instance('Missed show', -20 * 60, 600);
     const news = await instance('News bulletin', 20 * 60, 900, { type: 'prerecorded' });
-    const job = await asOperator(station.url, 'POST', '/v1/jobs', { static: true, name: 'Studio encoder' });
+    const job = await asOperator(suite.station.url, 'POST', '/v1/jobs', { static: true, name: 'Studio encoder' });
     await instance('Evening live', 40 * 60, 1800, { liveJob: job.body.id });
-    assert.equal((await asOperator(station.url, 'POST', '/automation/sync')).status, 200);
-    assert.equal((await asOperator(station.url, 'POST', '/channels', { name: 'studio2' })).status, 201);
+    assert.equal((await asOperator(suite.station.url, 'POST', '/automation/sync')).status, 200);
+    assert.equal((await asOperator(suite.station.url, 'POST', '/channels', { name: 'studio2' })).status, 201);
 
-    const dashboard = await openDashboard(browser, station.url, { timezoneId: BROWSER_ZONES[0]!, expected: BEFORE_KEY });
+    const dashboard = await openDashboard(suite.browser, suite.station.url, { timezoneId: BROWSER_ZONES[0]!, expected: BEFORE_KEY });
     const { page } = dashboard;
     await page.goto('/ui/timeline');
     await page.getByRole('heading', { name: 'API key needed' }).waitFor();
@@ -90,7 +79,7 @@ describe('dashboard: the Timeline page', { skip: skipWithoutChromium }, () => {
   });
 
   test('at 390 px the timeline scrolls inside its box from the middle of the span, the page does not, and the view moves by the day', async () => {
-    const dashboard = await openDashboard(browser, station.url, { timezoneId: BROWSER_ZONES[1]!, viewport: PHONE, expected: BEFORE_KEY });
+    const dashboard = await openDashboard(suite.browser, suite.station.url, { timezoneId: BROWSER_ZONES[1]!, viewport: PHONE, expected: BEFORE_KEY });
     const { page } = dashboard;
     await page.goto('/ui/timeline');
     await dashboard.giveKey();

@@ -1,34 +1,26 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { Browser, Locator } from 'playwright-core';
+import { after, describe, test } from 'node:test';
+import type { Locator } from 'playwright-core';
 import { Webhook } from 'standardwebhooks';
-import { testDatabases } from '../support/databases.ts';
 import { waitFor } from '../support/onair.ts';
 import { signedWith, startReceiver, type Receiver } from '../webhooks/receiver.ts';
-import { asOperator, BROWSER_ZONES, launch, openDashboard, PHONE, screenshot, skipWithoutChromium, startStation } from './browser.ts';
+import { asOperator, BROWSER_ZONES, openDashboard, PHONE, screenshot, skipWithoutChromium, stationSuite } from './browser.ts';
 
 // The subscriptions, their logs and the hook applications are operators' reads: refused until the key is given.
 const BEFORE_THE_KEY = /^GET \/(sse|webhooks|hooks\/apps|hooks\/deliveries) 401$/;
 
 describe('dashboard: the Webhooks and hooks page', { skip: skipWithoutChromium }, () => {
-  let browser: Browser;
-  let station: Awaited<ReturnType<typeof startStation>>;
   let receiver: Receiver;
-  before(async () => {
+  const suite = stationSuite(async () => {
     receiver = await startReceiver();
     // A hook backend on the same receiver, asked only whether a reservation may go on air.
     const hookApps = [{ name: 'station', appKey: 'defaultApp', url: receiver.url.replace(/\/hooks$/, '/rest'), methods: ['connect'] }];
-    station = await startStation(testDatabases[0]!, { ONAIR_ALLOWED_PRIVATE_ADDRESSES: '127.0.0.1/32', ONAIR_HOOK_APPS: JSON.stringify(hookApps) });
-    browser = await launch();
+    return { ONAIR_ALLOWED_PRIVATE_ADDRESSES: '127.0.0.1/32', ONAIR_HOOK_APPS: JSON.stringify(hookApps) };
   });
-  after(async () => {
-    await browser?.close();
-    await station?.close();
-    await receiver?.close();
-  });
+  after(async () => receiver?.close());
 
   test('a webhook made from the page: the API\'s words by the URL, the secret once, test deliveries signed and logged live, a failed one retried, the secret rotated', async () => {
-    const dashboard = await openDashboard(browser, station.url, { timezoneId: BROWSER_ZONES[0]!, expected: [BEFORE_THE_KEY, /^POST \/webhooks 400$/] });
+    const dashboard = await openDashboard(suite.browser, suite.station.url, { timezoneId: BROWSER_ZONES[0]!, expected: [BEFORE_THE_KEY, /^POST \/webhooks 400$/] });
     const { page } = dashboard;
     await page.goto('/ui/webhooks');
     await page.getByRole('heading', { name: 'API key needed' }).waitFor();
@@ -59,7 +51,7 @@ describe('dashboard: the Webhooks and hooks page', { skip: skipWithoutChromium }
     await rows(log, 'webhook-test', 'delivered', 1);
 
     // An event made by a script reaches the receiver, and the log shows it without a reload.
-    await asOperator(station.url, 'POST', '/shows', { title: 'Evening jazz' });
+    await asOperator(suite.station.url, 'POST', '/shows', { title: 'Evening jazz' });
     await rows(log, 'programme-changed', 'delivered', 1);
 
     receiver.answer = () => ({ status: 500, body: 'down for maintenance' });
@@ -95,10 +87,10 @@ describe('dashboard: the Webhooks and hooks page', { skip: skipWithoutChromium }
     receiver.answer = (received) => (received.url.startsWith('/rest/')
       ? { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ status: 403, reason: 'the studio is closed' }) }
       : { status: 204 });
-    assert.equal((await reserveNow(station.url)).status, 403, 'the hook backend refuses');
-    const made = await asOperator(station.url, 'POST', '/webhooks', { url: `${receiver.url}?phone`, types: ['programme-changed'], description: 'phone' });
+    assert.equal((await reserveNow(suite.station.url)).status, 403, 'the hook backend refuses');
+    const made = await asOperator(suite.station.url, 'POST', '/webhooks', { url: `${receiver.url}?phone`, types: ['programme-changed'], description: 'phone' });
     assert.equal(made.status, 201);
-    const dashboard = await openDashboard(browser, station.url, {
+    const dashboard = await openDashboard(suite.browser, suite.station.url, {
       timezoneId: BROWSER_ZONES[1]!, viewport: PHONE, expected: [BEFORE_THE_KEY, /^PATCH \/webhooks\/[-0-9a-f]+ 400$/],
     });
     const { page } = dashboard;
@@ -130,7 +122,7 @@ describe('dashboard: the Webhooks and hooks page', { skip: skipWithoutChromium }
     await card.getByRole('button', { name: 'Delete' }).click();
     await card.getByRole('button', { name: 'Delete the webhook' }).click();
     await card.waitFor({ state: 'detached' });
-    assert.equal((await asOperator(station.url, 'GET', `/webhooks/${made.body.id}`)).status, 404);
+    assert.equal((await asOperator(suite.station.url, 'GET', `/webhooks/${made.body.id}`)).status, 404);
     assert.deepEqual(dashboard.problems, []);
     await dashboard.context.close();
   });
