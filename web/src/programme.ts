@@ -1,30 +1,14 @@
 /** The programme as the API answers it (GET /shows, /events, /schedule): the types every page shares. */
 
-export type EventType = 'live' | 'prerecorded' | 'automated' | string;
+import type { ProgrammeEvent } from '../../src/programme/contract.ts';
+
+// An event is as the programme's contract says: the API answers it as it is.
+export type { EventType, ProgrammeEvent } from '../../src/programme/contract.ts';
 
 export interface Show {
   id: string;
   title: string;
   description: string;
-}
-
-export interface Recurrence {
-  rule: string;
-  include: string[];
-  exclude: string[];
-}
-
-export interface ProgrammeEvent {
-  id: string;
-  showId: string;
-  type: EventType;
-  /** Naive local date-time in `timezone`. */
-  start: string;
-  /** Seconds. */
-  duration: number;
-  timezone: string;
-  recurrence: Recurrence | null;
-  liveJob: string | null;
 }
 
 /** An instance: naive local times in its event's zone, and the instants (UTC) onair computed from them. */
