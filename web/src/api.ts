@@ -72,7 +72,7 @@ export async function askKey(reason: string): Promise<boolean> {
   return true;
 }
 
-/** One request; on a 401, asks for the key and tries once more with it. Answers the response, which is ok. */
+/** One request; on a 401, asks for the key (again, saying so, while the key given is refused) and tries with it. Answers the response, which is ok. */
 export async function send(method: string, path: string, options: RequestOptions = {}): Promise<Response> {
   const attempt = () => {
     const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
@@ -82,9 +82,11 @@ export async function send(method: string, path: string, options: RequestOptions
     return fetch(path, { method, headers, signal: options.signal, body: options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body)) });
   };
   let response = await attempt();
-  if (response.status === 401) {
-    const reason = (await refusal(response)).message;
-    if (!(await askKey(reason))) throw new ApiError(401, reason);
+  while (response.status === 401) {
+    const refused = (await refusal(response)).message;
+    const reason = apiKey.get() === undefined ? refused : `That key was refused. ${refused}`;
+    apiKey.clear();
+    if (!(await askKey(reason))) throw new ApiError(401, refused);
     response = await attempt();
   }
   if (!response.ok) throw await refusal(response);

@@ -15,7 +15,8 @@ interface Channel {
   since: string | null;
   expiresAt: string | null;
   stats: SessionStats | null;
-  fallback: { type: string };
+  /** What listeners hear between shows: "silence", "none", or an instance's file of the archive in a loop. */
+  fallback: 'silence' | 'none' | { recording: { event: string; start: string } } | { prerecording: { event: string; start: string } };
   static: boolean;
 }
 interface Next { title: string; type: string; startsAt: string }
@@ -26,16 +27,24 @@ function heard(channel: Channel): string {
   if (channel.state === 'publishing') return 'live';
   // disconnected: a static channel's encoder dropped; its listeners hear the fallback until it is back.
   if (channel.state === 'reserved') return 'reserved';
-  return channel.fallback.type === 'none' ? 'idle' : 'fallback';
+  return channel.fallback === 'none' ? 'idle' : 'fallback';
 }
 
-const HOURS_AHEAD = 24;
+function fallbackWords(fallback: Channel['fallback']): string {
+  if (typeof fallback === 'string') return fallback === 'none' ? 'none' : `fallback (${fallback})`;
+  const [kind, ref] = 'recording' in fallback ? ['recording', fallback.recording] : ['prerecording', fallback.prerecording];
+  return `fallback (the ${kind} of ${ref.start}, in a loop)`;
+}
+
+/** How far ahead the page looks for what comes next, and how many instances it lists. */
+const DAYS_AHEAD = 7;
+const NEXT = 5;
 const CHANGES = ['availability-changed', 'stream-reserved', 'stream-publishing', 'stream-disconnected', 'stream-ended', 'stream-failed',
   'stream-output-failed', 'channel-created', 'channel-changed', 'channel-removed', 'programme-changed'];
 
 async function load(signal: AbortSignal): Promise<OnAirState> {
   const now = Date.now();
-  const window = query({ start: new Date(now).toISOString(), end: new Date(now + HOURS_AHEAD * 3_600_000).toISOString(), limit: 200 });
+  const window = query({ start: new Date(now).toISOString(), end: new Date(now + DAYS_AHEAD * 86_400_000).toISOString(), limit: 500 });
   const [channels, schedule, shows] = await Promise.all([
     get<Channel[]>('/channels', signal),
     get<ScheduleAnswer>(`/schedule${window}`, signal),
@@ -47,7 +56,7 @@ async function load(signal: AbortSignal): Promise<OnAirState> {
   })))
     .filter((item) => Date.parse(item.startsAt) > now)
     .sort((a, b) => a.startsAt.localeCompare(b.startsAt))
-    .slice(0, 5);
+    .slice(0, NEXT);
   const eventTitles = Object.fromEntries(schedule.schedules.map(({ event }) => [event.id, titles[event.showId] ?? 'Untitled show']));
   return { channels, titles: eventTitles, next };
 }
@@ -78,7 +87,7 @@ export function OnAir() {
             ))}
           </div>
           <h2>Next</h2>
-          {data.next.length === 0 ? <Empty>Nothing planned in the next {HOURS_AHEAD} hours.</Empty> : (
+          {data.next.length === 0 ? <Empty>Nothing planned in the next {DAYS_AHEAD} days.</Empty> : (
             <ol className="next">
               {data.next.map((item) => (
                 <li key={`${item.startsAt}-${item.title}`}><Time value={item.startsAt} /> · <strong>{item.title}</strong> ({item.type})</li>
@@ -98,7 +107,7 @@ function ChannelCard({ channel, title, figures }: { channel: Channel; title: str
       <h2 id={`channel-${channel.channel}`}>{channel.channel} <Badge state={state} /></h2>
       <dl className="facts">
         <dt>On air</dt><dd>{title ?? (channel.instance ? channel.instance.event : '—')}{channel.instance && <> · {channel.instance.start}</>}</dd>
-        <dt>Source</dt><dd>{channel.state === 'idle' ? (channel.fallback.type === 'none' ? 'none' : `fallback (${channel.fallback.type})`) : `${channel.static ? 'encoder (static key)' : 'reservation'} · SRT port ${channel.port}`}</dd>
+        <dt>Source</dt><dd>{channel.state === 'idle' ? fallbackWords(channel.fallback) : `${channel.static ? 'encoder (static key)' : 'reservation'} · SRT port ${channel.port}`}</dd>
         <dt>Since</dt><dd><Time value={channel.since} /></dd>
         {channel.expiresAt && <><dt>Waits until</dt><dd><Time value={channel.expiresAt} /></dd></>}
         <dt>Bitrate</dt><dd>{figures ? `${Math.round(figures.bitrate / 1000)} kbit/s${figures.codec ? ` · ${figures.codec}` : ''}` : '—'}</dd>
