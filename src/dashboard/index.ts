@@ -17,6 +17,10 @@ const Station = Type.Object({
   timezone: Type.String({ description: 'The station\'s time zone (ONAIR_TIMEZONE): the dashboard shows the programme in it' }),
   version: Type.String({ description: 'The version of onair' }),
   node: Type.Object({ id: Type.String(), region: Type.String() }, { description: 'The instance that answered' }),
+  access: Type.Object({
+    keyRequired: Type.Boolean({ description: 'ONAIR_API_KEY is set: every request but the public reads needs it' }),
+    publicRoutes: Type.Array(Type.String(), { description: 'The routes anyone may read, as URL patterns (/shows/:id)' }),
+  }, { description: 'How access goes, so that a client asks for the key before a request that needs it' }),
 }, { $id: 'Station' });
 
 const isFile = (path: string) => existsSync(path) && statSync(path).isFile();
@@ -31,13 +35,18 @@ export function createDashboard(deps: { config: Config; node: NodeIdentity; root
     routes: async (app: App) => {
       await app.register(fastifyStatic, { root, serve: false });
       app.get('/station', {
-        config: { access: 'public' },
-        schema: { tags: ['service'], summary: 'This station: its time zone, the version of onair and the instance', response: { 200: Station } },
-      }, async () => ({ timezone: deps.config.timezone, version: VERSION, node: { id: deps.node.id, region: deps.node.region } }));
-      app.get('/', { schema: { hide: true }, config: { access: 'public' } }, async (_request, reply) => reply.redirect(PREFIX, 302));
+        config: { access: 'open' },
+        schema: { tags: ['service'], summary: 'This station: its time zone, the version of onair, the instance, and how access goes', response: { 200: Station } },
+      }, async () => ({
+        timezone: deps.config.timezone, version: VERSION, node: { id: deps.node.id, region: deps.node.region },
+        access: { keyRequired: app.access.keyRequired, publicRoutes: app.access.publicRoutes() },
+      }));
+      for (const path of ['/', PREFIX.slice(0, -1)]) {
+        app.get(path, { schema: { hide: true }, config: { access: 'open' } }, async (_request, reply) => reply.redirect(PREFIX, 302));
+      }
       app.get(`${PREFIX}*`, {
         schema: { hide: true, response: problems(404, 503) },
-        config: { access: 'public' },
+        config: { access: 'open' },
       }, async (request, reply) => {
         if (!isFile(join(root, 'index.html'))) {
           throw new HttpError(503, 'The dashboard is not built: run npm install in onair\'s folder (its prepare script builds web/)');

@@ -91,6 +91,11 @@ describe('access with ONAIR_API_KEY', () => {
       const doc = (await server.request('GET', '/openapi.json', undefined, withKey)).body;
       assert.equal(doc.paths['/tasks'].get.security, undefined, 'the document says /tasks is open');
       assert.deepEqual(doc.paths['/check'].get.security, [{ apiKey: [] }], 'and that /check needs the key');
+      // The dashboard's files and /station hold no data of the station: a browser loads the app before it has a key.
+      for (const path of ['/', '/ui', '/ui/', '/ui/schedule', '/station']) assert.notEqual((await statusOf(server, path)).status, 401, path);
+      const station = (await server.request('GET', '/station')).body;
+      assert.equal(station.access.keyRequired, true);
+      assert.deepEqual(station.access.publicRoutes.filter((route: string) => !['/', '/ui', '/ui/*', '/station'].includes(route)), ['/channels/:channel/check', '/ping', '/tasks']);
     } finally {
       await server.stop();
     }

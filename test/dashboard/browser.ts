@@ -80,8 +80,8 @@ const ABORTED = /net::ERR_ABORTED/;
 
 /**
  * A browser tab on the dashboard in `timezoneId`, collecting every console error, uncaught error and failed request.
- * `expected` lists the refusals a test provokes on purpose (a 401 before the key, a 400 of a bad value), as
- * "METHOD path status"; any other answer of 400 or more is a problem.
+ * `expected` lists the refusals a test provokes on purpose (a 400 of a bad value), as "METHOD path status"; any other answer
+ * of 400 or more is a problem: a 401 above all, since the app asks for the key before a request that needs it.
  */
 export async function openDashboard(browser: Browser, url: string, options: { timezoneId: string; viewport?: { width: number; height: number }; expected?: RegExp[] }): Promise<Dashboard> {
   const context = await browser.newContext({ timezoneId: options.timezoneId, viewport: options.viewport ?? DESKTOP, baseURL: url });

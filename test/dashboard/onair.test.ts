@@ -7,7 +7,7 @@ describe('dashboard: the On air page', { skip: skipWithoutChromium }, () => {
   const suite = stationSuite(() => ({ ONAIR_GATE_FALLBACK: 'silence' }));
 
   test('/ opens the dashboard; the channels need the key, asked once; a source going live shows within 2 s without a reload, and Listen plays', async () => {
-    const dashboard = await openDashboard(suite.browser, suite.station.url, { timezoneId: BROWSER_ZONES[0]!, expected: [/^GET \/(channels|sse) 401$/] });
+    const dashboard = await openDashboard(suite.browser, suite.station.url, { timezoneId: BROWSER_ZONES[0]! });
     const { page } = dashboard;
     await page.goto('/');
     assert.equal(new URL(page.url()).pathname, '/ui/');
@@ -15,6 +15,7 @@ describe('dashboard: the On air page', { skip: skipWithoutChromium }, () => {
     await dashboard.giveKey();
     const card = page.getByRole('article', { name: /main/ });
     await card.and(page.locator('[data-state="fallback"]')).waitFor();
+    await card.getByText('fallback (silence)').waitFor();
 
     const show = await asOperator(suite.station.url, 'POST', '/shows', { title: 'Morning live' });
     const start = new Date(Date.now() - 60_000).toISOString().slice(0, 19);
@@ -27,7 +28,12 @@ describe('dashboard: the On air page', { skip: skipWithoutChromium }, () => {
       const seenAt = Date.now();
       await card.and(page.locator('[data-state="live"]')).waitFor({ timeout: 2000 });
       const shownWithin = Date.now() - seenAt;
-      await card.getByText('Morning live').waitFor();
+      await card.getByText(/^Morning live, the instance of /).waitFor();
+      // The figures come every second as session-stats events, applied in place: the channels are not read again for them.
+      const reads: string[] = [];
+      page.on('request', (request) => { if (new URL(request.url()).pathname === '/channels') reads.push(request.url()); });
+      await card.getByText(/^0:0[4-9] · /).waitFor({ timeout: 10_000 });
+      assert.ok(reads.length <= 1, `the channels were read ${reads.length} times in 3 s on air`);
 
       await card.getByRole('button', { name: 'Listen' }).click();
       await page.waitForFunction('document.querySelector("audio[data-channel=main]")?.currentTime > 1.5', undefined, { timeout: 15_000 });
@@ -49,10 +55,14 @@ describe('dashboard: the On air page', { skip: skipWithoutChromium }, () => {
     await dashboard.context.close();
   });
 
-  test('at 390 px the page fits the screen: no sideways scroll, the menu and the cards usable', async () => {
+  test('at 390 px the page fits the screen: no sideways scroll, the menu and the cards usable; a wrong key is asked for again', async () => {
     const dashboard = await openDashboard(suite.browser, suite.station.url, { timezoneId: BROWSER_ZONES[1]!, viewport: PHONE, expected: [/^GET \/(channels|sse) 401$/] });
     const { page } = dashboard;
-    await page.goto('/ui/');
+    await page.goto('/ui');
+    assert.equal(new URL(page.url()).pathname, '/ui/');
+    await page.getByLabel(/^API key \(ONAIR_API_KEY\)/).fill('not-the-key-of-this-station');
+    await page.getByRole('button', { name: 'Use this key' }).click();
+    await page.getByText(/^That key was refused\. A valid X-API-KEY header is required for GET \/channels/).waitFor();
     await dashboard.giveKey();
     await page.getByRole('article', { name: /main/ }).waitFor();
     const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
@@ -60,6 +70,23 @@ describe('dashboard: the On air page', { skip: skipWithoutChromium }, () => {
     await page.getByRole('link', { name: 'Tasks' }).click();
     await page.getByRole('heading', { name: 'Tasks' }).waitFor();
     assert.deepEqual(dashboard.problems, []);
+    await dashboard.context.close();
+  });
+
+  test('a page whose code cannot be loaded (onair restarted or upgraded since the tab opened) says so, and offers to load the app again', async () => {
+    const dashboard = await openDashboard(suite.browser, suite.station.url, { timezoneId: BROWSER_ZONES[0]! });
+    const { page } = dashboard;
+    await page.route('**/ui/assets/schedule-*', (route) => route.abort());
+    await page.goto('/ui/');
+    await dashboard.giveKey();
+    await page.getByRole('link', { name: 'Schedule' }).click();
+    await page.getByRole('heading', { name: 'This page could not be shown' }).waitFor();
+    await page.getByRole('button', { name: 'Load the dashboard again' }).waitFor();
+    await page.getByRole('link', { name: 'On air' }).click();
+    await page.getByRole('article', { name: /main/ }).waitFor();
+    // The only problems are the page's files refused on purpose (Chromium's console names no file for a failed load).
+    const onPurpose = /schedule-|^console error: Failed to load resource: net::ERR_FAILED$/;
+    assert.ok(dashboard.problems.length > 0 && dashboard.problems.every((problem) => onPurpose.test(problem)), dashboard.problems.join('\n'));
     await dashboard.context.close();
   });
 });

@@ -5,10 +5,15 @@
 
 const KEY = 'onair-api-key';
 
+const keyWatchers = new Set<() => void>();
+const keyChanged = () => keyWatchers.forEach((watcher) => watcher());
+
 export const apiKey = {
   get: (): string | undefined => sessionStorage.getItem(KEY) ?? undefined,
-  set: (key: string) => sessionStorage.setItem(KEY, key),
-  clear: () => sessionStorage.removeItem(KEY),
+  set: (key: string) => { sessionStorage.setItem(KEY, key); keyChanged(); },
+  clear: () => { sessionStorage.removeItem(KEY); keyChanged(); },
+  /** For useSyncExternalStore: calls `watcher` whenever the key is given or forgotten. */
+  watch: (watcher: () => void) => { keyWatchers.add(watcher); return () => { keyWatchers.delete(watcher); }; },
 };
 
 /** What the API refused: its own words, and the message of each field it names (`body.title` → `title`). */
@@ -56,6 +61,38 @@ export function onKeyNeeded(asker: KeyAsker): void {
   askForKey = asker;
 }
 
+/** How access goes at this station (GET /station): whether a key is set, and what anyone may read. */
+export interface Access {
+  keyRequired: boolean;
+  publicRoutes: string[];
+}
+
+let access: Access = { keyRequired: false, publicRoutes: [] };
+
+export function setAccess(station: Access): void {
+  access = station;
+}
+
+export const keyRequired = () => access.keyRequired;
+
+/** Whether a route pattern (/shows/:id, /ui/*) names a path. */
+function names(pattern: string, path: string): boolean {
+  const want = pattern.split('/');
+  const have = path.split('?')[0]!.split('/');
+  if (want.at(-1) === '*') return have.length >= want.length - 1 && want.slice(0, -1).every((part, i) => part === have[i]);
+  return want.length === have.length && want.every((part, i) => (part.startsWith(':') ? have[i] !== '' : part === have[i]));
+}
+
+/**
+ * Why the request needs the key before it is sent, if it does: onair has one and this tab none, and the request is a
+ * change or a read that is not public. Asking first spares a refusal (and the browser's error for it).
+ */
+export function keyNeeded(method: string, path: string): string | undefined {
+  if (!access.keyRequired || apiKey.get() !== undefined) return undefined;
+  if (method !== 'GET' && method !== 'HEAD') return `${method} ${path.split('?')[0]} changes the station: it needs the API key.`;
+  return access.publicRoutes.some((pattern) => names(pattern, path)) ? undefined : `${path.split('?')[0]} is for operators: it needs the API key.`;
+}
+
 export interface RequestOptions {
   body?: unknown;
   /** Sent as is (an upload); `body` is sent as JSON. */
@@ -81,6 +118,8 @@ export async function send(method: string, path: string, options: RequestOptions
     if (options.body !== undefined) headers['content-type'] = 'application/json';
     return fetch(path, { method, headers, signal: options.signal, body: options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body)) });
   };
+  const first = keyNeeded(method, path);
+  if (first !== undefined && !(await askKey(first))) throw new ApiError(401, first);
   let response = await attempt();
   while (response.status === 401) {
     const refused = (await refusal(response)).message;

@@ -1,9 +1,9 @@
-import { lazy, Suspense, useEffect, useState, useSyncExternalStore, type MouseEvent } from 'react';
-import { get } from './api.ts';
+import { Component, lazy, Suspense, useEffect, useState, useSyncExternalStore, type MouseEvent, type ReactNode } from 'react';
+import { get, setAccess } from './api.ts';
 import { KeyButton, KeyPrompt } from './key.tsx';
 import { useStreamState } from './live.ts';
 import { OnAir } from './pages/onair.tsx';
-import { StationContext, type Station } from './ui.tsx';
+import { StationContext, UNKNOWN_STATION, type Station } from './ui.tsx';
 
 const BASE = '/ui/';
 
@@ -46,7 +46,11 @@ export function App() {
   const stream = useStreamState();
   const [station, setStation] = useState<Station>();
   useEffect(() => {
-    get<Station>('/station').then(setStation, () => setStation({ timezone: 'UTC', version: '', node: { id: '', region: '' } }));
+    const known = (answer: Station) => {
+      setAccess(answer.access);
+      setStation(answer);
+    };
+    get<Station>('/station').then(known, () => known(UNKNOWN_STATION));
   }, []);
   const current = PAGES.find((page) => page.path === path.split('/')[0]) ?? PAGES[0]!;
   useEffect(() => {
@@ -54,7 +58,7 @@ export function App() {
   }, [current]);
   const Current = current.page;
   return (
-    <StationContext.Provider value={station ?? { timezone: 'UTC', version: '', node: { id: '', region: '' } }}>
+    <StationContext.Provider value={station ?? UNKNOWN_STATION}>
       <a className="skip" href="#main">Skip to content</a>
       <header className="top">
         <a className="brand" href={BASE} onClick={(event) => follow(event, '')}>onair</a>
@@ -75,12 +79,37 @@ export function App() {
       </header>
       <main id="main">
         {station === undefined ? null : (
-          <Suspense fallback={<p className="empty">Loading…</p>}>
-            <Current />
-          </Suspense>
+          <PageFailed key={current.path}>
+            <Suspense fallback={<p className="empty">Loading…</p>}>
+              <Current />
+            </Suspense>
+          </PageFailed>
         )}
       </main>
       <KeyPrompt />
     </StationContext.Provider>
   );
+}
+
+/**
+ * A page that failed (its code could not be loaded: onair restarted or was upgraded meanwhile, its files renamed) says so
+ * in place of a blank app, and offers to load the app again.
+ */
+class PageFailed extends Component<{ children: ReactNode }, { failure: string | undefined }> {
+  state = { failure: undefined };
+
+  static getDerivedStateFromError(error: unknown) {
+    return { failure: error instanceof Error ? error.message : String(error) };
+  }
+
+  render() {
+    if (this.state.failure === undefined) return this.props.children;
+    return (
+      <section className="page" role="alert">
+        <h1>This page could not be shown</h1>
+        <p>onair may have restarted or been upgraded since this tab opened. ({this.state.failure})</p>
+        <button type="button" className="primary" onClick={() => window.location.reload()}>Load the dashboard again</button>
+      </section>
+    );
+  }
 }

@@ -1,5 +1,5 @@
-import { useEffect, useRef, useState, type FormEvent } from 'react';
-import { apiKey, onKeyNeeded } from './api.ts';
+import { useEffect, useRef, useState, useSyncExternalStore, type FormEvent } from 'react';
+import { apiKey, askKey, keyRequired, onKeyNeeded } from './api.ts';
 import { events } from './live.ts';
 
 interface Asking {
@@ -61,11 +61,12 @@ export function KeyPrompt() {
   );
 }
 
-/** Asks for the key now (the header's button), e.g. to see what only operators may read. */
+/** The header's button: give the key (when onair has one and this tab none), or forget it (the page is loaded afresh). */
 export function KeyButton() {
-  const [, redraw] = useState(0);
-  const held = apiKey.get() !== undefined;
-  return held ? (
-    <button type="button" className="link" onClick={() => { apiKey.clear(); events.restart(); redraw((n) => n + 1); }}>Forget key</button>
-  ) : null;
+  const held = useSyncExternalStore(apiKey.watch, () => apiKey.get() !== undefined);
+  if (held) {
+    return <button type="button" className="link" onClick={() => { apiKey.clear(); window.location.reload(); }}>Forget key</button>;
+  }
+  if (!keyRequired()) return null;
+  return <button type="button" className="link" onClick={() => void askKey('Give the API key to see and change everything.')}>Enter key</button>;
 }

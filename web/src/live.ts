@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react';
-import { apiKey, ApiError } from './api.ts';
+import { apiKey, ApiError, keyNeeded } from './api.ts';
 
 /** One event of GET /sse, as onair writes it. */
 export interface LiveEvent<T = Record<string, unknown>> {
@@ -72,6 +72,7 @@ class EventStream {
   }
 
   #connect(): void {
+    this.#setState('connecting');
     const abort = new AbortController();
     this.#abort = abort;
     this.#read(abort.signal).then(
@@ -90,6 +91,7 @@ class EventStream {
 
   /** Reads the stream until it ends; answers true when it was refused for want of the API key. */
   async #read(signal: AbortSignal): Promise<boolean> {
+    if (keyNeeded('GET', '/sse') !== undefined) return true;
     const headers: Record<string, string> = { accept: 'text/event-stream' };
     const key = apiKey.get();
     if (key !== undefined) headers['x-api-key'] = key;
@@ -150,9 +152,10 @@ export interface Live<T> {
 /**
  * State read by `load` once the event stream is open, and read again whenever one of `types` arrives (reads are
  * coalesced: one at a time, and one more if events came meanwhile). No polling: without events nothing is read.
- * `onEvent` sees each event as it comes (a level, a progress) for what a read would not show.
+ * `onEvent` sees each event as it comes; when it answers true, it has applied the event in place (a figure that comes
+ * every second) and nothing is read.
  */
-export function useLive<T>(load: (signal: AbortSignal) => Promise<T>, types: string[], keys: unknown[] = [], onEvent?: (event: LiveEvent) => void): Live<T> {
+export function useLive<T>(load: (signal: AbortSignal) => Promise<T>, types: string[], keys: unknown[] = [], onEvent?: (event: LiveEvent) => boolean): Live<T> {
   const [data, setData] = useState<T>();
   const [error, setError] = useState<ApiError>();
   const loadRef = useRef(load);
@@ -185,7 +188,7 @@ export function useLive<T>(load: (signal: AbortSignal) => Promise<T>, types: str
     let opened = false;
     const unsubscribe = events.subscribe({
       wanted: (type) => wanted.has(type),
-      onEvent: (event) => { onEventRef.current?.(event); reload(); },
+      onEvent: (event) => { if (onEventRef.current?.(event) !== true) reload(); },
       onOpen: () => { opened = true; reload(); },
     });
     // Without the stream (refused for want of the key) the page still shows what public reads allow.

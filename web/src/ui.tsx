@@ -1,5 +1,5 @@
 import { createContext, useCallback, useContext, useId, useState, type ReactNode } from 'react';
-import { ApiError } from './api.ts';
+import { ApiError, type Access } from './api.ts';
 import { useStreamState } from './live.ts';
 
 /** This station, from GET /station: its time zone is the one every page shows times in. */
@@ -7,9 +7,13 @@ export interface Station {
   timezone: string;
   version: string;
   node: { id: string; region: string };
+  access: Access;
 }
 
-export const StationContext = createContext<Station>({ timezone: 'UTC', version: '', node: { id: '', region: '' } });
+/** Until /station answers (or if it cannot be read): UTC, and a key asked for only when onair refuses without one. */
+export const UNKNOWN_STATION: Station = { timezone: 'UTC', version: '', node: { id: '', region: '' }, access: { keyRequired: false, publicRoutes: [] } };
+
+export const StationContext = createContext<Station>(UNKNOWN_STATION);
 export const useStation = () => useContext(StationContext);
 
 /** A page: its title, what it is about, and a note when its live updates are off. */

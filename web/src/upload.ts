@@ -1,4 +1,4 @@
-import { apiKey, askKey, ApiError, refusal } from './api.ts';
+import { apiKey, askKey, ApiError, keyNeeded, refusal } from './api.ts';
 
 /** An upload under way or done: how much of the file was sent (0–1), and the API's refusal if it refused it. */
 export interface UploadState {
@@ -27,10 +27,13 @@ function put(path: string, file: File, onSent: (sent: number) => void): Promise<
 
 /**
  * Stores `file` at `path` (PUT /recordings|prerecordings/{event}/{start}), telling `onState` how it goes. onair decides
- * what is audio (ffprobe): its refusal, in its words, ends the upload. On a 401 the key is asked for and it is sent again.
+ * what is audio (ffprobe): its refusal, in its words, ends the upload. The key is asked for first when onair needs one
+ * and this tab has none, and again on a 401, and the file is sent again.
  */
 export async function upload(path: string, file: File, onState: (state: UploadState) => void): Promise<void> {
   const report = (phase: UploadState['phase'], sent: number, error?: ApiError) => onState({ phase, name: file.name, sent, error });
+  const first = keyNeeded('PUT', path);
+  if (first !== undefined && !(await askKey(first))) return report('refused', 0, new ApiError(401, first));
   for (let asked = false; ; asked = true) {
     report('sending', 0);
     let sent = 0;

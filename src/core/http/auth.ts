@@ -8,12 +8,17 @@ declare module 'fastify' {
     /**
      * `public`: in the default public set (what listeners and a public website use); `private`: for operators only,
      * never public (it shows what is not aired yet, addresses or task results); `token`: the route checks a token of its
-     * own (the stream manager's accessToken), so the access rule lets every request through to it. Other reads need
-     * the key when one is set.
+     * own (the stream manager's accessToken), so the access rule lets every request through to it; `open`: no data of
+     * the station (the dashboard's files, /station), open to anyone whatever ONAIR_PUBLIC_ROUTES says, so that a
+     * browser can load the app before it has a key. Other reads need the key when one is set.
      */
-    access?: 'public' | 'private' | 'token';
+    access?: 'public' | 'private' | 'token' | 'open';
     /** Set by the access rule: the name ONAIR_PUBLIC_ROUTES knows the route by. */
     route?: string;
+  }
+  interface FastifyInstance {
+    /** The access rule, for what tells clients how access goes (GET /station). */
+    access: AccessRules;
   }
 }
 
@@ -61,6 +66,7 @@ interface Route {
   reads: boolean;
   private: boolean;
   marked: boolean;
+  open: boolean;
 }
 
 /**
@@ -84,9 +90,10 @@ export class AccessRules {
     const name = route.prefix || route.url;
     route.config = { ...route.config, route: name };
     const reads = [route.method].flat().every((method) => SAFE_METHODS.has(method));
-    const known = this.#routes.get(name) ?? { reads: false, private: false, marked: name === API_REFERENCE };
+    const known = this.#routes.get(name) ?? { reads: false, private: false, marked: name === API_REFERENCE, open: false };
+    const access = route.config.access;
     this.#routes.set(name, {
-      reads: known.reads || reads, private: known.private || route.config.access === 'private', marked: known.marked || route.config.access === 'public',
+      reads: known.reads || reads, private: known.private || access === 'private', marked: known.marked || access === 'public', open: known.open || access === 'open',
     });
   };
 
@@ -105,14 +112,26 @@ export class AccessRules {
 
   /** Whether reading the route is open to anyone (changes never are). */
   isPublic(config: { route?: string; access?: string }): boolean {
+    if (config.access === 'open') return true;
     return config.access !== 'private' && config.route !== undefined && this.#public.has(config.route);
+  }
+
+  /** Whether requests but public reads need the API key (it is set). */
+  get keyRequired(): boolean {
+    return this.#apiKey !== undefined;
+  }
+
+  /** The names (URL patterns) of the routes anyone may read: the public set and the open routes. */
+  publicRoutes(): string[] {
+    const open = [...this.#routes].filter(([, route]) => route.open).map(([name]) => name);
+    return [...new Set([...this.#public, ...open])].sort();
   }
 
   /** The onRequest hook. */
   readonly check = async (request: FastifyRequest): Promise<void> => {
     const config = request.routeOptions.config;
     const reads = SAFE_METHODS.has(request.method);
-    if (config.route === undefined || config.access === 'token' || (reads && this.isPublic(config))) return;
+    if (config.route === undefined || config.access === 'token' || config.access === 'open' || (reads && this.isPublic(config))) return;
     if (reads && config.access !== 'private' && this.#apiKey === undefined) return;
     const what = `${request.method} ${config.route}`;
     const refused = this.#apiKey === undefined ? notLocal(request, what) : this.#withoutKey(request, what);

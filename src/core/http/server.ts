@@ -101,6 +101,7 @@ export async function createHttpServer(options: HttpOptions): Promise<App> {
 
   const access = new AccessRules(options.apiKey, options.http.publicRoutes);
   app.addHook('onRoute', refuseUnknownQuery);
+  app.decorate('access', access);
   app.addHook('onRoute', access.name);
   app.addHook('onReady', access.settle);
   // Every body but the archive's uploads is JSON: a text/plain one is a 415 like any other, not a string to refuse.

@@ -1,7 +1,7 @@
-import { useMemo } from 'react';
+import { useMemo, useRef, useState } from 'react';
 import { api, get, getAll } from '../api.ts';
 import { ConfirmButton } from '../confirm.tsx';
-import { useLive } from '../live.ts';
+import { useLive, type LiveEvent } from '../live.ts';
 import type { ProgrammeEvent, Show } from '../programme.ts';
 import { AudienceChart } from './audience-chart.tsx';
 import { Badge, Empty, formatBytes, Page, Refusal, Time, useAction, useStation } from '../ui.tsx';
@@ -76,8 +76,36 @@ async function loadAudience(signal: AbortSignal): Promise<{ audiences: InstanceA
   return { audiences, titles, readAt };
 }
 
+interface NodeReported { node: string; publishers: number; subscribers: number; streams: number; at: number }
+
+/** A node as its last report tells it: the figures of a node-reported applied to the node as last read. */
+const withReport = (node: DirectoryNode, reported: NodeReported | undefined): DirectoryNode =>
+  reported === undefined || reported.at <= node.reportedAt ? node
+    : { ...node, reportedAt: reported.at, report: { ...node.report, publishers: reported.publishers, subscribers: reported.subscribers } };
+
+/**
+ * The directory, live: a node-reported (every node, every ONAIR_NODE_REPORT_INTERVAL) updates its node's figures in
+ * place; the nodes are read again only when a node changes state or the number of streams it carries changes.
+ */
+function useDirectory() {
+  const [reports, setReports] = useState<Record<string, NodeReported>>({});
+  const known = useRef<Region[] | undefined>(undefined);
+  const onEvent = (event: LiveEvent): boolean => {
+    if (event.type !== 'node-reported') return false;
+    const reported = event.data as unknown as NodeReported;
+    const node = known.current?.flatMap((region) => region.nodes).find((candidate) => candidate.id === reported.node);
+    if (node === undefined || node.report.streams.length !== reported.streams) return false;
+    setReports((current) => ({ ...current, [reported.node]: reported }));
+    return true;
+  };
+  const nodes = useLive(loadNodes, NODE_EVENTS, [], onEvent);
+  known.current = nodes.data;
+  const data = nodes.data?.map((region) => ({ ...region, nodes: region.nodes.map((node) => withReport(node, reports[node.id])) }));
+  return { ...nodes, data };
+}
+
 export default function Nodes() {
-  const nodes = useLive(loadNodes, NODE_EVENTS);
+  const nodes = useDirectory();
   return (
     <Page title="Nodes">
       <Refusal error={nodes.error} />

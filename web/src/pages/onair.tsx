@@ -20,7 +20,14 @@ interface Channel {
   static: boolean;
 }
 interface Next { title: string; type: string; startsAt: string }
-interface OnAirState { channels: Channel[]; titles: Record<string, string>; next: Next[] }
+interface OnAirState {
+  channels: Channel[];
+  /** By event id: the title of its show. */
+  titles: Record<string, string>;
+  /** By "event/start" (naive local): the instant the instance starts, for those on air or to come. */
+  starts: Record<string, string>;
+  next: Next[];
+}
 
 /** What a listener of the channel hears: its source, the fallback between shows, or nothing. */
 function heard(channel: Channel): string {
@@ -58,16 +65,18 @@ async function load(signal: AbortSignal): Promise<OnAirState> {
     .sort((a, b) => a.startsAt.localeCompare(b.startsAt))
     .slice(0, NEXT);
   const eventTitles = Object.fromEntries(schedule.schedules.map(({ event }) => [event.id, titles[event.showId] ?? 'Untitled show']));
-  return { channels, titles: eventTitles, next };
+  const starts = Object.fromEntries(schedule.schedules.flatMap(({ event, instances }) => instances.map((instance) => [`${event.id}/${instance.start}`, instance.startsAt])));
+  return { channels, titles: eventTitles, starts, next };
 }
 
 /** The live figures of each channel's session, from the gate's session-stats events (every second while on air). */
-function useFigures(): [Record<string, SessionStats>, (event: LiveEvent) => void] {
+function useFigures(): [Record<string, SessionStats>, (event: LiveEvent) => boolean] {
   const [figures, setFigures] = useState<Record<string, SessionStats>>({});
   const onEvent = (event: LiveEvent) => {
-    if (event.type !== 'session-stats') return;
+    if (event.type !== 'session-stats') return false;
     const { channel, stats } = event.data as { channel: string; stats: SessionStats };
     setFigures((current) => ({ ...current, [channel]: stats }));
+    return true;
   };
   return [figures, onEvent];
 }
@@ -83,6 +92,7 @@ export function OnAir() {
           <div className="cards">
             {data.channels.map((channel) => (
               <ChannelCard key={channel.channel} channel={channel} title={channel.instance ? data.titles[channel.instance.event] : undefined}
+                startsAt={channel.instance ? data.starts[`${channel.instance.event}/${channel.instance.start}`] : undefined}
                 figures={channel.state === 'idle' ? undefined : figures[channel.channel] ?? channel.stats ?? undefined} />
             ))}
           </div>
@@ -100,13 +110,13 @@ export function OnAir() {
   );
 }
 
-function ChannelCard({ channel, title, figures }: { channel: Channel; title: string | undefined; figures: SessionStats | undefined }) {
+function ChannelCard({ channel, title, startsAt, figures }: { channel: Channel; title: string | undefined; startsAt: string | undefined; figures: SessionStats | undefined }) {
   const state = heard(channel);
   return (
     <article className="card channel" aria-labelledby={`channel-${channel.channel}`} data-state={state}>
       <h2 id={`channel-${channel.channel}`}>{channel.channel} <Badge state={state} /></h2>
       <dl className="facts">
-        <dt>On air</dt><dd>{title ?? (channel.instance ? channel.instance.event : '—')}{channel.instance && <> · {channel.instance.start}</>}</dd>
+        <dt>On air</dt><dd>{title ?? (channel.instance ? channel.instance.event : '—')}{startsAt && <>, the instance of <Time value={startsAt} /></>}</dd>
         <dt>Source</dt><dd>{channel.state === 'idle' ? fallbackWords(channel.fallback) : `${channel.static ? 'encoder (static key)' : 'reservation'} · SRT port ${channel.port}`}</dd>
         <dt>Since</dt><dd><Time value={channel.since} /></dd>
         {channel.expiresAt && <><dt>Waits until</dt><dd><Time value={channel.expiresAt} /></dd></>}

@@ -275,6 +275,7 @@ function Hooks() {
   const [errors, setErrors] = useState<Array<LiveEvent<HookError>>>([]);
   const onEvent = (event: LiveEvent) => {
     if (event.type === 'hook-error') setErrors((seen) => [event as unknown as LiveEvent<HookError>, ...seen].slice(0, 10));
+    return false;
   };
   const hooks = useLive(loadHooks, HOOK_EVENTS, [], onEvent);
   return (
