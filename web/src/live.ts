@@ -15,8 +15,11 @@ export type StreamState = 'connecting' | 'live' | 'needs-key' | 'retrying';
 interface Subscriber {
   wanted(type: string): boolean;
   onEvent(event: LiveEvent): void;
-  /** The stream is (again) open: read the state now, and every change after it arrives as an event. */
-  onOpen(): void;
+  /**
+   * Read the state now: the stream is (again) open, so every change after this read arrives as an event; or it cannot
+   * open without the API key, and the page shows what public reads allow, as of now.
+   */
+  onReadable(): void;
 }
 
 const RETRY_MS = 2000;
@@ -41,7 +44,7 @@ class EventStream {
   subscribe(subscriber: Subscriber): () => void {
     this.#subscribers.add(subscriber);
     if (this.#abort === undefined && this.#timer === undefined) this.#connect();
-    else if (this.#state === 'live') subscriber.onOpen();
+    else if (this.#state === 'live' || this.#state === 'needs-key') subscriber.onReadable();
     return () => {
       this.#subscribers.delete(subscriber);
       if (this.#subscribers.size === 0) this.#close();
@@ -85,8 +88,9 @@ class EventStream {
     if (abort !== this.#abort) return;
     this.#abort = undefined;
     this.#setState(needsKey ? 'needs-key' : 'retrying');
-    // Without the key there is nothing to retry: the pages say so, and the key prompt restarts the stream.
-    if (!needsKey) this.#timer = setTimeout(() => { this.#timer = undefined; this.#connect(); }, RETRY_MS);
+    // Without the key there is nothing to retry: the pages read what they may and say so; the key prompt restarts the stream.
+    if (needsKey) for (const subscriber of this.#subscribers) subscriber.onReadable();
+    else this.#timer = setTimeout(() => { this.#timer = undefined; this.#connect(); }, RETRY_MS);
   }
 
   /** Reads the stream until it ends; answers true when it was refused for want of the API key. */
@@ -100,7 +104,7 @@ class EventStream {
     if (response.status === 401 || response.status === 403) return true;
     if (!response.ok || response.body === null) throw new ApiError(response.status, 'the event stream was refused');
     this.#setState('live');
-    for (const subscriber of this.#subscribers) subscriber.onOpen();
+    for (const subscriber of this.#subscribers) subscriber.onReadable();
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = '';
     for (;;) {
@@ -150,7 +154,7 @@ export interface Live<T> {
 }
 
 /**
- * State read by `load` once the event stream is open, and read again whenever one of `types` arrives (reads are
+ * State read by `load` once the event stream is open (or cannot be, for want of the key), and read again whenever one of `types` arrives (reads are
  * coalesced: one at a time, and one more if events came meanwhile). No polling: without events nothing is read.
  * `onEvent` sees each event as it comes; when it answers true, it has applied the event in place (a figure that comes
  * every second) and nothing is read.
@@ -185,14 +189,11 @@ export function useLive<T>(load: (signal: AbortSignal) => Promise<T>, types: str
   useEffect(() => {
     run.current = { busy: false, again: false, abort: new AbortController() };
     const wanted = new Set(typeList.split(','));
-    let opened = false;
     const unsubscribe = events.subscribe({
       wanted: (type) => wanted.has(type),
       onEvent: (event) => { if (onEventRef.current?.(event) !== true) reload(); },
-      onOpen: () => { opened = true; reload(); },
+      onReadable: reload,
     });
-    // Without the stream (refused for want of the key) the page still shows what public reads allow.
-    if (!opened && events.state !== 'live') reload();
     const current = run.current;
     return () => { current.abort.abort(); unsubscribe(); };
   }, [typeList, reload, ...keys]);
