@@ -62,6 +62,8 @@ describe('dashboard: the Live jobs and scheduler page', { skip: skipWithoutChrom
     assert.equal(made.status, 200, JSON.stringify(made.body));
     const slot = page.locator('.agenda').getByRole('button', { name: /Evening slot/ });
     await slot.first().waitFor();
+    // A block shorter than its words grows to show them all, none cut off.
+    assert.equal(await slot.evaluateAll((blocks) => blocks.filter((block) => block.scrollHeight > block.clientHeight).length), 0, 'a block cuts its words');
     await page.evaluate('window.scrollTo(0, 0)');
     await screenshot(page, 'live');
     await slot.first().click();

@@ -183,7 +183,7 @@ function Agenda({ firstDay, workflows, jobs, changed }: { firstDay: number; work
               {segments.length === 0 && <p className="agenda-none">nothing</p>}
               <ul>
                 {segments.map((segment) => (
-                  <li key={segment.workflow.workflow_id} style={{ top: `${((segment.from - start) / (end - start)) * 100}%`, height: `${((segment.to - segment.from) / (end - start)) * 100}%` }}>
+                  <li key={segment.workflow.workflow_id} style={{ top: `${((segment.from - start) / (end - start)) * 100}%`, minHeight: `${((segment.to - segment.from) / (end - start)) * 100}%` }}>
                     <button type="button" className={`workflow workflow-${segment.workflow.deactivation.state}`} aria-pressed={selected === segment.workflow.workflow_id}
                       title={`${clock(segment.from, timezone)}–${clock(segment.to, timezone)} ${segment.workflow.description ?? ''} (${names.get(segment.workflow.job_id) ?? 'unknown job'}, ${stateWords(segment.workflow)})`}
                       onClick={() => setSelected(segment.workflow.workflow_id)}>
