@@ -219,7 +219,7 @@ function WorkflowDetails({ workflow, jobName, changed }: { workflow: Workflow; j
         <dt>Closes</dt><dd><Time value={new Date(workflow.deactivation.time_utc * 1000).toISOString()} /> · {workflow.deactivation.state}{workflow.deactivation.fired_at && <>, fired <Time value={workflow.deactivation.fired_at} /></>}{workflow.deactivation.error && ` · ${workflow.deactivation.error}`}</dd>
         <dt>Id</dt><dd><code>{workflow.workflow_id}</code></dd>
       </dl>
-      {deletable && <ConfirmButton label="Delete workflow" danger busy={action.busy} question={`${jobName ?? 'The job'} is then neither opened nor closed by it.`}
+      {deletable && <ConfirmButton label="Delete workflow" danger busy={action.busy} question={`${jobName ?? 'The job'} is then no longer opened or closed by it.`}
         confirm="Delete the workflow" onConfirm={() => void remove()} />}
       <Refusal error={action.error} />
     </div>
