@@ -24,7 +24,7 @@ describe('dashboard: the Archive page', { skip: skipWithoutChromium }, () => {
     tone = await media(dir, 'tone.ogg', '-f', 'lavfi', '-i', 'sine=f=440:d=4', '-c:a', 'libopus');
     notes = join(dir, 'notes.txt');
     writeFileSync(notes, 'Running order: news, weather, music.\n');
-    await addEvent(prerecorded.title, 'prerecorded', prerecorded.start);
+    await addEvent(prerecorded.title, 'prerecorded', prerecorded.start, { rule: 'FREQ=WEEKLY;COUNT=2' });
     const liveEvent = await addEvent(live.title, 'live', live.start);
     const stored = await fetch(`${suite.station.url}/recordings/${liveEvent}/${live.start}`, {
       method: 'PUT', headers: { 'x-api-key': API_KEY, 'content-type': 'audio/ogg' }, body: readFileSync(tone),
@@ -32,9 +32,9 @@ describe('dashboard: the Archive page', { skip: skipWithoutChromium }, () => {
     assert.equal(stored.status, 201);
   });
 
-  async function addEvent(title: string, type: string, start: string): Promise<string> {
+  async function addEvent(title: string, type: string, start: string, recurrence?: { rule: string }): Promise<string> {
     const show = await asOperator(suite.station.url, 'POST', '/shows', { title });
-    const event = await asOperator(suite.station.url, 'POST', '/events', { showId: show.body.id, type, start, duration: 3600, timezone: 'Europe/Warsaw' });
+    const event = await asOperator(suite.station.url, 'POST', '/events', { showId: show.body.id, type, start, duration: 3600, timezone: 'Europe/Warsaw', recurrence });
     assert.equal(event.status, 201, JSON.stringify(event.body));
     return event.body.id;
   }
@@ -52,6 +52,11 @@ describe('dashboard: the Archive page', { skip: skipWithoutChromium }, () => {
     await dashboard.giveKey();
     // What the archive held before the page opened is there at once.
     await page.getByRole('listitem', { name: `${live.title} ${live.start}` }).getByText(/^Part 1 · ogg · 0:04/).waitFor();
+    // An event's recurrence in the Schedule page's words, its RRULE beside them.
+    const weekday = new Intl.DateTimeFormat('en-GB', { timeZone: 'UTC', weekday: 'long' }).format(new Date(`${prerecorded.start.slice(0, 10)}T00:00:00Z`));
+    const brunch = page.getByRole('region', { name: prerecorded.title }).getByRole('heading', { level: 3 });
+    assert.match(await brunch.textContent() ?? '', new RegExp(`^prerecorded Every week on ${weekday} at 08:00, 2 timesRRULE:`));
+    assert.equal(await brunch.locator('code').textContent(), 'RRULE:FREQ=WEEKLY;COUNT=2');
 
     const slot = page.getByRole('listitem', { name: `${prerecorded.title} ${prerecorded.start}` });
     await slot.getByLabel('Upload the prerecording').setInputFiles(notes);

@@ -49,6 +49,7 @@ describe('dashboard: the Live jobs and scheduler page', { skip: skipWithoutChrom
       await source.exited;
     }
     await card.getByRole('button', { name: 'Rotate stream key' }).click();
+    await card.getByRole('group', { name: 'The encoder must then use the new key.' }).getByRole('button', { name: 'Rotate the key' }).click();
     await card.getByText(job.ingest.stream_key, { exact: true }).waitFor({ state: 'detached' });
     const rotated = (await asOperator(suite.station.url, 'GET', `/v1/jobs/${job.id}`)).body.ingest.stream_key;
     await card.getByText(rotated, { exact: true }).waitFor();
@@ -60,10 +61,13 @@ describe('dashboard: the Live jobs and scheduler page', { skip: skipWithoutChrom
     assert.equal(made.status, 200, JSON.stringify(made.body));
     const slot = page.locator('.agenda').getByRole('button', { name: /Evening slot/ });
     await slot.first().waitFor();
+    // A block shorter than its words grows to show them all, none cut off.
+    assert.equal(await slot.evaluateAll((blocks) => blocks.filter((block) => block.scrollHeight > block.clientHeight).length), 0, 'a block cuts its words');
     await page.evaluate('window.scrollTo(0, 0)');
     await screenshot(page, 'live');
     await slot.first().click();
     await page.getByRole('button', { name: 'Delete workflow' }).click();
+    await page.getByRole('button', { name: 'Delete the workflow' }).click();
     await slot.first().waitFor({ state: 'detached' });
     assert.equal((await asOperator(suite.station.url, 'GET', `/v1/scheduler/jobstartstop/${made.body.workflow_id}`)).body.activation.state, 'cancelled');
     assert.deepEqual(dashboard.problems, []);
@@ -98,8 +102,8 @@ describe('dashboard: the Live jobs and scheduler page', { skip: skipWithoutChrom
 
     // Cancelling the job cancels its workflows: the slot leaves the calendar.
     const card = page.getByRole('article', { name: /Phone job/ });
-    await card.getByRole('button', { name: 'Cancel job…' }).click();
-    await card.getByRole('button', { name: 'Cancel the job for good' }).click();
+    await card.getByRole('button', { name: 'Cancel job' }).click();
+    await card.getByRole('button', { name: 'Cancel the job' }).click();
     await card.and(page.locator('[data-state="cancelled"]')).waitFor();
     await slot.waitFor({ state: 'detached' });
     assert.deepEqual(dashboard.problems, []);

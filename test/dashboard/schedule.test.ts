@@ -62,7 +62,8 @@ describe('dashboard: the Schedule page', { skip: skipWithoutChromium }, () => {
       await page.getByLabel('Start', { exact: true }).fill('2027-03-14T02:30');
       await page.getByLabel('Duration (minutes)').fill('0');
       await page.getByLabel('Repeats').selectOption('WEEKLY');
-      await page.getByLabel('Sun', { exact: true }).check();
+      // Weekly repeats on the start's weekday: that box is ticked, no other.
+      assert.deepEqual(await page.locator('.weekdays input:checked').evaluateAll((boxes) => boxes.map((box) => box.parentElement!.textContent)), ['Sun']);
       await page.getByLabel('After').check();
       await page.getByText('Every week on Sunday at 02:30, 10 times', { exact: true }).waitFor();
       await page.getByText('RRULE:FREQ=WEEKLY;BYDAY=SU;COUNT=10', { exact: true }).waitFor();
@@ -77,7 +78,6 @@ describe('dashboard: the Schedule page', { skip: skipWithoutChromium }, () => {
       await page.getByRole('button', { name: 'Create event' }).click();
       assert.match(await messageBy(page, 'RRULE').textContent() ?? '', /^FREQ "WEEKL" must be one of/);
       await page.getByLabel('Repeats').selectOption('WEEKLY');
-      await page.getByLabel('Sun', { exact: true }).check();
       await page.getByText('Every week on Sunday at 02:30', { exact: true }).waitFor();
       await page.getByRole('button', { name: 'Create event' }).click();
       const warnings = page.getByRole('status').filter({ hasText: 'does not exist' });
@@ -107,7 +107,7 @@ describe('dashboard: the Schedule page', { skip: skipWithoutChromium }, () => {
       await entries(page, '2027-04-04', title).waitFor({ state: 'detached' });
       await page.getByText('2027-04-04 02:30').waitFor();
       await entries(page, '2027-04-01', title).click();
-      await page.getByRole('button', { name: 'Delete…' }).click();
+      await page.getByRole('button', { name: 'Delete', exact: true }).click();
       await page.getByRole('button', { name: 'Delete event' }).click();
       await entries(page, '2027-04-01', title).waitFor({ state: 'detached' });
       await page.getByRole('heading', { name: 'New event' }).waitFor();

@@ -33,7 +33,19 @@ describe('dashboard: the Tasks page', { skip: skipWithoutChromium }, () => {
     await card.getByText('{"milliseconds":1000}').waitFor();
     await screenshot(page, 'tasks');
 
-    await card.getByRole('button', { name: `Cancel task ${id}` }).click();
+    // Escape leaves the question, the focus back on the button that asked; then the task is cancelled for good.
+    const cancel = card.getByRole('button', { name: `Cancel task ${id}` });
+    await cancel.click();
+    await card.getByRole('button', { name: 'Cancel the task' }).waitFor();
+    assert.equal(await page.evaluate('document.activeElement.textContent'), 'Cancel the task');
+    await page.keyboard.press('Escape');
+    await card.getByRole('button', { name: 'Cancel the task' }).waitFor({ state: 'detached' });
+    assert.equal(await page.evaluate('document.activeElement.getAttribute("aria-label")'), `Cancel task ${id}`, 'the focus is not back on the asking button');
+    await cancel.click();
+    await card.getByRole('button', { name: 'Keep it' }).click();
+    assert.equal(await page.evaluate('document.activeElement.getAttribute("aria-label")'), `Cancel task ${id}`, 'the focus is not back on the asking button');
+    await cancel.click();
+    await card.getByRole('button', { name: 'Cancel the task' }).click();
     await card.waitFor({ state: 'detached' });
     assert.equal((await asOperator(suite.station.url, 'GET', `/tasks/${id}`)).body.status, 'cancelled');
     await page.getByRole('button', { name: 'cancelled', exact: true }).click();

@@ -57,11 +57,21 @@ describe('dashboard: the Timeline page', { skip: skipWithoutChromium }, () => {
     await missed.focus();
     await page.locator('.tl-details').filter({ hasText: /^Missed show: gap: nothing on air for 10 min, from \d\d:\d\d:\d\d to/ }).waitFor();
 
+    // A job opened and closed at once: its channel reserved for a second, just before the sessions that follow.
+    for (const action of ['activate', 'deactivate']) assert.equal((await asOperator(suite.station.url, 'PUT', `/v1/jobs/${job.body.id}/${action}`)).status, 200);
     const sources = [await goLive('main', onTime), await goLive('studio2', late)];
     try {
       // Shown live, from the gate's events: no reload.
       await lane('On air').getByRole('button', { name: /^main: Morning live\..*on air \d\d:\d\d:\d\d, still on$/ }).waitFor({ timeout: 15_000 });
       await lane('On air').getByRole('button', { name: /^studio2: Late show\./ }).waitFor({ timeout: 15_000 });
+      await lane('On air').getByRole('button', { name: /^job-\S+: no instance\..*, ended / }).waitFor();
+      // Each block can be pointed at, at its start and its middle: none drawn over another.
+      await lane('On air').scrollIntoViewIfNeeded();
+      const covered = await lane('On air').locator('.tl-block').evaluateAll((blocks) => blocks.filter((block) => {
+        const box = block.getBoundingClientRect();
+        return [box.left + 1, box.left + box.width / 2].some((x) => block.ownerDocument.elementFromPoint(x, box.top + box.height / 2) !== block);
+      }).map((block) => block.textContent));
+      assert.deepEqual(covered, [], 'a block is drawn over another');
       const lateStart = lane('Gaps and late starts').getByRole('button', { name: /^late by 4\d s\. Late show: late by/ });
       await lateStart.waitFor();
       assert.equal(await lane('Gaps and late starts').getByRole('button', { name: /Morning live/ }).count(), 0, 'the instance on time is no gap');

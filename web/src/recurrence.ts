@@ -77,8 +77,15 @@ function longDate(date: string): string {
     .format(new Date(`${date}T00:00:00Z`));
 }
 
-function weekdayOf(date: string): string {
-  return WEEKDAYS[(new Date(`${date}T00:00:00Z`).getUTCDay() + 6) % 7]!.name;
+function weekdayOf(date: string): (typeof WEEKDAYS)[number] {
+  return WEEKDAYS[(new Date(`${date}T00:00:00Z`).getUTCDay() + 6) % 7]!;
+}
+
+/** A weekly draft with no day chosen repeats on the start's weekday: that day ticked, so that the boxes say what it does. */
+export function withStartDay(draft: RuleDraft, start: string): RuleDraft {
+  const date = start.slice(0, 10);
+  if (draft.frequency !== 'WEEKLY' || draft.weekdays.length > 0 || !/^\d{4}-\d{2}-\d{2}$/.test(date)) return draft;
+  return { ...draft, weekdays: [weekdayOf(date).code] };
 }
 
 function list(words: string[]): string {
@@ -94,7 +101,7 @@ export function describeRule(draft: RuleDraft, start: string): string {
   if (draft.frequency === 'none') return `Once, on ${longDate(date)} at ${at}`;
   const [one, many] = UNITS[draft.frequency]!;
   const every = draft.interval === 1 ? `Every ${one}` : `Every ${draft.interval} ${many}`;
-  const days = draft.weekdays.length > 0 ? WEEKDAYS.filter((day) => draft.weekdays.includes(day.code)).map((day) => day.name) : [weekdayOf(date)];
+  const days = draft.weekdays.length > 0 ? WEEKDAYS.filter((day) => draft.weekdays.includes(day.code)).map((day) => day.name) : [weekdayOf(date).name];
   const on = draft.frequency === 'WEEKLY' ? ` on ${list(days)}` : draft.frequency === 'MONTHLY' ? ` on day ${Number(date.slice(8))}` : '';
   const end = draft.ending === 'count' ? `, ${draft.count} ${draft.count === 1 ? 'time' : 'times'}`
     : draft.ending === 'until' && draft.until !== '' ? `, until ${longDate(draft.until)}` : '';

@@ -1,7 +1,9 @@
 import { useEffect, useId, useState, type DragEvent } from 'react';
 import { api, ApiError, getAll, query, send } from '../api.ts';
+import { ConfirmButton } from '../confirm.tsx';
 import { useLive } from '../live.ts';
 import type { Instance, ProgrammeEvent, Show } from '../programme.ts';
+import { describeRule, parseRule } from '../recurrence.ts';
 import { Badge, Empty, formatBytes, formatSeconds, Page, Refusal, Time, useAction } from '../ui.tsx';
 import { upload, type UploadState } from '../upload.ts';
 import './archive.css';
@@ -124,7 +126,11 @@ function EventCard({ archive, title, withFiles }: { archive: EventArchive; title
   const id = useId();
   return (
     <article className="card archive-event" aria-labelledby={id}>
-      <h3 id={id}><Badge state={event.type} /> {event.recurrence ? event.recurrence.rule : 'one-off'} <small>· {formatSeconds(event.duration)} · {event.timezone}</small></h3>
+      <h3 id={id}>
+        <Badge state={event.type} /> {describeRule(parseRule(event.recurrence?.rule), event.start)}
+        {event.recurrence && <code className="archive-rule">RRULE:{event.recurrence.rule}</code>}
+        <small>· {formatSeconds(event.duration)} · {event.timezone}</small>
+      </h3>
       {locked && <p className="notice">The {kind} of this event need the API key.</p>}
       {slots.length === 0 ? <Empty>No {kind} in this window.</Empty> : (
         <ul className="slots">
@@ -157,7 +163,6 @@ async function fetchFile(path: string, part: number): Promise<Blob> {
 
 function FileRow({ file, path, kind }: { file: ArchivedFile; path: string; kind: Kind }) {
   const [playing, setPlaying] = useState<string>();
-  const [confirming, setConfirming] = useState(false);
   const action = useAction();
   useEffect(() => () => { if (playing) URL.revokeObjectURL(playing); }, [playing]);
   const play = () => action.run(async () => setPlaying(URL.createObjectURL(await fetchFile(path, file.part))));
@@ -176,12 +181,8 @@ function FileRow({ file, path, kind }: { file: ArchivedFile; path: string; kind:
       <span className="actions">
         {playing === undefined && <button type="button" className="small" disabled={action.busy} onClick={() => void play()} aria-label={`Play ${name}`}>Play</button>}
         <button type="button" className="small" disabled={action.busy} onClick={() => void download()} aria-label={`Download ${name}`}>Download</button>
-        {confirming ? (
-          <>
-            <button type="button" className="small danger" disabled={action.busy} onClick={() => void remove()}>Delete {name} for good</button>
-            <button type="button" className="small" onClick={() => setConfirming(false)}>Keep it</button>
-          </>
-        ) : <button type="button" className="small danger" onClick={() => setConfirming(true)} aria-label={`Delete ${name}`}>Delete</button>}
+        <ConfirmButton label="Delete" name={`Delete ${name}`} danger busy={action.busy} question="Its file cannot be brought back."
+          confirm={`Delete ${name} for good`} keep="Keep it" onConfirm={() => void remove()} />
       </span>
       {playing && <audio controls autoPlay src={playing} data-part={file.part} aria-label={`Player of ${name}`} />}
       <Refusal error={action.error} />

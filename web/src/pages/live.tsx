@@ -1,6 +1,7 @@
 import { DateTime } from 'luxon';
 import { useState, type FormEvent } from 'react';
 import { api, get, query } from '../api.ts';
+import { ConfirmButton } from '../confirm.tsx';
 import { useLive } from '../live.ts';
 import { Badge, CopyButton, Empty, Field, FormRefusal, Page, Refusal, Time, useAction, useStation } from '../ui.tsx';
 import './live.css';
@@ -79,9 +80,7 @@ export default function Live() {
 
 function JobCard({ job, changed }: { job: Job; changed: () => void }) {
   const action = useAction();
-  const [cancelling, setCancelling] = useState(false);
   const act = (method: string, path: string) => async () => {
-    setCancelling(false);
     if (await action.run(() => api(method, `/v1/jobs/${job.id}/${path}`)) !== undefined) changed();
   };
   const open = OPEN.includes(job.state);
@@ -101,10 +100,10 @@ function JobCard({ job, changed }: { job: Job; changed: () => void }) {
           {open
             ? <button type="button" className="primary" disabled={action.busy} onClick={act('PUT', 'deactivate')}>Deactivate</button>
             : <button type="button" className="primary" disabled={action.busy} onClick={act('PUT', 'activate')}>Activate</button>}
-          <button type="button" disabled={action.busy || open} onClick={act('POST', 'stream_key/rotate')}>Rotate stream key</button>
-          {cancelling
-            ? <><button type="button" className="danger" onClick={act('PUT', 'cancel')}>Cancel the job for good</button><button type="button" onClick={() => setCancelling(false)}>Keep it</button></>
-            : <button type="button" className="danger" disabled={action.busy} onClick={() => setCancelling(true)}>Cancel job…</button>}
+          <ConfirmButton label="Rotate stream key" busy={action.busy || open} question="The encoder must then use the new key."
+            confirm="Rotate the key" onConfirm={() => void act('POST', 'stream_key/rotate')()} />
+          <ConfirmButton label="Cancel job" danger busy={action.busy} question="For good: its workflows are cancelled and its channel removed."
+            confirm="Cancel the job" keep="Keep it" onConfirm={() => void act('PUT', 'cancel')()} />
         </div>
       )}
       <Refusal error={action.error} />
@@ -184,7 +183,7 @@ function Agenda({ firstDay, workflows, jobs, changed }: { firstDay: number; work
               {segments.length === 0 && <p className="agenda-none">nothing</p>}
               <ul>
                 {segments.map((segment) => (
-                  <li key={segment.workflow.workflow_id} style={{ top: `${((segment.from - start) / (end - start)) * 100}%`, height: `${((segment.to - segment.from) / (end - start)) * 100}%` }}>
+                  <li key={segment.workflow.workflow_id} style={{ top: `${((segment.from - start) / (end - start)) * 100}%`, minHeight: `${((segment.to - segment.from) / (end - start)) * 100}%` }}>
                     <button type="button" className={`workflow workflow-${segment.workflow.deactivation.state}`} aria-pressed={selected === segment.workflow.workflow_id}
                       title={`${clock(segment.from, timezone)}–${clock(segment.to, timezone)} ${segment.workflow.description ?? ''} (${names.get(segment.workflow.job_id) ?? 'unknown job'}, ${stateWords(segment.workflow)})`}
                       onClick={() => setSelected(segment.workflow.workflow_id)}>
@@ -220,7 +219,8 @@ function WorkflowDetails({ workflow, jobName, changed }: { workflow: Workflow; j
         <dt>Closes</dt><dd><Time value={new Date(workflow.deactivation.time_utc * 1000).toISOString()} /> · {workflow.deactivation.state}{workflow.deactivation.fired_at && <>, fired <Time value={workflow.deactivation.fired_at} /></>}{workflow.deactivation.error && ` · ${workflow.deactivation.error}`}</dd>
         <dt>Id</dt><dd><code>{workflow.workflow_id}</code></dd>
       </dl>
-      {deletable && <button type="button" className="danger" disabled={action.busy} onClick={() => void remove()}>Delete workflow</button>}
+      {deletable && <ConfirmButton label="Delete workflow" danger busy={action.busy} question={`${jobName ?? 'The job'} is then no longer opened or closed by it.`}
+        confirm="Delete the workflow" onConfirm={() => void remove()} />}
       <Refusal error={action.error} />
     </div>
   );

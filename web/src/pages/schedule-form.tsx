@@ -1,8 +1,9 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { api, ApiError, getAll, query } from '../api.ts';
+import { ConfirmButton } from '../confirm.tsx';
 import { dstWarnings } from '../dst.ts';
 import type { Instance, ProgrammeEvent, Show } from '../programme.ts';
-import { buildRule, describeRule, NO_RULE, parseRule, WEEKDAYS, type Frequency, type RuleDraft } from '../recurrence.ts';
+import { buildRule, describeRule, NO_RULE, parseRule, WEEKDAYS, withStartDay, type Frequency, type RuleDraft } from '../recurrence.ts';
 import { Field, FormRefusal, Time, useAction, useStation } from '../ui.tsx';
 import type { Selection } from './schedule.tsx';
 
@@ -28,9 +29,10 @@ interface Draft {
 
 function draftOf(event: ProgrammeEvent | undefined, zone: string, show: string | undefined): Draft {
   if (event === undefined) return { showId: show ?? '', type: 'live', start: '', minutes: '60', timezone: zone, rule: NO_RULE, exclude: [], include: [] };
+  const start = event.start.slice(0, 16);
   return {
-    showId: event.showId, type: event.type, start: event.start.slice(0, 16), minutes: String(event.duration / 60), timezone: event.timezone,
-    rule: parseRule(event.recurrence?.rule), exclude: event.recurrence?.exclude ?? [], include: event.recurrence?.include ?? [],
+    showId: event.showId, type: event.type, start, minutes: String(event.duration / 60), timezone: event.timezone,
+    rule: withStartDay(parseRule(event.recurrence?.rule), start), exclude: event.recurrence?.exclude ?? [], include: event.recurrence?.include ?? [],
   };
 }
 
@@ -65,9 +67,11 @@ export function EventEditor({ selection, shows, pickedShow, shown, onSaved, onCl
   const { timezone } = useStation();
   const { event, instance } = selection;
   const [draft, setDraft] = useState(() => draftOf(event, timezone, pickedShow));
-  const [deleting, setDeleting] = useState(false);
   const action = useAction();
-  const set = (change: Partial<Draft>) => setDraft((current) => ({ ...current, ...change }));
+  const set = (change: Partial<Draft>) => setDraft((current) => {
+    const next = { ...current, ...change };
+    return { ...next, rule: withStartDay(next.rule, next.start) };
+  });
   useEffect(() => { if (pickedShow !== undefined && event === undefined) set({ showId: pickedShow }); }, [pickedShow]);
   const heading = useRef<HTMLHeadingElement>(null);
   useEffect(() => {
@@ -140,15 +144,9 @@ export function EventEditor({ selection, shows, pickedShow, shown, onSaved, onCl
       <div className="actions">
         <button type="submit" className="primary" disabled={action.busy}>{event ? 'Save event' : 'Create event'}</button>
         {event && <button type="button" onClick={onClosed}>New event</button>}
-        {event && !deleting && <button type="button" className="danger" onClick={() => setDeleting(true)}>Delete…</button>}
+        {event && <ConfirmButton label="Delete" danger busy={action.busy} question="The event goes with every instance of it."
+          confirm="Delete event" keep="Keep it" onConfirm={() => void remove(event)} />}
       </div>
-      {event && deleting && (
-        <div className="actions confirm" role="group" aria-label="Delete the event">
-          <span>Delete this event and every instance of it?</span>
-          <button type="button" className="danger" onClick={() => void remove(event)} disabled={action.busy}>Delete event</button>
-          <button type="button" onClick={() => setDeleting(false)}>Keep it</button>
-        </div>
-      )}
     </form>
   );
 }

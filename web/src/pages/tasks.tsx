@@ -1,5 +1,6 @@
 import { Fragment, useId, useRef, useState, type FormEvent } from 'react';
 import { api, ApiError, get, query } from '../api.ts';
+import { ConfirmButton } from '../confirm.tsx';
 import { useLive } from '../live.ts';
 import { Badge, Empty, Field, FormRefusal, Page, Refusal, Time, useAction } from '../ui.tsx';
 import './tasks.css';
@@ -114,8 +115,8 @@ function TaskCard({ details, status }: { details: Details; status: Status }) {
       </dl>
       {details.error && <p className="error">Error: {details.error}</p>}
       {UNFINISHED.includes(status) && (
-        <button type="button" className="danger" disabled={cancel.busy} onClick={() => void cancel.run(() => api('DELETE', `/tasks/${task.id}`))}
-          aria-label={`Cancel task ${task.id}`}>Cancel</button>
+        <ConfirmButton label="Cancel" name={`Cancel task ${task.id}`} danger busy={cancel.busy} question="It will not run; the tasks that wait for it fail."
+          confirm="Cancel the task" keep="Keep it" onConfirm={() => void cancel.run(() => api('DELETE', `/tasks/${task.id}`))} />
       )}
       <Refusal error={cancel.error} />
     </article>

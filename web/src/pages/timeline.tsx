@@ -186,14 +186,18 @@ function misses(r: Reading, p: Planned): Block[] {
   });
 }
 
-/** Blocks of a lane in rows, so that none overlaps another. */
-function rows(blocks: Block[]): Array<Block & { row: number }> {
+/** The least part of the axis a block is drawn over, so that a reservation of seconds can be pointed at. */
+const LEAST_WIDTH = 1 / 80;
+
+/** Blocks of a lane in rows, so that none overlaps another as drawn: each until its end, or `least` ms after its start. */
+function rows(blocks: Block[], least: number): Array<Block & { row: number; until: number }> {
   const ends: number[] = [];
   return [...blocks].sort((a, b) => a.from - b.from).map((block) => {
+    const until = Math.max(block.to, block.from + least);
     let row = ends.findIndex((end) => end <= block.from);
     if (row < 0) row = ends.length;
-    ends[row] = block.to;
-    return { ...block, row };
+    ends[row] = until;
+    return { ...block, row, until };
   });
 }
 
@@ -286,7 +290,7 @@ function Chart({ lanes: shown, from, to, now, zone }: { lanes: Lane[]; from: num
 function LaneView({ lane, x, from, to, selected, onSelect }: {
   lane: Lane; x: (at: number) => string; from: number; to: number; selected: Block | undefined; onSelect: (block: Block) => void;
 }) {
-  const placed = rows(lane.blocks.filter((b) => b.to > from && b.from < to));
+  const placed = rows(lane.blocks.filter((b) => b.to > from && b.from < to), (to - from) * LEAST_WIDTH);
   const height = Math.max(...placed.map((b) => b.row + 1));
   return (
     <section className="tl-lane" aria-label={lane.name}>
@@ -294,7 +298,7 @@ function LaneView({ lane, x, from, to, selected, onSelect }: {
       {placed.length === 0 ? <p className="tl-none">nothing</p> : (
         <ul style={{ height: `calc(${height} * var(--tl-row))` }}>
           {placed.map((block) => (
-            <li key={block.id} style={{ left: x(block.from), width: `calc(${x(block.to)} - ${x(block.from)})`, top: `calc(${block.row} * var(--tl-row))` }}>
+            <li key={block.id} style={{ left: x(block.from), width: `calc(${x(block.until)} - ${x(block.from)})`, top: `calc(${block.row} * var(--tl-row))` }}>
               <button type="button" className={`tl-block tl-${block.tone}`} title={block.details} aria-label={`${block.label}. ${block.details}`}
                 aria-pressed={selected?.id === block.id} onFocus={() => onSelect(block)} onClick={() => onSelect(block)}>
                 {block.label}
