@@ -94,8 +94,7 @@ describe('dashboard: the Archive page', { skip: skipWithoutChromium }, () => {
     await slot.getByRole('button', { name: 'Delete part 1 for good' }).click();
     await slot.getByText(/^Part 1/).waitFor({ state: 'detached' });
     assert.equal((await asOperator(suite.station.url, 'GET', `/prerecordings/${await eventOf(prerecorded.title)}`)).body.count, 0);
-    assert.deepEqual(dashboard.problems, []);
-    await dashboard.context.close();
+    await dashboard.end();
   });
 
   test('at 390 px, without the key the programme shows; a file chosen with the input asks for the key, uploads and fits the screen', async () => {
@@ -112,7 +111,6 @@ describe('dashboard: the Archive page', { skip: skipWithoutChromium }, () => {
     await slot.getByText(/^Part 1 · ogg/).waitFor();
     const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
     assert.equal(overflow, 0, 'the page scrolls sideways');
-    assert.deepEqual(dashboard.problems, []);
-    await dashboard.context.close();
+    await dashboard.end();
   });
 });

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -73,6 +74,8 @@ export interface Dashboard {
   problems: string[];
   /** Enters the API key into the prompt, which must be showing. */
   giveKey(): Promise<void>;
+  /** Asserts that nothing went wrong in the tab (no problem at all), and closes it. */
+  end(): Promise<void>;
 }
 
 /** Requests a test ends on purpose (a stream it closes by leaving the page) are no failure of the app. */
@@ -106,6 +109,10 @@ export async function openDashboard(browser: Browser, url: string, options: { ti
   });
   return {
     page, context, problems,
+    async end() {
+      assert.deepEqual(problems, []);
+      await context.close();
+    },
     async giveKey() {
       await page.getByLabel(/^API key \(ONAIR_API_KEY\)/).fill(API_KEY);
       await page.getByRole('button', { name: 'Use this key' }).click();

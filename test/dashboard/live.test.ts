@@ -70,8 +70,7 @@ describe('dashboard: the Live jobs and scheduler page', { skip: skipWithoutChrom
     await page.getByRole('button', { name: 'Delete the workflow' }).click();
     await slot.first().waitFor({ state: 'detached' });
     assert.equal((await asOperator(suite.station.url, 'GET', `/v1/scheduler/jobstartstop/${made.body.workflow_id}`)).body.activation.state, 'cancelled');
-    assert.deepEqual(dashboard.problems, []);
-    await context.close();
+    await dashboard.end();
   });
 
   test('at 390 px: no sideways scroll, the calendar is a list of days; a workflow without times shows the API\'s message by the field, one with times lands at the station\'s hour; cancelling the job', async () => {
@@ -106,8 +105,7 @@ describe('dashboard: the Live jobs and scheduler page', { skip: skipWithoutChrom
     await card.getByRole('button', { name: 'Cancel the job' }).click();
     await card.and(page.locator('[data-state="cancelled"]')).waitFor();
     await slot.waitFor({ state: 'detached' });
-    assert.deepEqual(dashboard.problems, []);
-    await dashboard.context.close();
+    await dashboard.end();
   });
 });
 

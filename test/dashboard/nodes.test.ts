@@ -43,8 +43,7 @@ describe('dashboard: the Nodes page', { skip: skipWithoutChromium }, () => {
     const resumed = await asOperator(suite.station.url, 'POST', `/directory/nodes/${node}/resume`);
     assert.equal(resumed.status, 200);
     await card.and(page.locator('[data-state="INSERVICE"]')).waitFor({ timeout: 5000 });
-    assert.deepEqual(dashboard.problems, []);
-    await dashboard.context.close();
+    await dashboard.end();
   });
 
   test('at 390 px the page fits the screen with the audience chart; a change asked for and cancelled changes nothing', async () => {
@@ -64,8 +63,7 @@ describe('dashboard: the Nodes page', { skip: skipWithoutChromium }, () => {
     await card.getByRole('button', { name: 'Cancel' }).click();
     await card.getByRole('button', { name: 'Drain' }).waitFor();
     assert.equal((await asOperator(suite.station.url, 'GET', `/directory/nodes/${node}`)).body.state, 'INSERVICE');
-    assert.deepEqual(dashboard.problems, []);
-    await dashboard.context.close();
+    await dashboard.end();
   });
 });
 

@@ -51,8 +51,7 @@ describe('dashboard: the On air page', { skip: skipWithoutChromium }, () => {
       await source.exited;
     }
     await card.and(page.locator('[data-state="fallback"]')).waitFor({ timeout: 10_000 });
-    assert.deepEqual(dashboard.problems, []);
-    await dashboard.context.close();
+    await dashboard.end();
   });
 
   test('at 390 px the page fits the screen: no sideways scroll, the menu and the cards usable; a wrong key is asked for again', async () => {
@@ -69,8 +68,7 @@ describe('dashboard: the On air page', { skip: skipWithoutChromium }, () => {
     assert.equal(overflow, 0, 'the page scrolls sideways');
     await page.getByRole('link', { name: 'Tasks' }).click();
     await page.getByRole('heading', { name: 'Tasks' }).waitFor();
-    assert.deepEqual(dashboard.problems, []);
-    await dashboard.context.close();
+    await dashboard.end();
   });
 
   test('a page whose code cannot be loaded (onair restarted or upgraded since the tab opened) says so, and offers to load the app again', async () => {

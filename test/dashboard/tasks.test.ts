@@ -52,8 +52,7 @@ describe('dashboard: the Tasks page', { skip: skipWithoutChromium }, () => {
     await card.getByText('Cancelled', { exact: true }).waitFor();
     await page.getByRole('button', { name: 'completed', exact: true }).click();
     await page.locator('article.task').getByText('"hello": "world"').waitFor();
-    assert.deepEqual(dashboard.problems, []);
-    await dashboard.context.close();
+    await dashboard.end();
   });
 
   test('at 390 px: a bad duration in the clean form shows the API\'s message by the field; a good one cleans', async () => {
@@ -79,7 +78,6 @@ describe('dashboard: the Tasks page', { skip: skipWithoutChromium }, () => {
     assert.equal(await delta.getAttribute('aria-invalid'), 'false');
     const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
     assert.equal(overflow, 0, 'the page scrolls sideways');
-    assert.deepEqual(dashboard.problems, []);
-    await dashboard.context.close();
+    await dashboard.end();
   });
 });

@@ -83,8 +83,7 @@ describe('dashboard: the Timeline page', { skip: skipWithoutChromium }, () => {
       for (const source of sources) source.child.kill('SIGTERM');
       await Promise.all(sources.map((source) => source.exited));
     }
-    assert.deepEqual(dashboard.problems, []);
-    await dashboard.context.close();
+    await dashboard.end();
   });
 
   test('at 390 px the timeline scrolls inside its box from the middle of the span, the page does not, and the view moves by the day', async () => {
@@ -104,8 +103,7 @@ describe('dashboard: the Timeline page', { skip: skipWithoutChromium }, () => {
     await page.getByRole('button', { name: '+ 1 day' }).click();
     await page.locator('.tl-range').filter({ hasNotText: range! }).waitFor();
     await page.getByRole('region', { name: 'Planned', exact: true }).getByText('nothing').waitFor();
-    assert.deepEqual(dashboard.problems, []);
-    await dashboard.context.close();
+    await dashboard.end();
   });
 });
 

@@ -77,8 +77,7 @@ describe('dashboard: the Webhooks and hooks page', { skip: skipWithoutChromium }
     const signed = receiver.received.at(-1)!;
     new Webhook(rotated!).verify(signed.body, signedWith(signed));
     new Webhook(secret!).verify(signed.body, signedWith(signed));
-    assert.deepEqual(dashboard.problems, []);
-    await dashboard.context.close();
+    await dashboard.end();
   });
 
   test('at 390 px: the page fits; a webhook changed (the API\'s words by its types), disabled, recovered, then deleted after a confirm; the hook backend and its calls are shown', async () => {
@@ -121,8 +120,7 @@ describe('dashboard: the Webhooks and hooks page', { skip: skipWithoutChromium }
     await card.getByRole('button', { name: 'Delete the webhook' }).click();
     await card.waitFor({ state: 'detached' });
     assert.equal((await asOperator(suite.station.url, 'GET', `/webhooks/${made.body.id}`)).status, 404);
-    assert.deepEqual(dashboard.problems, []);
-    await dashboard.context.close();
+    await dashboard.end();
   });
 });
 
