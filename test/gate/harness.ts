@@ -239,6 +239,7 @@ export interface GateServer {
   archive: StandInArchive;
   dataDir: string;
   port: number;
+  /** The durable events the gate recorded, in order (not its lossy figures). */
   events: BusEvent[];
   /** Every line onair logged (debug and up), to check that no secret is in them. */
   logs: string[];
@@ -281,7 +282,8 @@ export async function startGate(options: {
   registerSse(app, bus);
   await app.register(area.routes);
   const events: BusEvent[] = [];
-  bus.subscribe((event) => events.push(event));
+  // The changes the gate recorded, in order; its figures every second (session-stats, lossy: no id) are not among them.
+  bus.subscribe((event) => { if (event.id !== undefined) events.push(event); });
   await area.start();
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   return {
