@@ -23,6 +23,8 @@ async function send(url: string, method: string, path: string, headers: Record<s
 }
 
 const clientError = (status: number, what: string) => assert.ok(status >= 400 && status < 500, `${what}: ${status}`);
+/** `.` and `..` (also written %2E) are no segment a URL can carry: clients resolve them (/recordings/../ is /). */
+const isDotSegment = (text: string) => /^(\.|%2e){1,2}$/i.test(text);
 
 for (const database of testDatabases) {
   describe(`Recordings archive under bad input on ${database.name}`, () => {
@@ -45,6 +47,7 @@ for (const database of testDatabases) {
 
     test('PUT with any key, type and bytes: only 4xx', async () => {
       await fc.assert(fc.asyncProperty(kind, segment, segment, contentType, bytes, async (k, event, start, type, body) => {
+        fc.pre(!isDotSegment(event) && !isDotSegment(start));
         const path = `/${k}/${encodeURIComponent(event)}/${encodeURIComponent(start)}`;
         clientError((await send(server.url, 'PUT', path, { 'content-type': type }, body)).status, path);
       }), { numRuns: 300 });
@@ -61,6 +64,7 @@ for (const database of testDatabases) {
     test('GET, HEAD and DELETE with any key: only 4xx', async () => {
       await fc.assert(fc.asyncProperty(fc.constantFrom('GET', 'HEAD', 'DELETE'), kind, segment, segment, async (method, k, event, start) => {
         fc.pre(!(event === key.event && start === key.start));
+        fc.pre(!isDotSegment(event) && !isDotSegment(start));
         const path = `/${k}/${encodeURIComponent(event)}/${encodeURIComponent(start)}`;
         clientError((await send(server.url, method, path, {})).status, `${method} ${path}`);
       }), { numRuns: 500 });
