@@ -29,8 +29,8 @@ const isFile = (path: string) => existsSync(path) && statSync(path).isFile();
  * The dashboard: the web app in web/ (built into web/dist at install) served under /ui/, `/` sending browsers there,
  * and GET /station, what the app needs to know of this instance. The app uses the public API only, like any client.
  */
-export function createDashboard(deps: { config: Config; node: NodeIdentity; root?: string }) {
-  const root = deps.root ?? BUILT;
+export function createDashboard(deps: { config: Config; node: NodeIdentity }) {
+  const root = BUILT;
   return {
     routes: async (app: App) => {
       await app.register(fastifyStatic, { root, serve: false });
