@@ -89,17 +89,21 @@ export function FormRefusal({ error, fields }: { error: ApiError | undefined; fi
   return named ? null : <Refusal error={error} />;
 }
 
+/** An instant as the API gives it: ISO 8601, or epoch milliseconds. */
+export type Instant = string | number;
+
 /** An instant in the station's time zone (or `zone`), as "Sun 6 Dec, 16:24:03". */
-export function formatTime(iso: string | null | undefined, zone: string, withDate = true): string {
-  if (!iso) return '—';
+export function formatTime(at: Instant | null | undefined, zone: string, withDate = true): string {
+  if (at === null || at === undefined || at === '') return '—';
   const options: Intl.DateTimeFormatOptions = { timeZone: zone, hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' };
   if (withDate) Object.assign(options, { weekday: 'short', day: 'numeric', month: 'short' });
-  return new Intl.DateTimeFormat('en-GB', options).format(new Date(iso));
+  return new Intl.DateTimeFormat('en-GB', options).format(new Date(at));
 }
 
-export function Time({ value, withDate = true }: { value: string | null | undefined; withDate?: boolean }) {
+export function Time({ value, withDate = true }: { value: Instant | null | undefined; withDate?: boolean }) {
   const { timezone } = useStation();
-  return value ? <time dateTime={value}>{formatTime(value, timezone, withDate)}</time> : <span>—</span>;
+  if (value === null || value === undefined || value === '') return <span>—</span>;
+  return <time dateTime={new Date(value).toISOString()}>{formatTime(value, timezone, withDate)}</time>;
 }
 
 /** A byte count, as "1.2 MB". */

@@ -93,7 +93,7 @@ function JobCard({ job, changed }: { job: Job; changed: () => void }) {
         <dt>Format</dt><dd>{job.format}{job.record ? ' · recorded' : ''}</dd>
         {!cancelled && <Ingest job={job} />}
         <dt>Waits</dt><dd>{job.max_waiting_time} s for the encoder · {job.reconnect_time} s to reconnect</dd>
-        <dt>Changed</dt><dd><Time value={new Date(job.updated_at).toISOString()} /></dd>
+        <dt>Changed</dt><dd><Time value={job.updated_at} /></dd>
       </dl>
       {!cancelled && (
         <div className="actions">
@@ -215,8 +215,8 @@ function WorkflowDetails({ workflow, jobName, changed }: { workflow: Workflow; j
     <div className="card workflow-details" aria-live="polite">
       <h3>{workflow.description || 'Workflow'} · {jobName ?? workflow.job_id}</h3>
       <dl className="facts">
-        <dt>Opens</dt><dd><Time value={new Date(workflow.activation.time_utc * 1000).toISOString()} /> · {workflow.activation.state}{workflow.activation.fired_at && <>, fired <Time value={workflow.activation.fired_at} /></>}{workflow.activation.error && ` · ${workflow.activation.error}`}</dd>
-        <dt>Closes</dt><dd><Time value={new Date(workflow.deactivation.time_utc * 1000).toISOString()} /> · {workflow.deactivation.state}{workflow.deactivation.fired_at && <>, fired <Time value={workflow.deactivation.fired_at} /></>}{workflow.deactivation.error && ` · ${workflow.deactivation.error}`}</dd>
+        <dt>Opens</dt><dd><Time value={workflow.activation.time_utc * 1000} /> · {workflow.activation.state}{workflow.activation.fired_at && <>, fired <Time value={workflow.activation.fired_at} /></>}{workflow.activation.error && ` · ${workflow.activation.error}`}</dd>
+        <dt>Closes</dt><dd><Time value={workflow.deactivation.time_utc * 1000} /> · {workflow.deactivation.state}{workflow.deactivation.fired_at && <>, fired <Time value={workflow.deactivation.fired_at} /></>}{workflow.deactivation.error && ` · ${workflow.deactivation.error}`}</dd>
         <dt>Id</dt><dd><code>{workflow.workflow_id}</code></dd>
       </dl>
       {deletable && <ConfirmButton label="Delete workflow" danger busy={action.busy} question={`${jobName ?? 'The job'} is then no longer opened or closed by it.`}

@@ -47,8 +47,6 @@ interface Region { name: string; geozones: string[]; nodes: DirectoryNode[] }
 const NODE_EVENTS = ['node-changed', 'node-reported'];
 const AUDIENCE_EVENTS = ['stream-publishing', 'stream-ended', 'stream-failed', 'programme-changed'];
 
-const iso = (ms: number) => new Date(ms).toISOString();
-
 function byRegion(nodes: DirectoryNode[]): Region[] {
   const regions = new Map<string, Region>();
   for (const node of [...nodes].sort((a, b) => a.id.localeCompare(b.id))) {
@@ -143,8 +141,8 @@ function NodeCard({ node, changed }: { node: DirectoryNode; changed(): void }) {
         <dt>Sources</dt><dd>{node.report.publishers}</dd>
         <dt>CPU load</dt><dd>{Math.round(node.report.cpuLoad * 100)} %</dd>
         <dt>In / out</dt><dd>{formatBytes(node.report.bytesIn)} / {formatBytes(node.report.bytesOut)}</dd>
-        <dt>State since</dt><dd><Time value={iso(node.stateChangedAt)} /></dd>
-        <dt>Reported</dt><dd data-testid="reported"><Time value={iso(node.reportedAt)} /></dd>
+        <dt>State since</dt><dd><Time value={node.stateChangedAt} /></dd>
+        <dt>Reported</dt><dd data-testid="reported"><Time value={node.reportedAt} /></dd>
       </dl>
       <Streams streams={node.report.streams} />
       <div className="actions">
@@ -175,7 +173,7 @@ function Load({ node }: { node: DirectoryNode }) {
       <div className="meter" role="meter" aria-label={`Load of ${node.id}`} aria-valuemin={0} aria-valuemax={node.capacity} aria-valuenow={subscribers} aria-valuetext={words}>
         <span style={{ width: `${share * 100}%`, minWidth: subscribers > 0 ? 3 : 0 }} />
       </div>
-      <p>{words} <small>as of <Time value={iso(node.reportedAt)} withDate={false} /></small></p>
+      <p>{words} <small>as of <Time value={node.reportedAt} withDate={false} /></small></p>
     </div>
   );
 }
@@ -192,7 +190,7 @@ function Streams({ streams }: { streams: NodeStream[] }) {
               <td><code>{stream.scope}/{stream.name}</code>{stream.instance && <small> · instance {stream.instance.start.replace('T', ' ')}</small>}</td>
               <td>{stream.carriedAs}</td>
               <td>{stream.subscribers}</td>
-              <td><Time value={iso(stream.startTime)} withDate={false} /></td>
+              <td><Time value={stream.startTime} withDate={false} /></td>
             </tr>
           ))}
         </tbody>
@@ -225,7 +223,7 @@ function Audience() {
                     <td>{data.titles[audience.event] ?? audience.event}<br /><small>{audience.start.replace('T', ' ')}</small></td>
                     <td>
                       <span className="bar" aria-hidden="true" style={{ width: `${Math.round((audience.peakListeners / highest) * 100)}%` }} />
-                      {audience.peakListeners} at <Time value={iso(audience.peakAt)} withDate={false} />
+                      {audience.peakListeners} at <Time value={audience.peakAt} withDate={false} />
                     </td>
                     <td>{audience.listenerMinutes}</td>
                     <td>{audience.averageListeners.toFixed(1)}</td>

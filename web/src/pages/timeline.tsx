@@ -3,7 +3,7 @@ import { useEffect, useMemo, useRef, useState } from 'react';
 import { ApiError, get, getAll, query } from '../api.ts';
 import { useLive } from '../live.ts';
 import type { ScheduleAnswer, Show } from '../programme.ts';
-import { Empty, formatTime, Page, Refusal, useStation } from '../ui.tsx';
+import { Empty, formatTime, Page, Refusal, useStation, type Instant } from '../ui.tsx';
 import './timeline.css';
 
 interface InstanceRef { event: string; start: string }
@@ -102,7 +102,7 @@ function uncovered(span: [number, number], covered: Array<[number, number]>): Ar
 
 /** What every lane's blocks are read with: times in the station's zone, titles and sessions by instance. */
 interface Reading {
-  t(iso: string | null | undefined): string;
+  t(at: Instant | null | undefined): string;
   now: number;
   instances: Map<string, Planned>;
   sessionsOf: Map<string, Session[]>;
@@ -114,7 +114,7 @@ function lanes(data: TimelineData, now: number, zone: string): Lane[] {
   const sessionsOf = new Map<string, Session[]>();
   const oldestFirst = [...data.reality?.sessions ?? []].sort((a, b) => a.reservedAt.localeCompare(b.reservedAt));
   for (const s of oldestFirst) if (s.instance) sessionsOf.set(keyOf(s.instance), [...(sessionsOf.get(keyOf(s.instance)) ?? []), s]);
-  const r: Reading = { t: (iso) => formatTime(iso, zone, false), now, instances: new Map(data.planned.map((p) => [keyOf(p), p])), sessionsOf };
+  const r: Reading = { t: (at) => formatTime(at, zone, false), now, instances: new Map(data.planned.map((p) => [keyOf(p), p])), sessionsOf };
   const planned: Lane = { name: 'Planned', blocks: data.planned.map((p) => plannedBlock(r, p)) };
   if (data.reality === undefined) return [planned];
   const { windows, broadcasts, sessions, workflows } = data.reality;
@@ -181,7 +181,7 @@ function misses(r: Reading, p: Planned): Block[] {
     const words = late ? `late by ${inWords(to - from)}` : `gap: nothing on air for ${inWords(to - from)}`;
     return {
       id: `${late ? 'late' : 'gap'}-${keyOf(p)}-${from}`, from, to, tone: late ? 'late' : 'gap', label: words,
-      details: `${p.title}: ${words}, from ${r.t(new Date(from).toISOString())} to ${r.t(new Date(to).toISOString())}`,
+      details: `${p.title}: ${words}, from ${r.t(from)} to ${r.t(to)}`,
     };
   });
 }
@@ -247,7 +247,7 @@ export default function Timeline() {
   );
   return (
     <Page title="Timeline" actions={actions}>
-      <p className="tl-range">Plan against reality from {formatTime(new Date(from).toISOString(), timezone)} to {formatTime(new Date(to).toISOString(), timezone)} ({timezone}).</p>
+      <p className="tl-range">Plan against reality from {formatTime(from, timezone)} to {formatTime(to, timezone)} ({timezone}).</p>
       <Refusal error={error} />
       {data === undefined ? <Empty>Loading the timeline…</Empty> : (
         <>
