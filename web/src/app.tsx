@@ -28,7 +28,7 @@ const location = {
 };
 
 /** Moves to another page of the app without loading the document again. */
-export function navigate(to: string): void {
+function navigate(to: string): void {
   window.history.pushState(null, '', `${BASE}${to}`);
   window.dispatchEvent(new PopStateEvent('popstate'));
 }
