@@ -1,4 +1,4 @@
-import { existsSync, statSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
@@ -23,7 +23,8 @@ const Station = Type.Object({
   }, { description: 'How access goes, so that a client asks for the key before a request that needs it' }),
 }, { $id: 'Station' });
 
-const isFile = (path: string) => existsSync(path) && statSync(path).isFile();
+/** Without a synchronous look at the disk on a request's way. */
+const isFile = async (path: string) => (await stat(path).catch(() => undefined))?.isFile() === true;
 
 /**
  * The dashboard: the web app in web/ (built into web/dist at install) served under /ui/, `/` sending browsers there,
@@ -48,13 +49,13 @@ export function createDashboard(deps: { config: Config; node: NodeIdentity }) {
         schema: { hide: true, response: problems(404, 503) },
         config: { access: 'open' },
       }, async (request, reply) => {
-        if (!isFile(join(root, 'index.html'))) {
+        if (!(await isFile(join(root, 'index.html')))) {
           throw new HttpError(503, 'The dashboard is not built: run npm install in onair\'s folder (its prepare script builds web/)');
         }
         const path = (request.params as { '*': string })['*'];
         // Built assets have content hashes in their names: cached for good. Every other path is a page of the app.
         if (path.startsWith('assets/')) {
-          if (path.split('/').includes('..') || !isFile(join(root, path))) throw new HttpError(404, `No such file of the dashboard: ${path}`);
+          if (path.split('/').includes('..') || !(await isFile(join(root, path)))) throw new HttpError(404, `No such file of the dashboard: ${path}`);
           return reply.header('cache-control', 'public, max-age=31536000, immutable').sendFile(path, root, { cacheControl: false });
         }
         return reply.header('cache-control', 'no-cache').sendFile('index.html', root, { cacheControl: false });
